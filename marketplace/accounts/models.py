@@ -1,0 +1,53 @@
+"""Users and their roles; a district user is bound to a district, an expert user to a profile."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pydantic
+from pydantic import BaseModel
+from sqlmodel import Field, SQLModel
+
+from marketplace.clock import utcnow
+from marketplace.vocabulary import Role
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user_account"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: str = Field(default="", max_length=64)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=16, index=True)
+    district_id: int | None = Field(default=None, foreign_key="district.id", index=True)
+    expert_id: str | None = Field(default=None, foreign_key="expert.id", index=True)
+    is_active: bool = True
+    # Bumped on password change / forced logout: tokens carry it and die with it.
+    token_version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    last_login_at: datetime | None = None
+
+
+class UserCreate(BaseModel):
+    username: str = pydantic.Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = pydantic.Field(min_length=1, max_length=256)
+    role: Role
+    display_name: str = pydantic.Field(default="", max_length=64)
+    district: str | None = pydantic.Field(default=None, max_length=128)
+    expert_id: str | None = pydantic.Field(default=None, max_length=32)
+
+
+class UserPublic(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    district_id: int | None
+    district_name: str | None = None
+    expert_id: str | None
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int

@@ -1,0 +1,146 @@
+"""Users: creation, password hashing (Argon2id), authentication and access tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+import jwt
+from pwdlib import PasswordHash
+from sqlmodel import Session, select
+
+from marketplace import messages
+from marketplace.accounts.models import User, UserCreate, UserPublic
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.districts.models import District
+from marketplace.districts.service import find_district
+from marketplace.errors import Conflict, InvalidInput, Unauthorized
+from marketplace.experts.service import get_expert
+from marketplace.vocabulary import Role
+
+MIN_PASSWORD_LENGTH = 8
+TOKEN_ALGORITHM = "HS256"
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHash:
+    return PasswordHash.recommended()  # Argon2id with the library's current parameters
+
+
+# A real hash to compare against when the user does not exist, so timing does not reveal it.
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return _hasher().hash("not-a-real-password-0")
+
+
+def check_password_policy(password: str) -> None:
+    """Refuse short passwords and ones without both letters and digits."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(messages.PASSWORD_TOO_SHORT.format(n=MIN_PASSWORD_LENGTH))
+    if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
+        raise InvalidInput(messages.PASSWORD_TOO_WEAK)
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
+    """Create a user; district users need a district, expert users an expert profile."""
+    check_password_policy(data.password)
+    if session.exec(select(User).where(User.username == data.username)).first():
+        raise Conflict(messages.USER_EXISTS.format(username=data.username))
+    district_id = None
+    expert_id = None
+    if data.role == Role.district:
+        if not data.district:
+            raise InvalidInput(messages.ROLE_NEEDS_DISTRICT)
+        district_id = find_district(session=session, name=data.district).id
+    if data.role == Role.expert:
+        if not data.expert_id:
+            raise InvalidInput(messages.ROLE_NEEDS_EXPERT)
+        expert_id = get_expert(session=session, expert_id=data.expert_id).id
+    user = User(
+        username=data.username,
+        display_name=data.display_name or data.username,
+        password_hash=hash_password(data.password),
+        role=data.role.value,
+        district_id=district_id,
+        expert_id=expert_id,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action="user.create",
+        entity_type="user",
+        entity_id=str(user.id),
+        after={"username": user.username, "role": user.role, "district_id": district_id, "expert_id": expert_id},
+    )
+    return user
+
+
+def authenticate(*, session: Session, username: str, password: str) -> User:
+    """The active user with these credentials, or Unauthorized."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    hasher = _hasher()
+    if user is None or not user.is_active:
+        hasher.verify(password, _dummy_hash())
+        raise Unauthorized(messages.BAD_CREDENTIALS)
+    valid, new_hash = hasher.verify_and_update(password, user.password_hash)
+    if not valid:
+        raise Unauthorized(messages.BAD_CREDENTIALS)
+    if new_hash:
+        user.password_hash = new_hash
+    user.last_login_at = utcnow()
+    session.add(user)
+    return user
+
+
+def issue_token(*, user: User, secret: str, minutes: int) -> str:
+    """A signed bearer token naming the user and their token version."""
+    now = datetime.now(UTC)
+    payload = {
+        "sub": str(user.id),
+        "ver": user.token_version,
+        "iat": now,
+        "exp": now + timedelta(minutes=minutes),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(payload, secret, algorithm=TOKEN_ALGORITHM)
+
+
+def user_from_token(*, session: Session, token: str, secret: str) -> User:
+    """The user a valid, unexpired, unrevoked token names, or Unauthorized."""
+    try:
+        payload = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]})
+        user_id = int(payload["sub"])
+    except (jwt.PyJWTError, ValueError, KeyError):
+        raise Unauthorized(messages.TOKEN_INVALID) from None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or payload.get("ver") != user.token_version:
+        raise Unauthorized(messages.TOKEN_INVALID)
+    return user
+
+
+def public_user(*, session: Session, user: User) -> UserPublic:
+    district_name = None
+    if user.district_id is not None:
+        district = session.get(District, user.district_id)
+        district_name = district.name if district else None
+    return UserPublic(
+        id=user.id or 0,
+        username=user.username,
+        display_name=user.display_name,
+        role=Role(user.role),
+        district_id=user.district_id,
+        district_name=district_name,
+        expert_id=user.expert_id,
+    )
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(label=user.username, user_id=user.id)

@@ -1,0 +1,73 @@
+"""Writing and reading the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from marketplace.audit.models import AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a logged-in user, or a named system process (CLI, importer)."""
+
+    label: str
+    user_id: int | None = None
+
+    @classmethod
+    def system(cls, label: str = "system") -> Actor:
+        return cls(label=label)
+
+
+def record(
+    *,
+    session: Session,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one audit entry in the caller's transaction."""
+    entry = AuditEntry(
+        actor_id=actor.user_id,
+        actor=actor.label,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+def list_entries(
+    *,
+    session: Session,
+    entity_type: str | None = None,
+    entity_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+) -> tuple[list[AuditEntry], int]:
+    """Audit entries, newest first, with optional filters."""
+    query = select(AuditEntry)
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(AuditEntry.id).desc()).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return list(rows), total

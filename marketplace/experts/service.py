@@ -1,0 +1,326 @@
+"""Expert records: create, update, status, look-up, listing, and the import-format view."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import String, cast
+from sqlmodel import Session, col, func, select
+
+from marketplace import messages
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.districts.models import City, District
+from marketplace.districts.service import RegionIndex
+from marketplace.errors import Conflict, NotFound
+from marketplace.experts.models import (
+    Expert,
+    ExpertAdminUpdate,
+    ExpertCreate,
+    ExpertPublic,
+    ExpertRecord,
+    ExpertSpecialty,
+    ExpertUpdate,
+)
+from marketplace.organizations.models import Organization
+from marketplace.outbox.service import enqueue
+from marketplace.specialties.models import Specialty
+from marketplace.specialties.service import ensure_specialties
+
+MAX_PAGE_SIZE = 100
+
+
+@dataclass
+class ExpertFilters:
+    domain: str | None = None
+    specialty: str | None = None
+    city: str | None = None
+    district: str | None = None
+    format: str | None = None
+    service_type: str | None = None
+    status: str | None = None
+    name: str | None = None
+
+
+def get_expert(*, session: Session, expert_id: str) -> Expert:
+    """The expert with this id, or NotFound."""
+    expert = session.get(Expert, expert_id)
+    if expert is None:
+        raise NotFound(messages.EXPERT_NOT_FOUND.format(id=expert_id))
+    return expert
+
+
+def public_views(*, session: Session, experts: list[Expert]) -> list[ExpertPublic]:
+    """Experts in the public/import shape, loaded with a fixed number of queries."""
+    if not experts:
+        return []
+    ids = [e.id for e in experts]
+    specialty_rows = session.exec(
+        select(ExpertSpecialty.expert_id, Specialty.name)
+        .join(Specialty, Specialty.id == ExpertSpecialty.specialty_id)
+        .where(col(ExpertSpecialty.expert_id).in_(ids))
+        .order_by(ExpertSpecialty.expert_id, ExpertSpecialty.position)
+    ).all()
+    specialties: dict[str, list[str]] = {}
+    for expert_id, name in specialty_rows:
+        specialties.setdefault(expert_id, []).append(name)
+    org_ids = {e.organization_id for e in experts if e.organization_id is not None}
+    organizations = {
+        o.id: o.name
+        for o in session.exec(select(Organization).where(col(Organization.id).in_(org_ids))).all()
+    }
+    regions = RegionIndex(session)
+    views = []
+    for e in experts:
+        names = regions.names(e.district_id)
+        views.append(
+            ExpertPublic(
+                id=e.id,
+                name=e.name,
+                domain=e.domain,
+                title=e.title,
+                organization=organizations.get(e.organization_id, ""),
+                region={"province": names.province, "city": names.city, "district": names.district},
+                specialties=specialties.get(e.id, []),
+                bio=e.bio,
+                certifications=e.certifications,
+                formats=e.formats,
+                service_types=e.service_types,
+                languages=e.languages,
+                years_experience=e.years_experience,
+                monthly_capacity_hours=e.monthly_capacity_hours,
+                status=e.status,
+                verified=e.verified,
+                updated_at=e.updated_at,
+            )
+        )
+    return views
+
+
+def public_view(*, session: Session, expert: Expert) -> ExpertPublic:
+    return public_views(session=session, experts=[expert])[0]
+
+
+def list_experts(
+    *, session: Session, filters: ExpertFilters, page: int = 1, page_size: int = 20
+) -> tuple[list[ExpertPublic], int]:
+    """A page of experts matching the filters, in id order, with the total count."""
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    query = select(Expert)
+    if filters.city or filters.district:
+        query = query.join(District, District.id == Expert.district_id).join(
+            City, City.id == District.city_id
+        )
+        if filters.city:
+            query = query.where(City.name == filters.city)
+        if filters.district:
+            query = query.where(District.name == filters.district)
+    if filters.domain:
+        query = query.where(Expert.domain == filters.domain)
+    if filters.status:
+        query = query.where(Expert.status == filters.status)
+    if filters.format:
+        query = query.where(cast(Expert.formats, String).like(f'%"{filters.format}"%'))
+    if filters.service_type:
+        query = query.where(
+            cast(Expert.service_types, String).like(f'%"{filters.service_type}"%')
+        )
+    if filters.name:
+        query = query.where(col(Expert.name).contains(filters.name))
+    if filters.specialty:
+        query = query.where(
+            col(Expert.id).in_(
+                select(ExpertSpecialty.expert_id)
+                .join(Specialty, Specialty.id == ExpertSpecialty.specialty_id)
+                .where(Specialty.name == filters.specialty)
+            )
+        )
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    experts = session.exec(
+        query.order_by(Expert.id).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return public_views(session=session, experts=list(experts)), total
+
+
+class _Lookups:
+    """Caches of regions and organizations for a run of writes."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.regions = RegionIndex(session)
+        self._orgs: dict[str, int] = {}
+
+    def organization_id(self, name: str, district_id: int) -> int:
+        if name not in self._orgs:
+            org = self.session.exec(select(Organization).where(Organization.name == name)).first()
+            if org is None:
+                org = Organization(name=name, district_id=district_id)
+                self.session.add(org)
+                self.session.flush()
+            assert org.id is not None
+            self._orgs[name] = org.id
+        return self._orgs[name]
+
+
+def _apply(
+    session: Session, lookups: _Lookups, expert: Expert, data: dict, *, domain: str
+) -> None:
+    """Copy validated import-format fields onto the row (added to the session), resolving names."""
+    region = data.pop("region", None)
+    organization = data.pop("organization", None)
+    specialties = data.pop("specialties", None)
+    for key, value in data.items():
+        setattr(expert, key, value)
+    if region is not None:
+        expert.district_id = lookups.regions.district_id(
+            region["province"], region["city"], region["district"]
+        )
+    if organization is not None:
+        expert.organization_id = lookups.organization_id(organization, expert.district_id)
+    session.add(expert)
+    session.flush()
+    if specialties is not None:
+        ids = ensure_specialties(session=session, names=specialties, domain=domain)
+        existing = session.exec(
+            select(ExpertSpecialty).where(ExpertSpecialty.expert_id == expert.id)
+        ).all()
+        for row in existing:
+            session.delete(row)
+        session.flush()
+        for position, name in enumerate(specialties):
+            session.add(
+                ExpertSpecialty(expert_id=expert.id, specialty_id=ids[name], position=position)
+            )
+
+
+def _snapshot(session: Session, expert: Expert) -> dict:
+    view = public_view(session=session, expert=expert)
+    return view.model_dump(mode="json", exclude={"updated_at"})
+
+
+def _next_expert_id(session: Session) -> str:
+    count = session.exec(select(func.count()).select_from(Expert)).one()
+    candidate = count + 1
+    while session.get(Expert, f"E{candidate:06d}") is not None:
+        candidate += 1
+    return f"E{candidate:06d}"
+
+
+def create_expert(*, session: Session, data: ExpertCreate, actor: Actor) -> Expert:
+    """Add a new expert (staff); the id is generated when not given."""
+    expert_id = data.id or _next_expert_id(session)
+    if session.get(Expert, expert_id) is not None:
+        raise Conflict(messages.EXPERT_EXISTS.format(id=expert_id))
+    fields = data.model_dump(mode="json", exclude={"id"})
+    lookups = _Lookups(session)
+    expert = Expert(id=expert_id, district_id=lookups.regions.district_id(**fields["region"]))
+    _apply(session, lookups, expert, fields, domain=data.domain.value)
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action="expert.create",
+        entity_type="expert",
+        entity_id=expert.id,
+        after=_snapshot(session, expert),
+    )
+    enqueue(session=session, entity_type="expert", entity_id=expert.id)
+    return expert
+
+
+def update_expert(
+    *, session: Session, expert_id: str, data: ExpertUpdate | ExpertAdminUpdate, actor: Actor
+) -> Expert:
+    """Change some fields of an expert; unchanged input writes nothing."""
+    expert = get_expert(session=session, expert_id=expert_id)
+    before = _snapshot(session, expert)
+    changes = data.model_dump(mode="json", exclude_unset=True)
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        return expert
+    _apply(session, _Lookups(session), expert, dict(changes), domain=changes.get("domain", expert.domain))
+    session.flush()
+    after = _snapshot(session, expert)
+    if after == before:
+        return expert
+    expert.updated_at = utcnow()
+    session.add(expert)
+    record(
+        session=session,
+        actor=actor,
+        action="expert.update",
+        entity_type="expert",
+        entity_id=expert.id,
+        before=before,
+        after=after,
+    )
+    enqueue(session=session, entity_type="expert", entity_id=expert.id)
+    return expert
+
+
+def upsert_record(
+    *, session: Session, rec: ExpertRecord, actor: Actor, lookups: _Lookups | None = None
+) -> str:
+    """Insert or update one import record; returns "created", "updated" or "unchanged"."""
+    lookups = lookups or _Lookups(session)
+    fields = rec.model_dump(mode="json", exclude={"id"})
+    district_id = lookups.regions.district_id(**fields["region"])
+    expert = session.get(Expert, rec.id)
+    if expert is None:
+        expert = Expert(id=rec.id, district_id=district_id)
+        _apply(session, lookups, expert, fields, domain=rec.domain.value)
+        session.flush()
+        record(
+            session=session,
+            actor=actor,
+            action="expert.import.create",
+            entity_type="expert",
+            entity_id=rec.id,
+            after=rec.to_json_dict(),
+        )
+        enqueue(session=session, entity_type="expert", entity_id=rec.id)
+        return "created"
+    before = ExpertRecord.model_validate(_snapshot(session, expert)).to_json_dict()
+    after = rec.to_json_dict()
+    if before == after:
+        return "unchanged"
+    _apply(session, lookups, expert, fields, domain=rec.domain.value)
+    expert.updated_at = utcnow()
+    session.add(expert)
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action="expert.import.update",
+        entity_type="expert",
+        entity_id=rec.id,
+        before=before,
+        after=after,
+    )
+    enqueue(session=session, entity_type="expert", entity_id=rec.id)
+    return "updated"
+
+
+def make_lookups(session: Session) -> _Lookups:
+    return _Lookups(session)
+
+
+def export_records(*, session: Session, batch_size: int = 500) -> Iterator[dict]:
+    """Every expert in the import format, in id order."""
+    offset = 0
+    while True:
+        batch = session.exec(select(Expert).order_by(Expert.id).offset(offset).limit(batch_size)).all()
+        if not batch:
+            return
+        for view in public_views(session=session, experts=list(batch)):
+            yield ExpertRecord.model_validate(view.model_dump()).to_json_dict()
+        offset += batch_size
+
+
+def count_experts(*, session: Session) -> int:
+    return session.exec(select(func.count()).select_from(Expert)).one()
+
+
+def iter_ids(*, session: Session) -> Iterable[str]:
+    return session.exec(select(Expert.id).order_by(Expert.id)).all()

@@ -1,0 +1,29 @@
+"""Every table of the hub, imported once so that SQLModel.metadata is complete (Alembic, tests)."""
+
+from sqlmodel import SQLModel
+
+from marketplace.accounts.models import User
+from marketplace.audit.models import AuditEntry
+from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
+from marketplace.experts.models import Expert, ExpertSpecialty
+from marketplace.organizations.models import Organization
+from marketplace.outbox.models import IndexOutbox
+from marketplace.specialties.models import Specialty
+
+metadata = SQLModel.metadata
+
+__all__ = [
+    "AuditEntry",
+    "City",
+    "District",
+    "Expert",
+    "ExpertSpecialty",
+    "IndexOutbox",
+    "Organization",
+    "Province",
+    "Specialty",
+    "User",
+    "Zone",
+    "ZoneExpert",
+    "metadata",
+]

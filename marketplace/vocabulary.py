@@ -1,0 +1,38 @@
+"""Closed vocabularies shared by every domain module (values as stored and exchanged)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Domain(StrEnum):
+    education = "education"
+    medicine = "medicine"
+    psychology = "psychology"
+    social_work = "social_work"
+
+
+class Format(StrEnum):
+    online = "online"
+    onsite = "onsite"
+
+
+class ServiceType(StrEnum):
+    supervision = "supervision"
+    training = "training"
+    consultation = "consultation"
+    crisis_support = "crisis_support"
+    assessment = "assessment"
+
+
+class ExpertStatus(StrEnum):
+    active = "active"
+    paused = "paused"
+    retired = "retired"
+
+
+class Role(StrEnum):
+    admin = "admin"
+    staff = "staff"
+    district = "district"
+    expert = "expert"

@@ -1,0 +1,45 @@
+"""The FastAPI application factory; engines and backends are built in lifespan, not at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from marketplace.db import make_engine
+from marketplace.settings import Settings
+from web.errors import install_error_handlers
+from web.routes import auth, experts, health, reference
+
+API_DESCRIPTION = "HEART 专家资源库与资源匹配平台 JSON API。所有消息为简体中文。"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for `settings` (read from the environment when not given)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owns_engine = getattr(app.state, "engine", None) is None
+        if owns_engine:
+            app.state.engine = make_engine(settings)
+        try:
+            yield
+        finally:
+            if owns_engine:
+                app.state.engine.dispose()
+                app.state.engine = None
+
+    app = FastAPI(
+        title="heart-hub",
+        description=API_DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = None
+    install_error_handlers(app)
+    for module in (health, auth, experts, reference):
+        app.include_router(module.router)
+    return app

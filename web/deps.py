@@ -1,0 +1,77 @@
+"""Request dependencies: the database session, the current user, role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.service import user_from_token
+from marketplace.errors import Forbidden, Unauthorized
+from marketplace.settings import Settings
+from marketplace.vocabulary import Role
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session per request: committed when the route succeeds, rolled back otherwise."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_optional_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User | None:
+    """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    if token:
+        return user_from_token(session=session, token=token, secret=settings.secret_key)
+    resolver = getattr(request.app.state, "cookie_user_resolver", None)
+    if resolver is not None:
+        return resolver(request, session)
+    return None
+
+
+def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+    if user is None:
+        raise Unauthorized(messages.NOT_AUTHENTICATED)
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency admitting only users with one of `roles`."""
+    allowed = {r.value for r in roles}
+
+    def _check(user: CurrentUser) -> User:
+        if user.role not in allowed:
+            raise Forbidden(messages.FORBIDDEN)
+        return user
+
+    return _check
+
+
+StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]

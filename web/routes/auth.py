@@ -1,0 +1,30 @@
+"""API authentication: OAuth2 password form → bearer token; who am I."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+
+from marketplace.accounts.models import Token, UserPublic
+from marketplace.accounts.service import authenticate, issue_token, public_user
+from web.deps import CurrentUser, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/api", tags=["auth"])
+
+
+@router.post("/auth/token", response_model=Token, summary="登录获取令牌 / get a bearer token")
+def login_for_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Token:
+    user = authenticate(session=session, username=form.username, password=form.password)
+    token = issue_token(user=user, secret=settings.secret_key, minutes=settings.access_token_minutes)
+    return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
+
+
+@router.get("/me", response_model=UserPublic, summary="当前用户 / current user")
+def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
+    return public_user(session=session, user=user)

@@ -1,0 +1,109 @@
+"""Expert directory API: list with filters, detail, staff create/update/pause, own-profile edit."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from marketplace import messages
+from marketplace.accounts.service import actor_for
+from marketplace.errors import Forbidden
+from marketplace.experts.models import (
+    ExpertAdminUpdate,
+    ExpertCreate,
+    ExpertPage,
+    ExpertPublic,
+    ExpertUpdate,
+)
+from marketplace.experts.service import (
+    ExpertFilters,
+    create_expert,
+    get_expert,
+    list_experts,
+    public_view,
+    update_expert,
+)
+from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
+from web.deps import CurrentUser, SessionDep, StaffUser
+
+router = APIRouter(prefix="/api/experts", tags=["experts"])
+
+
+@router.get("", response_model=ExpertPage, summary="专家列表 / list experts")
+def list_experts_route(
+    session: SessionDep,
+    user: CurrentUser,
+    domain: Domain | None = None,
+    specialty: Annotated[str | None, Query(max_length=64)] = None,
+    city: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+    format: Format | None = None,
+    service_type: ServiceType | None = None,
+    status: ExpertStatus | None = None,
+    name: Annotated[str | None, Query(max_length=64)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ExpertPage:
+    filters = ExpertFilters(
+        domain=domain,
+        specialty=specialty,
+        city=city,
+        district=district,
+        format=format,
+        service_type=service_type,
+        status=status,
+        name=name,
+    )
+    items, total = list_experts(session=session, filters=filters, page=page, page_size=page_size)
+    return ExpertPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/{expert_id}", response_model=ExpertPublic, summary="专家详情 / expert detail")
+def read_expert(expert_id: str, session: SessionDep, user: CurrentUser) -> ExpertPublic:
+    return public_view(session=session, expert=get_expert(session=session, expert_id=expert_id))
+
+
+@router.post("", response_model=ExpertPublic, status_code=201, summary="新增专家（工作人员）")
+def create_expert_route(data: ExpertCreate, session: SessionDep, user: StaffUser) -> ExpertPublic:
+    expert = create_expert(session=session, data=data, actor=actor_for(user))
+    return public_view(session=session, expert=expert)
+
+
+@router.patch("/{expert_id}", response_model=ExpertPublic, summary="修改专家资料")
+def update_expert_route(
+    expert_id: str, data: ExpertAdminUpdate, session: SessionDep, user: CurrentUser
+) -> ExpertPublic:
+    """Staff may change any field; an expert only the profile fields of their own record."""
+    if user.role in (Role.staff, Role.admin):
+        changes: ExpertUpdate = data
+    elif user.role == Role.expert and user.expert_id == expert_id:
+        if data.status is not None or data.verified is not None:
+            raise Forbidden("专家不能修改自己的状态或认证标记")
+        changes = ExpertUpdate.model_validate(data.model_dump(exclude_unset=True, exclude={"status", "verified"}))
+    else:
+        raise Forbidden(messages.FORBIDDEN)
+    expert = update_expert(session=session, expert_id=expert_id, data=changes, actor=actor_for(user))
+    return public_view(session=session, expert=expert)
+
+
+@router.post("/{expert_id}/pause", response_model=ExpertPublic, summary="暂停专家（工作人员）")
+def pause_expert(expert_id: str, session: SessionDep, user: StaffUser) -> ExpertPublic:
+    expert = update_expert(
+        session=session,
+        expert_id=expert_id,
+        data=ExpertAdminUpdate(status=ExpertStatus.paused),
+        actor=actor_for(user),
+    )
+    return public_view(session=session, expert=expert)
+
+
+@router.post("/{expert_id}/activate", response_model=ExpertPublic, summary="恢复专家（工作人员）")
+def activate_expert(expert_id: str, session: SessionDep, user: StaffUser) -> ExpertPublic:
+    expert = update_expert(
+        session=session,
+        expert_id=expert_id,
+        data=ExpertAdminUpdate(status=ExpertStatus.active),
+        actor=actor_for(user),
+    )
+    return public_view(session=session, expert=expert)
