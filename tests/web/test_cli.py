@@ -1,0 +1,87 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import DEMO_EXPERTS, TEST_SECRET, expert_record
+from web.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "HEART_ENVIRONMENT": "production",
+        "HEART_SECRET_KEY": TEST_SECRET,
+        "HEART_DATABASE_URL": fresh_database_url,
+        "HEART_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
+def heart(env: dict[str, str], *args: str, stdin: str | None = None):
+    return runner.invoke(app, list(args), env=env, input=stdin)
+
+
+def test_init_import_export_round_trip_reproduces_every_field(env, tmp_path):
+    assert heart(env, "init").exit_code == 0
+    first = heart(env, "import", "experts", str(DEMO_EXPERTS))
+    assert first.exit_code == 0, first.output
+    assert "新增 600" in first.output
+    again = heart(env, "import", "experts", str(DEMO_EXPERTS))
+    assert "未变 600" in again.output
+    out = tmp_path / "out.jsonl"
+    assert heart(env, "export", "experts", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8") == DEMO_EXPERTS.read_text(encoding="utf-8")
+
+
+def test_import_with_bad_lines_exits_1_and_names_each_line(env, tmp_path):
+    heart(env, "init")
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(
+        "\n".join([
+            json.dumps(expert_record(id="G1"), ensure_ascii=False),
+            json.dumps(expert_record(id="B2", years_experience=999), ensure_ascii=False),
+            "{",
+        ]),
+        encoding="utf-8",
+    )
+    result = heart(env, "import", "experts", str(path))
+    assert result.exit_code == 1
+    assert "第 2 行" in result.output and "第 3 行" in result.output
+    exported = heart(env, "export", "experts", "-").stdout
+    assert [json.loads(line)["id"] for line in exported.splitlines() if line.startswith("{")] == ["G1"]
+
+
+def test_strict_import_of_a_bad_file_imports_nothing(env, tmp_path):
+    heart(env, "init")
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(expert_record(id="G1")) + "\nnot json\n", encoding="utf-8")
+    result = heart(env, "import", "experts", "--strict", str(path))
+    assert result.exit_code == 1
+    assert "未导入任何记录" in result.output
+    assert "G1" not in heart(env, "export", "experts", "-").stdout
+
+
+def test_import_of_a_missing_file_is_exit_2(env):
+    heart(env, "init")
+    result = heart(env, "import", "experts", "/no/such/file.jsonl")
+    assert result.exit_code == 2 and "找不到文件" in result.output
+
+
+def test_users_create_binds_district_users_and_refuses_weak_passwords(env):
+    heart(env, "init")
+    ok = heart(env, "users", "create", "coord", "--role", "district", "--district", "西安市/碑林区", "--password", "strong-pass-1")
+    assert ok.exit_code == 0, ok.output
+    weak = heart(env, "users", "create", "weak", "--role", "staff", "--password", "short")
+    assert weak.exit_code == 1 and "密码" in weak.output
+    unbound = heart(env, "users", "create", "nodistrict", "--role", "district", "--password", "strong-pass-1")
+    assert unbound.exit_code == 1 and "区县" in unbound.output
+    dup = heart(env, "users", "create", "coord", "--role", "staff", "--password", "strong-pass-1")
+    assert dup.exit_code == 1 and "已存在" in dup.output
+
+
+def test_a_placeholder_secret_key_stops_commands_outside_demo_and_tests(env):
+    result = heart({**env, "HEART_SECRET_KEY": "changeme"}, "init")
+    assert result.exit_code == 2 and "HEART_SECRET_KEY" in result.output
