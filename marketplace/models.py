@@ -3,11 +3,14 @@
 from sqlmodel import SQLModel
 
 from marketplace.accounts.models import User
+from marketplace.allocation.models import LedgerEntry
+from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
+from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
 
 metadata = SQLModel.metadata
@@ -19,8 +22,11 @@ __all__ = [
     "Expert",
     "ExpertSpecialty",
     "IndexOutbox",
+    "LedgerEntry",
     "Organization",
+    "ProcuredService",
     "Province",
+    "ServiceApplication",
     "Specialty",
     "User",
     "Zone",

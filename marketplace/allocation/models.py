@@ -1,0 +1,87 @@
+"""The allocation ledger: every movement of a procured service's quantity is one entry.
+
+Entries are append-only and positive; their kind gives the direction:
+
+- allocation:  pool → district (an application approved)
+- release:     district → pool (unused quantity given back)
+- expiry:      district → gone (unused quantity lapsed with the service's validity)
+- consumption: district → used (licences assigned, seats taken, hours of booked sessions)
+
+So for each service: bought = remaining + Σ district balances + consumed + expired, exactly.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel
+from sqlalchemy import CheckConstraint
+from sqlmodel import Field, SQLModel
+
+from marketplace.clock import utcnow
+
+
+class LedgerKind(StrEnum):
+    allocation = "allocation"
+    release = "release"
+    expiry = "expiry"
+    consumption = "consumption"
+
+
+class LedgerEntry(SQLModel, table=True):
+    __tablename__ = "allocation_ledger"
+    __table_args__ = (CheckConstraint("hundredths > 0", name="ck_allocation_ledger_positive"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    kind: str = Field(max_length=16, index=True)
+    service_id: int = Field(foreign_key="procured_service.id", index=True)
+    district_id: int = Field(foreign_key="district.id", index=True)
+    application_id: int = Field(foreign_key="service_application.id", index=True)
+    hundredths: int
+    reference: str = Field(default="", max_length=128, index=True)
+    actor: str = Field(default="", max_length=64)
+    note: str = Field(default="", max_length=500)
+
+
+class LedgerEntryPublic(BaseModel):
+    id: int
+    at: datetime
+    kind: LedgerKind
+    service_id: int
+    district_id: int
+    application_id: int
+    quantity: float
+    reference: str
+    actor: str
+    note: str
+
+
+class DistrictBalance(BaseModel):
+    district_id: int
+    district_name: str
+    allocated: float
+    released: float
+    expired: float
+    consumed: float
+    balance: float
+
+
+class PoolBalance(BaseModel):
+    """A service's quantities derived from the ledger; `reconciled` checks the identity above."""
+
+    service_id: int
+    bought: float
+    allocated: float
+    released: float
+    expired: float
+    consumed: float
+    held_by_districts: float
+    remaining: float
+    reconciled: bool
+
+
+class LedgerView(BaseModel):
+    pool: PoolBalance | None
+    balances: list[DistrictBalance]
+    entries: list[LedgerEntryPublic]
