@@ -61,6 +61,29 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def serialized_write(engine: Engine) -> Iterator[Session]:
+    """A committing session whose SQLite transaction takes the write lock first (BEGIN IMMEDIATE).
+
+    A deferred SQLite transaction that reads and later writes fails with "database is locked"
+    when another writer committed in between; taking the lock first makes concurrent writers
+    queue (busy_timeout) instead. On PostgreSQL this is an ordinary session.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        try:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                try:
+                    yield session
+                    session.commit()
+                except Exception:
+                    session.rollback()
+                    raise
+        finally:
+            connection.info.pop("sqlite_begin", None)
+
+
 def is_sqlite(session: Session) -> bool:
     return session.get_bind().dialect.name == "sqlite"
 

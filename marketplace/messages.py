@@ -35,3 +35,42 @@ PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_TOO_WEAK = "密码须同时包含字母和数字"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
+
+# --- procured services, applications, allocation, reports -------------------------------
+SERVICE_KIND_LABELS = {
+    "assessment_licence": "测评量表授权",
+    "training_seats": "培训名额",
+    "supervision_hours": "督导小时",
+    "hotline": "热线服务",
+    "other": "其他",
+}
+APPLICATION_STATUS_LABELS = {
+    "submitted": "待审批",
+    "approved": "已批准",
+    "rejected": "未批准",
+    "withdrawn": "已撤回",
+    "in_use": "使用中",
+    "closed": "已结束",
+}
+LEDGER_KIND_LABELS = {"allocation": "分配", "release": "退回", "expiry": "过期", "consumption": "使用"}
+SERVICE_NOT_FOUND = "采购服务不存在：{id}"
+SERVICE_HAS_APPLICATIONS = "该服务已有区县申请，不能删除"
+SERVICE_QUANTITY_BELOW_ALLOCATED = "采购数量不能少于已分配和已使用的数量（{used}{unit}）"
+SERVICE_VALIDITY_INVALID = "有效期开始日期不能晚于结束日期"
+SERVICE_UNKNOWN_DISTRICTS = "适用范围中有不存在的区县编号：{ids}"
+SERVICE_UNKNOWN_ZONES = "适用范围中有不存在的片区编号：{ids}"
+SERVICE_EXPIRED = "该服务已过有效期（{valid_to}），不能再申请或分配"
+SERVICE_NOT_ELIGIBLE = "本区县不在该服务的适用范围内"
+SERVICE_STILL_VALID = "该服务仍在有效期内（至 {valid_to}），不能做过期处理"
+APPLICATION_NOT_FOUND = "申请不存在：{id}"
+APPLICATION_NOT_PENDING = "该申请当前状态为“{status}”，只能处理待审批的申请"
+APPLICATION_NOT_HOLDING = "该申请当前状态为“{status}”，没有可使用或退回的分配"
+APPROVE_MORE_THAN_REQUESTED = "批准数量（{approved}）不能超过申请数量（{requested}）"
+REMAINING_SHORT = "剩余数量不足：申请批准 {wanted}{unit}，该服务仅剩 {remaining}{unit}"
+BALANCE_SHORT = "本申请的可用余额不足：需要 {wanted}{unit}，余额 {balance}{unit}"
+NEEDS_DISTRICT_ACCOUNT = "只有区县协调员账号可以提交申请"
+PROPOSAL_STALE = "待审批申请或剩余数量已变化，请重新生成公平分配方案后再确认"
+PROPOSAL_EMPTY = "该服务没有待审批的申请"
+PERIOD_INVALID = "统计区间格式应为 月份 YYYY-MM 或 学期 YYYY-spring / YYYY-autumn"
+USAGE_ALREADY_RECORDED = "该使用记录（{reference}）已登记过"
+HOURS_NOT_POSITIVE = "督导小时数必须大于 0"

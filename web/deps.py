@@ -12,6 +12,7 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import user_from_token
+from marketplace.db import serialized_write
 from marketplace.errors import Forbidden, Unauthorized
 from marketplace.settings import Settings
 from marketplace.vocabulary import Role
@@ -23,9 +24,21 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """One session per request: committed when the route succeeds, rolled back otherwise."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    """One session per request: committed when the route succeeds, rolled back otherwise.
+
+    Writing requests take SQLite's write lock up front (serialized_write) so that concurrent
+    writers queue instead of failing; PostgreSQL sessions are unaffected.
+    """
+    engine = request.app.state.engine
+    if request.method not in READ_ONLY_METHODS:
+        with serialized_write(engine) as session:
+            yield session
+        return
+    with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+import pydantic
 from pydantic import BaseModel
 from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
@@ -85,3 +86,39 @@ class LedgerView(BaseModel):
     pool: PoolBalance | None
     balances: list[DistrictBalance]
     entries: list[LedgerEntryPublic]
+
+
+class DistrictProposalPublic(BaseModel):
+    district_id: int
+    district_name: str
+    students: int
+    already_allocated: float
+    requested: float
+    proposed: float
+    first_group: bool
+    reasoning: str
+
+
+class ApplicationShare(BaseModel):
+    application_id: int
+    district_id: int
+    requested: float
+    proposed: float
+
+
+class ProposalPublic(BaseModel):
+    service_id: int
+    unit: str
+    remaining_quantity: float
+    total_requested: float
+    total_proposed: float
+    rule: str
+    fingerprint: str
+    districts: list[DistrictProposalPublic]
+    applications: list[ApplicationShare]
+
+
+class ProposalConfirm(BaseModel):
+    """Staff confirm the proposal they were shown, identified by its fingerprint."""
+
+    fingerprint: str = pydantic.Field(min_length=8, max_length=64)

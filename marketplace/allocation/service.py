@@ -1,15 +1,631 @@
-"""Allocation of procured services: approvals within the remaining quantity, and the ledger."""
+"""Allocation of procured services: approvals within the remaining quantity, use, release, expiry.
+
+Every movement is a ledger entry (marketplace.allocation.models); balances are sums of the ledger.
+Concurrency: each write first locks the service row (SELECT ... FOR UPDATE on PostgreSQL; on SQLite
+the write transaction itself is exclusive, ideally begun with BEGIN IMMEDIATE, see
+marketplace.db.serialized_write), then re-reads the ledger, so the remaining quantity is checked
+against committed data and can never go below zero. Lock order is always service, then application.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
-from marketplace.audit.service import Actor
+from sqlmodel import Session, col, select
+
+from marketplace import messages
+from marketplace.allocation import fairness
+from marketplace.allocation.balances import Totals, ledger_totals, reconciles
+from marketplace.allocation.models import (
+    ApplicationShare,
+    DistrictBalance,
+    DistrictProposalPublic,
+    LedgerEntry,
+    LedgerEntryPublic,
+    LedgerKind,
+    LedgerView,
+    PoolBalance,
+    ProposalPublic,
+)
+from marketplace.applications.models import HOLDING_STATUSES, ApplicationStatus, ServiceApplication
+from marketplace.applications.service import (
+    get_application,
+    lock_application,
+    snapshot,
+    status_label,
+)
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.districts.models import District
+from marketplace.errors import Conflict, InvalidInput
+from marketplace.services.models import ProcuredService, ServiceKind
+from marketplace.services.quantity import format_quantity, from_hundredths, to_hundredths
+from marketplace.services.service import get_service, lock_service, today
+
+
+def _entry(
+    session: Session,
+    application: ServiceApplication,
+    kind: LedgerKind,
+    amount: int,
+    actor: Actor,
+    *,
+    reference: str = "",
+    note: str = "",
+) -> LedgerEntry:
+    entry = LedgerEntry(
+        kind=kind.value,
+        service_id=application.service_id,
+        district_id=application.district_id,
+        application_id=application.id,  # type: ignore[arg-type]
+        hundredths=amount,
+        reference=reference,
+        actor=actor.label,
+        note=note,
+    )
+    session.add(entry)
+    return entry
+
+
+def _service_totals(session: Session, service_id: int) -> Totals:
+    return ledger_totals(session=session, by="service", service_ids=[service_id]).get(
+        service_id, Totals()
+    )
+
+
+def _application_totals(session: Session, application_id: int) -> Totals:
+    totals = ledger_totals(session=session, by="application", application_ids=[application_id])
+    return totals.get(application_id, Totals())
+
+
+def _change_status(
+    session: Session,
+    application: ServiceApplication,
+    before: dict,
+    actor: Actor,
+    action: str,
+    **extra: object,
+) -> None:
+    application.updated_at = utcnow()
+    session.add(application)
+    session.flush()
+    record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_type="application",
+        entity_id=str(application.id),
+        before=before,
+        after={**snapshot(application), **extra},
+    )
+
+
+def _approve_locked(
+    session: Session,
+    service: ProcuredService,
+    application: ServiceApplication,
+    amount: int,
+    actor: Actor,
+    *,
+    via: str = "manual",
+) -> None:
+    """Approve `amount` of a locked, pending application of a locked service."""
+    if application.status != ApplicationStatus.submitted:
+        raise Conflict(
+            messages.APPLICATION_NOT_PENDING.format(status=status_label(application.status))
+        )
+    if amount > application.quantity_hundredths:
+        raise InvalidInput(
+            messages.APPROVE_MORE_THAN_REQUESTED.format(
+                approved=format_quantity(amount),
+                requested=format_quantity(application.quantity_hundredths),
+            )
+        )
+    if service.valid_to < today():
+        raise Conflict(messages.SERVICE_EXPIRED.format(valid_to=service.valid_to.isoformat()))
+    remaining = _service_totals(session, service.id).remaining(service.quantity_hundredths)  # type: ignore[arg-type]
+    if amount > remaining:
+        raise Conflict(
+            messages.REMAINING_SHORT.format(
+                wanted=format_quantity(amount),
+                remaining=format_quantity(remaining),
+                unit=service.unit,
+            ),
+            details={"remaining_quantity": from_hundredths(remaining)},
+        )
+    before = snapshot(application)
+    _entry(
+        session,
+        application,
+        LedgerKind.allocation,
+        amount,
+        actor,
+        reference=f"application:{application.id}",
+    )
+    application.status = ApplicationStatus.approved.value
+    application.approved_hundredths = amount
+    application.decided_at = utcnow()
+    application.decided_by = actor.label
+    _change_status(session, application, before, actor, "application.approve", via=via)
+
+
+def approve_application(
+    *, session: Session, application_id: int, quantity: Decimal | None, actor: Actor
+) -> ServiceApplication:
+    """Approve a pending application fully or partly; Conflict when the remainder is short."""
+    service_id = get_application(session=session, application_id=application_id).service_id
+    service = lock_service(session=session, service_id=service_id)
+    application = lock_application(session=session, application_id=application_id)
+    amount = application.quantity_hundredths if quantity is None else to_hundredths(quantity)
+    if amount <= 0:
+        raise InvalidInput(messages.VALIDATION_FAILED)
+    _approve_locked(session, service, application, amount, actor)
+    return application
+
+
+def _lock_holding(
+    session: Session, application_id: int, district_id: int | None
+) -> tuple[ProcuredService, ServiceApplication, Totals]:
+    service_id = get_application(
+        session=session, application_id=application_id, district_id=district_id
+    ).service_id
+    service = lock_service(session=session, service_id=service_id)
+    application = lock_application(session=session, application_id=application_id)
+    if application.status not in HOLDING_STATUSES:
+        raise Conflict(
+            messages.APPLICATION_NOT_HOLDING.format(status=status_label(application.status))
+        )
+    return service, application, _application_totals(session, application_id)
+
+
+def record_usage(
+    *,
+    session: Session,
+    application_id: int,
+    quantity: Decimal,
+    actor: Actor,
+    reference: str = "",
+    note: str = "",
+    district_id: int | None = None,
+) -> LedgerEntry:
+    """Record use of an approved allocation (licences assigned, seats taken, hours consumed)."""
+    service, application, totals = _lock_holding(session, application_id, district_id)
+    amount = to_hundredths(quantity)
+    if amount > totals.held:
+        raise Conflict(
+            messages.BALANCE_SHORT.format(
+                wanted=format_quantity(amount),
+                balance=format_quantity(totals.held),
+                unit=service.unit,
+            )
+        )
+    if (
+        reference
+        and session.exec(
+            select(LedgerEntry.id).where(
+                LedgerEntry.application_id == application_id,
+                LedgerEntry.kind == LedgerKind.consumption.value,
+                LedgerEntry.reference == reference,
+            )
+        ).first()
+    ):
+        raise Conflict(messages.USAGE_ALREADY_RECORDED.format(reference=reference))
+    before = snapshot(application)
+    entry = _entry(
+        session, application, LedgerKind.consumption, amount, actor, reference=reference, note=note
+    )
+    application.status = ApplicationStatus.in_use.value
+    _change_status(
+        session,
+        application,
+        before,
+        actor,
+        "application.consume",
+        consumed=from_hundredths(amount),
+        reference=reference,
+    )
+    return entry
+
+
+def release_allocation(
+    *,
+    session: Session,
+    application_id: int,
+    quantity: Decimal | None,
+    actor: Actor,
+    note: str = "",
+) -> ServiceApplication:
+    """Give unused quantity back to the pool (default: all); giving all closes it."""
+    service, application, totals = _lock_holding(session, application_id, None)
+    if service.valid_to < today():
+        raise Conflict(messages.SERVICE_EXPIRED.format(valid_to=service.valid_to.isoformat()))
+    amount = totals.held if quantity is None else to_hundredths(quantity)
+    if amount > totals.held or amount <= 0:
+        raise Conflict(
+            messages.BALANCE_SHORT.format(
+                wanted=format_quantity(amount),
+                balance=format_quantity(totals.held),
+                unit=service.unit,
+            )
+        )
+    before = snapshot(application)
+    _entry(session, application, LedgerKind.release, amount, actor, note=note)
+    if amount == totals.held:
+        application.status = ApplicationStatus.closed.value
+    _change_status(
+        session, application, before, actor, "application.release", released=from_hundredths(amount)
+    )
+    return application
+
+
+def close_application(
+    *, session: Session, application_id: int, actor: Actor, district_id: int | None = None
+) -> ServiceApplication:
+    """End an allocation: unused balance returns to the pool, or lapses if expired."""
+    service, application, totals = _lock_holding(session, application_id, district_id)
+    before = snapshot(application)
+    lapsed = service.valid_to < today()
+    if totals.held > 0:
+        kind = LedgerKind.expiry if lapsed else LedgerKind.release
+        _entry(session, application, kind, totals.held, actor, note="结束使用")
+    application.status = ApplicationStatus.closed.value
+    _change_status(
+        session,
+        application,
+        before,
+        actor,
+        "application.close",
+        **{"expired" if lapsed else "released": from_hundredths(totals.held)},
+    )
+    return application
+
+
+def expire_service(
+    *, session: Session, service_id: int, actor: Actor, on: date | None = None
+) -> int:
+    """Lapse the unused balances of a service that ended before `on`; returns entries written."""
+    on = on or today()
+    service = lock_service(session=session, service_id=service_id)
+    if service.valid_to >= on:
+        raise Conflict(messages.SERVICE_STILL_VALID.format(valid_to=service.valid_to.isoformat()))
+    holding = session.exec(
+        select(ServiceApplication)
+        .where(
+            ServiceApplication.service_id == service_id,
+            col(ServiceApplication.status).in_(HOLDING_STATUSES),
+        )
+        .order_by(col(ServiceApplication.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    totals = ledger_totals(
+        session=session, by="application", application_ids=[a.id for a in holding]
+    )
+    written = 0
+    for application in holding:
+        held = totals.get(application.id, Totals()).held
+        before = snapshot(application)
+        if held > 0:
+            _entry(
+                session,
+                application,
+                LedgerKind.expiry,
+                held,
+                actor,
+                note=f"有效期至 {service.valid_to}",
+            )
+            written += 1
+        application.status = ApplicationStatus.closed.value
+        _change_status(
+            session, application, before, actor, "application.expire", expired=from_hundredths(held)
+        )
+    return written
+
+
+def expire_lapsed(*, session: Session, actor: Actor, on: date | None = None) -> int:
+    """Expire unused balances of every service that has ended; returns entries written."""
+    on = on or today()
+    lapsed = session.exec(
+        select(ServiceApplication.service_id)
+        .join(ProcuredService, col(ProcuredService.id) == ServiceApplication.service_id)
+        .where(ProcuredService.valid_to < on, col(ServiceApplication.status).in_(HOLDING_STATUSES))
+        .distinct()
+    ).all()
+    return sum(
+        expire_service(session=session, service_id=sid, actor=actor, on=on)
+        for sid in sorted(lapsed)
+    )
 
 
 def consume_supervision_hours(
     *, session: Session, district_id: int, hours: float, reference: str, actor: Actor
 ) -> bool:
-    """Charge `hours` to the district's approved supervision-hours allocation; False if none has balance."""
-    # The ledger tables land in the next commits; until then no allocation can exist.
-    return False
+    """Charge hours to the district's supervision-hours allocations; False (no charge) if short.
+
+    Allocations of services that expire first are used first. A `reference` already charged is
+    not charged twice (True again), so the booking engine may retry safely.
+    """
+    amount = int((Decimal(str(hours)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if amount <= 0:
+        raise InvalidInput(messages.HOURS_NOT_POSITIVE)
+    if (
+        reference
+        and session.exec(
+            select(LedgerEntry.id).where(
+                LedgerEntry.district_id == district_id,
+                LedgerEntry.kind == LedgerKind.consumption.value,
+                LedgerEntry.reference == reference,
+            )
+        ).first()
+    ):
+        return True
+    day = today()
+    candidates = session.exec(
+        select(ServiceApplication.id, ProcuredService.id)
+        .join(ProcuredService, col(ProcuredService.id) == ServiceApplication.service_id)
+        .where(
+            ServiceApplication.district_id == district_id,
+            col(ServiceApplication.status).in_(HOLDING_STATUSES),
+            ProcuredService.kind == ServiceKind.supervision_hours.value,
+            ProcuredService.valid_from <= day,
+            ProcuredService.valid_to >= day,
+        )
+    ).all()
+    if not candidates:
+        return False
+    services = {
+        sid: lock_service(session=session, service_id=sid)
+        for sid in sorted({s for _, s in candidates})
+    }
+    applications = [
+        lock_application(session=session, application_id=aid)
+        for aid in sorted(a for a, _ in candidates)
+    ]
+    applications = [a for a in applications if a.status in HOLDING_STATUSES]
+    applications.sort(key=lambda a: (services[a.service_id].valid_to, a.id))
+    totals = ledger_totals(
+        session=session, by="application", application_ids=[a.id for a in applications]
+    )
+    held = {a.id: totals.get(a.id, Totals()).held for a in applications}
+    if sum(held.values()) < amount:
+        return False
+    left = amount
+    for application in applications:
+        take = min(left, held[application.id])
+        if take <= 0:
+            continue
+        before = snapshot(application)
+        _entry(
+            session,
+            application,
+            LedgerKind.consumption,
+            take,
+            actor,
+            reference=reference,
+            note="督导/培训场次完成",
+        )
+        application.status = ApplicationStatus.in_use.value
+        _change_status(
+            session,
+            application,
+            before,
+            actor,
+            "application.consume",
+            consumed=from_hundredths(take),
+            reference=reference,
+        )
+        left -= take
+        if left == 0:
+            break
+    return True
+
+
+# --- balances and the ledger view ----------------------------------------------------------
+
+
+def pool_balance(*, session: Session, service_id: int) -> PoolBalance:
+    """A service's quantities from the ledger, and whether they reconcile."""
+    service = get_service(session=session, service_id=service_id)
+    totals = _service_totals(session, service_id)
+    held = ledger_totals(session=session, by="district", service_ids=[service_id])
+    remaining = totals.remaining(service.quantity_hundredths)
+    return PoolBalance(
+        service_id=service_id,
+        bought=from_hundredths(service.quantity_hundredths),
+        allocated=from_hundredths(totals.allocated),
+        released=from_hundredths(totals.released),
+        expired=from_hundredths(totals.expired),
+        consumed=from_hundredths(totals.consumed),
+        held_by_districts=from_hundredths(totals.held),
+        remaining=from_hundredths(remaining),
+        reconciled=reconciles(
+            bought=service.quantity_hundredths,
+            remaining=remaining,
+            held=[t.held for t in held.values()],
+            consumed=totals.consumed,
+            expired=totals.expired,
+        ),
+    )
+
+
+def district_balances(
+    *, session: Session, service_id: int | None = None, district_id: int | None = None
+) -> list[DistrictBalance]:
+    """Per-district ledger sums, for one service or all, optionally for one district."""
+    grouped = ledger_totals(
+        session=session,
+        by="district",
+        service_ids=None if service_id is None else [service_id],
+        district_ids=None if district_id is None else [district_id],
+    )
+    names = dict(
+        session.exec(
+            select(District.id, District.name).where(col(District.id).in_(list(grouped)))
+        ).all()
+    )
+    return [
+        DistrictBalance(
+            district_id=d,
+            district_name=names.get(d, str(d)),
+            allocated=from_hundredths(t.allocated),
+            released=from_hundredths(t.released),
+            expired=from_hundredths(t.expired),
+            consumed=from_hundredths(t.consumed),
+            balance=from_hundredths(t.held),
+        )
+        for d, t in sorted(grouped.items())
+    ]
+
+
+def ledger_view(
+    *, session: Session, service_id: int, district_id: int | None = None, limit: int = 500
+) -> LedgerView:
+    """The newest ledger entries of a service with balances; a district sees only its own."""
+    get_service(session=session, service_id=service_id)
+    query = select(LedgerEntry).where(LedgerEntry.service_id == service_id)
+    if district_id is not None:
+        query = query.where(LedgerEntry.district_id == district_id)
+    entries = session.exec(query.order_by(col(LedgerEntry.id).desc()).limit(limit)).all()
+    return LedgerView(
+        pool=None
+        if district_id is not None
+        else pool_balance(session=session, service_id=service_id),
+        balances=district_balances(session=session, service_id=service_id, district_id=district_id),
+        entries=[
+            LedgerEntryPublic(
+                id=e.id,  # type: ignore[arg-type]
+                at=e.at,
+                kind=LedgerKind(e.kind),
+                service_id=e.service_id,
+                district_id=e.district_id,
+                application_id=e.application_id,
+                quantity=from_hundredths(e.hundredths),
+                reference=e.reference,
+                actor=e.actor,
+                note=e.note,
+            )
+            for e in entries
+        ],
+    )
+
+
+# --- the fair proposal -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalInputs:
+    service: ProcuredService
+    capacity: int
+    districts: list[fairness.DistrictInfo]
+    applications: list[fairness.PendingApplication]
+
+
+def _proposal_inputs(session: Session, service: ProcuredService) -> ProposalInputs:
+    pending = session.exec(
+        select(ServiceApplication)
+        .where(
+            ServiceApplication.service_id == service.id,
+            ServiceApplication.status == ApplicationStatus.submitted.value,
+        )
+        .order_by(col(ServiceApplication.id))
+    ).all()
+    district_ids = sorted({a.district_id for a in pending})
+    districts = session.exec(select(District).where(col(District.id).in_(district_ids))).all()
+    past = ledger_totals(
+        session=session, by="district", service_ids=[service.id], district_ids=district_ids
+    )  # type: ignore[list-item]
+    return ProposalInputs(
+        service=service,
+        capacity=_service_totals(session, service.id).remaining(service.quantity_hundredths),  # type: ignore[arg-type]
+        districts=[
+            fairness.DistrictInfo(
+                district_id=d.id,  # type: ignore[arg-type]
+                name=d.name,
+                students=d.student_count,
+                past=past.get(d.id, Totals()).committed,
+            )
+            for d in districts
+        ],
+        applications=[
+            fairness.PendingApplication(a.id, a.district_id, a.quantity_hundredths)  # type: ignore[arg-type]
+            for a in pending
+        ],
+    )
+
+
+def fair_proposal(*, session: Session, service_id: int) -> ProposalPublic:
+    """The fair proposal for a service's pending applications, with reasoning (nothing changes)."""
+    inputs = _proposal_inputs(session, get_service(session=session, service_id=service_id))
+    proposal = fairness.propose(
+        capacity=inputs.capacity,
+        districts=inputs.districts,
+        applications=inputs.applications,
+        unit=inputs.service.unit,
+    )
+    return ProposalPublic(
+        service_id=inputs.service.id,  # type: ignore[arg-type]
+        unit=inputs.service.unit,
+        remaining_quantity=from_hundredths(proposal.capacity),
+        total_requested=from_hundredths(proposal.total_requested),
+        total_proposed=from_hundredths(proposal.total_proposed),
+        rule=proposal.rule,
+        fingerprint=proposal.fingerprint,
+        districts=[
+            DistrictProposalPublic(
+                district_id=line.district_id,
+                district_name=line.name,
+                students=line.students,
+                already_allocated=from_hundredths(line.past),
+                requested=from_hundredths(line.requested),
+                proposed=from_hundredths(line.proposed),
+                first_group=line.first_group,
+                reasoning=line.reasoning,
+            )
+            for line in proposal.districts
+        ],
+        applications=[
+            ApplicationShare(
+                application_id=a.application_id,
+                district_id=a.district_id,
+                requested=from_hundredths(a.requested),
+                proposed=from_hundredths(proposal.allocations.get(a.application_id, 0)),
+            )
+            for a in inputs.applications
+        ],
+    )
+
+
+def confirm_fair_proposal(
+    *, session: Session, service_id: int, fingerprint: str, actor: Actor
+) -> list[ServiceApplication]:
+    """Apply the proposal staff saw (same fingerprint): approve each application with its share."""
+    service = lock_service(session=session, service_id=service_id)
+    inputs = _proposal_inputs(session, service)
+    if not inputs.applications:
+        raise Conflict(messages.PROPOSAL_EMPTY)
+    proposal = fairness.propose(
+        capacity=inputs.capacity,
+        districts=inputs.districts,
+        applications=inputs.applications,
+        unit=service.unit,
+    )
+    if proposal.fingerprint != fingerprint:
+        raise Conflict(messages.PROPOSAL_STALE)
+    approved = []
+    for application_id, amount in sorted(proposal.allocations.items()):
+        if amount <= 0:
+            continue
+        application = lock_application(session=session, application_id=application_id)
+        _approve_locked(
+            session, service, application, amount, actor, via=f"fair_proposal:{fingerprint}"
+        )
+        approved.append(application)
+    return approved
+
+
+def reconciliation_errors(*, session: Session) -> list[int]:
+    """Ids of services whose ledger does not reconcile (expected: none)."""
+    services = session.exec(select(ProcuredService)).all()
+    return [s.id for s in services if not pool_balance(session=session, service_id=s.id).reconciled]  # type: ignore[arg-type]

@@ -1,0 +1,175 @@
+"""District applications API: submit, list, decide, withdraw, record use, release, close."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from marketplace import messages
+from marketplace.accounts.service import actor_for
+from marketplace.allocation.service import (
+    approve_application,
+    close_application,
+    record_usage,
+    release_allocation,
+)
+from marketplace.applications.models import (
+    ApplicationCreate,
+    ApplicationPublic,
+    ApplicationStatus,
+    ApprovalRequest,
+    RejectionRequest,
+    ReleaseRequest,
+    UsageRequest,
+)
+from marketplace.applications.service import (
+    create_application,
+    get_application,
+    list_applications,
+    public_view,
+    public_views,
+    reject_application,
+    withdraw_application,
+)
+from marketplace.errors import Forbidden
+from marketplace.vocabulary import Role
+from web.deps import CurrentUser, SessionDep, StaffUser
+from web.routes.services import district_scope
+
+router = APIRouter(prefix="/api/applications", tags=["applications"])
+
+
+@router.post("", response_model=ApplicationPublic, status_code=201, summary="区县提交服务申请")
+def create_application_route(
+    data: ApplicationCreate, session: SessionDep, user: CurrentUser
+) -> ApplicationPublic:
+    if user.role != Role.district.value or user.district_id is None:
+        raise Forbidden(messages.NEEDS_DISTRICT_ACCOUNT)
+    application = create_application(
+        session=session, data=data, district_id=user.district_id, actor=actor_for(user)
+    )
+    return public_view(session=session, application=application)
+
+
+@router.get("", response_model=list[ApplicationPublic], summary="申请列表（区县仅见本区县）")
+def list_applications_route(
+    session: SessionDep,
+    user: CurrentUser,
+    service_id: int | None = None,
+    status: ApplicationStatus | None = None,
+    district_id: int | None = None,
+) -> list[ApplicationPublic]:
+    own = district_scope(user)
+    if own is not None:
+        if district_id is not None and district_id != own:
+            raise Forbidden(messages.FORBIDDEN)
+        district_id = own
+    applications = list_applications(
+        session=session, district_id=district_id, service_id=service_id, status=status
+    )
+    return public_views(session=session, applications=applications)
+
+
+@router.get("/{application_id}", response_model=ApplicationPublic, summary="申请详情")
+def read_application(
+    application_id: int, session: SessionDep, user: CurrentUser
+) -> ApplicationPublic:
+    application = get_application(
+        session=session, application_id=application_id, district_id=district_scope(user)
+    )
+    return public_view(session=session, application=application)
+
+
+@router.post(
+    "/{application_id}/approve", response_model=ApplicationPublic, summary="批准（可部分批准）"
+)
+def approve_route(
+    application_id: int, session: SessionDep, user: StaffUser, data: ApprovalRequest | None = None
+) -> ApplicationPublic:
+    application = approve_application(
+        session=session,
+        application_id=application_id,
+        quantity=data.quantity if data else None,
+        actor=actor_for(user),
+    )
+    return public_view(session=session, application=application)
+
+
+@router.post(
+    "/{application_id}/reject", response_model=ApplicationPublic, summary="不予批准（须写明原因）"
+)
+def reject_route(
+    application_id: int, data: RejectionRequest, session: SessionDep, user: StaffUser
+) -> ApplicationPublic:
+    application = reject_application(
+        session=session, application_id=application_id, reason=data.reason, actor=actor_for(user)
+    )
+    return public_view(session=session, application=application)
+
+
+@router.post(
+    "/{application_id}/withdraw", response_model=ApplicationPublic, summary="撤回待审批的申请"
+)
+def withdraw_route(
+    application_id: int, session: SessionDep, user: CurrentUser
+) -> ApplicationPublic:
+    application = withdraw_application(
+        session=session,
+        application_id=application_id,
+        district_id=district_scope(user),
+        actor=actor_for(user),
+    )
+    return public_view(session=session, application=application)
+
+
+@router.post(
+    "/{application_id}/usage",
+    response_model=ApplicationPublic,
+    summary="登记使用（授权、名额、小时）",
+)
+def record_usage_route(
+    application_id: int, data: UsageRequest, session: SessionDep, user: CurrentUser
+) -> ApplicationPublic:
+    record_usage(
+        session=session,
+        application_id=application_id,
+        quantity=data.quantity,
+        reference=data.reference,
+        note=data.note,
+        actor=actor_for(user),
+        district_id=district_scope(user),
+    )
+    application = get_application(session=session, application_id=application_id)
+    return public_view(session=session, application=application)
+
+
+@router.post(
+    "/{application_id}/release",
+    response_model=ApplicationPublic,
+    summary="退回未用数量（工作人员）",
+)
+def release_route(
+    application_id: int, session: SessionDep, user: StaffUser, data: ReleaseRequest | None = None
+) -> ApplicationPublic:
+    application = release_allocation(
+        session=session,
+        application_id=application_id,
+        quantity=data.quantity if data else None,
+        note=data.note if data else "",
+        actor=actor_for(user),
+    )
+    return public_view(session=session, application=application)
+
+
+@router.post(
+    "/{application_id}/close",
+    response_model=ApplicationPublic,
+    summary="结束使用（余额退回或过期）",
+)
+def close_route(application_id: int, session: SessionDep, user: CurrentUser) -> ApplicationPublic:
+    application = close_application(
+        session=session,
+        application_id=application_id,
+        district_id=district_scope(user),
+        actor=actor_for(user),
+    )
+    return public_view(session=session, application=application)
