@@ -1,0 +1,92 @@
+import numpy as np
+
+from matching.scoring import (
+    expert_arrays,
+    explain,
+    feasible_mask,
+    region_level,
+    rule_violations,
+    score_row,
+    specialty_fit_rows,
+)
+from tests.matching.factories import SHANGLUO, XIAN_HUYI, XIAN_YANTA, expert, need
+
+
+def test_a_feasible_pair_explains_itself_in_chinese_with_specialty_region_and_remaining_hours():
+    result = explain(need(), expert(booked_hours=14), relevance=0.8, specialty_weights={"心理危机干预": 0.9})
+    assert result.feasible
+    assert result.summary == "擅长：心理危机干预 · 同区县可到校 · 本月剩余 6 小时"
+
+
+def test_onsite_service_from_another_city_breaks_the_same_city_rule():
+    reasons = rule_violations(need(), expert(place=SHANGLUO))
+    assert reasons == ["到校服务须由同市专家承担（专家在商洛市）"]
+
+
+def test_online_service_ignores_distance():
+    near = explain(need(format="online"), expert(), relevance=0.5)
+    far = explain(need(format="online"), expert(place=SHANGLUO), relevance=0.5)
+    assert near.feasible and far.feasible
+    assert near.score == far.score
+    assert "线上服务不受距离限制" in far.reasons
+
+
+def test_onsite_region_prefers_same_district_then_zone_then_city():
+    scores = [
+        explain(need(), expert(place=p), relevance=0.5).parts["region"]
+        for p in (need().place, XIAN_YANTA, XIAN_HUYI)
+    ]
+    assert scores[0] > scores[1] > scores[2]
+    assert [region_level(need(), expert(place=p)) for p in (XIAN_YANTA, XIAN_HUYI, SHANGLUO)] == [
+        "zone", "city", "province",
+    ]
+
+
+def test_every_hard_rule_is_named_when_broken():
+    reasons = rule_violations(
+        need(excluded=frozenset({"E1"}), hours=30),
+        expert(service_types=frozenset({"training"}), formats=frozenset({"online"}), active=False),
+    )
+    assert reasons == [
+        "专家当前不在岗",
+        "不提供危机支持服务",
+        "不提供到校/线下服务",
+        "在本申请的回避名单中",
+        "本月剩余 20 小时，不足所需 30 小时",
+    ]
+
+
+def test_seniority_requirement_raises_the_senior_expert_and_says_so():
+    senior = explain(need(min_years=15), expert(years_experience=20), relevance=0.5)
+    junior = explain(need(min_years=15), expert(years_experience=5), relevance=0.5)
+    assert senior.score > junior.score
+    assert "从业 20 年（要求 ≥ 15 年）" in senior.reasons
+    assert "从业 5 年，低于要求的 15 年" in junior.reasons
+
+
+def test_continuity_with_the_district_adds_affinity_and_a_reason():
+    returning = explain(need(), expert(served_districts=frozenset({("西安市", "碑林区")})), relevance=0.5)
+    new = explain(need(), expert(), relevance=0.5)
+    assert returning.score > new.score
+    assert "已在本区县服务过" in returning.reasons
+
+
+def test_vectorised_scores_equal_the_single_pair_explanation():
+    pool = [
+        expert("E1"),
+        expert("E2", place=XIAN_YANTA, specialties=("学业压力",), booked_hours=5),
+        expert("E3", place=XIAN_HUYI, years_experience=3, served_districts=frozenset({("西安市", "碑林区")})),
+        expert("E4", place=SHANGLUO),
+    ]
+    n = need(min_years=8)
+    weights = {"心理危机干预": 0.7, "学业压力": 0.2}
+    relevance = np.array([0.9, 0.4, 0.6, 1.0])
+    arrays = expert_arrays(pool)
+    mask, screen = feasible_mask(n, arrays)
+    fit = specialty_fit_rows([weights], arrays)[0]
+    row = score_row(n, arrays, relevance=relevance, specialty_fit=fit, mask=mask)
+    expected = [explain(n, e, relevance=r, specialty_weights=weights) for e, r in zip(pool, relevance)]
+    assert list(mask) == [x.feasible for x in expected] == [True, True, True, False]
+    assert np.allclose(row[:3], [x.score for x in expected[:3]], atol=1e-4)
+    assert np.isneginf(row[3])
+    assert (screen.service, screen.city, screen.not_booked) == (4, 3, 3)
