@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from marketplace.db import make_engine
 from marketplace.settings import Settings
 from web.errors import install_error_handlers
-from web.routes import applications, services
+from web.routes import applications, reports, services
 from web.routes import auth, experts, health, reference
 
 API_DESCRIPTION = "HEART 专家资源库与资源匹配平台 JSON API。所有消息为简体中文。"
@@ -43,6 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, auth, experts, reference):
         app.include_router(module.router)
-    for module in (services, applications):
+    for module in (services, applications, reports):
         app.include_router(module.router)
     return app

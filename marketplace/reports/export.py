@@ -1,0 +1,113 @@
+"""The allocation report as CSV (UTF-8 with BOM so Excel shows Chinese) and as Excel."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import Workbook
+from openpyxl.chart import Reference, ScatterChart, Series
+from openpyxl.styles import Font
+
+from marketplace import messages
+from marketplace.reports.models import AllocationReport
+
+ROW_HEADERS = [
+    ("service_name", "服务"),
+    ("kind", "类别"),
+    ("unit", "单位"),
+    ("city", "市"),
+    ("district_name", "区县"),
+    ("students", "在校学生数"),
+    ("allocated", "分配"),
+    ("released", "退回"),
+    ("net_allocated", "净分配"),
+    ("used", "已使用"),
+    ("expired", "过期"),
+    ("net_allocated_per_10k", "每万名学生净分配"),
+    ("used_per_10k", "每万名学生使用"),
+]
+EQUITY_HEADERS = [
+    ("service_name", "服务"),
+    ("unit", "单位"),
+    ("bought", "采购数量"),
+    ("net_allocated", "净分配"),
+    ("used", "已使用"),
+    ("utilisation", "使用率"),
+    ("districts_eligible", "适用区县数"),
+    ("districts_reached", "获得分配区县数"),
+    ("gini", "基尼系数（按学生数加权）"),
+]
+
+
+def _cells(row: object, headers: list[tuple[str, str]]) -> list[object]:
+    values = []
+    for key, _ in headers:
+        value = getattr(row, key)
+        if key == "kind":
+            value = messages.SERVICE_KIND_LABELS.get(value, value)
+        values.append("" if value is None else value)
+    return values
+
+
+def to_csv(report: AllocationReport) -> str:
+    """One row per district and service."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow([label for _, label in ROW_HEADERS])
+    for row in report.rows:
+        writer.writerow(_cells(row, ROW_HEADERS))
+    return out.getvalue()
+
+
+def to_xlsx(report: AllocationReport) -> bytes:
+    """Sheets: 分配明细 (rows), 公平性 (per service), 洛伦兹曲线 (points and charts), 说明."""
+    book = Workbook()
+    detail = book.active
+    detail.title = "分配明细"
+    detail.append([f"资源分配报表：{report.period_label}"])
+    detail["A1"].font = Font(bold=True, size=14)
+    detail.append([label for _, label in ROW_HEADERS])
+    for row in report.rows:
+        detail.append(_cells(row, ROW_HEADERS))
+
+    fairness = book.create_sheet("公平性")
+    fairness.append([label for _, label in EQUITY_HEADERS])
+    for service in report.services:
+        fairness.append(_cells(service, EQUITY_HEADERS))
+
+    curves = book.create_sheet("洛伦兹曲线")
+    column = 1
+    for index, service in enumerate(report.services):
+        curves.cell(row=1, column=column, value=service.service_name)
+        curves.cell(row=2, column=column, value="人口累计占比")
+        curves.cell(row=2, column=column + 1, value="数量累计占比")
+        for offset, (x, y) in enumerate(service.lorenz, start=3):
+            curves.cell(row=offset, column=column, value=x)
+            curves.cell(row=offset, column=column + 1, value=y)
+        last = 2 + len(service.lorenz)
+        chart = ScatterChart()
+        chart.title = f"{service.service_name}（基尼系数 {service.gini:.2f}）"
+        chart.x_axis.title = "区县学生累计占比"
+        chart.y_axis.title = "分配累计占比"
+        xs = Reference(curves, min_col=column, min_row=3, max_row=last)
+        ys = Reference(curves, min_col=column + 1, min_row=3, max_row=last)
+        chart.series.append(Series(ys, xs, title="洛伦兹曲线"))
+        chart_anchor = curves.cell(
+            row=2 + index * 16, column=len(report.services) * 3 + 2
+        ).coordinate
+        curves.add_chart(chart, chart_anchor)
+        column += 3
+
+    notes = book.create_sheet("说明")
+    notes.append(["统计区间", report.period_label])
+    notes.append(["生成时间", report.generated_at.isoformat()])
+    notes.append(
+        ["口径", "净分配 = 分配 − 退回；每万名学生数字按区县在校学生数计算；基尼系数按学生数加权。"]
+    )
+    for section in report.sections:
+        notes.append([section.title, "已提供" if section.available else section.note])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,70 @@
+"""Report API (staff): the allocation report as JSON, CSV or Excel, for a month or a school term."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from marketplace import messages
+from marketplace.errors import InvalidInput
+from marketplace.reports.export import to_csv, to_xlsx
+from marketplace.reports.models import AllocationReport
+from marketplace.reports.periods import Period, parse_period
+from marketplace.reports.service import allocation_report
+from web.deps import SessionDep, StaffUser
+
+router = APIRouter(prefix="/api/reports", tags=["reports"])
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PeriodQuery = Annotated[
+    str | None,
+    Query(
+        max_length=16, description="月份 YYYY-MM 或学期 YYYY-spring / YYYY-autumn；不填为全部时间"
+    ),
+]
+
+
+def _period(text: str | None) -> Period | None:
+    if not text:
+        return None
+    try:
+        return parse_period(text)
+    except ValueError:
+        raise InvalidInput(messages.PERIOD_INVALID) from None
+
+
+def _filename(period: Period | None, suffix: str) -> str:
+    return f"allocation-{period.key if period else 'all'}.{suffix}"
+
+
+@router.get("/allocation", response_model=AllocationReport, summary="资源分配报表（JSON）")
+def allocation_json(
+    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: int | None = None
+) -> AllocationReport:
+    return allocation_report(session=session, period=_period(period), service_id=service_id)
+
+
+@router.get("/allocation.csv", summary="资源分配报表（CSV）")
+def allocation_csv(
+    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: int | None = None
+) -> Response:
+    chosen = _period(period)
+    report = allocation_report(session=session, period=chosen, service_id=service_id)
+    return Response(
+        to_csv(report).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_filename(chosen, "csv")}"'},
+    )
+
+
+@router.get("/allocation.xlsx", summary="资源分配报表（Excel）")
+def allocation_xlsx(
+    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: int | None = None
+) -> Response:
+    chosen = _period(period)
+    report = allocation_report(session=session, period=chosen, service_id=service_id)
+    return Response(
+        to_xlsx(report),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{_filename(chosen, "xlsx")}"'},
+    )
