@@ -1,4 +1,4 @@
-"""Equity across districts (pure): Gini coefficient and Lorenz curve, optionally weighted."""
+"""Equity across districts (pure): Gini coefficient and Lorenz curve, optionally weighted.
 
 Districts are sorted by amount per person; the Lorenz curve runs through the cumulative shares of
 population (x) and of the amount (y). Gini = 1 − Σ p_i (S_{i−1} + S_i), the standard trapezoid
