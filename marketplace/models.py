@@ -10,8 +10,10 @@ from marketplace.districts.models import City, District, Province, Zone, ZoneExp
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
+from marketplace.requests.models import DistrictRequest
 from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
+from matching.models import MatchPair, MatchRun
 
 metadata = SQLModel.metadata
 
@@ -19,9 +21,12 @@ __all__ = [
     "AuditEntry",
     "City",
     "District",
+    "DistrictRequest",
     "Expert",
     "ExpertSpecialty",
     "IndexOutbox",
+    "MatchPair",
+    "MatchRun",
     "LedgerEntry",
     "Organization",
     "ProcuredService",

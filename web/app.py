@@ -12,6 +12,7 @@ from marketplace.settings import Settings
 from web.errors import install_error_handlers
 from web.routes import applications, reports, services
 from web.routes import auth, experts, health, reference
+from web.routes import district_requests, matching
 
 API_DESCRIPTION = "HEART 专家资源库与资源匹配平台 JSON API。所有消息为简体中文。"
 
@@ -42,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = None
     install_error_handlers(app)
     for module in (health, auth, experts, reference):
+        app.include_router(module.router)
+    for module in (district_requests, matching):
         app.include_router(module.router)
     for module in (services, applications, reports):
         app.include_router(module.router)

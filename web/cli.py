@@ -264,5 +264,14 @@ def demo(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _register_match_commands() -> None:
+    from web.cli_match import match_command
+
+    app.command("match", help="批量匹配申请与专家 / match district requests to experts")(match_command)
+
+
+_register_match_commands()
+
+
 if __name__ == "__main__":
     app()

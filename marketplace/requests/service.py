@@ -1,0 +1,242 @@
+"""District requests: filing, editing, status changes and listing, with district ownership."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.service import actor_for
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.districts.service import RegionIndex, find_district
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.experts.models import Expert
+from marketplace.experts.models import RegionRef
+from marketplace.requests.models import (
+    TRANSITIONS,
+    DistrictRequest,
+    DistrictRequestCreate,
+    DistrictRequestPublic,
+    DistrictRequestUpdate,
+    RequestStatus,
+)
+from marketplace.vocabulary import Role
+
+MAX_PAGE_SIZE = 100
+STAFF_ROLES = (Role.staff.value, Role.admin.value)
+# Fields a district may still change once the request has left the draft state.
+EDITABLE_STATUSES = (RequestStatus.draft.value, RequestStatus.submitted.value)
+
+
+def is_staff(user: User) -> bool:
+    return user.role in STAFF_ROLES
+
+
+def _check_can_see(user: User, request: DistrictRequest) -> None:
+    if is_staff(user):
+        return
+    if user.role == Role.district.value and user.district_id == request.district_id:
+        return
+    raise Forbidden(messages.REQUEST_NOT_YOURS)
+
+
+def _check_known_experts(session: Session, expert_ids: list[str]) -> None:
+    if not expert_ids:
+        return
+    known = set(session.exec(select(Expert.id).where(col(Expert.id).in_(expert_ids))).all())
+    unknown = [e for e in expert_ids if e not in known]
+    if unknown:
+        raise InvalidInput(messages.REQUEST_UNKNOWN_EXCLUDED.format(ids="、".join(unknown[:10])))
+
+
+def snapshot(request: DistrictRequest) -> dict:
+    """The request's fields as JSON-able data, for audit entries."""
+    data = request.model_dump(mode="json", exclude={"created_at", "updated_at"})
+    return data
+
+
+def public_views(*, session: Session, requests: list[DistrictRequest]) -> list[DistrictRequestPublic]:
+    """Requests in the API shape, with their region names."""
+    regions = RegionIndex(session)
+    views = []
+    for r in requests:
+        assert r.id is not None
+        names = regions.names(r.district_id)
+        views.append(
+            DistrictRequestPublic(
+                **r.model_dump(exclude={"id"}),
+                id=r.id,
+                district=RegionRef(province=names.province, city=names.city, district=names.district),
+            )
+        )
+    return views
+
+
+def public_view(*, session: Session, request: DistrictRequest) -> DistrictRequestPublic:
+    return public_views(session=session, requests=[request])[0]
+
+
+def get_request(*, session: Session, request_id: int, user: User | None = None) -> DistrictRequest:
+    """The request with this id (visible to `user` when given), or NotFound/Forbidden."""
+    request = session.get(DistrictRequest, request_id)
+    if request is None:
+        raise NotFound(messages.REQUEST_NOT_FOUND.format(id=request_id))
+    if user is not None:
+        _check_can_see(user, request)
+    return request
+
+
+def find_by_external_id(*, session: Session, external_id: str) -> DistrictRequest | None:
+    """The request imported under this external id, if any."""
+    return session.exec(
+        select(DistrictRequest).where(DistrictRequest.external_id == external_id)
+    ).first()
+
+
+def create_request(
+    *, session: Session, data: DistrictRequestCreate, user: User | None, actor: Actor | None = None
+) -> DistrictRequest:
+    """File a request: a district user for their own district, staff for the district named."""
+    if user is not None and not is_staff(user):
+        if user.role != Role.district.value or user.district_id is None:
+            raise Forbidden(messages.FORBIDDEN)
+        district_id = user.district_id
+        if data.district:
+            named = find_district(session=session, name=data.district)
+            if named.id != district_id:
+                raise Forbidden(messages.REQUEST_NOT_YOURS)
+    else:
+        if not data.district:
+            raise InvalidInput(messages.REQUEST_NEEDS_DISTRICT)
+        district_id = find_district(session=session, name=data.district).id  # type: ignore[assignment]
+    if data.external_id and find_by_external_id(session=session, external_id=data.external_id):
+        raise Conflict(messages.REQUEST_EXISTS.format(id=data.external_id))
+    _check_known_experts(session, data.excluded_expert_ids)
+    fields = data.model_dump(exclude={"district", "submit"})
+    request = DistrictRequest(
+        **fields,
+        district_id=district_id,
+        status=(RequestStatus.submitted if data.submit else RequestStatus.draft).value,
+        created_by=user.id if user is not None else None,
+    )
+    session.add(request)
+    session.flush()
+    record(
+        session=session,
+        actor=actor or (actor_for(user) if user else Actor.system()),
+        action="request.create",
+        entity_type="district_request",
+        entity_id=str(request.id),
+        after=snapshot(request),
+    )
+    return request
+
+
+def update_request(
+    *, session: Session, request_id: int, data: DistrictRequestUpdate, user: User
+) -> DistrictRequest:
+    """Change fields of a draft or submitted request (its district or staff)."""
+    request = get_request(session=session, request_id=request_id, user=user)
+    if request.status not in EDITABLE_STATUSES:
+        raise Conflict(messages.REQUEST_NOT_EDITABLE.format(status=request.status))
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k == "min_years_experience"}
+    if not changes:
+        return request
+    if "excluded_expert_ids" in changes:
+        _check_known_experts(session, changes["excluded_expert_ids"])
+    start = changes.get("window_start", request.window_start)
+    end = changes.get("window_end", request.window_end)
+    if end < start:
+        raise InvalidInput(messages.REQUEST_WINDOW_ORDER)
+    before = snapshot(request)
+    for key, value in changes.items():
+        setattr(request, key, value.value if hasattr(value, "value") else value)
+    after = snapshot(request)
+    if after == before:
+        return request
+    request.updated_at = utcnow()
+    session.add(request)
+    session.flush()
+    record(
+        session=session,
+        actor=actor_for(user),
+        action="request.update",
+        entity_type="district_request",
+        entity_id=str(request.id),
+        before=before,
+        after=after,
+    )
+    return request
+
+
+def change_status(
+    *,
+    session: Session,
+    request_id: int,
+    status: RequestStatus,
+    user: User | None,
+    actor: Actor | None = None,
+) -> DistrictRequest:
+    """Move a request along its life cycle; districts may only submit, withdraw or re-draft."""
+    request = get_request(session=session, request_id=request_id, user=user)
+    current = RequestStatus(request.status)
+    if current == status:
+        return request
+    if status not in TRANSITIONS[current]:
+        raise Conflict(messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value))
+    district_allowed = {RequestStatus.submitted, RequestStatus.withdrawn, RequestStatus.draft}
+    if user is not None and not is_staff(user) and status not in district_allowed:
+        raise Forbidden(messages.FORBIDDEN)
+    before = {"status": request.status}
+    request.status = status.value
+    request.updated_at = utcnow()
+    session.add(request)
+    session.flush()
+    record(
+        session=session,
+        actor=actor or (actor_for(user) if user else Actor.system()),
+        action="request.status",
+        entity_type="district_request",
+        entity_id=str(request.id),
+        before=before,
+        after={"status": request.status},
+    )
+    return request
+
+
+def list_requests(
+    *,
+    session: Session,
+    user: User,
+    status: RequestStatus | None = None,
+    district_id: int | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[DistrictRequestPublic], int]:
+    """A page of the requests `user` may see, newest first."""
+    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    query = select(DistrictRequest)
+    if not is_staff(user):
+        if user.role != Role.district.value or user.district_id is None:
+            raise Forbidden(messages.FORBIDDEN)
+        query = query.where(DistrictRequest.district_id == user.district_id)
+    elif district_id is not None:
+        query = query.where(DistrictRequest.district_id == district_id)
+    if status is not None:
+        query = query.where(DistrictRequest.status == status.value)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.order_by(col(DistrictRequest.id).desc()).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return public_views(session=session, requests=list(rows)), total
+
+
+def open_requests(*, session: Session, ids: list[int] | None = None) -> list[DistrictRequest]:
+    """Submitted requests (optionally only these ids), oldest first: the input of a batch run."""
+    query = select(DistrictRequest).where(
+        col(DistrictRequest.status).in_([s.value for s in (RequestStatus.submitted,)])
+    )
+    if ids is not None:
+        query = query.where(col(DistrictRequest.id).in_(ids))
+    return list(session.exec(query.order_by(DistrictRequest.id)).all())
