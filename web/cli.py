@@ -21,6 +21,7 @@ from marketplace.districts.service import seed_regions
 from marketplace.errors import DomainError
 from marketplace.experts.importing import import_experts
 from marketplace.experts.service import export_records
+from marketplace.services.demo import seed_demo_services
 from marketplace.settings import Settings
 from marketplace.specialties.service import seed_specialties
 from marketplace.vocabulary import Role
@@ -230,8 +231,10 @@ def build_demo(settings: Settings) -> None:
                     ),
                     actor=Actor.system("demo"),
                 )
+            services = seed_demo_services(session=session)
     finally:
         engine.dispose()
+    console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
     table = Table(title="演示账号 / demo accounts")
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
         table.add_column(column)
