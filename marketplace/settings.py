@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     smtp_port: int = 25
     smtp_sender: str = "heart-hub@localhost"
 
+    # Web pages (web/sessions.py): server-side login sessions behind a signed cookie, and the
+    # per-process login rate limit (failures per username + client address).
+    session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment in ("production", "development"):

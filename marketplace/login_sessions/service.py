@@ -1,0 +1,131 @@
+"""Login sessions: start one at login, resolve the cookie's id, touch, end, purge."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, delete, select
+
+from marketplace.accounts.models import User
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.login_sessions.models import LoginSession
+
+# last_seen_at is written at most this often, so reading pages does not write on every request.
+TOUCH_INTERVAL = timedelta(minutes=1)
+# Revoked and expired rows are kept this long (visible to staff investigating), then purged.
+RETENTION = timedelta(days=7)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SessionLookup:
+    """The outcome of resolving a cookie: the live session and its user, or why there is none."""
+
+    login: LoginSession | None = None
+    user: User | None = None
+    expired: bool = False
+
+
+def start_session(
+    *,
+    session: Session,
+    user: User,
+    lifetime: timedelta,
+    ip: str = "",
+    user_agent: str = "",
+    now: datetime | None = None,
+) -> tuple[LoginSession, str]:
+    """Open a new login session for `user`; returns the row and the secret id for the cookie."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    login = LoginSession(
+        token_hash=hash_token(token),
+        user_id=user.id or 0,
+        csrf_token=secrets.token_urlsafe(32),
+        user_token_version=user.token_version,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        ip=ip[:64],
+        user_agent=user_agent[:255],
+    )
+    session.add(login)
+    session.flush()
+    record(
+        session=session,
+        actor=Actor(label=user.username, user_id=user.id),
+        action="session.login",
+        entity_type="user",
+        entity_id=str(user.id),
+        after={"login_session": login.id, "ip": login.ip},
+    )
+    return login, token
+
+
+def resolve_session(
+    *, session: Session, token: str, idle: timedelta, now: datetime | None = None
+) -> SessionLookup:
+    """The live session a cookie id names (touched), or an empty lookup saying if it expired."""
+    now = now or utcnow()
+    login = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+    ).first()
+    if login is None or login.revoked_at is not None:
+        return SessionLookup()
+    if now >= login.expires_at or now - login.last_seen_at > idle:
+        login.revoked_at = now
+        session.add(login)
+        return SessionLookup(expired=True)
+    user = session.get(User, login.user_id)
+    if user is None or not user.is_active or user.token_version != login.user_token_version:
+        login.revoked_at = now
+        session.add(login)
+        return SessionLookup(expired=True)
+    if now - login.last_seen_at >= TOUCH_INTERVAL:
+        login.last_seen_at = now
+        session.add(login)
+    return SessionLookup(login=login, user=user)
+
+
+def end_session(*, session: Session, login: LoginSession, now: datetime | None = None) -> None:
+    """Revoke one session (logout); its cookie opens nothing afterwards."""
+    if login.revoked_at is not None:
+        return
+    login.revoked_at = now or utcnow()
+    session.add(login)
+    user = session.get(User, login.user_id)
+    record(
+        session=session,
+        actor=Actor(label=user.username if user else "unknown", user_id=login.user_id),
+        action="session.logout",
+        entity_type="user",
+        entity_id=str(login.user_id),
+        before={"login_session": login.id},
+    )
+
+
+def end_session_by_token(*, session: Session, token: str) -> None:
+    """Revoke the session a cookie id names, if still open (re-login from the same browser)."""
+    login = session.exec(
+        select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+    ).first()
+    if login is not None:
+        end_session(session=session, login=login)
+
+
+def purge_sessions(*, session: Session, now: datetime | None = None) -> int:
+    """Delete sessions that ended more than RETENTION ago; returns how many."""
+    cutoff = (now or utcnow()) - RETENTION
+    result = session.exec(  # type: ignore[call-overload]
+        delete(LoginSession).where(
+            (col(LoginSession.expires_at) < cutoff) | (col(LoginSession.revoked_at) < cutoff)
+        )
+    )
+    return result.rowcount or 0
