@@ -2,14 +2,19 @@
 
 Rule (weighted max-min fairness by water-filling), shown to staff as RULE_TEXT:
 
-1. Districts with no allocation of this service yet form the first group and are served first;
-   whatever the first group cannot use goes to the districts that already hold some (second group).
-2. Within a group each district's weight is its student population. The proposal raises a common
-   "water level" λ (quantity per student, counting what the district already received) so that
-   district i gets x_i = clamp(λ·students_i − past_i, 0, requested_i), with Σ x_i = capacity.
-   The least-served district per student is topped up first; nobody gets more than requested.
+1. Each district's weight is its student population. The proposal raises one common "water
+   level" λ (quantity per student, counting what the district already received from this
+   service) so that district i gets x_i = clamp(λ·students_i − past_i, 0, requested_i) with
+   Σ x_i = capacity: the district with the least per student is topped up first, and nobody
+   gets more than it asked for.
+2. Districts with no allocation yet start at level zero, so they are served first: a district
+   that already holds some gets nothing more until every new district has caught up with its
+   level per student (or has all it asked for). A strict "new districts take everything first"
+   tier was measured worse (benchmarks/allocation.py): a district that had received one hour
+   could end up far below a new one, per student.
 3. Quantities are rounded down to whole units (or to the exact request); the units freed by
-   rounding go one at a time to the largest fractional parts (ties: lower level, then district id).
+   rounding go one at a time to the largest fractional parts (ties: districts with no
+   allocation yet, then the lower level, then district id).
 4. Inside a district, its applications are filled in submission order.
 5. Nothing is applied until staff confirm the proposal (the fingerprint ties the confirmation to
    exactly the applications and quantities that were shown).
@@ -18,7 +23,6 @@ Rule (weighted max-min fairness by water-filling), shown to staff as RULE_TEXT:
 from __future__ import annotations
 
 import hashlib
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -27,11 +31,13 @@ from marketplace.services.quantity import format_quantity
 
 RULE_TEXT = (
     "公平分配规则（按学生数加权的最大最小公平，即“注水法”）："
-    "① 尚未获得本服务任何分配的区县为第一组，优先分配；"
-    "第一组满足后，剩余数量再分给已获分配的区县（第二组）。"
-    "② 组内以在校学生数为权重，抬高统一的“水位线”（每名学生获得的数量，计入此前已分配的数量），"
+    "① 以各区县在校学生数为权重，抬高统一的“水位线”"
+    "（每名学生获得的数量，计入此前已从本服务获得的数量），"
     "人均最低的区县先补足，直到剩余数量用完；任何区县不超过其申请总量。"
-    "③ 数量按整单位取整，取整后多出的数量按小数部分从大到小逐一补给。"
+    "② 尚未获得本服务分配的区县水位从零开始，因此最先得到补足；"
+    "在它们的人均水平追上之前，已获分配的区县不会再分到数量。"
+    "③ 数量按整单位取整，取整后多出的数量按小数部分从大到小逐一补给"
+    "（同等时尚未获得分配的区县优先）。"
     "④ 同一区县的多份申请按提交先后依次满足。"
     "⑤ 方案仅供参考，须工作人员确认后才生效。"
 )
@@ -61,7 +67,7 @@ class DistrictProposal:
     past: int
     requested: int
     proposed: int
-    first_group: bool
+    no_allocation_yet: bool
     reasoning: str
 
 
@@ -117,11 +123,20 @@ def water_fill(
         )
 
     points = sorted(set(starts) | set(ends))
-    values = [filled(b) for b in points]
-    k = bisect_right(values, capacity) - 1  # last breakpoint whose fill is ≤ capacity
-    base = points[k]
+    # filled() is non-decreasing: binary-search the last breakpoint whose fill is ≤ capacity.
+    lo, hi = (
+        0,
+        len(points) - 1,
+    )  # filled(points[0]) == 0 ≤ capacity < Σ demand == filled(points[-1])
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if filled(points[mid]) <= capacity:
+            lo = mid
+        else:
+            hi = mid
+    base = points[lo]
     slope = sum((w for w, s, e in zip(weights, starts, ends, strict=True) if s <= base < e), 0)
-    level = base + (Fraction(capacity) - values[k]) / slope
+    level = base + (Fraction(capacity) - filled(base)) / slope
     shares = [
         min(max(level * w - p, Fraction(0)), Fraction(d))
         for w, p, d in zip(weights, past, demand, strict=True)
@@ -130,14 +145,18 @@ def water_fill(
 
 
 def _round(
-    shares: list[Fraction], demand: list[int], budget: int, step: int, levels: list[Fraction]
+    shares: list[Fraction],
+    demand: list[int],
+    budget: int,
+    step: int,
+    priority: list[tuple[bool, Fraction]],
 ) -> list[int]:
     """Whole steps (or the exact demand), never above demand, never above budget in total."""
     rounded = []
     for x, d in zip(shares, demand, strict=True):
         rounded.append(d if x >= d else min(d, int(x // step) * step))
     left = budget - sum(rounded)
-    order = sorted(range(len(shares)), key=lambda i: (-(shares[i] - rounded[i]), levels[i], i))
+    order = sorted(range(len(shares)), key=lambda i: (-(shares[i] - rounded[i]), priority[i], i))
     for i in order:
         if shares[i] - rounded[i] <= 0:
             break
@@ -167,24 +186,12 @@ def propose(
     past = {i: max(info[i].past, 0) for i in ids}
     capacity = max(capacity, 0)
 
-    proposed: dict[int, int] = {}
-    group_level: dict[bool, Fraction | None] = {}
-    group_budget: dict[bool, int] = {}
-    budget = capacity
-    for first in (True, False):
-        group = [i for i in ids if (past[i] == 0) == first]
-        if not group:
-            continue
-        level, shares = water_fill(
-            budget, [weight[i] for i in group], [past[i] for i in group], [demand[i] for i in group]
-        )
-        levels = [Fraction(past[i], weight[i]) for i in group]
-        amounts = _round(shares, [demand[i] for i in group], budget, step, levels)
-        group_level[first] = level
-        group_budget[first] = budget
-        for i, amount in zip(group, amounts, strict=True):
-            proposed[i] = amount
-        budget -= sum(amounts)
+    level, shares = water_fill(
+        capacity, [weight[i] for i in ids], [past[i] for i in ids], [demand[i] for i in ids]
+    )
+    priority = [(past[i] > 0, Fraction(past[i], weight[i])) for i in ids]
+    amounts = _round(shares, [demand[i] for i in ids], capacity, step, priority)
+    proposed = dict(zip(ids, amounts, strict=True))
 
     allocations: dict[int, int] = {}
     for i in ids:
@@ -202,20 +209,12 @@ def propose(
             past=past[i],
             requested=demand[i],
             proposed=proposed[i],
-            first_group=past[i] == 0,
-            reasoning=_reason(
-                info[i],
-                past[i],
-                demand[i],
-                proposed[i],
-                group_level.get(past[i] == 0),
-                group_budget.get(past[i] == 0, 0),
-                unit,
-            ),
+            no_allocation_yet=past[i] == 0,
+            reasoning=_reason(info[i], past[i], demand[i], proposed[i], level, capacity, unit),
         )
         for i in ids
     ]
-    lines.sort(key=lambda line: (not line.first_group, -line.proposed, line.district_id))
+    lines.sort(key=lambda line: (-line.proposed, not line.no_allocation_yet, line.district_id))
     return Proposal(
         capacity=capacity,
         total_requested=sum(demand.values()),
@@ -238,7 +237,7 @@ def _reason(
     requested: int,
     proposed: int,
     level: Fraction | None,
-    budget: int,
+    capacity: int,
     unit: str,
 ) -> str:
     def q(value: int) -> str:
@@ -246,20 +245,19 @@ def _reason(
 
     students = f"在校学生 {d.students:,} 人"
     if past == 0:
-        head = f"{students}，尚未获得本服务分配，按规则列入优先组"
+        head = f"{students}，尚未获得本服务分配，水位从零开始、优先补足"
     else:
         per_10k = _per_10k(past, d.students)
-        head = f"{students}，此前已获分配 {q(past)}（每万名学生 {per_10k}{unit}），列入第二组"
+        head = f"{students}，此前已获分配 {q(past)}（每万名学生 {per_10k}{unit}）"
     if proposed >= requested:
         return f"{head}；申请 {q(requested)}，可全部满足。"
-    if budget <= 0:
-        return f"{head}；优先组用完了剩余数量，本次暂不分配（申请 {q(requested)}）。"
-    assert level is not None  # some demand is unmet, so the level binds
+    if capacity <= 0 or level is None:
+        return f"{head}；该服务已无剩余数量，本次无法分配（申请 {q(requested)}）。"
     water = _per_10k(level * max(d.students, 1), d.students)
     if proposed == 0 and level * max(d.students, 1) <= past:
         return (
             f"{head}；人均已不低于本轮水位线（每万名学生约 {water}{unit}），"
-            f"本次暂不分配（申请 {q(requested)}）。"
+            f"本次暂不分配，先补足人均更低的区县（申请 {q(requested)}）。"
         )
     return (
         f"{head}；剩余数量不足以满足全部申请，按学生数补足到每万名学生约 {water}{unit} 的水位线，"

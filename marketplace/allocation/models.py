@@ -95,7 +95,7 @@ class DistrictProposalPublic(BaseModel):
     already_allocated: float
     requested: float
     proposed: float
-    first_group: bool
+    no_allocation_yet: bool
     reasoning: str
 
 

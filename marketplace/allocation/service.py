@@ -580,7 +580,7 @@ def fair_proposal(*, session: Session, service_id: int) -> ProposalPublic:
                 already_allocated=from_hundredths(line.past),
                 requested=from_hundredths(line.requested),
                 proposed=from_hundredths(line.proposed),
-                first_group=line.first_group,
+                no_allocation_yet=line.no_allocation_yet,
                 reasoning=line.reasoning,
             )
             for line in proposal.districts

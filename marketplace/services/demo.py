@@ -89,7 +89,7 @@ DEMO_APPLICATIONS = [
 
 
 def seed_demo_services(*, session: Session) -> int:
-    """Add the demo services and applications unless present; returns how many services were added."""
+    """Add the demo services and applications unless present; returns the services added."""
     existing = set(session.exec(select(ProcuredService.name)).all())
     catalogue = _demo_catalogue(session)
     if any(item.name in existing for item in catalogue):

@@ -25,5 +25,5 @@ def test_the_demo_supervision_pool_has_a_fair_proposal_that_serves_new_districts
         select(ProcuredService).where(ProcuredService.name == "专家督导小时包")
     ).one()
     proposal = fair_proposal(session=session, service_id=supervision.id)
-    first = {d.district_name for d in proposal.districts if d.first_group}
+    first = {d.district_name for d in proposal.districts if d.no_allocation_yet and d.proposed > 0}
     assert {"雁塔区", "周至县"} <= first

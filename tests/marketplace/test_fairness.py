@@ -29,20 +29,32 @@ def test_scarce_quantity_is_shared_in_proportion_to_students_among_new_districts
     assert proposal.allocations == {1: 2_000, 2: 1_000}
 
 
-def test_districts_without_any_allocation_are_served_before_those_that_have_some():
+def test_districts_without_any_allocation_are_topped_up_before_others_get_more():
+    # Same population; 甲 already holds 10 units, 乙 nothing: 乙 is filled up to 甲's level first.
     proposal = propose(
         capacity=1_000,
-        districts=[district(1, 100_000, past=500), district(2, 10_000, past=0)],
+        districts=[district(1, 100_000, past=1_000), district(2, 100_000, past=0)],
         applications=[PendingApplication(1, 1, 1_000), PendingApplication(2, 2, 1_000)],
         unit="小时",
     )
     assert proposal.allocations == {2: 1_000, 1: 0}
     held_back = next(line for line in proposal.districts if line.district_id == 1)
-    assert "优先组用完了剩余数量" in held_back.reasoning
+    assert "人均已不低于本轮水位线" in held_back.reasoning
+    new = next(line for line in proposal.districts if line.district_id == 2)
+    assert new.no_allocation_yet and "水位从零开始" in new.reasoning
 
 
-def test_past_allocation_counts_towards_the_water_level_in_the_second_group():
-    # 甲 already holds 10 per 100k students, 乙 nothing of its 100k... both in the second group:
+def test_a_small_earlier_allocation_does_not_starve_a_populous_district():
+    # A strict "new districts first" tier would give 乙 (10k students) all, 甲 (100k) nothing.
+    proposal = propose(
+        capacity=1_000,
+        districts=[district(1, 100_000, past=100), district(2, 10_000, past=0)],
+        applications=[PendingApplication(1, 1, 1_000), PendingApplication(2, 2, 1_000)],
+    )
+    assert proposal.allocations[1] > proposal.allocations[2] > 0
+
+
+def test_past_allocation_counts_towards_the_water_level():
     proposal = propose(
         capacity=1_000,
         districts=[district(1, 100_000, past=1_000), district(2, 100_000, past=100)],
@@ -80,7 +92,12 @@ def test_the_fingerprint_changes_when_any_input_changes():
     apps = [PendingApplication(1, 1, 500)]
     base = propose(capacity=1_000, districts=districts, applications=apps).fingerprint
     assert propose(capacity=900, districts=districts, applications=apps).fingerprint != base
-    assert propose(capacity=1_000, districts=districts, applications=[PendingApplication(1, 1, 600)]).fingerprint != base
+    assert (
+        propose(
+            capacity=1_000, districts=districts, applications=[PendingApplication(1, 1, 600)]
+        ).fingerprint
+        != base
+    )
     assert propose(capacity=1_000, districts=districts, applications=apps).fingerprint == base
 
 
@@ -88,12 +105,18 @@ def test_the_fingerprint_changes_when_any_input_changes():
 @given(
     capacity=st.integers(0, 50_000),
     rows=st.lists(
-        st.tuples(st.integers(0, 300_000), st.integers(0, 3_000), st.lists(st.integers(1, 5_000), min_size=1, max_size=4)),
+        st.tuples(
+            st.integers(0, 300_000),
+            st.integers(0, 3_000),
+            st.lists(st.integers(1, 5_000), min_size=1, max_size=4),
+        ),
         min_size=1,
         max_size=12,
     ),
 )
-def test_a_proposal_never_exceeds_capacity_or_any_request_and_wastes_less_than_a_unit_per_district(capacity, rows):
+def test_a_proposal_never_exceeds_capacity_or_any_request_and_wastes_less_than_a_unit_per_district(
+    capacity, rows
+):
     districts = [district(i, students, past) for i, (students, past, _) in enumerate(rows, start=1)]
     apps = []
     for i, (_, _, requests) in enumerate(rows, start=1):
