@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from marketplace.db import make_engine
 from marketplace.settings import Settings
 from web.errors import install_error_handlers
+from web.routes import pages_audit, pages_auth, pages_experts, pages_home, pages_profile
+from web.sessions import install_sessions
 from web.routes import applications, reports, services
 from web.routes import auth, experts, health, reference
 from web.routes import district_requests, matching
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 API_DESCRIPTION = "HEART 专家资源库与资源匹配平台 JSON API。所有消息为简体中文。"
 
 
@@ -42,6 +47,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     install_error_handlers(app)
+    install_sessions(app, settings)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (pages_auth, pages_home, pages_experts, pages_audit, pages_profile):
+        app.include_router(module.router)
     for module in (health, auth, experts, reference):
         app.include_router(module.router)
     for module in (district_requests, matching):

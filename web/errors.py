@@ -1,12 +1,20 @@
-"""Error responses: domain errors and validation failures as Chinese JSON, no stack traces."""
+"""Error responses without stack traces: Chinese JSON for the API, friendly pages for browsers.
+
+/api (and the OpenAPI docs) always get {"detail": ...}. Every other path is a page: a missing
+login redirects to /login (htmx requests get HX-Redirect), other errors render error.html (for
+htmx requests only its "message" block, retargeted into the page's #flash region).
+"""
 
 from __future__ import annotations
 
+import html
 import logging
+from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,45 +32,109 @@ _HTTP_MESSAGES = {
     413: "请求内容过大",
     429: "请求过于频繁，请稍后再试",
 }
+_API_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json")
+_ERROR_TITLES = {
+    401: "需要登录",
+    403: "无法访问",
+    404: "页面不存在",
+    409: "操作冲突",
+    422: "提交的内容有误",
+    429: "请求过于频繁",
+    503: "服务暂时不可用",
+}
+
+
+def is_api(request: Request) -> bool:
+    path = request.url.path
+    return path == "/api" or path.startswith(_API_PREFIXES)
+
+
+def login_redirect(request: Request) -> Response:
+    """Send a visitor without a (live) session to the login page, remembering where they were."""
+    target = request.url.path
+    if request.url.query and request.method == "GET":
+        target += "?" + request.url.query
+    location = "/login?next=" + quote(target, safe="")
+    if getattr(request.state, "session_expired", False):
+        location += "&expired=1"
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def error_page(request: Request, status_code: int, message: str) -> Response:
+    """A friendly error page (for htmx requests just its message, shown in #flash)."""
+    from web.templating import is_htmx, render  # imported late: templates need the app built
+
+    htmx = is_htmx(request)
+    context: dict[str, Any] = {
+        "status_code": status_code,
+        "title": _ERROR_TITLES.get(status_code, "出错了" if status_code < 500 else "服务器错误"),
+        "message": message,
+    }
+    try:
+        return render(
+            request,
+            "error.html",
+            context,
+            status_code=status_code,
+            block="message" if htmx else None,
+            headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"} if htmx else None,
+        )
+    except Exception:  # the error page itself failed: say so plainly, still without a trace
+        log.exception("error page failed")
+        return HTMLResponse(f"<p>{html.escape(message)}</p>", status_code=status_code)
+
+
+def _respond(
+    request: Request, status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    if is_api(request):
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    if status_code == 401:
+        return login_redirect(request)
+    return error_page(request, status_code, str(body["detail"]))
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
-    async def _domain_error(request: Request, exc: DomainError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
-        body = {"detail": exc.message}
+        body: dict[str, Any] = {"detail": exc.message}
         if exc.details is not None:
             body["details"] = exc.details
-        return JSONResponse(body, status_code=exc.status_code, headers=headers)
+        return _respond(request, exc.status_code, body, headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")}
             for e in exc.errors()
         ]
         detail = f"{messages.VALIDATION_FAILED}：{describe_errors(exc.errors())}"
-        return JSONResponse({"detail": detail, "errors": errors}, status_code=422)
+        return _respond(request, 422, {"detail": detail, "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) and not exc.detail.isascii() else None
         message = detail or _HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
-        return JSONResponse({"detail": message}, status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code == 404 and not is_api(request):
+            message = detail or messages.PAGE_NOT_FOUND
+        return _respond(request, exc.status_code, {"detail": message}, exc.headers)
 
     @app.exception_handler(OperationalError)
-    async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
+    async def _database_down(request: Request, exc: OperationalError) -> Response:
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return JSONResponse({"detail": messages.DATABASE_UNAVAILABLE}, status_code=503)
+        return _respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
 
     @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+    async def _database_error(request: Request, exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
-            return JSONResponse({"detail": messages.DATABASE_UNAVAILABLE}, status_code=503)
+            return _respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
         log.exception("database error")
-        return JSONResponse({"detail": "服务器内部错误"}, status_code=500)
+        return _respond(request, 500, {"detail": "服务器内部错误"})
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "服务器内部错误，请稍后重试"}, status_code=500)
+        return _respond(request, 500, {"detail": messages.SERVER_ERROR})

@@ -1,0 +1,144 @@
+"""Pages: the expert directory (filters, pagination, live search as you type) and profiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from marketplace.accounts.models import User
+from marketplace.districts.service import list_districts
+from marketplace.experts.models import ExpertPublic
+from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
+from marketplace.specialties.service import list_specialties
+from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
+from web.deps import SessionDep
+from web.pages import PageUser, is_staff
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 20
+MAX_QUERY = 100
+
+
+@dataclass
+class ExpertHit:
+    """One result row: the expert, and (once real search lands) why it matched."""
+
+    expert: ExpertPublic
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ExpertResults:
+    hits: list[ExpertHit]
+    total: int
+    # Optional facet counts from the search backend: {"domain": [("psychology", 12), ...]}.
+    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+def _search_experts(
+    *, session: Session, user: User, query: str, filters: ExpertFilters, page: int, page_size: int
+) -> ExpertResults:
+    """THE search seam of the directory page: every listing goes through here.
+
+    For now `query` filters by name (ExpertFilters.name). The search engineer replaces this body
+    with the real search call (hits with reasons, facets); the page and templates stay as they are.
+    """
+    filters = replace(filters, name=query or None)
+    experts, total = list_experts(session=session, filters=filters, page=page, page_size=page_size)
+    return ExpertResults(hits=[ExpertHit(expert=e) for e in experts], total=total)
+
+
+def _next_free_slots(*, session: Session, user: User, expert_id: str) -> list[Any] | None:
+    """BOOKING seam: the expert's next free slots for the profile; None = booking not built yet."""
+    return None
+
+
+def _choice(value: str | None, allowed: type) -> str | None:
+    """A value of the closed vocabulary, or None (unknown values are ignored, not errors)."""
+    return value if value in {m.value for m in allowed} else None  # type: ignore[attr-defined]
+
+
+def _filter_options(session: Session) -> dict[str, Any]:
+    districts = list_districts(session=session)
+    cities = list(dict.fromkeys(d.city for d in districts))
+    return {
+        "cities": cities,
+        "specialties": [s.name for s in list_specialties(session=session)],
+        "domains": [d.value for d in Domain],
+        "formats": [f.value for f in Format],
+        "service_types": [s.value for s in ServiceType],
+        "statuses": [s.value for s in ExpertStatus],
+    }
+
+
+@router.get("/experts", summary="专家库")
+def experts_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
+    domain: Annotated[str, Query(max_length=32)] = "",
+    service_type: Annotated[str, Query(max_length=32)] = "",
+    format: Annotated[str, Query(max_length=32)] = "",
+    city: Annotated[str, Query(max_length=64)] = "",
+    specialty: Annotated[str, Query(max_length=64)] = "",
+    status: Annotated[str, Query(max_length=16)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    q = q.strip()
+    # Coordinators and experts see experts who take work; staff may look at every status.
+    chosen_status = _choice(status, ExpertStatus) if is_staff(user) else ExpertStatus.active.value
+    filters = ExpertFilters(
+        domain=_choice(domain, Domain),
+        service_type=_choice(service_type, ServiceType),
+        format=_choice(format, Format),
+        city=city.strip() or None,
+        specialty=specialty.strip() or None,
+        status=chosen_status,
+    )
+    results = _search_experts(
+        session=session, user=user, query=q, filters=filters, page=page, page_size=PAGE_SIZE
+    )
+    params = {
+        "q": q,
+        "domain": filters.domain or "",
+        "service_type": filters.service_type or "",
+        "format": filters.format or "",
+        "city": filters.city or "",
+        "specialty": filters.specialty or "",
+        "status": (filters.status or "") if is_staff(user) else "",
+    }
+    pages = max(1, -(-results.total // PAGE_SIZE))
+    context = {
+        "results": results,
+        "params": params,
+        "page": page,
+        "pages": pages,
+        "options": _filter_options(session)
+        if request.headers.get("HX-Target") != "results"
+        else {},
+        "show_status_filter": is_staff(user),
+    }
+    return render(request, "experts/list.html", context, fragments=("results",))
+
+
+@router.get("/experts/{expert_id}", summary="专家详情")
+def expert_profile(
+    request: Request, expert_id: str, session: SessionDep, user: PageUser
+) -> Response:
+    expert = public_view(
+        session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
+    )
+    slots = _next_free_slots(session=session, user=user, expert_id=expert.id)
+    own = user.role == Role.expert.value and user.expert_id == expert.id
+    return render(
+        request,
+        "experts/profile.html",
+        {"expert": expert, "next_slots": slots, "is_own_profile": own},
+    )

@@ -1,0 +1,103 @@
+"""Jinja2 templates for the pages: the shell's context, filters, and page-or-fragment rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import Response
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from marketplace import messages
+from marketplace.clock import LOCAL_TZ
+from web.navigation import nav_for
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _shell_context(request: Request) -> dict[str, Any]:
+    user = getattr(request.state, "user", None)
+    login = getattr(request.state, "login_session", None)
+    from web.pages import take_flash
+
+    return {
+        "flash": take_flash(request),
+        "current_user": user,
+        "csrf_token": login.csrf_token if login is not None else "",
+        "nav": nav_for(request.app, user, request.url.path),
+        "is_htmx": is_htmx(request),
+    }
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An aware datetime shown in Asia/Shanghai."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+def query_with(params: Mapping[str, Any], **changes: Any) -> str:
+    """A query string of `params` with `changes` applied; empty values are left out."""
+    merged = {**params, **changes}
+    return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
+
+
+def label_pair(value: str, labels: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(value, its Chinese label) for select options."""
+    return (value, (labels or {}).get(value, value))
+
+
+templates = Jinja2Blocks(directory=TEMPLATES_DIR, context_processors=[_shell_context])
+templates.env.filters["local_time"] = local_time
+templates.env.filters["label_pair"] = label_pair
+# Audit details show Chinese as Chinese, not \uXXXX escapes.
+templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+templates.env.globals.update(
+    query_with=query_with,
+    DOMAIN_LABELS=messages.DOMAIN_LABELS,
+    FORMAT_LABELS=messages.FORMAT_LABELS,
+    SERVICE_TYPE_LABELS=messages.SERVICE_TYPE_LABELS,
+    STATUS_LABELS=messages.STATUS_LABELS,
+    ROLE_LABELS=messages.ROLE_LABELS,
+)
+# Shared macros (csrf_field, form fields, pagination) as a global, so fragments see them too.
+templates.env.globals["ui"] = templates.env.get_template("_ui.html").module
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    fragments: Iterable[str] = (),
+    block: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The whole page, or for an htmx request aimed at one of `fragments` (an element id) just that
+    block of the same template: the block is named like the element it fills. `block` forces one."""
+    target = request.headers.get("HX-Target")
+    if (
+        block is None
+        and is_htmx(request)
+        and request.headers.get("HX-Boosted") != "true"
+        and target in set(fragments)
+    ):
+        block = target
+    response = templates.TemplateResponse(
+        request, name, context or {}, status_code=status_code, headers=headers, block_name=block
+    )
+    if block is None and request.cookies.get("heart_flash"):
+        response.delete_cookie("heart_flash", path="/")
+    # The same URL answers with a page or a fragment, and pages show private data.
+    response.headers["Vary"] = "HX-Request, HX-Target, Cookie"
+    response.headers["Cache-Control"] = "no-store"
+    return response
