@@ -36,6 +36,10 @@ _TEMPLATES = {
     "json_invalid": "不是有效的 JSON",
     "float_parsing": "必须是数字",
     "float_type": "必须是数字",
+    "decimal_parsing": "必须是数字",
+    "decimal_type": "必须是数字",
+    "decimal_max_places": "最多 {decimal_places} 位小数",
+    "decimal_max_digits": "最多 {max_digits} 位数字",
     "time_parsing": "时间格式应为 HH:MM",
 }
 

@@ -68,6 +68,11 @@ def test_bad_service_fields_are_422_with_a_chinese_message(client, actors, overr
     )
 
 
+def test_a_quantity_with_more_than_two_decimals_is_explained_in_chinese(client, actors):
+    response = client.post("/api/services", json=service_body(quantity=1.234), headers=actors.staff)
+    assert response.status_code == 422 and "最多 2 位小数" in response.json()["detail"]
+
+
 def test_a_validity_period_that_ends_before_it_starts_is_422(client, actors):
     body = service_body(
         valid_from=today().isoformat(), valid_to=(today() - timedelta(days=1)).isoformat()
