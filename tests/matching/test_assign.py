@@ -40,10 +40,12 @@ def test_assignments_never_exceed_an_experts_hours_or_a_requests_slots():
         pair_expert=np.array([e for _, e in pairs]),
         pair_affinity=rng.random(len(pairs)),
     )
-    solution = assign(p)
-    assert validate(p, solution.chosen) == []
-    assert validate(p, greedy(p).chosen) == []
-    assert solution.objective <= lp_relaxation(p).value + 1e-6
+    exact, large_batch_path = assign(p), assign(p, exact_up_to=0)  # MILP; LP + fix-and-repair
+    bound = lp_relaxation(p).value
+    for solution in (exact, large_batch_path, greedy(p)):
+        assert validate(p, solution.chosen) == []
+        assert solution.objective <= bound + 1e-6
+    assert large_batch_path.objective >= 0.97 * exact.objective
 
 
 def test_crisis_requests_get_contended_capacity_first():
