@@ -1,0 +1,352 @@
+"""The embedded search index: no server, persistent under HEART_DATA_DIR/search.
+
+Storage: `CURRENT` names the live version directory; a version holds `docs.jsonl` (documents
+and vectors) written once by a rebuild, and `log.jsonl`, an append-only log of later upserts
+and deletes. A rebuild writes a new version and swaps `CURRENT` atomically (os.replace), so
+readers never see a half-built index. Every process notices a new version or new log lines
+before it answers, so the web server and `heart index --drain` can share one directory.
+
+Retrieval: BM25 via bm25s (Lucene variant, k1 1.2, b 0.75, the same as Elasticsearch's
+defaults), a sparse document × specialty matrix for the need signal, and exact cosine over a
+float32 matrix for the dense signal.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import bm25s
+import numpy as np
+from scipy import sparse
+
+from search.base import FACET_FIELDS, Candidate, Filters, Retrieval, SearchDocument
+
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+@dataclass
+class _Derived:
+    """Query structures derived from the documents; rebuilt after changes, then read-only."""
+
+    ids: list[str]
+    docs: list[SearchDocument]
+    bm25: bm25s.BM25 | None
+    specialty_columns: dict[str, int]
+    specialty_matrix: sparse.csr_matrix
+    vectors: np.ndarray | None
+    postings: dict[str, dict[str, np.ndarray]]
+    browse_order: np.ndarray
+
+
+def _quiet_bm25(token_lists: list[list[str]]) -> bm25s.BM25 | None:
+    if not any(token_lists):
+        return None
+    model = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
+    model.index(token_lists, show_progress=False)
+    return model
+
+
+class EmbeddedIndex:
+    """A SearchBackend stored in a directory; safe for several threads and processes."""
+
+    name = "embedded"
+
+    def __init__(self, path: Path, *, vector_dims: int | None = None) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.vector_dims = vector_dims
+        self._lock = threading.RLock()
+        self._docs: dict[str, SearchDocument] = {}
+        self._version: str | None = None
+        self._log_offset = 0
+        self._derived: _Derived | None = None
+
+    # -- storage -------------------------------------------------------------------------
+    def _current_version(self) -> str | None:
+        try:
+            return (self.path / "CURRENT").read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _file_lock(self):  # type: ignore[no-untyped-def]
+        handle = open(self.path / ".lock", "a+")  # noqa: SIM115
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        return handle
+
+    @staticmethod
+    def _decode(line: str) -> tuple[str, SearchDocument | str]:
+        entry = json.loads(line)
+        if entry["op"] == "delete":
+            return "delete", entry["id"]
+        return "upsert", SearchDocument.from_source(entry["doc"], entry.get("vector"))
+
+    def _apply_line(self, line: str) -> None:
+        op, value = self._decode(line)
+        if op == "delete":
+            self._docs.pop(value, None)  # type: ignore[arg-type]
+        else:
+            doc = value  # type: ignore[assignment]
+            self._docs[doc.id] = doc  # type: ignore[union-attr]
+
+    def _refresh(self) -> None:
+        """Catch up with what other processes (or a rebuild) wrote."""
+        version = self._current_version()
+        if version != self._version:
+            self._docs = {}
+            self._log_offset = 0
+            self._version = version
+            self._derived = None
+            if version is not None:
+                with open(self.path / version / "docs.jsonl", encoding="utf-8") as base:
+                    for line in base:
+                        self._apply_line(line)
+        if self._version is None:
+            return
+        log_path = self.path / self._version / "log.jsonl"
+        try:
+            size = log_path.stat().st_size
+        except FileNotFoundError:
+            return
+        if size > self._log_offset:
+            with open(log_path, encoding="utf-8") as log:
+                log.seek(self._log_offset)
+                chunk = log.read()
+            complete = chunk[: chunk.rfind("\n") + 1]  # a line being written is read next time
+            for line in complete.splitlines():
+                if line.strip():
+                    self._apply_line(line)
+            self._log_offset += len(complete.encode("utf-8"))
+            self._derived = None
+
+    def _ensure_version(self) -> str:
+        version = self._current_version()
+        if version is None:
+            version = self._write_version([], progress=None)
+        return version
+
+    @staticmethod
+    def _encode_doc(doc: SearchDocument) -> str:
+        return json.dumps(
+            {"op": "upsert", "doc": doc.to_source(), "vector": doc.vector}, ensure_ascii=False
+        )
+
+    def _write_version(
+        self, docs: Iterable[SearchDocument], progress: Callable[[int], None] | None
+    ) -> str:
+        name = f"v{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+        staging = self.path / f".{name}"
+        staging.mkdir()
+        count = 0
+        with open(staging / "docs.jsonl", "w", encoding="utf-8") as out:
+            for doc in docs:
+                out.write(self._encode_doc(doc) + "\n")
+                count += 1
+                if progress:
+                    progress(count)
+            out.flush()
+            os.fsync(out.fileno())
+        (staging / "log.jsonl").touch()
+        os.replace(staging, self.path / name)
+        pointer = self.path / "CURRENT.tmp"
+        pointer.write_text(name, encoding="utf-8")
+        os.replace(pointer, self.path / "CURRENT")
+        for old in self.path.iterdir():
+            if old.is_dir() and old.name != name and old.name.startswith(("v", ".v")):
+                shutil.rmtree(old, ignore_errors=True)
+        return name
+
+    def _append(self, lines: list[str]) -> None:
+        handle = self._file_lock()
+        try:
+            version = self._ensure_version()
+            with open(self.path / version / "log.jsonl", "a", encoding="utf-8") as log:
+                log.write("".join(line + "\n" for line in lines))
+                log.flush()
+                os.fsync(log.fileno())
+        finally:
+            handle.close()
+
+    # -- SearchBackend: writes -----------------------------------------------------------
+    def upsert(self, docs: Sequence[SearchDocument]) -> None:
+        if docs:
+            self._append([self._encode_doc(d) for d in docs])
+
+    def delete(self, doc_ids: Sequence[str]) -> None:
+        if doc_ids:
+            self._append([json.dumps({"op": "delete", "id": i}) for i in doc_ids])
+
+    def rebuild(
+        self,
+        docs: Iterable[SearchDocument],
+        total: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> str:
+        handle = self._file_lock()
+        try:
+            return self._write_version(docs, progress)
+        finally:
+            handle.close()
+
+    # -- derived structures --------------------------------------------------------------
+    def _state(self) -> _Derived:
+        with self._lock:
+            self._refresh()
+            if self._derived is None:
+                self._derived = self._derive(list(self._docs.values()))
+            return self._derived
+
+    def _derive(self, docs: list[SearchDocument]) -> _Derived:
+        ids = [d.id for d in docs]
+        columns: dict[str, int] = {}
+        rows, cols = [], []
+        postings_lists: dict[str, dict[str, list[int]]] = {}
+        for position, doc in enumerate(docs):
+            for specialty in doc.specialties:
+                rows.append(position)
+                cols.append(columns.setdefault(specialty, len(columns)))
+            for field_name, values in doc.filters.items():
+                bucket = postings_lists.setdefault(field_name, {})
+                for value in set(values):
+                    bucket.setdefault(value, []).append(position)
+        matrix = sparse.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, cols)),
+            shape=(len(docs), max(len(columns), 1)),
+        )
+        vectors = None
+        if self.vector_dims and docs and all(d.vector is not None for d in docs):
+            vectors = np.asarray([d.vector for d in docs], dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors /= np.where(norms == 0, 1, norms)
+        order = np.array(
+            sorted(range(len(docs)), key=lambda i: (docs[i].sort_key, docs[i].id)), dtype=np.int64
+        )
+        return _Derived(
+            ids=ids,
+            docs=docs,
+            bm25=_quiet_bm25([d.tokens for d in docs]),
+            specialty_columns=columns,
+            specialty_matrix=matrix,
+            vectors=vectors,
+            postings={
+                f: {v: np.asarray(p, dtype=np.int64) for v, p in b.items()}
+                for f, b in postings_lists.items()
+            },
+            browse_order=order,
+        )
+
+    @staticmethod
+    def _mask(state: _Derived, filters: Filters) -> np.ndarray:
+        mask = np.ones(len(state.ids), dtype=bool)
+        for field_name, accepted in filters.values.items():
+            field_mask = np.zeros(len(state.ids), dtype=bool)
+            for value in accepted:
+                positions = state.postings.get(field_name, {}).get(value)
+                if positions is not None:
+                    field_mask[positions] = True
+            mask &= field_mask
+        return mask
+
+    @staticmethod
+    def _top(scores: np.ndarray, mask: np.ndarray, size: int, ids: list[str]) -> list[int]:
+        """Positions of the `size` best positive scores among masked docs, ties by document id
+        (as Elasticsearch breaks them)."""
+        eligible = np.flatnonzero(mask & (scores > 0))
+        if eligible.size == 0:
+            return []
+        if eligible.size > size:
+            keep = np.argpartition(-scores[eligible], size - 1)[:size]
+            threshold = scores[eligible][keep].min()
+            eligible = eligible[scores[eligible] >= threshold]
+        ranked = sorted(eligible.tolist(), key=lambda i: (-float(scores[i]), ids[i]))
+        return ranked[:size]
+
+    # -- SearchBackend: reads ------------------------------------------------------------
+    def retrieve(
+        self,
+        *,
+        tokens: list[str],
+        specialty_weights: dict[str, float],
+        vector: list[float] | None,
+        filters: Filters,
+        size: int,
+    ) -> Retrieval:
+        state = self._state()
+        if not state.ids:
+            return Retrieval(candidates=[], total=0, facets={})
+        mask = self._mask(state, filters)
+        lexical = np.zeros(len(state.ids), dtype=np.float32)
+        if tokens and state.bm25 is not None:
+            token_ids = state.bm25.get_tokens_ids(list(dict.fromkeys(tokens)))
+            if token_ids:
+                lexical = np.asarray(state.bm25.get_scores_from_ids(token_ids), dtype=np.float32)
+        weights = np.zeros(state.specialty_matrix.shape[1], dtype=np.float32)
+        for specialty, weight in specialty_weights.items():
+            column = state.specialty_columns.get(specialty)
+            if column is not None and weight > 0:
+                weights[column] = weight
+        need = state.specialty_matrix @ weights
+        dense = None
+        if vector is not None and state.vectors is not None:
+            query = np.asarray(vector, dtype=np.float32)
+            query /= np.linalg.norm(query) or 1.0
+            dense = state.vectors @ query
+        lexical_top = self._top(lexical, mask, size, state.ids)
+        need_top = self._top(need, mask, size, state.ids)
+        dense_top = self._top(dense + 1.0, mask, size, state.ids) if dense is not None else []
+        lexical_set, dense_set = set(lexical_top), set(dense_top)
+        candidates = []
+        for position in dict.fromkeys(lexical_top + need_top + dense_top):
+            candidates.append(
+                Candidate(
+                    doc=state.docs[position],
+                    lexical=float(lexical[position]) if position in lexical_set else 0.0,
+                    dense=float(dense[position])
+                    if dense is not None and position in dense_set
+                    else 0.0,
+                )
+            )
+        return Retrieval(candidates=candidates, total=len(candidates), facets={})
+
+    def browse(self, *, filters: Filters, offset: int, size: int) -> Retrieval:
+        state = self._state()
+        if not state.ids:
+            return Retrieval(candidates=[], total=0, facets={})
+        mask = self._mask(state, filters)
+        ordered = state.browse_order[mask[state.browse_order]]
+        facets: dict[str, dict[str, int]] = {}
+        for field_name in FACET_FIELDS:
+            counts = {
+                value: int(mask[positions].sum())
+                for value, positions in state.postings.get(field_name, {}).items()
+            }
+            facets[field_name] = {
+                v: c for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c
+            }
+        page = ordered[offset : offset + size]
+        return Retrieval(
+            candidates=[Candidate(doc=state.docs[i]) for i in page.tolist()],
+            total=int(mask.sum()),
+            facets=facets,
+        )
+
+    def get(self, doc_ids: Sequence[str]) -> dict[str, SearchDocument]:
+        with self._lock:
+            self._refresh()
+            return {i: self._docs[i] for i in doc_ids if i in self._docs}
+
+    def count(self) -> int:
+        with self._lock:
+            self._refresh()
+            return len(self._docs)
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,245 @@
+"""Records → search documents, full rebuilds, and the outbox drain that keeps the index current."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from marketplace.clock import utcnow
+from marketplace.errors import Unavailable
+from marketplace.experts.models import Expert
+from marketplace.experts.service import public_views
+from marketplace.outbox.models import IndexOutbox
+from search.analysis import ChineseAnalyzer
+from search.base import SearchBackend, SearchDocument
+from search.encoder import Encoder
+
+BATCH = 256
+
+
+def expert_search_text(view) -> str:  # type: ignore[no-untyped-def]
+    """The text an expert is found by: specialties, title and bio."""
+    return " ".join([" ".join(view.specialties), view.title, view.bio])
+
+
+def expert_documents(
+    session: Session, ids: Sequence[str], analyzer: ChineseAnalyzer
+) -> list[SearchDocument]:
+    """Search documents for the experts with these ids (missing ids are skipped)."""
+    experts = session.exec(select(Expert).where(col(Expert.id).in_(list(ids)))).all()
+    documents = []
+    for view in public_views(session=session, experts=list(experts)):
+        documents.append(
+            SearchDocument(
+                id=f"expert:{view.id}",
+                kind="expert",
+                record_id=view.id,
+                title=f"{view.name} · {view.title} · {view.organization}",
+                text=view.bio,
+                tokens=analyzer.tokens(expert_search_text(view)),
+                specialties=list(view.specialties),
+                filters={
+                    "kind": ["expert"],
+                    "domain": [view.domain.value],
+                    "specialties": list(view.specialties),
+                    "city": [view.region.city],
+                    "district": [view.region.district],
+                    "formats": [f.value for f in view.formats],
+                    "service_types": [s.value for s in view.service_types],
+                    "languages": list(view.languages),
+                    "status": [view.status.value],
+                },
+                sort_key=view.id,
+            )
+        )
+    return documents
+
+
+def service_documents(
+    session: Session, ids: Sequence[str], analyzer: ChineseAnalyzer
+) -> list[SearchDocument]:
+    """Search documents for procured services (empty until the catalogue module exists)."""
+    try:
+        from marketplace.services.models import ProcuredService  # type: ignore[import-not-found]
+    except ImportError:
+        return []
+    int_ids = [int(i) for i in ids if str(i).isdigit()]
+    services = session.exec(
+        select(ProcuredService).where(col(ProcuredService.id).in_(int_ids))
+    ).all()
+    documents = []
+    for service in services:
+        text = " ".join(
+            str(getattr(service, name, "") or "")
+            for name in ("name", "kind", "vendor", "description")
+        )
+        documents.append(
+            SearchDocument(
+                id=f"service:{service.id}",
+                kind="service",
+                record_id=str(service.id),
+                title=str(getattr(service, "name", "")),
+                text=str(getattr(service, "description", "") or ""),
+                tokens=analyzer.tokens(text),
+                specialties=[],
+                filters={"kind": ["service"], "status": ["active"]},
+                sort_key=f"{service.id:08d}",
+            )
+        )
+    return documents
+
+
+DOCUMENT_BUILDERS: dict[
+    str, Callable[[Session, Sequence[str], ChineseAnalyzer], list[SearchDocument]]
+] = {
+    "expert": expert_documents,
+    "service": service_documents,
+}
+
+
+def with_vectors(documents: list[SearchDocument], encoder: Encoder | None) -> list[SearchDocument]:
+    """Attach dense vectors of title + text when an encoder is configured."""
+    if encoder is None or not documents:
+        return documents
+    vectors = encoder.encode([f"{d.title} {' '.join(d.specialties)} {d.text}" for d in documents])
+    for document, vector in zip(documents, vectors, strict=True):
+        document.vector = vector.tolist()
+    return documents
+
+
+def all_record_ids(session: Session) -> dict[str, list[str]]:
+    ids = {"expert": list(session.exec(select(Expert.id).order_by(Expert.id)).all())}
+    try:
+        from marketplace.services.models import ProcuredService  # type: ignore[import-not-found]
+
+        ids["service"] = [str(i) for i in session.exec(select(ProcuredService.id)).all()]
+    except ImportError:
+        pass
+    return ids
+
+
+def iter_all_documents(
+    engine: Engine, analyzer: ChineseAnalyzer, encoder: Encoder | None
+) -> tuple[int, Iterator[SearchDocument]]:
+    """How many documents a full rebuild writes, and an iterator producing them in batches."""
+    with Session(engine) as session:
+        ids = all_record_ids(session)
+    total = sum(len(v) for v in ids.values())
+
+    def produce() -> Iterator[SearchDocument]:
+        for kind, kind_ids in ids.items():
+            for start in range(0, len(kind_ids), BATCH):
+                with Session(engine) as session:
+                    batch = DOCUMENT_BUILDERS[kind](
+                        session, kind_ids[start : start + BATCH], analyzer
+                    )
+                yield from with_vectors(batch, encoder)
+
+    return total, produce()
+
+
+@dataclass
+class DrainReport:
+    upserted: int = 0
+    deleted: int = 0
+    events: int = 0
+
+
+def last_outbox_id(engine: Engine) -> int:
+    """The newest outbox event id (0 when empty)."""
+    with Session(engine) as session:
+        newest = session.exec(
+            select(IndexOutbox.id).order_by(col(IndexOutbox.id).desc()).limit(1)
+        ).first()
+    return newest or 0
+
+
+def requeue_since(engine: Engine, event_id: int) -> int:
+    """Mark events newer than `event_id` pending again; returns how many."""
+    with Session(engine) as session:
+        events = session.exec(
+            select(IndexOutbox).where(
+                col(IndexOutbox.id) > event_id, col(IndexOutbox.processed_at).is_not(None)
+            )
+        ).all()
+        for event in events:
+            event.processed_at = None
+            session.add(event)
+        session.commit()
+    return len(events)
+
+
+def pending_count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return len(
+            session.exec(
+                select(IndexOutbox.id).where(col(IndexOutbox.processed_at).is_(None))
+            ).all()
+        )
+
+
+def drain_outbox(
+    *,
+    engine: Engine,
+    backend: SearchBackend,
+    analyzer: ChineseAnalyzer,
+    encoder: Encoder | None,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+) -> DrainReport:
+    """Apply every pending outbox event to the index; safe to repeat and to run concurrently.
+
+    Each event is marked processed only after the index accepted it, so an engine that dies
+    mid-way leaves the rest pending for the next drain (nothing is lost, replays are harmless).
+    """
+    report = DrainReport()
+    while True:
+        with Session(engine, expire_on_commit=False) as session:
+            events = session.exec(
+                select(IndexOutbox)
+                .where(col(IndexOutbox.processed_at).is_(None))
+                .order_by(col(IndexOutbox.id))
+                .limit(batch_size)
+            ).all()
+            if not events:
+                return report
+            latest: dict[tuple[str, str], IndexOutbox] = {}
+            for event in events:
+                latest[(event.entity_type, event.entity_id)] = event
+            upserts: dict[str, list[str]] = {}
+            for (kind, entity_id), event in latest.items():
+                if event.operation == "upsert" and kind in DOCUMENT_BUILDERS:
+                    upserts.setdefault(kind, []).append(entity_id)
+            documents: list[SearchDocument] = []
+            for kind, ids in upserts.items():
+                documents.extend(DOCUMENT_BUILDERS[kind](session, ids, analyzer))
+            found = {d.id for d in documents}
+            # An upsert whose record is gone (deleted since) and every delete remove the document.
+            deletions = [
+                f"{k}:{i}"
+                for (k, i), e in latest.items()
+                if k in DOCUMENT_BUILDERS and f"{k}:{i}" not in found
+            ]
+            try:
+                backend.upsert(with_vectors(documents, encoder))
+                backend.delete(deletions)
+            except Unavailable:
+                for event in events:
+                    event.attempts += 1
+                    event.last_error = "search backend unavailable"
+                    session.add(event)
+                session.commit()
+                raise
+            now = utcnow()
+            for event in events:
+                event.processed_at = now
+                session.add(event)
+            session.commit()
+            report.upserted += len(documents)
+            report.deleted += len(deletions)
+            report.events += len(events)
+            if progress:
+                progress(report.events)

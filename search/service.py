@@ -1,0 +1,381 @@
+"""Search as the hub uses it: analyse the need, retrieve from the backend, fuse, explain.
+
+One SearchService per process (built in the app's lifespan or by a CLI command). The database
+is the source of truth; the index and the need model are derived and rebuilt by `rebuild()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from marketplace.errors import Unavailable
+from marketplace.experts.models import Expert
+from marketplace.experts.service import export_records
+from marketplace.settings import Settings
+from marketplace.specialties.models import Specialty
+from search import ranking, tuning
+from search.analysis import ChineseAnalyzer
+from search.base import FACET_FIELDS, Filters, SearchBackend
+from search.encoder import Encoder, load_encoder
+from search.factory import make_backend, make_fallback
+from search.indexing import (
+    DrainReport,
+    drain_outbox,
+    expert_documents,
+    iter_all_documents,
+    last_outbox_id,
+    requeue_since,
+    with_vectors,
+)
+from search.needs import NeedModel, examples_from_experts, fit_need_model, split_sentences
+
+log = logging.getLogger("heart.search")
+
+MAX_RESULTS = (
+    200  # a text query ranks at most this many documents (pagination and facets over them)
+)
+MAX_QUERY_CHARS = 1000
+CANDIDATES_PER_SIGNAL = 200
+CALIBRATION_SAMPLE = 300  # experts encoded to measure the dense signal before a rebuild
+NEED_TOP = 8  # specialties of the need distribution used for retrieval, fusion and reasons
+
+
+@dataclass
+class SearchRequest:
+    q: str = ""
+    kind: str | None = "expert"
+    domain: str | None = None
+    specialty: str | None = None
+    city: str | None = None
+    district: str | None = None
+    format: str | None = None
+    service_type: str | None = None
+    language: str | None = None
+    include_inactive: bool = False
+    page: int = 1
+    page_size: int = 10
+
+    def filters(self) -> Filters:
+        return Filters.of(
+            kind=self.kind,
+            domain=self.domain,
+            specialties=self.specialty,
+            city=self.city,
+            district=self.district,
+            formats=self.format,
+            service_types=self.service_type,
+            languages=self.language,
+            status=None if self.include_inactive else "active",
+        )
+
+
+@dataclass
+class Hit:
+    id: str
+    kind: str
+    title: str
+    score: float
+    matched_specialties: list[str]
+    snippet: str
+    highlights: list[str]
+    reasons: list[str]
+    signals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SearchResponse:
+    hits: list[Hit]
+    total: int
+    page: int
+    page_size: int
+    facets: dict[str, dict[str, int]]
+    needs: list[tuple[str, float]]
+    backend: str
+    degraded: bool = False
+
+
+def _clean_query(q: str) -> str:
+    return re.sub(r"\s+", " ", (q or "")[:MAX_QUERY_CHARS]).strip()
+
+
+class SearchService:
+    """Owns the analyzer, the need model, the encoder and the backends for one process."""
+
+    def __init__(self, *, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._analyzer: ChineseAnalyzer | None = None
+        self._need_model: NeedModel | None = None
+        self._need_model_mtime: float | None = None
+        self._encoder: Encoder | None = None
+        self._encoder_loaded = False
+        self.weights = tuning.load_weights(self.model_dir / "weights.json")
+        dims = self._vector_dims()
+        self.backend: SearchBackend = make_backend(settings, dims)
+        self.fallback: SearchBackend | None = make_fallback(settings, dims)
+
+    # -- derived artefacts -----------------------------------------------------------------
+    @property
+    def model_dir(self) -> Path:
+        return self.settings.search_dir / "models"
+
+    def _vector_dims(self) -> int | None:
+        meta = self.model_dir / "encoder.json"
+        if meta.exists():
+            return json.loads(meta.read_text(encoding="utf-8")).get("dims")
+        return None
+
+    def _vocabulary(self) -> tuple[list[str], dict[str, list[str]]]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(Specialty).order_by(Specialty.id)).all()
+        return [s.name for s in rows], {s.name: list(s.synonyms) for s in rows}
+
+    @property
+    def analyzer(self) -> ChineseAnalyzer:
+        if self._analyzer is None:
+            names, synonyms = self._vocabulary()
+            self._analyzer = ChineseAnalyzer(names, synonyms=synonyms)
+        return self._analyzer
+
+    @property
+    def need_model(self) -> NeedModel | None:
+        path = self.model_dir / "need_model.npz"
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if self._need_model is None or mtime != self._need_model_mtime:
+            self._need_model = NeedModel.load(path)
+            self._need_model_mtime = mtime
+            self.weights = tuning.load_weights(self.model_dir / "weights.json")
+        return self._need_model
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The dense encoder, loaded on first use (None when switched off)."""
+        if not self._encoder_loaded:
+            with self._lock:
+                if not self._encoder_loaded:
+                    self._encoder = load_encoder(
+                        self.settings.embed_model, self.settings.embed_device
+                    )
+                    self._encoder_loaded = True
+        return self._encoder
+
+    def _backends(self) -> list[SearchBackend]:
+        return [b for b in (self.backend, self.fallback) if b is not None]
+
+    # -- building ----------------------------------------------------------------------------
+    def train_need_model(self) -> NeedModel:
+        """Learn text → specialty from the directory itself (bios and titles ↔ specialty tags)."""
+        names, synonyms = self._vocabulary()
+        with Session(self.engine) as session:
+            records = list(export_records(session=session))
+        examples = examples_from_experts(records, vocabulary=names, synonyms=synonyms)
+        extra = tuning.labelled_examples(self.settings)
+        model = fit_need_model(examples + extra, vocabulary=names, synonyms=synonyms)
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        model.save(self.model_dir / "need_model.npz")
+        return model
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> dict:
+        """Retrain the need model, measure the encoder, and rebuild every backend from the database."""
+        self._analyzer = None
+        started_after = last_outbox_id(self.engine)
+        self.train_need_model()
+        encoder = self.encoder
+        sample: list = []
+        if encoder is not None:
+            with Session(self.engine) as session:
+                ids = list(
+                    session.exec(
+                        select(Expert.id).order_by(Expert.id).limit(CALIBRATION_SAMPLE)
+                    ).all()
+                )
+                sample = with_vectors(expert_documents(session, ids, self.analyzer), encoder)
+        self.weights = tuning.calibrate(sample, encoder, self.analyzer)
+        tuning.save_weights(self.weights, self.model_dir / "weights.json")
+        # Vectors are computed only when the dense signal earned a weight on this directory.
+        encoder = encoder if self.weights.dense > 0 else None
+        dims = encoder.dims if encoder else None
+        (self.model_dir / "encoder.json").write_text(
+            json.dumps({"model": self.settings.embed_model, "dims": dims}), encoding="utf-8"
+        )
+        self.backend = make_backend(self.settings, dims)
+        self.fallback = make_fallback(self.settings, dims)
+        versions = {}
+        for backend in self._backends():
+            total, documents = iter_all_documents(self.engine, self.analyzer, encoder)
+
+            def report(done: int, total: int = total) -> None:
+                if progress:
+                    progress(done, total)
+
+            versions[backend.name] = backend.rebuild(documents, total=total, progress=report)
+        # Writes drained into the old index while the new one was loading must be applied again.
+        requeue_since(self.engine, started_after)
+        self.drain()
+        return {"versions": versions, "weights": self.weights.as_dict()}
+
+    def drain(self, progress: Callable[[int], None] | None = None) -> DrainReport:
+        """Bring every backend up to date with the outbox."""
+        report = DrainReport()
+        for backend in self._backends():
+            report = drain_outbox(
+                engine=self.engine,
+                backend=backend,
+                analyzer=self.analyzer,
+                encoder=self.encoder if self._dense_on() else None,
+                progress=progress,
+            )
+        return report
+
+    def _dense_on(self) -> bool:
+        """True when the live index carries vectors (the encoder earned a weight at rebuild)."""
+        return self._vector_dims() is not None
+
+    # -- querying ----------------------------------------------------------------------------
+    def search(self, request: SearchRequest) -> SearchResponse:
+        """Ranked, explained hits; an empty query browses. Falls back to the embedded index."""
+        try:
+            return self._search(request, self.backend, degraded=False)
+        except Unavailable:
+            if self.fallback is None:
+                raise
+            log.warning("search backend unavailable; answering from the embedded index")
+            return self._search(request, self.fallback, degraded=True)
+
+    def _search(
+        self, request: SearchRequest, backend: SearchBackend, *, degraded: bool
+    ) -> SearchResponse:
+        q = _clean_query(request.q)
+        filters = request.filters()
+        page_size = max(1, min(request.page_size, MAX_RESULTS))
+        offset = (max(1, request.page) - 1) * page_size
+        tokens = self.analyzer.tokens(q) if q else []
+        if not tokens:
+            browse = backend.browse(filters=filters, offset=offset, size=page_size)
+            hits = [
+                Hit(c.doc.record_id, c.doc.kind, c.doc.title, 0.0, [], c.doc.text[:120], [], [])
+                for c in browse.candidates
+            ]
+            return SearchResponse(
+                hits,
+                browse.total,
+                request.page,
+                page_size,
+                browse.facets,
+                [],
+                backend.name,
+                degraded,
+            )
+        need_model = self.need_model
+        needs = need_model.predict(q, top=NEED_TOP) if need_model else {}
+        weights = self.weights
+        vector = None
+        if weights.dense > 0 and self._dense_on() and self.encoder is not None:
+            vector = self.encoder.encode([q])[0].tolist()
+        retrieval = backend.retrieve(
+            tokens=list(dict.fromkeys(tokens)),
+            specialty_weights=needs,
+            vector=vector,
+            filters=filters,
+            size=CANDIDATES_PER_SIGNAL,
+        )
+        candidates = retrieval.candidates
+        fused = ranking.fuse_scores(
+            [c.doc.specialties for c in candidates],
+            needs or None,
+            [c.lexical for c in candidates],
+            [c.dense for c in candidates] if vector is not None else None,
+            weights=weights.fusion(),
+        )
+        order = sorted(
+            range(len(candidates)), key=lambda i: (-fused[i], candidates[i].doc.sort_key)
+        )
+        scored = [(candidates[i], fused[i]) for i in order][:MAX_RESULTS]
+        facets = _count_facets([c.doc.filters for c, _ in scored])
+        page = scored[offset : offset + page_size]
+        query_terms = set(tokens)
+        hits = []
+        for candidate, score in page:
+            doc = candidate.doc
+            matched = ranking.matched_specialties(needs, doc.specialties)
+            snippet, highlights = _snippet(doc.text, query_terms, self.analyzer)
+            hits.append(
+                Hit(
+                    id=doc.record_id,
+                    kind=doc.kind,
+                    title=doc.title,
+                    score=round(float(score), 6),
+                    matched_specialties=[name for name, _ in matched],
+                    snippet=snippet,
+                    highlights=highlights,
+                    reasons=tuning.reasons(matched, highlights, candidate),
+                    signals={"lexical": candidate.lexical, "dense": candidate.dense},
+                )
+            )
+        top_needs = sorted(needs.items(), key=lambda kv: -kv[1])
+        return SearchResponse(
+            hits, len(scored), request.page, page_size, facets, top_needs, backend.name, degraded
+        )
+
+
+def _count_facets(filters_list: list[dict[str, list[str]]]) -> dict[str, dict[str, int]]:
+    facets: dict[str, dict[str, int]] = {f: {} for f in FACET_FIELDS}
+    for doc_filters in filters_list:
+        for field_name in FACET_FIELDS:
+            for value in set(doc_filters.get(field_name, ())):
+                facets[field_name][value] = facets[field_name].get(value, 0) + 1
+    return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in facets.items()}
+
+
+def _snippet(
+    text: str, terms: set[str], analyzer: ChineseAnalyzer, width: int = 120
+) -> tuple[str, list[str]]:
+    """The sentence of `text` sharing most terms with the query, and the shared terms."""
+    best, best_terms = "", []
+    for sentence in split_sentences(text):
+        shared = [t for t in dict.fromkeys(analyzer.tokens(sentence)) if t in terms and len(t) > 1]
+        if len(shared) > len(best_terms):
+            best, best_terms = sentence, shared
+    if not best:
+        best = text
+    return best[:width], best_terms
+
+
+class BackgroundDrainer:
+    """Drains the outbox every few seconds in a daemon thread, so writes reach the index."""
+
+    def __init__(self, service: SearchService, interval: float) -> None:
+        self.service = service
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="heart-index-drain", daemon=True)
+
+    def start(self) -> BackgroundDrainer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.service.drain()
+            except Unavailable:
+                pass  # the events stay queued; the next round tries again
+            except Exception:  # a drain must never take the server down
+                log.exception("outbox drain failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

@@ -1,0 +1,175 @@
+"""Fusion weights from measured usefulness, optional labelled needs, and Chinese hit reasons.
+
+The lexical and need-model weights come from the dev-set measurements in search/ranking.py.
+The dense weight is measured on each rebuild, on the directory itself: bio sentences are
+used as pseudo-needs (relevant = the other experts sharing a specialty with the writer), and
+the dense signal earns weight only in proportion to how much better than chance it ranks
+compared with BM25. An English-only model scores near chance on Chinese text and gets ~0;
+a Chinese-capable model (HEART_EMBED_MODEL) earns a real share.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from search import ranking
+from search.analysis import ChineseAnalyzer
+from search.base import Candidate, Filters, SearchDocument
+from search.embedded import EmbeddedIndex
+from search.encoder import Encoder
+from search.metrics import mean, ndcg_at_k
+from search.needs import examples_from_qrels, split_sentences
+
+if TYPE_CHECKING:
+    from marketplace.settings import Settings
+
+PSEUDO_QUERIES = 200
+SEED = 20261128
+
+
+DENSE_WEIGHT_MAX = 0.3  # what a dense signal as good as BM25 earns next to the need model (1.0)
+
+
+@dataclass
+class Weights:
+    """Fusion weights as stored beside the index; defaults are search/ranking.py's measurements."""
+
+    lexical: float = ranking.DEFAULT_WEIGHTS.lexical
+    need: float = ranking.DEFAULT_WEIGHTS.need
+    dense: float = 0.0
+    dense_usefulness: float | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def fusion(self) -> ranking.FusionWeights:
+        return ranking.FusionWeights(need=self.need, lexical=self.lexical, dense=self.dense)
+
+
+def load_weights(path: Path) -> Weights:
+    try:
+        return Weights(**json.loads(path.read_text(encoding="utf-8")))
+    except (FileNotFoundError, TypeError, ValueError):
+        return Weights()
+
+
+def labelled_examples(settings: Settings) -> list[tuple[str, list[str], float]]:
+    """(need text, specialties, weight) from configured labelled queries, if any."""
+    queries_path, qrels_path = settings.search_training_queries, settings.search_training_qrels
+    if not queries_path or not qrels_path:
+        return []
+    from sqlmodel import Session
+
+    from marketplace.db import make_engine
+    from marketplace.experts.service import export_records
+
+    queries = {}
+    for line in Path(queries_path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            queries[item["id"]] = item["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    with open(qrels_path, encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            qrels.setdefault(row["query_id"], {})[row["expert_id"]] = int(row["grade"])
+    engine = make_engine(settings)
+    try:
+        with Session(engine) as session:
+            specialties = {r["id"]: r["specialties"] for r in export_records(session=session)}
+    finally:
+        engine.dispose()
+    return examples_from_qrels(queries, qrels, specialties)
+
+
+def _pseudo_queries(docs: list[SearchDocument]) -> list[tuple[str, str, set[str]]]:
+    """(sentence, writer doc id, writer's specialties) sampled from expert bios."""
+    rng = random.Random(SEED)
+    shuffled = list(docs)
+    rng.shuffle(shuffled)
+    out = []
+    for doc in shuffled:
+        sentences = [s for s in split_sentences(doc.text) if len(s) >= 8]
+        if sentences and doc.specialties:
+            out.append((rng.choice(sentences), doc.id, set(doc.specialties)))
+        if len(out) >= PSEUDO_QUERIES:
+            break
+    return out
+
+
+def _ndcg_of(pool: list[Candidate], writer: str, wanted: set[str], key) -> float:  # type: ignore[no-untyped-def]
+    others = [c for c in pool if c.doc.id != writer]
+    grades = {c.doc.id: 2 if wanted & set(c.doc.specialties) else 0 for c in others}
+    return ndcg_at_k([c.doc.id for c in sorted(others, key=key)], grades, 10)
+
+
+def dense_usefulness(
+    sample: list[SearchDocument], encoder: Encoder, analyzer: ChineseAnalyzer
+) -> float:
+    """How much of BM25's gain over chance the dense signal reaches on pseudo-needs (0..1).
+
+    `sample` documents must carry vectors. Pseudo-needs are bio sentences; relevant = the
+    other experts sharing a specialty with the writer.
+    """
+    queries = _pseudo_queries(sample)
+    if not queries:
+        return 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        index = EmbeddedIndex(Path(scratch), vector_dims=encoder.dims)
+        index.rebuild(sample)
+        vectors = encoder.encode([q for q, _, _ in queries])
+        rng = random.Random(SEED)
+        lexical, dense, chance = [], [], []
+        for (text, writer, wanted), vector in zip(queries, vectors, strict=True):
+            pool = index.retrieve(
+                tokens=list(dict.fromkeys(analyzer.tokens(text))),
+                specialty_weights={},
+                vector=vector.tolist(),
+                filters=Filters.of(),
+                size=100,
+            ).candidates
+            lexical.append(_ndcg_of(pool, writer, wanted, lambda c: (-c.lexical, c.doc.id)))
+            dense.append(_ndcg_of(pool, writer, wanted, lambda c: (-c.dense, c.doc.id)))
+            shuffled = {c.doc.id: rng.random() for c in pool}
+            chance.append(_ndcg_of(pool, writer, wanted, lambda c, order=shuffled: order[c.doc.id]))
+    gain = mean(lexical) - mean(chance)
+    return max(0.0, min(1.0, (mean(dense) - mean(chance)) / gain)) if gain > 0 else 0.0
+
+
+def calibrate(
+    sample: list[SearchDocument], encoder: Encoder | None, analyzer: ChineseAnalyzer
+) -> Weights:
+    """Weights for this directory and encoder: the dense weight follows its measured usefulness."""
+    weights = Weights()
+    if encoder is not None and sample:
+        usefulness = dense_usefulness(sample, encoder, analyzer)
+        # Only dense quality beyond half of BM25's counts: an English model reading Chinese
+        # lands below that and is switched off (and then no vectors are computed at all).
+        share = max(0.0, (usefulness - 0.5) / 0.5)
+        weights.dense = round(DENSE_WEIGHT_MAX * share, 4)
+        weights.dense_usefulness = round(usefulness, 4)
+    return weights
+
+
+def save_weights(weights: Weights, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(weights.as_dict()), encoding="utf-8")
+
+
+def reasons(
+    matched: list[tuple[str, float]], highlights: list[str], candidate: Candidate
+) -> list[str]:
+    """Why a hit matched, in Chinese."""
+    out = []
+    if matched:
+        out.append("擅长：" + "、".join(f"{name}（{p:.0%}）" for name, p in matched))
+    if highlights:
+        out.append("关键词：" + "、".join(highlights[:4]))
+    if candidate.dense > 0 and not out:
+        out.append("语义相近")
+    return out

@@ -1,0 +1,34 @@
+"""A committed database with the 600 dev experts and a built search index, for search tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from marketplace.audit.service import Actor
+from marketplace.db import make_engine, run_migrations, session_scope
+from marketplace.experts.importing import import_experts
+from marketplace.settings import Settings
+from search.service import SearchService
+from tests.conftest import DEMO_EXPERTS, make_settings, seed_reference
+
+
+def build_corpus(
+    data_dir: Path, database_url: str, **overrides: object
+) -> tuple[Settings, Engine, SearchService]:
+    settings = make_settings(data_dir, database_url, **overrides)
+    engine = make_engine(settings)
+    run_migrations(engine)
+    seed_reference(engine)
+    with session_scope(engine) as session:
+        report = import_experts(
+            session=session,
+            lines=DEMO_EXPERTS.read_text(encoding="utf-8").splitlines(),
+            actor=Actor.system("test"),
+        )
+        assert report.created == 600
+    service = SearchService(settings=settings, engine=engine)
+    service.rebuild()
+    service.drain()  # the import's outbox events are already in the rebuilt index
+    return settings, engine, service

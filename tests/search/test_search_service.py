@@ -1,0 +1,139 @@
+"""Search behaviour on the embedded default over the 600 dev experts (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from marketplace.audit.service import Actor
+from marketplace.experts.models import ExpertAdminUpdate, ExpertUpdate
+from marketplace.experts.service import update_expert
+from search.service import SearchRequest
+from tests.conftest import BACKENDS, _pg_admin_url, create_pg_database, drop_pg_database
+from tests.search.corpus import build_corpus
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def corpus(request, tmp_path_factory):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('search-db') / 'search.db'}"
+        admin = None
+    else:
+        admin = _pg_admin_url()
+        url = create_pg_database(admin)
+    settings, engine, service = build_corpus(tmp_path_factory.mktemp("search-data"), url)
+    yield settings, engine, service
+    engine.dispose()
+    if admin:
+        drop_pg_database(admin, url)
+
+
+def search(service, q="", **kw):
+    return service.search(SearchRequest(q=q, **kw))
+
+
+def test_an_empty_query_browses_every_active_expert_in_id_order_with_facets(corpus):
+    _, _, service = corpus
+    result = search(service, "   ", page_size=5)
+    assert result.total == 600
+    assert [h.id for h in result.hits] == ["D00001", "D00002", "D00003", "D00004", "D00005"]
+    assert sum(result.facets["domain"].values()) == 600
+    assert result.facets["city"]["西安市"] > 0
+
+
+def test_a_crisis_need_finds_crisis_experts_first_with_chinese_reasons(corpus):
+    _, _, service = corpus
+    result = search(
+        service,
+        "我校一名初三学生昨晚在宿舍用小刀划伤手臂，需要专家今天到校指导后续处置",
+        page_size=5,
+    )
+    assert result.total > 0
+    crisis = {"心理危机干预", "自杀风险评估", "创伤与哀伤辅导"}
+    top = result.hits[:5]
+    assert sum(1 for h in top if crisis & set(h.matched_specialties)) >= 4
+    assert any(r.startswith("擅长：") for r in top[0].reasons)
+    assert result.needs[0][0] in crisis
+
+
+def test_filters_restrict_hits_and_facets(corpus):
+    _, _, service = corpus
+    result = search(service, "家长沟通 亲子关系", city="宝鸡市", format="onsite", page_size=50)
+    assert result.total > 0
+    assert set(result.facets["city"]) == {"宝鸡市"}
+    assert result.facets["formats"]["onsite"] == result.total
+
+
+def test_pages_do_not_overlap_and_share_one_total(corpus):
+    _, _, service = corpus
+    first = search(service, "考试焦虑", page=1, page_size=10)
+    second = search(service, "考试焦虑", page=2, page_size=10)
+    assert first.total == second.total >= 20
+    assert not {h.id for h in first.hits} & {h.id for h in second.hits}
+
+
+@pytest.mark.parametrize(
+    "q",
+    [
+        "心" * 1000,
+        "😀😀 学生 🙃",
+        "ADHD 多动症 kids attention",
+        'title:"危机" AND (bio:* OR ~fuzzy^2) [a TO b] {x} \\ / ! -',
+        "'; DROP TABLE expert; --",
+        "%_%",
+    ],
+)
+def test_hostile_or_odd_queries_are_answered_safely(corpus, q):
+    _, _, service = corpus
+    result = search(service, q, page_size=5)
+    assert result.total >= 0 and len(result.hits) <= 5
+
+
+def test_a_profile_change_reaches_the_index_through_the_outbox(corpus):
+    _, engine, service = corpus
+    with Session(engine) as session:
+        update_expert(
+            session=session,
+            expert_id="D00002",
+            data=ExpertUpdate(bio="专注于沙盘游戏与表达性艺术治疗的研究与实践。"),
+            actor=Actor.system("test"),
+        )
+        session.commit()
+    assert "D00002" not in {h.id for h in search(service, "表达性艺术治疗", page_size=20).hits}
+    report = service.drain()
+    assert report.events >= 1
+    assert "D00002" in {h.id for h in search(service, "表达性艺术治疗", page_size=20).hits}
+
+
+def test_paused_experts_leave_results_unless_inactive_are_included(corpus):
+    _, engine, service = corpus
+    with Session(engine) as session:
+        update_expert(
+            session=session,
+            expert_id="D00003",
+            data=ExpertAdminUpdate(status="paused"),
+            actor=Actor.system("t"),
+        )
+        session.commit()
+    service.drain()
+    assert search(service, "", page_size=1).total == 599
+    everyone = search(service, "", include_inactive=True, page_size=1)
+    assert everyone.total == 600
+
+
+def test_a_second_process_sees_changes_drained_by_another(corpus):
+    settings, engine, service = corpus
+    from search.service import SearchService
+
+    other = SearchService(settings=settings, engine=engine)
+    before = other.search(SearchRequest(q="", page_size=1)).total
+    with Session(engine) as session:
+        update_expert(
+            session=session,
+            expert_id="D00004",
+            data=ExpertAdminUpdate(status="retired"),
+            actor=Actor.system("t"),
+        )
+        session.commit()
+    service.drain()
+    assert other.search(SearchRequest(q="", page_size=1)).total == before - 1

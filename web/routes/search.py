@@ -1,0 +1,98 @@
+"""Search API: hybrid Chinese search over experts and procured services, with reasons and facets."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from marketplace.errors import Unavailable
+from marketplace.vocabulary import Domain, Format, Role, ServiceType
+from search.service import SearchRequest, SearchService
+from web.deps import CurrentUser
+
+router = APIRouter(prefix="/api", tags=["search"])
+
+
+class SearchHitPublic(BaseModel):
+    id: str
+    kind: str
+    title: str
+    score: float
+    matched_specialties: list[str]
+    snippet: str
+    highlights: list[str]
+    reasons: list[str]
+
+
+class NeedPublic(BaseModel):
+    specialty: str
+    probability: float
+
+
+class SearchPage(BaseModel):
+    hits: list[SearchHitPublic]
+    total: int
+    page: int
+    page_size: int
+    facets: dict[str, dict[str, int]]
+    needs: list[NeedPublic]
+    backend: str
+    degraded: bool
+
+
+def get_search(request: Request) -> SearchService:
+    service = getattr(request.app.state, "search", None)
+    if service is None:
+        raise Unavailable("搜索服务尚未就绪")
+    return service
+
+
+@router.get("/search", response_model=SearchPage, summary="搜索专家与服务 / hybrid search")
+def search(
+    request: Request,
+    user: CurrentUser,
+    q: Annotated[str, Query(max_length=1000, description="需求描述；留空则浏览")] = "",
+    kind: Literal["expert", "service"] = "expert",
+    domain: Domain | None = None,
+    specialty: Annotated[str | None, Query(max_length=64)] = None,
+    city: Annotated[str | None, Query(max_length=64)] = None,
+    district: Annotated[str | None, Query(max_length=64)] = None,
+    format: Format | None = None,
+    service_type: ServiceType | None = None,
+    language: Annotated[str | None, Query(max_length=32)] = None,
+    include_inactive: bool = False,
+    page: Annotated[int, Query(ge=1, le=1000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SearchPage:
+    result = get_search(request).search(
+        SearchRequest(
+            q=q,
+            kind=kind,
+            domain=domain,
+            specialty=specialty,
+            city=city,
+            district=district,
+            format=format,
+            service_type=service_type,
+            language=language,
+            # Paused or retired experts are listed for staff only.
+            include_inactive=include_inactive and user.role in (Role.staff, Role.admin),
+            page=page,
+            page_size=page_size,
+        )
+    )
+    return SearchPage(
+        hits=[
+            SearchHitPublic(**{k: getattr(h, k) for k in SearchHitPublic.model_fields})
+            for h in result.hits
+        ],
+        total=result.total,
+        page=result.page,
+        page_size=result.page_size,
+        facets=result.facets,
+        needs=[NeedPublic(specialty=s, probability=round(p, 4)) for s, p in result.needs],
+        backend=result.backend,
+        degraded=result.degraded,
+    )
