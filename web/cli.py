@@ -267,6 +267,17 @@ def demo(
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _register_search_commands() -> None:
+    from web.cli_search import eval_app, index_command, search_command
+
+    app.command("index", help="索引：同步或重建搜索索引 / sync or rebuild the search index")(index_command)
+    app.command("search", help="搜索专家与服务 / search experts and services")(search_command)
+    app.add_typer(eval_app, name="eval")
+
+
+_register_search_commands()
+
+
 def _register_match_commands() -> None:
     from web.cli_match import match_command
 
