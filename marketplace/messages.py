@@ -141,3 +141,66 @@ SERVER_ERROR = "服务器内部错误，请稍后重试"
 PROFILE_SAVED = "资料已保存"
 PROFILE_UNCHANGED = "资料没有变化"
 FORM_HAS_ERRORS = "表单中有需要修改的内容，请查看标红的字段"
+
+# --- booking (booking/) ---------------------------------------------------------------------
+BOOKING_KIND_LABELS = {
+    "supervision": "督导",
+    "consultation": "咨询",
+    "crisis_support": "危机支持",
+    "training": "培训",
+}
+BOOKING_STATUS_LABELS = {
+    "requested": "待确认",
+    "confirmed": "已确认",
+    "declined": "已拒绝",
+    "completed": "已完成",
+    "cancelled": "已取消",
+    "no_show": "未出席",
+}
+BOOKING_NOT_FOUND = "预约不存在：{id}"
+SLOT_TAKEN = "该时段已被预约或专家忙碌，请选择其他时间"
+SLOT_REJECTED = {
+    "past": "不能预约过去的时间",
+    "notice": "预约需至少提前 {minutes} 分钟（危机支持除外）",
+    "horizon": "只能预约 {days} 天以内的时间",
+    "outside_availability": "所选时间不在专家的可预约时段内",
+    "taken": SLOT_TAKEN,
+    "daily_limit": "专家当天的可预约时长已满",
+    "monthly_limit": "专家本月的可服务时长已满",
+}
+EXPERT_NOT_BOOKABLE = "该专家当前不接受预约"
+EXPERT_NO_SERVICE = "该专家不提供此类服务：{kind}"
+EXPERT_NO_FORMAT = "该专家不提供此服务形式：{format}"
+BOOKING_NEEDS_DISTRICT = "请指定预约的区县（district_id）"
+BOOKING_OWN_DISTRICT_ONLY = "区县协调员只能为本区县预约"
+BOOKING_BAD_TRANSITION = "预约当前状态为「{status}」，不能执行此操作"
+BOOKING_NOT_STARTED = "预约尚未开始，不能标记为完成或未出席"
+UNKNOWN_TIMEZONE = "未知时区：{name}"
+SLOT_WINDOW_INVALID = "查询区间无效：结束日期不能早于开始日期，且最长 {days} 天"
+SLOT_DURATION_INVALID = "时长必须在 {low} 到 {high} 分钟之间"
+TRAINING_ONLY = "只有培训可以报名"
+TRAINING_FULL = "培训名额不足：剩余 {left} 个"
+RATING_NEEDS_COMPLETED = "只有已完成的预约可以评价"
+RATING_EXISTS = "该预约已评价"
+ICS_REJECTED = {
+    "too_large": "日历文件过大（最大 2 MB）",
+    "too_deep": "日历文件嵌套层级过深",
+    "too_many_components": "日历文件包含的组件过多",
+    "too_many_occurrences": "日历中的重复事件展开后过多",
+    "recurrence_too_frequent": "不支持按小时、分钟或秒重复的事件",
+    "recurrence_too_old": "重复事件的开始时间过早（1970 年以前）",
+    "malformed": "不是有效的 iCalendar（.ics）日历文件",
+    "unreachable": "无法获取日历订阅地址：{detail}",
+}
+FEED_NOT_FOUND = "日历订阅地址无效或已撤销"
+BUSY_CALENDAR_NOT_FOUND = "忙碌日历不存在：{id}"
+MAIL_SUBJECTS = {
+    "request": "新的预约申请：{title}",
+    "confirmation": "预约已确认：{title}",
+    "change": "预约已变更：{title}",
+    "cancellation": "预约已取消：{title}",
+    "declined": "预约未被接受：{title}",
+    "reminder": "明日提醒：{title}",
+    "escalation": "危机支持预约无人响应，请协调：{title}",
+}
+MAIL_BODY = "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"

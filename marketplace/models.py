@@ -2,6 +2,18 @@
 
 from sqlmodel import SQLModel
 
+from booking.models import (
+    AvailabilityException,
+    AvailabilityProfile,
+    AvailabilityRule,
+    Booking,
+    BookingNotification,
+    BookingRating,
+    BusyCalendar,
+    BusyTime,
+    CalendarFeedToken,
+    TrainingRegistration,
+)
 from marketplace.accounts.models import User
 from marketplace.allocation.models import LedgerEntry
 from marketplace.applications.models import ServiceApplication
@@ -19,6 +31,16 @@ from matching.models import MatchPair, MatchRun
 metadata = SQLModel.metadata
 
 __all__ = [
+    "AvailabilityException",
+    "AvailabilityProfile",
+    "AvailabilityRule",
+    "Booking",
+    "BookingNotification",
+    "BookingRating",
+    "BusyCalendar",
+    "BusyTime",
+    "CalendarFeedToken",
+    "TrainingRegistration",
     "AuditEntry",
     "City",
     "District",

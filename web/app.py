@@ -13,6 +13,7 @@ from marketplace.db import make_engine
 from marketplace.settings import Settings
 from web.errors import install_error_handlers
 from web.routes import pages_audit, pages_auth, pages_experts, pages_home, pages_profile
+from web.routes import bookings
 from web.sessions import install_sessions
 from web.routes import applications, reports, services
 from web.routes import auth, experts, health, reference
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (pages_auth, pages_home, pages_experts, pages_audit, pages_profile):
         app.include_router(module.router)
-    for module in (health, auth, experts, reference):
+    for module in (health, auth, experts, reference, bookings):
         app.include_router(module.router)
     for module in (district_requests, matching):
         app.include_router(module.router)

@@ -1,0 +1,169 @@
+"""The notification outbox: rows written with the change that caused them, delivered by SMTP.
+
+Delivery claims each row in its own committed transaction before sending, and never releases a
+claim whose send may have reached the server, so a message is sent at most once even with
+several workers or a crash mid-run.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from booking.locking import serialized_session
+from booking.models import BookingNotification
+from marketplace.clock import utcnow
+from marketplace.settings import Settings
+
+MAX_ATTEMPTS = 5
+
+
+def enqueue(
+    *,
+    session: Session,
+    kind: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    dedupe_key: str,
+    booking_id: int | None = None,
+    ics: bytes | None = None,
+    ics_method: str | None = None,
+) -> bool:
+    """Queue one e-mail unless one with the same `dedupe_key` exists; True when queued."""
+    exists = session.exec(
+        select(BookingNotification.id).where(BookingNotification.dedupe_key == dedupe_key)
+    ).first()
+    if exists is not None:
+        return False
+    session.add(
+        BookingNotification(
+            booking_id=booking_id,
+            kind=kind,
+            recipient=recipient,
+            subject=subject[:200],
+            body=body,
+            ics=ics.decode("utf-8") if ics else None,
+            ics_method=ics_method,
+            dedupe_key=dedupe_key[:200],
+        )
+    )
+    return True
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def build_message(row: BookingNotification, sender: str) -> EmailMessage:
+    """The e-mail for one outbox row, with the .ics attached as text/calendar."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = row.recipient
+    message["Subject"] = row.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=f"heart-{row.id}")
+    message.set_content(row.body)
+    if row.ics:
+        message.add_attachment(
+            row.ics.encode("utf-8"),
+            maintype="text",
+            subtype="calendar",
+            filename="invite.ics",
+            params={"method": row.ics_method or "REQUEST"},
+        )
+    return message
+
+
+def _claim(engine: Engine, row_id: int) -> BookingNotification | None:
+    with serialized_session(engine) as session:
+        result = session.execute(
+            update(BookingNotification)
+            .where(
+                col(BookingNotification.id) == row_id,
+                col(BookingNotification.sent_at).is_(None),
+                col(BookingNotification.claimed_at).is_(None),
+            )
+            .values(claimed_at=utcnow(), attempts=BookingNotification.attempts + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        return session.get(BookingNotification, row_id)
+
+
+def _finish(engine: Engine, row_id: int, *, sent: bool, error: str | None = None) -> None:
+    with serialized_session(engine) as session:
+        row = session.get(BookingNotification, row_id)
+        if row is None:
+            return
+        if sent:
+            row.sent_at = utcnow()
+            row.last_error = None
+        else:
+            # The server refused before accepting the message: safe to try again later.
+            row.last_error = (error or "")[:500]
+            if row.attempts < MAX_ATTEMPTS:
+                row.claimed_at = None
+        session.add(row)
+
+
+def deliver_pending(*, engine: Engine, settings: Settings, limit: int = 200) -> DeliveryReport:
+    """Send queued e-mails over SMTP (when HEART_SMTP_HOST is set); each at most once."""
+    report = DeliveryReport()
+    if not settings.smtp_host:
+        return report
+    with Session(engine) as session:
+        ids = session.exec(
+            select(BookingNotification.id)
+            .where(col(BookingNotification.sent_at).is_(None))
+            .where(col(BookingNotification.claimed_at).is_(None))
+            .order_by(col(BookingNotification.id))
+            .limit(limit)
+        ).all()
+    if not ids:
+        return report
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+        for row_id in ids:
+            row = _claim(engine, row_id)
+            if row is None:
+                report.skipped += 1
+                continue
+            try:
+                smtp.send_message(build_message(row, settings.smtp_sender))
+            except (
+                smtplib.SMTPRecipientsRefused,
+                smtplib.SMTPSenderRefused,
+                smtplib.SMTPDataError,
+            ) as exc:
+                _finish(engine, row_id, sent=False, error=f"{type(exc).__name__}: {exc}")
+                report.failed += 1
+                report.errors.append(f"{row.recipient}: {type(exc).__name__}")
+                continue
+            except (OSError, smtplib.SMTPException) as exc:
+                # The connection broke: whether the server took the message is unknown, so the
+                # claim is kept (never resent automatically) and the error recorded for staff.
+                _finish_unknown(engine, row_id, f"{type(exc).__name__}: {exc}")
+                report.failed += 1
+                report.errors.append(f"{row.recipient}: {type(exc).__name__}")
+                break
+            _finish(engine, row_id, sent=True)
+            report.sent += 1
+    return report
+
+
+def _finish_unknown(engine: Engine, row_id: int, error: str) -> None:
+    with serialized_session(engine) as session:
+        row = session.get(BookingNotification, row_id)
+        if row is not None:
+            row.last_error = f"unknown delivery state: {error}"[:500]
+            session.add(row)

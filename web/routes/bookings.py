@@ -1,0 +1,383 @@
+"""Booking API: availability, free slots, sessions and their lifecycle, trainings, ratings,
+busy calendars of experts, and iCalendar downloads and subscription feeds."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import Response
+
+from booking import service
+from booking.availability import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+from booking.ical import MAX_ICS_BYTES
+from booking.models import (
+    AvailabilityPublic,
+    AvailabilityUpdate,
+    BookingCreate,
+    BookingKind,
+    BookingPublic,
+    BookingStatus,
+    BusyCalendarPublic,
+    FeedRegistration,
+    FeedTokenPublic,
+    RatingCreate,
+    RatingPublic,
+    ReasonIn,
+    RegistrationCreate,
+    RegistrationPublic,
+    Reschedule,
+    SlotPublic,
+)
+from marketplace import messages
+from marketplace.clock import LOCAL_TZ
+from marketplace.errors import InvalidInput
+from web.deps import CurrentUser, SessionDep
+
+router = APIRouter(tags=["booking"])
+ICS_TYPE = "text/calendar; charset=utf-8"
+
+
+def _ics(data: bytes, filename: str) -> Response:
+    return Response(
+        content=data,
+        media_type=ICS_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- availability and slots -----------------------------------------------------------------
+
+
+@router.get(
+    "/api/experts/{expert_id}/availability",
+    response_model=AvailabilityPublic,
+    summary="专家可预约时间设置 / availability",
+)
+def read_availability(expert_id: str, session: SessionDep, user: CurrentUser) -> AvailabilityPublic:
+    return service.get_availability(session=session, expert_id=expert_id)
+
+
+@router.put(
+    "/api/experts/{expert_id}/availability",
+    response_model=AvailabilityPublic,
+    summary="设置可预约时间（专家本人或工作人员）",
+)
+def put_availability(
+    expert_id: str, data: AvailabilityUpdate, session: SessionDep, user: CurrentUser
+) -> AvailabilityPublic:
+    return service.set_availability(session=session, expert_id=expert_id, data=data, user=user)
+
+
+@router.get(
+    "/api/experts/{expert_id}/slots",
+    response_model=list[SlotPublic],
+    summary="可预约时段 / free slots",
+)
+def list_slots(
+    expert_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    start: date,
+    end: date,
+    duration: Annotated[int, Query(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)] = 60,
+    kind: BookingKind | None = None,
+) -> list[SlotPublic]:
+    slots = service.list_slots(
+        session=session,
+        expert_id=expert_id,
+        start_day=start,
+        end_day=end,
+        duration_minutes=duration,
+        kind=kind,
+    )
+    return [SlotPublic(start=s.astimezone(LOCAL_TZ), end=e.astimezone(LOCAL_TZ)) for s, e in slots]
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/api/bookings", response_model=BookingPublic, status_code=201, summary="预约 / book a session"
+)
+def create_booking(data: BookingCreate, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = service.create_booking(session=session, data=data, user=user)
+    return service.public_view(session=session, booking=booking)
+
+
+@router.get("/api/bookings", response_model=list[BookingPublic], summary="我的预约 / my bookings")
+def list_bookings(
+    session: SessionDep,
+    user: CurrentUser,
+    status: BookingStatus | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[BookingPublic]:
+    bookings = service.list_bookings(
+        session=session, user=user, status=status, start=start, end=end
+    )
+    return [service.public_view(session=session, booking=b) for b in bookings]
+
+
+@router.get("/api/bookings/{booking_id}.ics", summary="预约日历文件 / session .ics")
+def booking_ics(booking_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    booking = service.get_booking(session=session, booking_id=booking_id, user=user)
+    return _ics(
+        service.booking_ics(session=session, booking=booking), f"heart-booking-{booking_id}.ics"
+    )
+
+
+@router.get("/api/bookings/{booking_id}", response_model=BookingPublic, summary="预约详情")
+def read_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = service.get_booking(session=session, booking_id=booking_id, user=user)
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post("/api/bookings/{booking_id}/confirm", response_model=BookingPublic, summary="专家确认")
+def confirm_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = service.confirm_booking(session=session, booking_id=booking_id, user=user)
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/decline", response_model=BookingPublic, summary="专家拒绝（需原因）"
+)
+def decline_booking(
+    booking_id: int, data: ReasonIn, session: SessionDep, user: CurrentUser
+) -> BookingPublic:
+    booking = service.decline_booking(
+        session=session, booking_id=booking_id, reason=data.reason, user=user
+    )
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/cancel", response_model=BookingPublic, summary="取消（需原因）"
+)
+def cancel_booking(
+    booking_id: int, data: ReasonIn, session: SessionDep, user: CurrentUser
+) -> BookingPublic:
+    booking = service.cancel_booking(
+        session=session, booking_id=booking_id, reason=data.reason, user=user
+    )
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post("/api/bookings/{booking_id}/reschedule", response_model=BookingPublic, summary="改期")
+def reschedule_booking(
+    booking_id: int, data: Reschedule, session: SessionDep, user: CurrentUser
+) -> BookingPublic:
+    booking = service.reschedule_booking(
+        session=session, booking_id=booking_id, start=data.start, end=data.end, user=user
+    )
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/complete", response_model=BookingPublic, summary="标记完成"
+)
+def complete_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = service.complete_booking(session=session, booking_id=booking_id, user=user)
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/no-show", response_model=BookingPublic, summary="标记未出席"
+)
+def mark_no_show(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = service.mark_no_show(session=session, booking_id=booking_id, user=user)
+    return service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/registrations",
+    response_model=RegistrationPublic,
+    status_code=201,
+    summary="培训报名（区县）",
+)
+def register_for_training(
+    booking_id: int, data: RegistrationCreate, session: SessionDep, user: CurrentUser
+) -> RegistrationPublic:
+    registration = service.register_for_training(
+        session=session, booking_id=booking_id, data=data, user=user
+    )
+    return RegistrationPublic.model_validate(registration, from_attributes=True)
+
+
+@router.get(
+    "/api/bookings/{booking_id}/registrations",
+    response_model=list[RegistrationPublic],
+    summary="培训报名列表",
+)
+def list_registrations(
+    booking_id: int, session: SessionDep, user: CurrentUser
+) -> list[RegistrationPublic]:
+    rows = service.list_registrations(session=session, booking_id=booking_id, user=user)
+    return [RegistrationPublic.model_validate(r, from_attributes=True) for r in rows]
+
+
+@router.post(
+    "/api/bookings/{booking_id}/rating",
+    response_model=RatingPublic,
+    status_code=201,
+    summary="评价（区县，完成后）",
+)
+def rate_booking(
+    booking_id: int, data: RatingCreate, session: SessionDep, user: CurrentUser
+) -> RatingPublic:
+    rating = service.rate_booking(session=session, booking_id=booking_id, data=data, user=user)
+    return RatingPublic.model_validate(rating, from_attributes=True)
+
+
+# --- subscription feeds ---------------------------------------------------------------------
+
+
+def _feed_url(request: Request, token: str) -> str:
+    return str(request.url_for("calendar_feed", token=token))
+
+
+@router.post(
+    "/api/experts/{expert_id}/feed-token",
+    response_model=FeedTokenPublic,
+    status_code=201,
+    summary="生成（轮换）专家日历订阅地址",
+)
+def rotate_expert_feed(
+    expert_id: str, request: Request, session: SessionDep, user: CurrentUser
+) -> FeedTokenPublic:
+    token = service.issue_feed_token(
+        session=session, owner_type="expert", owner_id=expert_id, user=user
+    )
+    return FeedTokenPublic(url=_feed_url(request, token), token=token)
+
+
+@router.delete(
+    "/api/experts/{expert_id}/feed-token", status_code=204, summary="撤销专家日历订阅地址"
+)
+def revoke_expert_feed(expert_id: str, session: SessionDep, user: CurrentUser) -> Response:
+    service.revoke_feed_tokens(session=session, owner_type="expert", owner_id=expert_id, user=user)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/api/districts/{district_id}/feed-token",
+    response_model=FeedTokenPublic,
+    status_code=201,
+    summary="生成（轮换）区县日历订阅地址",
+)
+def rotate_district_feed(
+    district_id: int, request: Request, session: SessionDep, user: CurrentUser
+) -> FeedTokenPublic:
+    token = service.issue_feed_token(
+        session=session, owner_type="district", owner_id=str(district_id), user=user
+    )
+    return FeedTokenPublic(url=_feed_url(request, token), token=token)
+
+
+@router.delete(
+    "/api/districts/{district_id}/feed-token", status_code=204, summary="撤销区县日历订阅地址"
+)
+def revoke_district_feed(district_id: int, session: SessionDep, user: CurrentUser) -> Response:
+    service.revoke_feed_tokens(
+        session=session, owner_type="district", owner_id=str(district_id), user=user
+    )
+    return Response(status_code=204)
+
+
+@router.get(
+    "/api/feeds/{token}.ics", name="calendar_feed", summary="日历订阅（凭密钥地址，无需登录）"
+)
+def calendar_feed(token: str, session: SessionDep) -> Response:
+    if len(token) > 100:
+        raise InvalidInput(messages.FEED_NOT_FOUND)
+    return _ics(service.feed_for_token(session=session, token=token), "heart.ics")
+
+
+# --- experts' busy calendars ----------------------------------------------------------------
+
+
+def _calendar_public(calendar) -> BusyCalendarPublic:  # type: ignore[no-untyped-def]
+    return BusyCalendarPublic.model_validate(calendar, from_attributes=True)
+
+
+@router.get(
+    "/api/experts/{expert_id}/busy-calendars",
+    response_model=list[BusyCalendarPublic],
+    summary="专家的忙碌日历",
+)
+def list_busy_calendars(
+    expert_id: str, session: SessionDep, user: CurrentUser
+) -> list[BusyCalendarPublic]:
+    return [
+        _calendar_public(c)
+        for c in service.list_busy_calendars(session=session, expert_id=expert_id, user=user)
+    ]
+
+
+@router.post(
+    "/api/experts/{expert_id}/busy-calendars/upload",
+    response_model=BusyCalendarPublic,
+    status_code=201,
+    summary="上传忙碌日历（.ics）",
+)
+async def upload_busy_calendar(
+    expert_id: str,
+    session: SessionDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File()],
+    name: Annotated[str, Form(max_length=100)] = "",
+) -> BusyCalendarPublic:
+    data = await file.read(MAX_ICS_BYTES + 1)
+    calendar = service.upload_busy_calendar(
+        session=session,
+        expert_id=expert_id,
+        data=data,
+        name=name or (file.filename or ""),
+        user=user,
+    )
+    return _calendar_public(calendar)
+
+
+@router.post(
+    "/api/experts/{expert_id}/busy-calendars",
+    response_model=BusyCalendarPublic,
+    status_code=201,
+    summary="登记忙碌日历订阅地址（ICS）",
+)
+def register_busy_feed(
+    expert_id: str, data: FeedRegistration, session: SessionDep, user: CurrentUser
+) -> BusyCalendarPublic:
+    calendar = service.register_busy_feed(
+        session=session, expert_id=expert_id, url=data.url, name=data.name, user=user
+    )
+    return _calendar_public(calendar)
+
+
+@router.post(
+    "/api/experts/{expert_id}/busy-calendars/{calendar_id}/refresh",
+    response_model=BusyCalendarPublic,
+    summary="立即刷新忙碌日历订阅",
+)
+def refresh_busy_feed(
+    expert_id: str, calendar_id: int, session: SessionDep, user: CurrentUser
+) -> BusyCalendarPublic:
+    calendar = service.get_busy_calendar(
+        session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
+    )
+    return _calendar_public(service.refresh_busy_feed(session=session, calendar=calendar))
+
+
+@router.delete(
+    "/api/experts/{expert_id}/busy-calendars/{calendar_id}", status_code=204, summary="删除忙碌日历"
+)
+def delete_busy_calendar(
+    expert_id: str, calendar_id: int, session: SessionDep, user: CurrentUser
+) -> Response:
+    service.delete_busy_calendar(
+        session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
+    )
+    return Response(status_code=204)
