@@ -287,5 +287,14 @@ def _register_match_commands() -> None:
 _register_match_commands()
 
 
+def _register_booking_commands() -> None:
+    from web.cli_booking import booking_app
+
+    app.add_typer(booking_app, name="booking")
+
+
+_register_booking_commands()
+
+
 if __name__ == "__main__":
     app()

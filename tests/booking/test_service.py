@@ -194,3 +194,22 @@ def test_monthly_capacity_limits_bookings(session, world):
         service.create_booking(
             session=session, data=crisis(day, 14, kind="supervision"), user=world.district_user
         )
+
+
+def test_the_booking_tick_command_runs_the_periodic_jobs(fresh_database_url, tmp_path):
+    from typer.testing import CliRunner
+
+    from tests.conftest import TEST_SECRET
+    from web.cli import app
+
+    env = {
+        "HEART_ENVIRONMENT": "production",
+        "HEART_SECRET_KEY": TEST_SECRET,
+        "HEART_DATABASE_URL": fresh_database_url,
+        "HEART_DATA_DIR": str(tmp_path / "data"),
+    }
+    runner = CliRunner()
+    assert runner.invoke(app, ["init"], env=env).exit_code == 0
+    result = runner.invoke(app, ["booking", "tick"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "危机升级 0" in result.output

@@ -1,0 +1,38 @@
+"""`heart booking tick`: the periodic booking jobs (run from cron or a systemd timer)."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+
+from booking import notify, service
+from marketplace.db import make_engine
+
+booking_app = typer.Typer(help="预约 / booking jobs", no_args_is_help=True)
+console = Console()
+
+
+@booking_app.command(
+    "tick", help="升级无人响应的危机预约、生成次日提醒、刷新忙碌日历订阅、发送邮件"
+)
+def tick_command() -> None:
+    """Escalate unanswered crisis requests, queue reminders, poll busy feeds, deliver mail."""
+    from web.cli import load_settings
+
+    settings = load_settings()
+    engine = make_engine(settings)
+    try:
+        with service.serialized_session(engine) as session:
+            escalated = service.escalate_unanswered_crisis(session=session)
+            reminders = service.enqueue_reminders(session=session)
+        with service.serialized_session(engine) as session:
+            polled = service.poll_busy_feeds(session=session)
+        delivered = notify.deliver_pending(engine=engine, settings=settings)
+    finally:
+        engine.dispose()
+    console.print(
+        f"危机升级 {len(escalated)}，提醒 {reminders}，日历订阅刷新 {polled.refreshed}"
+        f"（失败 {len(polled.failed)}），邮件发送 {delivered.sent}（失败 {delivered.failed}）"
+    )
+    for line in polled.failed + delivered.errors:
+        console.print(f"  [yellow]{line}[/yellow]")
