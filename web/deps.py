@@ -48,7 +48,11 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so that a client following a redirect
+# (post/redirect/get) or issuing its next call at once reads its own write, and so that a failed
+# commit becomes an error response instead of a success already sent (FastAPI's default
+# "request" scope runs the code after `yield` only once the response has gone out).
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_optional_user(

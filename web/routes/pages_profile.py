@@ -18,8 +18,8 @@ from marketplace.experts.models import ExpertPublic, ExpertUpdate
 from marketplace.experts.service import get_expert, public_view, update_expert
 from marketplace.vocabulary import Format, ServiceType
 from web.deps import SessionDep
-from web.pages import ExpertPage, field_errors, set_flash
-from web.templating import render
+from web.pages import FLASH_MESSAGES, ExpertPage, field_errors, set_flash
+from web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,12 +75,14 @@ def _page(
     form: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
+    notice: str | None = None,
 ) -> Response:
     districts = list_districts(session=session)
     context = {
         "expert": expert,
         "form": form,
         "errors": errors or {},
+        "notice": notice,
         "regions": [
             (f"{d.province}|{d.city}|{d.district}", f"{d.city} · {d.district}") for d in districts
         ],
@@ -155,6 +157,12 @@ def profile_submit(
         if "地区" in exc.message or "区县" in exc.message:
             errors["region"] = exc.message
         return _page(request, session, expert, form, errors, status_code=exc.status_code)
-    response = RedirectResponse("/profile", status_code=303)
-    set_flash(response, "profile_saved" if updated.updated_at != before else "profile_unchanged")
+    outcome = "profile_saved" if updated.updated_at != before else "profile_unchanged"
+    if is_htmx(request):  # htmx swaps the form in place: show the outcome inside it
+        fresh = public_view(session=session, expert=updated)
+        return _page(
+            request, session, fresh, _form_from_expert(fresh), notice=FLASH_MESSAGES[outcome]
+        )
+    response = RedirectResponse("/profile", status_code=303)  # post/redirect/get without JS
+    set_flash(response, outcome)
     return response

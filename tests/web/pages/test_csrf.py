@@ -61,10 +61,11 @@ def test_the_htmx_header_token_is_accepted(client, session, expert_user):
     response = client.post(
         "/profile",
         data=PROFILE,
-        headers={"X-CSRF-Token": token, "HX-Request": "true"},
-        follow_redirects=False,
+        headers={"X-CSRF-Token": token, "HX-Request": "true", "HX-Target": "profile_form"},
     )
-    assert response.status_code == 303
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<form id="profile_form"')
+    assert "资料已保存" in response.text
     assert _name(session) == "林晓（新）"
 
 

@@ -1,0 +1,127 @@
+"""One journey per role through the real server and Chromium (what exists so far)."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.web.browser.conftest import PHONE, log_in, screenshot
+
+DEMO_EXPERT = ("D00001", "黎洋馥")
+
+
+def test_a_coordinator_logs_in_searches_in_chinese_as_they_type_and_opens_a_profile(new_page):
+    page = new_page()
+    log_in(page, "beilin")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("碑林区 协调员")
+    screenshot(page, "district-dashboard")
+
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="专家库").click()
+    expect(page.get_by_role("heading", name="专家库")).to_be_visible()
+    expect(page.locator("#results")).to_contain_text("共")
+    expect(page.locator("#results .expert-card")).to_have_count(20)
+    screenshot(page, "experts-directory")
+
+    expert_id, name = DEMO_EXPERT
+    page.get_by_label("搜索专家").press_sequentially(name, delay=40)  # no Enter: live search
+    expect(page.locator("#results .expert-card")).to_have_count(1)
+    expect(page.locator("#results")).to_contain_text(name)
+    expect(page).to_have_url(re.compile(r"/experts\?q="))
+    screenshot(page, "experts-live-search")
+
+    page.locator("#results").get_by_role("link", name=name).click()
+    expect(page).to_have_url(re.compile(f"/experts/{expert_id}$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(name)
+    expect(page.locator("#next-slots")).to_be_visible()
+    screenshot(page, "expert-profile")
+
+
+def test_a_coordinator_filters_the_directory_and_pages_through_it(new_page):
+    page = new_page()
+    log_in(page, "beilin")
+    page.goto("/experts")
+    total_before = page.locator("#results strong").first.inner_text()
+    page.get_by_label("领域", exact=True).select_option(label="医学（精神科）")
+    expect(page).to_have_url(re.compile(r"domain=medicine"))
+    expect(page.locator("#results strong").first).not_to_have_text(total_before)
+    page.get_by_role("link", name="下一页").click()
+    expect(page.get_by_text(re.compile(r"第 2 / \d+ 页"))).to_be_visible()
+
+
+def test_the_directory_works_on_a_phone(new_page):
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, "beilin")
+    page.goto("/experts")
+    expect(page.locator("#results .expert-card").first).to_be_visible()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], "the page scrolls sideways on a phone"
+    screenshot(page, "phone-experts", full_page=False)
+
+
+def test_pages_navigate_without_javascript(new_page):
+    page = new_page(javascript=False)
+    log_in(page, "beilin")
+    page.goto("/experts")
+    page.get_by_label("搜索专家").fill(DEMO_EXPERT[1])
+    page.get_by_role("button", name="搜索").click()
+    expect(page.locator("#results .expert-card")).to_have_count(1)
+    page.goto("/experts")
+    page.get_by_role("link", name="下一页").click()
+    expect(page).to_have_url(re.compile(r"page=2"))
+
+
+def test_staff_open_the_audit_log_and_filter_it(new_page):
+    page = new_page()
+    log_in(page, "staff")
+    expect(page.get_by_role("heading", name="专家库概况")).to_be_visible()
+    screenshot(page, "staff-dashboard")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="审计日志").click()
+    expect(page.get_by_role("heading", name="审计日志", level=1)).to_be_visible()
+    page.get_by_label("操作人").fill("staff")
+    expect(page.locator("#results tbody tr").first).to_contain_text("session.login")
+    expect(page.locator("#results")).not_to_contain_text("expert.import.create")
+    screenshot(page, "audit-log")
+
+
+def test_an_expert_fixes_a_profile_error_shown_next_to_the_field(new_page):
+    page = new_page()
+    log_in(page, "expert")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="我的资料").click()
+    years = page.get_by_label("从业年限（年）")
+    years.fill("很多")
+    page.get_by_role("button", name="保存").click()
+    expect(page.locator("#err-years_experience")).to_have_text(re.compile("必须是整数"))
+    expect(page.get_by_label("从业年限（年）")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "profile-error")
+    page.get_by_label("从业年限（年）").fill("16")
+    page.get_by_role("button", name="保存").click()
+    expect(page.get_by_role("status")).to_contain_text(re.compile("资料已保存|资料没有变化"))
+
+
+def test_a_post_without_the_csrf_token_is_refused_with_a_friendly_page(new_page):
+    page = new_page()
+    log_in(page, "expert")
+    page.evaluate(
+        """() => {
+            const form = document.createElement('form');
+            form.method = 'post';
+            form.action = '/logout';
+            document.body.appendChild(form);
+            form.submit();
+        }"""
+    )
+    expect(page.get_by_role("alert")).to_contain_text("页面已过期或请求来源无法验证")
+    response = page.request.post("/profile", form={"name": "冒名"})
+    assert response.status == 403
+    page.goto("/")
+    expect(page.get_by_role("button", name="退出")).to_be_visible()  # still logged in
+
+
+def test_logout_ends_the_session(new_page):
+    page = new_page()
+    log_in(page, "staff")
+    page.get_by_role("button", name="退出").click()
+    expect(page.get_by_role("status")).to_contain_text("您已安全退出")
+    page.goto("/audit")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Faudit"))
