@@ -21,8 +21,8 @@ BATCH = 256
 
 
 def expert_search_text(view) -> str:  # type: ignore[no-untyped-def]
-    """The text an expert is found by: specialties, title and bio."""
-    return " ".join([" ".join(view.specialties), view.title, view.bio])
+    """The text an expert is found by: specialties, name, title, organisation and bio."""
+    return " ".join([" ".join(view.specialties), view.name, view.title, view.organization, view.bio])
 
 
 def expert_documents(
@@ -184,15 +184,15 @@ def pending_count(engine: Engine) -> int:
 def drain_outbox(
     *,
     engine: Engine,
-    backend: SearchBackend,
+    backends: Sequence[SearchBackend],
     analyzer: ChineseAnalyzer,
     encoder: Encoder | None,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> DrainReport:
-    """Apply every pending outbox event to the index; safe to repeat and to run concurrently.
+    """Apply every pending outbox event to every backend; safe to repeat and to run concurrently.
 
-    Each event is marked processed only after the index accepted it, so an engine that dies
+    An event is marked processed only after all backends accepted it, so an engine that dies
     mid-way leaves the rest pending for the next drain (nothing is lost, replays are harmless).
     """
     report = DrainReport()
@@ -223,9 +223,11 @@ def drain_outbox(
                 for (k, i), e in latest.items()
                 if k in DOCUMENT_BUILDERS and f"{k}:{i}" not in found
             ]
+            documents = with_vectors(documents, encoder)
             try:
-                backend.upsert(with_vectors(documents, encoder))
-                backend.delete(deletions)
+                for backend in backends:
+                    backend.upsert(documents)
+                    backend.delete(deletions)
             except Unavailable:
                 for event in events:
                     event.attempts += 1

@@ -11,7 +11,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -24,7 +24,7 @@ from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
 from search import ranking, tuning
 from search.analysis import ChineseAnalyzer
-from search.base import FACET_FIELDS, Filters, SearchBackend
+from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
 from search.encoder import Encoder, load_encoder
 from search.factory import make_backend, make_fallback
 from search.indexing import (
@@ -46,7 +46,11 @@ MAX_RESULTS = (
 MAX_QUERY_CHARS = 1000
 CANDIDATES_PER_SIGNAL = 200
 CALIBRATION_SAMPLE = 300  # experts encoded to measure the dense signal before a rebuild
-NEED_TOP = 8  # specialties of the need distribution used for retrieval, fusion and reasons
+NEED_TOP = 8
+# A query contained (almost) whole in a document is a look-up: lexical evidence then outweighs
+# the need model (weight 1.0). See lookup_strength.
+LOOKUP_THRESHOLD = 0.8
+LOOKUP_LEXICAL_WEIGHT = 2.0  # specialties of the need distribution used for retrieval, fusion and reasons
 
 
 @dataclass
@@ -229,16 +233,13 @@ class SearchService:
 
     def drain(self, progress: Callable[[int], None] | None = None) -> DrainReport:
         """Bring every backend up to date with the outbox."""
-        report = DrainReport()
-        for backend in self._backends():
-            report = drain_outbox(
-                engine=self.engine,
-                backend=backend,
-                analyzer=self.analyzer,
-                encoder=self.encoder if self._dense_on() else None,
-                progress=progress,
-            )
-        return report
+        return drain_outbox(
+            engine=self.engine,
+            backends=self._backends(),
+            analyzer=self.analyzer,
+            encoder=self.encoder if self._dense_on() else None,
+            progress=progress,
+        )
 
     def _dense_on(self) -> bool:
         """True when the live index carries vectors (the encoder earned a weight at rebuild)."""
@@ -293,12 +294,16 @@ class SearchService:
             size=CANDIDATES_PER_SIGNAL,
         )
         candidates = retrieval.candidates
+        fusion = weights.fusion()
+        lookup = lookup_strength(tokens, candidates)
+        if lookup > 0:
+            fusion = replace(fusion, lexical=fusion.lexical + LOOKUP_LEXICAL_WEIGHT * lookup)
         fused = ranking.fuse_scores(
             [c.doc.specialties for c in candidates],
             needs or None,
             [c.lexical for c in candidates],
             [c.dense for c in candidates] if vector is not None else None,
-            weights=weights.fusion(),
+            weights=fusion,
         )
         order = sorted(
             range(len(candidates)), key=lambda i: (-fused[i], candidates[i].doc.sort_key)
@@ -329,6 +334,23 @@ class SearchService:
         return SearchResponse(
             hits, len(scored), request.page, page_size, facets, top_needs, backend.name, degraded
         )
+
+
+def lookup_strength(tokens: list[str], candidates: list[Candidate]) -> float:
+    """0..1: how much the query reads as a look-up (a name, an organisation, an exact term).
+
+    It is the share of the query's characters (over distinct tokens) that the best lexical
+    match contains, mapped so that only near-complete containment counts. District needs
+    are long and no document contains them (dev set: at most 0.69), while a name or a term
+    copied from a profile is contained whole (1.0).
+    """
+    best = max(candidates, key=lambda c: c.lexical, default=None)
+    if best is None or best.lexical <= 0:
+        return 0.0
+    distinct = list(dict.fromkeys(tokens))
+    held = set(best.doc.tokens)
+    share = sum(len(t) for t in distinct if t in held) / sum(len(t) for t in distinct)
+    return max(0.0, min(1.0, (share - LOOKUP_THRESHOLD) / (1.0 - LOOKUP_THRESHOLD)))
 
 
 def _count_facets(filters_list: list[dict[str, list[str]]]) -> dict[str, dict[str, int]]:

@@ -137,3 +137,9 @@ def test_a_second_process_sees_changes_drained_by_another(corpus):
         session.commit()
     service.drain()
     assert other.search(SearchRequest(q="", page_size=1)).total == before - 1
+
+
+def test_a_name_or_an_exact_term_is_a_look_up_that_finds_that_expert_first(corpus):
+    _, _, service = corpus
+    assert search(service, "黎洋馥", page_size=3).hits[0].id == "D00001"
+    assert search(service, "徐平 高陵区青少年事务社工站", page_size=3).hits[0].id == "D00002"
