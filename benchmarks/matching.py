@@ -208,9 +208,10 @@ def main() -> None:
     print(f"{'method':34} {'time s':>8} {'objective':>11} {'affinity':>10} {'filled':>7}")
     print(f"{'greedy, full matrix (baseline)':34} {greedy_time:>8.2f} {greedy_obj:>11.2f} {greedy_aff:>10.2f} "
           f"{len(greedy_pairs) / slots:>7.1%}")
-    print(f"{'solver: top-%d prune + HiGHS' % args.top_k:34} {ours_time:>8.2f} {solution.objective:>11.2f} "
+    label = f"solver: top-{args.top_k} prune + HiGHS"
+    print(f"{label:34} {ours_time:>8.2f} {solution.objective:>11.2f} "
           f"{solution.total_affinity:>10.2f} {solution.chosen.sum() / slots:>7.1%}")
-    print(f"  prune {prune_time:.2f}s + MILP {solve_time:.2f}s ({solution.status}, "
+    print(f"  prune {prune_time:.2f}s + HiGHS {solve_time:.2f}s ({solution.status}, "
           f"{len(problem.pair_need)} candidate pairs)")
     print(f"LP bound of the unpruned problem (dual certificate, {bound_time:.1f}s): {bound:.2f}")
     print(f"gap to LP bound: solver {(bound - solution.objective) / bound:.3%}, "

@@ -71,7 +71,7 @@ def validate(problem: Problem, chosen: np.ndarray) -> list[str]:
     used = np.bincount(expert, weights=problem.hours[need], minlength=len(problem.capacity))
     for e in np.nonzero(used > problem.capacity + 1e-9)[0]:
         errors.append(f"expert {e}: {used[e]} hours > {problem.capacity[e]}")
-    if len(set(zip(need.tolist(), expert.tolist()))) != len(need):
+    if len(set(zip(need.tolist(), expert.tolist(), strict=True))) != len(need):
         errors.append("duplicate pair")
     return errors
 

@@ -18,7 +18,13 @@ from marketplace.errors import DomainError
 from marketplace.requests.models import DistrictRequest
 from matching.batch import Assigned, BatchResult, Progress, Unserved
 from matching.scoring import PairExplanation
-from matching.service import RelevanceFactory, match_lines, relevance_factory_for, run_batch, run_view
+from matching.service import (
+    RelevanceFactory,
+    match_lines,
+    relevance_factory_for,
+    run_batch,
+    run_view,
+)
 
 PROGRESS_FROM = 200  # show a progress bar from this many requests on
 

@@ -11,8 +11,7 @@ from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex, find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
-from marketplace.experts.models import Expert
-from marketplace.experts.models import RegionRef
+from marketplace.experts.models import Expert, RegionRef
 from marketplace.requests.models import (
     TRANSITIONS,
     DistrictRequest,

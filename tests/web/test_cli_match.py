@@ -91,3 +91,27 @@ def test_match_without_requests_says_there_is_nothing_to_match(env):
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"assignments": [], "unassigned": []}
     assert "没有待匹配的申请" in result.stderr
+
+
+def test_match_without_requests_matches_submitted_requests_and_stores_the_proposal(env, fresh_database_url, tmp_path):
+    from sqlmodel import select
+
+    from marketplace.db import make_engine, session_scope
+    from matching.models import MatchRun
+    from tests.conftest import make_settings
+    from tests.matching.db_support import file_request
+
+    engine = make_engine(make_settings(tmp_path, fresh_database_url))
+    try:
+        with session_scope(engine) as session:
+            file_request(session, external_id="DRX1")
+            file_request(session, service_type="assessment")
+        result = runner.invoke(app, ["match", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        data = json.loads(result.stdout)
+        assert [(a["request_id"], a["expert_ids"]) for a in data["assignments"]] == [("DRX1", ["C1"])]
+        assert data["unassigned"] == [{"request_id": "2", "reason": "没有专家提供测评服务"}]
+        with session_scope(engine) as session:
+            assert len(session.exec(select(MatchRun)).all()) == 1
+    finally:
+        engine.dispose()
