@@ -205,7 +205,8 @@ def assign(
     the LP relaxation (HiGHS), rounded by LP value and completed greedily — the LP is almost
     integral here (bipartite b-matching; only experts mixing request lengths go fractional),
     so this lands within a fraction of a percent of the bound in a fraction of the MILP time
-    (benchmarks/matching.py).
+    (benchmarks/matching.py). The fairness floor shapes the LP; the small re-solved
+    neighbourhood (see `_fix_and_repair`) maximises affinity alone.
     """
     n_pairs = len(problem.pair_need)
     if n_pairs == 0:

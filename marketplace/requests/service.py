@@ -32,6 +32,16 @@ def is_staff(user: User) -> bool:
     return user.role in STAFF_ROLES
 
 
+def _district_id(session: Session, name: str) -> int:
+    """A district named in a request body; unknown names are invalid input (422), not 404."""
+    try:
+        district = find_district(session=session, name=name)
+    except NotFound as exc:
+        raise InvalidInput(exc.message) from None
+    assert district.id is not None
+    return district.id
+
+
 def _check_can_see(user: User, request: DistrictRequest) -> None:
     if is_staff(user):
         return
@@ -102,13 +112,12 @@ def create_request(
             raise Forbidden(messages.FORBIDDEN)
         district_id = user.district_id
         if data.district:
-            named = find_district(session=session, name=data.district)
-            if named.id != district_id:
+            if _district_id(session, data.district) != district_id:
                 raise Forbidden(messages.REQUEST_NOT_YOURS)
     else:
         if not data.district:
             raise InvalidInput(messages.REQUEST_NEEDS_DISTRICT)
-        district_id = find_district(session=session, name=data.district).id  # type: ignore[assignment]
+        district_id = _district_id(session, data.district)
     if data.external_id and find_by_external_id(session=session, external_id=data.external_id):
         raise Conflict(messages.REQUEST_EXISTS.format(id=data.external_id))
     _check_known_experts(session, data.excluded_expert_ids)

@@ -96,3 +96,9 @@ def test_the_same_external_id_cannot_be_filed_twice(session: Session):
     )
     with pytest.raises(Conflict):
         file_request(session, user=staff, external_id="DR0001")
+
+
+def test_an_unknown_district_is_invalid_input_with_its_name(session: Session):
+    staff = make_user(session, Role.staff)
+    with pytest.raises(InvalidInput, match="不存在区"):
+        file_request(session, user=staff, district="西安市/不存在区")
