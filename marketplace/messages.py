@@ -141,6 +141,11 @@ SERVER_ERROR = "服务器内部错误，请稍后重试"
 PROFILE_SAVED = "资料已保存"
 PROFILE_UNCHANGED = "资料没有变化"
 FORM_HAS_ERRORS = "表单中有需要修改的内容，请查看标红的字段"
+APPLICATION_SUBMITTED = "申请已提交，等待资源中心审批"
+APPLICATION_APPROVED = "已批准该申请"
+APPLICATION_REJECTED = "已驳回该申请"
+APPLICATION_WITHDRAWN = "已撤回该申请"
+DUPLICATE_SUBMISSION = "该表单已经提交过，未重复处理"
 
 # --- booking (booking/) ---------------------------------------------------------------------
 BOOKING_KIND_LABELS = {

@@ -21,6 +21,11 @@ FLASH_MESSAGES = {
     "profile_saved": messages.PROFILE_SAVED,
     "profile_unchanged": messages.PROFILE_UNCHANGED,
     "logged_out": messages.LOGGED_OUT,
+    "application_submitted": messages.APPLICATION_SUBMITTED,
+    "application_approved": messages.APPLICATION_APPROVED,
+    "application_rejected": messages.APPLICATION_REJECTED,
+    "application_withdrawn": messages.APPLICATION_WITHDRAWN,
+    "duplicate_submission": messages.DUPLICATE_SUBMISSION,
 }
 
 
@@ -60,6 +65,51 @@ def set_flash(response: Response, key: str) -> None:
 
 def take_flash(request: Request) -> str | None:
     return FLASH_MESSAGES.get(request.cookies.get(FLASH_COOKIE, ""))
+
+
+def redirect_with_flash(url: str, key: str) -> Response:
+    """Post/redirect/get: a 303 to `url` that shows FLASH_MESSAGES[key] there."""
+    from fastapi.responses import RedirectResponse
+
+    response = RedirectResponse(url, status_code=303)
+    set_flash(response, key)
+    return response
+
+
+class FormOnce:
+    """Remembers which one-time form ids were already used (double-clicked or re-sent forms).
+
+    In memory and per process, like the login limiter: enough to absorb a double click or a
+    browser re-sending a form; the services' own state checks remain the real guard.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        from collections import OrderedDict
+
+        self.capacity = capacity
+        self._seen: OrderedDict[tuple[int, str], None] = OrderedDict()
+
+    def seen(self, login_id: int, nonce: str) -> bool:
+        return bool(nonce) and (login_id, nonce) in self._seen
+
+    def remember(self, login_id: int, nonce: str) -> None:
+        if not nonce:
+            return
+        self._seen[(login_id, nonce[:64])] = None
+        while len(self._seen) > self.capacity:
+            self._seen.popitem(last=False)
+
+
+def form_once(request: Request) -> FormOnce:
+    once = getattr(request.app.state, "form_once", None)
+    if once is None:
+        once = request.app.state.form_once = FormOnce()
+    return once
+
+
+def login_id(request: Request) -> int:
+    login = getattr(request.state, "login_session", None)
+    return login.id if login is not None else 0
 
 
 def field_errors(exc: ValidationError, rename: Callable[[str], str] = str) -> dict[str, str]:

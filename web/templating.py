@@ -50,6 +50,13 @@ def query_with(params: Mapping[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
 
+def quantity(value: float | None) -> str:
+    """A quantity without a needless ".0" (12.0 -> 12, 2.5 -> 2.5)."""
+    if value is None:
+        return ""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 def label_pair(value: str, labels: Mapping[str, str] | None = None) -> tuple[str, str]:
     """(value, its Chinese label) for select options."""
     return (value, (labels or {}).get(value, value))
@@ -58,6 +65,7 @@ def label_pair(value: str, labels: Mapping[str, str] | None = None) -> tuple[str
 templates = Jinja2Blocks(directory=TEMPLATES_DIR, context_processors=[_shell_context])
 templates.env.filters["local_time"] = local_time
 templates.env.filters["label_pair"] = label_pair
+templates.env.filters["quantity"] = quantity
 # Audit details show Chinese as Chinese, not \uXXXX escapes.
 templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 templates.env.globals.update(
@@ -67,6 +75,8 @@ templates.env.globals.update(
     SERVICE_TYPE_LABELS=messages.SERVICE_TYPE_LABELS,
     STATUS_LABELS=messages.STATUS_LABELS,
     ROLE_LABELS=messages.ROLE_LABELS,
+    SERVICE_KIND_LABELS=getattr(messages, "SERVICE_KIND_LABELS", {}),
+    APPLICATION_STATUS_LABELS=getattr(messages, "APPLICATION_STATUS_LABELS", {}),
 )
 # Shared macros (csrf_field, form fields, pagination) as a global, so fragments see them too.
 templates.env.globals["ui"] = templates.env.get_template("_ui.html").module

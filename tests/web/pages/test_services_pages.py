@@ -1,0 +1,141 @@
+from datetime import timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from marketplace.applications.models import ServiceApplication
+from marketplace.audit.service import Actor
+from marketplace.services.models import ServiceCreate
+from marketplace.services.service import create_service, today
+from marketplace.vocabulary import Role
+from tests.conftest import make_user
+from tests.web.pages.conftest import form_token, logged_in
+
+
+@pytest.fixture
+def service_id(session: Session) -> int:
+    service = create_service(
+        session=session,
+        data=ServiceCreate(
+            name="测试督导小时包",
+            kind="supervision_hours",
+            unit="小时",
+            quantity=40,
+            valid_from=today() - timedelta(days=1),
+            valid_to=today() + timedelta(days=90),
+        ),
+        actor=Actor.system("t"),
+    )
+    session.flush()
+    return service.id
+
+
+def _applications(session: Session, service_id: int) -> list[ServiceApplication]:
+    session.expire_all()
+    return list(
+        session.exec(
+            select(ServiceApplication).where(ServiceApplication.service_id == service_id)
+        ).all()
+    )
+
+
+def _apply(client, service_id: int, **fields):
+    page = client.get(f"/applications/new?service_id={service_id}").text
+    nonce = page.split('name="form_nonce" value="')[1].split('"')[0]
+    data = {
+        "csrf_token": form_token(page),
+        "service_id": str(service_id),
+        "form_nonce": nonce,
+        "quantity": "6",
+        "purpose": "为碑林区心理教师开展个案督导",
+        "target_schools": "西安市第一中学、西安市第二中学",
+        **fields,
+    }
+    return client.post("/applications", data=data, follow_redirects=False), data
+
+
+def test_a_coordinator_applies_for_a_service_and_follows_the_application(
+    client, session, district_user, service_id
+):
+    logged_in(client, district_user)
+    assert "测试督导小时包" in client.get("/services").text
+    response, _ = _apply(client, service_id)
+    assert response.status_code == 303 and response.headers["location"] == "/applications"
+    page = client.get("/applications").text
+    assert "申请已提交" in page and "待审批" in page
+    [application] = _applications(session, service_id)
+    assert application.target_schools == ["西安市第一中学", "西安市第二中学"]
+
+
+def test_application_errors_are_shown_next_to_the_fields_and_nothing_is_filed(
+    client, session, district_user, service_id
+):
+    logged_in(client, district_user)
+    response, _ = _apply(client, service_id, quantity="很多", purpose="  ")
+    assert response.status_code == 422
+    assert 'id="err-quantity"' in response.text and 'id="err-purpose"' in response.text
+    assert _applications(session, service_id) == []
+
+
+def test_a_double_submitted_application_form_files_one_application(
+    client, session, district_user, service_id
+):
+    logged_in(client, district_user)
+    first, data = _apply(client, service_id)
+    again = client.post("/applications", data=data, follow_redirects=False)
+    assert first.status_code == again.status_code == 303
+    assert "未重复处理" in client.get(again.headers["location"]).text
+    assert len(_applications(session, service_id)) == 1
+
+
+def test_staff_approve_part_of_an_application_and_coordinators_may_not(
+    client, session, district_user, staff_user, service_id
+):
+    logged_in(client, district_user)
+    _apply(client, service_id)
+    [application] = _applications(session, service_id)
+    token = form_token(client.get("/applications").text)
+    refused = client.post(f"/applications/{application.id}/approve", data={"csrf_token": token})
+    assert refused.status_code == 403
+    logged_in(client, staff_user)
+    token = form_token(client.get("/applications").text)
+    response = client.post(
+        f"/applications/{application.id}/approve", data={"csrf_token": token, "quantity": "4"}
+    )
+    assert response.status_code == 200 and "已批准该申请" in response.text
+    [application] = _applications(session, service_id)
+    assert (application.status, application.approved_hundredths) == ("approved", 400)
+
+
+def test_a_rejection_needs_a_reason(client, session, district_user, staff_user, service_id):
+    logged_in(client, district_user)
+    _apply(client, service_id)
+    [application] = _applications(session, service_id)
+    logged_in(client, staff_user)
+    token = form_token(client.get("/applications").text)
+    empty = client.post(
+        f"/applications/{application.id}/reject", data={"csrf_token": token, "reason": " "}
+    )
+    assert empty.status_code == 422 and "请填写驳回原因" in empty.text
+    assert _applications(session, service_id)[0].status == "submitted"
+
+
+def test_a_coordinator_cannot_withdraw_another_districts_application(
+    client, session, district_user, service_id
+):
+    logged_in(client, district_user)
+    _apply(client, service_id)
+    [application] = _applications(session, service_id)
+    other = make_user(session, Role.district, username="coord-yanta", district="西安市/雁塔区")
+    logged_in(client, other)
+    token = form_token(client.get("/applications").text)
+    assert "测试督导小时包" not in client.get("/applications").text
+    response = client.post(f"/applications/{application.id}/withdraw", data={"csrf_token": token})
+    assert response.status_code == 403
+    assert _applications(session, service_id)[0].status == "submitted"
+
+
+def test_experts_cannot_open_the_service_pages(client, expert_user):
+    logged_in(client, expert_user)
+    assert client.get("/services").status_code == 403
+    assert client.get("/applications").status_code == 403

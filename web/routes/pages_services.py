@@ -1,0 +1,244 @@
+"""Pages: the procured-services catalogue, district applications, and staff decisions.
+
+Over marketplace.services / applications / allocation; every rule (eligibility, remainder,
+pending-only decisions) is theirs. District users see and act on their own district only.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.service import actor_for
+from marketplace.allocation.service import approve_application
+from marketplace.applications.models import ApplicationCreate, ApplicationStatus
+from marketplace.applications.service import (
+    create_application,
+    get_application,
+    list_applications,
+    reject_application,
+    withdraw_application,
+)
+from marketplace.applications.service import (
+    public_views as application_views,
+)
+from marketplace.districts.models import District
+from marketplace.errors import Forbidden, InvalidInput
+from marketplace.services.service import get_service, is_eligible, list_services, public_view
+from marketplace.services.service import public_views as service_views
+from marketplace.vocabulary import Role
+from web.deps import SessionDep
+from web.pages import (
+    DistrictPage,
+    PageUser,
+    StaffPage,
+    field_errors,
+    form_once,
+    is_staff,
+    login_id,
+    redirect_with_flash,
+)
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str, Form()]
+_SCHOOL_SEPARATORS = re.compile(r"[\n\r,，、;；]+")
+
+
+def _district_of(user: User) -> int | None:
+    """None for staff (all districts); the coordinator's district; anyone else is refused."""
+    if is_staff(user):
+        return None
+    if user.role == Role.district.value and user.district_id is not None:
+        return user.district_id
+    raise Forbidden(messages.FORBIDDEN)
+
+
+@router.get("/services", summary="服务目录")
+def services_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    district_id = _district_of(user)
+    district = None if district_id is None else session.get(District, district_id)
+    services = list_services(session=session, eligible_for=district)
+    return render(
+        request,
+        "services/list.html",
+        {
+            "services": service_views(session=session, services=services),
+            "can_apply": district is not None,
+        },
+    )
+
+
+@router.get("/applications", summary="服务申请")
+def applications_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    status: Annotated[str, Query(max_length=16)] = "",
+    service_id: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    district_id = _district_of(user)
+    chosen = status if status in {s.value for s in ApplicationStatus} else None
+    applications = list_applications(
+        session=session,
+        district_id=district_id,
+        service_id=service_id,
+        status=ApplicationStatus(chosen) if chosen else None,
+    )
+    views = application_views(session=session, applications=list(reversed(applications)))
+    return render(
+        request,
+        "services/applications.html",
+        {
+            "applications": views,
+            "status": chosen or "",
+            "statuses": [s.value for s in ApplicationStatus],
+            "staff": district_id is None,
+        },
+        fragments=("results",),
+    )
+
+
+def _apply_form(
+    request: Request,
+    session: Session,
+    user: User,
+    service_id: int,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    service = get_service(session=session, service_id=service_id)
+    district = session.get(District, user.district_id) if user.district_id else None
+    if district is None or not is_eligible(service, district):
+        raise Forbidden(messages.SERVICE_NOT_ELIGIBLE)
+    return render(
+        request,
+        "services/apply.html",
+        {
+            "service": public_view(session=session, service=service),
+            "form": form,
+            "errors": errors or {},
+            "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/applications/new", summary="申请服务")
+def new_application_page(
+    request: Request, session: SessionDep, user: DistrictPage, service_id: int
+) -> Response:
+    empty = {
+        "quantity": "",
+        "purpose": "",
+        "target_schools": "",
+        "period_start": "",
+        "period_end": "",
+    }
+    return _apply_form(request, session, user, service_id, empty)
+
+
+@router.post("/applications", summary="提交服务申请")
+def submit_application(
+    request: Request,
+    session: SessionDep,
+    user: DistrictPage,
+    service_id: Annotated[int, Form()],
+    quantity: FormText = "",
+    purpose: FormText = "",
+    target_schools: FormText = "",
+    period_start: FormText = "",
+    period_end: FormText = "",
+    form_nonce: FormText = "",
+) -> Response:
+    once = form_once(request)
+    if once.seen(login_id(request), form_nonce):
+        return redirect_with_flash("/applications", "duplicate_submission")
+    form = {
+        "quantity": quantity[:32],
+        "purpose": purpose[:5000],
+        "target_schools": target_schools[:20000],
+        "period_start": period_start[:32],
+        "period_end": period_end[:32],
+        "form_nonce": form_nonce[:64],
+    }
+    schools = [s.strip() for s in _SCHOOL_SEPARATORS.split(form["target_schools"]) if s.strip()]
+    try:
+        data = ApplicationCreate.model_validate(
+            {
+                "service_id": service_id,
+                "quantity": form["quantity"],
+                "purpose": form["purpose"].strip(),
+                "target_schools": schools,
+                "period_start": form["period_start"] or None,
+                "period_end": form["period_end"] or None,
+            }
+        )
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        errors["__all__"] = messages.FORM_HAS_ERRORS
+        return _apply_form(request, session, user, service_id, form, errors, status_code=422)
+    try:
+        create_application(
+            session=session, data=data, district_id=user.district_id or 0, actor=actor_for(user)
+        )
+    except (InvalidInput, Forbidden) as exc:
+        session.rollback()
+        return _apply_form(
+            request, session, user, service_id, form, {"__all__": exc.message}, exc.status_code
+        )
+    once.remember(login_id(request), form_nonce)
+    return redirect_with_flash("/applications", "application_submitted")
+
+
+@router.post("/applications/{application_id}/approve", summary="批准申请")
+def approve(
+    application_id: int, session: SessionDep, user: StaffPage, quantity: FormText = ""
+) -> Response:
+    amount = None
+    if quantity.strip():
+        try:
+            amount = ApplicationCreate.model_validate(
+                {"service_id": 0, "quantity": quantity.strip()[:32], "purpose": "-"}
+            ).quantity
+        except ValidationError as exc:
+            raise InvalidInput(f"批准数量：{field_errors(exc).get('quantity', '')}") from None
+    approve_application(
+        session=session, application_id=application_id, quantity=amount, actor=actor_for(user)
+    )
+    return redirect_with_flash("/applications", "application_approved")
+
+
+@router.post("/applications/{application_id}/reject", summary="驳回申请")
+def reject(
+    application_id: int, session: SessionDep, user: StaffPage, reason: FormText = ""
+) -> Response:
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise InvalidInput("请填写驳回原因（不超过 500 字）")
+    reject_application(
+        session=session, application_id=application_id, reason=reason, actor=actor_for(user)
+    )
+    return redirect_with_flash("/applications", "application_rejected")
+
+
+@router.post("/applications/{application_id}/withdraw", summary="撤回申请")
+def withdraw(application_id: int, session: SessionDep, user: DistrictPage) -> Response:
+    get_application(session=session, application_id=application_id, district_id=user.district_id)
+    withdraw_application(
+        session=session,
+        application_id=application_id,
+        district_id=user.district_id,
+        actor=actor_for(user),
+    )
+    return redirect_with_flash("/applications", "application_withdrawn")
