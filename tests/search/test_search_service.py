@@ -142,4 +142,5 @@ def test_a_second_process_sees_changes_drained_by_another(corpus):
 def test_a_name_or_an_exact_term_is_a_look_up_that_finds_that_expert_first(corpus):
     _, _, service = corpus
     assert search(service, "黎洋馥", page_size=3).hits[0].id == "D00001"
-    assert search(service, "徐平 高陵区青少年事务社工站", page_size=3).hits[0].id == "D00002"
+    organisation = search(service, "高陵区青少年事务社工站", page_size=2)
+    assert {hit.id for hit in organisation.hits} == {"D00002", "D00505"}  # the two who work there
