@@ -6,8 +6,8 @@
 The batch is synthesised by varying the dev data: experts are copies of the 600 dev experts with
 capacity, seniority and district (within the same city) varied; requests are copies of the dev
 requests with hours, experts_needed, urgency and district varied. Affinities come from the real
-scoring formula over BM25 relevance of the dev texts (jittered per copy), computed once into a
-dense matrix that both methods read:
+scoring formula over matching's default relevance of the dev texts (need model + BM25, ±10%
+jitter per copy), computed once into a dense matrix that both methods read:
 
 * greedy: requests in urgency-then-file order take their best feasible experts with hours left,
   over the full matrix (no pruning) — the baseline;
@@ -41,7 +41,7 @@ from matching.records import (  # noqa: E402
     vocabulary,
     zone_map,
 )
-from matching.relevance import bm25_baseline  # noqa: E402
+from matching.relevance import default_relevance  # noqa: E402
 from matching.scoring import expert_arrays, feasible_mask, score_row, specialty_fit_rows  # noqa: E402
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
@@ -91,20 +91,24 @@ def synthesise(n_requests: int, n_experts: int, seed: int, capacity_scale: float
         need_base.append(b)
     texts = [text_from_record(r) for r in records]
     names, synonyms = vocabulary()
-    base_relevance = bm25_baseline(texts, vocabulary=names, synonyms=synonyms).scores(
-        [n.text for n in base_needs], [e.id for e in base_pool]
-    )
-    return needs, pool, base_relevance, np.array(need_base), np.array(expert_base), rng
+    relevance = default_relevance(texts, vocabulary=names, synonyms=synonyms)
+    base_texts = [n.text for n in base_needs]
+    base_relevance = relevance.scores(base_texts, [e.id for e in base_pool])
+    weights = relevance.needs(base_texts) if relevance.needs else [{} for _ in base_texts]
+    base_fit = specialty_fit_rows(weights, expert_arrays(base_pool))
+    return needs, pool, (base_relevance, base_fit), np.array(need_base), np.array(expert_base), rng
 
 
-def dense_affinity(needs, pool, base_relevance, need_base, expert_base, rng):  # type: ignore[no-untyped-def]
+def dense_affinity(needs, pool, base, need_base, expert_base, rng):  # type: ignore[no-untyped-def]
+    base_relevance, base_fit = base
     arrays = expert_arrays(pool)
-    no_specialties = specialty_fit_rows([{}], arrays)[0]
     matrix = np.empty((len(needs), len(pool)), dtype=np.float32)
     for i, n in enumerate(needs):
-        relevance = base_relevance[need_base[i]][expert_base] * rng.uniform(0.9, 1.1, len(pool))
+        jitter = rng.uniform(0.9, 1.1, len(pool))
+        relevance = np.minimum(base_relevance[need_base[i]][expert_base] * jitter, 1.0)
+        fit = np.minimum(base_fit[need_base[i]][expert_base] * jitter, 1.0)
         mask, _ = feasible_mask(n, arrays)
-        matrix[i] = score_row(n, arrays, relevance=np.minimum(relevance, 1.0), specialty_fit=no_specialties, mask=mask)
+        matrix[i] = score_row(n, arrays, relevance=relevance, specialty_fit=fit, mask=mask)
     return matrix, arrays
 
 
