@@ -125,3 +125,33 @@ def test_logout_ends_the_session(new_page):
     expect(page.get_by_role("status")).to_contain_text("您已安全退出")
     page.goto("/audit")
     expect(page).to_have_url(re.compile(r"/login\?next=%2Faudit"))
+
+
+def test_a_coordinator_applies_for_a_service_staff_approve_it_and_open_the_report(new_page):
+    purpose = "浏览器测试：为碑林区心理教师申请督导"
+    coordinator = new_page()
+    log_in(coordinator, "beilin")
+    coordinator.get_by_role("navigation", name="主导航").get_by_role(
+        "link", name="服务目录"
+    ).click()
+    screenshot(coordinator, "services-catalogue")
+    coordinator.locator("main").get_by_role("link", name="申请", exact=True).first.click()
+    coordinator.get_by_label(re.compile("申请数量")).fill("2")
+    coordinator.get_by_label("用途说明").fill(purpose)
+    coordinator.get_by_role("button", name="提交申请").click()
+    expect(coordinator.get_by_role("status")).to_contain_text("申请已提交")
+
+    staff = new_page()
+    log_in(staff, "staff")
+    staff.get_by_role("navigation", name="主导航").get_by_role("link", name="服务申请").click()
+    card = staff.locator("#results li.card").filter(has_text=purpose)
+    expect(card).to_contain_text("待审批")
+    screenshot(staff, "applications-staff")
+    card.get_by_role("button", name="批准").click()
+    expect(staff.get_by_role("status")).to_contain_text("已批准该申请")
+    expect(staff.locator("#results li.card").filter(has_text=purpose)).to_contain_text("已批准")
+
+    staff.get_by_role("navigation", name="主导航").get_by_role("link", name="统计报表").click()
+    expect(staff.get_by_role("heading", name="统计报表", level=1)).to_be_visible()
+    expect(staff.get_by_role("link", name="导出 Excel")).to_be_visible()
+    screenshot(staff, "report")
