@@ -1,28 +1,12 @@
-"""Transactions that must not interleave with other writers."""
+"""Transactions that must not interleave with other writers.
+
+`serialized_session` is marketplace.db.serialized_write: a committing session whose SQLite
+transaction starts with BEGIN IMMEDIATE (on PostgreSQL an ordinary session). Booking code names
+it here so that every check-and-insert in this package goes through one import.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from marketplace.db import serialized_write as serialized_session
 
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
-
-
-@contextmanager
-def serialized_session(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and, on SQLite, holds the write lock from its first
-    statement (BEGIN IMMEDIATE), so a check-and-insert inside it cannot interleave with another."""
-    with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.info["sqlite_begin"] = "BEGIN IMMEDIATE"
-        try:
-            with Session(bind=connection, expire_on_commit=False) as session:
-                try:
-                    yield session
-                    session.commit()
-                except Exception:
-                    session.rollback()
-                    raise
-        finally:
-            connection.info.pop("sqlite_begin", None)
+__all__ = ["serialized_session"]
