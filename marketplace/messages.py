@@ -146,6 +146,15 @@ APPLICATION_APPROVED = "已批准该申请"
 APPLICATION_REJECTED = "已驳回该申请"
 APPLICATION_WITHDRAWN = "已撤回该申请"
 DUPLICATE_SUBMISSION = "该表单已经提交过，未重复处理"
+REQUEST_FILED = "需求已提交，资源中心将尽快匹配专家"
+REQUEST_STATUS_LABELS = {
+    "draft": "草稿",
+    "submitted": "待匹配",
+    "matched": "已匹配",
+    "scheduled": "已排期",
+    "done": "已完成",
+    "withdrawn": "已撤回",
+}
 
 # --- booking (booking/) ---------------------------------------------------------------------
 BOOKING_KIND_LABELS = {

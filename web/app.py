@@ -13,7 +13,7 @@ from marketplace.db import make_engine
 from marketplace.settings import Settings
 from web.errors import install_error_handlers
 from web.routes import pages_audit, pages_auth, pages_experts, pages_home, pages_profile
-from web.routes import pages_reports, pages_services
+from web.routes import pages_reports, pages_requests, pages_services
 from web.routes import bookings
 from web.sessions import install_sessions
 from web.routes import applications, reports, services
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_sessions(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
-    for module in (*pages, pages_reports):
+    for module in (*pages, pages_reports, pages_requests):
         app.include_router(module.router)
     for module in (health, auth, experts, reference, bookings):
         app.include_router(module.router)

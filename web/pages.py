@@ -26,6 +26,7 @@ FLASH_MESSAGES = {
     "application_rejected": messages.APPLICATION_REJECTED,
     "application_withdrawn": messages.APPLICATION_WITHDRAWN,
     "duplicate_submission": messages.DUPLICATE_SUBMISSION,
+    "request_filed": messages.REQUEST_FILED,
 }
 
 

@@ -77,6 +77,8 @@ templates.env.globals.update(
     ROLE_LABELS=messages.ROLE_LABELS,
     SERVICE_KIND_LABELS=getattr(messages, "SERVICE_KIND_LABELS", {}),
     APPLICATION_STATUS_LABELS=getattr(messages, "APPLICATION_STATUS_LABELS", {}),
+    REQUEST_STATUS_LABELS=messages.REQUEST_STATUS_LABELS,
+    URGENCY_LABELS=getattr(messages, "URGENCY_LABELS", {}),
 )
 # Shared macros (csrf_field, form fields, pagination) as a global, so fragments see them too.
 templates.env.globals["ui"] = templates.env.get_template("_ui.html").module

@@ -155,3 +155,24 @@ def test_a_coordinator_applies_for_a_service_staff_approve_it_and_open_the_repor
     expect(staff.get_by_role("heading", name="统计报表", level=1)).to_be_visible()
     expect(staff.get_by_role("link", name="导出 Excel")).to_be_visible()
     screenshot(staff, "report")
+
+
+def test_a_coordinator_files_a_request_and_sees_recommendations_with_reasons(new_page):
+    from datetime import date, timedelta
+
+    page = new_page()
+    log_in(page, "beilin")
+    page.get_by_role("navigation", name="主导航").get_by_role("link", name="需求与匹配").click()
+    page.get_by_role("link", name="提交新需求").click()
+    page.get_by_label("需求描述").fill("初中生自伤事件后的心理危机干预，需要线上督导班主任")
+    page.get_by_label("服务类型").select_option(label="危机支持")
+    page.get_by_label("服务方式").select_option(label="线上")
+    page.get_by_label("所需小时数").fill("6")
+    start = date.today() + timedelta(days=7)
+    page.get_by_label("最早日期").fill(start.isoformat())
+    page.get_by_label("最晚日期").fill((start + timedelta(days=30)).isoformat())
+    page.get_by_role("button", name="提交需求").click()
+    expect(page.get_by_role("status")).to_contain_text("需求已提交")
+    recommendations = page.locator("#recommendations")
+    expect(recommendations.locator(".reasons li").first).to_be_visible(timeout=60_000)
+    screenshot(page, "request-recommendations")

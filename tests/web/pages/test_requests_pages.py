@@ -1,0 +1,96 @@
+import re
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from marketplace.requests.models import DistrictRequest
+from marketplace.services.service import today
+from marketplace.vocabulary import Role
+from tests.conftest import expert_record, make_user
+from tests.web.pages.conftest import form_token, import_records, logged_in
+
+
+def _request_form(client, **fields):
+    page = client.get("/requests/new").text
+    nonce = page.split('name="form_nonce" value="')[1].split('"')[0]
+    return {
+        "csrf_token": form_token(page),
+        "form_nonce": nonce,
+        "text": "初中生自伤事件后的心理危机干预与教师督导",
+        "service_type": "crisis_support",
+        "format": "online",
+        "hours": "6",
+        "experts_needed": "1",
+        "window_start": (today() + timedelta(days=7)).isoformat(),
+        "window_end": (today() + timedelta(days=37)).isoformat(),
+        "urgency": "urgent",
+        **fields,
+    }
+
+
+def _requests(session: Session) -> list[DistrictRequest]:
+    session.expire_all()
+    return list(session.exec(select(DistrictRequest)).all())
+
+
+def test_a_coordinator_files_a_request_and_sees_recommended_experts_with_reasons(
+    client, session, district_user
+):
+    import_records(
+        session, expert_record(id="R1", name="危机专家", service_types=["crisis_support"])
+    )
+    logged_in(client, district_user)
+    before = len(_requests(session))
+    response = client.post("/requests", data=_request_form(client), follow_redirects=False)
+    assert response.status_code == 303
+    detail = client.get(response.headers["location"])
+    assert "需求已提交" in detail.text and "紧急" in detail.text
+    assert len(_requests(session)) == before + 1
+    fragment = client.get(
+        response.headers["location"] + "/recommendations",
+        headers={"HX-Request": "true", "HX-Target": "recommendations"},
+    )
+    assert fragment.status_code == 200
+    assert fragment.text.lstrip().startswith('<section class="card" id="recommendations"')
+    if "危机专家" in fragment.text:
+        assert re.search(r'<ul class="reasons"[^>]*>\s*<li>', fragment.text)
+
+
+def test_request_form_errors_are_shown_next_to_fields_and_nothing_is_filed(
+    client, session, district_user
+):
+    logged_in(client, district_user)
+    before = len(_requests(session))
+    data = _request_form(client, text="", hours="零", service_type="magic")
+    response = client.post("/requests", data=data)
+    assert response.status_code == 422
+    for field in ("text", "hours", "service_type"):
+        assert f'id="err-{field}"' in response.text, field
+    assert len(_requests(session)) == before
+
+
+def test_a_double_submitted_request_is_filed_once(client, session, district_user):
+    logged_in(client, district_user)
+    before = len(_requests(session))
+    data = _request_form(client)
+    client.post("/requests", data=data, follow_redirects=False)
+    again = client.post("/requests", data=data, follow_redirects=False)
+    assert again.headers["location"] == "/requests"
+    assert len(_requests(session)) == before + 1
+
+
+def test_a_coordinator_opening_another_districts_request_gets_403(client, session, district_user):
+    logged_in(client, district_user)
+    location = client.post("/requests", data=_request_form(client), follow_redirects=False).headers[
+        "location"
+    ]
+    other = make_user(session, Role.district, username="coord-yanta-2", district="西安市/雁塔区")
+    logged_in(client, other)
+    response = client.get(location)
+    assert response.status_code == 403
+    assert "初中生自伤事件" not in response.text
+
+
+def test_experts_cannot_open_requests(client, expert_user):
+    logged_in(client, expert_user)
+    assert client.get("/requests").status_code == 403

@@ -1,0 +1,194 @@
+"""Pages: district requests (file one, follow them) and their recommended experts with reasons.
+
+Over marketplace.requests (ownership: a district sees only its own) and matching.recommend.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.errors import Forbidden, InvalidInput
+from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
+from marketplace.requests.service import create_request, get_request, list_requests, public_view
+from marketplace.vocabulary import Format, Role, ServiceType
+from matching.service import recommend, relevance_factory_for
+from web.deps import SessionDep
+from web.pages import (
+    DistrictPage,
+    PageUser,
+    field_errors,
+    form_once,
+    is_staff,
+    login_id,
+    redirect_with_flash,
+)
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 20
+FormText = Annotated[str, Form()]
+FIELDS = (
+    "text",
+    "service_type",
+    "format",
+    "hours",
+    "experts_needed",
+    "window_start",
+    "window_end",
+    "urgency",
+    "min_years_experience",
+)
+
+
+def _coordinator_or_staff(user: User) -> User:
+    if not (is_staff(user) or user.role == Role.district.value):
+        raise Forbidden(messages.FORBIDDEN)
+    return user
+
+
+def _choices() -> dict[str, list[str]]:
+    return {
+        "service_types": [s.value for s in ServiceType],
+        "formats": [f.value for f in Format],
+        "urgencies": [u.value for u in Urgency],
+    }
+
+
+@router.get("/requests", summary="需求与匹配")
+def requests_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    status: Annotated[str, Query(max_length=16)] = "",
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+) -> Response:
+    chosen = status if status in {s.value for s in RequestStatus} else ""
+    items, total = list_requests(
+        session=session,
+        user=_coordinator_or_staff(user),
+        status=RequestStatus(chosen) if chosen else None,
+        page=page,
+        page_size=PAGE_SIZE,
+    )
+    return render(
+        request,
+        "requests/list.html",
+        {
+            "items": items,
+            "total": total,
+            "params": {"status": chosen},
+            "page": page,
+            "pages": max(1, -(-total // PAGE_SIZE)),
+            "statuses": [s.value for s in RequestStatus],
+            "can_file": user.role == Role.district.value,
+        },
+        fragments=("results",),
+    )
+
+
+def _form_page(
+    request: Request,
+    form: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "form": form,
+        "errors": errors or {},
+        "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
+        **_choices(),
+    }
+    return render(request, "requests/new.html", context, status_code=status_code)
+
+
+@router.get("/requests/new", summary="提交需求")
+def new_request_page(request: Request, user: DistrictPage) -> Response:
+    empty = dict.fromkeys(FIELDS, "") | {"experts_needed": "1", "urgency": "normal"}
+    return _form_page(request, empty)
+
+
+@router.post("/requests", summary="提交需求")
+def submit_request(
+    request: Request,
+    session: SessionDep,
+    user: DistrictPage,
+    text: FormText = "",
+    service_type: FormText = "",
+    format: FormText = "",
+    hours: FormText = "",
+    experts_needed: FormText = "1",
+    window_start: FormText = "",
+    window_end: FormText = "",
+    urgency: FormText = "normal",
+    min_years_experience: FormText = "",
+    form_nonce: FormText = "",
+) -> Response:
+    once = form_once(request)
+    if once.seen(login_id(request), form_nonce):
+        return redirect_with_flash("/requests", "duplicate_submission")
+    raw = {
+        "text": text,
+        "service_type": service_type,
+        "format": format,
+        "hours": hours,
+        "experts_needed": experts_needed,
+        "window_start": window_start,
+        "window_end": window_end,
+        "urgency": urgency,
+        "min_years_experience": min_years_experience,
+    }
+    form = {key: value[:3000] for key, value in raw.items()} | {"form_nonce": form_nonce[:64]}
+    data_in = {key: value.strip() for key, value in raw.items() if key != "min_years_experience"}
+    if min_years_experience.strip():
+        data_in["min_years_experience"] = min_years_experience.strip()
+    try:
+        data = DistrictRequestCreate.model_validate({**data_in, "submit": True})
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        errors["__all__"] = messages.FORM_HAS_ERRORS
+        return _form_page(request, form, errors, status_code=422)
+    try:
+        filed = create_request(session=session, data=data, user=user)
+    except (InvalidInput, Forbidden) as exc:
+        session.rollback()
+        return _form_page(request, form, {"__all__": exc.message}, status_code=exc.status_code)
+    once.remember(login_id(request), form_nonce)
+    return redirect_with_flash(f"/requests/{filed.id}", "request_filed")
+
+
+@router.get("/requests/{request_id}", summary="需求详情")
+def request_detail(
+    request: Request, request_id: int, session: SessionDep, user: PageUser
+) -> Response:
+    filed = get_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
+    return render(
+        request, "requests/detail.html", {"item": public_view(session=session, request=filed)}
+    )
+
+
+@router.get("/requests/{request_id}/recommendations", summary="推荐专家")
+def request_recommendations(
+    request: Request, request_id: int, session: SessionDep, user: PageUser
+) -> Response:
+    """Recommended experts with reasons (loaded into the detail page by htmx, or as a page)."""
+    filed = get_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
+    factory = getattr(request.app.state, "match_relevance", None) or relevance_factory_for(
+        request.app.state.settings
+    )
+    result = recommend(
+        session=session, request_id=request_id, user=user, relevance_factory=factory, k=5
+    )
+    return render(
+        request,
+        "requests/recommendations.html",
+        {"item": public_view(session=session, request=filed), "recommendations": result.items},
+        fragments=("recommendations",),
+    )
