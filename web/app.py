@@ -11,14 +11,30 @@ from fastapi.staticfiles import StaticFiles
 
 from marketplace.db import make_engine
 from marketplace.settings import Settings
+from search.service import BackgroundDrainer, SearchService
 from web.errors import install_error_handlers
-from web.routes import pages_audit, pages_auth, pages_experts, pages_home, pages_profile
-from web.routes import pages_reports, pages_requests, pages_services
-from web.routes import bookings
+from web.routes import (
+    applications,
+    auth,
+    bookings,
+    district_requests,
+    experts,
+    health,
+    matching,
+    pages_audit,
+    pages_auth,
+    pages_experts,
+    pages_home,
+    pages_profile,
+    pages_reports,
+    pages_requests,
+    pages_services,
+    reference,
+    reports,
+    search,
+    services,
+)
 from web.sessions import install_sessions
-from web.routes import applications, reports, services
-from web.routes import auth, experts, health, reference
-from web.routes import district_requests, matching
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 API_DESCRIPTION = "HEART 专家资源库与资源匹配平台 JSON API。所有消息为简体中文。"
@@ -33,9 +49,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         owns_engine = getattr(app.state, "engine", None) is None
         if owns_engine:
             app.state.engine = make_engine(settings)
+        if getattr(app.state, "search", None) is None:
+            app.state.search = SearchService(settings=settings, engine=app.state.engine)
+        drainer = None
+        if settings.search_drain_seconds > 0:
+            drainer = BackgroundDrainer(app.state.search, settings.search_drain_seconds).start()
         try:
             yield
         finally:
+            if drainer is not None:
+                drainer.stop()
             if owns_engine:
                 app.state.engine.dispose()
                 app.state.engine = None
@@ -48,16 +71,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = None
+    app.state.search = None
     install_error_handlers(app)
     install_sessions(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
     for module in (*pages, pages_reports, pages_requests):
         app.include_router(module.router)
-    for module in (health, auth, experts, reference, bookings):
-        app.include_router(module.router)
-    for module in (district_requests, matching):
+    for module in (health, auth, experts, reference, search, bookings):
         app.include_router(module.router)
     for module in (services, applications, reports):
+        app.include_router(module.router)
+    for module in (district_requests, matching):
         app.include_router(module.router)
     return app
