@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from marketplace.clock import utcnow
+from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert
 from marketplace.experts.service import public_views
+from marketplace.messages import SERVICE_KIND_LABELS
 from marketplace.outbox.models import IndexOutbox
+from marketplace.services.models import ProcuredService
 from search.analysis import ChineseAnalyzer
 from search.base import SearchBackend, SearchDocument
 from search.encoder import Encoder
@@ -22,7 +24,9 @@ BATCH = 256
 
 def expert_search_text(view) -> str:  # type: ignore[no-untyped-def]
     """The text an expert is found by: specialties, name, title, organisation and bio."""
-    return " ".join([" ".join(view.specialties), view.name, view.title, view.organization, view.bio])
+    return " ".join(
+        [" ".join(view.specialties), view.name, view.title, view.organization, view.bio]
+    )
 
 
 def expert_documents(
@@ -61,32 +65,31 @@ def expert_documents(
 def service_documents(
     session: Session, ids: Sequence[str], analyzer: ChineseAnalyzer
 ) -> list[SearchDocument]:
-    """Search documents for procured services (empty until the catalogue module exists)."""
-    try:
-        from marketplace.services.models import ProcuredService  # type: ignore[import-not-found]
-    except ImportError:
-        return []
+    """Search documents for procured services; a lapsed service is indexed as "expired"."""
     int_ids = [int(i) for i in ids if str(i).isdigit()]
     services = session.exec(
         select(ProcuredService).where(col(ProcuredService.id).in_(int_ids))
     ).all()
+    today = utcnow().astimezone(LOCAL_TZ).date()
     documents = []
     for service in services:
-        text = " ".join(
-            str(getattr(service, name, "") or "")
-            for name in ("name", "kind", "vendor", "description")
-        )
+        kind_label = SERVICE_KIND_LABELS.get(service.kind, service.kind)
+        text = " ".join([service.name, kind_label, service.vendor, service.description])
         documents.append(
             SearchDocument(
                 id=f"service:{service.id}",
                 kind="service",
                 record_id=str(service.id),
-                title=str(getattr(service, "name", "")),
-                text=str(getattr(service, "description", "") or ""),
+                title=f"{service.name} · {kind_label}"
+                + (f" · {service.vendor}" if service.vendor else ""),
+                text=service.description,
                 tokens=analyzer.tokens(text),
                 specialties=[],
-                filters={"kind": ["service"], "status": ["active"]},
-                sort_key=f"{service.id:08d}",
+                filters={
+                    "kind": ["service"],
+                    "status": ["active" if service.valid_to >= today else "expired"],
+                },
+                sort_key=f"{service.id:010d}",
             )
         )
     return documents
@@ -111,14 +114,13 @@ def with_vectors(documents: list[SearchDocument], encoder: Encoder | None) -> li
 
 
 def all_record_ids(session: Session) -> dict[str, list[str]]:
-    ids = {"expert": list(session.exec(select(Expert.id).order_by(Expert.id)).all())}
-    try:
-        from marketplace.services.models import ProcuredService  # type: ignore[import-not-found]
-
-        ids["service"] = [str(i) for i in session.exec(select(ProcuredService.id)).all()]
-    except ImportError:
-        pass
-    return ids
+    return {
+        "expert": list(session.exec(select(Expert.id).order_by(Expert.id)).all()),
+        "service": [
+            str(i)
+            for i in session.exec(select(ProcuredService.id).order_by(ProcuredService.id)).all()
+        ],
+    }
 
 
 def iter_all_documents(

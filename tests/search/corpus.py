@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from marketplace.audit.service import Actor
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
+from marketplace.services.demo import seed_demo_services
 from marketplace.settings import Settings
 from search.service import SearchService
 from tests.conftest import DEMO_EXPERTS, make_settings, seed_reference
@@ -28,6 +29,7 @@ def build_corpus(
             actor=Actor.system("test"),
         )
         assert report.created == 600
+        seed_demo_services(session=session)
     service = SearchService(settings=settings, engine=engine)
     service.rebuild()
     service.drain()  # the import's outbox events are already in the rebuilt index

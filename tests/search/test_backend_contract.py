@@ -83,7 +83,9 @@ def test_browse_order_totals_and_facets_agree(both):
 
 def test_filters_agree(both):
     _, _, service = both
-    request = SearchRequest(q="家庭教育 亲子沟通", domain="education", format="online", page_size=50)
+    request = SearchRequest(
+        q="家庭教育 亲子沟通", domain="education", format="online", page_size=50
+    )
     es, embedded = ask(service, service.backend, request), ask(service, service.fallback, request)
     # Lucene stores document lengths lossily, so the last places of a long list may differ.
     assert es.total == embedded.total
@@ -96,8 +98,18 @@ def test_filters_agree(both):
 def test_updates_and_status_changes_reach_both_after_a_drain(both):
     _, engine, service = both
     with Session(engine) as session:
-        update_expert(session=session, expert_id="D00010", data=ExpertUpdate(bio="擅长音乐治疗与表达性艺术干预。"), actor=Actor.system("t"))
-        update_expert(session=session, expert_id="D00011", data=ExpertAdminUpdate(status="retired"), actor=Actor.system("t"))
+        update_expert(
+            session=session,
+            expert_id="D00010",
+            data=ExpertUpdate(bio="擅长音乐治疗与表达性艺术干预。"),
+            actor=Actor.system("t"),
+        )
+        update_expert(
+            session=session,
+            expert_id="D00011",
+            data=ExpertAdminUpdate(status="retired"),
+            actor=Actor.system("t"),
+        )
         session.commit()
     service.drain()
     for backend in (service.backend, service.fallback):
@@ -108,7 +120,10 @@ def test_updates_and_status_changes_reach_both_after_a_drain(both):
 
 def test_an_engine_that_is_down_answers_from_the_embedded_fallback(both):
     settings, engine, _ = both
-    down = SearchService(settings=settings.model_copy(update={"elasticsearch_url": "http://127.0.0.1:9"}), engine=engine)
+    down = SearchService(
+        settings=settings.model_copy(update={"elasticsearch_url": "http://127.0.0.1:9"}),
+        engine=engine,
+    )
     result = down.search(SearchRequest(q="考试焦虑", page_size=5))
     assert result.degraded and result.backend == "embedded" and result.hits
 
@@ -116,7 +131,9 @@ def test_an_engine_that_is_down_answers_from_the_embedded_fallback(both):
 def test_without_a_fallback_an_engine_that_is_down_is_unavailable(both):
     settings, engine, _ = both
     down = SearchService(
-        settings=settings.model_copy(update={"elasticsearch_url": "http://127.0.0.1:9", "search_fallback_embedded": False}),
+        settings=settings.model_copy(
+            update={"elasticsearch_url": "http://127.0.0.1:9", "search_fallback_embedded": False}
+        ),
         engine=engine,
     )
     with pytest.raises(Unavailable):
@@ -125,9 +142,19 @@ def test_without_a_fallback_an_engine_that_is_down_is_unavailable(both):
 
 def test_writes_made_while_the_engine_is_down_stay_queued_and_arrive_later(both, es_url):
     settings, engine, service = both
-    down = SearchService(settings=settings.model_copy(update={"elasticsearch_url": "http://127.0.0.1:9", "search_fallback_embedded": False}), engine=engine)
+    down = SearchService(
+        settings=settings.model_copy(
+            update={"elasticsearch_url": "http://127.0.0.1:9", "search_fallback_embedded": False}
+        ),
+        engine=engine,
+    )
     with Session(engine) as session:
-        update_expert(session=session, expert_id="D00020", data=ExpertUpdate(bio="长期研究园艺疗法在校园的应用。"), actor=Actor.system("t"))
+        update_expert(
+            session=session,
+            expert_id="D00020",
+            data=ExpertUpdate(bio="长期研究园艺疗法在校园的应用。"),
+            actor=Actor.system("t"),
+        )
         session.commit()
     with pytest.raises(Unavailable):
         down.drain()
