@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 # Filterable document fields; values of list fields match when any element equals the filter.
-FILTER_FIELDS = ("kind", "domain", "specialties", "city", "district", "formats", "service_types", "languages", "status")
+FILTER_FIELDS = (
+    "kind",
+    "domain",
+    "specialties",
+    "city",
+    "district",
+    "formats",
+    "service_types",
+    "languages",
+    "status",
+)
 FACET_FIELDS = ("domain", "specialties", "city", "formats", "service_types")
 
 
@@ -78,7 +88,9 @@ class Filters:
         return cls(clean)
 
     def matches(self, doc_filters: dict[str, list[str]]) -> bool:
-        return all(set(accepted) & set(doc_filters.get(key, ())) for key, accepted in self.values.items())
+        return all(
+            set(accepted) & set(doc_filters.get(key, ())) for key, accepted in self.values.items()
+        )
 
 
 @dataclass
