@@ -235,12 +235,29 @@ def build_demo(settings: Settings) -> None:
     finally:
         engine.dispose()
     console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
+    build_search_index(settings)
     table = Table(title="演示账号 / demo accounts")
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
         table.add_column(column)
     for username, role, district, expert_id, _ in DEMO_USERS:
         table.add_row(username, role.value, DEMO_PASSWORD, district or expert_id or "")
     console.print(table)
+
+
+def build_search_index(settings: Settings) -> None:
+    """Train the need model and build the search index from the database, with a progress bar."""
+    from search.service import SearchService
+
+    engine = make_engine(settings)
+    try:
+        with progress_bar() as progress:
+            task = progress.add_task("建立搜索索引 / building the search index", total=None)
+            result = SearchService(settings=settings, engine=engine).rebuild(
+                lambda done, total: progress.update(task, completed=done, total=total)
+            )
+    finally:
+        engine.dispose()
+    console.print(f"搜索索引已就绪 / search index ready（权重 / weights {result['weights']}）")
 
 
 @app.command("demo", help="用演示数据新建数据库并启动服务 / fresh demo database, then serve")
