@@ -218,3 +218,10 @@ MAIL_SUBJECTS = {
     "escalation": "危机支持预约无人响应，请协调：{title}",
 }
 MAIL_BODY = "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
+
+# --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
+BACKUP_FILE_MISSING = "找不到备份文件：{path}"
+BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"
+BACKUP_NEEDS_FILE = "内存数据库无法备份或恢复"
+BACKUP_TOOL_MISSING = "找不到 {tool}：请安装 PostgreSQL 客户端工具"
+BACKUP_TOOL_FAILED = "{tool} 执行失败：{error}"

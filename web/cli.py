@@ -313,5 +313,17 @@ def _register_booking_commands() -> None:
 _register_booking_commands()
 
 
+def _register_ops_commands() -> None:
+    from web.cli_ops import backup_command, restore_command
+
+    app.command("backup", help="备份整个数据库 / back up the whole database")(backup_command)
+    app.command("restore", help="从备份恢复数据库并重建搜索索引 / restore a backup, rebuild search")(
+        restore_command
+    )
+
+
+_register_ops_commands()
+
+
 if __name__ == "__main__":
     app()
