@@ -147,6 +147,11 @@ APPLICATION_REJECTED = "已驳回该申请"
 APPLICATION_WITHDRAWN = "已撤回该申请"
 DUPLICATE_SUBMISSION = "该表单已经提交过，未重复处理"
 REQUEST_FILED = "需求已提交，资源中心将尽快匹配专家"
+BOOKING_REQUESTED = "预约已提交，等待专家确认"
+BOOKING_CONFIRMED = "已确认该预约"
+BOOKING_DECLINED = "已拒绝该预约"
+BOOKING_CANCELLED = "已取消该预约"
+REASON_REQUIRED = "请填写原因（不超过 500 字）"
 REQUEST_STATUS_LABELS = {
     "draft": "草稿",
     "submitted": "待匹配",

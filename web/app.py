@@ -23,6 +23,7 @@ from web.routes import (
     matching,
     pages_audit,
     pages_auth,
+    pages_bookings,
     pages_experts,
     pages_home,
     pages_profile,
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_sessions(app, settings)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
-    for module in (*pages, pages_reports, pages_requests):
+    for module in (*pages, pages_reports, pages_requests, pages_bookings):
         app.include_router(module.router)
     for module in (health, auth, experts, reference, search, bookings):
         app.include_router(module.router)

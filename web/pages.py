@@ -27,6 +27,10 @@ FLASH_MESSAGES = {
     "application_withdrawn": messages.APPLICATION_WITHDRAWN,
     "duplicate_submission": messages.DUPLICATE_SUBMISSION,
     "request_filed": messages.REQUEST_FILED,
+    "booking_requested": messages.BOOKING_REQUESTED,
+    "booking_confirmed": messages.BOOKING_CONFIRMED,
+    "booking_declined": messages.BOOKING_DECLINED,
+    "booking_cancelled": messages.BOOKING_CANCELLED,
 }
 
 

@@ -79,6 +79,8 @@ templates.env.globals.update(
     APPLICATION_STATUS_LABELS=getattr(messages, "APPLICATION_STATUS_LABELS", {}),
     REQUEST_STATUS_LABELS=messages.REQUEST_STATUS_LABELS,
     URGENCY_LABELS=getattr(messages, "URGENCY_LABELS", {}),
+    BOOKING_KIND_LABELS=messages.BOOKING_KIND_LABELS,
+    BOOKING_STATUS_LABELS=messages.BOOKING_STATUS_LABELS,
 )
 # Shared macros (csrf_field, form fields, pagination) as a global, so fragments see them too.
 templates.env.globals["ui"] = templates.env.get_template("_ui.html").module

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from marketplace.accounts.models import User
+from marketplace.clock import LOCAL_TZ
 from marketplace.districts.service import list_districts
 from marketplace.experts.models import ExpertPublic
 from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
@@ -23,6 +25,8 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
 MAX_QUERY = 100
+SLOT_DAYS = 14
+MAX_SLOTS_SHOWN = 8
 
 
 @dataclass
@@ -55,8 +59,18 @@ def _search_experts(
 
 
 def _next_free_slots(*, session: Session, user: User, expert_id: str) -> list[Any] | None:
-    """BOOKING seam: the expert's next free slots for the profile; None = booking not built yet."""
-    return None
+    """The expert's next free one-hour slots (local time) over the coming two weeks."""
+    from booking.service import list_slots
+
+    start = datetime.now(LOCAL_TZ).date()
+    slots = list_slots(
+        session=session,
+        expert_id=expert_id,
+        start_day=start,
+        end_day=start + timedelta(days=SLOT_DAYS),
+        duration_minutes=60,
+    )
+    return [(s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)) for s, e in slots[:MAX_SLOTS_SHOWN]]
 
 
 def _choice(value: str | None, allowed: type) -> str | None:
@@ -140,5 +154,10 @@ def expert_profile(
     return render(
         request,
         "experts/profile.html",
-        {"expert": expert, "next_slots": slots, "is_own_profile": own},
+        {
+            "expert": expert,
+            "next_slots": slots,
+            "is_own_profile": own,
+            "can_book": user.role == Role.district.value and expert.status == "active",
+        },
     )

@@ -1,0 +1,89 @@
+import re
+
+import pytest
+from sqlmodel import Session, select
+
+from booking.models import AvailabilityUpdate, Booking
+from booking.service import set_availability
+from tests.web.pages.conftest import form_token, logged_in
+
+
+@pytest.fixture
+def open_expert(session: Session, expert_user, staff_user):
+    """Expert P1 working 09:00-17:00 every day."""
+    weekly = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(7)]
+    set_availability(
+        session=session, expert_id="P1", data=AvailabilityUpdate(weekly=weekly), user=staff_user
+    )
+    session.flush()
+    return expert_user
+
+
+def _bookings(session: Session) -> list[Booking]:
+    session.expire_all()
+    return list(session.exec(select(Booking).where(Booking.expert_id == "P1")).all())
+
+
+def _book(client, title="七年级班主任个案督导"):
+    profile = client.get("/experts/P1").text
+    link = re.search(r'href="(/bookings/new\?[^"]+)"', profile).group(1).replace("&amp;", "&")
+    page = client.get(link).text
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', page))
+    data = {**fields, "kind": "supervision", "format": "online", "title": title}
+    return client.post("/bookings", data=data, follow_redirects=False), data
+
+
+def test_a_coordinator_books_a_free_slot_from_the_profile_and_the_expert_confirms(
+    client, session, district_user, open_expert
+):
+    logged_in(client, district_user)
+    assert "近期可预约时间" in client.get("/experts/P1").text
+    response, _ = _book(client)
+    assert response.status_code == 303
+    assert "等待专家确认" in client.get("/bookings").text
+    [booking] = _bookings(session)
+    assert booking.status == "requested"
+    logged_in(client, open_expert)
+    page = client.get("/bookings").text
+    assert "七年级班主任个案督导" in page
+    confirmed = client.post(
+        f"/bookings/{booking.id}/confirm", data={"csrf_token": form_token(page)}
+    )
+    assert confirmed.status_code == 200 and "已确认该预约" in confirmed.text
+    assert _bookings(session)[0].status == "confirmed"
+
+
+def test_a_double_submitted_booking_form_books_once(client, session, district_user, open_expert):
+    logged_in(client, district_user)
+    _, data = _book(client)
+    again = client.post("/bookings", data=data, follow_redirects=False)
+    assert again.status_code == 303
+    assert len(_bookings(session)) == 1
+
+
+def test_a_booking_form_without_a_title_shows_the_error_next_to_it(
+    client, session, district_user, open_expert
+):
+    logged_in(client, district_user)
+    response, _ = _book(client, title="")
+    assert response.status_code == 422
+    assert 'id="err-title"' in response.text
+    assert _bookings(session) == []
+
+
+def test_declining_needs_a_reason_and_a_coordinator_cannot_confirm(
+    client, session, district_user, open_expert
+):
+    logged_in(client, district_user)
+    _book(client)
+    [booking] = _bookings(session)
+    token = form_token(client.get("/bookings").text)
+    assert (
+        client.post(f"/bookings/{booking.id}/confirm", data={"csrf_token": token}).status_code
+        == 403
+    )
+    logged_in(client, open_expert)
+    token = form_token(client.get("/bookings").text)
+    empty = client.post(f"/bookings/{booking.id}/decline", data={"csrf_token": token, "reason": ""})
+    assert empty.status_code == 422 and "请填写原因" in empty.text
+    assert _bookings(session)[0].status == "requested"
