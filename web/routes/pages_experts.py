@@ -27,6 +27,7 @@ PAGE_SIZE = 20
 MAX_QUERY = 100
 SLOT_DAYS = 14
 MAX_SLOTS_SHOWN = 8
+SLOTS_PER_DAY = 2
 
 
 @dataclass
@@ -70,7 +71,16 @@ def _next_free_slots(*, session: Session, user: User, expert_id: str) -> list[An
         end_day=start + timedelta(days=SLOT_DAYS),
         duration_minutes=60,
     )
-    return [(s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)) for s, e in slots[:MAX_SLOTS_SHOWN]]
+    shown: list[tuple[datetime, datetime]] = []
+    per_day: dict[object, int] = {}
+    for s, e in slots:  # spread the choice over several days rather than one morning
+        start_local = s.astimezone(LOCAL_TZ)
+        if per_day.get(start_local.date(), 0) < SLOTS_PER_DAY:
+            per_day[start_local.date()] = per_day.get(start_local.date(), 0) + 1
+            shown.append((start_local, e.astimezone(LOCAL_TZ)))
+        if len(shown) == MAX_SLOTS_SHOWN:
+            break
+    return shown
 
 
 def _choice(value: str | None, allowed: type) -> str | None:

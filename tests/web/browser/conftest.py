@@ -40,6 +40,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def _open_demo_expert(settings) -> None:
+    """The demo expert D00001 works 09:00-17:00 every day, so the booking journey finds slots."""
+    from sqlmodel import select
+
+    from booking.models import AvailabilityUpdate
+    from booking.service import set_availability
+    from marketplace.accounts.models import User
+    from marketplace.db import make_engine, session_scope
+
+    engine = make_engine(settings)
+    try:
+        with session_scope(engine) as session:
+            staff = session.exec(select(User).where(User.username == "staff")).one()
+            weekly = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in range(7)]
+            set_availability(
+                session=session,
+                expert_id="D00001",
+                data=AvailabilityUpdate(weekly=weekly),
+                user=staff,
+            )
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app served by uvicorn over a fresh demo database; yields its base URL."""
@@ -51,6 +75,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data_dir = tmp_path_factory.mktemp("browser-demo")
     settings = make_settings(data_dir)
     build_demo(settings)
+    _open_demo_expert(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

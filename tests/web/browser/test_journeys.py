@@ -176,3 +176,29 @@ def test_a_coordinator_files_a_request_and_sees_recommendations_with_reasons(new
     recommendations = page.locator("#recommendations")
     expect(recommendations.locator(".reasons li").first).to_be_visible(timeout=60_000)
     screenshot(page, "request-recommendations")
+
+
+def test_a_coordinator_books_a_slot_and_the_expert_confirms_it(new_page):
+    expert_id, name = DEMO_EXPERT
+    title = "浏览器测试：特殊教育个案咨询"
+    coordinator = new_page()
+    log_in(coordinator, "beilin")
+    coordinator.goto(f"/experts/{expert_id}")
+    slots = coordinator.locator("#next-slots")
+    expect(slots.get_by_role("link", name="预约").first).to_be_visible()
+    screenshot(coordinator, "expert-profile-slots")
+    slots.get_by_role("link", name="预约").first.click()
+    expect(coordinator.get_by_role("heading", level=1)).to_contain_text(name)
+    coordinator.get_by_label("主题").fill(title)
+    coordinator.get_by_role("button", name="提交预约").click()
+    expect(coordinator.get_by_role("status")).to_contain_text("等待专家确认")
+
+    expert = new_page()
+    log_in(expert, "expert")
+    expert.get_by_role("navigation", name="主导航").get_by_role("link", name="预约").click()
+    card = expert.locator("#results li.card").filter(has_text=title)
+    expect(card).to_contain_text("待确认")
+    card.get_by_role("button", name="确认").click()
+    expect(expert.get_by_role("status")).to_contain_text("已确认该预约")
+    expect(expert.locator("#results li.card").filter(has_text=title)).to_contain_text("已确认")
+    screenshot(expert, "expert-bookings")
