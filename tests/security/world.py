@@ -1,0 +1,181 @@
+"""A small world for the security suites: two districts, two experts, one user per role, and
+records owned by the first district / first expert (the targets of IDOR attempts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlmodel import Session
+
+from booking import service as booking
+from booking.models import AvailabilityUpdate, BookingCreate
+from marketplace.accounts.models import User
+from marketplace.accounts.service import actor_for
+from marketplace.applications.models import ApplicationCreate
+from marketplace.applications.service import create_application
+from marketplace.services.models import ServiceCreate
+from marketplace.services.service import create_service
+from marketplace.settings import Settings
+from marketplace.vocabulary import Role
+from matching.service import run_batch
+from tests.booking.conftest import (
+    ALL_KINDS,
+    WORKDAY,
+    add_experts,
+    future_weekday,
+    local,
+    quick_user,  # make_user without a fresh Argon2 hash per user (TEST_PASSWORD still logs in)
+)
+from tests.conftest import auth_headers, expert_record
+from tests.matching.db_support import fake_relevance, file_request
+from tests.web.allocation_support import service_body
+
+OWN_DISTRICT = "西安市/碑林区"
+OTHER_DISTRICT = "西安市/雁塔区"
+ACTORS = (
+    "anonymous",
+    "district_own",
+    "district_other",
+    "expert_own",
+    "expert_other",
+    "staff",
+    "admin",
+)
+# Text that only the owning district (and staff) may ever see.
+SECRETS = ("需求标记甲A7", "预约标记甲B7", "申请标记甲C7", "日历标记甲D7")
+BUSY_ICS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:busy-1@test
+DTSTART:20300107T020000Z
+DTEND:20300107T030000Z
+SUMMARY:\xe6\x97\xa5\xe5\x8e\x86\xe6\xa0\x87\xe8\xae\xb0\xe7\x94\xb2D7
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    headers: dict[str, dict[str, str]]
+    expert_id: str = "SX1"
+    other_expert_id: str = "SX2"
+    district_id: int = 0
+    other_district_id: int = 0
+    request_id: int = 0
+    draft_request_id: int = 0
+    booking_id: int = 0
+    training_id: int = 0
+    application_id: int = 0
+    service_id: int = 0
+    run_id: int = 0
+    calendar_id: int = 0
+    feed_token: str = ""
+    secrets: tuple[str, ...] = field(default=SECRETS)
+
+    def leaks(self, text: str) -> list[str]:
+        """The owning party's secrets found in `text`."""
+        return [s for s in (*self.secrets, self.feed_token) if s and s in text]
+
+
+def build_world(session: Session, settings: Settings) -> World:
+    add_experts(
+        session,
+        expert_record(id="SX1", name="甲专家", service_types=ALL_KINDS, monthly_capacity_hours=60),
+        expert_record(id="SX2", name="乙专家", service_types=ALL_KINDS),
+    )
+    users = {
+        "district_own": quick_user(session, Role.district, "sec-beilin", district=OWN_DISTRICT),
+        "district_other": quick_user(session, Role.district, "sec-yanta", district=OTHER_DISTRICT),
+        "expert_own": quick_user(session, Role.expert, "sec-sx1", expert_id="SX1"),
+        "expert_other": quick_user(session, Role.expert, "sec-sx2", expert_id="SX2"),
+        "staff": quick_user(session, Role.staff, "sec-staff"),
+        "admin": quick_user(session, Role.admin, "sec-admin"),
+    }
+    staff, owner = users["staff"], users["district_own"]
+    world = World(
+        users=users,
+        headers={"anonymous": {}} | {k: auth_headers(u, settings) for k, u in users.items()},
+        district_id=owner.district_id,
+        other_district_id=users["district_other"].district_id,
+    )
+    booking.set_availability(
+        session=session, expert_id="SX1", data=AvailabilityUpdate(**WORKDAY), user=staff
+    )
+    world.request_id = file_request(
+        session, user=owner, district=None, text=f"{SECRETS[0]} 学生厌学"
+    ).id
+    world.draft_request_id = file_request(
+        session, user=owner, district=None, submit=False, text=f"{SECRETS[0]} 草稿"
+    ).id
+    day = future_weekday(10)
+    world.booking_id = booking.create_booking(
+        session=session,
+        data=BookingCreate(
+            expert_id="SX1",
+            start=local(day, 10),
+            end=local(day, 11),
+            kind="supervision",
+            format="online",
+            title=SECRETS[1],
+        ),
+        user=owner,
+    ).id
+    world.training_id = booking.create_booking(
+        session=session,
+        data=BookingCreate(
+            expert_id="SX1",
+            start=local(day, 14),
+            end=local(day, 16),
+            kind="training",
+            format="online",
+            title="公开培训",
+            capacity=40,
+            district_id=owner.district_id,
+        ),
+        user=staff,
+    ).id
+    service = create_service(
+        session=session, data=ServiceCreate(**service_body()), actor=actor_for(staff)
+    )
+    world.service_id = service.id
+    world.application_id = create_application(
+        session=session,
+        data=ApplicationCreate(service_id=service.id, quantity=2, purpose=SECRETS[2]),
+        district_id=owner.district_id,
+        actor=actor_for(owner),
+    ).id
+    world.run_id = run_batch(
+        session=session,
+        actor=actor_for(staff),
+        user_id=staff.id,
+        relevance_factory=fake_relevance,
+        request_ids=[world.request_id],
+    ).id
+    world.calendar_id = booking.upload_busy_calendar(
+        session=session, expert_id="SX1", data=BUSY_ICS, name=SECRETS[3], user=users["expert_own"]
+    ).id
+    world.feed_token = booking.issue_feed_token(
+        session=session, owner_type="district", owner_id=str(owner.district_id), user=owner
+    )
+    session.flush()
+    return world
+
+
+def slot_day() -> date:
+    return future_weekday(12)
+
+
+def booking_body(world: World, *, hour: int = 10) -> dict:
+    day = slot_day()
+    return {
+        "expert_id": world.expert_id,
+        "start": local(day, hour).isoformat(),
+        "end": (local(day, hour) + timedelta(hours=1)).isoformat(),
+        "kind": "supervision",
+        "format": "online",
+        "title": "新的督导",
+    }
