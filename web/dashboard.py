@@ -5,17 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel import Session
 
+from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.audit.service import list_entries
+from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
 from marketplace.vocabulary import ExpertStatus, Role
 from web.navigation import STAFF
 
 Loader = Callable[[Session, User], dict[str, Any]]
+LIST = "dashboard/_list.html"
 DISTRICT = frozenset({Role.district.value})
 EXPERT = frozenset({Role.expert.value})
 
@@ -58,13 +62,93 @@ def _nothing(session: Session, user: User) -> dict[str, Any]:
     return {}
 
 
+# Loaders over the domains' own list functions; each returns {"items": [(text, href, note)]}.
+PANEL_ITEMS = 5
+
+
+def _requests(status: str | None) -> Loader:
+    def load(session: Session, user: User) -> dict[str, Any]:
+        from marketplace.requests.models import RequestStatus
+        from marketplace.requests.service import list_requests
+
+        items, total = list_requests(
+            session=session,
+            user=user,
+            status=RequestStatus(status) if status else None,
+            page_size=PANEL_ITEMS,
+        )
+        rows = [
+            (
+                f"#{r.id} {messages.SERVICE_TYPE_LABELS.get(r.service_type, r.service_type)}"
+                f" · {r.district.district}",
+                f"/requests/{r.id}",
+                messages.REQUEST_STATUS_LABELS.get(r.status, r.status)
+                + (
+                    ""
+                    if r.urgency == "normal"
+                    else " · " + messages.URGENCY_LABELS.get(r.urgency, "")
+                ),
+            )
+            for r in items
+        ]
+        return {"items": rows, "total": total}
+
+    return load
+
+
+def _applications(status: str | None) -> Loader:
+    def load(session: Session, user: User) -> dict[str, Any]:
+        from marketplace.applications.models import ApplicationStatus
+        from marketplace.applications.service import list_applications, public_views
+
+        district_id = None if user.role in STAFF else user.district_id
+        found = list_applications(
+            session=session,
+            district_id=district_id,
+            status=ApplicationStatus(status) if status else None,
+        )
+        views = public_views(session=session, applications=list(reversed(found))[:PANEL_ITEMS])
+        rows = [
+            (
+                f"{a.service_name} · {a.district_name}",
+                "/applications",
+                messages.APPLICATION_STATUS_LABELS.get(a.status, a.status),
+            )
+            for a in views
+        ]
+        return {"items": rows, "total": len(found)}
+
+    return load
+
+
+def _upcoming_bookings(days: int) -> Loader:
+    def load(session: Session, user: User) -> dict[str, Any]:
+        from booking.service import list_bookings, public_view
+
+        now = utcnow()
+        found = list_bookings(session=session, user=user, start=now, end=now + timedelta(days=days))
+        views = [public_view(session=session, booking=b) for b in found[:PANEL_ITEMS]]
+        rows = [
+            (
+                b.title,
+                "/bookings",
+                f"{b.start.astimezone(LOCAL_TZ):%m-%d %H:%M} · "
+                + messages.BOOKING_STATUS_LABELS.get(b.status, b.status),
+            )
+            for b in views
+        ]
+        return {"items": rows, "total": len(found)}
+
+    return load
+
+
 PANELS: list[Panel] = [
     Panel(
         "find_experts", "查找专家", DISTRICT, "/experts", "dashboard/_find_experts.html", _nothing
     ),
-    Panel("my_requests", "我的需求与推荐", DISTRICT, "/requests"),
-    Panel("my_bookings", "近期预约", DISTRICT | EXPERT, "/bookings"),
-    Panel("my_applications", "服务申请进度", DISTRICT, "/applications"),
+    Panel("my_requests", "我的需求与推荐", DISTRICT, "/requests", LIST, _requests(None)),
+    Panel("my_bookings", "近期预约", DISTRICT | EXPERT, "/bookings", LIST, _upcoming_bookings(30)),
+    Panel("my_applications", "服务申请进度", DISTRICT, "/applications", LIST, _applications(None)),
     Panel("my_profile", "我的资料", EXPERT, "/profile", "dashboard/_my_profile.html", _my_profile),
     Panel("my_availability", "可预约时间", EXPERT, "/availability"),
     Panel("my_feedback", "收到的反馈", EXPERT),
@@ -76,9 +160,23 @@ PANELS: list[Panel] = [
         "dashboard/_expert_counts.html",
         _expert_counts,
     ),
-    Panel("pending_applications", "待审批的服务申请", STAFF, "/applications"),
-    Panel("open_requests", "未匹配与紧急需求", STAFF, "/requests"),
-    Panel("sessions_this_week", "本周会话", STAFF, "/bookings"),
+    Panel(
+        "pending_applications",
+        "待审批的服务申请",
+        STAFF,
+        "/applications?status=submitted",
+        LIST,
+        _applications("submitted"),
+    ),
+    Panel(
+        "open_requests",
+        "未匹配的需求",
+        STAFF,
+        "/requests?status=submitted",
+        LIST,
+        _requests("submitted"),
+    ),
+    Panel("sessions_this_week", "未来 7 天的会话", STAFF, "/bookings", LIST, _upcoming_bookings(7)),
     Panel(
         "recent_audit", "最近操作", STAFF, "/audit", "dashboard/_recent_audit.html", _recent_audit
     ),

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -81,8 +82,14 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
             block="message" if htmx else None,
             headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"} if htmx else None,
         )
-    except Exception:  # the error page itself failed: say so plainly, still without a trace
+    except Exception:
         log.exception("error page failed")
+    # The user's row may be unusable after the failed transaction: render without it once more.
+    request.state.user = None
+    request.state.login_session = None
+    try:
+        return render(request, "error.html", context, status_code=status_code)
+    except Exception:  # the error page itself failed: say so plainly, still without a trace
         return HTMLResponse(f"<p>{html.escape(message)}</p>", status_code=status_code)
 
 
@@ -96,7 +103,31 @@ def _respond(
     return error_page(request, status_code, str(body["detail"]))
 
 
+class FieldError(BaseModel):
+    loc: list[str | int]
+    type: str | None = None
+    msg: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every API error: a Chinese `detail`; `errors` per field for invalid requests."""
+
+    detail: str
+    details: Any = None
+    errors: list[FieldError] | None = None
+
+
+# Documented on every operation, so the OpenAPI schema describes the bodies actually sent
+# (FastAPI's default 422 schema describes its own handler's list-valued `detail`, not ours).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "提交的数据不符合要求 / invalid input"},
+    "4XX": {"model": ErrorBody, "description": "请求被拒绝 / client error"},
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.router.responses.update(ERROR_RESPONSES)
+
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None

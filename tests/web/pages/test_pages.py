@@ -8,6 +8,7 @@ from marketplace.audit.models import AuditEntry
 from marketplace.experts.models import Expert
 from tests.conftest import expert_record
 from tests.web.pages.conftest import form_token, import_records, logged_in
+from web.pages import PageUser
 
 HTMX = {"HX-Request": "true", "HX-Target": "results"}
 
@@ -273,3 +274,15 @@ def test_pages_reference_no_external_hosts(client, district_user):
     for path in ("/login", "/", "/experts"):
         html = client.get(path).text
         assert not re.search(r'(src|href)="(https?:)?//', html), path
+
+
+def test_an_unexpected_error_of_a_logged_in_user_is_still_a_friendly_page(app, staff_user):
+    def boom(user: PageUser):
+        raise RuntimeError("secret internals")
+
+    app.add_api_route("/boom-page", boom)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        logged_in(client, staff_user)
+        response = client.get("/boom-page")
+    assert response.status_code == 500
+    assert "服务器内部错误" in response.text and "secret internals" not in response.text

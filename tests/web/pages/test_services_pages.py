@@ -139,3 +139,15 @@ def test_experts_cannot_open_the_service_pages(client, expert_user):
     logged_in(client, expert_user)
     assert client.get("/services").status_code == 403
     assert client.get("/applications").status_code == 403
+
+
+def test_the_staff_dashboard_lists_pending_applications_and_the_district_sees_its_own(
+    client, session, district_user, staff_user, service_id
+):
+    logged_in(client, district_user)
+    _apply(client, service_id)
+    assert "测试督导小时包 · 碑林区" in client.get("/").text
+    logged_in(client, staff_user)
+    dashboard = client.get("/").text
+    section = dashboard.split('id="panel-pending_applications"')[1].split("</section>")[0]
+    assert "测试督导小时包 · 碑林区" in section
