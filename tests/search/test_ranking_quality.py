@@ -3,8 +3,9 @@ analyzer, the metrics, the need model's persistence and the fusion helpers.
 
 The dev-set guard trains the need model on the directory only ("bios only": no labelled query)
 and checks the fused ranking against the BM25 baseline on the same 600 experts / 224 needs.
-Measured (benchmarks/search_quality.py): BM25 0.523 nDCG@10, fused bios-only 0.746,
-recall@50 0.31 -> 0.61, P@5 0.51 -> 0.72. Thresholds sit a little under those figures.
+Measured (benchmarks/search_quality.py, and printed by the test with -s): BM25 0.523 nDCG@10,
+fused bios-only 0.764 (need top 8, as search/service.py uses it), recall@50 0.31 -> 0.63,
+P@5 0.51 -> 0.74. Thresholds sit 0.02-0.05 under those figures.
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def test_query_labels_and_examples_from_qrels() -> None:
     qrels = {"q1": {"e1": 2, "e2": 2, "e3": 1}, "q2": {"e3": 1}}
     assert query_specialty_labels(qrels, specs) == {"q1": ["自杀风险评估"]}
     ex = examples_from_qrels({"q1": "学生说想死", "q2": "x"}, qrels, specs, weight=2.0)
-    assert ex == [("学生说想死", ["自杀风险评估"], 2.0)]
+    assert ex == [("学生说想死", ["自杀风险评估"], 2.0, "query")]
 
 
 def test_need_model_predicts_and_round_trips(tmp_path: Path) -> None:
@@ -309,8 +310,9 @@ def test_fused_bios_only_beats_bm25_on_dev(dev) -> None:
         },
         qrels,
     )
+    print(f"BM25 {bm25}, fused bios-only {fused}, need-model fit {train_s:.1f}s")
     assert 0.45 < bm25[0] < 0.60  # the baseline itself (README: 0.50)
-    assert fused[0] >= 0.72, fused
-    assert fused[0] >= bm25[0] + 0.18, (fused, bm25)
-    assert fused[1] >= 0.55 and fused[1] >= 1.6 * bm25[1], (fused, bm25)  # recall@50
-    assert fused[2] >= 0.68 and fused[2] >= bm25[2] + 0.15, (fused, bm25)  # P@5
+    assert fused[0] >= 0.74, fused
+    assert fused[0] >= bm25[0] + 0.20, (fused, bm25)
+    assert fused[1] >= 0.58 and fused[1] >= 1.8 * bm25[1], (fused, bm25)  # recall@50
+    assert fused[2] >= 0.71 and fused[2] >= bm25[2] + 0.18, (fused, bm25)  # P@5
