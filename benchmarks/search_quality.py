@@ -146,12 +146,13 @@ def need_predictions(
     folds: int,
     seed: int,
     timings: list[float],
+    synonyms: dict[str, list[str]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{regime: {query id: need distribution}} for "bios only" and "CV k-fold"."""
     bio = examples_from_experts(train_experts, vocabulary=vocab)
     out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, f"CV {folds}-fold": {}}
     t = time.perf_counter()
-    model = fit_need_model(bio, vocabulary=vocab, analyzer=analyzer)
+    model = fit_need_model(bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer)
     timings.append(time.perf_counter() - t)
     for q, text in queries.items():
         out["bios only"][q] = model.predict(text, top=len(vocab))
@@ -163,7 +164,7 @@ def need_predictions(
             train_q, {q: qrels[q] for q in train_q if q in qrels}, spec_of
         )
         t = time.perf_counter()
-        model = fit_need_model(ex, vocabulary=vocab, analyzer=analyzer)
+        model = fit_need_model(ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer)
         timings.append(time.perf_counter() - t)
         for q in test:
             out[f"CV {folds}-fold"][q] = model.predict(queries[q], top=len(vocab))
@@ -219,6 +220,7 @@ def run_pool(
         folds=args.folds,
         seed=args.seed,
         timings=timings,
+        synonyms=args._synonyms,
     )
     need_only = FusionWeights(lexical=0.0, dense=0.0)
     for regime, dist in preds.items():
@@ -258,14 +260,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-split", action="store_true", help="skip the expert-split regimes")
     ap.add_argument("--save-model", type=Path, help="save the bios-only need model (npz)")
+    ap.add_argument(
+        "--synonyms",
+        type=Path,
+        help="specialty synonyms, JSON list of {name, synonyms} (e.g. marketplace/data/"
+        "specialties.json); used as analyzer user words, as search/service.py does",
+    )
     args = ap.parse_args(argv)
 
     experts = load_jsonl(args.experts)
     queries = {q["id"]: q["text"] for q in load_jsonl(args.queries)}
     qrels = load_qrels(args.qrels)
     vocab = vocabulary_of(experts)
-    analyzer = ChineseAnalyzer(vocab)
+    synonyms = None
+    if args.synonyms:
+        synonyms = {
+            d["name"]: list(d.get("synonyms") or ())
+            for d in json.loads(args.synonyms.read_text(encoding="utf-8"))
+        }
+    analyzer = ChineseAnalyzer(vocab, synonyms=synonyms)
     args._all_experts = experts
+    args._synonyms = synonyms
     spec_of = {e["id"]: e.get("specialties") or [] for e in experts}
     print(
         f"# {len(experts)} experts, {len(queries)} queries, {len(vocab)} specialties; "
@@ -310,7 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         f"per fit ({len(timings)} fits, 1 BLAS thread)"
     )
     if args.save_model:
-        model = fit_need_model(examples_from_experts(experts, vocabulary=vocab), vocabulary=vocab)
+        model = fit_need_model(
+            examples_from_experts(experts, vocabulary=vocab), vocabulary=vocab, synonyms=synonyms
+        )
         model.save(args.save_model)
         print(
             f"# saved bios-only need model to {args.save_model} ({args.save_model.stat().st_size} bytes)"

@@ -467,6 +467,7 @@ def examples_from_experts(
     synonyms: Mapping[str, Iterable[str]] | None = None,
     include_title: bool = True,
     include_names: bool = True,
+    include_synonyms: bool = False,
     drop_generic: bool = True,
     generic_min_specialties: int | None = None,
     strip_identity: bool = True,
@@ -480,8 +481,12 @@ def examples_from_experts(
     Boilerplate sentences that occur under (almost) every specialty carry no signal; with
     ``drop_generic`` a sentence is dropped when the experts using it hold more than
     ``generic_min_specialties`` distinct specialties (default: half the vocabulary) and no
-    specialty is shared by all of them. Specialty names and synonyms are added as examples of
-    themselves when ``include_names``.
+    specialty is shared by all of them. Specialty names are added as examples of themselves
+    when ``include_names``, synonyms only with ``include_synonyms``: measured on dev with the
+    project's synonym list (marketplace/data/specialties.json), synonyms as *examples* cost
+    0.012 nDCG@10 (0.763 -> 0.751; short texts such as "心理咨询" or "厌学" become strong,
+    misleading neighbours), while synonyms as analyzer user words are neutral (0.763), so pass
+    ``synonyms`` to the analyzer / :func:`fit_need_model` and leave them out of the examples.
     """
     experts = list(experts)
     vocab = (
@@ -514,9 +519,10 @@ def examples_from_experts(
     out: list[tuple[str, list[str]]] = []
     for texts, specs in per_expert:
         out.extend((t, specs) for t in texts if t not in generic)
-    if include_names:
-        for s in vocab:
+    for s in vocab:
+        if include_names:
             out.append((s, [s]))
+        if include_synonyms:
             out.extend((syn, [s]) for syn in (synonyms or {}).get(s, ()))
     return out
 

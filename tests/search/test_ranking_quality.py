@@ -177,6 +177,12 @@ def test_examples_from_experts_strip_identity_and_names() -> None:
     assert not any("某医院" in t or "某大学" in t for t in texts)
     assert ("精神科医师", ["心理危机干预", "自杀风险评估"]) in ex  # the title
     assert all((s, [s]) in ex for s in VOCAB)  # vocabulary names
+    syn = {"网络与手机成瘾": ["网瘾"]}
+    assert ("网瘾", ["网络与手机成瘾"]) not in examples_from_experts(
+        TOY, vocabulary=VOCAB, synonyms=syn
+    )
+    with_syn = examples_from_experts(TOY, vocabulary=VOCAB, synonyms=syn, include_synonyms=True)
+    assert ("网瘾", ["网络与手机成瘾"]) in with_syn
 
 
 def test_query_labels_and_examples_from_qrels() -> None:
