@@ -30,10 +30,9 @@ class Settings(BaseSettings):
     embed_device: str = "cpu"
     # Seconds between background drains of the index outbox in `heart serve` (0 = off).
     search_drain_seconds: float = Field(default=2.0, ge=0)
-    # Optional labelled needs (queries.jsonl + qrels.tsv in the eval format) that the need
-    # model also learns from; empty = learn from the directory alone.
-    search_training_queries: Path | None = None
-    search_training_qrels: Path | None = None
+    # Labelled needs ({"text", "specialties"} per line) the need model learns from besides the
+    # directory itself; "builtin" = the set derived from the dev requests, "none" = directory only.
+    search_training_needs: str = "builtin"
 
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""

@@ -59,7 +59,7 @@ def overlap(a, b) -> float:
 
 def test_both_backends_hold_the_same_documents(both):
     _, _, service = both
-    assert service.backend.count() == service.fallback.count() == 600
+    assert service.backend.count() == service.fallback.count() > 600  # experts and services
 
 
 @pytest.mark.parametrize("q", QUERIES)

@@ -42,17 +42,13 @@ def test_an_empty_query_browses_every_active_expert_in_id_order_with_facets(corp
 
 
 def test_a_crisis_need_finds_crisis_experts_first_with_chinese_reasons(corpus):
+    # Not a dev-set need: the need model learned from bios and labelled needs, not this text.
     _, _, service = corpus
-    result = search(
-        service,
-        "我校一名初三学生昨晚在宿舍用小刀划伤手臂，需要专家今天到校指导后续处置",
-        page_size=5,
-    )
-    assert result.total > 0
+    need = "班里一个女生最近多次说不想活了，手腕上有划痕，班主任想请专家马上来学校评估风险"
+    result = search(service, need, page_size=5)
     crisis = {"心理危机干预", "自杀风险评估", "创伤与哀伤辅导"}
-    top = result.hits[:5]
-    assert sum(1 for h in top if crisis & set(h.matched_specialties)) >= 4
-    assert any(r.startswith("擅长：") for r in top[0].reasons)
+    assert sum(1 for hit in result.hits if crisis & set(hit.matched_specialties)) >= 4
+    assert any(reason.startswith("擅长：") for reason in result.hits[0].reasons)
     assert result.needs[0][0] in crisis
 
 

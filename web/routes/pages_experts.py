@@ -8,15 +8,24 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from marketplace.accounts.models import User
 from marketplace.clock import LOCAL_TZ
 from marketplace.districts.service import list_districts
-from marketplace.experts.models import ExpertPublic
-from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
+from marketplace.errors import Unavailable
+from marketplace.experts.models import Expert, ExpertPublic
+from marketplace.experts.service import (
+    ExpertFilters,
+    get_expert,
+    list_experts,
+    public_view,
+    public_views,
+)
+from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABELS
 from marketplace.specialties.service import list_specialties
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
+from search.service import SearchRequest, SearchService
 from web.deps import SessionDep
 from web.pages import PageUser, is_staff
 from web.templating import render
@@ -46,17 +55,72 @@ class ExpertResults:
     facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
+FACET_TITLES = {
+    "domain": "领域",
+    "specialties": "专长",
+    "city": "城市",
+    "formats": "形式",
+    "service_types": "服务",
+}
+FACET_VALUE_LABELS = {
+    "domain": DOMAIN_LABELS,
+    "formats": FORMAT_LABELS,
+    "service_types": SERVICE_TYPE_LABELS,
+}
+FACETS_SHOWN = 8
+
+
 def _search_experts(
-    *, session: Session, user: User, query: str, filters: ExpertFilters, page: int, page_size: int
+    *,
+    session: Session,
+    search: SearchService | None,
+    user: User,
+    query: str,
+    filters: ExpertFilters,
+    page: int,
+    page_size: int,
 ) -> ExpertResults:
     """THE search seam of the directory page: every listing goes through here.
 
-    For now `query` filters by name (ExpertFilters.name). The search engineer replaces this body
-    with the real search call (hits with reasons, facets); the page and templates stay as they are.
+    An empty query lists the directory and a query that is part of experts' names lists them,
+    both from the database (which also honours the staff's status filter); any other text is a
+    need and goes to the hybrid search (hits with reasons and facets).
     """
-    filters = replace(filters, name=query or None)
-    experts, total = list_experts(session=session, filters=filters, page=page, page_size=page_size)
-    return ExpertResults(hits=[ExpertHit(expert=e) for e in experts], total=total)
+    by_name = replace(filters, name=query or None)
+    experts, total = list_experts(session=session, filters=by_name, page=page, page_size=page_size)
+    if not query or total or search is None:  # browsing, or (part of) a name: the database answers
+        return ExpertResults(hits=[ExpertHit(expert=e) for e in experts], total=total)
+    try:
+        found = search.search(
+            SearchRequest(
+                q=query,
+                kind="expert",
+                domain=filters.domain,
+                specialty=filters.specialty,
+                city=filters.city,
+                format=filters.format,
+                service_type=filters.service_type,
+                include_inactive=filters.status != ExpertStatus.active.value,
+                page=page,
+                page_size=page_size,
+            )
+        )
+    except Unavailable:
+        return ExpertResults(hits=[], total=0)
+    experts = session.exec(
+        select(Expert).where(col(Expert.id).in_([h.id for h in found.hits]))
+    ).all()
+    views = {v.id: v for v in public_views(session=session, experts=list(experts))}
+    hits = [ExpertHit(expert=views[h.id], reasons=h.reasons) for h in found.hits if h.id in views]
+    facets = {
+        FACET_TITLES[name]: [
+            (FACET_VALUE_LABELS.get(name, {}).get(value, value), count)
+            for value, count in list(counts.items())[:FACETS_SHOWN]
+        ]
+        for name, counts in found.facets.items()
+        if counts and name in FACET_TITLES
+    }
+    return ExpertResults(hits=hits, total=found.total, facets=facets)
 
 
 def _next_free_slots(*, session: Session, user: User, expert_id: str) -> list[Any] | None:
@@ -127,7 +191,13 @@ def experts_page(
         status=chosen_status,
     )
     results = _search_experts(
-        session=session, user=user, query=q, filters=filters, page=page, page_size=PAGE_SIZE
+        session=session,
+        search=getattr(request.app.state, "search", None),
+        user=user,
+        query=q,
+        filters=filters,
+        page=page,
+        page_size=PAGE_SIZE,
     )
     params = {
         "q": q,
