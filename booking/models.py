@@ -18,6 +18,7 @@ from booking.availability import (
     parse_timezone,
 )
 from marketplace.clock import utcnow
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Format
 
 
@@ -314,10 +315,10 @@ class BookingCreate(BaseModel):
     format: Format
     title: str = pydantic.Field(min_length=1, max_length=120)
     description: str = pydantic.Field(default="", max_length=4000)
-    request_id: int | None = pydantic.Field(default=None, ge=1)
+    request_id: RecordId | None = None
     capacity: int | None = pydantic.Field(default=None, ge=1, le=2000)
     # Staff may book on behalf of a district.
-    district_id: int | None = pydantic.Field(default=None, ge=1)
+    district_id: RecordId | None = None
 
     @model_validator(mode="after")
     def _valid(self) -> BookingCreate:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
+
+import annotated_types
 
 _TEMPLATES = {
     "missing": "缺少必填字段",
@@ -64,3 +66,9 @@ def describe_error(error: dict[str, Any]) -> str:
 
 def describe_errors(errors: Sequence[dict[str, Any]]) -> str:
     return "；".join(describe_error(e) for e in errors)
+
+
+# A database record id in a path, query or body: 1 … 2**31-1 (PostgreSQL's integer), so an
+# out-of-range number is refused as invalid input instead of failing inside the database.
+MAX_RECORD_ID = 2**31 - 1
+RecordId = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_RECORD_ID)]

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
+from marketplace.validation import RecordId
 
 
 class RunStatus(StrEnum):
@@ -90,12 +91,12 @@ class RunPublic(BaseModel):
 
 
 class RunCreate(BaseModel):
-    request_ids: list[int] | None = pydantic.Field(default=None, max_length=5000)
+    request_ids: list[RecordId] | None = pydantic.Field(default=None, max_length=5000)
     method: str = pydantic.Field(default="solver", pattern="^(solver|greedy)$")
 
 
 class PairChange(BaseModel):
-    request_id: int
+    request_id: RecordId
     expert_id: str = pydantic.Field(min_length=1, max_length=32)
 
 

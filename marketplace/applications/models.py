@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
+from marketplace.validation import RecordId
 
 
 class ApplicationStatus(StrEnum):
@@ -58,7 +59,7 @@ class ServiceApplication(SQLModel, table=True):
 
 class ApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    service_id: int
+    service_id: RecordId
     quantity: PositiveQuantity
     purpose: str = pydantic.Field(min_length=1, max_length=2000)
     period_start: date | None = None

@@ -130,9 +130,13 @@ class ExpertUpdate(BaseModel):
     years_experience: int | None = pydantic.Field(default=None, ge=0, le=70)
     monthly_capacity_hours: int | None = pydantic.Field(default=None, ge=0, le=MAX_MONTHLY_HOURS)
 
-    _check_lists = field_validator("specialties", "certifications", "languages")(
-        ExpertFields._items_are_short_unique_text.__func__  # type: ignore[attr-defined]
-    )
+    @field_validator("specialties", "certifications", "languages")
+    @classmethod
+    def _check_lists(cls, values: list[str] | None) -> list[str] | None:
+        # null means "leave unchanged" (the service drops it); only lists are checked.
+        if values is None:
+            return None
+        return ExpertFields._items_are_short_unique_text(values)
 
 
 class ExpertAdminUpdate(ExpertUpdate):

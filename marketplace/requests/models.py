@@ -128,9 +128,11 @@ class DistrictRequestUpdate(BaseModel):
     excluded_expert_ids: list[str] | None = pydantic.Field(default=None, max_length=MAX_EXCLUDED)
     min_years_experience: int | None = pydantic.Field(default=None, ge=0, le=70)
 
-    _check_ids = field_validator("excluded_expert_ids")(
-        _RequestFields._valid_ids.__func__  # type: ignore[attr-defined]
-    )
+    @field_validator("excluded_expert_ids")
+    @classmethod
+    def _check_ids(cls, values: list[str] | None) -> list[str] | None:
+        # null means "leave unchanged" (the service drops it); only lists are checked.
+        return None if values is None else _RequestFields._valid_ids(values)
 
 
 class DistrictRequestPublic(BaseModel):

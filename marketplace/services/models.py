@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
+from marketplace.validation import RecordId
 
 
 class ServiceKind(StrEnum):
@@ -61,8 +62,8 @@ class ServiceCreate(_ServiceFields):
     quantity: PositiveQuantity
     valid_from: date
     valid_to: date
-    eligible_district_ids: list[int] = pydantic.Field(default_factory=list, max_length=500)
-    eligible_zone_ids: list[int] = pydantic.Field(default_factory=list, max_length=200)
+    eligible_district_ids: list[RecordId] = pydantic.Field(default_factory=list, max_length=500)
+    eligible_zone_ids: list[RecordId] = pydantic.Field(default_factory=list, max_length=200)
     description: str = pydantic.Field(default="", max_length=4000)
 
     @model_validator(mode="after")
@@ -80,8 +81,8 @@ class ServiceUpdate(_ServiceFields):
     quantity: PositiveQuantity | None = None
     valid_from: date | None = None
     valid_to: date | None = None
-    eligible_district_ids: list[int] | None = pydantic.Field(default=None, max_length=500)
-    eligible_zone_ids: list[int] | None = pydantic.Field(default=None, max_length=200)
+    eligible_district_ids: list[RecordId] | None = pydantic.Field(default=None, max_length=500)
+    eligible_zone_ids: list[RecordId] | None = pydantic.Field(default=None, max_length=200)
     description: str | None = pydantic.Field(default=None, max_length=4000)
 
 

@@ -10,21 +10,16 @@ what the next actor sees.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 from fastapi.routing import iter_route_contexts
-from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from tests.booking.conftest import WORKDAY
-from tests.conftest import TEST_PASSWORD, expert_record, make_settings
-from tests.matching.db_support import fake_relevance
-from tests.security.world import ACTORS, BUSY_ICS, World, booking_body, build_world, slot_day
-from web.app import create_app
-from web.deps import get_session
+from tests.conftest import TEST_PASSWORD, expert_record
+from tests.security.conftest import Matrix
+from tests.security.world import ACTORS, BUSY_ICS, World, booking_body, slot_day
 
 # Outcomes: "ok" = allowed and found (2xx/3xx, or 409/422 for a refused state or body);
 # "pass" = past the role check (404 allowed); "deny" = 403 or 404; "login" = 401 for the API,
@@ -63,6 +58,7 @@ EXPERT_RECORD = (LOGIN, DENY, DENY, OK, DENY, OK, OK)
 EXPERT_ONLY = (LOGIN, DENY, DENY, OK, OK, DENY, DENY)
 BOOKING_PARTY = (LOGIN, OK, DENY, OK, DENY, OK, OK)
 PAGE_ANY = (ANY,) * 7
+FEED_OWNERS = (LOGIN, OK, OK, OK, OK, DENY, DENY)
 
 
 def reason(_: World) -> dict:
@@ -88,6 +84,14 @@ def request_body(_: World) -> dict:
         "window_start": "2027-03-01",
         "window_end": "2027-03-31",
     }
+
+
+def own_expert(world: World) -> dict:
+    return {"expert_id": world.expert_id}
+
+
+def availability_form(world: World) -> dict:
+    return {**own_expert(world), "w_day": ["0"], "w_start": ["09:00"], "w_end": ["12:00"]}
 
 
 def request_form(_: World) -> dict:
@@ -218,6 +222,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
     ("GET", "/reports"): rule(STAFF),
+    ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/applications"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/applications/new"): rule(
@@ -250,6 +255,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/bookings/{booking_id}/confirm"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/decline"): rule(EXPERT_RECORD, form=reason),
     ("POST", "/bookings/{booking_id}/cancel"): rule(BOOKING_PARTY, form=reason),
+    # Availability pages act on the signed-in expert's own calendar; staff name the expert.
+    ("GET", "/availability"): rule(EXPERT_RECORD, params=own_expert),
+    ("POST", "/availability"): rule(EXPERT_RECORD, form=availability_form),
+    ("POST", "/availability/calendars/upload"): rule(
+        EXPERT_RECORD,
+        form=own_expert,
+        files=lambda w: {"file": ("busy.ics", BUSY_ICS, "text/calendar")},
+    ),
+    ("POST", "/availability/calendars/feed"): rule(
+        EXPERT_RECORD,
+        form=lambda w: {**own_expert(w), "url": "http://127.0.0.1:9/busy.ics", "name": "外部"},
+    ),
+    ("POST", "/availability/calendars/{calendar_id}/delete"): rule(EXPERT_RECORD, form=own_expert),
+    # "My calendar feed link": each expert or coordinator has their own; staff have none.
+    ("POST", "/calendar-feed/rotate"): rule(FEED_OWNERS),
+    ("POST", "/calendar-feed/revoke"): rule(FEED_OWNERS),
 }
 
 # Framework routes outside the matrix: the API schema and its viewers carry no data.
@@ -274,44 +295,8 @@ def test_every_route_has_a_declared_expectation(app):
 
 
 # --- running the matrix -----------------------------------------------------------------------
-# One world per backend for the whole module (building it per route would cost minutes of CI):
-# every actor's request runs in a savepoint that is rolled back afterwards.
-
-
-@dataclass
-class Matrix:
-    client: TestClient
-    session: Session
-    world: World
-
-
-@pytest.fixture(scope="module")
-def matrix(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
-    connection = engine.connect()
-    transaction = connection.begin()
-    session = Session(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-    settings = make_settings(
-        tmp_path_factory.mktemp("matrix"), engine.url.render_as_string(hide_password=False)
-    )
-    try:
-        world = build_world(session, settings)
-        app = create_app(settings)
-        app.state.engine = engine
-        app.state.match_relevance = fake_relevance
-
-        def flush_only() -> Iterator[Session]:
-            yield session
-            session.flush()
-
-        app.dependency_overrides[get_session] = flush_only
-        with TestClient(app) as client:
-            yield Matrix(client, session, world)
-    finally:
-        session.close()
-        transaction.rollback()
-        connection.close()
+# One world per backend for the whole module (tests/security/conftest.py): every actor's request
+# runs in a savepoint that is rolled back afterwards.
 
 
 def fill_path(path: str, world: World, ids: dict[str, str]) -> str:

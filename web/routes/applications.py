@@ -31,6 +31,7 @@ from marketplace.applications.service import (
     withdraw_application,
 )
 from marketplace.errors import Forbidden
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep, StaffUser
 from web.routes.services import district_scope
@@ -54,9 +55,9 @@ def create_application_route(
 def list_applications_route(
     session: SessionDep,
     user: CurrentUser,
-    service_id: int | None = None,
+    service_id: RecordId | None = None,
     status: ApplicationStatus | None = None,
-    district_id: int | None = None,
+    district_id: RecordId | None = None,
 ) -> list[ApplicationPublic]:
     own = district_scope(user)
     if own is not None:
@@ -71,7 +72,7 @@ def list_applications_route(
 
 @router.get("/{application_id}", response_model=ApplicationPublic, summary="申请详情")
 def read_application(
-    application_id: int, session: SessionDep, user: CurrentUser
+    application_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
     application = get_application(
         session=session, application_id=application_id, district_id=district_scope(user)
@@ -83,7 +84,7 @@ def read_application(
     "/{application_id}/approve", response_model=ApplicationPublic, summary="批准（可部分批准）"
 )
 def approve_route(
-    application_id: int, session: SessionDep, user: StaffUser, data: ApprovalRequest | None = None
+    application_id: RecordId, session: SessionDep, user: StaffUser, data: ApprovalRequest | None = None
 ) -> ApplicationPublic:
     application = approve_application(
         session=session,
@@ -98,7 +99,7 @@ def approve_route(
     "/{application_id}/reject", response_model=ApplicationPublic, summary="不予批准（须写明原因）"
 )
 def reject_route(
-    application_id: int, data: RejectionRequest, session: SessionDep, user: StaffUser
+    application_id: RecordId, data: RejectionRequest, session: SessionDep, user: StaffUser
 ) -> ApplicationPublic:
     application = reject_application(
         session=session, application_id=application_id, reason=data.reason, actor=actor_for(user)
@@ -110,7 +111,7 @@ def reject_route(
     "/{application_id}/withdraw", response_model=ApplicationPublic, summary="撤回待审批的申请"
 )
 def withdraw_route(
-    application_id: int, session: SessionDep, user: CurrentUser
+    application_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
     application = withdraw_application(
         session=session,
@@ -127,7 +128,7 @@ def withdraw_route(
     summary="登记使用（授权、名额、小时）",
 )
 def record_usage_route(
-    application_id: int, data: UsageRequest, session: SessionDep, user: CurrentUser
+    application_id: RecordId, data: UsageRequest, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
     record_usage(
         session=session,
@@ -148,7 +149,7 @@ def record_usage_route(
     summary="退回未用数量（工作人员）",
 )
 def release_route(
-    application_id: int, session: SessionDep, user: StaffUser, data: ReleaseRequest | None = None
+    application_id: RecordId, session: SessionDep, user: StaffUser, data: ReleaseRequest | None = None
 ) -> ApplicationPublic:
     application = release_allocation(
         session=session,
@@ -165,7 +166,7 @@ def release_route(
     response_model=ApplicationPublic,
     summary="结束使用（余额退回或过期）",
 )
-def close_route(application_id: int, session: SessionDep, user: CurrentUser) -> ApplicationPublic:
+def close_route(application_id: RecordId, session: SessionDep, user: CurrentUser) -> ApplicationPublic:
     application = close_application(
         session=session,
         application_id=application_id,

@@ -33,6 +33,7 @@ from booking.models import (
 from marketplace import messages
 from marketplace.clock import LOCAL_TZ
 from marketplace.errors import InvalidInput
+from marketplace.validation import RecordId
 from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(tags=["booking"])
@@ -124,7 +125,7 @@ def list_bookings(
 
 
 @router.get("/api/bookings/{booking_id}.ics", summary="预约日历文件 / session .ics")
-def booking_ics(booking_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def booking_ics(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> Response:
     booking = service.get_booking(session=session, booking_id=booking_id, user=user)
     return _ics(
         service.booking_ics(session=session, booking=booking), f"heart-booking-{booking_id}.ics"
@@ -132,13 +133,13 @@ def booking_ics(booking_id: int, session: SessionDep, user: CurrentUser) -> Resp
 
 
 @router.get("/api/bookings/{booking_id}", response_model=BookingPublic, summary="预约详情")
-def read_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+def read_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = service.get_booking(session=session, booking_id=booking_id, user=user)
     return service.public_view(session=session, booking=booking)
 
 
 @router.post("/api/bookings/{booking_id}/confirm", response_model=BookingPublic, summary="专家确认")
-def confirm_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+def confirm_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = service.confirm_booking(session=session, booking_id=booking_id, user=user)
     return service.public_view(session=session, booking=booking)
 
@@ -147,7 +148,7 @@ def confirm_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> 
     "/api/bookings/{booking_id}/decline", response_model=BookingPublic, summary="专家拒绝（需原因）"
 )
 def decline_booking(
-    booking_id: int, data: ReasonIn, session: SessionDep, user: CurrentUser
+    booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
     booking = service.decline_booking(
         session=session, booking_id=booking_id, reason=data.reason, user=user
@@ -159,7 +160,7 @@ def decline_booking(
     "/api/bookings/{booking_id}/cancel", response_model=BookingPublic, summary="取消（需原因）"
 )
 def cancel_booking(
-    booking_id: int, data: ReasonIn, session: SessionDep, user: CurrentUser
+    booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
     booking = service.cancel_booking(
         session=session, booking_id=booking_id, reason=data.reason, user=user
@@ -169,7 +170,7 @@ def cancel_booking(
 
 @router.post("/api/bookings/{booking_id}/reschedule", response_model=BookingPublic, summary="改期")
 def reschedule_booking(
-    booking_id: int, data: Reschedule, session: SessionDep, user: CurrentUser
+    booking_id: RecordId, data: Reschedule, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
     booking = service.reschedule_booking(
         session=session, booking_id=booking_id, start=data.start, end=data.end, user=user
@@ -180,7 +181,7 @@ def reschedule_booking(
 @router.post(
     "/api/bookings/{booking_id}/complete", response_model=BookingPublic, summary="标记完成"
 )
-def complete_booking(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+def complete_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = service.complete_booking(session=session, booking_id=booking_id, user=user)
     return service.public_view(session=session, booking=booking)
 
@@ -188,7 +189,7 @@ def complete_booking(booking_id: int, session: SessionDep, user: CurrentUser) ->
 @router.post(
     "/api/bookings/{booking_id}/no-show", response_model=BookingPublic, summary="标记未出席"
 )
-def mark_no_show(booking_id: int, session: SessionDep, user: CurrentUser) -> BookingPublic:
+def mark_no_show(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = service.mark_no_show(session=session, booking_id=booking_id, user=user)
     return service.public_view(session=session, booking=booking)
 
@@ -200,7 +201,7 @@ def mark_no_show(booking_id: int, session: SessionDep, user: CurrentUser) -> Boo
     summary="培训报名（区县）",
 )
 def register_for_training(
-    booking_id: int, data: RegistrationCreate, session: SessionDep, user: CurrentUser
+    booking_id: RecordId, data: RegistrationCreate, session: SessionDep, user: CurrentUser
 ) -> RegistrationPublic:
     registration = service.register_for_training(
         session=session, booking_id=booking_id, data=data, user=user
@@ -214,7 +215,7 @@ def register_for_training(
     summary="培训报名列表",
 )
 def list_registrations(
-    booking_id: int, session: SessionDep, user: CurrentUser
+    booking_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> list[RegistrationPublic]:
     rows = service.list_registrations(session=session, booking_id=booking_id, user=user)
     return [RegistrationPublic.model_validate(r, from_attributes=True) for r in rows]
@@ -227,7 +228,7 @@ def list_registrations(
     summary="评价（区县，完成后）",
 )
 def rate_booking(
-    booking_id: int, data: RatingCreate, session: SessionDep, user: CurrentUser
+    booking_id: RecordId, data: RatingCreate, session: SessionDep, user: CurrentUser
 ) -> RatingPublic:
     rating = service.rate_booking(session=session, booking_id=booking_id, data=data, user=user)
     return RatingPublic.model_validate(rating, from_attributes=True)
@@ -270,7 +271,7 @@ def revoke_expert_feed(expert_id: str, session: SessionDep, user: CurrentUser) -
     summary="生成（轮换）区县日历订阅地址",
 )
 def rotate_district_feed(
-    district_id: int, request: Request, session: SessionDep, user: CurrentUser
+    district_id: RecordId, request: Request, session: SessionDep, user: CurrentUser
 ) -> FeedTokenPublic:
     token = service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(district_id), user=user
@@ -281,7 +282,7 @@ def rotate_district_feed(
 @router.delete(
     "/api/districts/{district_id}/feed-token", status_code=204, summary="撤销区县日历订阅地址"
 )
-def revoke_district_feed(district_id: int, session: SessionDep, user: CurrentUser) -> Response:
+def revoke_district_feed(district_id: RecordId, session: SessionDep, user: CurrentUser) -> Response:
     service.revoke_feed_tokens(
         session=session, owner_type="district", owner_id=str(district_id), user=user
     )
@@ -363,7 +364,7 @@ def register_busy_feed(
     summary="立即刷新忙碌日历订阅",
 )
 def refresh_busy_feed(
-    expert_id: str, calendar_id: int, session: SessionDep, user: CurrentUser
+    expert_id: str, calendar_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> BusyCalendarPublic:
     calendar = service.get_busy_calendar(
         session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
@@ -375,7 +376,7 @@ def refresh_busy_feed(
     "/api/experts/{expert_id}/busy-calendars/{calendar_id}", status_code=204, summary="删除忙碌日历"
 )
 def delete_busy_calendar(
-    expert_id: str, calendar_id: int, session: SessionDep, user: CurrentUser
+    expert_id: str, calendar_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> Response:
     service.delete_busy_calendar(
         session=session, expert_id=expert_id, calendar_id=calendar_id, user=user

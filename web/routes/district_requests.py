@@ -25,6 +25,7 @@ from marketplace.requests.service import (
     public_view,
     update_request,
 )
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep
 
@@ -52,7 +53,7 @@ def list_requests_route(
     session: SessionDep,
     user: CurrentUser,
     status: RequestStatus | None = None,
-    district_id: int | None = None,
+    district_id: RecordId | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DistrictRequestPage:
@@ -64,14 +65,14 @@ def list_requests_route(
 
 
 @router.get("/{request_id}", response_model=DistrictRequestPublic, summary="申请详情 / request detail")
-def read_request(request_id: int, session: SessionDep, user: CurrentUser) -> DistrictRequestPublic:
+def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -> DistrictRequestPublic:
     request = get_request(session=session, request_id=request_id, user=_staff_or_district(user))
     return public_view(session=session, request=request)
 
 
 @router.patch("/{request_id}", response_model=DistrictRequestPublic, summary="修改申请 / edit a request")
 def update_request_route(
-    request_id: int, data: DistrictRequestUpdate, session: SessionDep, user: CurrentUser
+    request_id: RecordId, data: DistrictRequestUpdate, session: SessionDep, user: CurrentUser
 ) -> DistrictRequestPublic:
     request = update_request(session=session, request_id=request_id, data=data, user=_staff_or_district(user))
     return public_view(session=session, request=request)
@@ -79,7 +80,7 @@ def update_request_route(
 
 @router.post("/{request_id}/status", response_model=DistrictRequestPublic, summary="变更申请状态 / change status")
 def change_status_route(
-    request_id: int, data: StatusChange, session: SessionDep, user: CurrentUser
+    request_id: RecordId, data: StatusChange, session: SessionDep, user: CurrentUser
 ) -> DistrictRequestPublic:
     request = change_status(session=session, request_id=request_id, status=data.status, user=_staff_or_district(user))
     return public_view(session=session, request=request)

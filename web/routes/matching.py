@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from marketplace import messages
 from marketplace.accounts.service import actor_for
 from marketplace.errors import Forbidden
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from matching.models import ConfirmedPair, Recommendations, RunAdjust, RunCreate, RunPublic
 from matching.service import (
@@ -41,7 +42,7 @@ def _relevance(request: Request) -> RelevanceFactory:
     summary="为申请推荐专家（含理由）/ recommended experts with reasons",
 )
 def recommendations(
-    request_id: int,
+    request_id: RecordId,
     request: Request,
     session: SessionDep,
     user: CurrentUser,
@@ -71,22 +72,22 @@ def list_runs_route(session: SessionDep, user: StaffUser) -> list[RunPublic]:
 
 
 @router.get("/api/matching/runs/{run_id}", response_model=RunPublic, summary="查看匹配方案（工作人员）")
-def read_run(run_id: int, session: SessionDep, user: StaffUser) -> RunPublic:
+def read_run(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=get_run(session=session, run_id=run_id))
 
 
 @router.post("/api/matching/runs/{run_id}/adjust", response_model=RunPublic, summary="调整匹配方案（工作人员）")
-def adjust_run_route(run_id: int, data: RunAdjust, session: SessionDep, user: StaffUser) -> RunPublic:
+def adjust_run_route(run_id: RecordId, data: RunAdjust, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=adjust_run(session=session, run_id=run_id, changes=data, user=user))
 
 
 @router.post("/api/matching/runs/{run_id}/confirm", response_model=RunPublic, summary="确认匹配方案（工作人员）")
-def confirm_run_route(run_id: int, session: SessionDep, user: StaffUser) -> RunPublic:
+def confirm_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=confirm_run(session=session, run_id=run_id, user=user))
 
 
 @router.post("/api/matching/runs/{run_id}/discard", response_model=RunPublic, summary="放弃匹配方案（工作人员）")
-def discard_run_route(run_id: int, session: SessionDep, user: StaffUser) -> RunPublic:
+def discard_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=discard_run(session=session, run_id=run_id, user=user))
 
 
@@ -94,7 +95,7 @@ def discard_run_route(run_id: int, session: SessionDep, user: StaffUser) -> RunP
 def confirmed_route(
     session: SessionDep,
     user: StaffUser,
-    request_id: int | None = None,
+    request_id: RecordId | None = None,
     expert_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[ConfirmedPair]:
     return confirmed_pairs(session=session, request_id=request_id, expert_id=expert_id)

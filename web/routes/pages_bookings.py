@@ -27,6 +27,7 @@ from marketplace.clock import LOCAL_TZ
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import SessionDep
 from web.pages import (
@@ -182,20 +183,20 @@ def submit_booking(
 
 
 @router.post("/bookings/{booking_id}/confirm", summary="确认预约")
-def confirm(booking_id: int, session: SessionDep, user: PageUser) -> Response:
+def confirm(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     confirm_booking(session=session, booking_id=booking_id, user=user)
     return redirect_with_flash("/bookings", "booking_confirmed")
 
 
 @router.post("/bookings/{booking_id}/decline", summary="拒绝预约")
 def decline(
-    booking_id: int, session: SessionDep, user: PageUser, reason: FormText = ""
+    booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
 ) -> Response:
     decline_booking(session=session, booking_id=booking_id, reason=_reason(reason), user=user)
     return redirect_with_flash("/bookings", "booking_declined")
 
 
 @router.post("/bookings/{booking_id}/cancel", summary="取消预约")
-def cancel(booking_id: int, session: SessionDep, user: PageUser, reason: FormText = "") -> Response:
+def cancel(booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = "") -> Response:
     cancel_booking(session=session, booking_id=booking_id, reason=_reason(reason), user=user)
     return redirect_with_flash("/bookings", "booking_cancelled")

@@ -17,6 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
 from marketplace.requests.service import create_request, get_request, list_requests, public_view
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Format, Role, ServiceType
 from matching.service import recommend, relevance_factory_for
 from web.deps import SessionDep
@@ -166,7 +167,7 @@ def submit_request(
 
 @router.get("/requests/{request_id}", summary="需求详情")
 def request_detail(
-    request: Request, request_id: int, session: SessionDep, user: PageUser
+    request: Request, request_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
     filed = get_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
     return render(
@@ -176,7 +177,7 @@ def request_detail(
 
 @router.get("/requests/{request_id}/recommendations", summary="推荐专家")
 def request_recommendations(
-    request: Request, request_id: int, session: SessionDep, user: PageUser
+    request: Request, request_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
     """Recommended experts with reasons (loaded into the detail page by htmx, or as a page)."""
     filed = get_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))

@@ -34,6 +34,7 @@ from marketplace.districts.models import District
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.services.service import get_service, is_eligible, list_services, public_view
 from marketplace.services.service import public_views as service_views
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import SessionDep
 from web.pages import (
@@ -112,7 +113,7 @@ def _apply_form(
     request: Request,
     session: Session,
     user: User,
-    service_id: int,
+    service_id: RecordId,
     form: dict[str, Any],
     errors: dict[str, str] | None = None,
     status_code: int = 200,
@@ -136,7 +137,7 @@ def _apply_form(
 
 @router.get("/applications/new", summary="申请服务")
 def new_application_page(
-    request: Request, session: SessionDep, user: DistrictPage, service_id: int
+    request: Request, session: SessionDep, user: DistrictPage, service_id: RecordId
 ) -> Response:
     empty = {
         "quantity": "",
@@ -203,13 +204,13 @@ def submit_application(
 
 @router.post("/applications/{application_id}/approve", summary="批准申请")
 def approve(
-    application_id: int, session: SessionDep, user: StaffPage, quantity: FormText = ""
+    application_id: RecordId, session: SessionDep, user: StaffPage, quantity: FormText = ""
 ) -> Response:
     amount = None
     if quantity.strip():
         try:
             amount = ApplicationCreate.model_validate(
-                {"service_id": 0, "quantity": quantity.strip()[:32], "purpose": "-"}
+                {"service_id": 1, "quantity": quantity.strip()[:32], "purpose": "-"}
             ).quantity
         except ValidationError as exc:
             raise InvalidInput(f"批准数量：{field_errors(exc).get('quantity', '')}") from None
@@ -221,7 +222,7 @@ def approve(
 
 @router.post("/applications/{application_id}/reject", summary="驳回申请")
 def reject(
-    application_id: int, session: SessionDep, user: StaffPage, reason: FormText = ""
+    application_id: RecordId, session: SessionDep, user: StaffPage, reason: FormText = ""
 ) -> Response:
     reason = reason.strip()
     if not reason or len(reason) > 500:
@@ -233,7 +234,7 @@ def reject(
 
 
 @router.post("/applications/{application_id}/withdraw", summary="撤回申请")
-def withdraw(application_id: int, session: SessionDep, user: DistrictPage) -> Response:
+def withdraw(application_id: RecordId, session: SessionDep, user: DistrictPage) -> Response:
     get_application(session=session, application_id=application_id, district_id=user.district_id)
     withdraw_application(
         session=session,

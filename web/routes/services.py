@@ -31,6 +31,7 @@ from marketplace.services.service import (
     today,
     update_service,
 )
+from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep, StaffUser
 
@@ -72,7 +73,7 @@ def create_service_route(
 
 
 @router.get("/{service_id}", response_model=ServicePublic, summary="采购服务详情（含剩余数量）")
-def read_service(service_id: int, session: SessionDep, user: CurrentUser) -> ServicePublic:
+def read_service(service_id: RecordId, session: SessionDep, user: CurrentUser) -> ServicePublic:
     service = get_service(session=session, service_id=service_id)
     district_id = district_scope(user)
     if district_id is not None:
@@ -85,7 +86,7 @@ def read_service(service_id: int, session: SessionDep, user: CurrentUser) -> Ser
 
 @router.patch("/{service_id}", response_model=ServicePublic, summary="修改采购服务（工作人员）")
 def update_service_route(
-    service_id: int, data: ServiceUpdate, session: SessionDep, user: StaffUser
+    service_id: RecordId, data: ServiceUpdate, session: SessionDep, user: StaffUser
 ) -> ServicePublic:
     service = update_service(
         session=session, service_id=service_id, data=data, actor=actor_for(user)
@@ -94,7 +95,7 @@ def update_service_route(
 
 
 @router.delete("/{service_id}", status_code=204, summary="删除未被申请的采购服务（工作人员）")
-def delete_service_route(service_id: int, session: SessionDep, user: StaffUser) -> Response:
+def delete_service_route(service_id: RecordId, session: SessionDep, user: StaffUser) -> Response:
     delete_service(session=session, service_id=service_id, actor=actor_for(user))
     return Response(status_code=204)
 
@@ -102,7 +103,7 @@ def delete_service_route(service_id: int, session: SessionDep, user: StaffUser) 
 @router.get(
     "/{service_id}/ledger", response_model=LedgerView, summary="台账与余额 / ledger and balances"
 )
-def read_ledger(service_id: int, session: SessionDep, user: CurrentUser) -> LedgerView:
+def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) -> LedgerView:
     """Staff see the whole ledger and the pool; a district only its own entries and balance."""
     return ledger_view(session=session, service_id=service_id, district_id=district_scope(user))
 
@@ -112,7 +113,7 @@ def read_ledger(service_id: int, session: SessionDep, user: CurrentUser) -> Ledg
     response_model=ProposalPublic,
     summary="公平分配建议方案（不生效）",
 )
-def read_fair_proposal(service_id: int, session: SessionDep, user: StaffUser) -> ProposalPublic:
+def read_fair_proposal(service_id: RecordId, session: SessionDep, user: StaffUser) -> ProposalPublic:
     return fair_proposal(session=session, service_id=service_id)
 
 
@@ -122,7 +123,7 @@ def read_fair_proposal(service_id: int, session: SessionDep, user: StaffUser) ->
     summary="确认并执行公平分配方案（工作人员）",
 )
 def confirm_fair_proposal_route(
-    service_id: int, data: ProposalConfirm, session: SessionDep, user: StaffUser
+    service_id: RecordId, data: ProposalConfirm, session: SessionDep, user: StaffUser
 ) -> list[ApplicationPublic]:
     approved = confirm_fair_proposal(
         session=session, service_id=service_id, fingerprint=data.fingerprint, actor=actor_for(user)
@@ -133,6 +134,6 @@ def confirm_fair_proposal_route(
 @router.post(
     "/{service_id}/expire", response_model=ServicePublic, summary="过期处理未用余额（工作人员）"
 )
-def expire_service_route(service_id: int, session: SessionDep, user: StaffUser) -> ServicePublic:
+def expire_service_route(service_id: RecordId, session: SessionDep, user: StaffUser) -> ServicePublic:
     expire_service(session=session, service_id=service_id, actor=actor_for(user))
     return public_view(session=session, service=get_service(session=session, service_id=service_id))
