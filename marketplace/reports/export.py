@@ -10,7 +10,7 @@ from openpyxl.chart import Reference, ScatterChart, Series
 from openpyxl.styles import Font
 
 from marketplace import messages
-from marketplace.reports.models import AllocationReport
+from marketplace.reports.models import AllocationReport, ReportTable
 
 ROW_HEADERS = [
     ("service_name", "服务"),
@@ -50,15 +50,56 @@ def _cells(row: object, headers: list[tuple[str, str]]) -> list[object]:
     return values
 
 
-def to_csv(report: AllocationReport) -> str:
-    """One row per district and service."""
+def find_table(report: AllocationReport, key: str) -> ReportTable | None:
+    """The section table with this key, if a section provides it."""
+    for section in report.sections:
+        for table in section.tables:
+            if table.key == key:
+                return table
+    return None
+
+
+def table_keys(report: AllocationReport) -> list[str]:
+    return [table.key for section in report.sections for table in section.tables]
+
+
+def _table_cells(table: ReportTable, row: dict) -> list[object]:
+    return ["" if row.get(c.key) is None else row.get(c.key) for c in table.columns]
+
+
+def to_csv(report: AllocationReport, table: ReportTable | None = None) -> str:
+    """One row per district and service, or the rows of one section table."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
+    if table is not None:
+        writer.writerow([c.label for c in table.columns])
+        for record in table.rows:
+            writer.writerow(_table_cells(table, record))
+        return out.getvalue()
     writer.writerow([label for _, label in ROW_HEADERS])
     for row in report.rows:
         writer.writerow(_cells(row, ROW_HEADERS))
     return out.getvalue()
+
+
+_SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+def _add_table_sheet(book: Workbook, table: ReportTable) -> None:
+    title = table.title.translate(_SHEET_FORBIDDEN)[:31]
+    if title in book.sheetnames:
+        title = table.key[:31]
+    sheet = book.create_sheet(title)
+    sheet.append([table.title])
+    sheet["A1"].font = Font(bold=True, size=12)
+    sheet.append([c.label for c in table.columns])
+    for record in table.rows:
+        sheet.append(_table_cells(table, record))
+    for index, column in enumerate(table.columns, start=1):
+        if column.percent:
+            for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
+                cell.number_format = "0.0%"
 
 
 def to_xlsx(report: AllocationReport) -> bytes:
@@ -100,6 +141,10 @@ def to_xlsx(report: AllocationReport) -> bytes:
         curves.add_chart(chart, chart_anchor)
         column += 3
 
+    for section in report.sections:
+        for table in section.tables:
+            _add_table_sheet(book, table)
+
     notes = book.create_sheet("说明")
     notes.append(["统计区间", report.period_label])
     notes.append(["生成时间", report.generated_at.isoformat()])
@@ -107,7 +152,15 @@ def to_xlsx(report: AllocationReport) -> bytes:
         ["口径", "净分配 = 分配 − 退回；每万名学生数字按区县在校学生数计算；基尼系数按学生数加权。"]
     )
     for section in report.sections:
-        notes.append([section.title, "已提供" if section.available else section.note])
+        notes.append(
+            [
+                section.title,
+                section.note if section.note else ("已提供" if section.available else ""),
+            ]
+        )
+        if isinstance(section.data, dict):
+            for key, value in section.data.items():
+                notes.append(["", key, "" if value is None else value])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

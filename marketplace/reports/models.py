@@ -44,6 +44,33 @@ class ServiceEquity(BaseModel):
     lorenz: list[tuple[float, float]]
 
 
+class ReportColumn(BaseModel):
+    key: str
+    label: str
+    percent: bool = False  # a ratio shown as a percentage
+
+
+class ReportChart(BaseModel):
+    """A horizontal bar chart of one table: a label column against a numeric column."""
+
+    label_key: str
+    value_key: str
+    title: str
+    # Full scale of the bars (1.0 for a ratio); None: the largest value in the table.
+    scale: float | None = None
+    percent: bool = False
+
+
+class ReportTable(BaseModel):
+    """A table of a section, exported as CSV (`?table=key`) and as an Excel sheet."""
+
+    key: str  # unique across the report
+    title: str
+    columns: list[ReportColumn]
+    rows: list[dict[str, Any]]
+    chart: ReportChart | None = None
+
+
 class ReportSection(BaseModel):
     """A part of the report contributed by another module (booking, matching) once it exists."""
 
@@ -51,7 +78,9 @@ class ReportSection(BaseModel):
     title: str
     available: bool
     note: str = ""
-    data: dict[str, Any] | list[Any] | None = None
+    data: dict[str, Any] | list[Any] | None = None  # headline figures
+    data_labels: dict[str, str] = {}  # Chinese labels of the headline figures shown on pages
+    tables: list[ReportTable] = []
 
 
 class AllocationReport(BaseModel):

@@ -166,7 +166,15 @@ def _application_response(session: Session, period: Period | None) -> ReportSect
         "max_hours": round(max(hours), 2) if hours else None,
     }
     return ReportSection(
-        key="application_response", title="服务申请审批用时", available=True, data=data
+        key="application_response",
+        title="服务申请审批用时",
+        available=True,
+        data=data,
+        data_labels={
+            "decided": "已审批",
+            "median_hours": "用时中位数（小时）",
+            "max_hours": "最长用时（小时）",
+        },
     )
 
 
