@@ -132,7 +132,13 @@ def deliver_pending(*, engine: Engine, settings: Settings, limit: int = 200) -> 
         ).all()
     if not ids:
         return report
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+    try:
+        connection = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
+    except (OSError, smtplib.SMTPException) as exc:
+        # The server is down: nothing was claimed, so every message stays queued for next time.
+        report.errors.append(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}")
+        return report
+    with connection as smtp:
         for row_id in ids:
             row = _claim(engine, row_id)
             if row is None:

@@ -230,3 +230,9 @@ BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend
 BACKUP_NEEDS_FILE = "内存数据库无法备份或恢复"
 BACKUP_TOOL_MISSING = "找不到 {tool}：请安装 PostgreSQL 客户端工具"
 BACKUP_TOOL_FAILED = "{tool} 执行失败：{error}"
+
+# --- reports: section tables, monthly report, expiry job (booking/reports.py, matching/reports.py,
+# web/routes/reports.py, web/cli_services.py) ------------------------------------------------
+REPORT_TABLE_UNKNOWN = "没有名为 {table} 的报表分项；可选：{known}"
+MONTHLY_PERIOD_INVALID = "月度报表的区间格式应为 YYYY-MM"
+SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"

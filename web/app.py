@@ -9,8 +9,10 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from booking import reports as booking_reports
 from marketplace.db import make_engine
 from marketplace.settings import Settings
+from matching import reports as matching_reports
 from search.service import BackgroundDrainer, SearchService
 from web.errors import install_error_handlers
 from web.routes import (
@@ -83,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (services, applications, reports):
         app.include_router(module.router)
+    # Report sections computed by the packages that own their tables (marketplace imports neither).
+    booking_reports.register_report_sections()
+    matching_reports.register_report_sections()
     for module in (district_requests, matching):
         app.include_router(module.router)
     return app

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from marketplace import messages
 from marketplace.errors import InvalidInput
-from marketplace.reports.export import to_csv, to_xlsx
+from marketplace.reports.export import find_table, table_keys, to_csv, to_xlsx
 from marketplace.reports.models import AllocationReport
 from marketplace.reports.periods import Period, parse_period
 from marketplace.reports.service import allocation_report
@@ -33,8 +33,18 @@ def _period(text: str | None) -> Period | None:
         raise InvalidInput(messages.PERIOD_INVALID) from None
 
 
-def _filename(period: Period | None, suffix: str) -> str:
-    return f"allocation-{period.key if period else 'all'}.{suffix}"
+TableQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        pattern=r"^[a-z0-9_]+$",
+        description="导出某一分项表（如 utilisation_by_domain、response_by_district）；不填为分配明细",
+    ),
+]
+
+
+def _filename(period: Period | None, suffix: str, name: str = "allocation") -> str:
+    return f"{name}-{period.key if period else 'all'}.{suffix}"
 
 
 @router.get("/allocation", response_model=AllocationReport, summary="资源分配报表（JSON）")
@@ -46,14 +56,25 @@ def allocation_json(
 
 @router.get("/allocation.csv", summary="资源分配报表（CSV）")
 def allocation_csv(
-    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: int | None = None
+    session: SessionDep,
+    user: StaffUser,
+    period: PeriodQuery = None,
+    service_id: int | None = None,
+    table: TableQuery = None,
 ) -> Response:
     chosen = _period(period)
     report = allocation_report(session=session, period=chosen, service_id=service_id)
+    section_table = find_table(report, table) if table else None
+    if table and section_table is None:
+        raise InvalidInput(
+            messages.REPORT_TABLE_UNKNOWN.format(table=table, known="、".join(table_keys(report)))
+        )
     return Response(
-        to_csv(report).encode("utf-8"),
+        to_csv(report, section_table).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_filename(chosen, "csv")}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{_filename(chosen, "csv", table or "allocation")}"'
+        },
     )
 
 
