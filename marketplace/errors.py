@@ -36,3 +36,7 @@ class Conflict(DomainError):
 
 class Unavailable(DomainError):
     status_code = 503
+
+
+class TooManyRequests(DomainError):
+    status_code = 429

@@ -4,23 +4,38 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
+from marketplace import messages
 from marketplace.accounts.models import Token, UserPublic
 from marketplace.accounts.service import authenticate, issue_token, public_user
+from marketplace.errors import TooManyRequests, Unauthorized
 from web.deps import CurrentUser, SessionDep, SettingsDep
+from web.sessions import client_address
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
 @router.post("/auth/token", response_model=Token, summary="登录获取令牌 / get a bearer token")
 def login_for_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
 ) -> Token:
-    user = authenticate(session=session, username=form.username, password=form.password)
+    # The same per-username+address limit as the login page, so the API is no way around it.
+    limiter = request.app.state.login_limiter
+    address = client_address(request)
+    wait = limiter.retry_after(form.username, address)
+    if wait > 0:
+        raise TooManyRequests(messages.LOGIN_RATE_LIMITED.format(minutes=max(1, round(wait / 60))))
+    try:
+        user = authenticate(session=session, username=form.username, password=form.password)
+    except Unauthorized:
+        limiter.failed(form.username, address)
+        raise
+    limiter.succeeded(form.username, address)
     token = issue_token(user=user, secret=settings.secret_key, minutes=settings.access_token_minutes)
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
 
