@@ -48,7 +48,12 @@ class SentenceTransformerEncoder:
     def __init__(self, name: str, device: str = "cpu") -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        # One query at a time per thread: torch's own pool fights the server's threads for the
+        # cores (measured 5x slower query encoding at 2 threads on a loaded 2-core machine).
+        torch.set_num_threads(1)
 
         self.name = name
         self._model = SentenceTransformer(resolve_model_path(name), device=device)
