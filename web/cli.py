@@ -325,5 +325,14 @@ def _register_ops_commands() -> None:
 _register_ops_commands()
 
 
+def _register_services_commands() -> None:
+    from web.cli_services import services_app
+
+    app.add_typer(services_app, name="services")
+
+
+_register_services_commands()
+
+
 if __name__ == "__main__":
     app()
