@@ -145,7 +145,7 @@ def build_candidates(
     chunk = 256
     for start in range(0, len(needs), chunk):
         block = needs[start : start + chunk]
-        fit = specialty_fit_rows(specialty_weights[start : start + len(block)], arrays)
+        fit = specialty_fit_rows(specialty_weights[start : start + len(block)], arrays, weights=weights)
         for offset, need in enumerate(block):
             i = start + offset
             reason = invalid_reason(need)
@@ -238,7 +238,7 @@ def explain_solution(
     def pair(i: int, e: int) -> PairExplanation:
         return explain(
             needs[i], pool[e], relevance=float(relevance[i][e]),
-            specialty_weights=specialty_weights[i], weights=weights,
+            specialty_weights=specialty_weights[i], weights=weights, related=candidates.arrays.related,
         )
 
     result = BatchResult()

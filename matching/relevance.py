@@ -103,15 +103,18 @@ def need_model_relevance(
     vocabulary: Sequence[str],
     synonyms: Mapping[str, Sequence[str]] | None = None,
     model=None,  # type: ignore[no-untyped-def]
+    extra_examples: Sequence[tuple] = (),
 ) -> Relevance:
-    """search.needs' learned text → specialty model (trained on the expert texts) + BM25."""
+    """search.needs' learned text → specialty model + BM25: `model` when given (the search
+    package's saved one), else one trained on the expert texts plus `extra_examples`
+    (labelled needs, search.tuning.labelled_examples)."""
     from search.needs import examples_from_experts, fit_need_model  # noqa: PLC0415
 
     synonyms = {k: list(v) for k, v in (synonyms or {}).items()}
     if model is None:
         records = [{"specialties": list(e.specialties), "title": e.title, "bio": e.bio} for e in experts]
         model = fit_need_model(
-            examples_from_experts(records, vocabulary=list(vocabulary), synonyms=synonyms),
+            examples_from_experts(records, vocabulary=list(vocabulary), synonyms=synonyms) + list(extra_examples),
             vocabulary=list(vocabulary),
             synonyms=synonyms,
         )
@@ -131,10 +134,11 @@ def default_relevance(
     *,
     vocabulary: Sequence[str],
     synonyms: Mapping[str, Sequence[str]] | None = None,
+    extra_examples: Sequence[tuple] = (),
 ) -> Relevance:
     """The best relevance available here (see the module docstring)."""
     try:
-        return need_model_relevance(experts, vocabulary=vocabulary, synonyms=synonyms)
+        return need_model_relevance(experts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=extra_examples)
     except ImportError:
         log.info("search.needs unavailable; matching falls back to the BM25 baseline")
         return bm25_baseline(experts, vocabulary=vocabulary, synonyms=synonyms)

@@ -63,30 +63,61 @@ _cache: dict[str, Relevance] = {}
 _cache_lock = threading.Lock()
 
 
+def saved_need_model_path(settings: Settings) -> Path:
+    """Where `heart index --rebuild` saves the search package's need model."""
+    return settings.search_dir / "models" / "need_model.npz"
+
+
+def _labelled_needs(settings: Settings | None) -> list[tuple]:
+    """The labelled needs search trains on (HEART_SEARCH_TRAINING_NEEDS), or none if unusable."""
+    if settings is None:
+        return []
+    try:
+        from search.tuning import labelled_examples  # noqa: PLC0415
+
+        return list(labelled_examples(settings))
+    except (ImportError, InvalidInput):
+        log.warning("labelled needs unavailable; the fallback need model learns from the directory only")
+        return []
+
+
 def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
-    """The default factory: the search package's saved need model when there is one, else a
-    need model fitted on the experts (once per process and directory state), else BM25."""
+    """The default factory, the same need model as search wherever possible:
+
+    1. the model `heart index --rebuild` saved (directory + labelled needs), reloaded when the
+       file changes;
+    2. else (no index built yet, or an unreadable file) a model fitted here the same way
+       search fits it (directory + HEART_SEARCH_TRAINING_NEEDS), once per directory state;
+    3. else (search package unavailable) the BM25 baseline.
+    """
 
     def build(texts: Sequence[ExpertText], vocabulary: list[str], synonyms: dict[str, list[str]]) -> Relevance:
+        saved = saved_need_model_path(settings) if settings else None
+        try:
+            stamp = saved.stat().st_mtime_ns if saved is not None else None
+        except OSError:
+            stamp = None
         digest = hashlib.sha256(
-            repr([(t.id, t.specialties, t.title, t.bio) for t in texts]).encode()
+            repr(([(t.id, t.specialties, t.title, t.bio) for t in texts], vocabulary, str(saved), stamp)).encode()
         ).hexdigest()
         with _cache_lock:
             if digest in _cache:
                 return _cache[digest]
-            saved = settings.search_dir / "models" / "need_model.npz" if settings else None
             relevance = None
-            if saved is not None and Path(saved).exists():
+            if saved is not None and stamp is not None:
                 try:
                     from search.needs import NeedModel  # noqa: PLC0415
 
                     relevance = need_model_relevance(
                         texts, vocabulary=vocabulary, synonyms=synonyms, model=NeedModel.load(saved)
                     )
+                    relevance.name = "saved-need-model+bm25"
                 except Exception:  # a stale or foreign model file: fit our own instead
-                    log.warning("cannot use the saved need model; fitting one", exc_info=True)
+                    log.warning("cannot use the saved need model %s; fitting one", saved, exc_info=True)
             if relevance is None:
-                relevance = default_relevance(texts, vocabulary=vocabulary, synonyms=synonyms)
+                relevance = default_relevance(
+                    texts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=_labelled_needs(settings)
+                )
             _cache.clear()
             _cache[digest] = relevance
             return relevance
@@ -588,7 +619,7 @@ def recommend(
     items = []
     for i in order:
         e = pool.experts[i]
-        exp = explain(need, e, relevance=float(scores[0][i]), specialty_weights=weights[0])
+        exp = explain(need, e, relevance=float(scores[0][i]), specialty_weights=weights[0], related=arrays.related)
         items.append(Recommendation(expert_id=e.id, name=pool.names[e.id], score=exp.score, reasons=exp.reasons))
     excluded = None
     if explain_excluded:

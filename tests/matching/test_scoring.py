@@ -1,10 +1,13 @@
 import numpy as np
+import pytest
 
 from matching.scoring import (
+    DEFAULT_WEIGHTS,
     expert_arrays,
     explain,
     feasible_mask,
     region_level,
+    related_specialties,
     rule_violations,
     score_row,
     specialty_fit_rows,
@@ -90,3 +93,51 @@ def test_vectorised_scores_equal_the_single_pair_explanation():
     assert np.allclose(row[:3], [x.score for x in expected[:3]], atol=1e-4)
     assert np.isneginf(row[3])
     assert (screen.service, screen.city, screen.not_booked) == (4, 3, 3)
+
+
+def test_specialties_held_together_far_above_chance_are_related():
+    holdings = [("甲", "乙")] * 6 + [("丙",)] * 6 + [("甲", "丙")] * 2 + [("乙",)] * 2
+    related = related_specialties(holdings)
+    assert related == {"甲": frozenset({"乙"}), "乙": frozenset({"甲"})}
+
+
+def test_an_expert_holding_a_related_specialty_outranks_one_holding_nothing_close():
+    related = {"心理危机干预": frozenset({"自杀风险评估"})}
+    need_weights = {"心理危机干预": 1.0}
+    close = explain(need(), expert(specialties=("自杀风险评估",)), relevance=0.0,
+                    specialty_weights=need_weights, related=related)
+    unrelated = explain(need(), expert(specialties=("家庭教育指导",)), relevance=0.0,
+                        specialty_weights=need_weights, related=related)
+    holder = explain(need(), expert(), relevance=0.0, specialty_weights=need_weights, related=related)
+    assert holder.score > close.score > unrelated.score
+    assert close.parts["specialty"] == DEFAULT_WEIGHTS.related_gain
+
+
+def test_a_likelier_specialist_across_the_city_outranks_a_less_likely_one_next_door():
+    need_weights = {"心理危机干预": 0.55, "家庭教育指导": 0.45}
+    likelier = explain(need(), expert(place=XIAN_HUYI, booked_hours=16), relevance=0.0, specialty_weights=need_weights)
+    next_door = explain(need(), expert(specialties=("家庭教育指导",), served_districts=frozenset({("西安市", "碑林区")})),
+                        relevance=0.0, specialty_weights=need_weights)
+    assert likelier.score > next_door.score
+
+
+def test_seniority_weighs_more_when_the_request_asks_for_it():
+    senior = explain(need(min_years=15), expert(years_experience=15), relevance=0.5)
+    junior = explain(need(min_years=15), expert(years_experience=5), relevance=0.5)
+    assert senior.score - junior.score == pytest.approx(DEFAULT_WEIGHTS.seniority_asked * (1 - 5 / 15), abs=1e-3)
+    unasked = [explain(need(), expert(years_experience=y), relevance=0.5).score for y in (15, 5)]
+    assert unasked[0] == unasked[1]
+
+
+def test_vectorised_scores_with_related_specialties_equal_the_single_pair_explanation():
+    related = {"心理危机干预": frozenset({"学业压力"})}
+    pool = [expert("E1"), expert("E2", specialties=("学业压力",)), expert("E3", specialties=("家庭教育指导",))]
+    n = need()
+    weights = {"心理危机干预": 0.8, "家庭教育指导": 0.2}
+    relevance = np.array([0.2, 0.9, 0.5])
+    arrays = expert_arrays(pool, related=related)
+    mask, _ = feasible_mask(n, arrays)
+    row = score_row(n, arrays, relevance=relevance, specialty_fit=specialty_fit_rows([weights], arrays)[0], mask=mask)
+    expected = [explain(n, e, relevance=r, specialty_weights=weights, related=related) for e, r in zip(pool, relevance)]
+    assert np.allclose(row, [x.score for x in expected], atol=1e-4)
+    assert row[1] > row[2]  # the related specialty outweighs the less likely held one here
