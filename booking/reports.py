@@ -113,7 +113,7 @@ def expert_utilisation(session: Session, period: Period | None) -> ReportSection
                 "expert_name": expert.name,
                 "domain": messages.DOMAIN_LABELS.get(expert.domain, expert.domain),
                 "city": places.get(expert.district_id, ("", ""))[0],
-                "capacity_hours": round(capacity, 2),
+                "capacity_hours": round(float(capacity), 2),
                 "booked_hours": round(booked.get(expert.id, 0.0), 2),
                 "completed_hours": round(completed.get(expert.id, 0.0), 2),
                 "utilisation": ratio(booked.get(expert.id, 0.0), capacity),
