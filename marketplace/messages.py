@@ -236,3 +236,7 @@ BACKUP_TOOL_FAILED = "{tool} 执行失败：{error}"
 REPORT_TABLE_UNKNOWN = "没有名为 {table} 的报表分项；可选：{known}"
 MONTHLY_PERIOD_INVALID = "月度报表的区间格式应为 YYYY-MM"
 SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"
+PRIVACY_FINDINGS = (
+    "需求描述中似乎含有学生个人信息（{kinds}）。请删除，或选择打码后保存"
+    "（privacy: mask），或确认确有必要原样保存（privacy: confirm）"
+)

@@ -71,3 +71,11 @@ def list_entries(
         query.order_by(col(AuditEntry.id).desc()).offset((page - 1) * page_size).limit(page_size)
     ).all()
     return list(rows), total
+
+
+def record_read(*, session: Session, actor: Actor, entity_type: str, entity_id: str) -> AuditEntry:
+    """Note that `actor` opened a record that is not their own (who read what, for privacy)."""
+    return record(
+        session=session, actor=actor, action=f"{entity_type}.read", entity_type=entity_type,
+        entity_id=entity_id,
+    )

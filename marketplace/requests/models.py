@@ -19,6 +19,11 @@ MAX_EXCLUDED = 200
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 
 
+class PrivacyChoice(StrEnum):
+    mask = "mask"  # replace the personal data found with stars, then save
+    confirm = "confirm"  # the writer confirms the text is needed as it is
+
+
 class Urgency(StrEnum):
     normal = "normal"
     urgent = "urgent"
@@ -112,6 +117,8 @@ class DistrictRequestCreate(_RequestFields):
     district: str | None = pydantic.Field(default=None, max_length=128)
     external_id: str | None = pydantic.Field(default=None, pattern=EXTERNAL_ID_PATTERN)
     submit: bool = False
+    # Student personal data in `text` is refused unless the writer masks or confirms it.
+    privacy: PrivacyChoice | None = None
 
 
 class DistrictRequestUpdate(BaseModel):
@@ -127,6 +134,7 @@ class DistrictRequestUpdate(BaseModel):
     urgency: Urgency | None = None
     excluded_expert_ids: list[str] | None = pydantic.Field(default=None, max_length=MAX_EXCLUDED)
     min_years_experience: int | None = pydantic.Field(default=None, ge=0, le=70)
+    privacy: PrivacyChoice | None = None
 
     @field_validator("excluded_expert_ids")
     @classmethod

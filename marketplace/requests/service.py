@@ -7,17 +7,19 @@ from sqlmodel import Session, col, func, select
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import Actor, record, record_read
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex, find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert, RegionRef
+from marketplace.privacy import find_personal_data, mask
 from marketplace.requests.models import (
     TRANSITIONS,
     DistrictRequest,
     DistrictRequestCreate,
     DistrictRequestPublic,
     DistrictRequestUpdate,
+    PrivacyChoice,
     RequestStatus,
 )
 from marketplace.vocabulary import Role
@@ -103,6 +105,31 @@ def find_by_external_id(*, session: Session, external_id: str) -> DistrictReques
     ).first()
 
 
+def screen_personal_data(text: str, choice: PrivacyChoice | None) -> str:
+    """Refuse student personal data in `text` (422 listing it) unless masked or confirmed."""
+    findings = find_personal_data(text)
+    if not findings or choice == PrivacyChoice.confirm:
+        return text
+    if choice == PrivacyChoice.mask:
+        return mask(text, findings)
+    kinds = "、".join(dict.fromkeys(f.label for f in findings))
+    raise InvalidInput(
+        messages.PRIVACY_FINDINGS.format(kinds=kinds),
+        details={"privacy": [f.as_dict() for f in findings], "choices": ["mask", "confirm"]},
+    )
+
+
+def read_request(*, session: Session, request_id: int, user: User) -> DistrictRequest:
+    """get_request for display; a read by someone outside the district (staff) is audited."""
+    request = get_request(session=session, request_id=request_id, user=user)
+    if user.district_id != request.district_id:
+        record_read(
+            session=session, actor=actor_for(user), entity_type="district_request",
+            entity_id=str(request.id),
+        )
+    return request
+
+
 def create_request(
     *, session: Session, data: DistrictRequestCreate, user: User | None, actor: Actor | None = None
 ) -> DistrictRequest:
@@ -121,7 +148,8 @@ def create_request(
     if data.external_id and find_by_external_id(session=session, external_id=data.external_id):
         raise Conflict(messages.REQUEST_EXISTS.format(id=data.external_id))
     _check_known_experts(session, data.excluded_expert_ids)
-    fields = data.model_dump(exclude={"district", "submit"})
+    fields = data.model_dump(exclude={"district", "submit", "privacy"})
+    fields["text"] = screen_personal_data(fields["text"], data.privacy)
     request = DistrictRequest(
         **fields,
         district_id=district_id,
@@ -148,9 +176,11 @@ def update_request(
     request = get_request(session=session, request_id=request_id, user=user)
     if request.status not in EDITABLE_STATUSES:
         raise Conflict(messages.REQUEST_NOT_EDITABLE.format(status=request.status))
-    changes = {k: v for k, v in data.model_dump(exclude_unset=True).items() if v is not None or k == "min_years_experience"}
+    changes = {k: v for k, v in data.model_dump(exclude_unset=True, exclude={"privacy"}).items() if v is not None or k == "min_years_experience"}
     if not changes:
         return request
+    if "text" in changes:
+        changes["text"] = screen_personal_data(changes["text"], data.privacy)
     if "excluded_expert_ids" in changes:
         _check_known_experts(session, changes["excluded_expert_ids"])
     start = changes.get("window_start", request.window_start)

@@ -96,6 +96,8 @@ def test_weak_passwords_are_refused(session, password, reason):
 
 def test_the_token_api_is_throttled_like_the_login_page(client, session, settings):
     user = make_user(session, Role.staff, username="throttled")
+    other = make_user(session, Role.staff, username="not-throttled")
+    session.commit()  # released savepoint: the refused logins' rollbacks keep these users
     form = {"username": "throttled", "password": "wrong-password-1"}
     codes = [
         client.post("/api/auth/token", data=form).status_code
@@ -107,7 +109,6 @@ def test_the_token_api_is_throttled_like_the_login_page(client, session, setting
     )
     assert locked.status_code == 429 and "分钟后再试" in locked.json()["detail"]
     # Another username from the same address is not locked out.
-    other = make_user(session, Role.staff, username="not-throttled")
     ok = client.post(
         "/api/auth/token", data={"username": other.username, "password": TEST_PASSWORD}
     )

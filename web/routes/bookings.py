@@ -31,6 +31,8 @@ from booking.models import (
     SlotPublic,
 )
 from marketplace import messages
+from marketplace.accounts.service import actor_for
+from marketplace.audit.service import record_read
 from marketplace.clock import LOCAL_TZ
 from marketplace.errors import InvalidInput
 from marketplace.validation import RecordId
@@ -135,6 +137,10 @@ def booking_ics(booking_id: RecordId, session: SessionDep, user: CurrentUser) ->
 @router.get("/api/bookings/{booking_id}", response_model=BookingPublic, summary="预约详情")
 def read_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = service.get_booking(session=session, booking_id=booking_id, user=user)
+    if service.is_staff(user):  # who read what: staff opening a district's session is noted
+        record_read(
+            session=session, actor=actor_for(user), entity_type="booking", entity_id=str(booking.id)
+        )
     return service.public_view(session=session, booking=booking)
 
 

@@ -20,11 +20,11 @@ from marketplace.requests.models import (
 from marketplace.requests.service import (
     change_status,
     create_request,
-    get_request,
     list_requests,
     public_view,
     update_request,
 )
+from marketplace.requests.service import read_request as read_request_for
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep
@@ -66,7 +66,7 @@ def list_requests_route(
 
 @router.get("/{request_id}", response_model=DistrictRequestPublic, summary="申请详情 / request detail")
 def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -> DistrictRequestPublic:
-    request = get_request(session=session, request_id=request_id, user=_staff_or_district(user))
+    request = read_request_for(session=session, request_id=request_id, user=_staff_or_district(user))
     return public_view(session=session, request=request)
 
 

@@ -16,7 +16,13 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
-from marketplace.requests.service import create_request, get_request, list_requests, public_view
+from marketplace.requests.service import (
+    create_request,
+    get_request,
+    list_requests,
+    public_view,
+    read_request,
+)
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Format, Role, ServiceType
 from matching.service import recommend, relevance_factory_for
@@ -169,7 +175,7 @@ def submit_request(
 def request_detail(
     request: Request, request_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
-    filed = get_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
+    filed = read_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
     return render(
         request, "requests/detail.html", {"item": public_view(session=session, request=filed)}
     )
