@@ -333,6 +333,8 @@ def fit_need_model(
     from threadpoolctl import threadpool_limits  # noqa: PLC0415  (a scikit-learn dependency)
 
     labels = list(dict.fromkeys(vocabulary))
+    if len(labels) < 2:
+        raise ValueError("a need model needs at least two specialties to choose between")
     lab_idx = {s: i for i, s in enumerate(labels)}
     syn = {k: list(v) for k, v in (synonyms or {}).items()}
     an = analyzer or ChineseAnalyzer(labels, synonyms=syn)
@@ -437,10 +439,17 @@ def fit_need_model(
 
     coef = np.zeros((len(labels), len(vocab)), dtype=np.float32)
     intercept = np.full(len(labels), -1e3)  # classes never seen (cannot happen: names added)
-    icpt = np.broadcast_to(np.asarray(clf.intercept_, dtype=np.float64), (len(clf.classes_),))
-    for k, c in enumerate(clf.classes_):
-        coef[c] = clf.coef_[k]
-        intercept[c] = icpt[k]
+    if len(clf.classes_) == 2:
+        # Binary logistic regression keeps one row: the logit of the second class against a
+        # first class pinned at 0, which the softmax of predict() turns back into a sigmoid.
+        first, second = clf.classes_
+        intercept[first] = 0.0
+        coef[second] = clf.coef_[0]
+        intercept[second] = float(clf.intercept_[0])
+    else:
+        for k, c in enumerate(clf.classes_):
+            coef[c] = clf.coef_[k]
+            intercept[c] = float(clf.intercept_[k])
     return NeedModel(
         labels=labels,
         features=features,

@@ -50,7 +50,9 @@ NEED_TOP = 8
 # A query contained (almost) whole in a document is a look-up: lexical evidence then outweighs
 # the need model (weight 1.0). See lookup_strength.
 LOOKUP_THRESHOLD = 0.8
-LOOKUP_LEXICAL_WEIGHT = 2.0  # specialties of the need distribution used for retrieval, fusion and reasons
+LOOKUP_LEXICAL_WEIGHT = (
+    2.0  # specialties of the need distribution used for retrieval, fusion and reasons
+)
 
 
 @dataclass
@@ -180,16 +182,20 @@ class SearchService:
         return [b for b in (self.backend, self.fallback) if b is not None]
 
     # -- building ----------------------------------------------------------------------------
-    def train_need_model(self) -> NeedModel:
+    def train_need_model(self) -> NeedModel | None:
         """Learn text → specialty from the directory itself (bios and titles ↔ specialty tags)."""
         names, synonyms = self._vocabulary()
         with Session(self.engine) as session:
             records = list(export_records(session=session))
         examples = examples_from_experts(records, vocabulary=names, synonyms=synonyms)
         extra = tuning.labelled_examples(self.settings)
-        model = fit_need_model(examples + extra, vocabulary=names, synonyms=synonyms)
         self.model_dir.mkdir(parents=True, exist_ok=True)
-        model.save(self.model_dir / "need_model.npz")
+        path = self.model_dir / "need_model.npz"
+        if len(names) < 2:  # nothing to choose between: lexical search carries the ranking
+            path.unlink(missing_ok=True)
+            return None
+        model = fit_need_model(examples + extra, vocabulary=names, synonyms=synonyms)
+        model.save(path)
         return model
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> dict:

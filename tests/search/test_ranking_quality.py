@@ -322,3 +322,17 @@ def test_fused_bios_only_beats_bm25_on_dev(dev) -> None:
     assert fused[0] >= bm25[0] + 0.20, (fused, bm25)
     assert fused[1] >= 0.58 and fused[1] >= 1.8 * bm25[1], (fused, bm25)  # recall@50
     assert fused[2] >= 0.71 and fused[2] >= bm25[2] + 0.18, (fused, bm25)  # P@5
+
+
+def test_a_two_specialty_vocabulary_gives_a_working_need_model() -> None:
+    from search.needs import fit_need_model
+
+    model = fit_need_model(
+        [("学生考试焦虑失眠", ["学业压力与考试焦虑"]), ("学生自伤危机", ["心理危机干预"])],
+        vocabulary=["学业压力与考试焦虑", "心理危机干预"],
+    )
+    assert (
+        max(model.predict("考试前很焦虑"), key=model.predict("考试前很焦虑").get)
+        == "学业压力与考试焦虑"
+    )
+    assert max(model.predict("学生自伤"), key=model.predict("学生自伤").get) == "心理危机干预"
