@@ -22,7 +22,15 @@ def make_engine(settings: Settings) -> Engine:
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # More pooled connections than the server's worker threads (anyio's 40): a writer that
+        # holds SQLite's lock must never wait for a connection or thread that requests queued
+        # behind the lock are holding (under load that stalled every request for ~30 s).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=10,
+            max_overflow=70,
+        )
         _configure_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):
