@@ -35,7 +35,8 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # As for SQLite: room for every worker thread (anyio's 40) plus background work.
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
 
 
 def _configure_sqlite(engine: Engine) -> None:
