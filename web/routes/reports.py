@@ -12,6 +12,7 @@ from marketplace.reports.export import find_table, table_keys, to_csv, to_xlsx
 from marketplace.reports.models import AllocationReport
 from marketplace.reports.periods import Period, parse_period
 from marketplace.reports.service import allocation_report
+from marketplace.validation import RecordId
 from web.deps import SessionDep, StaffUser
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
@@ -49,7 +50,7 @@ def _filename(period: Period | None, suffix: str, name: str = "allocation") -> s
 
 @router.get("/allocation", response_model=AllocationReport, summary="资源分配报表（JSON）")
 def allocation_json(
-    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: int | None = None
+    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: RecordId | None = None
 ) -> AllocationReport:
     return allocation_report(session=session, period=_period(period), service_id=service_id)
 
@@ -59,7 +60,7 @@ def allocation_csv(
     session: SessionDep,
     user: StaffUser,
     period: PeriodQuery = None,
-    service_id: int | None = None,
+    service_id: RecordId | None = None,
     table: TableQuery = None,
 ) -> Response:
     chosen = _period(period)
@@ -80,7 +81,7 @@ def allocation_csv(
 
 @router.get("/allocation.xlsx", summary="资源分配报表（Excel）")
 def allocation_xlsx(
-    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: int | None = None
+    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: RecordId | None = None
 ) -> Response:
     chosen = _period(period)
     report = allocation_report(session=session, period=chosen, service_id=service_id)
