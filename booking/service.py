@@ -756,6 +756,40 @@ def list_registrations(
     return list(session.exec(query.order_by(col(TrainingRegistration.id))).all())
 
 
+def list_open_trainings(
+    *, session: Session, user: User, now: datetime | None = None, limit: int = 200
+) -> list[Booking]:
+    """Live trainings not yet started, open to every district (and shown to staff)."""
+    if not (is_staff(user) or user.role == Role.district):
+        raise Forbidden(messages.FORBIDDEN)
+    query = select(Booking).where(
+        Booking.kind == BookingKind.training.value,
+        col(Booking.status).in_(LIVE_STATUSES),
+        Booking.start_at > (now or utcnow()),
+    )
+    return list(
+        session.exec(query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit)).all()
+    )
+
+
+def list_ratings(
+    *, session: Session, user: User, booking_ids: list[int] | None = None, limit: int = 200
+) -> list[BookingRating]:
+    """Ratings by role: of an expert's sessions, of a district's own, every rating for staff."""
+    query = select(BookingRating).join(Booking, col(Booking.id) == BookingRating.booking_id)
+    if user.role == Role.district:
+        query = query.where(BookingRating.district_id == user.district_id)
+    elif user.role == Role.expert:
+        query = query.where(Booking.expert_id == user.expert_id)
+    elif not is_staff(user):
+        raise Forbidden(messages.FORBIDDEN)
+    if booking_ids is not None:
+        query = query.where(col(BookingRating.booking_id).in_(booking_ids or [0]))
+    return list(
+        session.exec(query.order_by(col(BookingRating.id).desc()).limit(limit)).all()
+    )
+
+
 def rate_booking(
     *, session: Session, booking_id: int, data: RatingCreate, user: User
 ) -> BookingRating:

@@ -25,22 +25,25 @@ from web.routes import (
     matching,
     pages_audit,
     pages_auth,
+    pages_availability,
     pages_bookings,
     pages_experts,
     pages_home,
+    pages_matching,
     pages_profile,
     pages_reports,
     pages_requests,
     pages_services,
+    pages_sessions,
     reference,
     reports,
     search,
     services,
 )
+from web.security_headers import install_security_headers
 from web.sessions import install_sessions
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-from web.security_headers import install_security_headers
 API_DESCRIPTION = "HEART 专家资源库与资源匹配平台 JSON API。所有消息为简体中文。"
 
 
@@ -78,10 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.search = None
     install_error_handlers(app)
     install_sessions(app, settings)
+    install_security_headers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
     for module in (*pages, pages_reports, pages_requests, pages_bookings):
-    install_security_headers(app)
+        app.include_router(module.router)
+    for module in (pages_availability, pages_sessions, pages_matching):
         app.include_router(module.router)
     for module in (health, auth, experts, reference, search, bookings):
         app.include_router(module.router)

@@ -31,6 +31,20 @@ FLASH_MESSAGES = {
     "booking_confirmed": messages.BOOKING_CONFIRMED,
     "booking_declined": messages.BOOKING_DECLINED,
     "booking_cancelled": messages.BOOKING_CANCELLED,
+    "availability_saved": messages.AVAILABILITY_SAVED,
+    "busy_calendar_added": messages.BUSY_CALENDAR_ADDED,
+    "busy_calendar_removed": messages.BUSY_CALENDAR_REMOVED,
+    "feed_link_revoked": messages.FEED_LINK_REVOKED,
+    "booking_rescheduled": messages.BOOKING_RESCHEDULED,
+    "booking_rescheduled_pending": messages.BOOKING_RESCHEDULED_PENDING,
+    "booking_completed": messages.BOOKING_COMPLETED,
+    "booking_no_show": messages.BOOKING_NO_SHOW,
+    "booking_rated": messages.BOOKING_RATED,
+    "training_registered": messages.TRAINING_REGISTERED,
+    "match_run_created": messages.MATCH_RUN_CREATED,
+    "match_run_adjusted": messages.MATCH_RUN_ADJUSTED,
+    "match_run_confirmed": messages.MATCH_RUN_CONFIRMED,
+    "match_run_discarded": messages.MATCH_RUN_DISCARDED,
 }
 
 

@@ -75,6 +75,11 @@ def reschedule(world: World) -> dict:
     return {"start": body["start"], "end": body["end"]}
 
 
+def reschedule_form(world: World) -> dict:
+    start = booking_body(world, hour=15)["start"]
+    return {"day": start[:10], "start_time": "15:00", "end_time": "16:00", "form_nonce": "n-5"}
+
+
 def request_body(_: World) -> dict:
     return {
         "text": "教师需要团体辅导督导",
@@ -271,6 +276,30 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # "My calendar feed link": each expert or coordinator has their own; staff have none.
     ("POST", "/calendar-feed/rotate"): rule(FEED_OWNERS),
     ("POST", "/calendar-feed/revoke"): rule(FEED_OWNERS),
+    # After booking: either party moves a session; the expert side records how it went; the
+    # booking district rates it; every district registers its schools for a training.
+    ("GET", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY),
+    ("POST", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, form=reschedule_form),
+    ("POST", "/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
+    ("POST", "/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
+    ("POST", "/bookings/{booking_id}/rating"): rule(
+        OWN_DISTRICT_ONLY, form=lambda w: {"score": "5", "feedback": "很好", "form_nonce": "n-3"}
+    ),
+    ("GET", "/trainings"): rule(DISTRICTS_AND_STAFF),
+    ("POST", "/trainings/{booking_id}/registrations"): rule(
+        DISTRICT_ONLY,
+        form=lambda w: {"school": "第一中学", "participants": "3", "form_nonce": "n-4"},
+        ids={"booking_id": "training_id"},
+    ),
+    # Batch matching pages: staff only.
+    ("GET", "/matching"): rule(STAFF),
+    ("POST", "/matching/runs"): rule(STAFF, form=lambda w: {"method": "greedy"}),
+    ("GET", "/matching/runs/{run_id}"): rule(STAFF),
+    ("POST", "/matching/runs/{run_id}/adjust"): rule(
+        STAFF, form=lambda w: {"action": "add", "request_id": w.request_id, "expert_id": "SX2"}
+    ),
+    ("POST", "/matching/runs/{run_id}/confirm"): rule(STAFF),
+    ("POST", "/matching/runs/{run_id}/discard"): rule(STAFF),
 }
 
 # Framework routes outside the matrix: the API schema and its viewers carry no data.

@@ -23,7 +23,7 @@ from booking.service import (
     public_view,
 )
 from marketplace import messages
-from marketplace.clock import LOCAL_TZ
+from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
@@ -38,6 +38,7 @@ from web.pages import (
     login_id,
     redirect_with_flash,
 )
+from web.routes.pages_sessions import feedback_received, ratings_by_booking
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -65,6 +66,7 @@ def bookings_page(
         session=session, user=user, status=BookingStatus(chosen) if chosen else None, limit=200
     )
     views = [public_view(session=session, booking=b) for b in bookings]
+    ratings = ratings_by_booking(session, user, [v.id for v in views])
     return render(
         request,
         "bookings/list.html",
@@ -74,6 +76,10 @@ def bookings_page(
             "statuses": [s.value for s in BookingStatus],
             "is_expert": user.role == Role.expert.value,
             "local_tz": LOCAL_TZ,
+            "ratings": ratings,
+            "feedback": feedback_received(session, user),
+            "now": utcnow(),
+            "nonce": secrets.token_urlsafe(12),
         },
         fragments=("results",),
     )
@@ -130,6 +136,7 @@ def new_booking_page(
         "format": "",
         "title": "",
         "description": "",
+        "capacity": "",
     }
     return _new_form(request, session, form)
 
@@ -146,6 +153,7 @@ def submit_booking(
     format: FormText = "",
     title: FormText = "",
     description: FormText = "",
+    capacity: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
     once = form_once(request)
@@ -159,6 +167,7 @@ def submit_booking(
         "format": format[:32],
         "title": title[:500],
         "description": description[:5000],
+        "capacity": capacity.strip()[:6],
         "form_nonce": form_nonce[:64],
     }
     try:
@@ -167,6 +176,8 @@ def submit_booking(
                 **{k: v for k, v in form.items() if k not in ("start", "end", "form_nonce")},
                 "start": _parse_time(form["start"]),
                 "end": _parse_time(form["end"]),
+                # Only a training has seats; a capacity typed for another kind is ignored.
+                "capacity": form["capacity"] or None if form["kind"] == "training" else None,
             }
         )
     except ValidationError as exc:

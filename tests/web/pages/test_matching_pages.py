@@ -1,0 +1,125 @@
+"""Pages (staff): run batch matching, review, adjust, confirm or discard, compare runs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlmodel import Session
+
+from marketplace.requests.models import DistrictRequest
+from matching.models import MatchRun
+from tests.matching.db_support import fake_relevance, file_request, seed_pool
+from tests.web.pages.conftest import form_token, logged_in
+from tests.web.pages.forms import form_fields
+
+
+@pytest.fixture
+def pool(app, session: Session):
+    app.state.match_relevance = fake_relevance
+    seed_pool(session)
+    return file_request(session)
+
+
+def _run(client) -> tuple[object, int]:
+    page = client.get("/matching").text
+    data = dict(form_fields(page, action="/matching/runs"))
+    response = client.post("/matching/runs", data=data)
+    run_id = int(re.search(r"匹配方案 #(\d+)", response.text).group(1))
+    return response, run_id
+
+
+def test_staff_run_batch_matching_and_review_pairs_with_scores_and_reasons(
+    client, session, staff_user, pool
+):
+    logged_in(client, staff_user)
+    page = client.get("/matching").text
+    assert "当前待匹配的需求：<strong>1</strong>" in page
+    response, run_id = _run(client)
+    assert response.status_code == 200 and "批量匹配已完成" in response.text
+    assert f"需求 #{pool.id}" in response.text
+    assert "匹配度" in response.text and "擅长：心理危机干预" in response.text
+    listing = client.get("/matching").text
+    assert f'href="/matching/runs/{run_id}"' in listing and "待审核" in listing
+
+
+def test_staff_confirm_a_proposal_and_its_requests_become_matched(client, session, staff_user, pool):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    confirmed = client.post(
+        f"/matching/runs/{run_id}/confirm", data={"csrf_token": form_token(page.text)}
+    )
+    assert confirmed.status_code == 200 and "方案已确认" in confirmed.text
+    session.expire_all()
+    assert session.get(MatchRun, run_id).status == "confirmed"
+    assert session.get(DistrictRequest, pool.id).status == "matched"
+    assert "确认方案" not in confirmed.text  # nothing left to adjust
+
+
+def test_staff_remove_a_pair_and_add_another_expert_through_htmx(client, session, staff_user, pool):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    assigned = re.search(
+        r'name="action" value="remove"><input type="hidden" name="request_id" value="(\d+)">'
+        r'<input type="hidden" name="expert_id" value="([^"]+)">',
+        page.text,
+    )
+    request_id, expert_id = assigned.groups()
+    token = form_token(page.text)
+    htmx = {"HX-Request": "true", "HX-Target": "proposal", "X-CSRF-Token": token}
+    removed = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={"action": "remove", "request_id": request_id, "expert_id": expert_id},
+        headers=htmx,
+    )
+    assert removed.status_code == 200
+    assert removed.text.lstrip().startswith('<div id="proposal">') and "已移出" in removed.text
+    other = "M2" if expert_id != "M2" else "M1"
+    added = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={"action": "add", "request_id": request_id, "expert_id": other},
+        headers=htmx,
+    )
+    assert added.status_code == 200 and "人工调整" in added.text
+
+
+def test_adding_an_infeasible_expert_shows_the_reason_next_to_the_field(
+    client, session, staff_user, pool
+):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    token = form_token(page.text)
+    response = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={"csrf_token": token, "action": "add", "request_id": str(pool.id), "expert_id": "M4"},
+    )
+    assert response.status_code == 422
+    assert 'id="add-error"' in response.text and "不能把专家 M4 安排给申请" in response.text
+
+
+def test_a_discarded_run_cannot_be_confirmed_later(client, session, staff_user, pool):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    token = form_token(page.text)
+    discarded = client.post(f"/matching/runs/{run_id}/discard", data={"csrf_token": token})
+    assert discarded.status_code == 200 and "方案已放弃" in discarded.text
+    again = client.post(f"/matching/runs/{run_id}/confirm", data={"csrf_token": token})
+    assert again.status_code == 409
+    session.expire_all()
+    assert session.get(MatchRun, run_id).status == "discarded"
+
+
+def test_running_with_no_open_requests_says_so(client, app, session, staff_user):
+    app.state.match_relevance = fake_relevance
+    logged_in(client, staff_user)
+    page = client.get("/matching").text
+    response = client.post("/matching/runs", data=dict(form_fields(page, action="/matching/runs")))
+    assert response.status_code == 422 and "没有待匹配的申请" in response.text
+
+
+def test_matching_pages_are_for_staff_only(client, session, district_user, expert_user, pool):
+    for user in (district_user, expert_user):
+        logged_in(client, user)
+        assert client.get("/matching").status_code == 403
+        token = form_token(client.get("/").text)
+        assert client.post("/matching/runs", data={"csrf_token": token}).status_code == 403

@@ -1,0 +1,200 @@
+"""Pages (staff): run batch matching over the open requests, review the proposal (pairs with
+scores and reasons, unserved requests with reasons), adjust it, confirm or discard it, and
+compare earlier runs.
+
+Over matching.service (run_batch, adjust_run, confirm_run, discard_run): every hard rule and
+capacity check is theirs; this module only turns forms into calls and runs into pages.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from marketplace import messages
+from marketplace.accounts.service import actor_for
+from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.experts.models import Expert
+from marketplace.requests.service import get_request, open_requests, public_views
+from marketplace.validation import RecordId
+from matching.models import PairRole, PairStatus, RunAdjust, RunStatus
+from matching.service import (
+    adjust_run,
+    confirm_run,
+    discard_run,
+    get_run,
+    list_runs,
+    relevance_factory_for,
+    run_batch,
+    run_view,
+)
+from web.deps import SessionDep
+from web.pages import StaffPage, form_once, login_id, redirect_with_flash
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str, Form()]
+METHODS = {"solver": "最优分配（求解器）", "greedy": "快速分配（贪心）"}
+
+
+def _relevance(request: Request):  # type: ignore[no-untyped-def]
+    factory = getattr(request.app.state, "match_relevance", None)
+    return factory or relevance_factory_for(request.app.state.settings)
+
+
+def _runs_page(
+    request: Request, session: Session, *, error: str = "", status_code: int = 200
+) -> Response:
+    runs = [run_view(session=session, run=r) for r in list_runs(session=session, limit=30)]
+    return render(
+        request,
+        "matching/runs.html",
+        {
+            "runs": runs,
+            "open_count": len(open_requests(session=session)),
+            "methods": METHODS,
+            "nonce": secrets.token_urlsafe(16),
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/matching", summary="批量匹配")
+def matching_page(request: Request, session: SessionDep, user: StaffPage) -> Response:
+    return _runs_page(request, session)
+
+
+@router.post("/matching/runs", summary="运行批量匹配")
+def start_run(
+    request: Request,
+    session: SessionDep,
+    user: StaffPage,
+    method: FormText = "solver",
+    form_nonce: FormText = "",
+) -> Response:
+    once = form_once(request)
+    if once.seen(login_id(request), form_nonce):
+        return redirect_with_flash("/matching", "duplicate_submission")
+    try:
+        with session.begin_nested():
+            run = run_batch(
+                session=session,
+                actor=actor_for(user),
+                user_id=user.id,
+                relevance_factory=_relevance(request),
+                method=method if method in METHODS else "solver",
+            )
+    except InvalidInput as exc:
+        return _runs_page(request, session, error=exc.message, status_code=422)
+    once.remember(login_id(request), form_nonce)
+    return redirect_with_flash(f"/matching/runs/{run.id}", "match_run_created")
+
+
+def _run_page(
+    request: Request,
+    session: Session,
+    run_id: int,
+    *,
+    error: str = "",
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    run = run_view(session=session, run=get_run(session=session, run_id=run_id))
+    requests = {
+        r.id: r
+        for r in public_views(
+            session=session,
+            requests=[get_request(session=session, request_id=i) for i in run.request_ids],
+        )
+    }
+    expert_ids = {p.expert_id for p in run.pairs}
+    experts = {e: session.get(Expert, e) for e in expert_ids}
+    names = {e: (x.name if x is not None else e) for e, x in experts.items()}
+    groups: list[dict[str, Any]] = []
+    for request_id in run.request_ids:
+        pairs = [p for p in run.pairs if p.request_id == request_id]
+        groups.append(
+            {
+                "request": requests.get(request_id),
+                "assigned": [
+                    p for p in pairs
+                    if p.role == PairRole.assigned and p.status != PairStatus.removed
+                ],
+                "removed": [p for p in pairs if p.status == PairStatus.removed],
+                "alternates": [p for p in pairs if p.role == PairRole.alternate],
+                "unassigned": [u["reason"] for u in run.unassigned if u["request_id"] == request_id],
+            }
+        )
+    return render(
+        request,
+        "matching/run.html",
+        {
+            "run": run,
+            "groups": groups,
+            "names": names,
+            "methods": METHODS,
+            "editable": run.status == RunStatus.proposed,
+            "error": error,
+            "form": form or {},
+        },
+        status_code=status_code,
+        fragments=("proposal",),
+    )
+
+
+@router.get("/matching/runs/{run_id}", summary="审核匹配方案")
+def run_page(request: Request, run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+    return _run_page(request, session, run_id)
+
+
+@router.post("/matching/runs/{run_id}/adjust", summary="调整匹配方案")
+def adjust(
+    request: Request,
+    run_id: RecordId,
+    session: SessionDep,
+    user: StaffPage,
+    action: FormText = "",
+    request_id: FormText = "",
+    expert_id: FormText = "",
+) -> Response:
+    get_run(session=session, run_id=run_id)  # an unknown run is a 404 page, not a form error
+    form = {"request_id": request_id.strip()[:12], "expert_id": expert_id.strip()[:32]}
+    try:
+        pair = {"request_id": form["request_id"], "expert_id": form["expert_id"]}
+        changes = RunAdjust.model_validate(
+            {"remove": [pair]} if action == "remove" else {"add": [pair]}
+        )
+    except ValidationError:
+        return _run_page(
+            request, session, run_id, error=messages.MATCH_PAIR_FORM, form=form, status_code=422
+        )
+    try:
+        with session.begin_nested():
+            adjust_run(session=session, run_id=run_id, changes=changes, user=user)
+    except (InvalidInput, NotFound, Conflict) as exc:
+        return _run_page(
+            request, session, run_id, error=exc.message, form=form,
+            status_code=409 if isinstance(exc, Conflict) else 422,
+        )
+    if request.headers.get("HX-Request") == "true":
+        return _run_page(request, session, run_id)
+    return redirect_with_flash(f"/matching/runs/{run_id}", "match_run_adjusted")
+
+
+@router.post("/matching/runs/{run_id}/confirm", summary="确认匹配方案")
+def confirm(run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+    confirm_run(session=session, run_id=run_id, user=user)
+    return redirect_with_flash(f"/matching/runs/{run_id}", "match_run_confirmed")
+
+
+@router.post("/matching/runs/{run_id}/discard", summary="放弃匹配方案")
+def discard(run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+    discard_run(session=session, run_id=run_id, user=user)
+    return redirect_with_flash("/matching", "match_run_discarded")
