@@ -195,10 +195,90 @@ def test_a_coordinator_books_a_slot_and_the_expert_confirms_it(new_page):
 
     expert = new_page()
     log_in(expert, "expert")
-    expert.get_by_role("navigation", name="主导航").get_by_role("link", name="预约").click()
+    expert.get_by_role("navigation", name="主导航").get_by_role(
+        "link", name="预约", exact=True
+    ).click()
     card = expert.locator("#results li.card").filter(has_text=title)
     expect(card).to_contain_text("待确认")
     card.get_by_role("button", name="确认").click()
     expect(expert.get_by_role("status")).to_contain_text("已确认该预约")
     expect(expert.locator("#results li.card").filter(has_text=title)).to_contain_text("已确认")
     screenshot(expert, "expert-bookings")
+
+
+def _set_every_day(page, start: str, end: str) -> None:
+    for day in "一二三四五六日":
+        page.get_by_label(f"周{day} 第 1 段开始", exact=True).fill(start)
+        page.get_by_label(f"周{day} 第 1 段结束", exact=True).fill(end)
+
+
+def test_an_expert_moves_weekly_hours_to_the_evening_and_the_coordinator_sees_those_slots(new_page):
+    expert_id, _ = DEMO_EXPERT
+    expert = new_page()
+    log_in(expert, "expert")
+    expert.get_by_role("navigation", name="主导航").get_by_role("link", name="可预约时间").click()
+    expect(expert.get_by_role("heading", name="可预约时间", level=1)).to_be_visible()
+    _set_every_day(expert, "19:00", "21:00")
+    screenshot(expert, "availability-editor")
+    expert.get_by_role("button", name="保存可预约时间").click()
+    expect(expert.get_by_role("status")).to_contain_text("可预约时间已保存")
+    expect(expert.get_by_label("周三 第 1 段开始", exact=True)).to_have_value("19:00")
+
+    coordinator = new_page()
+    log_in(coordinator, "beilin")
+    coordinator.goto(f"/experts/{expert_id}")
+    slots = coordinator.locator("#next-slots")
+    expect(slots).to_contain_text("19:00–20:00")
+    expect(slots).not_to_contain_text("09:00–10:00")
+    screenshot(coordinator, "expert-profile-evening-slots")
+
+    # Back to office hours, so the other journeys find the slots they expect.
+    _set_every_day(expert, "09:00", "17:00")
+    expert.get_by_role("button", name="保存可预约时间").click()
+    expect(expert.get_by_role("status")).to_contain_text("可预约时间已保存")
+
+
+def test_an_expert_gets_a_calendar_feed_link_without_leaving_the_page(new_page):
+    expert = new_page()
+    log_in(expert, "expert")
+    expert.goto("/availability")
+    expert.get_by_role("button", name="生成 / 更换订阅链接").click()
+    link = expert.get_by_label(re.compile("订阅链接（只显示这一次"))
+    expect(link).to_have_value(re.compile(r"/api/feeds/.+\.ics$"))
+    expect(expert).to_have_url(re.compile(r"/availability$"))  # swapped in place by htmx
+    feed = expert.request.get(link.input_value())
+    assert feed.status == 200 and "BEGIN:VCALENDAR" in feed.text()
+
+
+def test_staff_run_batch_matching_review_the_proposal_and_confirm_it(new_page):
+    from datetime import date, timedelta
+
+    text = "浏览器测试：批量匹配——小学新入职心理教师需要线上督导"
+    coordinator = new_page()
+    log_in(coordinator, "beilin")
+    coordinator.goto("/requests/new")
+    coordinator.get_by_label("需求描述").fill(text)
+    coordinator.get_by_label("服务类型").select_option(label="督导")
+    coordinator.get_by_label("服务方式").select_option(label="线上")
+    coordinator.get_by_label("所需小时数").fill("4")
+    start = date.today() + timedelta(days=10)
+    coordinator.get_by_label("最早日期").fill(start.isoformat())
+    coordinator.get_by_label("最晚日期").fill((start + timedelta(days=30)).isoformat())
+    coordinator.get_by_role("button", name="提交需求").click()
+    expect(coordinator.get_by_role("status")).to_contain_text("需求已提交")
+
+    staff = new_page()
+    log_in(staff, "staff")
+    staff.get_by_role("navigation", name="主导航").get_by_role("link", name="批量匹配").click()
+    expect(staff.get_by_role("heading", name="批量匹配", level=1)).to_be_visible()
+    screenshot(staff, "matching-runs")
+    staff.get_by_role("button", name="运行批量匹配").click()
+    expect(staff.get_by_role("status")).to_contain_text("批量匹配已完成", timeout=120_000)
+    card = staff.locator("li.proposal-request").filter(has_text=text[:20])
+    expect(card).to_be_visible()
+    expect(card.locator(".reasons li").first).to_be_visible()
+    screenshot(staff, "matching-proposal")
+    staff.get_by_role("button", name="确认方案").click()
+    expect(staff.get_by_role("status")).to_contain_text("方案已确认")
+    staff.get_by_role("link", name="← 返回批量匹配").click()
+    expect(staff.locator("table tbody tr").first).to_contain_text("已确认")
