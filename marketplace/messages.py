@@ -36,6 +36,36 @@ PASSWORD_TOO_WEAK = "密码须同时包含字母和数字"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
+# --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
+SESSION_EXPIRED = "登录已过期，请重新登录"
+LOGGED_OUT = "您已安全退出"
+LOGIN_RATE_LIMITED = "登录失败次数过多，请 {minutes} 分钟后再试"
+CSRF_FAILED = "页面已过期或请求来源无法验证，请刷新页面后重试"
+PAGE_NOT_FOUND = "您访问的页面不存在"
+SERVER_ERROR = "服务器内部错误，请稍后重试"
+PROFILE_SAVED = "资料已保存"
+PROFILE_UNCHANGED = "资料没有变化"
+FORM_HAS_ERRORS = "表单中有需要修改的内容，请查看标红的字段"
+APPLICATION_SUBMITTED = "申请已提交，等待资源中心审批"
+APPLICATION_APPROVED = "已批准该申请"
+APPLICATION_REJECTED = "已驳回该申请"
+APPLICATION_WITHDRAWN = "已撤回该申请"
+DUPLICATE_SUBMISSION = "该表单已经提交过，未重复处理"
+REQUEST_FILED = "需求已提交，资源中心将尽快匹配专家"
+BOOKING_REQUESTED = "预约已提交，等待专家确认"
+BOOKING_CONFIRMED = "已确认该预约"
+BOOKING_DECLINED = "已拒绝该预约"
+BOOKING_CANCELLED = "已取消该预约"
+REASON_REQUIRED = "请填写原因（不超过 500 字）"
+REQUEST_STATUS_LABELS = {
+    "draft": "草稿",
+    "submitted": "待匹配",
+    "matched": "已匹配",
+    "scheduled": "已排期",
+    "done": "已完成",
+    "withdrawn": "已撤回",
+}
+
 # --- procured services, applications, allocation, reports -------------------------------
 SERVICE_KIND_LABELS = {
     "assessment_licence": "测评量表授权",
@@ -130,36 +160,6 @@ REASON_CONTINUITY = "已在本区县服务过"
 REASON_SENIORITY_MET = "从业 {years} 年（要求 ≥ {need} 年）"
 REASON_SENIORITY_SHORT = "从业 {years} 年，低于要求的 {need} 年"
 REASON_STAFF_ADDED = "工作人员手动调整"
-
-# --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
-SESSION_EXPIRED = "登录已过期，请重新登录"
-LOGGED_OUT = "您已安全退出"
-LOGIN_RATE_LIMITED = "登录失败次数过多，请 {minutes} 分钟后再试"
-CSRF_FAILED = "页面已过期或请求来源无法验证，请刷新页面后重试"
-PAGE_NOT_FOUND = "您访问的页面不存在"
-SERVER_ERROR = "服务器内部错误，请稍后重试"
-PROFILE_SAVED = "资料已保存"
-PROFILE_UNCHANGED = "资料没有变化"
-FORM_HAS_ERRORS = "表单中有需要修改的内容，请查看标红的字段"
-APPLICATION_SUBMITTED = "申请已提交，等待资源中心审批"
-APPLICATION_APPROVED = "已批准该申请"
-APPLICATION_REJECTED = "已驳回该申请"
-APPLICATION_WITHDRAWN = "已撤回该申请"
-DUPLICATE_SUBMISSION = "该表单已经提交过，未重复处理"
-REQUEST_FILED = "需求已提交，资源中心将尽快匹配专家"
-BOOKING_REQUESTED = "预约已提交，等待专家确认"
-BOOKING_CONFIRMED = "已确认该预约"
-BOOKING_DECLINED = "已拒绝该预约"
-BOOKING_CANCELLED = "已取消该预约"
-REASON_REQUIRED = "请填写原因（不超过 500 字）"
-REQUEST_STATUS_LABELS = {
-    "draft": "草稿",
-    "submitted": "待匹配",
-    "matched": "已匹配",
-    "scheduled": "已排期",
-    "done": "已完成",
-    "withdrawn": "已撤回",
-}
 
 # --- booking (booking/) ---------------------------------------------------------------------
 BOOKING_KIND_LABELS = {
