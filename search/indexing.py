@@ -174,15 +174,6 @@ def requeue_since(engine: Engine, event_id: int) -> int:
     return len(events)
 
 
-def pending_count(engine: Engine) -> int:
-    with Session(engine) as session:
-        return len(
-            session.exec(
-                select(IndexOutbox.id).where(col(IndexOutbox.processed_at).is_(None))
-            ).all()
-        )
-
-
 def drain_outbox(
     *,
     engine: Engine,

@@ -125,6 +125,7 @@ class SearchService:
         self._need_model_mtime: float | None = None
         self._encoder: Encoder | None = None
         self._encoder_loaded = False
+        self._encoder_meta: tuple[float, int | None] | None = None
         self.weights = tuning.load_weights(self.model_dir / "weights.json")
         dims = self._vector_dims()
         self.backend: SearchBackend = make_backend(settings, dims)
@@ -136,10 +137,17 @@ class SearchService:
         return self.settings.search_dir / "models"
 
     def _vector_dims(self) -> int | None:
+        """Dimensions of the live index's vectors (None: no vectors), re-read only when the
+        rebuild that wrote encoder.json (maybe in another process) changed it."""
         meta = self.model_dir / "encoder.json"
-        if meta.exists():
-            return json.loads(meta.read_text(encoding="utf-8")).get("dims")
-        return None
+        try:
+            mtime = meta.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if self._encoder_meta is None or self._encoder_meta[0] != mtime:
+            dims = json.loads(meta.read_text(encoding="utf-8")).get("dims")
+            self._encoder_meta = (mtime, dims)
+        return self._encoder_meta[1]
 
     def _vocabulary(self) -> tuple[list[str], dict[str, list[str]]]:
         with Session(self.engine) as session:
