@@ -2,11 +2,11 @@
 or HEART_DATABASE_URL / the default SQLite file when run from the `alembic` command."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 import marketplace.models  # noqa: F401  (registers every table)
 from marketplace.db import make_engine
 from marketplace.settings import Settings
-from sqlmodel import SQLModel
 
 target_metadata = SQLModel.metadata
 
