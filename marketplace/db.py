@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
+from marketplace import messages
+from marketplace.errors import Unavailable
 from marketplace.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
@@ -70,17 +75,116 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+class FairLock:
+    """A first-come, first-served lock that any thread may release (hand-over on release).
+
+    threading.Lock wakes an arbitrary waiter, and SQLite's busy handler only polls, so under
+    a steady stream of writers some wait far longer than others; here each waiter gets its own
+    gate and `release` opens the oldest one. Releasing from another thread is allowed because
+    a web request may enter and leave its session on different worker threads.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        self._waiters: deque[threading.Lock] = deque()
+
+    def acquire(self, timeout: float | None = None) -> bool:
+        """Wait for the lock in arrival order; False when `timeout` seconds passed first."""
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return True
+            gate = threading.Lock()
+            gate.acquire()
+            self._waiters.append(gate)
+        if gate.acquire(timeout=-1 if timeout is None else timeout):
+            return True
+        with self._mutex:
+            if gate in self._waiters:
+                self._waiters.remove(gate)
+                return False
+        # Handed over between the timeout and taking the mutex: the lock is ours after all.
+        gate.acquire()
+        return True
+
+    def release(self) -> None:
+        with self._mutex:
+            if not self._held:
+                raise RuntimeError("release of an unlocked FairLock")
+            if self._waiters:
+                self._waiters.popleft().release()  # ownership passes straight to the oldest
+            else:
+                self._held = False
+
+
+# Seconds a writer waits for its turn before giving up (as SQLite's busy_timeout).
+WRITE_WAIT_SECONDS = 30.0
+_write_locks: dict[str, FairLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def sqlite_write_lock(engine: Engine) -> FairLock:
+    """The in-process writer queue of an SQLite database (one per file, shared by engines)."""
+    key = _lock_file(engine) or f"engine:{id(engine)}"
+    with _write_locks_guard:
+        return _write_locks.setdefault(str(key), FairLock())
+
+
+def _lock_file(engine: Engine) -> Path | None:
+    """The advisory lock file next to an SQLite database file (None for in-memory databases)."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).resolve().with_name(Path(database).name + ".write-lock")
+
+
+@contextmanager
+def _sqlite_writer_turn(engine: Engine) -> Iterator[None]:
+    """Wait in line for SQLite's write lock: first in this process, then across processes.
+
+    Writers block here instead of in SQLite's busy handler, which polls with sleeps and lets a
+    newcomer overtake a writer that has waited for long (under load some waited past the busy
+    timeout and failed). Across processes (`heart serve --workers N`, CLI commands) an flock on
+    a file next to the database does the queueing; only one thread per process waits on it.
+    """
+    lock = sqlite_write_lock(engine)
+    if not lock.acquire(timeout=WRITE_WAIT_SECONDS):
+        raise Unavailable(messages.DATABASE_UNAVAILABLE)
+    try:
+        path = _lock_file(engine)
+        if path is None:
+            yield
+            return
+        with open(path, "a") as handle:  # closing the file releases the flock
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+    finally:
+        lock.release()
+
+
 @contextmanager
 def serialized_write(engine: Engine) -> Iterator[Session]:
     """A committing session whose SQLite transaction takes the write lock first (BEGIN IMMEDIATE).
 
     A deferred SQLite transaction that reads and later writes fails with "database is locked"
-    when another writer committed in between; taking the lock first makes concurrent writers
-    queue (busy_timeout) instead. On PostgreSQL this is an ordinary session.
+    when another writer committed in between; taking the lock first avoids that, and writers
+    queue in arrival order before BEGIN IMMEDIATE (see _sqlite_writer_turn). On PostgreSQL this
+    is an ordinary session.
     """
+    if engine.dialect.name == "sqlite":
+        with _sqlite_writer_turn(engine), _session_on_connection(engine, "BEGIN IMMEDIATE") as s:
+            yield s
+        return
+    with _session_on_connection(engine, None) as session:
+        yield session
+
+
+@contextmanager
+def _session_on_connection(engine: Engine, sqlite_begin: str | None) -> Iterator[Session]:
     with engine.connect() as connection:
-        if connection.dialect.name == "sqlite":
-            connection.info["sqlite_begin"] = "BEGIN IMMEDIATE"
+        if sqlite_begin:
+            connection.info["sqlite_begin"] = sqlite_begin
         try:
             with Session(bind=connection, expire_on_commit=False) as session:
                 try:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import user_from_token
-from marketplace.db import serialized_write
-from marketplace.errors import Forbidden, Unauthorized
+from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
+from marketplace.errors import Forbidden, Unauthorized, Unavailable
 from marketplace.settings import Settings
 from marketplace.vocabulary import Role
 
@@ -27,17 +31,26 @@ def get_settings(request: Request) -> Settings:
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One session per request: committed when the route succeeds, rolled back otherwise.
 
     Writing requests take SQLite's write lock up front (serialized_write) so that concurrent
-    writers queue instead of failing; PostgreSQL sessions are unaffected.
+    writers queue instead of failing; on SQLite they first queue here, in the event loop, so
+    that waiting writers hold no worker thread (with every thread waiting for the lock, the
+    writer holding it could not run its route). PostgreSQL sessions are unaffected.
     """
     engine = request.app.state.engine
-    if request.method not in READ_ONLY_METHODS:
-        with serialized_write(engine) as session:
+    if request.method in READ_ONLY_METHODS:
+        async with contextmanager_in_threadpool(_read_session(engine)) as session:
             yield session
         return
+    async with _sqlite_write_turn(request, engine):
+        async with contextmanager_in_threadpool(serialized_write(engine)) as session:
+            yield session
+
+
+@contextmanager
+def _read_session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
@@ -45,6 +58,25 @@ def get_session(request: Request) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+@asynccontextmanager
+async def _sqlite_write_turn(request: Request, engine: Engine) -> AsyncIterator[None]:
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    queue = getattr(request.app.state, "sqlite_write_queue", None)
+    if queue is None:  # made in the event loop; anyio's lock serves waiters in arrival order
+        queue = request.app.state.sqlite_write_queue = anyio.Lock()
+    try:
+        with anyio.fail_after(WRITE_WAIT_SECONDS):
+            await queue.acquire()
+    except TimeoutError:
+        raise Unavailable(messages.DATABASE_UNAVAILABLE) from None
+    try:
+        yield
+    finally:
+        queue.release()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
