@@ -12,6 +12,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache, partial
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -45,6 +46,7 @@ MAX_RESULTS = (
 )
 MAX_QUERY_CHARS = 1000
 CANDIDATES_PER_SIGNAL = 200
+SNIPPET_CACHE_TEXTS = 4096  # documents whose sentence tokens are kept for snippets
 CALIBRATION_SAMPLE = 300  # experts encoded to measure the dense signal before a rebuild
 NEED_TOP = 8
 # A query contained (almost) whole in a document is a look-up: lexical evidence then outweighs
@@ -121,6 +123,7 @@ class SearchService:
         self.engine = engine
         self._lock = threading.Lock()
         self._analyzer: ChineseAnalyzer | None = None
+        self._sentence_terms: Callable[[str], SentenceTerms] | None = None  # set with analyzer
         self._need_model: NeedModel | None = None
         self._need_model_mtime: float | None = None
         self._encoder: Encoder | None = None
@@ -158,7 +161,13 @@ class SearchService:
     def analyzer(self) -> ChineseAnalyzer:
         if self._analyzer is None:
             names, synonyms = self._vocabulary()
-            self._analyzer = ChineseAnalyzer(names, synonyms=synonyms)
+            analyzer = ChineseAnalyzer(names, synonyms=synonyms)
+            # Tokenising the page's documents sentence by sentence for snippets was most of a
+            # query's CPU; a document's text only changes with a new version of it.
+            self._sentence_terms = lru_cache(maxsize=SNIPPET_CACHE_TEXTS)(
+                partial(sentence_terms, analyzer)
+            )
+            self._analyzer = analyzer
         return self._analyzer
 
     @property
@@ -326,11 +335,12 @@ class SearchService:
         facets = _count_facets([c.doc.filters for c, _ in scored])
         page = scored[offset : offset + page_size]
         query_terms = set(tokens)
+        sentences_of = self._sentence_terms or partial(sentence_terms, self.analyzer)
         hits = []
         for candidate, score in page:
             doc = candidate.doc
             matched = ranking.matched_specialties(needs, doc.specialties)
-            snippet, highlights = _snippet(doc.text, query_terms, self.analyzer)
+            snippet, highlights = _snippet(doc.text, query_terms, sentences_of(doc.text))
             hits.append(
                 Hit(
                     id=doc.record_id,
@@ -368,21 +378,35 @@ def lookup_strength(tokens: list[str], candidates: list[Candidate]) -> float:
 
 
 def _count_facets(filters_list: list[dict[str, list[str]]]) -> dict[str, dict[str, int]]:
-    facets: dict[str, dict[str, int]] = {f: {} for f in FACET_FIELDS}
-    for doc_filters in filters_list:
-        for field_name in FACET_FIELDS:
-            for value in set(doc_filters.get(field_name, ())):
-                facets[field_name][value] = facets[field_name].get(value, 0) + 1
-    return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in facets.items()}
+    counts: dict[str, dict[str, int]] = {f: {} for f in FACET_FIELDS}
+    for doc_filters in filters_list:  # up to MAX_RESULTS documents per query: keep it lean
+        for field_name, values in doc_filters.items():
+            counter = counts.get(field_name)
+            if counter is None or not values:
+                continue
+            for value in values if len(values) == 1 else set(values):
+                counter[value] = counter.get(value, 0) + 1
+    return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in counts.items()}
+
+
+SentenceTerms = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def sentence_terms(analyzer: ChineseAnalyzer, text: str) -> SentenceTerms:
+    """The sentences of `text`, each with its distinct tokens of two or more characters."""
+    return tuple(
+        (sentence, tuple(t for t in dict.fromkeys(analyzer.tokens(sentence)) if len(t) > 1))
+        for sentence in split_sentences(text)
+    )
 
 
 def _snippet(
-    text: str, terms: set[str], analyzer: ChineseAnalyzer, width: int = 120
+    text: str, terms: set[str], sentences: SentenceTerms, width: int = 120
 ) -> tuple[str, list[str]]:
     """The sentence of `text` sharing most terms with the query, and the shared terms."""
     best, best_terms = "", []
-    for sentence in split_sentences(text):
-        shared = [t for t in dict.fromkeys(analyzer.tokens(sentence)) if t in terms and len(t) > 1]
+    for sentence, sentence_tokens in sentences:
+        shared = [t for t in sentence_tokens if t in terms]
         if len(shared) > len(best_terms):
             best, best_terms = sentence, shared
     if not best:
