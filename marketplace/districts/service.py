@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.districts.models import City, District, DistrictPublic, Province, Zone
@@ -112,6 +112,23 @@ def region_names(*, session: Session, district_id: int) -> RegionNames:
         raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=district_id))
     district, city, province, zone = row
     return RegionNames(province.name, city.name, district.name, zone.name if zone else None)
+
+
+def regions_by_id(*, session: Session, district_ids: set[int]) -> dict[int, RegionNames]:
+    """Province, city, district and zone names of the given districts, in one query."""
+    if not district_ids:
+        return {}
+    rows = session.exec(
+        select(District.id, Province.name, City.name, District.name, Zone.name)
+        .join(City, col(City.id) == District.city_id)
+        .join(Province, col(Province.id) == City.province_id)
+        .outerjoin(Zone, col(Zone.id) == District.zone_id)
+        .where(col(District.id).in_(district_ids))
+    ).all()
+    return {
+        district_id: RegionNames(province, city, district, zone)
+        for district_id, province, city, district, zone in rows
+    }
 
 
 def find_district(*, session: Session, name: str) -> District:

@@ -12,7 +12,7 @@ from marketplace import messages
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import City, District
-from marketplace.districts.service import RegionIndex
+from marketplace.districts.service import RegionIndex, regions_by_id
 from marketplace.errors import Conflict, NotFound
 from marketplace.experts.models import (
     Expert,
@@ -70,10 +70,10 @@ def public_views(*, session: Session, experts: list[Expert]) -> list[ExpertPubli
         o.id: o.name
         for o in session.exec(select(Organization).where(col(Organization.id).in_(org_ids))).all()
     }
-    regions = RegionIndex(session)
+    regions = regions_by_id(session=session, district_ids={e.district_id for e in experts})
     views = []
     for e in experts:
-        names = regions.names(e.district_id)
+        names = regions[e.district_id]
         views.append(
             ExpertPublic(
                 id=e.id,
