@@ -6,6 +6,7 @@ is the source of truth; the index and the need model are derived and rebuilt by 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import re
@@ -255,14 +256,20 @@ class SearchService:
         return {"versions": versions, "weights": self.weights.as_dict()}
 
     def drain(self, progress: Callable[[int], None] | None = None) -> DrainReport:
-        """Bring every backend up to date with the outbox."""
-        return drain_outbox(
-            engine=self.engine,
-            backends=self._backends(),
-            analyzer=self.analyzer,
-            encoder=self.encoder if self._dense_on() else None,
-            progress=progress,
-        )
+        """Bring every backend up to date with the outbox (one drain at a time per data dir)."""
+        # Documents are built from the database as it is when drained: a slow drainer in one
+        # process (a server worker, `heart index --drain`) could otherwise write an older
+        # version of a record after a faster one wrote the newer.
+        self.settings.search_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.search_dir / ".drain.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return drain_outbox(
+                engine=self.engine,
+                backends=self._backends(),
+                analyzer=self.analyzer,
+                encoder=self.encoder if self._dense_on() else None,
+                progress=progress,
+            )
 
     def _dense_on(self) -> bool:
         """True when the live index carries vectors (the encoder earned a weight at rebuild)."""
