@@ -191,13 +191,34 @@ def users_create(
 def serve(
     host: Annotated[str, typer.Option(help="监听地址 / bind address")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="端口 / port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="工作进程数（建议 CPU 核数）/ worker processes (e.g. one per CPU core); "
+            "login throttling then counts per process",
+        ),
+    ] = 1,
 ) -> None:
     import uvicorn
 
     from web.app import create_app
 
-    settings = load_settings()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    settings = load_settings()  # checked here, so a bad configuration fails before forking
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # Each worker process builds its app from the same environment (create_app() reads
+    # Settings); uvicorn needs an import string to start them.
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+    )
 
 
 DEMO_USERS = [
