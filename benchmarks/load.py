@@ -1,16 +1,24 @@
 """Load benchmark: `heart serve` on the demo data, driven over loopback by N concurrent users.
 
-Each backend gets a fresh demo database (`heart demo --no-serve`, then `heart index --rebuild`),
-20 demo experts get weekly hours, and `heart serve` (one uvicorn process) answers a closed-loop
-load generator (threads with httpx): search, expert pages, slot queries and bookings, as the
-demo district coordinator. Reported per endpoint: requests/s, p50/p99 latency, error rate
-(5xx and transport errors; a 409 for a slot taken meanwhile is an answer, not an error).
-Baseline measured in the same run: GET /api/health (the cheapest request through the same
-stack); p50 ratios are printed against it. Goal: zero errors; search p99 <= 300 ms.
+Each backend gets a fresh demo database (`heart demo --no-serve`, which builds the index), 20
+demo experts get weekly hours, and `heart serve` (one uvicorn process unless --workers) answers
+a load generator (threads with httpx): search, expert pages, slot queries and bookings, as the
+demo district coordinator. Two user models run against the same server, one after the other:
 
-    python benchmarks/load.py                         # 50 users x 60 s on SQLite (+ PostgreSQL
-                                                      # when HEART_TEST_PG_URL is set)
-    python benchmarks/load.py --users 10 --seconds 15 --backends sqlite
+- users: N users, each waiting a uniform think time (--think, default 1-3 s, as locust's
+  `between(1, 3)`) after every answer. This is what "N concurrent users" means in load testing.
+- saturation: N closed-loop users with no think time, i.e. N requests always in flight. It
+  measures capacity; latency then grows as about N / throughput whatever the code does.
+
+Reported per model and endpoint: requests/s, p50/p99 latency, error rate (5xx and transport
+errors; a 409 for a slot taken meanwhile is an answer, not an error). Baseline measured in the
+same run: GET /api/health (the cheapest request through the same stack); p50 ratios are
+printed against it. Goal: zero errors; search p99 <= 300 ms (for the users model).
+
+    python benchmarks/load.py                         # 50 users x 60 s per model on SQLite
+                                                      # (+ PostgreSQL with HEART_TEST_PG_URL)
+    python benchmarks/load.py --users 10 --seconds 15 --backends sqlite --models users
+    python benchmarks/load.py --workers 2             # `heart serve --workers 2`
 """
 
 from __future__ import annotations
@@ -98,10 +106,16 @@ class Server:
     """The demo database built and `heart serve` running on a free loopback port."""
 
     def __init__(
-        self, backend: str, workdir: Path, pg_admin: str | None, rebuild_index: bool = False
+        self,
+        backend: str,
+        workdir: Path,
+        pg_admin: str | None,
+        rebuild_index: bool = False,
+        workers: int = 1,
     ) -> None:
         self.backend = backend
         self.rebuild_index = rebuild_index
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.drop = None
@@ -141,6 +155,8 @@ class Server:
                 "127.0.0.1",
                 "--port",
                 str(self.port),
+                "--workers",
+                str(self.workers),
             ],
             cwd=ROOT,
             env=self.env,
@@ -241,9 +257,12 @@ def user_loop(
     deadline: float,
     recorder: Recorder,
     seed: int,
+    think: tuple[float, float] | None = None,
 ) -> None:
     rng = random.Random(seed)
     kinds, weights = zip(*MIX.items(), strict=True)
+    if think:  # users arrive spread over one think time, not all in the same instant
+        time.sleep(rng.uniform(0, think[1]))
     with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
         while time.monotonic() < deadline:
             kind = rng.choices(kinds, weights)[0]
@@ -292,6 +311,8 @@ def user_loop(
             except httpx.HTTPError:
                 status = None
             recorder.add(kind, time.perf_counter() - started, status)
+            if think:
+                time.sleep(min(rng.uniform(*think), max(0.0, deadline - time.monotonic())))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -300,49 +321,99 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[int(q * 1000) - 1]
 
 
+MODELS = ("users", "saturation")
+
+
 def run(
-    backend: str, users: int, seconds: float, pg_admin: str | None, rebuild_index: bool
+    backend: str,
+    users: int,
+    seconds: float,
+    pg_admin: str | None,
+    rebuild_index: bool,
+    models: list[str],
+    think: tuple[float, float],
+    workers: int,
 ) -> None:
-    print(f"\n== {backend}: {users} users x {seconds:.0f} s")
+    print(
+        f"\n== {backend}: `heart serve --workers {workers}`, {users} users x {seconds:.0f} s per model"
+    )
     with tempfile.TemporaryDirectory(prefix=f"heart-load-{backend}-") as workdir:
-        server = Server(backend, Path(workdir), pg_admin, rebuild_index)
+        server = Server(backend, Path(workdir), pg_admin, rebuild_index, workers)
+        errors = 0
         try:
             server.build()
             server.start()
             headers, experts, bookable = prepare(server.url)
             days = next_weekdays(30)
-            recorder = Recorder()
-            # Warm-up (not measured): the first search loads the need model and the encoder.
-            user_loop(
-                server.url, headers, experts, bookable, days, time.monotonic() + 5, Recorder(), -1
+            # Warm-up (not measured): the first searches load the need model and the index
+            # in every worker.
+            warm = threading.Thread(
+                target=user_loop,
+                args=(
+                    server.url,
+                    headers,
+                    experts,
+                    bookable,
+                    days,
+                    time.monotonic() + 5,
+                    Recorder(),
+                    -1,
+                ),
             )
-            recorder = Recorder()
-            deadline = time.monotonic() + seconds
-            threads = [
-                threading.Thread(
-                    target=user_loop,
-                    args=(server.url, headers, experts, bookable, days, deadline, recorder, n),
-                    daemon=True,
+            user_loop(
+                server.url, headers, experts, bookable, days, time.monotonic() + 5, Recorder(), -2
+            )
+            warm.start()
+            warm.join()
+            for model in models:
+                recorder = Recorder()
+                pause = think if model == "users" else None
+                deadline = time.monotonic() + seconds
+                threads = [
+                    threading.Thread(
+                        target=user_loop,
+                        args=(
+                            server.url,
+                            headers,
+                            experts,
+                            bookable,
+                            days,
+                            deadline,
+                            recorder,
+                            n,
+                            pause,
+                        ),
+                        daemon=True,
+                    )
+                    for n in range(users)
+                ]
+                load_before = os.getloadavg()[0]
+                started = time.monotonic()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                elapsed = time.monotonic() - started
+                if model == "users":
+                    title = f"users: {users} users, think time {think[0]:g}-{think[1]:g} s uniform"
+                else:
+                    title = f"saturation: {users} closed-loop users, no think time"
+                print(
+                    f"\n  -- {title} (load average {load_before:.2f} before, "
+                    f"{os.getloadavg()[0]:.2f} after; {os.cpu_count()} cores)"
                 )
-                for n in range(users)
-            ]
-            started = time.monotonic()
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            elapsed = time.monotonic() - started
+                errors += report(recorder, elapsed)
         finally:
             server.stop()
             log = Path(server.env["HEART_DATA_DIR"]) / "serve.log"
-            if log.exists() and sum(recorder.errors.values()):
+            if log.exists() and errors:
                 lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-                errors = [line for line in lines if "Error" in line or "error" in line]
-                print("  server log, error lines (last 15):", *errors[-15:], sep="\n    ")
-    report(recorder, elapsed)
+                lines = [line for line in lines if "Error" in line or "error" in line]
+                print("  server log, error lines (last 15):", *lines[-15:], sep="\n    ")
 
 
-def report(recorder: Recorder, elapsed: float) -> None:
+def report(recorder: Recorder, elapsed: float) -> int:
+    """Print the table of one run; returns its error count."""
     baseline = (
         statistics.median(recorder.latencies["health"]) if recorder.latencies["health"] else None
     )
@@ -370,6 +441,7 @@ def report(recorder: Recorder, elapsed: float) -> None:
         p99 = percentile(search, 0.99) * 1000
         verdict = "meets" if p99 <= 300 else "misses"
         print(f"  search p99 {p99:.0f} ms {verdict} the 300 ms goal; errors: {errors}")
+    return errors
 
 
 def main() -> None:
@@ -386,13 +458,37 @@ def main() -> None:
         default="sqlite,postgresql",
         help="comma-separated; postgresql runs only with HEART_TEST_PG_URL",
     )
+    parser.add_argument(
+        "--models",
+        default=",".join(MODELS),
+        help="comma-separated: users (think time between requests), saturation (none)",
+    )
+    parser.add_argument(
+        "--think",
+        default="1,3",
+        help="think time of the users model: MIN,MAX seconds, uniform (default 1,3)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="`heart serve --workers`")
     args = parser.parse_args()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if unknown := set(models) - set(MODELS):
+        parser.error(f"unknown model(s): {', '.join(sorted(unknown))}")
+    low, high = (float(x) for x in args.think.split(","))
     pg_admin = os.environ.get("HEART_TEST_PG_URL")
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         if backend == "postgresql" and not pg_admin:
             print("\n== postgresql skipped: set HEART_TEST_PG_URL to run it")
             continue
-        run(backend, args.users, args.seconds, pg_admin, args.rebuild_index)
+        run(
+            backend,
+            args.users,
+            args.seconds,
+            pg_admin,
+            args.rebuild_index,
+            models,
+            (low, high),
+            args.workers,
+        )
 
 
 if __name__ == "__main__":
