@@ -52,6 +52,7 @@ from matching.records import (  # noqa: E402
 )
 from matching.relevance import bm25_baseline, need_model_relevance  # noqa: E402
 from matching.scoring import DEFAULT_WEIGHTS, Weights  # noqa: E402
+from search.encoder import load_encoder  # noqa: E402
 from search.needs import examples_from_experts, examples_from_qrels, fit_need_model  # noqa: E402
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
@@ -147,20 +148,22 @@ class Inputs:
     name: str
 
 
-def relevance_inputs(dev: Dev, needs, texts, names, synonyms, *, labelled_queries: set[str] | None) -> Inputs:
+def relevance_inputs(
+    dev: Dev, needs, texts, names, synonyms, *, labelled_queries: set[str] | None, encoder=None
+) -> Inputs:
     """Relevance from a need model trained on bios (+ labelled needs of `labelled_queries`)."""
     specialties = {r["id"]: r["specialties"] for r in dev.records}
     bios = examples_from_experts(dev.records, vocabulary=names, synonyms=synonyms)
     queries = {q: t for q, t in dev.queries.items() if labelled_queries and q in labelled_queries}
     extra = examples_from_qrels(queries, dev.qrels, specialties) if queries else []
-    model = fit_need_model(bios + extra, vocabulary=names, synonyms=synonyms)
-    relevance = need_model_relevance(texts, vocabulary=names, synonyms=synonyms, model=model)
+    model = fit_need_model(bios + extra, vocabulary=names, synonyms=synonyms, encoder=encoder)
+    relevance = need_model_relevance(texts, vocabulary=names, synonyms=synonyms, model=model, encoder=encoder)
     request_texts = [n.text for n in needs]
     ids = [t.id for t in texts]
     return Inputs(relevance.scores(request_texts, ids), relevance.needs(request_texts), relevance.name)
 
 
-def cross_validated_inputs(dev: Dev, needs, texts, names, synonyms, *, folds: int, seed: int) -> Inputs:
+def cross_validated_inputs(dev: Dev, needs, texts, names, synonyms, *, folds: int, seed: int, encoder=None) -> Inputs:
     """Each request's relevance from the model of its fold (trained without that fold's queries)."""
     groups = query_folds([dev.query_of[n.id] for n in needs], folds, seed)
     all_queries = set(dev.queries)
@@ -169,7 +172,8 @@ def cross_validated_inputs(dev: Dev, needs, texts, names, synonyms, *, folds: in
     for held_out in groups:
         rows = [i for i, n in enumerate(needs) if dev.query_of[n.id] in held_out]
         part = relevance_inputs(
-            dev, [needs[i] for i in rows], texts, names, synonyms, labelled_queries=all_queries - held_out
+            dev, [needs[i] for i in rows], texts, names, synonyms, labelled_queries=all_queries - held_out,
+            encoder=encoder,
         )
         scores[rows] = part.scores
         for i, d in zip(rows, part.needs, strict=True):
@@ -194,7 +198,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ablations", action="store_true", help="also run the solver with earlier choices")
+    parser.add_argument(
+        "--embed-model", default="auto", help="encoder for the need model's dense view (search.encoder; none = off)"
+    )
     args = parser.parse_args()
+    encoder = load_encoder(args.embed_model)
+    print(f"need-model encoder: {encoder.name if encoder else 'none'}")
     dev = load_dev(args.dev)
     ctx = {
         "qrels": dev.qrels,
@@ -216,10 +225,15 @@ def main() -> None:
     rows.append(report("greedy by BM25, file order (baseline)", result, time.perf_counter() - start, ctx))
 
     regimes = [
-        ("bios only", lambda: relevance_inputs(dev, needs, texts, names, synonyms, labelled_queries=None)),
+        (
+            "bios only",
+            lambda: relevance_inputs(dev, needs, texts, names, synonyms, labelled_queries=None, encoder=encoder),
+        ),
         (
             f"{args.folds}-fold CV",
-            lambda: cross_validated_inputs(dev, needs, texts, names, synonyms, folds=args.folds, seed=args.seed),
+            lambda: cross_validated_inputs(
+                dev, needs, texts, names, synonyms, folds=args.folds, seed=args.seed, encoder=encoder
+            ),
         ),
     ]
     for regime, build in regimes:

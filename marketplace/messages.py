@@ -141,6 +141,8 @@ UNSERVED_HOURS = "所需 {hours} 小时超过任何符合条件专家的月度�
 UNSERVED_BOOKED = "符合条件的专家本月时长已被预约占满"
 UNSERVED_CONTENTION = "符合条件的 {n} 位专家本月时长已分配给本批其他（更紧急或更匹配的）申请"
 UNSERVED_INVALID = "申请无效：{reason}"
+UNSERVED_NO_FIT = "{city}可提供{format}{service}服务的专家中，没有擅长该需求的人选；最接近的专家列为备选，请人工确认或改为线上服务"
+MATCH_FEW_FITTING = "擅长该需求且符合条件的专家只有 {n} 位"
 
 PAIR_RULE_SERVICE = "不提供{service}服务"
 PAIR_RULE_FORMAT = "不提供{format}服务"

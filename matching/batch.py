@@ -8,7 +8,7 @@ ever dropped: each appears either in `assignments` or in `unassigned`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -103,7 +103,9 @@ def unserved_reason(need: Need, screen: Screening) -> str:
         return messages.UNSERVED_HOURS.format(hours=need.hours, most=int(screen.most_capacity))
     if screen.not_booked == 0:
         return messages.UNSERVED_BOOKED
-    return messages.UNSERVED_CONTENTION.format(n=screen.not_booked)
+    if screen.fitting == 0:
+        return messages.UNSERVED_NO_FIT.format(city=need.place.city, format=fmt, service=service)
+    return messages.UNSERVED_CONTENTION.format(n=screen.not_booked if screen.fitting < 0 else screen.fitting)
 
 
 def invalid_reason(need: Need) -> str | None:
@@ -122,6 +124,8 @@ class Candidates:
     screens: list[Screening | None]
     invalid: dict[int, str]
     arrays: ExpertArrays
+    # per need: the best feasible expert below Weights.min_fit (offered as the alternate)
+    below_fit: dict[int, int] = field(default_factory=dict)
 
 
 def build_candidates(
@@ -142,6 +146,7 @@ def build_candidates(
     pair_need, pair_expert, pair_aff = [], [], []
     screens: list[Screening | None] = []
     invalid: dict[int, str] = {}
+    below_fit: dict[int, int] = {}
     chunk = 256
     for start in range(0, len(needs), chunk):
         block = needs[start : start + chunk]
@@ -154,19 +159,28 @@ def build_candidates(
                 screens.append(None)
                 continue
             mask, screen = feasible_mask(need, arrays)
+            if not screen.not_booked:
+                screens.append(screen)
+                continue
+            row = score_row(need, arrays, relevance=relevance[i], specialty_fit=fit[offset], mask=mask, weights=weights)
+            if weights.min_fit > 0 and specialty_weights[i]:
+                fits = mask & (fit[offset] >= weights.min_fit)
+                screen = replace(screen, fitting=int(fits.sum()))
+                below = np.where(fits, -np.inf, row)
+                if np.isfinite(below.max()):
+                    below_fit[i] = int(np.argmax(below))
+                row = np.where(fits, row, -np.inf)
             screens.append(screen)
-            if screen.not_booked:
-                row = score_row(
-                    need, arrays, relevance=relevance[i], specialty_fit=fit[offset], mask=mask, weights=weights
-                )
-                k = min(top_k, screen.not_booked)
-                top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
-                top = top[np.isfinite(row[top])]
-                # deterministic order: best first, ties by expert position
-                top = top[np.lexsort((top, -row[top]))]
-                pair_need.append(np.full(len(top), i))
-                pair_expert.append(top)
-                pair_aff.append(row[top])
+            k = min(top_k, screen.not_booked if screen.fitting < 0 else screen.fitting)
+            if k <= 0:
+                continue
+            top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
+            top = top[np.isfinite(row[top])]
+            # deterministic order: best first, ties by expert position
+            top = top[np.lexsort((top, -row[top]))]
+            pair_need.append(np.full(len(top), i))
+            pair_expert.append(top)
+            pair_aff.append(row[top])
         if progress:
             progress(min(start + chunk, len(needs)), len(needs))
     for need in needs:
@@ -183,7 +197,7 @@ def build_candidates(
         pair_expert=np.concatenate(pair_expert) if pair_expert else np.zeros(0, dtype=np.int64),
         pair_affinity=np.concatenate(pair_aff) if pair_aff else np.zeros(0),
     )
-    return Candidates(problem, screens, invalid, arrays)
+    return Candidates(problem, screens, invalid, arrays, below_fit)
 
 
 def plan_batch(
@@ -254,6 +268,8 @@ def explain_solution(
             if e not in picked_experts and left[e] >= need.hours:
                 alternate = pair(i, e)
                 break
+        if alternate is None and i in candidates.below_fit and left[candidates.below_fit[i]] >= need.hours:
+            alternate = pair(i, candidates.below_fit[i])
         screen = candidates.screens[i]
         assert screen is not None
         if not picked:
@@ -261,11 +277,12 @@ def explain_solution(
             continue
         shortfall = None
         if len(picked) < need.experts_needed:
-            why = (
-                f"符合全部条件的专家只有 {screen.not_booked} 位"
-                if screen.not_booked < need.experts_needed
-                else unserved_reason(need, screen)
-            )
+            if screen.not_booked < need.experts_needed:
+                why = f"符合全部条件的专家只有 {screen.not_booked} 位"
+            elif 0 <= screen.fitting < need.experts_needed:
+                why = messages.MATCH_FEW_FITTING.format(n=screen.fitting)
+            else:
+                why = unserved_reason(need, screen)
             shortfall = messages.MATCH_PARTIAL.format(got=len(picked), needed=need.experts_needed, reason=why)
         result.assignments.append(
             Assigned(

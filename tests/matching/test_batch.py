@@ -99,3 +99,42 @@ def test_bad_request_lines_are_reported_by_id_or_line_number():
     assert parsed.rejected[0] == ("第1行", "第 1 行无效：不是有效的 JSON")
     assert parsed.rejected[1][0] == "DR9"
     assert "hours" in parsed.rejected[1][1] and "district" in parsed.rejected[1][1]
+
+
+def test_nobody_who_fits_the_need_is_proposed_the_closest_is_the_alternate():
+    """An onsite request whose city has only experts of another specialty is left to staff with
+    a reason, not filled with whoever is free; the closest expert is offered as the alternate."""
+    pool = [expert("E1", specialties=("生涯规划指导",))]
+    needs = [need("R1")]
+    crisis = [{"心理危机干预": 0.9, "生涯规划指导": 0.02}]
+    result = plan_batch(needs, pool, relevance=np.full((1, 1), 0.5), specialty_weights=crisis)
+    assert result.assignments == []
+    (unserved,) = result.unassigned
+    assert unserved.reason.startswith("西安市可提供到校/线下危机支持服务的专家中，没有擅长该需求的人选")
+    assert unserved.alternate.expert_id == "E1"
+
+    from dataclasses import replace
+
+    from matching.scoring import DEFAULT_WEIGHTS
+
+    no_floor = replace(DEFAULT_WEIGHTS, min_fit=0.0)
+    result = plan_batch(needs, pool, relevance=np.full((1, 1), 0.5), specialty_weights=crisis, weights=no_floor)
+    assert [a.expert_ids for a in result.assignments] == [["E1"]]
+
+
+def test_the_fit_floor_keeps_the_experts_who_fit_and_says_why_the_rest_is_short():
+    pool = [expert("E1"), expert("E2", specialties=("生涯规划指导",))]
+    crisis = [{"心理危机干预": 0.9, "生涯规划指导": 0.02}]
+    result = plan_batch(
+        [need("R1", experts_needed=2)], pool, relevance=np.full((1, 2), 0.5), specialty_weights=crisis
+    )
+    (item,) = result.assignments
+    assert item.expert_ids == ["E1"]
+    assert item.reasons[-1] == "仅匹配到 1/2 位专家：擅长该需求且符合条件的专家只有 1 位"
+    assert item.alternate.expert_id == "E2"
+
+
+def test_without_a_need_distribution_there_is_no_fit_floor():
+    """The BM25 fallback gives no specialty distribution: every feasible expert stays eligible."""
+    result = plan([need("R1")], [expert("E1", specialties=("生涯规划指导",))])
+    assert [a.expert_ids for a in result.assignments] == [["E1"]]
