@@ -345,26 +345,21 @@ def run(
             server.start()
             headers, experts, bookable = prepare(server.url)
             days = next_weekdays(30)
-            # Warm-up (not measured): the first searches load the need model and the index
-            # in every worker.
-            warm = threading.Thread(
-                target=user_loop,
-                args=(
-                    server.url,
-                    headers,
-                    experts,
-                    bookable,
-                    days,
-                    time.monotonic() + 5,
-                    Recorder(),
-                    -1,
-                ),
-            )
-            user_loop(
-                server.url, headers, experts, bookable, days, time.monotonic() + 5, Recorder(), -2
-            )
-            warm.start()
-            warm.join()
+            # Warm-up (not measured): the first searches in a process load jieba, the need
+            # model and the index (about a second). Several users for 5 s, so that every
+            # worker process has answered searches before the measured runs.
+            warm_until = time.monotonic() + 5
+            warm = [
+                threading.Thread(
+                    target=user_loop,
+                    args=(server.url, headers, experts, bookable, days, warm_until, Recorder(), -n),
+                )
+                for n in range(1, 4 * workers + 1)
+            ]
+            for thread in warm:
+                thread.start()
+            for thread in warm:
+                thread.join()
             for model in models:
                 recorder = Recorder()
                 pause = think if model == "users" else None
