@@ -1,6 +1,7 @@
 """Matching quality on the dev set, against greedy-by-BM25 in file order measured in the same run.
 
     python benchmarks/matching_quality.py [--dev DIR] [--folds 5] [--seed 0] [--ablations]
+                                          [--embed-model auto] [--no-service-prior]
 
 The dev request texts are the dev query texts (requests_qrels_map.tsv), and the product's
 builtin labelled needs (search/data/labelled_needs.jsonl) are derived from those queries, so
@@ -12,7 +13,8 @@ a need model trained on them has seen the answers. Two honest regimes are report
   into folds *by query id* (several requests share a query); for each fold the need model
   learns from the bios plus the labelled needs of the other folds' queries only (derived from
   qrels exactly like scripts/derive_labelled_needs.py: search.needs.query_specialty_labels),
-  and gives that fold's requests their relevance. The **whole batch is then matched at once**,
+  and gives that fold's requests their relevance; the service-type prior (matching.priors) is
+  counted from the other folds' requests only (`--no-service-prior` leaves it out). The **whole batch is then matched at once**,
   each request with its own fold's relevance: matching fold by fold would let each fold use
   the whole pool's capacity and district mix (a fifth of the real contention), inflating fill
   and grade; one batch keeps the real contention and fairness groups, and still no request is
@@ -42,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matching.batch import BatchResult, plan_batch  # noqa: E402
+from matching.priors import ServiceTypePrior  # noqa: E402
 from matching.records import (  # noqa: E402
     expert_from_record,
     need_from_line,
@@ -53,7 +56,12 @@ from matching.records import (  # noqa: E402
 from matching.relevance import bm25_baseline, need_model_relevance  # noqa: E402
 from matching.scoring import DEFAULT_WEIGHTS, Weights  # noqa: E402
 from search.encoder import load_encoder  # noqa: E402
-from search.needs import examples_from_experts, examples_from_qrels, fit_need_model  # noqa: E402
+from search.needs import (  # noqa: E402
+    examples_from_experts,
+    examples_from_qrels,
+    fit_need_model,
+    query_specialty_labels,
+)
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
 BM25_ONLY = Weights(relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0)
@@ -163,7 +171,9 @@ def relevance_inputs(
     return Inputs(relevance.scores(request_texts, ids), relevance.needs(request_texts), relevance.name)
 
 
-def cross_validated_inputs(dev: Dev, needs, texts, names, synonyms, *, folds: int, seed: int, encoder=None) -> Inputs:
+def cross_validated_inputs(
+    dev: Dev, needs, texts, names, synonyms, *, folds: int, seed: int, encoder=None, service_prior: bool = True
+) -> Inputs:
     """Each request's relevance from the model of its fold (trained without that fold's queries)."""
     groups = query_folds([dev.query_of[n.id] for n in needs], folds, seed)
     all_queries = set(dev.queries)
@@ -176,8 +186,20 @@ def cross_validated_inputs(dev: Dev, needs, texts, names, synonyms, *, folds: in
             encoder=encoder,
         )
         scores[rows] = part.scores
+        prior = None
+        if service_prior:
+            # the service-type prior, counted from the training folds' labelled requests only
+            labels = query_specialty_labels(dev.qrels, {r["id"]: r["specialties"] for r in dev.records})
+            prior = ServiceTypePrior.from_labels(
+                [
+                    (n.service_type, labels[dev.query_of[n.id]][0])
+                    for n in needs
+                    if dev.query_of[n.id] not in held_out and labels.get(dev.query_of[n.id])
+                ],
+                len(names),
+            )
         for i, d in zip(rows, part.needs, strict=True):
-            dists[i] = d
+            dists[i] = prior.apply(d, needs[i].service_type) if prior else d
     return Inputs(scores, dists, f"{folds}-fold CV")
 
 
@@ -200,6 +222,9 @@ def main() -> None:
     parser.add_argument("--ablations", action="store_true", help="also run the solver with earlier choices")
     parser.add_argument(
         "--embed-model", default="auto", help="encoder for the need model's dense view (search.encoder; none = off)"
+    )
+    parser.add_argument(
+        "--no-service-prior", action="store_true", help="CV without the service-type prior (matching.priors)"
     )
     args = parser.parse_args()
     encoder = load_encoder(args.embed_model)
@@ -224,6 +249,7 @@ def main() -> None:
     result = plan_batch(needs, pool, relevance=lexical, weights=BM25_ONLY, method="greedy")
     rows.append(report("greedy by BM25, file order (baseline)", result, time.perf_counter() - start, ctx))
 
+    prior = not args.no_service_prior
     regimes = [
         (
             "bios only",
@@ -232,7 +258,8 @@ def main() -> None:
         (
             f"{args.folds}-fold CV",
             lambda: cross_validated_inputs(
-                dev, needs, texts, names, synonyms, folds=args.folds, seed=args.seed, encoder=encoder
+                dev, needs, texts, names, synonyms, folds=args.folds, seed=args.seed, encoder=encoder,
+                service_prior=prior,
             ),
         ),
     ]

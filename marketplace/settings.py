@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Labelled needs ({"text", "specialties"} per line) the need model learns from besides the
     # directory itself; "builtin" = the set derived from the dev requests, "none" = directory only.
     search_training_needs: str = "builtin"
+    # Matching (matching/priors.py): specialty counts per service type of labelled requests;
+    # "builtin" = derived from the dev requests, a JSON path, or "none".
+    match_service_prior: str = "builtin"
 
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""

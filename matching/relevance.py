@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matching.priors import ServiceTypePrior
+
 log = logging.getLogger("heart.matching")
 
 NEED_TOP = 5
@@ -41,6 +43,17 @@ class Relevance:
     scores: ScoresFn
     needs: NeedsFn | None = None
     name: str = "custom"
+    # reweights each need by its service type (matching.priors), when labelled requests exist
+    prior: ServiceTypePrior | None = None
+
+    def need_weights(self, texts: Sequence[str], service_types: Sequence[str]) -> list[dict[str, float]]:
+        """Each request's specialty distribution: the need model's, times the service-type prior."""
+        if self.needs is None:
+            return [{} for _ in texts]
+        needs = self.needs(texts)
+        if self.prior is None:
+            return needs
+        return [self.prior.apply(n, t) for n, t in zip(needs, service_types, strict=True)]
 
 
 def _tokenizer(vocabulary: Sequence[str], synonyms: Mapping[str, Sequence[str]] | None):

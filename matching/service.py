@@ -47,6 +47,7 @@ from matching.models import (
     RunPublic,
     RunStatus,
 )
+from matching.priors import ServiceTypePrior, load_prior
 from matching.records import need_from_line, parse_request_lines
 from matching.relevance import ExpertText, Relevance, default_relevance, need_model_relevance
 from matching.scoring import ExpertProfile, Need, Place, expert_arrays, explain, rule_violations
@@ -94,6 +95,17 @@ def _encoder(settings: Settings | None):  # type: ignore[no-untyped-def]
         return None
 
 
+def _service_prior(settings: Settings | None, vocabulary_size: int) -> ServiceTypePrior | None:
+    """The service-type prior HEART_MATCH_SERVICE_PRIOR names (none without settings)."""
+    if settings is None:
+        return None
+    try:
+        return load_prior(settings.match_service_prior, vocabulary_size)
+    except InvalidInput:
+        log.warning("service-type prior %s unusable; matching goes by the text alone", settings.match_service_prior)
+        return None
+
+
 def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
     """The default factory, the same need model as search wherever possible:
 
@@ -133,6 +145,7 @@ def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
                     texts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=_labelled_needs(settings),
                     encoder=_encoder(settings),
                 )
+            relevance.prior = _service_prior(settings, len(vocabulary))
             _cache.clear()
             _cache[digest] = relevance
             return relevance
@@ -258,7 +271,7 @@ def _score_inputs(
     relevance = factory(pool.texts, vocabulary, synonyms)
     texts = [n.text for n in needs]
     scores = relevance.scores(texts, pool.ids)
-    weights = relevance.needs(texts) if relevance.needs else [{} for _ in needs]
+    weights = relevance.need_weights(texts, [n.service_type for n in needs])
     return scores, weights
 
 
