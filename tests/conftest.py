@@ -33,6 +33,9 @@ DEMO_EXPERTS = REPO / "demo" / "experts.jsonl"
 TEST_SECRET = "test-secret-key-" + "k" * 40
 TEST_PASSWORD = "test-pass-2026"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.pg)]
+# Tests are hermetic and fast: no dense encoder unless a test loads one itself (the Chinese
+# model's own tests are marked slow; CLI tests inherit this through the environment).
+os.environ.setdefault("HEART_EMBED_MODEL", "none")
 
 
 def _pg_admin_url() -> str:
