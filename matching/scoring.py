@@ -81,7 +81,8 @@ class Weights:
     asks for seniority (``min_years``) gets it at ``seniority_asked`` instead.
 
     Measured with benchmarks/matching_quality.py --ablations (solver, dev, 300 requests; mean
-    grade / % grade 2; CV = 5-fold over query ids, seeds 0/1/2):
+    grade / % grade 2; CV = 5-fold over query ids, seeds 0/1/2), with the lexical need model of
+    the time (no encoder, no fit floor, no service-type prior):
 
     =====================================================  ====================  ==================
     variant                                                bios only             CV (seed 0/1/2)
@@ -103,6 +104,13 @@ class Weights:
     floor neither helps nor hurts the grade here: the low cities are low because their onsite
     specialists are few, not because the solver starves them. Differences below ~0.02 are
     noise at 383 slots.
+
+    Re-measured with the current need model (bge-small-zh dense view, MIN_FIT 0.05, service-type
+    prior in CV; mean grade / % grade 2 / % filled): bios only 1.578 / 72.2% / 96.6%, CV
+    1.644 / 75.8% / 96.1%. Switching one choice back: no sharpening 1.566 | 1.639; no related
+    specialties 1.615 / 92.2% filled | 1.702 / 91.9% filled (the related gain is what lets
+    experts of a close specialty pass the fit floor, so without it fewer than 95% of slots
+    are filled); preferences at the old shares 1.573 | 1.660.
     """
 
     relevance: float = 0.05
