@@ -75,6 +75,7 @@ class ElasticIndex:
         client: Elasticsearch | None = None,
     ) -> None:
         hosts = [url] if isinstance(url, str) else list(url)
+        self.node_count = len(hosts)
         self.alias = alias
         self.vector_dims = vector_dims
         self.shards = shards
@@ -553,9 +554,10 @@ class ElasticIndex:
             return int(self.client.count(index=self.alias)["count"])
 
     def ping(self) -> bool:
-        """True when the cluster answers and has its primaries (never raises)."""
+        """True when the cluster answers and has its primaries (never raises). Each configured
+        node gets one quick try, so one stopped node does not make the cluster look down."""
         try:
-            health = self.client.options(request_timeout=2, max_retries=0).cluster.health()
+            health = self.client.options(request_timeout=2, max_retries=self.node_count - 1).cluster.health()
         except Exception:
             return False
         return health.get("status") in ("green", "yellow")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,10 @@ def test_searches_still_answer_with_one_of_three_nodes_stopped(cluster: Path) ->
     stop = subprocess.run([str(ENGINE / "stop.sh"), str(cluster), "1"], check=True, timeout=120)  # noqa: S603
     assert stop.returncode == 0
 
+    # The cluster elects a new master if the stopped node was it: it answers again within seconds.
+    deadline = time.monotonic() + 60
+    while not index.ping() and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert index.ping() is True
     assert index.count() == 60
     found = index.retrieve(
