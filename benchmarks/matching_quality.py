@@ -176,6 +176,7 @@ def cross_validated_inputs(
 ) -> Inputs:
     """Each request's relevance from the model of its fold (trained without that fold's queries)."""
     groups = query_folds([dev.query_of[n.id] for n in needs], folds, seed)
+    labels = query_specialty_labels(dev.qrels, {r["id"]: r["specialties"] for r in dev.records})
     all_queries = set(dev.queries)
     scores = np.zeros((len(needs), len(texts)), dtype=np.float32)
     dists: list[dict[str, float]] = [{} for _ in needs]
@@ -189,7 +190,6 @@ def cross_validated_inputs(
         prior = None
         if service_prior:
             # the service-type prior, counted from the training folds' labelled requests only
-            labels = query_specialty_labels(dev.qrels, {r["id"]: r["specialties"] for r in dev.records})
             prior = ServiceTypePrior.from_labels(
                 [
                     (n.service_type, labels[dev.query_of[n.id]][0])

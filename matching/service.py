@@ -133,9 +133,11 @@ def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
                 try:
                     from search.needs import NeedModel  # noqa: PLC0415
 
+                    model = NeedModel.load(saved)
+                    # the encoder is loaded only for a model that has a dense view to attach it to
                     relevance = need_model_relevance(
-                        texts, vocabulary=vocabulary, synonyms=synonyms, model=NeedModel.load(saved),
-                        encoder=_encoder(settings),
+                        texts, vocabulary=vocabulary, synonyms=synonyms, model=model,
+                        encoder=_encoder(settings) if model.dense_coef is not None else None,
                     )
                     relevance.name = "saved-need-model+bm25"
                 except Exception:  # a stale or foreign model file: fit our own instead

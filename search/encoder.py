@@ -137,12 +137,13 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(next(iter(sorted(folder.glob("*tokenizer.json"))))))
         self._tokenizer.enable_truncation(int(config.get("max_length", 512)))
         self._tokenizer.no_padding()
-        self.dims = int(config.get("dims") or self.encode(["维度"]).shape[1])
+        self.dims = int(config.get("dims") or 0)
+        if not self.dims:  # an export without heart-model.json: ask the model
+            self.dims = int(self.encode(["维度"]).shape[1])
 
     def encode(self, texts: list[str], *, batch_size: int = 16) -> np.ndarray:
-        dims = getattr(self, "dims", 0)
         if not texts:
-            return np.zeros((0, dims), dtype=np.float32)
+            return np.zeros((0, self.dims), dtype=np.float32)
         encoded = self._tokenizer.encode_batch([t or " " for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
         out: list[np.ndarray | None] = [None] * len(texts)
@@ -167,6 +168,28 @@ class OnnxEncoder:
             for r, i in enumerate(rows):
                 out[i] = pooled[r]
         return np.asarray(out, dtype=np.float32)
+
+
+class MemoEncoder:
+    """An encoder that remembers what it encoded (up to `limit` texts), for one piece of work
+    that meets the same texts more than once: a rebuild encodes the calibration sample and then
+    every document, once per backend."""
+
+    def __init__(self, encoder: Encoder, limit: int = 20_000) -> None:
+        self.name, self.dims = encoder.name, encoder.dims
+        self._encoder = encoder
+        self._limit = limit
+        self._seen: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._seen))
+        fresh = dict(zip(missing, self._encoder.encode(missing, batch_size=batch_size), strict=True))
+        for text, vector in fresh.items():
+            if len(self._seen) < self._limit:
+                self._seen[text] = vector
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        return np.asarray([self._seen.get(t, fresh.get(t)) for t in texts], dtype=np.float32)
 
 
 @lru_cache(maxsize=4)

@@ -27,7 +27,7 @@ from marketplace.specialties.models import Specialty
 from search import ranking, tuning
 from search.analysis import ChineseAnalyzer
 from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
-from search.encoder import Encoder, load_encoder
+from search.encoder import Encoder, MemoEncoder, load_encoder
 from search.factory import make_backend, make_fallback
 from search.indexing import (
     DrainReport,
@@ -225,7 +225,9 @@ class SearchService:
         self._analyzer = None
         started_after = last_outbox_id(self.engine)
         self.train_need_model()
-        encoder = self.encoder
+        # One rebuild meets each document's text up to three times (calibration sample, then
+        # once per backend): encode it once.
+        encoder = MemoEncoder(self.encoder) if self.encoder is not None else None
         sample: list = []
         if encoder is not None:
             with Session(self.engine) as session:

@@ -109,3 +109,28 @@ def test_the_installed_chinese_model_reads_chinese_needs():
     assert np.allclose(batch, single, atol=1e-4)
     model = fit(encoder)
     assert model.uses_dense and model.meta["dense_lift"] >= 0.3
+
+
+class CountingEncoder(KeywordEncoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoded: list[str] = []
+
+    def encode(self, texts, *, batch_size=32):
+        self.encoded.extend(texts)
+        return super().encode(texts, batch_size=batch_size)
+
+
+def test_a_memo_encoder_encodes_each_text_once_and_answers_the_same_vectors():
+    from search.encoder import MemoEncoder
+
+    inner = CountingEncoder()
+    memo = MemoEncoder(inner, limit=2)
+    first = memo.encode(["生涯规划", HIDDEN_NEED, "生涯规划"])
+    again = memo.encode([HIDDEN_NEED, "生涯规划", "家庭教育指导"])
+    assert inner.encoded == ["生涯规划", HIDDEN_NEED, "家庭教育指导"]
+    assert np.allclose(first[[1, 0]], again[:2]) and np.allclose(first[0], first[2])
+    assert np.allclose(again[2], inner.encode(["家庭教育指导"])[0])
+    memo.encode(["家庭教育指导"])  # over the limit: not remembered, encoded again
+    assert inner.encoded.count("家庭教育指导") == 3
+    assert memo.encode([]).shape == (0, memo.dims) and (memo.name, memo.dims) == (inner.name, inner.dims)
