@@ -132,7 +132,8 @@ DEFAULT_WEIGHTS = Weights()
 # and where that city has nobody who fits, the solver used to send whoever was free (an expert
 # with a 5% chance of holding the needed specialty costs the school a day and the expert hours
 # another district could use). Measured with benchmarks/matching_quality.py (5-fold CV, dev,
-# bge-small-zh need model; mean grade / grade 2 / slots filled / worst city):
+# bge-small-zh need model, before the service-type prior; mean grade / grade 2 / slots filled /
+# worst city):
 #   floor 0: 1.563 / 71.5% / 99.7% / 0.90 | 0.05: 1.618 / 74.0% / 96.3% / 1.00
 #   0.1: 1.633 / 74.8% / 95.3% / 1.06 | 0.2: 1.638 / 75.4% / 94.5% | 0.25: 1.692 / 78.7% / 90.6% / 1.23
 # 0.05 keeps a margin on both the grade and the ≥ 95% filled goals (0.1 fills 95.3%, too close
