@@ -445,18 +445,7 @@ def fit_need_model(
     X_text = sparse.csr_matrix((data, ind, indptr), shape=(len(texts), len(vocab)))
 
     def fit_once(item_labels: list[list[int]]):
-        # aggregate (text, label) weights, then expand to rows
-        agg: dict[tuple[int, int], float] = defaultdict(float)
-        for (text, _, weight), labs in zip(items, item_labels, strict=True):
-            for c in labs:
-                agg[(text_row[text], c)] += weight / len(labs)
-        keys = list(agg)
-        rows = np.array([k[0] for k in keys])
-        y = np.array([k[1] for k in keys])
-        w = np.array([agg[k] for k in keys])
-        if balanced:
-            tot = np.bincount(y, weights=w, minlength=len(labels))
-            w = w * (tot[tot > 0].mean() / tot[y])
+        rows, y, w = _training_rows(items, item_labels, text_row, len(labels), balanced)
         clf = LogisticRegression(C=C, max_iter=max_iter, fit_intercept=not balanced)
         # one BLAS thread: the problem is small and oversubscribed threads are 5x slower
         with threadpool_limits(limits=1):
@@ -557,11 +546,9 @@ def encoder_lift(vectors: np.ndarray, name_rows: Sequence[int], text_labels: Map
     return float(max(0.0, (right - chance) / (1.0 - chance))) if chance < 1 else 0.0
 
 
-def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
-    """Balanced multinomial LR over encoder vectors: the dense view's coefficients."""
-    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
-    from threadpoolctl import threadpool_limits  # noqa: PLC0415
-
+def _training_rows(items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
+    """(text row, label, weight) arrays for a fit: each example's weight split over its labels
+    and summed per (text, label); with `balanced`, every label's total weight made equal."""
     agg: dict[tuple[int, int], float] = defaultdict(float)
     for (text, _, weight), labs in zip(items, item_labels, strict=True):
         for c in labs:
@@ -573,6 +560,15 @@ def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):  # ty
     if balanced:
         tot = np.bincount(y, weights=w, minlength=n_labels)
         w = w * (tot[tot > 0].mean() / tot[y])
+    return rows, y, w
+
+
+def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
+    """Balanced multinomial LR over encoder vectors: the dense view's coefficients."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    rows, y, w = _training_rows(items, item_labels, text_row, n_labels, balanced)
     clf = LogisticRegression(C=DENSE_C, max_iter=1000, fit_intercept=False)
     with threadpool_limits(limits=1):
         clf.fit(vectors[rows], y, sample_weight=w)
