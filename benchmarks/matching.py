@@ -50,9 +50,11 @@ DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
 def synthesise(n_requests: int, n_experts: int, seed: int, capacity_scale: float = 1.0):  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(seed)
     zones = zone_map()
-    records = [json.loads(x) for x in (DEV / "experts.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = [
+        json.loads(x) for x in (DEV / "experts.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     districts_of: dict[tuple[str, str], list[str]] = {}
-    for (province, city, district) in zones:
+    for province, city, district in zones:
         districts_of.setdefault((province, city), []).append(district)
     base_pool = [expert_from_record(r, zones) for r in records]
     pool, expert_base = [], []
@@ -62,15 +64,25 @@ def synthesise(n_requests: int, n_experts: int, seed: int, capacity_scale: float
         if j >= len(base_pool):
             choices = districts_of.get((e.place.province, e.place.city)) or [e.place.district]
             district = choices[rng.integers(len(choices))]
-            place = replace(e.place, district=district, zone=zones.get((e.place.province, e.place.city, district)))
+            place = replace(
+                e.place,
+                district=district,
+                zone=zones.get((e.place.province, e.place.city, district)),
+            )
             e = replace(
-                e, id=f"{e.id}-{j}", place=place,
-                capacity_hours=int(max(2, capacity_scale * (e.capacity_hours + rng.integers(-4, 5)))),
+                e,
+                id=f"{e.id}-{j}",
+                place=place,
+                capacity_hours=int(
+                    max(2, capacity_scale * (e.capacity_hours + rng.integers(-4, 5)))
+                ),
                 years_experience=int(max(0, e.years_experience + rng.integers(-3, 4))),
             )
         pool.append(e)
         expert_base.append(b)
-    lines = parse_request_lines((DEV / "requests.jsonl").read_text(encoding="utf-8").splitlines()).lines
+    lines = parse_request_lines(
+        (DEV / "requests.jsonl").read_text(encoding="utf-8").splitlines()
+    ).lines
     base_needs = [need_from_line(x, zones) for x in lines]
     needs, need_base = [], []
     for i in range(n_requests):
@@ -81,7 +93,8 @@ def synthesise(n_requests: int, n_experts: int, seed: int, capacity_scale: float
             choices = districts_of.get(key) or [n.place.district]
             district = choices[rng.integers(len(choices))]
             n = replace(
-                n, id=f"{n.id}-{i}",
+                n,
+                id=f"{n.id}-{i}",
                 place=replace(n.place, district=district, zone=zones.get((*key, district))),
                 hours=int(rng.choice([2, 4, 6, 8])),
                 experts_needed=int(rng.choice([1, 1, 1, 2, 3])),
@@ -148,7 +161,9 @@ def prune(matrix: np.ndarray, needs, arrays, priority, top_k: int) -> Problem:  
         hours=np.array([n.hours for n in needs], dtype=np.float64),
         slots=np.array([n.experts_needed for n in needs]),
         priority=priority,
-        group=np.array([groups.setdefault((n.place.city, n.place.district), len(groups)) for n in needs]),
+        group=np.array(
+            [groups.setdefault((n.place.city, n.place.district), len(groups)) for n in needs]
+        ),
         capacity=arrays.remaining.copy(),
         pair_need=np.concatenate(pair_need),
         pair_expert=np.concatenate(pair_expert),
@@ -175,7 +190,9 @@ def main() -> None:
     parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
-        "--capacity-scale", type=float, default=1.0,
+        "--capacity-scale",
+        type=float,
+        default=1.0,
         help="multiply the synthesised experts' monthly hours (e.g. 0.1 for a contended batch)",
     )
     args = parser.parse_args()
@@ -188,8 +205,10 @@ def main() -> None:
     scored = time.perf_counter() - t
     priority = np.array([PRIORITY[n.urgency] for n in needs])
     slots = sum(n.experts_needed for n in needs)
-    print(f"batch: {len(needs)} requests ({slots} slots) × {len(pool)} experts; "
-          f"synthesis + scoring {scored:.1f}s (shared by both methods)")
+    print(
+        f"batch: {len(needs)} requests ({slots} slots) × {len(pool)} experts; "
+        f"synthesis + scoring {scored:.1f}s (shared by both methods)"
+    )
 
     t = time.perf_counter()
     greedy_pairs = greedy_dense(matrix, needs, arrays.remaining, priority)
@@ -210,17 +229,27 @@ def main() -> None:
     bound_time = time.perf_counter() - t
     ours_time = prune_time + solve_time
     print(f"{'method':34} {'time s':>8} {'objective':>11} {'affinity':>10} {'filled':>7}")
-    print(f"{'greedy, full matrix (baseline)':34} {greedy_time:>8.2f} {greedy_obj:>11.2f} {greedy_aff:>10.2f} "
-          f"{len(greedy_pairs) / slots:>7.1%}")
+    print(
+        f"{'greedy, full matrix (baseline)':34} {greedy_time:>8.2f} {greedy_obj:>11.2f} {greedy_aff:>10.2f} "
+        f"{len(greedy_pairs) / slots:>7.1%}"
+    )
     label = f"solver: top-{args.top_k} prune + HiGHS"
-    print(f"{label:34} {ours_time:>8.2f} {solution.objective:>11.2f} "
-          f"{solution.total_affinity:>10.2f} {solution.chosen.sum() / slots:>7.1%}")
-    print(f"  prune {prune_time:.2f}s + HiGHS {solve_time:.2f}s ({solution.status}, "
-          f"{len(problem.pair_need)} candidate pairs)")
+    print(
+        f"{label:34} {ours_time:>8.2f} {solution.objective:>11.2f} "
+        f"{solution.total_affinity:>10.2f} {solution.chosen.sum() / slots:>7.1%}"
+    )
+    print(
+        f"  prune {prune_time:.2f}s + HiGHS {solve_time:.2f}s ({solution.status}, "
+        f"{len(problem.pair_need)} candidate pairs)"
+    )
     print(f"LP bound of the unpruned problem (dual certificate, {bound_time:.1f}s): {bound:.2f}")
-    print(f"gap to LP bound: solver {(bound - solution.objective) / bound:.3%}, "
-          f"greedy {(bound - greedy_obj) / bound:.3%}")
-    print(f"solver / greedy: objective {solution.objective / greedy_obj:.4f}x, time {ours_time / greedy_time:.2f}x")
+    print(
+        f"gap to LP bound: solver {(bound - solution.objective) / bound:.3%}, "
+        f"greedy {(bound - greedy_obj) / bound:.3%}"
+    )
+    print(
+        f"solver / greedy: objective {solution.objective / greedy_obj:.4f}x, time {ours_time / greedy_time:.2f}x"
+    )
 
 
 if __name__ == "__main__":

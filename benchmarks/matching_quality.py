@@ -64,7 +64,9 @@ from search.needs import (  # noqa: E402
 )
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
-BM25_ONLY = Weights(relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0)
+BM25_ONLY = Weights(
+    relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0
+)
 
 
 def violations(result: dict, requests: dict[str, dict], experts: dict[str, dict]) -> list[str]:
@@ -72,20 +74,28 @@ def violations(result: dict, requests: dict[str, dict], experts: dict[str, dict]
     out, used = [], defaultdict(int)
     for a in result["assignments"]:
         r = requests[a["request_id"]]
-        if len(set(a["expert_ids"])) != len(a["expert_ids"]) or len(a["expert_ids"]) > r["experts_needed"]:
+        if (
+            len(set(a["expert_ids"])) != len(a["expert_ids"])
+            or len(a["expert_ids"]) > r["experts_needed"]
+        ):
             out.append(f"{a['request_id']}: too many / duplicate experts")
         for e_id in a["expert_ids"]:
             e = experts[e_id]
             if r["service_type"] not in e["service_types"] or r["format"] not in e["formats"]:
                 out.append(f"{a['request_id']}/{e_id}: service type or format")
             if r["format"] == "onsite" and (e["region"]["province"], e["region"]["city"]) != (
-                r["district"]["province"], r["district"]["city"]
+                r["district"]["province"],
+                r["district"]["city"],
             ):
                 out.append(f"{a['request_id']}/{e_id}: onsite outside the city")
             if e_id in r.get("exclude_experts", []):
                 out.append(f"{a['request_id']}/{e_id}: excluded")
             used[e_id] += r["hours"]
-    out += [f"{e}: {h} h > capacity" for e, h in used.items() if h > experts[e]["monthly_capacity_hours"]]
+    out += [
+        f"{e}: {h} h > capacity"
+        for e, h in used.items()
+        if h > experts[e]["monthly_capacity_hours"]
+    ]
     return out
 
 
@@ -99,7 +109,9 @@ def report(name: str, result: BatchResult, seconds: float, ctx: dict) -> dict:
             grades.append(judged.get(e, 0))
             by_city[city].append(judged.get(e, 0))
     slots = sum(r["experts_needed"] for r in ctx["requests"].values())
-    seen = {a["request_id"] for a in data["assignments"]} | {u["request_id"] for u in data["unassigned"]}
+    seen = {a["request_id"] for a in data["assignments"]} | {
+        u["request_id"] for u in data["unassigned"]
+    }
     city_means = {c: float(np.mean(g)) for c, g in sorted(by_city.items())}
     return {
         "method": name,
@@ -124,7 +136,11 @@ class Dev:
 
 
 def load_dev(path: Path) -> Dev:
-    records = [json.loads(x) for x in (path / "experts.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    records = [
+        json.loads(x)
+        for x in (path / "experts.jsonl").read_text(encoding="utf-8").splitlines()
+        if x.strip()
+    ]
     lines = (path / "requests.jsonl").read_text(encoding="utf-8").splitlines()
     queries = {}
     for x in (path / "queries.jsonl").read_text(encoding="utf-8").splitlines():
@@ -165,14 +181,27 @@ def relevance_inputs(
     queries = {q: t for q, t in dev.queries.items() if labelled_queries and q in labelled_queries}
     extra = examples_from_qrels(queries, dev.qrels, specialties) if queries else []
     model = fit_need_model(bios + extra, vocabulary=names, synonyms=synonyms, encoder=encoder)
-    relevance = need_model_relevance(texts, vocabulary=names, synonyms=synonyms, model=model, encoder=encoder)
+    relevance = need_model_relevance(
+        texts, vocabulary=names, synonyms=synonyms, model=model, encoder=encoder
+    )
     request_texts = [n.text for n in needs]
     ids = [t.id for t in texts]
-    return Inputs(relevance.scores(request_texts, ids), relevance.needs(request_texts), relevance.name)
+    return Inputs(
+        relevance.scores(request_texts, ids), relevance.needs(request_texts), relevance.name
+    )
 
 
 def cross_validated_inputs(
-    dev: Dev, needs, texts, names, synonyms, *, folds: int, seed: int, encoder=None, service_prior: bool = True
+    dev: Dev,
+    needs,
+    texts,
+    names,
+    synonyms,
+    *,
+    folds: int,
+    seed: int,
+    encoder=None,
+    service_prior: bool = True,
 ) -> Inputs:
     """Each request's relevance from the model of its fold (trained without that fold's queries)."""
     groups = query_folds([dev.query_of[n.id] for n in needs], folds, seed)
@@ -183,7 +212,12 @@ def cross_validated_inputs(
     for held_out in groups:
         rows = [i for i, n in enumerate(needs) if dev.query_of[n.id] in held_out]
         part = relevance_inputs(
-            dev, [needs[i] for i in rows], texts, names, synonyms, labelled_queries=all_queries - held_out,
+            dev,
+            [needs[i] for i in rows],
+            texts,
+            names,
+            synonyms,
+            labelled_queries=all_queries - held_out,
             encoder=encoder,
         )
         scores[rows] = part.scores
@@ -203,14 +237,22 @@ def cross_validated_inputs(
     return Inputs(scores, dists, f"{folds}-fold CV")
 
 
-OLD_SHARES = {"relevance": 0.05, "specialty": 0.75, "region": 0.08, "capacity": 0.04, "continuity": 0.04,
-              "seniority": 0.04}
+OLD_SHARES = {
+    "relevance": 0.05,
+    "specialty": 0.75,
+    "region": 0.08,
+    "capacity": 0.04,
+    "continuity": 0.04,
+    "seniority": 0.04,
+}
 ABLATIONS: dict[str, Weights] = {
     # each switches one choice of the current method back to what it replaced (see Weights)
     "raw need mass (no sharpening)": replace(DEFAULT_WEIGHTS, need_power=1.0),
     "no related specialties": replace(DEFAULT_WEIGHTS, related_gain=0.0),
     "preferences at the old shares": replace(DEFAULT_WEIGHTS, **OLD_SHARES),
-    "all three (the method before)": replace(DEFAULT_WEIGHTS, need_power=1.0, related_gain=0.0, **OLD_SHARES),
+    "all three (the method before)": replace(
+        DEFAULT_WEIGHTS, need_power=1.0, related_gain=0.0, **OLD_SHARES
+    ),
 }
 
 
@@ -219,12 +261,18 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=DEV)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ablations", action="store_true", help="also run the solver with earlier choices")
     parser.add_argument(
-        "--embed-model", default="auto", help="encoder for the need model's dense view (search.encoder; none = off)"
+        "--ablations", action="store_true", help="also run the solver with earlier choices"
     )
     parser.add_argument(
-        "--no-service-prior", action="store_true", help="CV without the service-type prior (matching.priors)"
+        "--embed-model",
+        default="auto",
+        help="encoder for the need model's dense view (search.encoder; none = off)",
+    )
+    parser.add_argument(
+        "--no-service-prior",
+        action="store_true",
+        help="CV without the service-type prior (matching.priors)",
     )
     args = parser.parse_args()
     encoder = load_encoder(args.embed_model)
@@ -245,20 +293,33 @@ def main() -> None:
     rows = []
 
     start = time.perf_counter()
-    lexical = bm25_baseline(texts, vocabulary=names, synonyms=synonyms).scores([n.text for n in needs], ids)
+    lexical = bm25_baseline(texts, vocabulary=names, synonyms=synonyms).scores(
+        [n.text for n in needs], ids
+    )
     result = plan_batch(needs, pool, relevance=lexical, weights=BM25_ONLY, method="greedy")
-    rows.append(report("greedy by BM25, file order (baseline)", result, time.perf_counter() - start, ctx))
+    rows.append(
+        report("greedy by BM25, file order (baseline)", result, time.perf_counter() - start, ctx)
+    )
 
     prior = not args.no_service_prior
     regimes = [
         (
             "bios only",
-            lambda: relevance_inputs(dev, needs, texts, names, synonyms, labelled_queries=None, encoder=encoder),
+            lambda: relevance_inputs(
+                dev, needs, texts, names, synonyms, labelled_queries=None, encoder=encoder
+            ),
         ),
         (
             f"{args.folds}-fold CV",
             lambda: cross_validated_inputs(
-                dev, needs, texts, names, synonyms, folds=args.folds, seed=args.seed, encoder=encoder,
+                dev,
+                needs,
+                texts,
+                names,
+                synonyms,
+                folds=args.folds,
+                seed=args.seed,
+                encoder=encoder,
                 service_prior=prior,
             ),
         ),
@@ -273,12 +334,25 @@ def main() -> None:
         for method, weights, note in variants:
             start = time.perf_counter()
             result = plan_batch(
-                needs, pool, relevance=inputs.scores, specialty_weights=inputs.needs, method=method, weights=weights
+                needs,
+                pool,
+                relevance=inputs.scores,
+                specialty_weights=inputs.needs,
+                method=method,
+                weights=weights,
             )
-            rows.append(report(f"{regime}: {method}{note}", result, built + time.perf_counter() - start, ctx))
+            rows.append(
+                report(
+                    f"{regime}: {method}{note}", result, built + time.perf_counter() - start, ctx
+                )
+            )
 
-    print(f"dev set: {len(needs)} requests, {len(pool)} experts, {sum(n.experts_needed for n in needs)} slots")
-    print(f"{'method':58} {'viol':>4} {'grade':>6} {'g2%':>6} {'filled':>7} {'minCity':>7} {'s':>6}")
+    print(
+        f"dev set: {len(needs)} requests, {len(pool)} experts, {sum(n.experts_needed for n in needs)} slots"
+    )
+    print(
+        f"{'method':58} {'viol':>4} {'grade':>6} {'g2%':>6} {'filled':>7} {'minCity':>7} {'s':>6}"
+    )
     for r in rows:
         print(
             f"{r['method']:58} {r['rule_violations']:>4} {r['mean_grade']:>6.3f} {100 * r['grade2_share']:>5.1f}%"
@@ -287,7 +361,9 @@ def main() -> None:
     base = rows[0]
     for r in rows[1:]:
         if r["method"].endswith(": solver"):
-            print(f"mean grade ratio {r['method']} / baseline: {r['mean_grade'] / base['mean_grade']:.2f}x")
+            print(
+                f"mean grade ratio {r['method']} / baseline: {r['mean_grade'] / base['mean_grade']:.2f}x"
+            )
             print(f"  per-city: {json.dumps(r['city_mean_grade'], ensure_ascii=False)}")
     print(f"  per-city (baseline): {json.dumps(base['city_mean_grade'], ensure_ascii=False)}")
 

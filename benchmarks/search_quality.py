@@ -149,9 +149,13 @@ def need_predictions(
     bio = examples_from_experts(train_experts, vocabulary=vocab)
     out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, f"CV {folds}-fold": {}}
     t = time.perf_counter()
-    model = fit_need_model(bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder)
+    model = fit_need_model(
+        bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder
+    )
     timings.append(time.perf_counter() - t)
-    for q, dist in zip(queries, model.predict_many(list(queries.values()), top=len(vocab)), strict=True):
+    for q, dist in zip(
+        queries, model.predict_many(list(queries.values()), top=len(vocab)), strict=True
+    ):
         out["bios only"][q] = dist
     qids = list(queries)
     for test in query_folds(qids, folds, seed):
@@ -161,9 +165,13 @@ def need_predictions(
             train_q, {q: qrels[q] for q in train_q if q in qrels}, spec_of
         )
         t = time.perf_counter()
-        model = fit_need_model(ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder)
+        model = fit_need_model(
+            ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder
+        )
         timings.append(time.perf_counter() - t)
-        for q, dist in zip(test, model.predict_many([queries[q] for q in test], top=len(vocab)), strict=True):
+        for q, dist in zip(
+            test, model.predict_many([queries[q] for q in test], top=len(vocab)), strict=True
+        ):
             out[f"CV {folds}-fold"][q] = dist
     return out
 
@@ -252,10 +260,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--experts", type=Path, default=DEV / "experts.jsonl")
     ap.add_argument("--queries", type=Path, default=DEV / "queries.jsonl")
     ap.add_argument("--qrels", type=Path, default=DEV / "qrels.tsv")
-    ap.add_argument("--no-dense", action="store_true", help="no encoder: lexical need model, no dense rows")
-    ap.add_argument("--embed-model", default="auto", help="search.encoder model setting (default auto)")
-    ap.add_argument("--dense-weight", type=float, default=DENSE_WEIGHT_MAX,
-                    help="dense fusion weight (default: what a dense signal as good as BM25 earns)")
+    ap.add_argument(
+        "--no-dense", action="store_true", help="no encoder: lexical need model, no dense rows"
+    )
+    ap.add_argument(
+        "--embed-model", default="auto", help="search.encoder model setting (default auto)"
+    )
+    ap.add_argument(
+        "--dense-weight",
+        type=float,
+        default=DENSE_WEIGHT_MAX,
+        help="dense fusion weight (default: what a dense signal as good as BM25 earns)",
+    )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-split", action="store_true", help="skip the expert-split regimes")
@@ -292,7 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     if args._encoder is not None:
         t = time.perf_counter()
         dense = dense_scores(experts, queries, args._encoder)
-        print(f"# encoder {args._encoder.name}: {len(experts) + len(queries)} texts in {time.perf_counter() - t:.1f} s")
+        print(
+            f"# encoder {args._encoder.name}: {len(experts) + len(queries)} texts in {time.perf_counter() - t:.1f} s"
+        )
 
     timings: list[float] = []
     rows = run_pool(

@@ -136,7 +136,9 @@ def deliver_pending(*, engine: Engine, settings: Settings, limit: int = 200) -> 
         connection = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30)
     except (OSError, smtplib.SMTPException) as exc:
         # The server is down: nothing was claimed, so every message stays queued for next time.
-        report.errors.append(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}")
+        report.errors.append(
+            f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}"
+        )
         return report
     with connection as smtp:
         for row_id in ids:

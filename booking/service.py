@@ -785,9 +785,7 @@ def list_ratings(
         raise Forbidden(messages.FORBIDDEN)
     if booking_ids is not None:
         query = query.where(col(BookingRating.booking_id).in_(booking_ids or [0]))
-    return list(
-        session.exec(query.order_by(col(BookingRating.id).desc()).limit(limit)).all()
-    )
+    return list(session.exec(query.order_by(col(BookingRating.id).desc()).limit(limit)).all())
 
 
 def rate_booking(

@@ -17,7 +17,12 @@ SERVICE_TYPE_LABELS = {
     "assessment": "测评",
 }
 STATUS_LABELS = {"active": "在岗", "paused": "暂停", "retired": "退出"}
-ROLE_LABELS = {"admin": "系统管理员", "staff": "资源中心工作人员", "district": "区县协调员", "expert": "专家"}
+ROLE_LABELS = {
+    "admin": "系统管理员",
+    "staff": "资源中心工作人员",
+    "district": "区县协调员",
+    "expert": "专家",
+}
 
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
@@ -82,7 +87,12 @@ APPLICATION_STATUS_LABELS = {
     "in_use": "使用中",
     "closed": "已结束",
 }
-LEDGER_KIND_LABELS = {"allocation": "分配", "release": "退回", "expiry": "过期", "consumption": "使用"}
+LEDGER_KIND_LABELS = {
+    "allocation": "分配",
+    "release": "退回",
+    "expiry": "过期",
+    "consumption": "使用",
+}
 SERVICE_NOT_FOUND = "采购服务不存在：{id}"
 SERVICE_HAS_APPLICATIONS = "该服务已有区县申请，不能删除"
 SERVICE_QUANTITY_BELOW_ALLOCATED = "采购数量不能少于已分配和已使用的数量（{used}{unit}）"
@@ -224,7 +234,9 @@ MAIL_SUBJECTS = {
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
 }
-MAIL_BODY = "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
+MAIL_BODY = (
+    "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
+)
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"

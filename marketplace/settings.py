@@ -55,9 +55,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
         if self.environment in ("production", "development"):
-            if self.secret_key.strip().lower() in PLACEHOLDER_SECRETS or len(
-                self.secret_key
-            ) < MIN_SECRET_LENGTH:
+            if (
+                self.secret_key.strip().lower() in PLACEHOLDER_SECRETS
+                or len(self.secret_key) < MIN_SECRET_LENGTH
+            ):
                 raise ValueError(
                     "HEART_SECRET_KEY 未设置或过于简单（至少 32 个字符）；"
                     "请设置随机密钥，例如 python -c 'import secrets; print(secrets.token_urlsafe(48))'"

@@ -10,7 +10,7 @@ import annotated_types
 _TEMPLATES = {
     "missing": "缺少必填字段",
     "string_too_long": "不能超过 {max_length} 个字符",
-    "string_too_short": "不能为空" ,
+    "string_too_short": "不能为空",
     "too_long": "最多 {max_length} 项",
     "too_short": "至少 {min_length} 项",
     "greater_than_equal": "不能小于 {ge}",

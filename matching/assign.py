@@ -125,7 +125,9 @@ def ideal_group_totals(problem: Problem) -> np.ndarray:
     starts = np.searchsorted(need_sorted, np.arange(len(problem.slots)))
     rank = np.arange(len(order)) - starts[need_sorted]
     top = rank < problem.slots[need_sorted]
-    per_need = np.bincount(need_sorted[top], weights=problem.pair_affinity[order][top], minlength=len(problem.slots))
+    per_need = np.bincount(
+        need_sorted[top], weights=problem.pair_affinity[order][top], minlength=len(problem.slots)
+    )
     groups = int(problem.group.max()) + 1 if len(problem.group) else 0
     return np.bincount(problem.group, weights=per_need, minlength=groups)
 
@@ -238,12 +240,18 @@ def assign(
     if validate(problem, chosen):  # numerical trouble: never hand out an invalid selection
         return greedy(problem)
     status = "optimal" if result.status == 0 else "time_limit"
-    bound = -float(result.mip_dual_bound) if getattr(result, "mip_dual_bound", None) is not None else None
+    bound = (
+        -float(result.mip_dual_bound)
+        if getattr(result, "mip_dual_bound", None) is not None
+        else None
+    )
     # Slots the solver left open within its gap tolerance are offered greedily (never worse).
     return _solution(problem, greedy(problem, chosen=chosen).chosen, bound, status)
 
 
-def _fix_and_repair(problem: Problem, x: np.ndarray, *, time_limit: float, gap: float) -> np.ndarray:
+def _fix_and_repair(
+    problem: Problem, x: np.ndarray, *, time_limit: float, gap: float
+) -> np.ndarray:
     """Keep the LP's integral pairs away from its fractional part; re-solve that part exactly.
 
     The neighbourhood re-solved as a MILP is every pair of a request or an expert that has a
@@ -256,16 +264,28 @@ def _fix_and_repair(problem: Problem, x: np.ndarray, *, time_limit: float, gap: 
     touched_experts[problem.pair_expert[fractional]] = True
     region = touched_needs[problem.pair_need] | touched_experts[problem.pair_expert]
     fixed = (x >= 1 - 1e-6) & ~region
-    used = np.bincount(problem.pair_expert[fixed], weights=problem.hours[problem.pair_need[fixed]],
-                       minlength=len(problem.capacity))
+    used = np.bincount(
+        problem.pair_expert[fixed],
+        weights=problem.hours[problem.pair_need[fixed]],
+        minlength=len(problem.capacity),
+    )
     left = problem.capacity - used
     open_slots = problem.slots - np.bincount(problem.pair_need[fixed], minlength=len(problem.slots))
-    free = region & (open_slots[problem.pair_need] > 0) & (left[problem.pair_expert] >= problem.hours[problem.pair_need])
+    free = (
+        region
+        & (open_slots[problem.pair_need] > 0)
+        & (left[problem.pair_expert] >= problem.hours[problem.pair_need])
+    )
     if not free.any():
         return fixed
     rest = Problem(
-        hours=problem.hours, slots=open_slots, priority=problem.priority, group=problem.group,
-        capacity=left, pair_need=problem.pair_need[free], pair_expert=problem.pair_expert[free],
+        hours=problem.hours,
+        slots=open_slots,
+        priority=problem.priority,
+        group=problem.group,
+        capacity=left,
+        pair_need=problem.pair_need[free],
+        pair_expert=problem.pair_expert[free],
         pair_affinity=problem.pair_affinity[free],
     )
     if len(rest.pair_need) > REPAIR_UP_TO:  # still large: round instead
@@ -287,7 +307,9 @@ def _solve_lp(cost, matrix, lower, upper, upper_bounds):  # type: ignore[no-unty
     has_upper, has_lower = np.isfinite(upper), np.isfinite(lower)
     a_ub = sparse.vstack([matrix[has_upper], -matrix[has_lower]]).tocsr()
     b_ub = np.concatenate([upper[has_upper], -lower[has_lower]])
-    bounds = np.column_stack([np.zeros(len(cost)), np.where(np.isfinite(upper_bounds), upper_bounds, np.inf)])
+    bounds = np.column_stack(
+        [np.zeros(len(cost)), np.where(np.isfinite(upper_bounds), upper_bounds, np.inf)]
+    )
     result = linprog(cost, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
     if result.x is None:
         return None, None

@@ -74,7 +74,12 @@ class BatchResult:
         """The exchange format: {"assignments": [...], "unassigned": [...]}."""
         return {
             "assignments": [
-                {"request_id": a.need_id, "expert_ids": a.expert_ids, "score": a.score, "reasons": a.reasons}
+                {
+                    "request_id": a.need_id,
+                    "expert_ids": a.expert_ids,
+                    "score": a.score,
+                    "reasons": a.reasons,
+                }
                 for a in self.assignments
             ],
             "unassigned": [{"request_id": u.need_id, "reason": u.reason} for u in self.unassigned],
@@ -105,7 +110,9 @@ def unserved_reason(need: Need, screen: Screening) -> str:
         return messages.UNSERVED_BOOKED
     if screen.fitting == 0:
         return messages.UNSERVED_NO_FIT.format(city=need.place.city, format=fmt, service=service)
-    return messages.UNSERVED_CONTENTION.format(n=screen.not_booked if screen.fitting < 0 else screen.fitting)
+    return messages.UNSERVED_CONTENTION.format(
+        n=screen.not_booked if screen.fitting < 0 else screen.fitting
+    )
 
 
 def invalid_reason(need: Need) -> str | None:
@@ -150,7 +157,9 @@ def build_candidates(
     chunk = 256
     for start in range(0, len(needs), chunk):
         block = needs[start : start + chunk]
-        fit = specialty_fit_rows(specialty_weights[start : start + len(block)], arrays, weights=weights)
+        fit = specialty_fit_rows(
+            specialty_weights[start : start + len(block)], arrays, weights=weights
+        )
         for offset, need in enumerate(block):
             i = start + offset
             reason = invalid_reason(need)
@@ -162,7 +171,14 @@ def build_candidates(
             if not screen.not_booked:
                 screens.append(screen)
                 continue
-            row = score_row(need, arrays, relevance=relevance[i], specialty_fit=fit[offset], mask=mask, weights=weights)
+            row = score_row(
+                need,
+                arrays,
+                relevance=relevance[i],
+                specialty_fit=fit[offset],
+                mask=mask,
+                weights=weights,
+            )
             if weights.min_fit > 0 and specialty_weights[i]:
                 fits = mask & (fit[offset] >= weights.min_fit)
                 screen = replace(screen, fitting=int(fits.sum()))
@@ -190,7 +206,8 @@ def build_candidates(
         slots=np.array([max(n.experts_needed, 0) for n in needs], dtype=np.int64),
         priority=np.array([PRIORITY.get(n.urgency, 1.0) for n in needs]),
         group=np.array(
-            [groups[(n.place.province, n.place.city, n.place.district)] for n in needs], dtype=np.int64
+            [groups[(n.place.province, n.place.city, n.place.district)] for n in needs],
+            dtype=np.int64,
         ),
         capacity=arrays.remaining.copy(),
         pair_need=np.concatenate(pair_need) if pair_need else np.zeros(0, dtype=np.int64),
@@ -214,14 +231,24 @@ def plan_batch(
     """Assign experts to a batch of needs; every need ends up assigned or explained."""
     specialty_weights = list(specialty_weights or [{} for _ in needs])
     candidates = build_candidates(
-        needs, pool, relevance=relevance, specialty_weights=specialty_weights,
-        weights=weights, top_k=top_k, progress=progress,
+        needs,
+        pool,
+        relevance=relevance,
+        specialty_weights=specialty_weights,
+        weights=weights,
+        top_k=top_k,
+        progress=progress,
     )
     problem = candidates.problem
     solution: Solution = greedy(problem) if method == "greedy" else assign(problem)
     return explain_solution(
-        needs, pool, candidates, solution, relevance=relevance,
-        specialty_weights=specialty_weights, weights=weights,
+        needs,
+        pool,
+        candidates,
+        solution,
+        relevance=relevance,
+        specialty_weights=specialty_weights,
+        weights=weights,
     )
 
 
@@ -239,7 +266,8 @@ def explain_solution(
     problem = candidates.problem
     chosen = solution.chosen
     used = np.bincount(
-        problem.pair_expert[chosen], weights=problem.hours[problem.pair_need[chosen]],
+        problem.pair_expert[chosen],
+        weights=problem.hours[problem.pair_need[chosen]],
         minlength=len(problem.capacity),
     )
     left = problem.capacity - used
@@ -251,8 +279,12 @@ def explain_solution(
 
     def pair(i: int, e: int) -> PairExplanation:
         return explain(
-            needs[i], pool[e], relevance=float(relevance[i][e]),
-            specialty_weights=specialty_weights[i], weights=weights, related=candidates.arrays.related,
+            needs[i],
+            pool[e],
+            relevance=float(relevance[i][e]),
+            specialty_weights=specialty_weights[i],
+            weights=weights,
+            related=candidates.arrays.related,
         )
 
     result = BatchResult()
@@ -260,7 +292,9 @@ def explain_solution(
         if i in candidates.invalid:
             result.unassigned.append(Unserved(need.id, candidates.invalid[i]))
             continue
-        picked = sorted(by_need.get(i, []), key=lambda p: (-problem.pair_affinity[p], problem.pair_expert[p]))
+        picked = sorted(
+            by_need.get(i, []), key=lambda p: (-problem.pair_affinity[p], problem.pair_expert[p])
+        )
         picked_experts = {int(problem.pair_expert[p]) for p in picked}
         alternate = None
         for p in order[starts[i] : starts[i + 1]]:
@@ -268,7 +302,11 @@ def explain_solution(
             if e not in picked_experts and left[e] >= need.hours:
                 alternate = pair(i, e)
                 break
-        if alternate is None and i in candidates.below_fit and left[candidates.below_fit[i]] >= need.hours:
+        if (
+            alternate is None
+            and i in candidates.below_fit
+            and left[candidates.below_fit[i]] >= need.hours
+        ):
             alternate = pair(i, candidates.below_fit[i])
         screen = candidates.screens[i]
         assert screen is not None
@@ -283,7 +321,9 @@ def explain_solution(
                 why = messages.MATCH_FEW_FITTING.format(n=screen.fitting)
             else:
                 why = unserved_reason(need, screen)
-            shortfall = messages.MATCH_PARTIAL.format(got=len(picked), needed=need.experts_needed, reason=why)
+            shortfall = messages.MATCH_PARTIAL.format(
+                got=len(picked), needed=need.experts_needed, reason=why
+            )
         result.assignments.append(
             Assigned(
                 need.id,

@@ -41,7 +41,9 @@ class MatchRun(SQLModel, table=True):
     method: str = Field(default="solver", max_length=16)
     request_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    unassigned: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    unassigned: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     created_by: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)
     confirmed_at: datetime | None = None

@@ -39,7 +39,9 @@ class ServiceTypePrior:
     power: float = POWER
 
     @classmethod
-    def from_labels(cls, labelled: Iterable[tuple[str, str]], vocabulary_size: int) -> ServiceTypePrior:
+    def from_labels(
+        cls, labelled: Iterable[tuple[str, str]], vocabulary_size: int
+    ) -> ServiceTypePrior:
         """From (service type, specialty) pairs of labelled requests."""
         counts: dict[str, dict[str, float]] = {}
         for service_type, specialty in labelled:
@@ -54,7 +56,10 @@ class ServiceTypePrior:
         if not row or not need:
             return dict(need)
         total = sum(row.values()) + self.smoothing * self.vocabulary_size
-        weighted = {s: p * ((row.get(s, 0.0) + self.smoothing) / total) ** self.power for s, p in need.items()}
+        weighted = {
+            s: p * ((row.get(s, 0.0) + self.smoothing) / total) ** self.power
+            for s, p in need.items()
+        }
         norm = sum(weighted.values())
         if norm <= 0:
             return dict(need)
@@ -78,5 +83,7 @@ def load_prior(setting: str, vocabulary_size: int) -> ServiceTypePrior | None:
     except FileNotFoundError:
         raise InvalidInput(f"找不到服务类型先验文件：{path}") from None
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise InvalidInput(f"服务类型先验文件格式不对：{path}（应为 {{\"counts\": {{类型: {{专长: 次数}}}}}}）") from None
+        raise InvalidInput(
+            f'服务类型先验文件格式不对：{path}（应为 {{"counts": {{类型: {{专长: 次数}}}}}}）'
+        ) from None
     return ServiceTypePrior(counts, vocabulary_size)

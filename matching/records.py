@@ -16,7 +16,9 @@ from matching.relevance import ExpertText
 from matching.scoring import ExpertProfile, Need, Place
 
 REGIONS_FILE = Path(__file__).resolve().parent.parent / "marketplace" / "data" / "regions.json"
-SPECIALTIES_FILE = Path(__file__).resolve().parent.parent / "marketplace" / "data" / "specialties.json"
+SPECIALTIES_FILE = (
+    Path(__file__).resolve().parent.parent / "marketplace" / "data" / "specialties.json"
+)
 
 
 def zone_map(path: Path = REGIONS_FILE) -> dict[tuple[str, str, str], str]:
@@ -57,7 +59,10 @@ def expert_from_record(record: Mapping, zones: Mapping[tuple[str, str, str], str
 
 def text_from_record(record: Mapping) -> ExpertText:
     return ExpertText(
-        record["id"], tuple(record.get("specialties", ())), record.get("title", ""), record.get("bio", "")
+        record["id"],
+        tuple(record.get("specialties", ())),
+        record.get("title", ""),
+        record.get("bio", ""),
     )
 
 
@@ -96,7 +101,12 @@ def parse_request_lines(lines: Iterable[str]) -> ParsedRequests:
         try:
             data = json.loads(raw)
         except json.JSONDecodeError:
-            parsed.rejected.append((label, messages.MATCH_FILE_LINE_INVALID.format(line=number, reason="不是有效的 JSON")))
+            parsed.rejected.append(
+                (
+                    label,
+                    messages.MATCH_FILE_LINE_INVALID.format(line=number, reason="不是有效的 JSON"),
+                )
+            )
             continue
         if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"].strip():
             label = data["id"].strip()
@@ -104,7 +114,9 @@ def parse_request_lines(lines: Iterable[str]) -> ParsedRequests:
             line = RequestLine.model_validate(data)
         except ValidationError as exc:
             reason = describe_errors(exc.errors())
-            parsed.rejected.append((label, messages.MATCH_FILE_LINE_INVALID.format(line=number, reason=reason)))
+            parsed.rejected.append(
+                (label, messages.MATCH_FILE_LINE_INVALID.format(line=number, reason=reason))
+            )
             continue
         if line.id in seen:
             parsed.notes.append(messages.MATCH_FILE_DUPLICATE.format(line=number))

@@ -46,7 +46,9 @@ class Relevance:
     # reweights each need by its service type (matching.priors), when labelled requests exist
     prior: ServiceTypePrior | None = None
 
-    def need_weights(self, texts: Sequence[str], service_types: Sequence[str]) -> list[dict[str, float]]:
+    def need_weights(
+        self, texts: Sequence[str], service_types: Sequence[str]
+    ) -> list[dict[str, float]]:
         """Each request's specialty distribution: the need model's, times the service-type prior."""
         if self.needs is None:
             return [{} for _ in texts]
@@ -127,9 +129,12 @@ def need_model_relevance(
 
     synonyms = {k: list(v) for k, v in (synonyms or {}).items()}
     if model is None:
-        records = [{"specialties": list(e.specialties), "title": e.title, "bio": e.bio} for e in experts]
+        records = [
+            {"specialties": list(e.specialties), "title": e.title, "bio": e.bio} for e in experts
+        ]
         model = fit_need_model(
-            examples_from_experts(records, vocabulary=list(vocabulary), synonyms=synonyms) + list(extra_examples),
+            examples_from_experts(records, vocabulary=list(vocabulary), synonyms=synonyms)
+            + list(extra_examples),
             vocabulary=list(vocabulary),
             synonyms=synonyms,
             encoder=encoder,
@@ -158,7 +163,11 @@ def default_relevance(
     """The best relevance available here (see the module docstring)."""
     try:
         return need_model_relevance(
-            experts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=extra_examples, encoder=encoder
+            experts,
+            vocabulary=vocabulary,
+            synonyms=synonyms,
+            extra_examples=extra_examples,
+            encoder=encoder,
         )
     except ImportError:
         log.info("search.needs unavailable; matching falls back to the BM25 baseline")

@@ -175,7 +175,9 @@ def rule_violations(need: Need, expert: ExpertProfile, *, check_capacity: bool =
     if need.service_type not in expert.service_types:
         out.append(messages.PAIR_RULE_SERVICE.format(service=service))
     if need.format not in expert.formats:
-        out.append(messages.PAIR_RULE_FORMAT.format(format=_label(messages.FORMAT_LABELS, need.format)))
+        out.append(
+            messages.PAIR_RULE_FORMAT.format(format=_label(messages.FORMAT_LABELS, need.format))
+        )
     if need.format == "onsite" and (expert.place.province, expert.place.city) != (
         need.place.province,
         need.place.city,
@@ -185,7 +187,9 @@ def rule_violations(need: Need, expert: ExpertProfile, *, check_capacity: bool =
         out.append(messages.PAIR_RULE_EXCLUDED)
     if check_capacity and expert.remaining_hours < need.hours:
         out.append(
-            messages.PAIR_RULE_CAPACITY.format(left=_hours(expert.remaining_hours), hours=need.hours)
+            messages.PAIR_RULE_CAPACITY.format(
+                left=_hours(expert.remaining_hours), hours=need.hours
+            )
         )
     return out
 
@@ -226,7 +230,9 @@ def related_specialties(
     sets = [set(h) for h in holdings]
     sets = [h for h in sets if h]
     count: Counter[str] = Counter(x for h in sets for x in h)
-    together: Counter[tuple[str, str]] = Counter(pair for h in sets for pair in permutations(sorted(h), 2))
+    together: Counter[tuple[str, str]] = Counter(
+        pair for h in sets for pair in permutations(sorted(h), 2)
+    )
     out: dict[str, set[str]] = {}
     for (a, b), n in together.items():
         if n >= min_experts and n * len(sets) >= min_lift * count[a] * count[b]:
@@ -283,7 +289,9 @@ def explain(
     specialty_weights = specialty_weights or {}
     sharpened = need_gain(specialty_weights, weights.need_power)
     held = [(sharpened.get(s, 0.0), s) for s in expert.specialties]
-    specialty_fit = specialty_part(specialty_weights, expert.specialties, related=related, weights=weights)
+    specialty_fit = specialty_part(
+        specialty_weights, expert.specialties, related=related, weights=weights
+    )
     continuity = 1.0 if (need.place.city, need.place.district) in expert.served_districts else 0.0
     parts = {
         "relevance": float(np.clip(relevance, 0.0, 1.0)),
@@ -293,12 +301,16 @@ def explain(
         "continuity": continuity,
         "seniority": _seniority_part(need, expert),
     }
-    shares = {k: getattr(weights, k) for k in parts} | {"seniority": _seniority_weight(need, weights)}
+    shares = {k: getattr(weights, k) for k in parts} | {
+        "seniority": _seniority_weight(need, weights)
+    }
     score = sum(shares[k] * v for k, v in parts.items())
     reasons: list[str] = []
     named = sorted((h for h in held if h[0] >= SPECIALTY_REASON_MIN), reverse=True)
     if named:
-        reasons.append(messages.REASON_SPECIALTY.format(specialty="、".join(s for _, s in named[:2])))
+        reasons.append(
+            messages.REASON_SPECIALTY.format(specialty="、".join(s for _, s in named[:2]))
+        )
     elif parts["relevance"] >= 0.5:
         reasons.append(messages.REASON_RELEVANT)
     if need.format == "onsite":
@@ -351,7 +363,9 @@ class ExpertArrays:
     remaining: np.ndarray  # monthly hours minus booked
     years: np.ndarray
     specialty_matrix: np.ndarray  # experts × specialty labels (0/1)
-    related_matrix: np.ndarray  # experts × labels: 1 where the expert holds a related specialty only
+    related_matrix: (
+        np.ndarray
+    )  # experts × labels: 1 where the expert holds a related specialty only
     related: dict[str, frozenset[str]]
     labels: list[str]
     served: dict[tuple[str, str], np.ndarray]  # (city, district) -> expert indices served
@@ -381,7 +395,9 @@ def expert_arrays(
                 spec[i, label_index[s]] = 1.0
         for key in e.served_districts:
             served.setdefault(key, []).append(i)
-    related = dict(related) if related is not None else related_specialties(e.specialties for e in pool)
+    related = (
+        dict(related) if related is not None else related_specialties(e.specialties for e in pool)
+    )
     related_matrix = np.zeros_like(spec)
     for j, s in enumerate(labels):
         columns = [label_index[r] for r in related.get(s, ()) if r in label_index]
@@ -392,15 +408,23 @@ def expert_arrays(
     return ExpertArrays(
         ids=[e.id for e in pool],
         index={e.id: i for i, e in enumerate(pool)},
-        city_key=np.array([code(("c", e.place.province, e.place.city)) for e in pool], dtype=np.int64),
-        district_key=np.array(
-            [code(("d", e.place.province, e.place.city, e.place.district)) for e in pool], dtype=np.int64
+        city_key=np.array(
+            [code(("c", e.place.province, e.place.city)) for e in pool], dtype=np.int64
         ),
-        zone_key=np.array(
-            [code(("z", e.place.province, e.place.city, e.place.zone)) if e.place.zone else -1 for e in pool],
+        district_key=np.array(
+            [code(("d", e.place.province, e.place.city, e.place.district)) for e in pool],
             dtype=np.int64,
         ),
-        service_mask={s: np.array([s in e.service_types for e in pool], dtype=bool) for s in services},
+        zone_key=np.array(
+            [
+                code(("z", e.place.province, e.place.city, e.place.zone)) if e.place.zone else -1
+                for e in pool
+            ],
+            dtype=np.int64,
+        ),
+        service_mask={
+            s: np.array([s in e.service_types for e in pool], dtype=bool) for s in services
+        },
         format_mask={f: np.array([f in e.formats for e in pool], dtype=bool) for f in formats},
         active=np.array([e.active for e in pool], dtype=bool),
         capacity=np.array([e.capacity_hours for e in pool], dtype=np.float64),
@@ -427,7 +451,9 @@ class Screening:
     hours_fit: int  # monthly capacity ≥ hours
     not_booked: int  # remaining (capacity − booked) ≥ hours
     most_capacity: float  # largest monthly capacity among experts passing the rules before hours
-    fitting: int = -1  # of those, experts whose specialty fit reaches Weights.min_fit (-1: not screened)
+    fitting: int = (
+        -1
+    )  # of those, experts whose specialty fit reaches Weights.min_fit (-1: not screened)
 
 
 def feasible_mask(need: Need, arrays: ExpertArrays) -> tuple[np.ndarray, Screening]:
@@ -452,7 +478,9 @@ def feasible_mask(need: Need, arrays: ExpertArrays) -> tuple[np.ndarray, Screeni
     mask &= arrays.capacity >= need.hours
     hours_fit = int(mask.sum())
     mask &= arrays.remaining >= need.hours
-    return mask, Screening(active, service, fmt, city_count, not_excluded, hours_fit, int(mask.sum()), most)
+    return mask, Screening(
+        active, service, fmt, city_count, not_excluded, hours_fit, int(mask.sum()), most
+    )
 
 
 def need_gain(need: Mapping[str, float], power: float = 1.0) -> dict[str, float]:
@@ -463,7 +491,10 @@ def need_gain(need: Mapping[str, float], power: float = 1.0) -> dict[str, float]
 
 
 def specialty_fit_rows(
-    specialty_weights: Sequence[Mapping[str, float]], arrays: ExpertArrays, *, weights: Weights = DEFAULT_WEIGHTS
+    specialty_weights: Sequence[Mapping[str, float]],
+    arrays: ExpertArrays,
+    *,
+    weights: Weights = DEFAULT_WEIGHTS,
 ) -> np.ndarray:
     """needs × experts: `specialty_part` of every pair (expected gain under the sharpened need)."""
     label_index = {s: i for i, s in enumerate(arrays.labels)}
@@ -492,7 +523,9 @@ def score_row(
         zone = arrays.codes.get(("z", need.place.province, need.place.city, need.place.zone), -2)
         if need.place.zone:
             region[arrays.zone_key == zone] = REGION_SCORES["zone"]
-        district = arrays.codes.get(("d", need.place.province, need.place.city, need.place.district), -2)
+        district = arrays.codes.get(
+            ("d", need.place.province, need.place.city, need.place.district), -2
+        )
         region[arrays.district_key == district] = REGION_SCORES["district"]
         score = score + weights.region * region
     else:

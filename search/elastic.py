@@ -557,7 +557,9 @@ class ElasticIndex:
         """True when the cluster answers and has its primaries (never raises). Each configured
         node gets one quick try, so one stopped node does not make the cluster look down."""
         try:
-            health = self.client.options(request_timeout=2, max_retries=self.node_count - 1).cluster.health()
+            health = self.client.options(
+                request_timeout=2, max_retries=self.node_count - 1
+            ).cluster.health()
         except Exception:
             return False
         return health.get("status") in ("green", "yellow")

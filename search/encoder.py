@@ -74,7 +74,11 @@ def resolve_model_path(name: str, models_dir: Path | None = None) -> str:
         return str(get_model_path())
     if name.startswith(("/", ".", "~")):
         path = Path(name).expanduser()
-        if not _onnx_dir(path) and not (path / "config.json").exists() and not (path / "modules.json").exists():
+        if (
+            not _onnx_dir(path)
+            and not (path / "config.json").exists()
+            and not (path / "modules.json").exists()
+        ):
             raise InvalidInput(f"找不到向量模型目录：{path}")
         return str(path)
     return name
@@ -132,9 +136,13 @@ class OnnxEncoder:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         model_file = next(iter(sorted(folder.glob("*.onnx"))))
-        self._session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tokenizer = Tokenizer.from_file(str(next(iter(sorted(folder.glob("*tokenizer.json"))))))
+        self._tokenizer = Tokenizer.from_file(
+            str(next(iter(sorted(folder.glob("*tokenizer.json")))))
+        )
         self._tokenizer.enable_truncation(int(config.get("max_length", 512)))
         self._tokenizer.no_padding()
         self.dims = int(config.get("dims") or 0)
@@ -183,7 +191,9 @@ class MemoEncoder:
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self._seen))
-        fresh = dict(zip(missing, self._encoder.encode(missing, batch_size=batch_size), strict=True))
+        fresh = dict(
+            zip(missing, self._encoder.encode(missing, batch_size=batch_size), strict=True)
+        )
         for text, vector in fresh.items():
             if len(self._seen) < self._limit:
                 self._seen[text] = vector

@@ -188,7 +188,10 @@ class NeedModel:
         """Give the model its encoder (after loading); False when it is not the one trained with."""
         if self.dense_coef is None or encoder is None:
             return False
-        if getattr(encoder, "name", None) != self.dense_model or encoder.dims != self.dense_coef.shape[1]:
+        if (
+            getattr(encoder, "name", None) != self.dense_model
+            or encoder.dims != self.dense_coef.shape[1]
+        ):
             return False
         self._encoder = encoder
         return True
@@ -248,15 +251,21 @@ class NeedModel:
         p = np.exp(z)
         return p / p.sum()
 
-    def predict(self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None) -> dict[str, float]:
+    def predict(
+        self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None
+    ) -> dict[str, float]:
         """Most probable specialties for ``text``: ``{specialty: probability}``, best first."""
         p = self.predict_proba(text, vector)
         order = np.argsort(-p)[:top]
         return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
 
-    def predict_many(self, texts: Sequence[str], top: int = 5, min_prob: float = 0.0) -> list[dict[str, float]]:
+    def predict_many(
+        self, texts: Sequence[str], top: int = 5, min_prob: float = 0.0
+    ) -> list[dict[str, float]]:
         """:meth:`predict` for a batch (the encoder, if any, encodes them in one call)."""
-        vectors = self._encoder.encode(list(texts)) if self.uses_dense and texts else [None] * len(texts)
+        vectors = (
+            self._encoder.encode(list(texts)) if self.uses_dense and texts else [None] * len(texts)
+        )
         return [self.predict(t, top, min_prob, v) for t, v in zip(texts, vectors, strict=True)]
 
     # -- persistence (npz + json, no pickle) ------------------------------------------------
@@ -497,7 +506,9 @@ def fit_need_model(
         meta_dense = {"dense_model": encoder.name, "dense_lift": round(lift, 4)}
         if lift >= DENSE_MIN_LIFT:
             dense = {
-                "dense_coef": _fit_dense(vectors, items, item_labels, text_row, len(labels), balanced),
+                "dense_coef": _fit_dense(
+                    vectors, items, item_labels, text_row, len(labels), balanced
+                ),
                 "dense_model": encoder.name,
                 "_encoder": encoder,
             }
@@ -525,14 +536,22 @@ def fit_need_model(
         synonyms=syn,
         word_bigrams=word_bigrams,
         char_ngrams=char_ngrams,
-        meta={"n_examples": len(items), "n_texts": n_docs, "C": C, "em_iters": em_iters, **meta_dense},
+        meta={
+            "n_examples": len(items),
+            "n_texts": n_docs,
+            "C": C,
+            "em_iters": em_iters,
+            **meta_dense,
+        },
         **mem,
         **dense,
         _analyzer=an,
     )
 
 
-def encoder_lift(vectors: np.ndarray, name_rows: Sequence[int], text_labels: Mapping[int, set[int]]) -> float:
+def encoder_lift(
+    vectors: np.ndarray, name_rows: Sequence[int], text_labels: Mapping[int, set[int]]
+) -> float:
     """Does an encoder read these texts? Zero-shot: each labelled text (not a specialty name)
     is given the specialty whose name's vector is nearest; the share right (the text's labels
     contain it) as lift over the share a uniform guess gets, 0..1."""

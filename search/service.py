@@ -181,8 +181,10 @@ class SearchService:
         if self._need_model is None or mtime != self._need_model_mtime:
             model = NeedModel.load(path)
             if model.dense_coef is not None and not model.attach_encoder(self.encoder):
-                log.warning("need model trained with encoder %s, which is not loaded: lexical view only",
-                            model.dense_model)
+                log.warning(
+                    "need model trained with encoder %s, which is not loaded: lexical view only",
+                    model.dense_model,
+                )
             self._need_model = model
             self._need_model_mtime = mtime
             self.weights = tuning.load_weights(self.model_dir / "weights.json")
@@ -195,7 +197,9 @@ class SearchService:
             with self._lock:
                 if not self._encoder_loaded:
                     self._encoder = load_encoder(
-                        self.settings.embed_model, self.settings.embed_device, self.settings.models_dir
+                        self.settings.embed_model,
+                        self.settings.embed_device,
+                        self.settings.models_dir,
                     )
                     self._encoder_loaded = True
         return self._encoder
@@ -216,7 +220,9 @@ class SearchService:
         if len(names) < 2:  # nothing to choose between: lexical search carries the ranking
             path.unlink(missing_ok=True)
             return None
-        model = fit_need_model(examples + extra, vocabulary=names, synonyms=synonyms, encoder=self.encoder)
+        model = fit_need_model(
+            examples + extra, vocabulary=names, synonyms=synonyms, encoder=self.encoder
+        )
         model.save(path)
         return model
 
@@ -243,7 +249,9 @@ class SearchService:
         encoder = encoder if self.weights.dense > 0 else None
         dims = encoder.dims if encoder else None
         (self.model_dir / "encoder.json").write_text(
-            json.dumps({"model": encoder.name if encoder else self.settings.embed_model, "dims": dims}),
+            json.dumps(
+                {"model": encoder.name if encoder else self.settings.embed_model, "dims": dims}
+            ),
             encoding="utf-8",
         )
         self.backend = make_backend(self.settings, dims)

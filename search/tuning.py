@@ -82,7 +82,9 @@ def labelled_examples(settings: Settings) -> list[tuple[str, list[str], float, s
             item = json.loads(line)
             text, specialties = str(item["text"]), [str(s) for s in item["specialties"]]
         except (ValueError, KeyError, TypeError):
-            raise InvalidInput(f"标注需求文件第 {number} 行格式不对：应为 {{text, specialties}}") from None
+            raise InvalidInput(
+                f"标注需求文件第 {number} 行格式不对：应为 {{text, specialties}}"
+            ) from None
         examples.append((text, specialties, 1.0, QUERY_SOURCE))
     return examples
 

@@ -183,7 +183,11 @@ def parse_form(fields: dict[str, list[str]]) -> tuple[AvailabilityForm, Availabi
             continue
         try:
             rule = WeeklyRuleIn.model_validate(
-                {"weekday": row.values["day"], "start": row.values["start"], "end": row.values["end"]}
+                {
+                    "weekday": row.values["day"],
+                    "start": row.values["start"],
+                    "end": row.values["end"],
+                }
             )
         except ValidationError as exc:
             row.error = _first_error(exc)

@@ -84,7 +84,10 @@ def initialise(settings: Settings) -> None:
     console.print(f"数据库已就绪 / database ready（新增区县 {districts}，新增专长 {specialties}）")
 
 
-@app.command("init", help="初始化数据库：迁移并写入地区与专长词表 / create or upgrade the database and seed reference data")
+@app.command(
+    "init",
+    help="初始化数据库：迁移并写入地区与专长词表 / create or upgrade the database and seed reference data",
+)
 def init_command() -> None:
     initialise(load_settings())
 
@@ -105,7 +108,11 @@ def run_import(settings: Settings, path: Path, *, strict: bool) -> int:
     if str(path) != "-" and not path.is_file():
         raise fail(f"找不到文件 / file not found: {path}", 2)
     try:
-        lines = sys.stdin.read().splitlines() if str(path) == "-" else path.read_text(encoding="utf-8").splitlines()
+        lines = (
+            sys.stdin.read().splitlines()
+            if str(path) == "-"
+            else path.read_text(encoding="utf-8").splitlines()
+        )
     except UnicodeDecodeError:
         raise fail("文件不是 UTF-8 编码 / file is not UTF-8", 2) from None
     engine = make_engine(settings)
@@ -116,14 +123,18 @@ def run_import(settings: Settings, path: Path, *, strict: bool) -> int:
             def advance(done: int, total: int) -> None:
                 progress.update(task, completed=done, total=total)
 
-            report = import_experts(session=session, lines=lines, actor=CLI_ACTOR, strict=strict, progress=advance)
+            report = import_experts(
+                session=session, lines=lines, actor=CLI_ACTOR, strict=strict, progress=advance
+            )
     finally:
         engine.dispose()
     for error in report.errors:
         who = f"（{error.expert_id}）" if error.expert_id else ""
         console.print(f"[yellow]第 {error.line} 行{who}：[/yellow]{error.reason}")
     if not report.written:
-        console.print(f"[red]--strict：有 {len(report.errors)} 行无效，未导入任何记录 / nothing imported[/red]")
+        console.print(
+            f"[red]--strict：有 {len(report.errors)} 行无效，未导入任何记录 / nothing imported[/red]"
+        )
         return 1
     console.print(
         f"新增 {report.created} · 更新 {report.updated} · 未变 {report.unchanged} · 拒绝 {len(report.errors)}"
@@ -132,17 +143,30 @@ def run_import(settings: Settings, path: Path, *, strict: bool) -> int:
     return 1 if report.errors else 0
 
 
-@import_app.command("experts", help="从 JSONL 导入专家（按 id 幂等更新）/ import experts from JSONL (idempotent upsert by id)")
+@import_app.command(
+    "experts",
+    help="从 JSONL 导入专家（按 id 幂等更新）/ import experts from JSONL (idempotent upsert by id)",
+)
 def import_experts_command(
-    file: Annotated[Path, typer.Argument(help="JSONL 文件，- 表示标准输入 / JSONL file, - for stdin")],
-    strict: Annotated[bool, typer.Option("--strict", help="任一行无效则不导入 / import nothing if any line is bad")] = False,
+    file: Annotated[
+        Path, typer.Argument(help="JSONL 文件，- 表示标准输入 / JSONL file, - for stdin")
+    ],
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="任一行无效则不导入 / import nothing if any line is bad"),
+    ] = False,
 ) -> None:
     raise typer.Exit(run_import(load_settings(), file, strict=strict))
 
 
-@export_app.command("experts", help="导出专家为 JSONL（与导入格式一致）/ export experts as JSONL in the import format")
+@export_app.command(
+    "experts",
+    help="导出专家为 JSONL（与导入格式一致）/ export experts as JSONL in the import format",
+)
 def export_experts_command(
-    file: Annotated[str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")] = "-",
+    file: Annotated[
+        str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
+    ] = "-",
 ) -> None:
     settings = load_settings()
     engine = make_engine(settings)
@@ -164,17 +188,27 @@ def export_experts_command(
 def users_create(
     username: Annotated[str, typer.Argument(help="用户名 / username")],
     role: Annotated[Role, typer.Option("--role", help="角色 / role")],
-    password: Annotated[str, typer.Option("--password", help="密码（至少 8 位，含字母和数字）/ password")],
-    district: Annotated[str | None, typer.Option("--district", help="区县（区县协调员必填），如 西安市/碑林区")] = None,
-    expert_id: Annotated[str | None, typer.Option("--expert-id", help="专家编号（专家账号必填）")] = None,
+    password: Annotated[
+        str, typer.Option("--password", help="密码（至少 8 位，含字母和数字）/ password")
+    ],
+    district: Annotated[
+        str | None, typer.Option("--district", help="区县（区县协调员必填），如 西安市/碑林区")
+    ] = None,
+    expert_id: Annotated[
+        str | None, typer.Option("--expert-id", help="专家编号（专家账号必填）")
+    ] = None,
     display_name: Annotated[str, typer.Option("--display-name", help="显示名 / display name")] = "",
 ) -> None:
     settings = load_settings()
     engine = make_engine(settings)
     try:
         data = UserCreate(
-            username=username, password=password, role=role, district=district,
-            expert_id=expert_id, display_name=display_name,
+            username=username,
+            password=password,
+            role=role,
+            district=district,
+            expert_id=expert_id,
+            display_name=display_name,
         )
         with session_scope(engine) as session:
             user = create_user(session=session, data=data, actor=CLI_ACTOR)
@@ -227,7 +261,7 @@ DEMO_USERS = [
     ("beilin", Role.district, "西安市/碑林区", None, "碑林区 协调员"),
     ("expert", Role.expert, None, "D00001", "专家 D00001"),
 ]
-DEMO_PASSWORD = "heart-demo-2026"
+DEMO_PASSWORD = "heart-demo-2026"  # noqa: S105 - the printed demo password, demo databases only
 
 
 def build_demo(settings: Settings) -> None:
@@ -247,8 +281,12 @@ def build_demo(settings: Settings) -> None:
                 create_user(
                     session=session,
                     data=UserCreate(
-                        username=username, password=DEMO_PASSWORD, role=role,
-                        district=district, expert_id=expert_id, display_name=name,
+                        username=username,
+                        password=DEMO_PASSWORD,
+                        role=role,
+                        district=district,
+                        expert_id=expert_id,
+                        display_name=name,
                     ),
                     actor=Actor.system("demo"),
                 )
@@ -308,7 +346,9 @@ def demo(
 def _register_search_commands() -> None:
     from web.cli_search import eval_app, index_command, search_command
 
-    app.command("index", help="索引：同步或重建搜索索引 / sync or rebuild the search index")(index_command)
+    app.command("index", help="索引：同步或重建搜索索引 / sync or rebuild the search index")(
+        index_command
+    )
     app.command("search", help="搜索专家与服务 / search experts and services")(search_command)
     app.add_typer(eval_app, name="eval")
 
@@ -319,7 +359,9 @@ _register_search_commands()
 def _register_match_commands() -> None:
     from web.cli_match import match_command
 
-    app.command("match", help="批量匹配申请与专家 / match district requests to experts")(match_command)
+    app.command("match", help="批量匹配申请与专家 / match district requests to experts")(
+        match_command
+    )
 
 
 _register_match_commands()
@@ -338,9 +380,9 @@ def _register_ops_commands() -> None:
     from web.cli_ops import backup_command, restore_command
 
     app.command("backup", help="备份整个数据库 / back up the whole database")(backup_command)
-    app.command("restore", help="从备份恢复数据库并重建搜索索引 / restore a backup, rebuild search")(
-        restore_command
-    )
+    app.command(
+        "restore", help="从备份恢复数据库并重建搜索索引 / restore a backup, rebuild search"
+    )(restore_command)
 
 
 _register_ops_commands()

@@ -52,11 +52,18 @@ def _print_summary(result: BatchResult, notes: list[str]) -> None:
 def match_command(
     requests: Annotated[
         Path | None,
-        typer.Option("--requests", help="申请 JSONL 文件（不填则匹配数据库中已提交的申请）/ request JSONL file"),
+        typer.Option(
+            "--requests",
+            help="申请 JSONL 文件（不填则匹配数据库中已提交的申请）/ request JSONL file",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="把 JSON 结果写入文件 / write the JSON result here")] = None,
-    method: Annotated[str, typer.Option("--method", help="solver（默认，最优）或 greedy")] = "solver",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="把 JSON 结果写入文件 / write the JSON result here")
+    ] = None,
+    method: Annotated[
+        str, typer.Option("--method", help="solver（默认，最优）或 greedy")
+    ] = "solver",
 ) -> None:
     """批量匹配 / match district requests to experts."""
     from web.cli import console, fail, load_settings, progress_bar
@@ -68,7 +75,9 @@ def match_command(
         if str(requests) != "-" and not requests.is_file():
             raise fail(f"找不到文件 / file not found: {requests}", 2)
         try:
-            text = sys.stdin.read() if str(requests) == "-" else requests.read_text(encoding="utf-8")
+            text = (
+                sys.stdin.read() if str(requests) == "-" else requests.read_text(encoding="utf-8")
+            )
         except UnicodeDecodeError:
             raise fail("文件不是 UTF-8 编码 / file is not UTF-8", 2) from None
         lines = text.splitlines()
@@ -85,7 +94,11 @@ def match_command(
 
             if lines is not None:
                 matched = match_lines(
-                    session=session, lines=lines, relevance_factory=factory, method=method, progress=advance
+                    session=session,
+                    lines=lines,
+                    relevance_factory=factory,
+                    method=method,
+                    progress=advance,
                 )
                 result, notes = matched.result, matched.notes
             else:
@@ -117,11 +130,15 @@ def _match_database(
     """Match the submitted requests in the database and store the proposal (run id printed)."""
     from web.cli import CLI_ACTOR, console
 
-    run = run_batch(session=session, actor=CLI_ACTOR, relevance_factory=factory, method=method, progress=advance)
+    run = run_batch(
+        session=session, actor=CLI_ACTOR, relevance_factory=factory, method=method, progress=advance
+    )
     console.print(f"已保存匹配方案 / proposal stored: #{run.id}（工作人员可在 API 中调整并确认）")
     labels = {
         r.id: r.external_id or str(r.id)
-        for r in session.exec(select(DistrictRequest).where(col(DistrictRequest.id).in_(run.request_ids))).all()
+        for r in session.exec(
+            select(DistrictRequest).where(col(DistrictRequest.id).in_(run.request_ids))
+        ).all()
     }
     grouped: dict[int, list[PairExplanation]] = {}
     for pair in run_view(session=session, run=run).pairs:
@@ -132,7 +149,9 @@ def _match_database(
     result = BatchResult(stats=dict(run.summary))
     for request_id in run.request_ids:
         if request_id in grouped:
-            result.assignments.append(Assigned(labels.get(request_id, str(request_id)), grouped[request_id]))
+            result.assignments.append(
+                Assigned(labels.get(request_id, str(request_id)), grouped[request_id])
+            )
     for item in run.unassigned:
         label = labels.get(item["request_id"], str(item["request_id"]))
         result.unassigned.append(Unserved(label, item["reason"]))

@@ -21,7 +21,7 @@ from marketplace.experts.service import get_expert
 from marketplace.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 8
-TOKEN_ALGORITHM = "HS256"
+TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 
 
 @lru_cache(maxsize=1)
@@ -78,7 +78,12 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         action="user.create",
         entity_type="user",
         entity_id=str(user.id),
-        after={"username": user.username, "role": user.role, "district_id": district_id, "expert_id": expert_id},
+        after={
+            "username": user.username,
+            "role": user.role,
+            "district_id": district_id,
+            "expert_id": expert_id,
+        },
     )
     return user
 
@@ -116,7 +121,9 @@ def issue_token(*, user: User, secret: str, minutes: int) -> str:
 def user_from_token(*, session: Session, token: str, secret: str) -> User:
     """The user a valid, unexpired, unrevoked token names, or Unauthorized."""
     try:
-        payload = jwt.decode(token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]})
+        payload = jwt.decode(
+            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]}
+        )
         user_id = int(payload["sub"])
     except (jwt.PyJWTError, ValueError, KeyError):
         raise Unauthorized(messages.TOKEN_INVALID) from None

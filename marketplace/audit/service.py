@@ -76,6 +76,9 @@ def list_entries(
 def record_read(*, session: Session, actor: Actor, entity_type: str, entity_id: str) -> AuditEntry:
     """Note that `actor` opened a record that is not their own (who read what, for privacy)."""
     return record(
-        session=session, actor=actor, action=f"{entity_type}.read", entity_type=entity_type,
+        session=session,
+        actor=actor,
+        action=f"{entity_type}.read",
+        entity_type=entity_type,
         entity_id=entity_id,
     )

@@ -136,8 +136,10 @@ def find_district(*, session: Session, name: str) -> District:
     parts = [p for p in name.replace("／", "/").split("/") if p.strip()]
     if not parts:
         raise InvalidInput(messages.DISTRICT_NOT_FOUND.format(name=name))
-    query = select(District, City).join(City, City.id == District.city_id).where(
-        District.name == parts[-1].strip()
+    query = (
+        select(District, City)
+        .join(City, City.id == District.city_id)
+        .where(District.name == parts[-1].strip())
     )
     if len(parts) >= 2:
         query = query.where(City.name == parts[-2].strip())

@@ -57,7 +57,9 @@ def parse_records(
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            errors.append(LineError(number, None, f"不是有效的 JSON：{exc.msg}（第 {exc.colno} 列）"))
+            errors.append(
+                LineError(number, None, f"不是有效的 JSON：{exc.msg}（第 {exc.colno} 列）")
+            )
             continue
         if not isinstance(data, dict):
             errors.append(LineError(number, None, "每行必须是一个 JSON 对象"))
@@ -70,7 +72,9 @@ def parse_records(
             continue
         if record.id in first_seen:
             errors.append(
-                LineError(number, record.id, f"编号 {record.id} 在第 {first_seen[record.id]} 行已出现")
+                LineError(
+                    number, record.id, f"编号 {record.id} 在第 {first_seen[record.id]} 行已出现"
+                )
             )
             continue
         try:
@@ -106,7 +110,11 @@ def import_experts(
             with session.begin_nested():
                 outcome = upsert_record(session=session, rec=record, actor=actor, lookups=lookups)
         except (DomainError, SQLAlchemyError) as exc:
-            reason = exc.message if isinstance(exc, DomainError) else f"写入失败：{exc.__class__.__name__}"
+            reason = (
+                exc.message
+                if isinstance(exc, DomainError)
+                else f"写入失败：{exc.__class__.__name__}"
+            )
             report.errors.append(LineError(number, record.id, reason))
             lookups = make_lookups(session)
             continue

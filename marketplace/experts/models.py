@@ -77,7 +77,9 @@ class ExpertFields(BaseModel):
     certifications: list[str] = pydantic.Field(default_factory=list, max_length=30)
     formats: list[Format] = pydantic.Field(min_length=1, max_length=2)
     service_types: list[ServiceType] = pydantic.Field(min_length=1, max_length=5)
-    languages: list[str] = pydantic.Field(default_factory=lambda: ["普通话"], min_length=1, max_length=10)
+    languages: list[str] = pydantic.Field(
+        default_factory=lambda: ["普通话"], min_length=1, max_length=10
+    )
     years_experience: int = pydantic.Field(ge=0, le=70)
     monthly_capacity_hours: int = pydantic.Field(ge=0, le=MAX_MONTHLY_HOURS)
 
@@ -125,7 +127,9 @@ class ExpertUpdate(BaseModel):
     bio: str | None = pydantic.Field(default=None, max_length=4000)
     certifications: list[str] | None = pydantic.Field(default=None, max_length=30)
     formats: list[Format] | None = pydantic.Field(default=None, min_length=1, max_length=2)
-    service_types: list[ServiceType] | None = pydantic.Field(default=None, min_length=1, max_length=5)
+    service_types: list[ServiceType] | None = pydantic.Field(
+        default=None, min_length=1, max_length=5
+    )
     languages: list[str] | None = pydantic.Field(default=None, min_length=1, max_length=10)
     years_experience: int | None = pydantic.Field(default=None, ge=0, le=70)
     monthly_capacity_hours: int | None = pydantic.Field(default=None, ge=0, le=MAX_MONTHLY_HOURS)

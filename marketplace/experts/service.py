@@ -123,9 +123,7 @@ def list_experts(
     if filters.format:
         query = query.where(cast(Expert.formats, String).like(f'%"{filters.format}"%'))
     if filters.service_type:
-        query = query.where(
-            cast(Expert.service_types, String).like(f'%"{filters.service_type}"%')
-        )
+        query = query.where(cast(Expert.service_types, String).like(f'%"{filters.service_type}"%'))
     if filters.name:
         query = query.where(col(Expert.name).contains(filters.name))
     if filters.specialty:
@@ -163,9 +161,7 @@ class _Lookups:
         return self._orgs[name]
 
 
-def _apply(
-    session: Session, lookups: _Lookups, expert: Expert, data: dict, *, domain: str
-) -> None:
+def _apply(session: Session, lookups: _Lookups, expert: Expert, data: dict, *, domain: str) -> None:
     """Copy validated import-format fields onto the row (added to the session), resolving names."""
     region = data.pop("region", None)
     organization = data.pop("organization", None)
@@ -239,7 +235,13 @@ def update_expert(
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
         return expert
-    _apply(session, _Lookups(session), expert, dict(changes), domain=changes.get("domain", expert.domain))
+    _apply(
+        session,
+        _Lookups(session),
+        expert,
+        dict(changes),
+        domain=changes.get("domain", expert.domain),
+    )
     session.flush()
     after = _snapshot(session, expert)
     if after == before:
@@ -310,7 +312,9 @@ def export_records(*, session: Session, batch_size: int = 500) -> Iterator[dict]
     """Every expert in the import format, in id order."""
     offset = 0
     while True:
-        batch = session.exec(select(Expert).order_by(Expert.id).offset(offset).limit(batch_size)).all()
+        batch = session.exec(
+            select(Expert).order_by(Expert.id).offset(offset).limit(batch_size)
+        ).all()
         if not batch:
             return
         for view in public_views(session=session, experts=list(batch)):

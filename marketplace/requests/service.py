@@ -67,7 +67,9 @@ def snapshot(request: DistrictRequest) -> dict:
     return data
 
 
-def public_views(*, session: Session, requests: list[DistrictRequest]) -> list[DistrictRequestPublic]:
+def public_views(
+    *, session: Session, requests: list[DistrictRequest]
+) -> list[DistrictRequestPublic]:
     """Requests in the API shape, with their region names."""
     regions = RegionIndex(session)
     views = []
@@ -78,7 +80,9 @@ def public_views(*, session: Session, requests: list[DistrictRequest]) -> list[D
             DistrictRequestPublic(
                 **r.model_dump(exclude={"id"}),
                 id=r.id,
-                district=RegionRef(province=names.province, city=names.city, district=names.district),
+                district=RegionRef(
+                    province=names.province, city=names.city, district=names.district
+                ),
             )
         )
     return views
@@ -124,7 +128,9 @@ def read_request(*, session: Session, request_id: int, user: User) -> DistrictRe
     request = get_request(session=session, request_id=request_id, user=user)
     if user.district_id != request.district_id:
         record_read(
-            session=session, actor=actor_for(user), entity_type="district_request",
+            session=session,
+            actor=actor_for(user),
+            entity_type="district_request",
             entity_id=str(request.id),
         )
     return request
@@ -176,7 +182,11 @@ def update_request(
     request = get_request(session=session, request_id=request_id, user=user)
     if request.status not in EDITABLE_STATUSES:
         raise Conflict(messages.REQUEST_NOT_EDITABLE.format(status=request.status))
-    changes = {k: v for k, v in data.model_dump(exclude_unset=True, exclude={"privacy"}).items() if v is not None or k == "min_years_experience"}
+    changes = {
+        k: v
+        for k, v in data.model_dump(exclude_unset=True, exclude={"privacy"}).items()
+        if v is not None or k == "min_years_experience"
+    }
     if not changes:
         return request
     if "text" in changes:
@@ -222,7 +232,9 @@ def change_status(
     if current == status:
         return request
     if status not in TRANSITIONS[current]:
-        raise Conflict(messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value))
+        raise Conflict(
+            messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
+        )
     district_allowed = {RequestStatus.submitted, RequestStatus.withdrawn, RequestStatus.draft}
     if user is not None and not is_staff(user) and status not in district_allowed:
         raise Forbidden(messages.FORBIDDEN)
@@ -265,7 +277,9 @@ def list_requests(
         query = query.where(DistrictRequest.status == status.value)
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
-        query.order_by(col(DistrictRequest.id).desc()).offset((page - 1) * page_size).limit(page_size)
+        query.order_by(col(DistrictRequest.id).desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
     return public_views(session=session, requests=list(rows)), total
 

@@ -33,7 +33,9 @@ def test_a_district_user_cannot_see_or_edit_another_districts_request(session: S
     with pytest.raises(Forbidden):
         get_request(session=session, request_id=request.id, user=other)
     with pytest.raises(Forbidden):
-        update_request(session=session, request_id=request.id, data=DistrictRequestUpdate(hours=2), user=other)
+        update_request(
+            session=session, request_id=request.id, data=DistrictRequestUpdate(hours=2), user=other
+        )
     items, total = list_requests(session=session, user=other)
     assert total == 0 and items == []
 
@@ -57,12 +59,18 @@ def test_status_follows_the_life_cycle_and_is_audited(session: Session):
     assert request.status == "draft"
     change_status(session=session, request_id=request.id, status=RequestStatus.submitted, user=user)
     with pytest.raises(Forbidden):  # only matching/staff set "matched"
-        change_status(session=session, request_id=request.id, status=RequestStatus.matched, user=user)
+        change_status(
+            session=session, request_id=request.id, status=RequestStatus.matched, user=user
+        )
     change_status(session=session, request_id=request.id, status=RequestStatus.withdrawn, user=user)
     with pytest.raises(Conflict):
-        change_status(session=session, request_id=request.id, status=RequestStatus.submitted, user=user)
+        change_status(
+            session=session, request_id=request.id, status=RequestStatus.submitted, user=user
+        )
     actions = session.exec(
-        select(AuditEntry.action).where(AuditEntry.entity_type == "district_request", AuditEntry.entity_id == str(request.id))
+        select(AuditEntry.action).where(
+            AuditEntry.entity_type == "district_request", AuditEntry.entity_id == str(request.id)
+        )
     ).all()
     assert actions == ["request.create", "request.status", "request.status"]
 
@@ -70,7 +78,9 @@ def test_status_follows_the_life_cycle_and_is_audited(session: Session):
 def test_an_edit_records_before_and_after(session: Session):
     user = make_user(session, Role.district)
     request = file_request(session, user=user, district=None)
-    update_request(session=session, request_id=request.id, data=DistrictRequestUpdate(hours=6), user=user)
+    update_request(
+        session=session, request_id=request.id, data=DistrictRequestUpdate(hours=6), user=user
+    )
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "request.update")).one()
     assert (entry.before["hours"], entry.after["hours"]) == (4, 6)
 
@@ -80,7 +90,10 @@ def test_a_window_ending_before_it_starts_is_refused(session: Session):
     request = file_request(session, user=user, district=None)
     with pytest.raises(InvalidInput):
         update_request(
-            session=session, request_id=request.id, data=DistrictRequestUpdate(window_end=date(2027, 2, 1)), user=user
+            session=session,
+            request_id=request.id,
+            data=DistrictRequestUpdate(window_end=date(2027, 2, 1)),
+            user=user,
         )
 
 
@@ -89,8 +102,14 @@ def test_the_same_external_id_cannot_be_filed_twice(session: Session):
     create_request(
         session=session,
         data=DistrictRequestCreate(
-            text="需要培训", district="西安市/碑林区", service_type="training", format="online", hours=2,
-            window_start=date(2027, 3, 1), window_end=date(2027, 3, 2), external_id="DR0001",
+            text="需要培训",
+            district="西安市/碑林区",
+            service_type="training",
+            format="online",
+            hours=2,
+            window_start=date(2027, 3, 1),
+            window_end=date(2027, 3, 2),
+            external_id="DR0001",
         ),
         user=staff,
     )

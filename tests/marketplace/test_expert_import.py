@@ -34,7 +34,9 @@ def test_bad_lines_are_reported_with_line_numbers_and_the_good_ones_kept(session
         expert_record(id="BAD2", domain="astrology"),
         expert_record(id="BAD3", monthly_capacity_hours=-5),
         expert_record(id="OK1", name="重复"),
-        expert_record(id="BAD5", region={"province": "陕西省", "city": "西安市", "district": "不存在区"}),
+        expert_record(
+            id="BAD5", region={"province": "陕西省", "city": "西安市", "district": "不存在区"}
+        ),
         expert_record(id="BAD6", bio="长" * 5000),
         expert_record(id="BAD7", formats=["by-pigeon"]),
         "[1, 2]",
@@ -72,7 +74,9 @@ def test_reimport_with_a_change_updates_and_is_audited_with_before_and_after(ses
     )
     assert report.updated == 1
     entry = session.exec(
-        select(AuditEntry).where(AuditEntry.entity_id == "A1", AuditEntry.action == "expert.import.update")
+        select(AuditEntry).where(
+            AuditEntry.entity_id == "A1", AuditEntry.action == "expert.import.update"
+        )
     ).one()
     assert entry.before["title"] == "心理咨询师" and entry.after["title"] == "主任医师"
     assert entry.actor == "test"

@@ -27,7 +27,10 @@ def fake_relevance(texts: Sequence[ExpertText], vocabulary: list[str], synonyms:
     def scores(needs: Sequence[str], expert_ids: Sequence[str]) -> np.ndarray:
         held = {t.id: t.specialties for t in texts}
         return np.array(
-            [[1.0 if any(s in n for s in held.get(e, ())) else 0.1 for e in expert_ids] for n in needs]
+            [
+                [1.0 if any(s in n for s in held.get(e, ())) else 0.1 for e in expert_ids]
+                for n in needs
+            ]
         )
 
     def needs(items: Sequence[str]) -> list[dict[str, float]]:
@@ -38,13 +41,35 @@ def fake_relevance(texts: Sequence[ExpertText], vocabulary: list[str], synonyms:
 
 def seed_pool(session: Session) -> None:
     records = [
-        expert_record(id="M1", name="危机甲", specialties=["心理危机干预"], monthly_capacity_hours=8),
-        expert_record(id="M2", name="危机乙", specialties=["心理危机干预"], region=YANTA, monthly_capacity_hours=8),
-        expert_record(id="M3", name="家庭丙", domain="education", specialties=["家庭教育指导"], monthly_capacity_hours=8),
-        expert_record(id="M4", name="宝鸡丁", specialties=["心理危机干预"], region=WEIBIN, monthly_capacity_hours=8),
+        expert_record(
+            id="M1", name="危机甲", specialties=["心理危机干预"], monthly_capacity_hours=8
+        ),
+        expert_record(
+            id="M2",
+            name="危机乙",
+            specialties=["心理危机干预"],
+            region=YANTA,
+            monthly_capacity_hours=8,
+        ),
+        expert_record(
+            id="M3",
+            name="家庭丙",
+            domain="education",
+            specialties=["家庭教育指导"],
+            monthly_capacity_hours=8,
+        ),
+        expert_record(
+            id="M4",
+            name="宝鸡丁",
+            specialties=["心理危机干预"],
+            region=WEIBIN,
+            monthly_capacity_hours=8,
+        ),
     ]
     report = import_experts(
-        session=session, lines=[json.dumps(r, ensure_ascii=False) for r in records], actor=Actor.system("t")
+        session=session,
+        lines=[json.dumps(r, ensure_ascii=False) for r in records],
+        actor=Actor.system("t"),
     )
     assert report.created == 4
 

@@ -85,6 +85,15 @@ def test_the_fairness_floor_lifts_a_district_left_far_behind():
 
 def test_an_empty_batch_is_a_valid_empty_solution():
     empty = np.zeros(0, dtype=np.int64)
-    p = Problem(empty.astype(float), empty, empty.astype(float), empty, np.array([5.0]), empty, empty, empty.astype(float))
+    p = Problem(
+        empty.astype(float),
+        empty,
+        empty.astype(float),
+        empty,
+        np.array([5.0]),
+        empty,
+        empty,
+        empty.astype(float),
+    )
     solution = assign(p)
     assert solution.chosen.size == 0 and solution.total_affinity == 0

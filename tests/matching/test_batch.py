@@ -36,7 +36,10 @@ def test_capacity_exhausted_by_the_batch_is_the_reason_given():
     needs = [need("R1", hours=12), need("R2", hours=12)]
     result = plan(needs, [expert("E1")])
     assert [a.need_id for a in result.assignments] == ["R1"]
-    assert result.unassigned[0].reason == "符合条件的 1 位专家本月时长已分配给本批其他（更紧急或更匹配的）申请"
+    assert (
+        result.unassigned[0].reason
+        == "符合条件的 1 位专家本月时长已分配给本批其他（更紧急或更匹配的）申请"
+    )
 
 
 def test_a_partly_served_request_says_how_many_experts_it_got_and_why():
@@ -70,7 +73,10 @@ def test_an_empty_batch_and_an_empty_pool_do_not_crash():
 def test_greedy_and_solver_both_respect_the_hard_rules_on_a_contended_batch():
     rng = np.random.default_rng(3)
     pool = [expert(f"E{i}", capacity_hours=int(rng.integers(4, 16))) for i in range(6)]
-    needs = [need(f"R{i}", hours=int(rng.integers(2, 6)), experts_needed=int(rng.integers(1, 3))) for i in range(12)]
+    needs = [
+        need(f"R{i}", hours=int(rng.integers(2, 6)), experts_needed=int(rng.integers(1, 3)))
+        for i in range(12)
+    ]
     relevance = rng.random((len(needs), len(pool)))
     for method in ("solver", "greedy"):
         result = plan(needs, pool, method=method, relevance=relevance)
@@ -88,11 +94,20 @@ def test_bad_request_lines_are_reported_by_id_or_line_number():
         "not json",
         json.dumps({"id": "DR9", "text": "x", "hours": 0}),
         "",
-        json.dumps({
-            "id": "DR1", "text": "需要危机干预", "district": {"province": "陕西省", "city": "西安市", "district": "碑林区"},
-            "service_type": "crisis_support", "format": "onsite", "hours": 2, "experts_needed": 1,
-            "exclude_experts": [], "window": {"start": "2027-03-01", "end": "2027-03-31"},
-        }, ensure_ascii=False),
+        json.dumps(
+            {
+                "id": "DR1",
+                "text": "需要危机干预",
+                "district": {"province": "陕西省", "city": "西安市", "district": "碑林区"},
+                "service_type": "crisis_support",
+                "format": "onsite",
+                "hours": 2,
+                "experts_needed": 1,
+                "exclude_experts": [],
+                "window": {"start": "2027-03-01", "end": "2027-03-31"},
+            },
+            ensure_ascii=False,
+        ),
     ]
     parsed = parse_request_lines(lines)
     assert [line.id for line in parsed.lines] == ["DR1"]
@@ -110,7 +125,9 @@ def test_nobody_who_fits_the_need_is_proposed_the_closest_is_the_alternate():
     result = plan_batch(needs, pool, relevance=np.full((1, 1), 0.5), specialty_weights=crisis)
     assert result.assignments == []
     (unserved,) = result.unassigned
-    assert unserved.reason.startswith("西安市可提供到校/线下危机支持服务的专家中，没有擅长该需求的人选")
+    assert unserved.reason.startswith(
+        "西安市可提供到校/线下危机支持服务的专家中，没有擅长该需求的人选"
+    )
     assert unserved.alternate.expert_id == "E1"
 
     from dataclasses import replace
@@ -118,7 +135,9 @@ def test_nobody_who_fits_the_need_is_proposed_the_closest_is_the_alternate():
     from matching.scoring import DEFAULT_WEIGHTS
 
     no_floor = replace(DEFAULT_WEIGHTS, min_fit=0.0)
-    result = plan_batch(needs, pool, relevance=np.full((1, 1), 0.5), specialty_weights=crisis, weights=no_floor)
+    result = plan_batch(
+        needs, pool, relevance=np.full((1, 1), 0.5), specialty_weights=crisis, weights=no_floor
+    )
     assert [a.expert_ids for a in result.assignments] == [["E1"]]
 
 
@@ -126,7 +145,10 @@ def test_the_fit_floor_keeps_the_experts_who_fit_and_says_why_the_rest_is_short(
     pool = [expert("E1"), expert("E2", specialties=("生涯规划指导",))]
     crisis = [{"心理危机干预": 0.9, "生涯规划指导": 0.02}]
     result = plan_batch(
-        [need("R1", experts_needed=2)], pool, relevance=np.full((1, 2), 0.5), specialty_weights=crisis
+        [need("R1", experts_needed=2)],
+        pool,
+        relevance=np.full((1, 2), 0.5),
+        specialty_weights=crisis,
     )
     (item,) = result.assignments
     assert item.expert_ids == ["E1"]

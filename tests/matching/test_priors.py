@@ -18,7 +18,10 @@ def test_a_type_seen_with_one_specialty_tips_a_close_call_towards_it():
     assert next(iter(out)) == "心理测评与量表"
     assert sum(out.values()) == pytest.approx(1.0)
     # a clear need is not overruled: smoothing keeps every specialty in play
-    assert next(iter(prior.apply({"特殊教育与融合教育": 0.9, "心理测评与量表": 0.05}, "assessment"))) == "特殊教育与融合教育"
+    assert (
+        next(iter(prior.apply({"特殊教育与融合教育": 0.9, "心理测评与量表": 0.05}, "assessment")))
+        == "特殊教育与融合教育"
+    )
 
 
 def test_a_type_without_labelled_requests_or_an_empty_need_is_left_alone():
@@ -38,7 +41,9 @@ def test_the_builtin_prior_loads_and_none_switches_it_off(tmp_path):
     assert BUILTIN_PRIOR.is_file()
 
 
-@pytest.mark.parametrize("content", ["not json", json.dumps({"rows": []}), json.dumps({"counts": {"a": [1]}})])
+@pytest.mark.parametrize(
+    "content", ["not json", json.dumps({"rows": []}), json.dumps({"counts": {"a": [1]}})]
+)
 def test_a_malformed_prior_file_is_a_clear_error(tmp_path, content):
     bad = tmp_path / "bad.json"
     bad.write_text(content, encoding="utf-8")

@@ -16,7 +16,9 @@ from tests.matching.factories import SHANGLUO, XIAN_HUYI, XIAN_YANTA, expert, ne
 
 
 def test_a_feasible_pair_explains_itself_in_chinese_with_specialty_region_and_remaining_hours():
-    result = explain(need(), expert(booked_hours=14), relevance=0.8, specialty_weights={"心理危机干预": 0.9})
+    result = explain(
+        need(), expert(booked_hours=14), relevance=0.8, specialty_weights={"心理危机干预": 0.9}
+    )
     assert result.feasible
     assert result.summary == "擅长：心理危机干预 · 同区县可到校 · 本月剩余 6 小时"
 
@@ -41,7 +43,9 @@ def test_onsite_region_prefers_same_district_then_zone_then_city():
     ]
     assert scores[0] > scores[1] > scores[2]
     assert [region_level(need(), expert(place=p)) for p in (XIAN_YANTA, XIAN_HUYI, SHANGLUO)] == [
-        "zone", "city", "province",
+        "zone",
+        "city",
+        "province",
     ]
 
 
@@ -68,7 +72,9 @@ def test_seniority_requirement_raises_the_senior_expert_and_says_so():
 
 
 def test_continuity_with_the_district_adds_affinity_and_a_reason():
-    returning = explain(need(), expert(served_districts=frozenset({("西安市", "碑林区")})), relevance=0.5)
+    returning = explain(
+        need(), expert(served_districts=frozenset({("西安市", "碑林区")})), relevance=0.5
+    )
     new = explain(need(), expert(), relevance=0.5)
     assert returning.score > new.score
     assert "已在本区县服务过" in returning.reasons
@@ -78,7 +84,12 @@ def test_vectorised_scores_equal_the_single_pair_explanation():
     pool = [
         expert("E1"),
         expert("E2", place=XIAN_YANTA, specialties=("学业压力",), booked_hours=5),
-        expert("E3", place=XIAN_HUYI, years_experience=3, served_districts=frozenset({("西安市", "碑林区")})),
+        expert(
+            "E3",
+            place=XIAN_HUYI,
+            years_experience=3,
+            served_districts=frozenset({("西安市", "碑林区")}),
+        ),
         expert("E4", place=SHANGLUO),
     ]
     n = need(min_years=8)
@@ -88,7 +99,9 @@ def test_vectorised_scores_equal_the_single_pair_explanation():
     mask, screen = feasible_mask(n, arrays)
     fit = specialty_fit_rows([weights], arrays)[0]
     row = score_row(n, arrays, relevance=relevance, specialty_fit=fit, mask=mask)
-    expected = [explain(n, e, relevance=r, specialty_weights=weights) for e, r in zip(pool, relevance)]
+    expected = [
+        explain(n, e, relevance=r, specialty_weights=weights) for e, r in zip(pool, relevance)
+    ]
     assert list(mask) == [x.feasible for x in expected] == [True, True, True, False]
     assert np.allclose(row[:3], [x.score for x in expected[:3]], atol=1e-4)
     assert np.isneginf(row[3])
@@ -104,40 +117,76 @@ def test_specialties_held_together_far_above_chance_are_related():
 def test_an_expert_holding_a_related_specialty_outranks_one_holding_nothing_close():
     related = {"心理危机干预": frozenset({"自杀风险评估"})}
     need_weights = {"心理危机干预": 1.0}
-    close = explain(need(), expert(specialties=("自杀风险评估",)), relevance=0.0,
-                    specialty_weights=need_weights, related=related)
-    unrelated = explain(need(), expert(specialties=("家庭教育指导",)), relevance=0.0,
-                        specialty_weights=need_weights, related=related)
-    holder = explain(need(), expert(), relevance=0.0, specialty_weights=need_weights, related=related)
+    close = explain(
+        need(),
+        expert(specialties=("自杀风险评估",)),
+        relevance=0.0,
+        specialty_weights=need_weights,
+        related=related,
+    )
+    unrelated = explain(
+        need(),
+        expert(specialties=("家庭教育指导",)),
+        relevance=0.0,
+        specialty_weights=need_weights,
+        related=related,
+    )
+    holder = explain(
+        need(), expert(), relevance=0.0, specialty_weights=need_weights, related=related
+    )
     assert holder.score > close.score > unrelated.score
     assert close.parts["specialty"] == DEFAULT_WEIGHTS.related_gain
 
 
 def test_a_likelier_specialist_across_the_city_outranks_a_less_likely_one_next_door():
     need_weights = {"心理危机干预": 0.55, "家庭教育指导": 0.45}
-    likelier = explain(need(), expert(place=XIAN_HUYI, booked_hours=16), relevance=0.0, specialty_weights=need_weights)
-    next_door = explain(need(), expert(specialties=("家庭教育指导",), served_districts=frozenset({("西安市", "碑林区")})),
-                        relevance=0.0, specialty_weights=need_weights)
+    likelier = explain(
+        need(),
+        expert(place=XIAN_HUYI, booked_hours=16),
+        relevance=0.0,
+        specialty_weights=need_weights,
+    )
+    next_door = explain(
+        need(),
+        expert(specialties=("家庭教育指导",), served_districts=frozenset({("西安市", "碑林区")})),
+        relevance=0.0,
+        specialty_weights=need_weights,
+    )
     assert likelier.score > next_door.score
 
 
 def test_seniority_weighs_more_when_the_request_asks_for_it():
     senior = explain(need(min_years=15), expert(years_experience=15), relevance=0.5)
     junior = explain(need(min_years=15), expert(years_experience=5), relevance=0.5)
-    assert senior.score - junior.score == pytest.approx(DEFAULT_WEIGHTS.seniority_asked * (1 - 5 / 15), abs=1e-3)
+    assert senior.score - junior.score == pytest.approx(
+        DEFAULT_WEIGHTS.seniority_asked * (1 - 5 / 15), abs=1e-3
+    )
     unasked = [explain(need(), expert(years_experience=y), relevance=0.5).score for y in (15, 5)]
     assert unasked[0] == unasked[1]
 
 
 def test_vectorised_scores_with_related_specialties_equal_the_single_pair_explanation():
     related = {"心理危机干预": frozenset({"学业压力"})}
-    pool = [expert("E1"), expert("E2", specialties=("学业压力",)), expert("E3", specialties=("家庭教育指导",))]
+    pool = [
+        expert("E1"),
+        expert("E2", specialties=("学业压力",)),
+        expert("E3", specialties=("家庭教育指导",)),
+    ]
     n = need()
     weights = {"心理危机干预": 0.8, "家庭教育指导": 0.2}
     relevance = np.array([0.2, 0.9, 0.5])
     arrays = expert_arrays(pool, related=related)
     mask, _ = feasible_mask(n, arrays)
-    row = score_row(n, arrays, relevance=relevance, specialty_fit=specialty_fit_rows([weights], arrays)[0], mask=mask)
-    expected = [explain(n, e, relevance=r, specialty_weights=weights, related=related) for e, r in zip(pool, relevance)]
+    row = score_row(
+        n,
+        arrays,
+        relevance=relevance,
+        specialty_fit=specialty_fit_rows([weights], arrays)[0],
+        mask=mask,
+    )
+    expected = [
+        explain(n, e, relevance=r, specialty_weights=weights, related=related)
+        for e, r in zip(pool, relevance)
+    ]
     assert np.allclose(row, [x.score for x in expected], atol=1e-4)
     assert row[1] > row[2]  # the related specialty outweighs the less likely held one here

@@ -18,9 +18,13 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     url = f"sqlite:///{tmp_path_factory.mktemp('zh-db') / 'search.db'}"
-    settings, engine, service = build_corpus(tmp_path_factory.mktemp("zh-data"), url, embed_model="auto")
+    settings, engine, service = build_corpus(
+        tmp_path_factory.mktemp("zh-data"), url, embed_model="auto"
+    )
     if effective_model("auto", settings.models_dir) != CHINESE_MODEL:
-        pytest.fail("bge-small-zh-v1.5 is not installed: run scripts/fetch-models (scripts/bootstrap does)")
+        pytest.fail(
+            "bge-small-zh-v1.5 is not installed: run scripts/fetch-models (scripts/bootstrap does)"
+        )
     yield settings, engine, service
     engine.dispose()
 
@@ -46,7 +50,9 @@ def test_matching_reuses_the_saved_model_with_its_encoder(corpus):
         '"service_type": "assessment", "format": "online", "hours": 4, "experts_needed": 2}'
     )
     with Session(engine) as session:
-        outcome = match_lines(session=session, lines=[line], relevance_factory=relevance_factory_for(settings))
+        outcome = match_lines(
+            session=session, lines=[line], relevance_factory=relevance_factory_for(settings)
+        )
     (assigned,) = outcome.result.assignments
     assert len(assigned.expert_ids) == 2
     assert all("心理测评与量表" in p.summary for p in assigned.experts)

@@ -30,7 +30,11 @@ class KeywordEncoder:
     def __init__(self) -> None:
         self.first = {}
         for record in RECORDS:
-            for text in [record["bio"], record["title"], *record["bio"].replace("；", "。").split("。")]:
+            for text in [
+                record["bio"],
+                record["title"],
+                *record["bio"].replace("；", "。").split("。"),
+            ]:
                 self.first.setdefault(text.strip(" ，,、"), record["specialties"][0])
         self.first.update({s: s for s in SPECIALTIES})
         self.first[HIDDEN_NEED] = HIDDEN_SPECIALTY
@@ -60,7 +64,9 @@ def test_an_encoder_that_reads_the_texts_adds_a_dense_view_that_is_saved_with_th
     loaded = NeedModel.from_bytes(model.to_bytes())
     assert not loaded.uses_dense  # the encoder is not part of the file
     assert loaded.attach_encoder(encoder)
-    for text, got in zip([HIDDEN_NEED, "生涯规划"], loaded.predict_many([HIDDEN_NEED, "生涯规划"]), strict=True):
+    for text, got in zip(
+        [HIDDEN_NEED, "生涯规划"], loaded.predict_many([HIDDEN_NEED, "生涯规划"]), strict=True
+    ):
         want = model.predict(text)
         assert list(got) == list(want)  # the saved model (float16 weights) ranks the same
         assert list(got.values()) == pytest.approx(list(want.values()), abs=1e-3)
@@ -99,7 +105,9 @@ def test_the_installed_chinese_model_reads_chinese_needs():
     """bge-small-zh-v1.5 from scripts/fetch-models (bootstrap installs it; CI runs this)."""
     encoder = load_encoder(CHINESE_MODEL)
     assert encoder.dims == 512
-    need, near, far = encoder.encode(["学生说活着没意思，想结束自己的生命", "学生有轻生的念头", "学生下周要考试很紧张"])
+    need, near, far = encoder.encode(
+        ["学生说活着没意思，想结束自己的生命", "学生有轻生的念头", "学生下周要考试很紧张"]
+    )
     assert np.isclose(np.linalg.norm(need), 1.0, atol=1e-4)
     assert need @ near > need @ far
     # batching by length gives the same vectors as one text at a time
@@ -133,4 +141,7 @@ def test_a_memo_encoder_encodes_each_text_once_and_answers_the_same_vectors():
     assert np.allclose(again[2], inner.encode(["家庭教育指导"])[0])
     memo.encode(["家庭教育指导"])  # over the limit: not remembered, encoded again
     assert inner.encoded.count("家庭教育指导") == 3
-    assert memo.encode([]).shape == (0, memo.dims) and (memo.name, memo.dims) == (inner.name, inner.dims)
+    assert memo.encode([]).shape == (0, memo.dims) and (memo.name, memo.dims) == (
+        inner.name,
+        inner.dims,
+    )

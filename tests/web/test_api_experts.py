@@ -12,15 +12,28 @@ from tests.conftest import TEST_PASSWORD, auth_headers, expert_record, make_user
 @pytest.fixture
 def pool(session: Session) -> None:
     records = [
-        expert_record(id="X1", name="甲", domain="psychology", service_types=["supervision"], formats=["online"]),
         expert_record(
-            id="X2", name="乙", domain="medicine", specialties=["情绪障碍诊疗"],
+            id="X1",
+            name="甲",
+            domain="psychology",
+            service_types=["supervision"],
+            formats=["online"],
+        ),
+        expert_record(
+            id="X2",
+            name="乙",
+            domain="medicine",
+            specialties=["情绪障碍诊疗"],
             region={"province": "陕西省", "city": "宝鸡市", "district": "渭滨区"},
         ),
-        expert_record(id="X3", name="丙", domain="education", specialties=["家庭教育指导"], formats=["onsite"]),
+        expert_record(
+            id="X3", name="丙", domain="education", specialties=["家庭教育指导"], formats=["onsite"]
+        ),
     ]
     report = import_experts(
-        session=session, lines=[json.dumps(r, ensure_ascii=False) for r in records], actor=Actor.system("t")
+        session=session,
+        lines=[json.dumps(r, ensure_ascii=False) for r in records],
+        actor=Actor.system("t"),
     )
     assert report.created == 3
 
@@ -33,7 +46,9 @@ def test_listing_experts_without_login_is_401_with_a_chinese_message(client, poo
 
 def test_password_login_returns_a_bearer_token_that_identifies_the_user(client, session):
     make_user(session, Role.district, username="coord1")
-    response = client.post("/api/auth/token", data={"username": "coord1", "password": TEST_PASSWORD})
+    response = client.post(
+        "/api/auth/token", data={"username": "coord1", "password": TEST_PASSWORD}
+    )
     assert response.status_code == 200
     token = response.json()["access_token"]
     me = client.get("/api/me", headers={"Authorization": f"Bearer {token}"}).json()
@@ -53,7 +68,9 @@ def test_a_forged_token_is_rejected(client):
     assert response.status_code == 401
 
 
-def test_experts_list_filters_by_domain_city_format_service_type_and_specialty(client, session, settings, pool):
+def test_experts_list_filters_by_domain_city_format_service_type_and_specialty(
+    client, session, settings, pool
+):
     headers = auth_headers(make_user(session, Role.district), settings)
 
     def ids(**params):
@@ -78,7 +95,9 @@ def test_experts_list_paginates_with_a_total(client, session, settings, pool):
 
 def test_bad_filter_values_are_422_with_a_readable_chinese_message(client, session, settings):
     headers = auth_headers(make_user(session, Role.staff), settings)
-    response = client.get("/api/experts", params={"domain": "astrology", "page": 0}, headers=headers)
+    response = client.get(
+        "/api/experts", params={"domain": "astrology", "page": 0}, headers=headers
+    )
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert "domain" in detail and "取值必须是" in detail and "page" in detail
@@ -94,16 +113,24 @@ def test_expert_detail_and_unknown_id(client, session, settings, pool):
 def test_staff_create_an_expert_and_districts_may_not(client, session, settings):
     body = expert_record(id=None)
     body.pop("id")
-    district = client.post("/api/experts", json=body, headers=auth_headers(make_user(session, Role.district), settings))
+    district = client.post(
+        "/api/experts", json=body, headers=auth_headers(make_user(session, Role.district), settings)
+    )
     assert district.status_code == 403
-    created = client.post("/api/experts", json=body, headers=auth_headers(make_user(session, Role.staff), settings))
+    created = client.post(
+        "/api/experts", json=body, headers=auth_headers(make_user(session, Role.staff), settings)
+    )
     assert created.status_code == 201
     assert created.json()["id"].startswith("E") and created.json()["status"] == "active"
 
 
 def test_creating_with_an_unknown_region_is_422(client, session, settings):
-    body = expert_record(id="R1", region={"province": "陕西省", "city": "火星市", "district": "某区"})
-    response = client.post("/api/experts", json=body, headers=auth_headers(make_user(session, Role.staff), settings))
+    body = expert_record(
+        id="R1", region={"province": "陕西省", "city": "火星市", "district": "某区"}
+    )
+    response = client.post(
+        "/api/experts", json=body, headers=auth_headers(make_user(session, Role.staff), settings)
+    )
     assert response.status_code == 422 and "火星市" in response.json()["detail"]
 
 
@@ -127,7 +154,13 @@ def test_staff_pause_an_expert_and_the_change_is_audited(client, session, settin
     entries, _ = list_entries(session=session, entity_id="X3", action="expert.update")
     assert entries[0].actor == "auditor"
     assert (entries[0].before["status"], entries[0].after["status"]) == ("active", "paused")
-    assert client.post("/api/experts/X3/pause", headers=auth_headers(make_user(session, Role.district), settings)).status_code == 403
+    assert (
+        client.post(
+            "/api/experts/X3/pause",
+            headers=auth_headers(make_user(session, Role.district), settings),
+        ).status_code
+        == 403
+    )
 
 
 def test_health_answers_200_when_the_database_is_ready(client):

@@ -21,7 +21,9 @@ def staff(session, settings):
     return auth_headers(make_user(session, Role.staff), settings)
 
 
-def test_recommendations_list_feasible_experts_best_first_with_chinese_reasons(client, matching_app, session, staff):
+def test_recommendations_list_feasible_experts_best_first_with_chinese_reasons(
+    client, matching_app, session, staff
+):
     request = file_request(session)
     body = client.get(f"/api/requests/{request.id}/recommendations", headers=staff).json()
     # M3 is feasible but lacks the specialty; M4 works in 宝鸡 (onsite needs the same city)
@@ -30,20 +32,28 @@ def test_recommendations_list_feasible_experts_best_first_with_chinese_reasons(c
     assert body["excluded"] is None
 
 
-def test_recommendations_with_explain_say_why_others_were_excluded(client, matching_app, session, staff):
+def test_recommendations_with_explain_say_why_others_were_excluded(
+    client, matching_app, session, staff
+):
     request = file_request(session, excluded_expert_ids=["M2"])
-    body = client.get(f"/api/requests/{request.id}/recommendations?explain=true", headers=staff).json()
+    body = client.get(
+        f"/api/requests/{request.id}/recommendations?explain=true", headers=staff
+    ).json()
     why = {item["expert_id"]: item["reasons"] for item in body["excluded"]}
     assert why["M2"] == ["在本申请的回避名单中"]
     assert why["M4"] == ["到校服务须由同市专家承担（专家在宝鸡市）"]
 
 
-def test_a_district_sees_recommendations_only_for_its_own_requests(client, matching_app, session, settings):
+def test_a_district_sees_recommendations_only_for_its_own_requests(
+    client, matching_app, session, settings
+):
     request = file_request(session)
     other = auth_headers(make_user(session, Role.district, district="西安市/雁塔区"), settings)
     own = auth_headers(make_user(session, Role.district, district="西安市/碑林区"), settings)
     session.commit()  # keep the setup when the refused request rolls its transaction back
-    assert client.get(f"/api/requests/{request.id}/recommendations", headers=other).status_code == 403
+    assert (
+        client.get(f"/api/requests/{request.id}/recommendations", headers=other).status_code == 403
+    )
     assert client.get(f"/api/requests/{request.id}/recommendations", headers=own).status_code == 200
 
 
@@ -72,7 +82,10 @@ def test_run_adjust_confirm_turns_pairs_into_confirmed_pairs_and_requests_into_m
 
     adjusted = client.post(
         f"/api/matching/runs/{run['id']}/adjust",
-        json={"remove": [{"request_id": first.id, "expert_id": "M1"}], "add": [{"request_id": first.id, "expert_id": "M2"}]},
+        json={
+            "remove": [{"request_id": first.id, "expert_id": "M1"}],
+            "add": [{"request_id": first.id, "expert_id": "M2"}],
+        },
         headers=staff,
     )
     assert adjusted.status_code == 200, adjusted.json()
@@ -82,40 +95,55 @@ def test_run_adjust_confirm_turns_pairs_into_confirmed_pairs_and_requests_into_m
     assert pairs == {(first.id, "M2"), (second.id, "M3")}
     assert session.get(DistrictRequest, first.id).status == "matched"
     assert session.get(DistrictRequest, unserved.id).status == "submitted"
-    actions = session.exec(select(AuditEntry.action).where(AuditEntry.entity_type == "match_run")).all()
+    actions = session.exec(
+        select(AuditEntry.action).where(AuditEntry.entity_type == "match_run")
+    ).all()
     assert actions == ["match.run", "match.adjust", "match.confirm"]
     again = client.post(f"/api/matching/runs/{run['id']}/confirm", headers=staff)
     assert again.status_code == 409
 
 
-def test_adjusting_in_an_infeasible_pair_is_refused_with_the_rule_broken(client, matching_app, session, staff):
+def test_adjusting_in_an_infeasible_pair_is_refused_with_the_rule_broken(
+    client, matching_app, session, staff
+):
     request = file_request(session)
     run = client.post("/api/matching/runs", json={}, headers=staff).json()
     session.commit()
     response = client.post(
         f"/api/matching/runs/{run['id']}/adjust",
-        json={"remove": [{"request_id": request.id, "expert_id": "M1"}], "add": [{"request_id": request.id, "expert_id": "M4"}]},
+        json={
+            "remove": [{"request_id": request.id, "expert_id": "M1"}],
+            "add": [{"request_id": request.id, "expert_id": "M4"}],
+        },
         headers=staff,
     )
     assert response.status_code == 422
     assert "到校服务须由同市专家承担" in response.json()["detail"]
 
 
-def test_confirmed_hours_count_against_capacity_in_the_next_run(client, matching_app, session, staff):
+def test_confirmed_hours_count_against_capacity_in_the_next_run(
+    client, matching_app, session, staff
+):
     file_request(session, hours=8)
     run = client.post("/api/matching/runs", json={}, headers=staff).json()
     client.post(f"/api/matching/runs/{run['id']}/confirm", headers=staff)
     later = file_request(session, hours=8, excluded_expert_ids=["M2", "M3"])
     second = client.post("/api/matching/runs", json={}, headers=staff).json()
-    assert second["unassigned"] == [{"request_id": later.id, "reason": "符合条件的专家本月时长已被预约占满"}]
+    assert second["unassigned"] == [
+        {"request_id": later.id, "reason": "符合条件的专家本月时长已被预约占满"}
+    ]
 
 
 def test_district_request_crud_over_http_respects_ownership(client, session, settings):
     owner = auth_headers(make_user(session, Role.district, district="西安市/碑林区"), settings)
     other = auth_headers(make_user(session, Role.district, district="西安市/雁塔区"), settings)
     body = {
-        "text": "教师需要危机干预培训", "service_type": "training", "format": "online", "hours": 2,
-        "window_start": "2027-03-01", "window_end": "2027-03-31",
+        "text": "教师需要危机干预培训",
+        "service_type": "training",
+        "format": "online",
+        "hours": 2,
+        "window_start": "2027-03-01",
+        "window_end": "2027-03-31",
     }
     created = client.post("/api/requests", json=body, headers=owner)
     assert created.status_code == 201, created.json()
@@ -123,10 +151,19 @@ def test_district_request_crud_over_http_respects_ownership(client, session, set
     assert created.json()["district"]["district"] == "碑林区"
     session.commit()
     assert client.get(f"/api/requests/{request_id}", headers=other).status_code == 403
-    assert client.patch(f"/api/requests/{request_id}", json={"hours": 3}, headers=owner).json()["hours"] == 3
-    submitted = client.post(f"/api/requests/{request_id}/status", json={"status": "submitted"}, headers=owner)
+    assert (
+        client.patch(f"/api/requests/{request_id}", json={"hours": 3}, headers=owner).json()[
+            "hours"
+        ]
+        == 3
+    )
+    submitted = client.post(
+        f"/api/requests/{request_id}/status", json={"status": "submitted"}, headers=owner
+    )
     assert submitted.json()["status"] == "submitted"
     bad = client.post("/api/requests", json={**body, "hours": 0}, headers=owner)
     assert bad.status_code == 422 and "hours" in bad.json()["detail"]
     staff = auth_headers(make_user(session, Role.staff), settings)
-    assert [r["id"] for r in client.get("/api/requests", headers=staff).json()["items"]] == [request_id]
+    assert [r["id"] for r in client.get("/api/requests", headers=staff).json()["items"]] == [
+        request_id
+    ]

@@ -40,18 +40,22 @@ def test_import_with_bad_lines_exits_1_and_names_each_line(env, tmp_path):
     heart(env, "init")
     path = tmp_path / "mixed.jsonl"
     path.write_text(
-        "\n".join([
-            json.dumps(expert_record(id="G1"), ensure_ascii=False),
-            json.dumps(expert_record(id="B2", years_experience=999), ensure_ascii=False),
-            "{",
-        ]),
+        "\n".join(
+            [
+                json.dumps(expert_record(id="G1"), ensure_ascii=False),
+                json.dumps(expert_record(id="B2", years_experience=999), ensure_ascii=False),
+                "{",
+            ]
+        ),
         encoding="utf-8",
     )
     result = heart(env, "import", "experts", str(path))
     assert result.exit_code == 1
     assert "第 2 行" in result.output and "第 3 行" in result.output
     exported = heart(env, "export", "experts", "-").stdout
-    assert [json.loads(line)["id"] for line in exported.splitlines() if line.startswith("{")] == ["G1"]
+    assert [json.loads(line)["id"] for line in exported.splitlines() if line.startswith("{")] == [
+        "G1"
+    ]
 
 
 def test_strict_import_of_a_bad_file_imports_nothing(env, tmp_path):
@@ -72,11 +76,24 @@ def test_import_of_a_missing_file_is_exit_2(env):
 
 def test_users_create_binds_district_users_and_refuses_weak_passwords(env):
     heart(env, "init")
-    ok = heart(env, "users", "create", "coord", "--role", "district", "--district", "西安市/碑林区", "--password", "strong-pass-1")
+    ok = heart(
+        env,
+        "users",
+        "create",
+        "coord",
+        "--role",
+        "district",
+        "--district",
+        "西安市/碑林区",
+        "--password",
+        "strong-pass-1",
+    )
     assert ok.exit_code == 0, ok.output
     weak = heart(env, "users", "create", "weak", "--role", "staff", "--password", "short")
     assert weak.exit_code == 1 and "密码" in weak.output
-    unbound = heart(env, "users", "create", "nodistrict", "--role", "district", "--password", "strong-pass-1")
+    unbound = heart(
+        env, "users", "create", "nodistrict", "--role", "district", "--password", "strong-pass-1"
+    )
     assert unbound.exit_code == 1 and "区县" in unbound.output
     dup = heart(env, "users", "create", "coord", "--role", "staff", "--password", "strong-pass-1")
     assert dup.exit_code == 1 and "已存在" in dup.output

@@ -25,7 +25,8 @@ def env(fresh_database_url: str, tmp_path: Path, monkeypatch) -> dict[str, str]:
     experts = tmp_path / "experts.jsonl"
     experts.write_text(
         "\n".join(
-            json.dumps(expert_record(id=i, specialties=["心理危机干预"]), ensure_ascii=False) for i in ("C1", "C2")
+            json.dumps(expert_record(id=i, specialties=["心理危机干预"]), ensure_ascii=False)
+            for i in ("C1", "C2")
         ),
         encoding="utf-8",
     )
@@ -35,10 +36,15 @@ def env(fresh_database_url: str, tmp_path: Path, monkeypatch) -> dict[str, str]:
 
 def line(request_id: str, **overrides: object) -> str:
     data = {
-        "id": request_id, "text": "学生自伤，需要心理危机干预",
+        "id": request_id,
+        "text": "学生自伤，需要心理危机干预",
         "district": {"province": "陕西省", "city": "西安市", "district": "碑林区"},
-        "service_type": "crisis_support", "format": "onsite", "hours": 4, "experts_needed": 1,
-        "exclude_experts": [], "window": {"start": "2027-03-01", "end": "2027-03-31"},
+        "service_type": "crisis_support",
+        "format": "onsite",
+        "hours": 4,
+        "experts_needed": 1,
+        "exclude_experts": [],
+        "window": {"start": "2027-03-01", "end": "2027-03-31"},
     }
     data.update(overrides)
     return json.dumps(data, ensure_ascii=False)
@@ -47,14 +53,22 @@ def line(request_id: str, **overrides: object) -> str:
 def test_match_json_reports_every_request_assigned_or_with_a_reason(env, tmp_path):
     path = tmp_path / "requests.jsonl"
     path.write_text(
-        "\n".join([
-            line("R1"),
-            line("R2", exclude_experts=["C1", "ZZZ9"]),
-            line("R3", district={"province": "陕西省", "city": "西安市", "district": "不存在区"}),
-            line("R4", hours=0),
-            line("R5", format="onsite", district={"province": "陕西省", "city": "商洛市", "district": "商州区"}),
-            "{broken",
-        ]),
+        "\n".join(
+            [
+                line("R1"),
+                line("R2", exclude_experts=["C1", "ZZZ9"]),
+                line(
+                    "R3", district={"province": "陕西省", "city": "西安市", "district": "不存在区"}
+                ),
+                line("R4", hours=0),
+                line(
+                    "R5",
+                    format="onsite",
+                    district={"province": "陕西省", "city": "商洛市", "district": "商州区"},
+                ),
+                "{broken",
+            ]
+        ),
         encoding="utf-8",
     )
     result = runner.invoke(app, ["match", "--requests", str(path), "--json"], env=env)
@@ -93,7 +107,9 @@ def test_match_without_requests_says_there_is_nothing_to_match(env):
     assert "没有待匹配的申请" in result.stderr
 
 
-def test_match_without_requests_matches_submitted_requests_and_stores_the_proposal(env, fresh_database_url, tmp_path):
+def test_match_without_requests_matches_submitted_requests_and_stores_the_proposal(
+    env, fresh_database_url, tmp_path
+):
     from sqlmodel import select
 
     from marketplace.db import make_engine, session_scope
@@ -109,7 +125,9 @@ def test_match_without_requests_matches_submitted_requests_and_stores_the_propos
         result = runner.invoke(app, ["match", "--json"], env=env)
         assert result.exit_code == 0, result.output
         data = json.loads(result.stdout)
-        assert [(a["request_id"], a["expert_ids"]) for a in data["assignments"]] == [("DRX1", ["C1"])]
+        assert [(a["request_id"], a["expert_ids"]) for a in data["assignments"]] == [
+            ("DRX1", ["C1"])
+        ]
         assert data["unassigned"] == [{"request_id": "2", "reason": "没有专家提供测评服务"}]
         with session_scope(engine) as session:
             assert len(session.exec(select(MatchRun)).all()) == 1

@@ -84,7 +84,10 @@ def read_application(
     "/{application_id}/approve", response_model=ApplicationPublic, summary="批准（可部分批准）"
 )
 def approve_route(
-    application_id: RecordId, session: SessionDep, user: StaffUser, data: ApprovalRequest | None = None
+    application_id: RecordId,
+    session: SessionDep,
+    user: StaffUser,
+    data: ApprovalRequest | None = None,
 ) -> ApplicationPublic:
     application = approve_application(
         session=session,
@@ -149,7 +152,10 @@ def record_usage_route(
     summary="退回未用数量（工作人员）",
 )
 def release_route(
-    application_id: RecordId, session: SessionDep, user: StaffUser, data: ReleaseRequest | None = None
+    application_id: RecordId,
+    session: SessionDep,
+    user: StaffUser,
+    data: ReleaseRequest | None = None,
 ) -> ApplicationPublic:
     application = release_allocation(
         session=session,
@@ -166,7 +172,9 @@ def release_route(
     response_model=ApplicationPublic,
     summary="结束使用（余额退回或过期）",
 )
-def close_route(application_id: RecordId, session: SessionDep, user: CurrentUser) -> ApplicationPublic:
+def close_route(
+    application_id: RecordId, session: SessionDep, user: CurrentUser
+) -> ApplicationPublic:
     application = close_application(
         session=session,
         application_id=application_id,

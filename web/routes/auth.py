@@ -36,7 +36,9 @@ def login_for_token(
         limiter.failed(form.username, address)
         raise
     limiter.succeeded(form.username, address)
-    token = issue_token(user=user, secret=settings.secret_key, minutes=settings.access_token_minutes)
+    token = issue_token(
+        user=user, secret=settings.secret_key, minutes=settings.access_token_minutes
+    )
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 

@@ -42,8 +42,15 @@ class StatusChange(BaseModel):
     status: RequestStatus
 
 
-@router.post("", response_model=DistrictRequestPublic, status_code=201, summary="提交区县申请 / file a request")
-def create_request_route(data: DistrictRequestCreate, session: SessionDep, user: CurrentUser) -> DistrictRequestPublic:
+@router.post(
+    "",
+    response_model=DistrictRequestPublic,
+    status_code=201,
+    summary="提交区县申请 / file a request",
+)
+def create_request_route(
+    data: DistrictRequestCreate, session: SessionDep, user: CurrentUser
+) -> DistrictRequestPublic:
     request = create_request(session=session, data=data, user=_staff_or_district(user))
     return public_view(session=session, request=request)
 
@@ -58,29 +65,49 @@ def list_requests_route(
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> DistrictRequestPage:
     items, total = list_requests(
-        session=session, user=_staff_or_district(user), status=status,
-        district_id=district_id, page=page, page_size=page_size,
+        session=session,
+        user=_staff_or_district(user),
+        status=status,
+        district_id=district_id,
+        page=page,
+        page_size=page_size,
     )
     return DistrictRequestPage(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/{request_id}", response_model=DistrictRequestPublic, summary="申请详情 / request detail")
-def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -> DistrictRequestPublic:
-    request = read_request_for(session=session, request_id=request_id, user=_staff_or_district(user))
+@router.get(
+    "/{request_id}", response_model=DistrictRequestPublic, summary="申请详情 / request detail"
+)
+def read_request(
+    request_id: RecordId, session: SessionDep, user: CurrentUser
+) -> DistrictRequestPublic:
+    request = read_request_for(
+        session=session, request_id=request_id, user=_staff_or_district(user)
+    )
     return public_view(session=session, request=request)
 
 
-@router.patch("/{request_id}", response_model=DistrictRequestPublic, summary="修改申请 / edit a request")
+@router.patch(
+    "/{request_id}", response_model=DistrictRequestPublic, summary="修改申请 / edit a request"
+)
 def update_request_route(
     request_id: RecordId, data: DistrictRequestUpdate, session: SessionDep, user: CurrentUser
 ) -> DistrictRequestPublic:
-    request = update_request(session=session, request_id=request_id, data=data, user=_staff_or_district(user))
+    request = update_request(
+        session=session, request_id=request_id, data=data, user=_staff_or_district(user)
+    )
     return public_view(session=session, request=request)
 
 
-@router.post("/{request_id}/status", response_model=DistrictRequestPublic, summary="变更申请状态 / change status")
+@router.post(
+    "/{request_id}/status",
+    response_model=DistrictRequestPublic,
+    summary="变更申请状态 / change status",
+)
 def change_status_route(
     request_id: RecordId, data: StatusChange, session: SessionDep, user: CurrentUser
 ) -> DistrictRequestPublic:
-    request = change_status(session=session, request_id=request_id, status=data.status, user=_staff_or_district(user))
+    request = change_status(
+        session=session, request_id=request_id, status=data.status, user=_staff_or_district(user)
+    )
     return public_view(session=session, request=request)

@@ -80,10 +80,14 @@ def update_expert_route(
     elif user.role == Role.expert and user.expert_id == expert_id:
         if data.status is not None or data.verified is not None:
             raise Forbidden("专家不能修改自己的状态或认证标记")
-        changes = ExpertUpdate.model_validate(data.model_dump(exclude_unset=True, exclude={"status", "verified"}))
+        changes = ExpertUpdate.model_validate(
+            data.model_dump(exclude_unset=True, exclude={"status", "verified"})
+        )
     else:
         raise Forbidden(messages.FORBIDDEN)
-    expert = update_expert(session=session, expert_id=expert_id, data=changes, actor=actor_for(user))
+    expert = update_expert(
+        session=session, expert_id=expert_id, data=changes, actor=actor_for(user)
+    )
     return public_view(session=session, expert=expert)
 
 

@@ -52,46 +52,83 @@ def recommendations(
     if user.role not in (Role.staff.value, Role.admin.value, Role.district.value):
         raise Forbidden(messages.FORBIDDEN)
     return recommend(
-        session=session, request_id=request_id, user=user, relevance_factory=_relevance(request),
-        k=k, explain_excluded=explain,
+        session=session,
+        request_id=request_id,
+        user=user,
+        relevance_factory=_relevance(request),
+        k=k,
+        explain_excluded=explain,
     )
 
 
-@router.post("/api/matching/runs", response_model=RunPublic, status_code=201, summary="运行批量匹配（工作人员）")
-def create_run(data: RunCreate, request: Request, session: SessionDep, user: StaffUser) -> RunPublic:
+@router.post(
+    "/api/matching/runs",
+    response_model=RunPublic,
+    status_code=201,
+    summary="运行批量匹配（工作人员）",
+)
+def create_run(
+    data: RunCreate, request: Request, session: SessionDep, user: StaffUser
+) -> RunPublic:
     run = run_batch(
-        session=session, actor=actor_for(user), user_id=user.id, relevance_factory=_relevance(request),
-        request_ids=data.request_ids, method=data.method,
+        session=session,
+        actor=actor_for(user),
+        user_id=user.id,
+        relevance_factory=_relevance(request),
+        request_ids=data.request_ids,
+        method=data.method,
     )
     return run_view(session=session, run=run)
 
 
-@router.get("/api/matching/runs", response_model=list[RunPublic], summary="匹配方案列表（工作人员）")
+@router.get(
+    "/api/matching/runs", response_model=list[RunPublic], summary="匹配方案列表（工作人员）"
+)
 def list_runs_route(session: SessionDep, user: StaffUser) -> list[RunPublic]:
     return [run_view(session=session, run=r) for r in list_runs(session=session)]
 
 
-@router.get("/api/matching/runs/{run_id}", response_model=RunPublic, summary="查看匹配方案（工作人员）")
+@router.get(
+    "/api/matching/runs/{run_id}", response_model=RunPublic, summary="查看匹配方案（工作人员）"
+)
 def read_run(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=get_run(session=session, run_id=run_id))
 
 
-@router.post("/api/matching/runs/{run_id}/adjust", response_model=RunPublic, summary="调整匹配方案（工作人员）")
-def adjust_run_route(run_id: RecordId, data: RunAdjust, session: SessionDep, user: StaffUser) -> RunPublic:
-    return run_view(session=session, run=adjust_run(session=session, run_id=run_id, changes=data, user=user))
+@router.post(
+    "/api/matching/runs/{run_id}/adjust",
+    response_model=RunPublic,
+    summary="调整匹配方案（工作人员）",
+)
+def adjust_run_route(
+    run_id: RecordId, data: RunAdjust, session: SessionDep, user: StaffUser
+) -> RunPublic:
+    return run_view(
+        session=session, run=adjust_run(session=session, run_id=run_id, changes=data, user=user)
+    )
 
 
-@router.post("/api/matching/runs/{run_id}/confirm", response_model=RunPublic, summary="确认匹配方案（工作人员）")
+@router.post(
+    "/api/matching/runs/{run_id}/confirm",
+    response_model=RunPublic,
+    summary="确认匹配方案（工作人员）",
+)
 def confirm_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=confirm_run(session=session, run_id=run_id, user=user))
 
 
-@router.post("/api/matching/runs/{run_id}/discard", response_model=RunPublic, summary="放弃匹配方案（工作人员）")
+@router.post(
+    "/api/matching/runs/{run_id}/discard",
+    response_model=RunPublic,
+    summary="放弃匹配方案（工作人员）",
+)
 def discard_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
     return run_view(session=session, run=discard_run(session=session, run_id=run_id, user=user))
 
 
-@router.get("/api/matching/confirmed", response_model=list[ConfirmedPair], summary="已确认的匹配（待排期）")
+@router.get(
+    "/api/matching/confirmed", response_model=list[ConfirmedPair], summary="已确认的匹配（待排期）"
+)
 def confirmed_route(
     session: SessionDep,
     user: StaffUser,

@@ -280,5 +280,6 @@ def rotate_feed(request: Request, session: SessionDep, user: PageUser) -> Respon
 def revoke_feed(request: Request, session: SessionDep, user: PageUser) -> Response:
     owner_type, owner_id = _feed_owner(user)
     revoke_feed_tokens(session=session, owner_type=owner_type, owner_id=owner_id, user=user)
-    return redirect_with_flash("/availability" if owner_type == "expert" else "/bookings",
-                               "feed_link_revoked")
+    return redirect_with_flash(
+        "/availability" if owner_type == "expert" else "/bookings", "feed_link_revoked"
+    )

@@ -208,6 +208,8 @@ def decline(
 
 
 @router.post("/bookings/{booking_id}/cancel", summary="取消预约")
-def cancel(booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = "") -> Response:
+def cancel(
+    booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
+) -> Response:
     cancel_booking(session=session, booking_id=booking_id, reason=_reason(reason), user=user)
     return redirect_with_flash("/bookings", "booking_cancelled")

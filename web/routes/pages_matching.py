@@ -124,12 +124,15 @@ def _run_page(
             {
                 "request": requests.get(request_id),
                 "assigned": [
-                    p for p in pairs
+                    p
+                    for p in pairs
                     if p.role == PairRole.assigned and p.status != PairStatus.removed
                 ],
                 "removed": [p for p in pairs if p.status == PairStatus.removed],
                 "alternates": [p for p in pairs if p.role == PairRole.alternate],
-                "unassigned": [u["reason"] for u in run.unassigned if u["request_id"] == request_id],
+                "unassigned": [
+                    u["reason"] for u in run.unassigned if u["request_id"] == request_id
+                ],
             }
         )
     return render(
@@ -180,7 +183,11 @@ def adjust(
             adjust_run(session=session, run_id=run_id, changes=changes, user=user)
     except (InvalidInput, NotFound, Conflict) as exc:
         return _run_page(
-            request, session, run_id, error=exc.message, form=form,
+            request,
+            session,
+            run_id,
+            error=exc.message,
+            form=form,
             status_code=409 if isinstance(exc, Conflict) else 422,
         )
     if request.headers.get("HX-Request") == "true":

@@ -77,7 +77,9 @@ def _reschedule_page(
 ) -> Response:
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     view = public_view(session=session, booking=booking)
-    if not (is_staff(user) or user.role == Role.expert.value or user.district_id == booking.district_id):
+    if not (
+        is_staff(user) or user.role == Role.expert.value or user.district_id == booking.district_id
+    ):
         raise Forbidden(messages.FORBIDDEN)  # a training's guest district may not move it
     minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
     today = utcnow().astimezone(LOCAL_TZ).date()
@@ -132,8 +134,11 @@ def reschedule_page(
             pass
         else:
             s, e = s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)
-            form = {"day": s.date().isoformat(), "start_time": s.strftime("%H:%M"),
-                    "end_time": e.strftime("%H:%M")}
+            form = {
+                "day": s.date().isoformat(),
+                "start_time": s.strftime("%H:%M"),
+                "end_time": e.strftime("%H:%M"),
+            }
     return _reschedule_page(request, session, user, booking_id, form)
 
 
@@ -159,7 +164,10 @@ def submit_reschedule(
         "form_nonce": form_nonce[:64],
     }
     errors: dict[str, str] = {}
-    start, end = _parse_local(form["day"], form["start_time"]), _parse_local(form["day"], form["end_time"])
+    start, end = (
+        _parse_local(form["day"], form["start_time"]),
+        _parse_local(form["day"], form["end_time"]),
+    )
     if _parse_local(form["day"], "00:00") is None:
         errors["day"] = messages.DATE_INVALID
     else:
@@ -223,7 +231,9 @@ def rate(
     if once.seen(login_id(request), form_nonce):
         return redirect_with_flash("/bookings", "duplicate_submission")
     try:
-        data = RatingCreate.model_validate({"score": score.strip()[:2], "feedback": feedback[:2000]})
+        data = RatingCreate.model_validate(
+            {"score": score.strip()[:2], "feedback": feedback[:2000]}
+        )
     except ValidationError as exc:
         problems = field_errors(exc)
         raise InvalidInput(
@@ -314,7 +324,12 @@ def register(
             errors = {"participants": exc.message}
     if errors:
         return _trainings(
-            request, session, user, failed_id=booking_id, form=form, errors=errors,
+            request,
+            session,
+            user,
+            failed_id=booking_id,
+            form=form,
+            errors=errors,
             status_code=422,
         )
     once.remember(login_id(request), form_nonce)

@@ -15,7 +15,10 @@ router = APIRouter(prefix="/api", tags=["reference"])
 
 @router.get("/specialties", response_model=list[SpecialtyPublic], summary="专长词表")
 def read_specialties(session: SessionDep, user: CurrentUser) -> list[SpecialtyPublic]:
-    return [SpecialtyPublic.model_validate(s, from_attributes=True) for s in list_specialties(session=session)]
+    return [
+        SpecialtyPublic.model_validate(s, from_attributes=True)
+        for s in list_specialties(session=session)
+    ]
 
 
 @router.get("/districts", response_model=list[DistrictPublic], summary="区县列表")

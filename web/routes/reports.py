@@ -50,7 +50,10 @@ def _filename(period: Period | None, suffix: str, name: str = "allocation") -> s
 
 @router.get("/allocation", response_model=AllocationReport, summary="资源分配报表（JSON）")
 def allocation_json(
-    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: RecordId | None = None
+    session: SessionDep,
+    user: StaffUser,
+    period: PeriodQuery = None,
+    service_id: RecordId | None = None,
 ) -> AllocationReport:
     return allocation_report(session=session, period=_period(period), service_id=service_id)
 
@@ -81,7 +84,10 @@ def allocation_csv(
 
 @router.get("/allocation.xlsx", summary="资源分配报表（Excel）")
 def allocation_xlsx(
-    session: SessionDep, user: StaffUser, period: PeriodQuery = None, service_id: RecordId | None = None
+    session: SessionDep,
+    user: StaffUser,
+    period: PeriodQuery = None,
+    service_id: RecordId | None = None,
 ) -> Response:
     chosen = _period(period)
     report = allocation_report(session=session, period=chosen, service_id=service_id)

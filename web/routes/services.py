@@ -113,7 +113,9 @@ def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) ->
     response_model=ProposalPublic,
     summary="公平分配建议方案（不生效）",
 )
-def read_fair_proposal(service_id: RecordId, session: SessionDep, user: StaffUser) -> ProposalPublic:
+def read_fair_proposal(
+    service_id: RecordId, session: SessionDep, user: StaffUser
+) -> ProposalPublic:
     return fair_proposal(session=session, service_id=service_id)
 
 
@@ -134,6 +136,8 @@ def confirm_fair_proposal_route(
 @router.post(
     "/{service_id}/expire", response_model=ServicePublic, summary="过期处理未用余额（工作人员）"
 )
-def expire_service_route(service_id: RecordId, session: SessionDep, user: StaffUser) -> ServicePublic:
+def expire_service_route(
+    service_id: RecordId, session: SessionDep, user: StaffUser
+) -> ServicePublic:
     expire_service(session=session, service_id=service_id, actor=actor_for(user))
     return public_view(session=session, service=get_service(session=session, service_id=service_id))

@@ -59,7 +59,9 @@ class _FormReader(HTMLParser):
             self._textarea = None
 
 
-def form_fields(html: str, *, form_id: str | None = None, action: str | None = None) -> list[tuple[str, str]]:
+def form_fields(
+    html: str, *, form_id: str | None = None, action: str | None = None
+) -> list[tuple[str, str]]:
     """The (name, value) pairs the form with `form_id` (or `action`) would submit."""
     selector = ("id", form_id) if form_id is not None else ("action", action or "")
     reader = _FormReader(selector)

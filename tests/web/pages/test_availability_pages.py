@@ -89,9 +89,7 @@ def test_a_double_submitted_availability_form_is_saved_once(client, session, exp
     assert client.post("/availability", data=as_form(fields)).status_code == 200
     again = client.post("/availability", data=as_form(fields))
     assert "该表单已经提交过" in again.text
-    entries = session.exec(
-        select(AuditEntry).where(AuditEntry.action == "availability.set")
-    ).all()
+    entries = session.exec(select(AuditEntry).where(AuditEntry.action == "availability.set")).all()
     assert len(entries) == 1
 
 
@@ -154,9 +152,7 @@ def test_a_feed_url_is_registered_after_one_clean_fetch(app, client, session, ex
     app.state.ics_fetcher = lambda url: BUSY_ICS
     logged_in(client, expert_user)
     token = form_token(client.get("/availability").text)
-    bad = client.post(
-        "/availability/calendars/feed", data={"csrf_token": token, "url": "ftp://x"}
-    )
+    bad = client.post("/availability/calendars/feed", data={"csrf_token": token, "url": "ftp://x"})
     assert bad.status_code == 422 and 'id="err-url"' in bad.text
     ok = client.post(
         "/availability/calendars/feed",

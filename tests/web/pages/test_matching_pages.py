@@ -43,7 +43,9 @@ def test_staff_run_batch_matching_and_review_pairs_with_scores_and_reasons(
     assert f'href="/matching/runs/{run_id}"' in listing and "待审核" in listing
 
 
-def test_staff_confirm_a_proposal_and_its_requests_become_matched(client, session, staff_user, pool):
+def test_staff_confirm_a_proposal_and_its_requests_become_matched(
+    client, session, staff_user, pool
+):
     logged_in(client, staff_user)
     page, run_id = _run(client)
     confirmed = client.post(

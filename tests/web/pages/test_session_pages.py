@@ -122,8 +122,12 @@ def test_another_district_cannot_open_or_move_a_districts_session(
     token = form_token(client.get("/bookings").text)
     response = client.post(
         f"/bookings/{booked.id}/reschedule",
-        data={"csrf_token": token, "day": future_weekday(11).isoformat(),
-              "start_time": "14:00", "end_time": "15:00"},
+        data={
+            "csrf_token": token,
+            "day": future_weekday(11).isoformat(),
+            "start_time": "14:00",
+            "end_time": "15:00",
+        },
     )
     assert response.status_code == 403
     assert _reload(session, booked.id).start_at == booked.start_at
@@ -156,9 +160,7 @@ def test_the_expert_completes_a_held_session_the_district_rates_it_and_the_exper
     assert "收到的反馈" in feedback and "讲解清楚，案例贴近学校实际" in feedback
 
 
-def test_a_district_cannot_rate_another_districts_session(
-    client, session, booked, other_district
-):
+def test_a_district_cannot_rate_another_districts_session(client, session, booked, other_district):
     _held(session, booked, status="completed")
     logged_in(client, other_district)
     token = form_token(client.get("/bookings").text)
@@ -175,7 +177,9 @@ def test_a_rating_out_of_range_is_refused_with_a_friendly_message(
     _held(session, booked, status="completed")
     logged_in(client, district_user)
     token = form_token(client.get("/bookings").text)
-    response = client.post(f"/bookings/{booked.id}/rating", data={"csrf_token": token, "score": "9"})
+    response = client.post(
+        f"/bookings/{booked.id}/rating", data={"csrf_token": token, "score": "9"}
+    )
     assert response.status_code == 422 and "评分" in response.text
     assert session.exec(select(BookingRating)).all() == []
 
@@ -186,7 +190,9 @@ def test_the_expert_records_a_no_show_and_a_coordinator_cannot(
     _held(session, booked)
     logged_in(client, district_user)
     token = form_token(client.get("/bookings").text)
-    assert client.post(f"/bookings/{booked.id}/no-show", data={"csrf_token": token}).status_code == 403
+    assert (
+        client.post(f"/bookings/{booked.id}/no-show", data={"csrf_token": token}).status_code == 403
+    )
     logged_in(client, open_expert)
     token = form_token(client.get("/bookings").text)
     response = client.post(f"/bookings/{booked.id}/no-show", data={"csrf_token": token})
@@ -289,7 +295,9 @@ def test_navigation_shows_trainings_to_coordinators_and_matching_to_staff(
         menu = re.search(r'<nav class="main-nav".*?</nav>', html, re.S).group(0)
         return set(re.findall(r'href="(/[a-z]*)"', menu))
 
-    assert {"/trainings", "/bookings"} <= nav(district_user) and "/matching" not in nav(district_user)
+    assert {"/trainings", "/bookings"} <= nav(district_user) and "/matching" not in nav(
+        district_user
+    )
     assert {"/matching", "/trainings"} <= nav(staff_user)
     expert_nav = nav(expert_user)
     assert "/availability" in expert_nav and not {"/matching", "/trainings"} & expert_nav
