@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -24,6 +25,7 @@ from marketplace.experts.service import export_records
 from marketplace.services.demo import seed_demo_services
 from marketplace.settings import Settings
 from marketplace.specialties.service import seed_specialties
+from marketplace.validation import describe_errors
 from marketplace.vocabulary import Role
 
 app = typer.Typer(
@@ -198,6 +200,10 @@ def users_create(
         str | None, typer.Option("--expert-id", help="专家编号（专家账号必填）")
     ] = None,
     display_name: Annotated[str, typer.Option("--display-name", help="显示名 / display name")] = "",
+    email: Annotated[
+        str | None, typer.Option("--email", help="邮箱（通知发往此地址）/ e-mail for notifications")
+    ] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="电话 / phone")] = None,
 ) -> None:
     settings = load_settings()
     engine = make_engine(settings)
@@ -209,12 +215,16 @@ def users_create(
             district=district,
             expert_id=expert_id,
             display_name=display_name,
+            email=email,
+            phone=phone,
         )
         with session_scope(engine) as session:
             user = create_user(session=session, data=data, actor=CLI_ACTOR)
             console.print(f"已创建用户 {user.username}（{user.role}）/ user created")
     except DomainError as exc:
         raise fail(exc.message) from None
+    except ValidationError as exc:
+        raise fail(describe_errors(exc.errors()), 2) from None
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     finally:
