@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from booking import availability as av
-from booking import ical, notify
+from booking import ical, inbox, notify
 from booking.locking import serialized_session
 from booking.models import (
     CHARGED_KINDS,
@@ -1229,6 +1229,7 @@ def _notify(
     sides: tuple[str, ...] = ("expert", "district"),
     dedupe_suffix: str = "",
 ) -> int:
+    inbox.notify_booking(session, booking, kind, sides=sides, dedupe_suffix=dedupe_suffix)
     recipients: list[User] = []
     if "expert" in sides:
         recipients += _users(session, role=Role.expert.value, expert_id=booking.expert_id)

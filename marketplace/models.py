@@ -21,6 +21,7 @@ from marketplace.audit.models import AuditEntry
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.login_sessions.models import LoginSession
+from marketplace.notifications.models import Notification
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
@@ -52,6 +53,7 @@ __all__ = [
     "LoginSession",
     "MatchPair",
     "MatchRun",
+    "Notification",
     "Organization",
     "ProcuredService",
     "Province",

@@ -23,6 +23,8 @@ from web.routes import (
     experts,
     health,
     matching,
+    notifications,
+    pages_account,
     pages_audit,
     pages_auth,
     pages_availability,
@@ -30,6 +32,7 @@ from web.routes import (
     pages_experts,
     pages_home,
     pages_matching,
+    pages_notifications,
     pages_profile,
     pages_reports,
     pages_requests,
@@ -96,5 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
     for module in (district_requests, matching):
+        app.include_router(module.router)
+    for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)
     return app

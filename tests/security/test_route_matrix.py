@@ -59,6 +59,7 @@ EXPERT_ONLY = (LOGIN, DENY, DENY, OK, OK, DENY, DENY)
 BOOKING_PARTY = (LOGIN, OK, DENY, OK, DENY, OK, OK)
 PAGE_ANY = (ANY,) * 7
 FEED_OWNERS = (LOGIN, OK, OK, OK, OK, DENY, DENY)
+OWN_EXPERT_USER = (LOGIN, DENY, DENY, OK, DENY, DENY, DENY)
 
 
 def reason(_: World) -> dict:
@@ -112,6 +113,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/me"): rule(ANY_USER),
     ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
+    # In-app notifications: everyone has an inbox; an entry is its recipient's alone.
+    ("GET", "/api/notifications"): rule(ANY_USER),
+    ("POST", "/api/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/api/notifications/{notification_id}/read"): rule(OWN_EXPERT_USER),
+    ("GET", "/notifications"): rule(ANY_USER),
+    ("POST", "/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/notifications/{notification_id}/open"): rule(OWN_EXPERT_USER),
+    ("GET", "/account"): rule(ANY_USER),
+    ("POST", "/account"): rule(ANY_USER, form=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
     ("GET", "/api/experts"): rule(ANY_USER),
@@ -339,6 +349,7 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "service_id": world.service_id,
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
+        "notification_id": world.notification_id,
         "token": world.feed_token,
     }
     values |= {name: getattr(world, attr) for name, attr in ids.items()}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from booking import service as booking
 from booking.models import AvailabilityUpdate, BookingCreate
@@ -14,6 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
+from marketplace.notifications.models import Notification
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
 from marketplace.settings import Settings
@@ -73,6 +74,7 @@ class World:
     service_id: int = 0
     run_id: int = 0
     calendar_id: int = 0
+    notification_id: int = 0  # the own expert's "new booking" inbox entry
     feed_token: str = ""
     secrets: tuple[str, ...] = field(default=SECRETS)
 
@@ -124,6 +126,9 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=owner,
     ).id
+    world.notification_id = session.exec(
+        select(Notification.id).where(Notification.user_id == users["expert_own"].id)
+    ).first()
     world.training_id = booking.create_booking(
         session=session,
         data=BookingCreate(
