@@ -110,6 +110,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         PUBLIC,
         form=lambda w: {"username": w.users["district_own"].username, "password": TEST_PASSWORD},
     ),
+    ("POST", "/api/auth/logout"): rule(ANY_USER),
     ("GET", "/api/me"): rule(ANY_USER),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
