@@ -272,7 +272,7 @@ NUMBER_REQUIRED = "请填写数字"
 MATCH_PAIR_FORM = "请选择需求并填写专家编号"
 
 # --- reports: section tables, monthly report, expiry job (booking/reports.py, matching/reports.py,
-# web/routes/reports.py, web/cli_services.py) ------------------------------------------------
+# web/routes/reports.py, web/cli/services_commands.py) ----------------------------------------------
 REPORT_TABLE_UNKNOWN = "没有名为 {table} 的报表分项；可选：{known}"
 MONTHLY_PERIOD_INVALID = "月度报表的区间格式应为 YYYY-MM"
 SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"
