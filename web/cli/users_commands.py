@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from marketplace.accounts.models import UserCreate
 from marketplace.accounts.service import create_user
 from marketplace.db import make_engine, session_scope
 from marketplace.errors import DomainError
+from marketplace.validation import describe_errors
 from marketplace.vocabulary import Role
 from web.cli.common import CLI_ACTOR, console, fail, load_settings
 
@@ -34,6 +36,10 @@ def users_create(
         str | None, typer.Option("--expert-id", help="专家编号（专家账号必填）")
     ] = None,
     display_name: Annotated[str, typer.Option("--display-name", help="显示名 / display name")] = "",
+    email: Annotated[
+        str | None, typer.Option("--email", help="邮箱（通知发往此地址）/ e-mail for notifications")
+    ] = None,
+    phone: Annotated[str | None, typer.Option("--phone", help="电话 / phone")] = None,
 ) -> None:
     settings = load_settings()
     engine = make_engine(settings)
@@ -45,12 +51,16 @@ def users_create(
             district=district,
             expert_id=expert_id,
             display_name=display_name,
+            email=email,
+            phone=phone,
         )
         with session_scope(engine) as session:
             user = create_user(session=session, data=data, actor=CLI_ACTOR)
             console.print(f"已创建用户 {user.username}（{user.role}）/ user created")
     except DomainError as exc:
         raise fail(exc.message) from None
+    except ValidationError as exc:
+        raise fail(describe_errors(exc.errors()), 2) from None
     except ValueError as exc:
         raise fail(str(exc), 2) from None
     finally:
