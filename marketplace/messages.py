@@ -38,6 +38,9 @@ ROLE_NEEDS_DISTRICT = "区县协调员账号必须绑定区县（--district）"
 ROLE_NEEDS_EXPERT = "专家账号必须绑定专家编号（--expert-id）"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_TOO_WEAK = "密码须同时包含字母和数字"
+EMAIL_INVALID = "邮箱格式不正确，例如 name@example.org"
+PHONE_INVALID = "电话号码格式不正确，例如 13800000000 或 029-12345678"
+CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
@@ -273,7 +276,7 @@ NUMBER_REQUIRED = "请填写数字"
 MATCH_PAIR_FORM = "请选择需求并填写专家编号"
 
 # --- reports: section tables, monthly report, expiry job (booking/reports.py, matching/reports.py,
-# web/routes/reports.py, web/cli_services.py) ------------------------------------------------
+# web/routes/reports.py, web/cli/services_commands.py) ----------------------------------------------
 REPORT_TABLE_UNKNOWN = "没有名为 {table} 的报表分项；可选：{known}"
 MONTHLY_PERIOD_INVALID = "月度报表的区间格式应为 YYYY-MM"
 SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"
