@@ -112,6 +112,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/api/auth/logout"): rule(ANY_USER),
     ("GET", "/api/me"): rule(ANY_USER),
+    ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
     ("GET", "/api/experts"): rule(ANY_USER),

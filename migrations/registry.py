@@ -1,4 +1,7 @@
-"""Every table of the hub, imported once so that SQLModel.metadata is complete (Alembic, tests)."""
+"""Every table of the hub, imported once so that SQLModel.metadata is complete (Alembic, tests).
+
+It lives beside Alembic, above every layer: a new table module is imported here, never from
+`marketplace` (which must not import `booking` or `matching`)."""
 
 from sqlmodel import SQLModel
 
@@ -20,7 +23,7 @@ from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
-from marketplace.login_sessions.models import LoginSession
+from marketplace.login_sessions.models import LoginFailure, LoginSession
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
@@ -49,6 +52,7 @@ __all__ = [
     "ExpertSpecialty",
     "IndexOutbox",
     "LedgerEntry",
+    "LoginFailure",
     "LoginSession",
     "MatchPair",
     "MatchRun",
