@@ -28,9 +28,7 @@ FEED_MAX_SESSIONS = 2000
 
 
 def email_of(user: User) -> str | None:
-    # Accounts have no separate e-mail field yet: a username that is an address is used.
-    name = user.username
-    return name if "@" in name and "." in name.split("@")[-1] else None
+    return user.email or None
 
 
 def active_users(session: Session, *, role: str | tuple[str, ...], **where: object) -> list[User]:

@@ -10,6 +10,7 @@ from booking.busy import service as busy_service
 from booking.notifications import outbox
 from booking.notifications import service as notifications_service
 from marketplace.db import make_engine
+from web.cli.common import load_settings
 
 booking_app = typer.Typer(help="预约 / booking jobs", no_args_is_help=True)
 console = Console()
@@ -20,7 +21,6 @@ console = Console()
 )
 def tick_command() -> None:
     """Escalate unanswered crisis requests, queue reminders, poll busy feeds, deliver mail."""
-    from web.cli import load_settings
 
     settings = load_settings()
     engine = make_engine(settings)
@@ -39,3 +39,7 @@ def tick_command() -> None:
     )
     for line in polled.failed + delivered.errors:
         console.print(f"  [yellow]{line}[/yellow]")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(booking_app, name="booking")
