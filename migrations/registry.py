@@ -17,7 +17,7 @@ from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
-from marketplace.login_sessions.models import LoginSession
+from marketplace.login_sessions.models import LoginFailure, LoginSession
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
@@ -46,6 +46,7 @@ __all__ = [
     "ExpertSpecialty",
     "IndexOutbox",
     "LedgerEntry",
+    "LoginFailure",
     "LoginSession",
     "MatchPair",
     "MatchRun",
