@@ -5,18 +5,12 @@ It lives beside Alembic, above every layer: a new table module is imported here,
 
 from sqlmodel import SQLModel
 
-from booking.models import (
-    AvailabilityException,
-    AvailabilityProfile,
-    AvailabilityRule,
-    Booking,
-    BookingNotification,
-    BookingRating,
-    BusyCalendar,
-    BusyTime,
-    CalendarFeedToken,
-    TrainingRegistration,
-)
+from booking.busy.models import BusyCalendar, BusyTime
+from booking.feeds.models import CalendarFeedToken
+from booking.notifications.models import BookingNotification
+from booking.schedule.models import AvailabilityException, AvailabilityProfile, AvailabilityRule
+from booking.sessions.models import Booking, BookingRating
+from booking.trainings.models import TrainingRegistration
 from marketplace.accounts.models import User
 from marketplace.allocation.models import LedgerEntry
 from marketplace.applications.models import ServiceApplication
