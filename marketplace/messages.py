@@ -27,6 +27,7 @@ ROLE_LABELS = {
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
 TOKEN_INVALID = "登录已失效，请重新登录"
+TOKEN_REQUIRED = "此操作需要使用访问令牌（Authorization: Bearer）"
 FORBIDDEN = "没有权限执行此操作"
 EXPERT_NOT_FOUND = "专家不存在：{id}"
 EXPERT_EXISTS = "专家编号已存在：{id}"
@@ -37,7 +38,17 @@ REGION_AMBIGUOUS = "区县名称不唯一，请写成 市/区县：{name}"
 ROLE_NEEDS_DISTRICT = "区县协调员账号必须绑定区县（--district）"
 ROLE_NEEDS_EXPERT = "专家账号必须绑定专家编号（--expert-id）"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
-PASSWORD_TOO_WEAK = "密码须同时包含字母和数字"
+PASSWORD_GUESSABLE = (
+    "密码太容易被猜到：{reasons}。请换用更长、更少见的组合，例如三四个互不相关的词加上数字或符号"
+)
+PASSWORD_REASON_COMMON = "属于常见密码或其简单变形"
+PASSWORD_REASON_OWN_NAME = "包含用户名或姓名"
+PASSWORD_REASON_WORD = "由常见单词或人名组成"
+PASSWORD_REASON_KEYBOARD = "含键盘上相邻按键的序列"
+PASSWORD_REASON_REPEAT = "含重复的字符或片段"
+PASSWORD_REASON_SEQUENCE = "含 abc、1234 之类的顺序字符"
+PASSWORD_REASON_DATE = "含年份或日期"
+PASSWORD_REASON_SHORT_OR_SIMPLE = "长度不足或组合过于简单"
 EMAIL_INVALID = "邮箱格式不正确，例如 name@example.org"
 PHONE_INVALID = "电话号码格式不正确，例如 13800000000 或 029-12345678"
 CONTACT_SAVED = "联系方式已保存"
@@ -276,7 +287,7 @@ NUMBER_REQUIRED = "请填写数字"
 MATCH_PAIR_FORM = "请选择需求并填写专家编号"
 
 # --- reports: section tables, monthly report, expiry job (booking/reports.py, matching/reports.py,
-# web/routes/reports.py, web/cli_services.py) ------------------------------------------------
+# web/routes/reports.py, web/cli/services_commands.py) ----------------------------------------------
 REPORT_TABLE_UNKNOWN = "没有名为 {table} 的报表分项；可选：{known}"
 MONTHLY_PERIOD_INVALID = "月度报表的区间格式应为 YYYY-MM"
 SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"

@@ -9,8 +9,11 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
-from booking import service as booking_service
-from booking.models import AvailabilityUpdate, BookingCreate
+from booking.notifications import service as notifications_service
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationCreate
@@ -40,7 +43,7 @@ def inbox(session: Session, user: User) -> list[Notification]:
 def people(session: Session):
     add_experts(session, expert_record(id="NX1", name="张明", service_types=ALL_KINDS))
     staff = make_user(session, Role.staff)
-    booking_service.set_availability(
+    schedule_service.set_availability(
         session=session, expert_id="NX1", data=AvailabilityUpdate(**WORKDAY), user=staff
     )
     return {
@@ -53,7 +56,7 @@ def people(session: Session):
 
 def _book(session, people, hour=10, kind="supervision"):
     start = local(future_weekday(), hour)
-    return booking_service.create_booking(
+    return sessions_service.create_booking(
         session=session,
         user=people["coordinator"],
         data=BookingCreate(
@@ -75,7 +78,7 @@ def test_a_booking_request_reaches_the_expert_and_its_confirmation_the_coordinat
     assert request.link == f"/bookings#booking-{booking.id}"
     assert inbox(session, people["coordinator"]) == []  # they asked; no news to them
 
-    booking_service.confirm_booking(session=session, booking_id=booking.id, user=people["expert"])
+    sessions_service.confirm_booking(session=session, booking_id=booking.id, user=people["expert"])
     [confirmed] = inbox(session, people["coordinator"])
     assert confirmed.kind == "booking_confirmed" and "张明" in confirmed.title
     assert inbox(session, people["other_district"]) == []
@@ -88,11 +91,11 @@ def test_a_booking_request_reaches_the_expert_and_its_confirmation_the_coordinat
 def test_a_declined_or_cancelled_booking_tells_the_coordinator(session, people, action, kind):
     booking = _book(session, people)
     if action == "decline":
-        booking_service.decline_booking(
+        sessions_service.decline_booking(
             session=session, booking_id=booking.id, reason="时间冲突", user=people["expert"]
         )
     else:
-        booking_service.cancel_booking(
+        sessions_service.cancel_booking(
             session=session, booking_id=booking.id, reason="时间冲突", user=people["expert"]
         )
     assert [n.kind for n in inbox(session, people["coordinator"])] == [kind]
@@ -100,9 +103,9 @@ def test_a_declined_or_cancelled_booking_tells_the_coordinator(session, people, 
 
 def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, people):
     booking = _book(session, people)
-    booking_service.confirm_booking(session=session, booking_id=booking.id, user=people["expert"])
+    sessions_service.confirm_booking(session=session, booking_id=booking.id, user=people["expert"])
     new_start = booking.start_at + timedelta(hours=3)
-    booking_service.reschedule_booking(
+    sessions_service.reschedule_booking(
         session=session,
         booking_id=booking.id,
         start=new_start,
@@ -110,8 +113,8 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
         user=people["expert"],
     )
     eve = new_start - timedelta(hours=20)
-    booking_service.enqueue_reminders(session=session, now=eve)
-    booking_service.enqueue_reminders(session=session, now=eve + timedelta(minutes=10))
+    notifications_service.enqueue_reminders(session=session, now=eve)
+    notifications_service.enqueue_reminders(session=session, now=eve + timedelta(minutes=10))
     kinds = [n.kind for n in inbox(session, people["coordinator"])]
     assert kinds == ["booking_confirmed", "booking_rescheduled", "booking_reminder"]
 
@@ -119,7 +122,7 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
 def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people):
     now = local(future_weekday(), 9)
     start = now + timedelta(minutes=30)
-    booking_service.create_booking(
+    sessions_service.create_booking(
         session=session,
         user=people["coordinator"],
         now=now,
@@ -132,7 +135,9 @@ def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people)
             title="学生危机事件",
         ),
     )
-    booking_service.escalate_unanswered_crisis(session=session, now=now + timedelta(minutes=31))
+    notifications_service.escalate_unanswered_crisis(
+        session=session, now=now + timedelta(minutes=31)
+    )
     [alert] = inbox(session, people["staff"])
     assert alert.kind == "crisis_escalation" and "学生危机事件" in alert.title
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from booking.models import Booking
+from booking.sessions.models import Booking
 from marketplace import messages
 from marketplace.clock import LOCAL_TZ
 from marketplace.districts.models import District
@@ -12,7 +12,7 @@ from marketplace.experts.models import Expert
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 
-# The mail kinds of booking/service.py's _notify, as inbox kinds.
+# The mail kinds of booking.notifications.service.notify, as inbox kinds.
 KINDS = {
     "request": NotificationKind.booking_requested,
     "confirmation": NotificationKind.booking_confirmed,
