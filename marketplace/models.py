@@ -20,6 +20,7 @@ from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
+from marketplace.jobs.models import JobRun, JobState, SchedulerLease
 from marketplace.login_sessions.models import LoginSession
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
@@ -48,12 +49,15 @@ __all__ = [
     "Expert",
     "ExpertSpecialty",
     "IndexOutbox",
+    "JobRun",
+    "JobState",
     "LedgerEntry",
     "LoginSession",
     "MatchPair",
     "MatchRun",
     "Organization",
     "ProcuredService",
+    "SchedulerLease",
     "Province",
     "ServiceApplication",
     "Specialty",

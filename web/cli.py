@@ -238,13 +238,17 @@ def serve(
     import uvicorn
 
     from web.app import create_app
+    from web.observability import logging_config
 
     settings = load_settings()  # checked here, so a bad configuration fails before forking
+    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
+    logs = {"log_config": logging_config(settings.log_format), "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **logs)
         return
     # Each worker process builds its app from the same environment (create_app() reads
-    # Settings); uvicorn needs an import string to start them.
+    # Settings); uvicorn needs an import string to start them. Each runs a scheduler; the
+    # lease in the database lets exactly one of them run the jobs.
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -252,6 +256,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        **logs,
     )
 
 
@@ -386,6 +391,18 @@ def _register_ops_commands() -> None:
 
 
 _register_ops_commands()
+
+
+def _register_worker_command() -> None:
+    from web.cli_worker import worker_command
+
+    app.command(
+        "worker",
+        help="运行定时任务（危机升级、邮件、索引同步、提醒、过期登记等）/ run the scheduled jobs",
+    )(worker_command)
+
+
+_register_worker_command()
 
 
 def _register_services_commands() -> None:
