@@ -857,9 +857,7 @@ def public_view(*, session: Session, booking: Booking) -> BookingPublic:
 
 
 def _email(user: User) -> str | None:
-    # Accounts have no separate e-mail field yet: a username that is an address is used.
-    name = user.username
-    return name if "@" in name and "." in name.split("@")[-1] else None
+    return user.email or None
 
 
 def _users(session: Session, *, role: str | tuple[str, ...], **where: object) -> list[User]:

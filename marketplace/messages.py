@@ -38,6 +38,9 @@ ROLE_NEEDS_DISTRICT = "区县协调员账号必须绑定区县（--district）"
 ROLE_NEEDS_EXPERT = "专家账号必须绑定专家编号（--expert-id）"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_TOO_WEAK = "密码须同时包含字母和数字"
+EMAIL_INVALID = "邮箱格式不正确，例如 name@example.org"
+PHONE_INVALID = "电话号码格式不正确，例如 13800000000 或 029-12345678"
+CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
@@ -106,6 +109,7 @@ APPLICATION_NOT_FOUND = "申请不存在：{id}"
 APPLICATION_NOT_PENDING = "该申请当前状态为“{status}”，只能处理待审批的申请"
 APPLICATION_NOT_HOLDING = "该申请当前状态为“{status}”，没有可使用或退回的分配"
 APPROVE_MORE_THAN_REQUESTED = "批准数量（{approved}）不能超过申请数量（{requested}）"
+APPROVE_QUANTITY_REQUIRED = "请填写批准数量（已预填公平分配建议）"
 REMAINING_SHORT = "剩余数量不足：申请批准 {wanted}{unit}，该服务仅剩 {remaining}{unit}"
 BALANCE_SHORT = "本申请的可用余额不足：需要 {wanted}{unit}，余额 {balance}{unit}"
 NEEDS_DISTRICT_ACCOUNT = "只有区县协调员账号可以提交申请"
@@ -299,7 +303,7 @@ NUMBER_REQUIRED = "请填写数字"
 MATCH_PAIR_FORM = "请选择需求并填写专家编号"
 
 # --- reports: section tables, monthly report, expiry job (booking/reports.py, matching/reports.py,
-# web/routes/reports.py, web/cli_services.py) ------------------------------------------------
+# web/routes/reports.py, web/cli/services_commands.py) ----------------------------------------------
 REPORT_TABLE_UNKNOWN = "没有名为 {table} 的报表分项；可选：{known}"
 MONTHLY_PERIOD_INVALID = "月度报表的区间格式应为 YYYY-MM"
 SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"

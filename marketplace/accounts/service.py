@@ -11,7 +11,7 @@ from pwdlib import PasswordHash
 from sqlmodel import Session, select
 
 from marketplace import messages
-from marketplace.accounts.models import User, UserCreate, UserPublic
+from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
@@ -69,6 +69,8 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         role=data.role.value,
         district_id=district_id,
         expert_id=expert_id,
+        email=data.email,
+        phone=data.phone,
     )
     session.add(user)
     session.flush()
@@ -83,8 +85,33 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
             "role": user.role,
             "district_id": district_id,
             "expert_id": expert_id,
+            "email": user.email,
+            "phone": user.phone,
         },
     )
+    return user
+
+
+def update_contact(*, session: Session, user: User, data: UserContactUpdate, actor: Actor) -> User:
+    """Set the e-mail address and/or phone number of `user` (only the fields given)."""
+    before = {"email": user.email, "phone": user.phone}
+    if "email" in data.model_fields_set:
+        user.email = data.email
+    if "phone" in data.model_fields_set:
+        user.phone = data.phone
+    after = {"email": user.email, "phone": user.phone}
+    if after != before:
+        session.add(user)
+        session.flush()
+        record(
+            session=session,
+            actor=actor,
+            action="user.contact",
+            entity_type="user",
+            entity_id=str(user.id),
+            before=before,
+            after=after,
+        )
     return user
 
 
@@ -146,6 +173,8 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         district_id=user.district_id,
         district_name=district_name,
         expert_id=user.expert_id,
+        email=user.email,
+        phone=user.phone,
     )
 
 

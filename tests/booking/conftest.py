@@ -69,6 +69,8 @@ def quick_user(
         role=role.value,
         district_id=district_id,
         expert_id=expert_id,
+        # These fixture accounts registered the address their username spells, when it is one.
+        email=username if "@" in username else None,
     )
     session.add(user)
     session.flush()

@@ -115,6 +115,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         form=lambda w: {"username": w.users["district_own"].username, "password": TEST_PASSWORD},
     ),
     ("GET", "/api/me"): rule(ANY_USER),
+    ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
     ("GET", "/api/experts"): rule(ANY_USER),

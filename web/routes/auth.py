@@ -8,8 +8,14 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from marketplace import messages
-from marketplace.accounts.models import Token, UserPublic
-from marketplace.accounts.service import authenticate, issue_token, public_user
+from marketplace.accounts.models import Token, UserContactUpdate, UserPublic
+from marketplace.accounts.service import (
+    actor_for,
+    authenticate,
+    issue_token,
+    public_user,
+    update_contact,
+)
 from marketplace.errors import TooManyRequests, Unauthorized
 from web.deps import CurrentUser, SessionDep, SettingsDep
 from web.sessions import client_address
@@ -44,4 +50,12 @@ def login_for_token(
 
 @router.get("/me", response_model=UserPublic, summary="当前用户 / current user")
 def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
+    return public_user(session=session, user=user)
+
+
+@router.patch(
+    "/me", response_model=UserPublic, summary="修改我的联系方式 / edit my e-mail and phone"
+)
+def update_me(data: UserContactUpdate, user: CurrentUser, session: SessionDep) -> UserPublic:
+    update_contact(session=session, user=user, data=data, actor=actor_for(user))
     return public_user(session=session, user=user)

@@ -15,8 +15,16 @@ import typer
 
 from marketplace.db import make_engine
 from marketplace.jobs.scheduler import Scheduler
+from web.cli.common import load_settings
 
 log = logging.getLogger("heart.worker")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "worker",
+        help="运行定时任务（危机升级、邮件、索引同步、提醒、过期登记等）/ run the scheduled jobs",
+    )(worker_command)
 
 
 def worker_command(
@@ -29,7 +37,6 @@ def worker_command(
     from logging.config import dictConfig
 
     from search.service import SearchService
-    from web.cli import load_settings
     from web.jobs import all_jobs
     from web.observability import logging_config
 

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from booking import notify, service
 from marketplace.db import make_engine
+from web.cli.common import load_settings
 
 booking_app = typer.Typer(help="预约 / booking jobs", no_args_is_help=True)
 console = Console()
@@ -17,7 +18,6 @@ console = Console()
 )
 def tick_command() -> None:
     """Escalate unanswered crisis requests, queue reminders, poll busy feeds, deliver mail."""
-    from web.cli import load_settings
 
     settings = load_settings()
     engine = make_engine(settings)
@@ -36,3 +36,7 @@ def tick_command() -> None:
     )
     for line in polled.failed + delivered.errors:
         console.print(f"  [yellow]{line}[/yellow]")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(booking_app, name="booking")

@@ -1,4 +1,7 @@
-"""Every table of the hub, imported once so that SQLModel.metadata is complete (Alembic, tests)."""
+"""Every table of the hub, imported once so that SQLModel.metadata is complete (Alembic, tests).
+
+It lives beside Alembic, above every layer: a new table module is imported here, never from
+`marketplace` (which must not import `booking` or `matching`)."""
 
 from sqlmodel import SQLModel
 

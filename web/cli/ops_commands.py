@@ -11,6 +11,7 @@ from rich.console import Console
 from marketplace.backup import backup_database, restore_database
 from marketplace.db import make_engine
 from marketplace.errors import DomainError
+from web.cli.common import fail, load_settings, progress_bar
 
 console = Console(stderr=True)
 
@@ -19,7 +20,6 @@ def backup_command(
     file: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
 ) -> None:
     """Back up the whole database (SQLite online backup API, or pg_dump -Fc)."""
-    from web.cli import fail, load_settings
 
     engine = make_engine(load_settings())
     try:
@@ -42,7 +42,6 @@ def restore_command(
     ] = False,
 ) -> None:
     """Replace the database with a backup (stop `heart serve` first), then rebuild search."""
-    from web.cli import fail, load_settings, progress_bar
 
     settings = load_settings()
     if not yes:
@@ -71,3 +70,10 @@ def restore_command(
         raise fail(exc.message) from None
     finally:
         engine.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backup", help="备份整个数据库 / back up the whole database")(backup_command)
+    app.command(
+        "restore", help="从备份恢复数据库并重建搜索索引 / restore a backup, rebuild search"
+    )(restore_command)
