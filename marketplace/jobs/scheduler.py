@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,12 +91,7 @@ class Scheduler:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=wait_seconds)
-        deadline = time.monotonic() + wait_seconds
-        for flight in list(self._in_flight.values()):
-            try:
-                flight.future.result(timeout=max(deadline - time.monotonic(), 0.01))
-            except Exception:  # noqa: S110 - reported by _collect below
-                pass
+        wait([f.future for f in self._in_flight.values()], timeout=wait_seconds)
         self._collect()
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.holding:
@@ -152,9 +147,7 @@ class Scheduler:
 
     def run_until_idle(self, timeout: float = 30.0) -> None:
         """Wait for the jobs started so far and record them (tests and one-shot runs)."""
-        deadline = time.monotonic() + timeout
-        for flight in list(self._in_flight.values()):
-            flight.future.result(timeout=max(deadline - time.monotonic(), 0.01))
+        wait([f.future for f in self._in_flight.values()], timeout=timeout)
         self._collect()
 
     def _collect(self) -> None:
