@@ -7,8 +7,11 @@ from datetime import timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from booking import notify, service
-from booking.models import BookingNotification
+from booking.busy import service as busy_service
+from booking.locking import serialized_session
+from booking.notifications import outbox
+from booking.notifications import service as notifications_service
+from booking.notifications.models import BookingNotification
 from marketplace import messages
 from marketplace.errors import Unavailable
 from marketplace.jobs.service import JobContext, JobSpec
@@ -16,22 +19,22 @@ from marketplace.jobs.service import JobContext, JobSpec
 
 def escalate_crisis(ctx: JobContext) -> str:
     """Flag crisis requests nobody accepted in time and notify staff."""
-    with service.serialized_session(ctx.engine) as session:
-        escalated = service.escalate_unanswered_crisis(session=session, now=ctx.now)
+    with serialized_session(ctx.engine) as session:
+        escalated = notifications_service.escalate_unanswered_crisis(session=session, now=ctx.now)
     return messages.JOB_SUMMARY_ESCALATION.format(count=len(escalated))
 
 
 def queue_reminders(ctx: JobContext) -> str:
     """Queue the day-before reminders (each at most once: the outbox deduplicates)."""
-    with service.serialized_session(ctx.engine) as session:
-        count = service.enqueue_reminders(session=session, now=ctx.now)
+    with serialized_session(ctx.engine) as session:
+        count = notifications_service.enqueue_reminders(session=session, now=ctx.now)
     return messages.JOB_SUMMARY_REMINDERS.format(count=count)
 
 
 def poll_feeds(ctx: JobContext) -> str:
     """Refresh every subscribed busy calendar; feeds that failed keep their old busy times."""
-    with service.serialized_session(ctx.engine) as session:
-        report = service.poll_busy_feeds(session=session, now=ctx.now)
+    with serialized_session(ctx.engine) as session:
+        report = busy_service.poll_busy_feeds(session=session, now=ctx.now)
     summary = messages.JOB_SUMMARY_FEEDS.format(
         refreshed=report.refreshed, failed=len(report.failed)
     )
@@ -52,7 +55,7 @@ def pending_mail(session: Session) -> int:
 
 def deliver_mail(ctx: JobContext) -> str:
     """Send the queued e-mails; a run that could send none of them counts as failed."""
-    report = notify.deliver_pending(engine=ctx.engine, settings=ctx.settings)
+    report = outbox.deliver_pending(engine=ctx.engine, settings=ctx.settings)
     with Session(ctx.engine) as session:
         pending = pending_mail(session)
     if report.errors and report.sent == 0:
