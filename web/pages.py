@@ -48,6 +48,7 @@ FLASH_MESSAGES = {
     "match_run_discarded": messages.MATCH_RUN_DISCARDED,
     "notifications_all_read": messages.NOTIFICATIONS_ALL_READ,
     "contact_saved": messages.CONTACT_SAVED,
+    "job_run_requested": messages.JOB_RUN_REQUESTED,
 }
 
 

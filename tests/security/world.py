@@ -18,6 +18,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
+from marketplace.jobs.models import JobState
 from marketplace.notifications.models import Notification
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
@@ -80,6 +81,7 @@ class World:
     calendar_id: int = 0
     notification_id: int = 0  # the own expert's "new booking" inbox entry
     feed_token: str = ""
+    job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
 
     def leaks(self, text: str) -> list[str]:
@@ -170,6 +172,7 @@ def build_world(session: Session, settings: Settings) -> World:
     world.feed_token = feeds_service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(owner.district_id), user=owner
     )
+    session.add(JobState(name=world.job_name, interval_seconds=60))
     session.flush()
     return world
 
