@@ -27,6 +27,7 @@ ROLE_LABELS = {
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
 TOKEN_INVALID = "登录已失效，请重新登录"
+TOKEN_REQUIRED = "此操作需要使用访问令牌（Authorization: Bearer）"
 FORBIDDEN = "没有权限执行此操作"
 EXPERT_NOT_FOUND = "专家不存在：{id}"
 EXPERT_EXISTS = "专家编号已存在：{id}"
@@ -37,7 +38,17 @@ REGION_AMBIGUOUS = "区县名称不唯一，请写成 市/区县：{name}"
 ROLE_NEEDS_DISTRICT = "区县协调员账号必须绑定区县（--district）"
 ROLE_NEEDS_EXPERT = "专家账号必须绑定专家编号（--expert-id）"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
-PASSWORD_TOO_WEAK = "密码须同时包含字母和数字"
+PASSWORD_GUESSABLE = (
+    "密码太容易被猜到：{reasons}。请换用更长、更少见的组合，例如三四个互不相关的词加上数字或符号"
+)
+PASSWORD_REASON_COMMON = "属于常见密码或其简单变形"
+PASSWORD_REASON_OWN_NAME = "包含用户名或姓名"
+PASSWORD_REASON_WORD = "由常见单词或人名组成"
+PASSWORD_REASON_KEYBOARD = "含键盘上相邻按键的序列"
+PASSWORD_REASON_REPEAT = "含重复的字符或片段"
+PASSWORD_REASON_SEQUENCE = "含 abc、1234 之类的顺序字符"
+PASSWORD_REASON_DATE = "含年份或日期"
+PASSWORD_REASON_SHORT_OR_SIMPLE = "长度不足或组合过于简单"
 EMAIL_INVALID = "邮箱格式不正确，例如 name@example.org"
 PHONE_INVALID = "电话号码格式不正确，例如 13800000000 或 029-12345678"
 CONTACT_SAVED = "联系方式已保存"
@@ -242,6 +253,33 @@ MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
 )
 
+# --- operations: scheduled jobs, health, metrics (marketplace/jobs, web/routes/ops*.py) -------
+JOB_OVER_BUDGET = "超出时间预算仍未完成，已记为失败（完成前不会再次启动）"
+JOB_UNKNOWN = "没有名为 {name} 的定时任务"
+JOB_RUN_REQUESTED = "已请求立即运行，调度器将在下一轮执行"
+JOB_LABELS = {
+    "crisis_escalation": "危机预约升级（无人响应时通知工作人员）",
+    "mail_delivery": "邮件发送",
+    "search_outbox": "搜索索引同步",
+    "busy_feeds": "忙碌日历订阅刷新",
+    "reminders": "次日预约提醒",
+    "service_expiry": "服务余量过期登记",
+    "session_purge": "清理过期登录会话",
+    "index_drift": "搜索索引与需求模型核对",
+}
+JOB_SUMMARY_ESCALATION = "升级 {count} 个危机预约"
+JOB_SUMMARY_MAIL = "发送 {sent}，失败 {failed}，待发 {pending}"
+JOB_MAIL_FAILED = "邮件发送失败：{errors}"
+JOB_SUMMARY_OUTBOX = "处理 {done} 条索引变更"
+JOB_SUMMARY_FEEDS = "刷新 {refreshed} 个订阅，失败 {failed} 个"
+JOB_FEEDS_FAILED = "部分日历订阅刷新失败：{errors}"
+JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
+JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
+JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
+JOB_SUMMARY_DRIFT = "索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
+JOB_DRIFT_NO_MODEL = "需求模型缺失，请运行 heart index --rebuild"
+METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
+
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"
 BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"
@@ -324,7 +362,9 @@ RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交�
 RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
 RESOURCE_FILE_EMPTY = "文件为空"
 RESOURCE_FILE_EXECUTABLE = "这是一个可执行程序，不能作为资料上传"
-RESOURCE_FILE_TYPE = "只接受 PDF、Word（.docx）、PowerPoint（.pptx）、PNG 和 JPEG 文件（按文件内容判断）"
+RESOURCE_FILE_TYPE = (
+    "只接受 PDF、Word（.docx）、PowerPoint（.pptx）、PNG 和 JPEG 文件（按文件内容判断）"
+)
 RESOURCE_FILE_TOO_MANY = "每份资料最多 {count} 个文件"
 RESOURCE_FILE_PERSONAL_DATA = (
     "文件中似乎含有学生个人信息（{kinds}），未保存。请删除或打码后重新上传"

@@ -15,7 +15,7 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.service import user_from_token
+from marketplace.accounts.service import token_login
 from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
 from marketplace.errors import Forbidden, Unauthorized, Unavailable
 from marketplace.settings import Settings
@@ -94,12 +94,17 @@ def get_optional_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    user = None
     if token:
-        return user_from_token(session=session, token=token, secret=settings.secret_key)
-    resolver = getattr(request.app.state, "cookie_user_resolver", None)
-    if resolver is not None:
-        return resolver(request, session)
-    return None
+        user, login = token_login(session=session, token=token, secret=settings.secret_key)
+        request.state.token_session = login
+    else:
+        resolver = getattr(request.app.state, "cookie_user_resolver", None)
+        if resolver is not None:
+            user = resolver(request, session)
+    if user is not None:
+        request.state.user_id = user.id  # for the request's log line (web/observability.py)
+    return user
 
 
 def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:

@@ -8,12 +8,17 @@ from datetime import date, timedelta
 
 from sqlmodel import Session
 
-from booking import service as booking
-from booking.models import AvailabilityUpdate, BookingCreate
+from booking.busy import service as busy_service
+from booking.feeds import service as feeds_service
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
+from marketplace.jobs.models import JobState
 from marketplace.resources.files import store_for
 from marketplace.resources.models import ResourceCreate
 from marketplace.resources.service import add_file, create_resource, submit_resource
@@ -79,6 +84,7 @@ class World:
     resource_id: int = 0  # a submission by the own expert, not yet published
     resource_file_id: int = 0
     feed_token: str = ""
+    job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
 
     def leaks(self, text: str) -> list[str]:
@@ -107,7 +113,7 @@ def build_world(session: Session, settings: Settings) -> World:
         district_id=owner.district_id,
         other_district_id=users["district_other"].district_id,
     )
-    booking.set_availability(
+    schedule_service.set_availability(
         session=session, expert_id="SX1", data=AvailabilityUpdate(**WORKDAY), user=staff
     )
     world.request_id = file_request(
@@ -117,7 +123,7 @@ def build_world(session: Session, settings: Settings) -> World:
         session, user=owner, district=None, submit=False, text=f"{SECRETS[0]} 草稿"
     ).id
     day = future_weekday(10)
-    world.booking_id = booking.create_booking(
+    world.booking_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
             expert_id="SX1",
@@ -129,7 +135,7 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=owner,
     ).id
-    world.training_id = booking.create_booking(
+    world.training_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
             expert_id="SX1",
@@ -160,7 +166,7 @@ def build_world(session: Session, settings: Settings) -> World:
         relevance_factory=fake_relevance,
         request_ids=[world.request_id],
     ).id
-    world.calendar_id = booking.upload_busy_calendar(
+    world.calendar_id = busy_service.upload_busy_calendar(
         session=session, expert_id="SX1", data=BUSY_ICS, name=SECRETS[3], user=users["expert_own"]
     ).id
     author = users["expert_own"]
@@ -179,9 +185,10 @@ def build_world(session: Session, settings: Settings) -> World:
         store=store_for(settings.data_dir),
     ).id
     submit_resource(session=session, resource_id=resource.id, user=author)
-    world.feed_token = booking.issue_feed_token(
+    world.feed_token = feeds_service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(owner.district_id), user=owner
     )
+    session.add(JobState(name=world.job_name, interval_seconds=60))
     session.flush()
     return world
 
