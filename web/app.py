@@ -39,6 +39,7 @@ from web.routes import (
     reports,
     search,
     services,
+    users,
 )
 from web.security_headers import install_security_headers
 from web.sessions import install_sessions
@@ -95,6 +96,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Report sections computed by the packages that own their tables (marketplace imports neither).
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
-    for module in (district_requests, matching):
+    for module in (district_requests, matching, users):
         app.include_router(module.router)
     return app
