@@ -27,7 +27,7 @@ def users_create(
     username: Annotated[str, typer.Argument(help="用户名 / username")],
     role: Annotated[Role, typer.Option("--role", help="角色 / role")],
     password: Annotated[
-        str, typer.Option("--password", help="密码（至少 8 位，含字母和数字）/ password")
+        str, typer.Option("--password", help="密码（至少 8 位，不可是常见或易猜的密码）/ password")
     ],
     district: Annotated[
         str | None, typer.Option("--district", help="区县（区县协调员必填），如 西安市/碑林区")
