@@ -12,18 +12,13 @@ from sqlmodel import Session, col, func, or_, select
 from marketplace import messages
 from marketplace.accounts.contact import Email, Phone
 from marketplace.accounts.models import User, UserPublic
-from marketplace.accounts.service import (
-    _hasher,
-    check_password_policy,
-    hash_password,
-)
+from marketplace.accounts.service import _hasher, set_password
 from marketplace.audit.service import Actor, record
-from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.districts.service import find_district
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.experts.service import get_expert
-from marketplace.login_sessions.models import LoginSession
+from marketplace.login_sessions.service import revoke_all_sessions
 from marketplace.vocabulary import Role
 
 TEMPORARY_PASSWORD_LENGTH = 14
@@ -106,27 +101,6 @@ def _snapshot(user: User) -> dict:
     }
 
 
-def revoke_access(*, session: Session, user: User) -> int:
-    """End every login session and bearer token of `user` at once; returns sessions ended.
-
-    Tokens and sessions carry the user's token_version; bumping it makes all of them fail.
-    """
-    user.token_version += 1
-    session.add(user)
-    now = utcnow()
-    ended = 0
-    for login in session.exec(
-        select(LoginSession).where(
-            LoginSession.user_id == user.id, col(LoginSession.revoked_at).is_(None)
-        )
-    ):
-        login.revoked_at = now
-        session.add(login)
-        ended += 1
-    session.flush()
-    return ended
-
-
 def _not_self(user: User, actor: Actor) -> None:
     if actor.user_id is not None and actor.user_id == user.id:
         raise Forbidden(messages.CANNOT_CHANGE_OWN_ACCOUNT)
@@ -193,7 +167,11 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
         return user
     before = _snapshot(user)
     user.is_active = active
-    ended = revoke_access(session=session, user=user) if not active else 0
+    ended = (
+        0
+        if active
+        else revoke_all_sessions(session=session, user=user, actor=actor, reason="deactivate")
+    )
     session.add(user)
     session.flush()
     record(
@@ -211,7 +189,7 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
 def force_logout(*, session: Session, user_id: int, actor: Actor) -> int:
     """Log a user out everywhere (sessions and bearer tokens); returns sessions ended."""
     user = get_user(session=session, user_id=user_id)
-    ended = revoke_access(session=session, user=user)
+    ended = revoke_all_sessions(session=session, user=user, actor=actor, reason="force_logout")
     record(
         session=session,
         actor=actor,
@@ -237,16 +215,16 @@ def reset_password(*, session: Session, user_id: int, actor: Actor) -> Temporary
     """Give an account a temporary password that must be changed at the next login."""
     user = get_user(session=session, user_id=user_id)
     password = temporary_password()
-    user.password_hash = hash_password(password)
+    set_password(session=session, user=user, password=password, actor=actor)
     user.must_change_password = True
-    ended = revoke_access(session=session, user=user)
+    session.add(user)
     record(
         session=session,
         actor=actor,
         action="user.reset_password",
         entity_type="user",
         entity_id=str(user.id),
-        after={"sessions_ended": ended, "must_change_password": True},
+        after={"must_change_password": True},
     )
     return TemporaryPassword(user_id=user.id or 0, temporary_password=password)
 
@@ -258,17 +236,16 @@ def change_own_password(*, session: Session, user: User, data: PasswordChange) -
         raise InvalidInput(messages.OLD_PASSWORD_WRONG)
     if data.new_password == data.old_password:
         raise InvalidInput(messages.PASSWORD_SAME_AS_OLD)
-    check_password_policy(data.new_password)
-    user.password_hash = hash_password(data.new_password)
+    actor = Actor(label=user.username, user_id=user.id)
+    set_password(session=session, user=user, password=data.new_password, actor=actor)
     user.must_change_password = False
-    ended = revoke_access(session=session, user=user)
+    session.add(user)
     record(
         session=session,
-        actor=Actor(label=user.username, user_id=user.id),
+        actor=actor,
         action="user.password_change",
         entity_type="user",
         entity_id=str(user.id),
-        after={"sessions_ended": ended},
     )
     return user
 

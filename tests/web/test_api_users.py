@@ -71,7 +71,7 @@ def test_an_admin_creates_a_coordinator_lists_and_edits_it(client, session, sett
         "/api/users",
         json={
             "username": "coord-yanta",
-            "password": "Yanta-2026",
+            "password": "Yanta-Orchard-5521",
             "role": "district",
             "district": "西安市/雁塔区",
             "display_name": "雁塔区协调员",
@@ -99,7 +99,7 @@ def test_an_admin_creates_a_coordinator_lists_and_edits_it(client, session, sett
         "yanta@example.cn",
         "029-88886666",
     )
-    assert _token(client, "coord-yanta", "Yanta-2026")
+    assert _token(client, "coord-yanta", "Yanta-Orchard-5521")
 
 
 def test_a_role_change_must_fit_its_binding(client, session, settings, admin, target):
@@ -178,7 +178,7 @@ def test_a_reset_password_is_temporary_and_opens_only_the_change_form(
     assert blocked.status_code == 403 and "请先设置新密码" in blocked.json()["detail"]
     changed = client.post(
         "/api/me/password",
-        json={"old_password": temporary, "new_password": "Mine-2026-new"},
+        json={"old_password": temporary, "new_password": "Harbor-Violet-8813"},
         headers=headers,
     )
     assert changed.status_code == 200
@@ -193,7 +193,7 @@ def test_changing_ones_own_password_needs_the_current_one_and_ends_other_session
     old_token = _token(client, target.username, TEST_PASSWORD)
     wrong = client.post(
         "/api/me/password",
-        json={"old_password": "not-it-1", "new_password": "Better-2026"},
+        json={"old_password": "not-it-1", "new_password": "Lantern-Quiet-4127"},
         headers=old_token,
     )
     assert wrong.status_code == 422 and wrong.json()["detail"] == "当前密码不正确"
@@ -207,10 +207,10 @@ def test_changing_ones_own_password_needs_the_current_one_and_ends_other_session
     logged_in(client, target)
     changed = client.post(
         "/api/me/password",
-        json={"old_password": TEST_PASSWORD, "new_password": "Better-2026"},
+        json={"old_password": TEST_PASSWORD, "new_password": "Lantern-Quiet-4127"},
         headers=old_token,
     )
     assert changed.status_code == 200
     assert client.get("/api/me", headers=old_token).status_code == 401
     assert client.get("/requests", follow_redirects=False).status_code == 303  # page session
-    assert _token(client, target.username, "Better-2026")
+    assert _token(client, target.username, "Lantern-Quiet-4127")

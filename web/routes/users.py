@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from marketplace.accounts.admin import (
     PasswordChange,
@@ -25,6 +25,7 @@ from marketplace.accounts.service import actor_for, create_user, issue_token, pu
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from web.sessions import client_address
 
 router = APIRouter(prefix="/api", tags=["users"])
 
@@ -102,11 +103,20 @@ def force_logout_route(user_id: RecordId, session: SessionDep, user: AdminUser) 
 
 @router.post("/me/password", response_model=Token, summary="修改自己的密码 / change own password")
 def change_password_route(
-    data: PasswordChange, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    request: Request,
+    data: PasswordChange,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> Token:
     """Other sessions and tokens (this one too) end; the answer carries a fresh token."""
     change_own_password(session=session, user=user, data=data)
     token = issue_token(
-        user=user, secret=settings.secret_key, minutes=settings.access_token_minutes
+        session=session,
+        user=user,
+        secret=settings.secret_key,
+        minutes=settings.access_token_minutes,
+        ip=client_address(request),
+        user_agent=request.headers.get("user-agent", ""),
     )
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
