@@ -253,6 +253,33 @@ MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
 )
 
+# --- operations: scheduled jobs, health, metrics (marketplace/jobs, web/routes/ops*.py) -------
+JOB_OVER_BUDGET = "超出时间预算仍未完成，已记为失败（完成前不会再次启动）"
+JOB_UNKNOWN = "没有名为 {name} 的定时任务"
+JOB_RUN_REQUESTED = "已请求立即运行，调度器将在下一轮执行"
+JOB_LABELS = {
+    "crisis_escalation": "危机预约升级（无人响应时通知工作人员）",
+    "mail_delivery": "邮件发送",
+    "search_outbox": "搜索索引同步",
+    "busy_feeds": "忙碌日历订阅刷新",
+    "reminders": "次日预约提醒",
+    "service_expiry": "服务余量过期登记",
+    "session_purge": "清理过期登录会话",
+    "index_drift": "搜索索引与需求模型核对",
+}
+JOB_SUMMARY_ESCALATION = "升级 {count} 个危机预约"
+JOB_SUMMARY_MAIL = "发送 {sent}，失败 {failed}，待发 {pending}"
+JOB_MAIL_FAILED = "邮件发送失败：{errors}"
+JOB_SUMMARY_OUTBOX = "处理 {done} 条索引变更"
+JOB_SUMMARY_FEEDS = "刷新 {refreshed} 个订阅，失败 {failed} 个"
+JOB_FEEDS_FAILED = "部分日历订阅刷新失败：{errors}"
+JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
+JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
+JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
+JOB_SUMMARY_DRIFT = "索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
+JOB_DRIFT_NO_MODEL = "需求模型缺失，请运行 heart index --rebuild"
+METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
+
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"
 BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"

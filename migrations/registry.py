@@ -17,6 +17,7 @@ from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
+from marketplace.jobs.models import JobRun, JobState, SchedulerLease
 from marketplace.login_sessions.models import LoginFailure, LoginSession
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
@@ -45,6 +46,8 @@ __all__ = [
     "Expert",
     "ExpertSpecialty",
     "IndexOutbox",
+    "JobRun",
+    "JobState",
     "LedgerEntry",
     "LoginFailure",
     "LoginSession",
@@ -52,6 +55,7 @@ __all__ = [
     "MatchRun",
     "Organization",
     "ProcuredService",
+    "SchedulerLease",
     "Province",
     "ServiceApplication",
     "Specialty",

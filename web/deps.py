@@ -94,14 +94,17 @@ def get_optional_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    user = None
     if token:
         user, login = token_login(session=session, token=token, secret=settings.secret_key)
         request.state.token_session = login
-        return user
-    resolver = getattr(request.app.state, "cookie_user_resolver", None)
-    if resolver is not None:
-        return resolver(request, session)
-    return None
+    else:
+        resolver = getattr(request.app.state, "cookie_user_resolver", None)
+        if resolver is not None:
+            user = resolver(request, session)
+    if user is not None:
+        request.state.user_id = user.id  # for the request's log line (web/observability.py)
+    return user
 
 
 # What a user holding a temporary password may still reach: who they are and the change form.

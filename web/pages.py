@@ -45,6 +45,7 @@ FLASH_MESSAGES = {
     "match_run_adjusted": messages.MATCH_RUN_ADJUSTED,
     "match_run_confirmed": messages.MATCH_RUN_CONFIRMED,
     "match_run_discarded": messages.MATCH_RUN_DISCARDED,
+    "job_run_requested": messages.JOB_RUN_REQUESTED,
 }
 
 

@@ -60,6 +60,10 @@ EXPERT_ONLY = (LOGIN, DENY, DENY, OK, OK, DENY, DENY)
 BOOKING_PARTY = (LOGIN, OK, DENY, OK, DENY, OK, OK)
 PAGE_ANY = (ANY,) * 7
 FEED_OWNERS = (LOGIN, OK, OK, OK, OK, DENY, DENY)
+ADMIN_ONLY = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
+# /metrics answers by client network or bearer token, never by role; the test client's
+# address ("testclient") is in no allowed network.
+NETWORK_ONLY = (DENY,) * 7
 
 
 def reason(_: World) -> dict:
@@ -318,6 +322,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/matching/runs/{run_id}/discard"): rule(STAFF),
+    # --- operations: metrics, scheduled jobs (issue 19) -------------------------------------
+    ("GET", "/metrics"): rule(NETWORK_ONLY),
+    ("GET", "/admin/jobs"): rule(ADMIN_ONLY),
+    ("POST", "/admin/jobs/{name}/run"): rule(ADMIN_ONLY, ids={"name": "job_name"}),
 }
 
 # Framework routes outside the matrix: the API schema and its viewers carry no data.

@@ -18,6 +18,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
+from marketplace.jobs.models import JobState
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
 from marketplace.settings import Settings
@@ -78,6 +79,7 @@ class World:
     run_id: int = 0
     calendar_id: int = 0
     feed_token: str = ""
+    job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
 
     @property
@@ -170,6 +172,7 @@ def build_world(session: Session, settings: Settings) -> World:
     world.feed_token = feeds_service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(owner.district_id), user=owner
     )
+    session.add(JobState(name=world.job_name, interval_seconds=60))
     session.flush()
     return world
 
