@@ -322,3 +322,66 @@ PRIVACY_FINDINGS = (
     "需求描述中似乎含有学生个人信息（{kinds}）。请删除，或选择打码后保存"
     "（privacy: mask），或确认确有必要原样保存（privacy: confirm）"
 )
+
+# --- resource library (marketplace/resources, web/routes/resources.py, pages_library.py) -------
+RESOURCE_KIND_LABELS = {
+    "course": "课程/课件",
+    "scale": "测评量表",
+    "case": "案例",
+    "policy": "政策文件",
+    "other": "其他",
+}
+RESOURCE_AUDIENCE_LABELS = {
+    "primary": "小学生",
+    "junior": "初中生",
+    "senior": "高中生",
+    "teachers": "教师",
+    "parents": "家长",
+    "leaders": "学校管理者",
+}
+RESOURCE_ACCESS_LABELS = {"all": "所有区县", "region": "指定城市的区县", "staff": "仅工作人员"}
+RESOURCE_STATUS_LABELS = {
+    "draft": "草稿",
+    "submitted": "待审核",
+    "changes_requested": "退回修改",
+    "published": "已发布",
+    "superseded": "已被新版本取代",
+    "rejected": "未通过",
+    "retired": "已下架",
+}
+RESOURCE_NOT_FOUND = "资料不存在：{id}"
+RESOURCE_FILE_NOT_FOUND = "资料文件不存在：{id}"
+RESOURCE_NOT_EDITABLE = "资料当前状态为“{status}”，不能修改；已发布的资料请创建新版本"
+RESOURCE_WRONG_STATE = "资料当前状态为“{status}”，不能执行此操作"
+RESOURCE_NO_CONTENT = "请先上传至少一个文件、填写正文或视频链接，再提交审核"
+RESOURCE_UNKNOWN_SPECIALTIES = "未知的专长领域：{names}（请从专长词表中选择）"
+RESOURCE_UNKNOWN_EXPERTS = "未知的作者专家编号：{ids}"
+RESOURCE_UNKNOWN_CITY = "未知的城市编号：{id}"
+RESOURCE_UNKNOWN_SERVICE = "未知的采购服务编号：{id}"
+RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交资料"
+RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
+RESOURCE_FILE_EMPTY = "文件为空"
+RESOURCE_FILE_EXECUTABLE = "这是一个可执行程序，不能作为资料上传"
+RESOURCE_FILE_TYPE = (
+    "只接受 PDF、Word（.docx）、PowerPoint（.pptx）、PNG 和 JPEG 文件（按文件内容判断）"
+)
+RESOURCE_FILE_TOO_MANY = "每份资料最多 {count} 个文件"
+RESOURCE_FILE_PERSONAL_DATA = (
+    "文件中似乎含有学生个人信息（{kinds}），未保存。请删除或打码后重新上传"
+)
+RESOURCE_PRIVACY_FINDINGS = (
+    "案例中似乎含有学生个人信息（{kinds}）。请删除，或选择打码后提交"
+    "（privacy: mask），或确认确有必要原样提交（privacy: confirm）"
+)
+RESOURCE_REVIEW_PRIVACY = (
+    "案例中仍含有疑似学生个人信息（{kinds}）。请退回修改，或确认这些内容不是学生信息后再发布"
+)
+RESOURCE_SUBMITTED = "资料已提交，等待资源中心审核"
+RESOURCE_PUBLISHED = "资料已发布"
+RESOURCE_CHANGES_REQUESTED = "已退回作者修改"
+RESOURCE_REJECTED = "已驳回"
+RESOURCE_RETIRED = "资料已下架"
+RESOURCE_SAVED = "资料已保存"
+RESOURCE_FILE_ADDED = "文件已上传"
+RESOURCE_VERSION_CREATED = "已创建新版本草稿"
+RESOURCE_IMPORT_LINE = "第 {line} 行：{error}"

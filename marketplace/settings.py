@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # "builtin" = derived from the dev requests, a JSON path, or "none".
     match_service_prior: str = "builtin"
 
+    # Resource library files (marketplace/resources): upload limit and text-extraction budget.
+    resource_max_mb: float = Field(default=20.0, gt=0, le=500)
+    resource_extract_seconds: float = Field(default=10.0, gt=0, le=300)
+
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""
     smtp_port: int = 25

@@ -22,6 +22,7 @@ from marketplace.login_sessions.models import LoginFailure, LoginSession
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
+from marketplace.resources.models import Resource, ResourceFile, ResourceUse
 from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
 from matching.models import MatchPair, MatchRun
@@ -57,6 +58,9 @@ __all__ = [
     "ProcuredService",
     "SchedulerLease",
     "Province",
+    "Resource",
+    "ResourceFile",
+    "ResourceUse",
     "ServiceApplication",
     "Specialty",
     "User",

@@ -42,6 +42,7 @@ from web.routes import (
     pages_sessions,
     reference,
     reports,
+    resources,
     search,
     services,
 )
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (health, auth, experts, reference, search, bookings):
         app.include_router(module.router)
-    for module in (services, applications, reports):
+    for module in (services, applications, reports, resources):
         app.include_router(module.router)
     # Report sections computed by the packages that own their tables (marketplace imports neither).
     booking_reports.register_report_sections()

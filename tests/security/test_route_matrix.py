@@ -204,6 +204,27 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/reports/allocation"): rule(STAFF),
     ("GET", "/api/reports/allocation.csv"): rule(STAFF),
     ("GET", "/api/reports/allocation.xlsx"): rule(STAFF),
+    # --- API: the resource library (world.resource_id: the own expert's submission) ---------
+    ("GET", "/api/resources"): rule(ANY_USER),
+    ("POST", "/api/resources"): rule(
+        (LOGIN, DENY, DENY, OK, OK, OK, OK),
+        json=lambda w: {"kind": "course", "title": "新课纲", "body": "课程内容"},
+    ),
+    ("GET", "/api/resources/{resource_id}"): rule(EXPERT_RECORD),
+    ("PATCH", "/api/resources/{resource_id}"): rule(
+        EXPERT_RECORD, json=lambda w: {"title": "改名"}
+    ),
+    ("POST", "/api/resources/{resource_id}/files"): rule(
+        EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
+    ),
+    ("GET", "/api/resources/{resource_id}/files/{file_id}"): rule(EXPERT_RECORD),
+    ("POST", "/api/resources/{resource_id}/submit"): rule(EXPERT_RECORD),
+    ("POST", "/api/resources/{resource_id}/publish"): rule(STAFF),
+    ("POST", "/api/resources/{resource_id}/request-changes"): rule(STAFF, json=reason),
+    ("POST", "/api/resources/{resource_id}/reject"): rule(STAFF, json=reason),
+    ("POST", "/api/resources/{resource_id}/retire"): rule(STAFF, json=reason),
+    ("GET", "/api/resources/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/api/resources/{resource_id}/versions"): rule(EXPERT_RECORD),
     # --- API: district requests and matching ---------------------------------------------------
     ("POST", "/api/requests"): rule(DISTRICTS_AND_STAFF, json=request_body),
     ("GET", "/api/requests"): rule(DISTRICTS_AND_STAFF),
@@ -349,6 +370,8 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
         "token": world.feed_token,
+        "resource_id": world.resource_id,
+        "file_id": world.resource_file_id,
     }
     values |= {name: getattr(world, attr) for name, attr in ids.items()}
     return path.format(**values)
