@@ -323,6 +323,38 @@ PRIVACY_FINDINGS = (
     "（privacy: mask），或确认确有必要原样保存（privacy: confirm）"
 )
 
+# --- in-app notifications (marketplace/notifications, the inbox page) ---
+NOTIFICATION_NOT_FOUND = "通知不存在"
+NOTIFICATION_KIND_LABELS = {
+    "booking_requested": "新的预约",
+    "booking_confirmed": "预约已确认",
+    "booking_declined": "预约未被接受",
+    "booking_rescheduled": "预约已改期",
+    "booking_cancelled": "预约已取消",
+    "booking_reminder": "明日提醒",
+    "request_matched": "需求已匹配",
+    "application_approved": "申请已批准",
+    "application_partly_approved": "申请部分批准",
+    "application_rejected": "申请被驳回",
+    "crisis_escalation": "危机支持待协调",
+    "training_update": "培训通知",
+    "system": "系统通知",
+}
+NOTIFY_BOOKING = {
+    "request": "新的预约申请：{title}（{who}，{start}）",
+    "confirmation": "预约已确认：{title}（{who}，{start}）",
+    "change": "预约已改期：{title}（{who}，改至 {start}）",
+    "cancellation": "预约已取消：{title}（{who}，{start}）",
+    "declined": "预约未被接受：{title}（{who}，{start}）",
+    "reminder": "明日提醒：{title}（{who}，{start}）",
+    "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
+}
+NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
+NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
+NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
+NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"
+NOTIFICATIONS_ALL_READ = "已将全部通知标为已读"
+
 # --- resource library (marketplace/resources, web/routes/resources.py, pages_library.py) -------
 RESOURCE_KIND_LABELS = {
     "course": "课程/课件",

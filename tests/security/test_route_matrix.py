@@ -59,6 +59,7 @@ EXPERT_ONLY = (LOGIN, DENY, DENY, OK, OK, DENY, DENY)
 BOOKING_PARTY = (LOGIN, OK, DENY, OK, DENY, OK, OK)
 PAGE_ANY = (ANY,) * 7
 FEED_OWNERS = (LOGIN, OK, OK, OK, OK, DENY, DENY)
+OWN_EXPERT_USER = (LOGIN, DENY, DENY, OK, DENY, DENY, DENY)
 ADMIN_ONLY = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
 # /metrics answers by client network or bearer token, never by role; the test client's
 # address ("testclient") is in no allowed network.
@@ -117,6 +118,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/logout"): rule(ANY_USER),
     ("GET", "/api/me"): rule(ANY_USER),
     ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
+    # In-app notifications: everyone has an inbox; an entry is its recipient's alone.
+    ("GET", "/api/notifications"): rule(ANY_USER),
+    ("POST", "/api/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/api/notifications/{notification_id}/read"): rule(OWN_EXPERT_USER),
+    ("GET", "/notifications"): rule(ANY_USER),
+    ("POST", "/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/notifications/{notification_id}/open"): rule(OWN_EXPERT_USER),
+    ("GET", "/account"): rule(ANY_USER),
+    ("POST", "/account"): rule(ANY_USER, form=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
     ("GET", "/api/experts"): rule(ANY_USER),
@@ -369,6 +379,7 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "service_id": world.service_id,
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
+        "notification_id": world.notification_id,
         "token": world.feed_token,
         "resource_id": world.resource_id,
         "file_id": world.resource_file_id,
