@@ -1,14 +1,21 @@
 """Alembic environment: uses the connection handed in by marketplace.db.run_migrations,
 or HEART_DATABASE_URL / the default SQLite file when run from the `alembic` command."""
 
-from alembic import context
-from sqlmodel import SQLModel
+import sys
+from pathlib import Path
 
-import marketplace.models  # noqa: F401  (registers every table)
+from alembic import context
+
 from marketplace.db import make_engine
 from marketplace.settings import Settings
 
-target_metadata = SQLModel.metadata
+try:
+    from migrations.registry import metadata
+except ModuleNotFoundError:  # an editable install made before `migrations` became a package
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from migrations.registry import metadata
+
+target_metadata = metadata
 
 
 def run_migrations_online() -> None:

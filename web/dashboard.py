@@ -123,7 +123,7 @@ def _applications(status: str | None) -> Loader:
 
 def _upcoming_bookings(days: int) -> Loader:
     def load(session: Session, user: User) -> dict[str, Any]:
-        from booking.service import list_bookings, public_view
+        from booking.sessions.service import list_bookings, public_view
 
         now = utcnow()
         found = list_bookings(session=session, user=user, start=now, end=now + timedelta(days=days))

@@ -8,6 +8,7 @@ import pydantic
 from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
+from marketplace.accounts.contact import Email, Phone
 from marketplace.clock import utcnow
 from marketplace.vocabulary import Role
 
@@ -21,9 +22,14 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16, index=True)
     district_id: int | None = Field(default=None, foreign_key="district.id", index=True)
     expert_id: str | None = Field(default=None, foreign_key="expert.id", index=True)
+    # Where mail and reminders go; optional, validated on the way in (see contact.py).
+    email: str | None = Field(default=None, max_length=254, index=True)
+    phone: str | None = Field(default=None, max_length=32)
     is_active: bool = True
     # Bumped on password change / forced logout: tokens carry it and die with it.
     token_version: int = 0
+    # Set by an admin's password reset: the temporary password opens only the change form.
+    must_change_password: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
 
@@ -35,6 +41,15 @@ class UserCreate(BaseModel):
     display_name: str = pydantic.Field(default="", max_length=64)
     district: str | None = pydantic.Field(default=None, max_length=128)
     expert_id: str | None = pydantic.Field(default=None, max_length=32)
+    email: Email = None
+    phone: Phone = None
+
+
+class UserContactUpdate(BaseModel):
+    """The contact details an owner (or an admin) edits; an empty value clears the field."""
+
+    email: Email = None
+    phone: Phone = None
 
 
 class UserPublic(BaseModel):
@@ -45,6 +60,10 @@ class UserPublic(BaseModel):
     district_id: int | None
     district_name: str | None = None
     expert_id: str | None
+    email: str | None = None
+    phone: str | None = None
+    is_active: bool = True
+    must_change_password: bool = False
 
 
 class Token(BaseModel):

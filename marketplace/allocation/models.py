@@ -122,3 +122,17 @@ class ProposalConfirm(BaseModel):
     """Staff confirm the proposal they were shown, identified by its fingerprint."""
 
     fingerprint: str = pydantic.Field(min_length=8, max_length=64)
+
+
+class ApprovalContext(BaseModel):
+    """What staff see beside a pending application before deciding it."""
+
+    application_id: int
+    unit: str
+    remaining_quantity: float
+    period_label: str
+    district_students: int
+    district_period_total: float  # this service, approved to the district this term, net
+    district_period_per_1000: float | None  # per 1,000 students; None without a student count
+    suggested_quantity: float  # the fair-share proposal's amount for this application
+    left_after_suggestion: float

@@ -20,6 +20,7 @@ from marketplace.allocation import fairness
 from marketplace.allocation.balances import Totals, ledger_totals, reconciles
 from marketplace.allocation.models import (
     ApplicationShare,
+    ApprovalContext,
     DistrictBalance,
     DistrictProposalPublic,
     LedgerEntry,
@@ -40,6 +41,9 @@ from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, InvalidInput
+from marketplace.notifications.models import NotificationKind
+from marketplace.notifications.service import notify, recipients
+from marketplace.reports.periods import term_of
 from marketplace.services.models import ProcuredService, ServiceKind
 from marketplace.services.quantity import format_quantity, from_hundredths, to_hundredths
 from marketplace.services.service import get_service, lock_service, today
@@ -149,6 +153,26 @@ def _approve_locked(
     application.decided_at = utcnow()
     application.decided_by = actor.label
     _change_status(session, application, before, actor, "application.approve", via=via)
+    partly = amount < application.quantity_hundredths
+    template = (
+        messages.NOTIFY_APPLICATION_PARTLY if partly else messages.NOTIFY_APPLICATION_APPROVED
+    )
+    notify(
+        session=session,
+        user_ids=recipients(session=session, district_id=application.district_id),
+        kind=(
+            NotificationKind.application_partly_approved
+            if partly
+            else NotificationKind.application_approved
+        ),
+        title=template.format(
+            service=service.name,
+            approved=f"{format_quantity(amount)} {service.unit}",
+            requested=f"{format_quantity(application.quantity_hundredths)} {service.unit}",
+        ),
+        link=f"/applications#application-{application.id}",
+        dedupe_key=f"application:decided:{application.id}",
+    )
 
 
 def approve_application(
@@ -629,3 +653,65 @@ def reconciliation_errors(*, session: Session) -> list[int]:
     """Ids of services whose ledger does not reconcile (expected: none)."""
     services = session.exec(select(ProcuredService)).all()
     return [s.id for s in services if not pool_balance(session=session, service_id=s.id).reconciled]  # type: ignore[arg-type]
+
+
+def approval_contexts(
+    *, session: Session, applications: list[ServiceApplication], on: date | None = None
+) -> dict[int, ApprovalContext]:
+    """For each pending application: stock left, the district's share this term, the fair share."""
+    pending = [a for a in applications if a.status == ApplicationStatus.submitted.value]
+    if not pending:
+        return {}
+    term = term_of(on or today())
+    service_ids = sorted({a.service_id for a in pending})
+    district_ids = sorted({a.district_id for a in pending})
+    services = {
+        s.id: s
+        for s in session.exec(
+            select(ProcuredService).where(col(ProcuredService.id).in_(service_ids))
+        )
+    }
+    students = dict(
+        session.exec(
+            select(District.id, District.student_count).where(col(District.id).in_(district_ids))
+        ).all()
+    )
+    this_term = ledger_totals(
+        session=session,
+        by="service_district",
+        service_ids=service_ids,
+        district_ids=district_ids,
+        since=term.start_at,
+        until=term.end_at,
+    )
+    contexts: dict[int, ApprovalContext] = {}
+    for service_id in service_ids:
+        service = services[service_id]
+        inputs = _proposal_inputs(session, service)
+        proposal = fairness.propose(
+            capacity=inputs.capacity,
+            districts=inputs.districts,
+            applications=inputs.applications,
+            unit=service.unit,
+        )
+        for a in pending:
+            if a.service_id != service_id:
+                continue
+            assert a.id is not None
+            given = this_term.get((service_id, a.district_id), Totals()).committed
+            count = int(students.get(a.district_id) or 0)
+            suggested = proposal.allocations.get(a.id, 0)
+            contexts[a.id] = ApprovalContext(
+                application_id=a.id,
+                unit=service.unit,
+                remaining_quantity=from_hundredths(inputs.capacity),
+                period_label=term.label,
+                district_students=count,
+                district_period_total=from_hundredths(given),
+                district_period_per_1000=(
+                    round(from_hundredths(given) * 1000 / count, 2) if count else None
+                ),
+                suggested_quantity=from_hundredths(suggested),
+                left_after_suggestion=from_hundredths(inputs.capacity - suggested),
+            )
+    return contexts

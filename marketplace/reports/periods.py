@@ -57,3 +57,11 @@ def parse_period(text: str) -> Period:
 
 def month_of(day: date) -> Period:
     return parse_period(f"{day.year:04d}-{day.month:02d}")
+
+
+def term_of(day: date) -> Period:
+    """The school term `day` falls in (autumn runs September to January)."""
+    if 2 <= day.month <= 8:
+        return parse_period(f"{day.year:04d}-spring")
+    year = day.year if day.month >= 9 else day.year - 1
+    return parse_period(f"{year:04d}-autumn")

@@ -16,8 +16,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from booking import notify, service
-from booking.models import AvailabilityUpdate, BookingCreate, BookingNotification
+from booking import locking
+from booking.notifications import outbox
+from booking.notifications.models import BookingNotification
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.vocabulary import Role
 from tests.booking.conftest import (
@@ -60,7 +65,7 @@ def bookable_world(engine) -> dict:
         district = quick_user(session, Role.district, "fault-beilin@example.org")
         expert = quick_user(session, Role.expert, "fault-f1@example.org", expert_id="F1")
         staff = quick_user(session, Role.staff, "fault-staff@example.org")
-        service.set_availability(
+        schedule_service.set_availability(
             session=session, expert_id="F1", data=AvailabilityUpdate(**WORKDAY), user=staff
         )
         return {"district": district, "expert": expert, "staff": staff}
@@ -68,8 +73,8 @@ def bookable_world(engine) -> dict:
 
 def book(engine, user, hour: int = 10) -> int:
     day = future_weekday(8)
-    with service.serialized_session(engine) as session:
-        booking = service.create_booking(
+    with locking.serialized_session(engine) as session:
+        booking = sessions_service.create_booking(
             session=session,
             data=BookingCreate(
                 expert_id="F1",
@@ -107,7 +112,7 @@ def test_with_smtp_down_mail_stays_queued_and_goes_out_once_when_it_returns(engi
         smtp_port=port,
     )
 
-    down = notify.deliver_pending(engine=engine, settings=settings)
+    down = outbox.deliver_pending(engine=engine, settings=settings)
     assert down.sent == 0 and down.errors  # reported, not raised
     assert len(pending(engine)) == queued
     assert all(row.claimed_at is None for row in pending(engine))
@@ -116,8 +121,8 @@ def test_with_smtp_down_mail_stays_queued_and_goes_out_once_when_it_returns(engi
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        first = notify.deliver_pending(engine=engine, settings=settings)
-        again = notify.deliver_pending(engine=engine, settings=settings)
+        first = outbox.deliver_pending(engine=engine, settings=settings)
+        again = outbox.deliver_pending(engine=engine, settings=settings)
     finally:
         controller.stop()
     assert first.sent == queued and again.sent == 0
@@ -138,10 +143,10 @@ def test_a_crash_after_the_booking_commit_still_sends_its_notification(engine, t
         "format": "online",
         "title": "崩溃前的预约",
     }
+    with Session(engine) as session:
+        headers = auth_headers(users["district"], settings, session)
     with TestClient(create_app(settings)) as client:
-        response = client.post(
-            "/api/bookings", json=body, headers=auth_headers(users["district"], settings)
-        )
+        response = client.post("/api/bookings", json=body, headers=headers)
         assert response.status_code == 201
     # The process dies here: the response was sent, no mail went out.
     queued = [
@@ -214,7 +219,8 @@ def test_a_dropped_database_connection_gives_a_clean_503_and_the_next_request_su
     settings = make_settings(tmp_path, fresh_database_url)
     app = create_app(settings)
     app.include_router(slow_router)
-    headers = auth_headers(users["staff"], settings)
+    with Session(engine) as session:
+        headers = auth_headers(users["staff"], settings, session)
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/api/me", headers=headers).status_code == 200  # pool warmed up
         killer = threading.Timer(1.0, terminate_backends, args=(fresh_database_url,))

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import web.cli_match
+import web.cli.match_commands
 from tests.conftest import TEST_SECRET, expert_record
 from tests.matching.db_support import fake_relevance
 from web.cli import app
@@ -14,7 +14,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(fresh_database_url: str, tmp_path: Path, monkeypatch) -> dict[str, str]:
-    monkeypatch.setattr(web.cli_match, "relevance_factory_for", lambda settings: fake_relevance)
+    monkeypatch.setattr(
+        web.cli.match_commands, "relevance_factory_for", lambda settings: fake_relevance
+    )
     environment = {
         "HEART_ENVIRONMENT": "production",
         "HEART_SECRET_KEY": TEST_SECRET,

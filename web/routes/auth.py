@@ -8,9 +8,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from marketplace import messages
-from marketplace.accounts.models import Token, UserPublic
-from marketplace.accounts.service import authenticate, issue_token, public_user
+from marketplace.accounts.models import Token, UserContactUpdate, UserPublic
+from marketplace.accounts.service import (
+    actor_for,
+    authenticate,
+    issue_token,
+    public_user,
+    update_contact,
+)
 from marketplace.errors import TooManyRequests, Unauthorized
+from marketplace.login_sessions.service import end_session
 from web.deps import CurrentUser, SessionDep, SettingsDep
 from web.sessions import client_address
 
@@ -37,11 +44,38 @@ def login_for_token(
         raise
     limiter.succeeded(form.username, address)
     token = issue_token(
-        user=user, secret=settings.secret_key, minutes=settings.access_token_minutes
+        session=session,
+        user=user,
+        secret=settings.secret_key,
+        minutes=settings.access_token_minutes,
+        ip=address,
+        user_agent=request.headers.get("user-agent", ""),
     )
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
 
 
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="注销当前令牌 / revoke the bearer token",
+    responses={401: {"description": "未登录或令牌无效"}},
+)
+def logout_token(request: Request, user: CurrentUser, session: SessionDep) -> None:
+    """End the login session the request's bearer token names; the token opens nothing after."""
+    login = getattr(request.state, "token_session", None)
+    if login is None:  # a cookie session logs out through the page's POST /logout
+        raise Unauthorized(messages.TOKEN_REQUIRED)
+    end_session(session=session, login=login)
+
+
 @router.get("/me", response_model=UserPublic, summary="当前用户 / current user")
 def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
+    return public_user(session=session, user=user)
+
+
+@router.patch(
+    "/me", response_model=UserPublic, summary="修改我的联系方式 / edit my e-mail and phone"
+)
+def update_me(data: UserContactUpdate, user: CurrentUser, session: SessionDep) -> UserPublic:
+    update_contact(session=session, user=user, data=data, actor=actor_for(user))
     return public_user(session=session, user=user)

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
-from marketplace.allocation.service import approve_application
+from marketplace.allocation.service import approval_contexts, approve_application
 from marketplace.applications.models import ApplicationCreate, ApplicationStatus
 from marketplace.applications.service import (
     create_application,
@@ -31,7 +31,7 @@ from marketplace.applications.service import (
     public_views as application_views,
 )
 from marketplace.districts.models import District
-from marketplace.errors import Forbidden, InvalidInput
+from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.services.service import get_service, is_eligible, list_services, public_view
 from marketplace.services.service import public_views as service_views
 from marketplace.validation import RecordId
@@ -87,6 +87,21 @@ def applications_page(
     status: Annotated[str, Query(max_length=16)] = "",
     service_id: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
+    return _applications(request, session, user, status, service_id)
+
+
+def _applications(
+    request: Request,
+    session: Session,
+    user: User,
+    status: str = "",
+    service_id: int | None = None,
+    *,
+    errors: dict[int, str] | None = None,
+    values: dict[int, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The applications page; a refused decision comes back on its own card (`errors`)."""
     district_id = _district_of(user)
     chosen = status if status in {s.value for s in ApplicationStatus} else None
     applications = list_applications(
@@ -96,16 +111,23 @@ def applications_page(
         status=ApplicationStatus(chosen) if chosen else None,
     )
     views = application_views(session=session, applications=list(reversed(applications)))
+    contexts = (
+        approval_contexts(session=session, applications=applications) if district_id is None else {}
+    )
     return render(
         request,
         "services/applications.html",
         {
             "applications": views,
+            "contexts": contexts,
             "status": chosen or "",
             "statuses": [s.value for s in ApplicationStatus],
             "staff": district_id is None,
+            "errors": errors or {},
+            "values": values or {},
         },
         fragments=("results",),
+        status_code=status_code,
     )
 
 
@@ -204,19 +226,39 @@ def submit_application(
 
 @router.post("/applications/{application_id}/approve", summary="批准申请")
 def approve(
-    application_id: RecordId, session: SessionDep, user: StaffPage, quantity: FormText = ""
+    request: Request,
+    application_id: RecordId,
+    session: SessionDep,
+    user: StaffPage,
+    quantity: FormText = "",
 ) -> Response:
-    amount = None
-    if quantity.strip():
-        try:
-            amount = ApplicationCreate.model_validate(
-                {"service_id": 1, "quantity": quantity.strip()[:32], "purpose": "-"}
-            ).quantity
-        except ValidationError as exc:
-            raise InvalidInput(f"批准数量：{field_errors(exc).get('quantity', '')}") from None
-    approve_application(
-        session=session, application_id=application_id, quantity=amount, actor=actor_for(user)
-    )
+    typed = quantity.strip()[:32]
+
+    def refused(message: str, status_code: int = 422) -> Response:
+        # approve_application checks everything before it writes: nothing to roll back here.
+        return _applications(
+            request,
+            session,
+            user,
+            errors={application_id: message},
+            values={application_id: typed},
+            status_code=status_code,
+        )
+
+    if not typed:
+        return refused(messages.APPROVE_QUANTITY_REQUIRED)
+    try:
+        amount = ApplicationCreate.model_validate(
+            {"service_id": 1, "quantity": typed, "purpose": "-"}
+        ).quantity
+    except ValidationError as exc:
+        return refused(f"批准数量：{field_errors(exc).get('quantity', '')}")
+    try:
+        approve_application(
+            session=session, application_id=application_id, quantity=amount, actor=actor_for(user)
+        )
+    except (InvalidInput, Conflict) as exc:
+        return refused(exc.message, exc.status_code)
     return redirect_with_flash("/applications", "application_approved")
 
 

@@ -151,3 +151,84 @@ def test_the_staff_dashboard_lists_pending_applications_and_the_district_sees_it
     dashboard = client.get("/").text
     section = dashboard.split('id="panel-pending_applications"')[1].split("</section>")[0]
     assert "测试督导小时包 · 碑林区" in section
+
+
+def _pending(client, session, district_user, service_id, quantity="6"):
+    logged_in(client, district_user)
+    _apply(client, service_id, quantity=quantity)
+    [application] = _applications(session, service_id)
+    return application
+
+
+def _card(html: str, application_id: int) -> str:
+    return html.split(f'action="/applications/{application_id}/approve"')[0].rsplit("<li", 1)[1]
+
+
+def test_staff_see_the_stock_the_districts_term_share_and_the_suggestion_beside_the_form(
+    client, session, district_user, staff_user, service_id
+):
+    application = _pending(client, session, district_user, service_id)
+    logged_in(client, staff_user)
+    page = client.get("/applications").text
+    card = _card(page, application.id)
+    assert "服务剩余" in card and "40 小时" in card
+    assert "碑林区本学期已获批" in card and "公平分配建议" in card
+    assert "按建议批准后剩余" in card and "34 小时" in card  # 40 left, suggestion 6
+    field = page.split(f'id="approve-{application.id}"')[1].split(">")[0]
+    assert 'value="6"' in field and "required" in field
+
+
+def test_approving_with_the_quantity_left_blank_is_refused_on_the_card(
+    client, session, district_user, staff_user, service_id
+):
+    application = _pending(client, session, district_user, service_id)
+    logged_in(client, staff_user)
+    token = form_token(client.get("/applications").text)
+    response = client.post(
+        f"/applications/{application.id}/approve", data={"csrf_token": token, "quantity": " "}
+    )
+    assert response.status_code == 422
+    assert f'id="err-approve-{application.id}"' in response.text
+    assert "请填写批准数量" in response.text and 'class="main-nav"' in response.text
+    assert _applications(session, service_id)[0].status == "submitted"
+
+
+@pytest.mark.parametrize(
+    ("typed", "status", "says"),
+    [
+        ("-3", 422, "批准数量："),
+        ("7", 422, "不能超过申请数量"),
+        ("很多", 422, "批准数量："),
+    ],
+)
+def test_a_bad_approval_quantity_stays_on_the_form_with_what_was_typed(
+    client, session, district_user, staff_user, service_id, typed, status, says
+):
+    application = _pending(client, session, district_user, service_id)
+    logged_in(client, staff_user)
+    token = form_token(client.get("/applications").text)
+    response = client.post(
+        f"/applications/{application.id}/approve", data={"csrf_token": token, "quantity": typed}
+    )
+    assert response.status_code == status
+    error = response.text.split(f'id="err-approve-{application.id}"')[1].split("</p>")[0]
+    assert says in error
+    field = response.text.split(f'id="approve-{application.id}"')[1].split(">")[0]
+    assert f'value="{typed}"' in field and 'aria-invalid="true"' in field
+    assert _applications(session, service_id)[0].status == "submitted"
+
+
+def test_approving_more_than_the_stock_left_is_refused_on_the_card(
+    client, session, district_user, staff_user, service_id
+):
+    application = _pending(client, session, district_user, service_id, quantity="60")
+    logged_in(client, staff_user)
+    page = client.get("/applications").text
+    assert 'value="40"' in page.split(f'id="approve-{application.id}"')[1].split(">")[0]
+    response = client.post(
+        f"/applications/{application.id}/approve",
+        data={"csrf_token": form_token(page), "quantity": "50"},
+    )
+    assert response.status_code == 409
+    assert "剩余数量不足" in response.text.split(f'id="err-approve-{application.id}"')[1]
+    assert _applications(session, service_id)[0].status == "submitted"

@@ -25,12 +25,12 @@ from matching.service import (
     run_batch,
     run_view,
 )
+from web.cli.common import CLI_ACTOR, console, fail, load_settings, progress_bar
 
 PROGRESS_FROM = 200  # show a progress bar from this many requests on
 
 
 def _print_summary(result: BatchResult, notes: list[str]) -> None:
-    from web.cli import console
 
     for note in notes:
         console.print(f"[yellow]注意 / note：[/yellow]{note}")
@@ -66,7 +66,6 @@ def match_command(
     ] = "solver",
 ) -> None:
     """批量匹配 / match district requests to experts."""
-    from web.cli import console, fail, load_settings, progress_bar
 
     if method not in ("solver", "greedy"):
         raise fail("--method 只能是 solver 或 greedy", 2)
@@ -128,7 +127,6 @@ def _match_database(
     session: Session, factory: RelevanceFactory, method: str, advance: Progress
 ) -> BatchResult:
     """Match the submitted requests in the database and store the proposal (run id printed)."""
-    from web.cli import CLI_ACTOR, console
 
     run = run_batch(
         session=session, actor=CLI_ACTOR, relevance_factory=factory, method=method, progress=advance
@@ -156,3 +154,9 @@ def _match_database(
         label = labels.get(item["request_id"], str(item["request_id"]))
         result.unassigned.append(Unserved(label, item["reason"]))
     return result
+
+
+def register(app: typer.Typer) -> None:
+    app.command("match", help="批量匹配申请与专家 / match district requests to experts")(
+        match_command
+    )

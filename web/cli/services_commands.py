@@ -14,6 +14,7 @@ from marketplace.allocation.service import expire_lapsed
 from marketplace.audit.service import Actor
 from marketplace.db import make_engine, serialized_write
 from marketplace.services.service import today
+from web.cli.common import fail, load_settings
 
 services_app = typer.Typer(help="采购服务 / procured services", no_args_is_help=True)
 console = Console()
@@ -29,7 +30,6 @@ def expire_command(
     ] = None,
 ) -> None:
     """Write expiry ledger entries for every service whose validity ended before the date."""
-    from web.cli import fail, load_settings
 
     try:
         as_of = date.fromisoformat(on) if on else today()
@@ -44,3 +44,7 @@ def expire_command(
     finally:
         engine.dispose()
     console.print(messages.SERVICES_EXPIRED.format(entries=written, on=as_of.isoformat()))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(services_app, name="services")

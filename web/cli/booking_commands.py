@@ -5,8 +5,12 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from booking import notify, service
+from booking import locking
+from booking.busy import service as busy_service
+from booking.notifications import outbox
+from booking.notifications import service as notifications_service
 from marketplace.db import make_engine
+from web.cli.common import load_settings
 
 booking_app = typer.Typer(help="预约 / booking jobs", no_args_is_help=True)
 console = Console()
@@ -17,17 +21,16 @@ console = Console()
 )
 def tick_command() -> None:
     """Escalate unanswered crisis requests, queue reminders, poll busy feeds, deliver mail."""
-    from web.cli import load_settings
 
     settings = load_settings()
     engine = make_engine(settings)
     try:
-        with service.serialized_session(engine) as session:
-            escalated = service.escalate_unanswered_crisis(session=session)
-            reminders = service.enqueue_reminders(session=session)
-        with service.serialized_session(engine) as session:
-            polled = service.poll_busy_feeds(session=session)
-        delivered = notify.deliver_pending(engine=engine, settings=settings)
+        with locking.serialized_session(engine) as session:
+            escalated = notifications_service.escalate_unanswered_crisis(session=session)
+            reminders = notifications_service.enqueue_reminders(session=session)
+        with locking.serialized_session(engine) as session:
+            polled = busy_service.poll_busy_feeds(session=session)
+        delivered = outbox.deliver_pending(engine=engine, settings=settings)
     finally:
         engine.dispose()
     console.print(
@@ -36,3 +39,7 @@ def tick_command() -> None:
     )
     for line in polled.failed + delivered.errors:
         console.print(f"  [yellow]{line}[/yellow]")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(booking_app, name="booking")

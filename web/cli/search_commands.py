@@ -14,12 +14,12 @@ from marketplace.db import make_engine
 from marketplace.errors import DomainError
 from search.metrics import mean, ndcg_at_k, precision_at_k, recall_at_k
 from search.service import SearchRequest, SearchService
+from web.cli.common import console, fail, load_settings, progress_bar
 
 eval_app = typer.Typer(help="评估 / evaluation", no_args_is_help=True)
 
 
 def _service():  # type: ignore[no-untyped-def]
-    from web.cli import load_settings
 
     settings = load_settings()
     engine = make_engine(settings)
@@ -47,7 +47,6 @@ def index_command(
     Without options: a data dir without a need model gets a full rebuild; a need model that
     has not read a measured share of the directory is retrained; pending changes are applied.
     """
-    from web.cli import console, fail, progress_bar
 
     service, engine = _service()
     try:
@@ -94,8 +93,6 @@ def index_command(
 
 
 def _print_status(status: dict, as_json: bool) -> None:
-    from web.cli import console
-
     if as_json:
         sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
         return
@@ -154,7 +151,6 @@ def search_command(
     service_type: Annotated[str | None, typer.Option(help="服务类型 / service type")] = None,
 ) -> None:
     """搜索专家与服务 / search experts and procured services."""
-    from web.cli import console, fail
 
     if text is None and queries is None:
         raise fail("请给出查询文本或 --queries 文件 / give a query or --queries FILE", 2)
@@ -225,7 +221,6 @@ def eval_search(
     queries: Annotated[Path, typer.Option("--queries", help="queries.jsonl")],
     qrels: Annotated[Path, typer.Option("--qrels", help="qrels.tsv")],
 ) -> None:
-    from web.cli import console, fail
 
     for path in (queries, qrels):
         if not path.is_file():
@@ -258,3 +253,11 @@ def eval_search(
         f"查询 {result['queries']} 条 · nDCG@10 {result['ndcg@10']:.4f} · recall@50 {result['recall@50']:.4f} · P@5 {result['p@5']:.4f}"
     )
     sys.stdout.write(json.dumps(result) + "\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("index", help="索引：同步或重建搜索索引 / sync or rebuild the search index")(
+        index_command
+    )
+    app.command("search", help="搜索专家与服务 / search experts and services")(search_command)
+    app.add_typer(eval_app, name="eval")

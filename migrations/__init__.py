@@ -1,0 +1,1 @@
+"""Alembic's migrations and the table registry (`migrations.registry`) they compare against."""

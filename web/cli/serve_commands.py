@@ -1,0 +1,143 @@
+"""`heart serve` and `heart demo`: run the web app (on a fresh demo database for `demo`)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from marketplace.accounts.models import UserCreate
+from marketplace.accounts.service import create_user
+from marketplace.audit.service import Actor
+from marketplace.db import make_engine, session_scope
+from marketplace.services.demo import seed_demo_services
+from marketplace.settings import Settings
+from marketplace.vocabulary import Role
+from web.cli.common import (
+    DEMO_DIR,
+    build_search_index,
+    console,
+    fail,
+    initialise,
+    load_settings,
+    run_import,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", help="启动网页与 API 服务 / serve the web app and API")(serve)
+    app.command("demo", help="用演示数据新建数据库并启动服务 / fresh demo database, then serve")(
+        demo
+    )
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="监听地址 / bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口 / port")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="工作进程数（建议 CPU 核数）/ worker processes (e.g. one per CPU core); "
+            "login throttling then counts per process",
+        ),
+    ] = 1,
+) -> None:
+    import uvicorn
+
+    from web.app import create_app
+    from web.observability import logging_config
+
+    settings = load_settings()  # checked here, so a bad configuration fails before forking
+    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
+    logs = {"log_config": logging_config(settings.log_format), "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **logs)
+        return
+    # Each worker process builds its app from the same environment (create_app() reads
+    # Settings); uvicorn needs an import string to start them. Each runs a scheduler; the
+    # lease in the database lets exactly one of them run the jobs.
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        **logs,
+    )
+
+
+DEMO_USERS = [
+    ("admin", Role.admin, None, None, "系统管理员"),
+    ("staff", Role.staff, None, None, "资源中心 王老师"),
+    ("beilin", Role.district, "西安市/碑林区", None, "碑林区 协调员"),
+    ("expert", Role.expert, None, "D00001", "专家 D00001"),
+]
+DEMO_PASSWORD = "heart-demo-2026"  # noqa: S105 - the printed demo password, demo databases only
+
+
+def build_demo(settings: Settings) -> None:
+    """A fresh demo database: reference data, the 600 dev experts and one user per role."""
+    db_file = settings.data_dir / "heart.db"
+    if settings.is_sqlite and settings.database_url is None:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db_file}{suffix}").unlink(missing_ok=True)
+    initialise(settings)
+    code = run_import(settings, DEMO_DIR / "experts.jsonl", strict=True)
+    if code:
+        raise fail("演示数据导入失败 / demo import failed")
+    engine = make_engine(settings)
+    try:
+        with session_scope(engine) as session:
+            for username, role, district, expert_id, name in DEMO_USERS:
+                create_user(
+                    session=session,
+                    data=UserCreate(
+                        username=username,
+                        password=DEMO_PASSWORD,
+                        role=role,
+                        district=district,
+                        expert_id=expert_id,
+                        display_name=name,
+                    ),
+                    actor=Actor.system("demo"),
+                )
+            services = seed_demo_services(session=session)
+    finally:
+        engine.dispose()
+    console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
+    build_search_index(settings)
+    table = Table(title="演示账号 / demo accounts")
+    for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
+        table.add_column(column)
+    for username, role, district, expert_id, _ in DEMO_USERS:
+        table.add_row(username, role.value, DEMO_PASSWORD, district or expert_id or "")
+    console.print(table)
+
+
+def demo(
+    host: Annotated[str, typer.Option(help="监听地址 / bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="端口 / port")] = 8000,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="只建库不启动 / build only")] = False,
+) -> None:
+    base = load_settings(environment="demo")
+    settings = base.model_copy(
+        update={
+            "data_dir": base.data_dir / "demo",
+            "secret_key": base.secret_key or secrets.token_urlsafe(48),
+        }
+    )
+    build_demo(settings)
+    if no_serve:
+        return
+    import uvicorn
+
+    from web.app import create_app
+
+    console.print(f"打开 / open: http://{host}:{port}/  （API 文档 /docs）")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
