@@ -55,6 +55,25 @@ CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
+# --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
+USER_NOT_FOUND = "用户不存在：{id}"
+OLD_PASSWORD_WRONG = "当前密码不正确"
+OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
+NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
+PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
+PASSWORD_MISMATCH = "两次输入的新密码不一致"
+PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
+CANNOT_CHANGE_OWN_ACCOUNT = "不能停用自己的账号或修改自己的角色"
+ROLE_DISTRICT_ONLY_FOR_DISTRICT = "只有区县协调员账号可以绑定区县"
+ROLE_EXPERT_ONLY_FOR_EXPERT = "只有专家账号可以绑定专家"
+ACCOUNT_CREATED = "账号已创建"
+ACCOUNT_SAVED = "账号已保存"
+ACCOUNT_DEACTIVATED = "账号已停用，其登录和令牌已立即失效"
+ACCOUNT_REACTIVATED = "账号已恢复启用"
+ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
+PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
+ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+
 # --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
 SESSION_EXPIRED = "登录已过期，请重新登录"
 LOGGED_OUT = "您已安全退出"
