@@ -55,6 +55,23 @@ CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
+# --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
+USER_NOT_FOUND = "用户不存在：{id}"
+OLD_PASSWORD_WRONG = "当前密码不正确"
+PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
+PASSWORD_MISMATCH = "两次输入的新密码不一致"
+PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
+CANNOT_CHANGE_OWN_ACCOUNT = "不能停用自己的账号或修改自己的角色"
+ROLE_DISTRICT_ONLY_FOR_DISTRICT = "只有区县协调员账号可以绑定区县"
+ROLE_EXPERT_ONLY_FOR_EXPERT = "只有专家账号可以绑定专家"
+ACCOUNT_CREATED = "账号已创建"
+ACCOUNT_SAVED = "账号已保存"
+ACCOUNT_DEACTIVATED = "账号已停用，其登录和令牌已立即失效"
+ACCOUNT_REACTIVATED = "账号已恢复启用"
+ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
+PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
+ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+
 # --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
 SESSION_EXPIRED = "登录已过期，请重新登录"
 LOGGED_OUT = "您已安全退出"
@@ -322,6 +339,38 @@ PRIVACY_FINDINGS = (
     "需求描述中似乎含有学生个人信息（{kinds}）。请删除，或选择打码后保存"
     "（privacy: mask），或确认确有必要原样保存（privacy: confirm）"
 )
+
+# --- in-app notifications (marketplace/notifications, the inbox page) ---
+NOTIFICATION_NOT_FOUND = "通知不存在"
+NOTIFICATION_KIND_LABELS = {
+    "booking_requested": "新的预约",
+    "booking_confirmed": "预约已确认",
+    "booking_declined": "预约未被接受",
+    "booking_rescheduled": "预约已改期",
+    "booking_cancelled": "预约已取消",
+    "booking_reminder": "明日提醒",
+    "request_matched": "需求已匹配",
+    "application_approved": "申请已批准",
+    "application_partly_approved": "申请部分批准",
+    "application_rejected": "申请被驳回",
+    "crisis_escalation": "危机支持待协调",
+    "training_update": "培训通知",
+    "system": "系统通知",
+}
+NOTIFY_BOOKING = {
+    "request": "新的预约申请：{title}（{who}，{start}）",
+    "confirmation": "预约已确认：{title}（{who}，{start}）",
+    "change": "预约已改期：{title}（{who}，改至 {start}）",
+    "cancellation": "预约已取消：{title}（{who}，{start}）",
+    "declined": "预约未被接受：{title}（{who}，{start}）",
+    "reminder": "明日提醒：{title}（{who}，{start}）",
+    "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
+}
+NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
+NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
+NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
+NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"
+NOTIFICATIONS_ALL_READ = "已将全部通知标为已读"
 
 # --- resource library (marketplace/resources, web/routes/resources.py, pages_library.py) -------
 RESOURCE_KIND_LABELS = {

@@ -19,6 +19,7 @@ from marketplace.districts.models import City, District, Province, Zone, ZoneExp
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.jobs.models import JobRun, JobState, SchedulerLease
 from marketplace.login_sessions.models import LoginFailure, LoginSession
+from marketplace.notifications.models import Notification
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
@@ -54,6 +55,7 @@ __all__ = [
     "LoginSession",
     "MatchPair",
     "MatchRun",
+    "Notification",
     "Organization",
     "ProcuredService",
     "SchedulerLease",

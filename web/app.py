@@ -27,7 +27,9 @@ from web.routes import (
     experts,
     health,
     matching,
+    notifications,
     ops,
+    pages_account,
     pages_audit,
     pages_auth,
     pages_availability,
@@ -35,6 +37,7 @@ from web.routes import (
     pages_experts,
     pages_home,
     pages_matching,
+    pages_notifications,
     pages_profile,
     pages_reports,
     pages_requests,
@@ -45,6 +48,7 @@ from web.routes import (
     resources,
     search,
     services,
+    users,
 )
 from web.security_headers import install_security_headers
 from web.sessions import install_sessions
@@ -123,6 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Report sections computed by the packages that own their tables (marketplace imports neither).
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
-    for module in (district_requests, matching, ops):
+    for module in (district_requests, matching, ops, users):
+        app.include_router(module.router)
+    for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)
     return app

@@ -50,6 +50,7 @@ PUBLIC = (OK, OK, OK, OK, OK, OK, OK)
 ANY_USER = (LOGIN, OK, OK, OK, OK, OK, OK)
 STAFF = (LOGIN, DENY, DENY, DENY, DENY, OK, OK)
 STAFF_PASS = (LOGIN, DENY, DENY, DENY, DENY, PASS, PASS)
+ADMIN = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
 DISTRICT_RECORD = (LOGIN, OK, DENY, DENY, DENY, OK, OK)
 DISTRICTS_AND_STAFF = (LOGIN, OK, OK, DENY, DENY, OK, OK)
 DISTRICT_ONLY = (LOGIN, OK, OK, DENY, DENY, DENY, DENY)
@@ -59,6 +60,7 @@ EXPERT_ONLY = (LOGIN, DENY, DENY, OK, OK, DENY, DENY)
 BOOKING_PARTY = (LOGIN, OK, DENY, OK, DENY, OK, OK)
 PAGE_ANY = (ANY,) * 7
 FEED_OWNERS = (LOGIN, OK, OK, OK, OK, DENY, DENY)
+OWN_EXPERT_USER = (LOGIN, DENY, DENY, OK, DENY, DENY, DENY)
 ADMIN_ONLY = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
 # /metrics answers by client network or bearer token, never by role; the test client's
 # address ("testclient") is in no allowed network.
@@ -117,6 +119,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/logout"): rule(ANY_USER),
     ("GET", "/api/me"): rule(ANY_USER),
     ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
+    # In-app notifications: everyone has an inbox; an entry is its recipient's alone.
+    ("GET", "/api/notifications"): rule(ANY_USER),
+    ("POST", "/api/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/api/notifications/{notification_id}/read"): rule(OWN_EXPERT_USER),
+    ("GET", "/notifications"): rule(ANY_USER),
+    ("POST", "/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/notifications/{notification_id}/open"): rule(OWN_EXPERT_USER),
+    ("GET", "/account"): rule(ANY_USER),
+    ("POST", "/account"): rule(ANY_USER, form=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
     ("GET", "/api/experts"): rule(ANY_USER),
@@ -243,6 +254,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/api/matching/runs/{run_id}/discard"): rule(STAFF),
     ("GET", "/api/matching/confirmed"): rule(STAFF),
+    # --- API: accounts (admins only; everyone changes their own password) ----------------------
+    ("GET", "/api/users"): rule(ADMIN),
+    ("POST", "/api/users"): rule(
+        ADMIN,
+        json=lambda w: {"username": "new-coord", "password": "Pass-2026-x", "role": "staff"},
+    ),
+    ("GET", "/api/users/{user_id}"): rule(ADMIN),
+    ("PATCH", "/api/users/{user_id}"): rule(ADMIN, json=lambda w: {"display_name": "新名字"}),
+    ("POST", "/api/users/{user_id}/deactivate"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/reactivate"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/reset-password"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/logout"): rule(ADMIN),
+    ("POST", "/api/me/password"): rule(
+        ANY_USER, json=lambda w: {"old_password": "wrong-1", "new_password": "Better-2026"}
+    ),
     # --- pages (bearer tokens are accepted by pages too, so no CSRF dance is needed) ---------
     ("GET", "/"): rule(ANY_USER),
     ("GET", "/login"): rule(PUBLIC),
@@ -369,7 +395,9 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "service_id": world.service_id,
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
+        "notification_id": world.notification_id,
         "token": world.feed_token,
+        "user_id": world.user_id,
         "resource_id": world.resource_id,
         "file_id": world.resource_file_id,
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from booking.busy import service as busy_service
 from booking.feeds import service as feeds_service
@@ -19,6 +19,7 @@ from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
 from marketplace.jobs.models import JobState
+from marketplace.notifications.models import Notification
 from marketplace.resources.files import store_for
 from marketplace.resources.models import ResourceCreate
 from marketplace.resources.service import add_file, create_resource, submit_resource
@@ -81,11 +82,17 @@ class World:
     service_id: int = 0
     run_id: int = 0
     calendar_id: int = 0
+    notification_id: int = 0  # the own expert's "new booking" inbox entry
     resource_id: int = 0  # a submission by the own expert, not yet published
     resource_file_id: int = 0
     feed_token: str = ""
     job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
+
+    @property
+    def user_id(self) -> int:
+        """The account the admin-only /api/users/{user_id} routes act on."""
+        return self.users["district_own"].id or 0
 
     def leaks(self, text: str) -> list[str]:
         """The owning party's secrets found in `text`."""
@@ -135,6 +142,9 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=owner,
     ).id
+    world.notification_id = session.exec(
+        select(Notification.id).where(Notification.user_id == users["expert_own"].id)
+    ).first()
     world.training_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
