@@ -106,7 +106,7 @@ def import_line(
     findings = find_personal_data(text)
     if findings:
         raise DomainError(
-            messages.RESOURCE_FILE_PERSONAL_DATA.format(kinds=finding_kinds(findings))
+            messages.RESOURCE_TEXT_PERSONAL_DATA.format(kinds=finding_kinds(findings))
         )
     resource = Resource(**fields)
     if not resource.author_names:
