@@ -58,6 +58,8 @@ DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 # --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
 USER_NOT_FOUND = "用户不存在：{id}"
 OLD_PASSWORD_WRONG = "当前密码不正确"
+OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
+NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
 PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
