@@ -435,4 +435,6 @@ RESOURCE_RETIRED = "资料已下架"
 RESOURCE_SAVED = "资料已保存"
 RESOURCE_FILE_ADDED = "文件已上传"
 RESOURCE_VERSION_CREATED = "已创建新版本草稿"
-RESOURCE_IMPORT_LINE = "第 {line} 行：{error}"
+RESOURCE_TEXT_PERSONAL_DATA = (
+    "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
+)
