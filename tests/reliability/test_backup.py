@@ -115,4 +115,4 @@ def test_restoring_a_file_that_is_not_a_backup_of_this_database_is_refused(env, 
     bogus.write_bytes(b"not a backup at all")
     result = runner.invoke(app, ["restore", "--yes", str(bogus)], env=env)
     assert result.exit_code == 1
-    assert "不符" in result.output
+    assert "不是 heart-hub 的备份文件" in result.output
