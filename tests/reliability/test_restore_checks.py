@@ -18,15 +18,15 @@ from sqlalchemy import create_engine, text
 from marketplace.backup import pg_tool, snapshot
 from marketplace.db import make_engine
 from tests.conftest import _pg_admin_url, create_pg_database, drop_pg_database
-from tests.reliability.test_backup import env, heart, populate, runner, settings_of  # noqa: F401
+from tests.reliability.test_backup import heart, populate, runner, settings_of
 from web.cli import app
 
 
-def refused(env: dict[str, str], path: Path, *words: str) -> None:
-    engine = make_engine(settings_of(env))
+def refused(cli: dict[str, str], path: Path, *words: str) -> None:
+    engine = make_engine(settings_of(cli))
     before = snapshot(engine)
     engine.dispose()
-    result = runner.invoke(app, ["restore", "--yes", str(path)], env=env)
+    result = runner.invoke(app, ["restore", "--yes", str(path)], env=cli)
     output = result.output.replace("\n", "")  # rich wraps long lines
     assert result.exit_code != 0, output
     assert result.exception is None or isinstance(result.exception, SystemExit), output
@@ -38,21 +38,21 @@ def refused(env: dict[str, str], path: Path, *words: str) -> None:
     engine.dispose()
 
 
-def backend(env: dict[str, str]) -> str:
-    return "sqlite" if env["HEART_DATABASE_URL"].startswith("sqlite") else "postgresql"
+def backend(cli: dict[str, str]) -> str:
+    return "sqlite" if cli["HEART_DATABASE_URL"].startswith("sqlite") else "postgresql"
 
 
-def make_backup(env: dict[str, str], tmp_path: Path) -> Path:
-    populate(env, tmp_path)
+def make_backup(cli: dict[str, str], tmp_path: Path) -> Path:
+    populate(cli, tmp_path)
     path = tmp_path / "good.backup"
-    heart(env, "backup", str(path))
+    heart(cli, "backup", str(path))
     return path
 
 
-def unrelated_database(env: dict[str, str], tmp_path: Path) -> Path:
+def unrelated_database(cli: dict[str, str], tmp_path: Path) -> Path:
     """Another application's database, in the format this backend restores."""
     path = tmp_path / "unrelated.backup"
-    if backend(env) == "sqlite":
+    if backend(cli) == "sqlite":
         connection = sqlite3.connect(path)
         connection.execute("CREATE TABLE invoice (id INTEGER PRIMARY KEY, total REAL)")
         connection.execute("INSERT INTO invoice VALUES (1, 9.5)")
