@@ -58,6 +58,8 @@ DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 # --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
 USER_NOT_FOUND = "用户不存在：{id}"
 OLD_PASSWORD_WRONG = "当前密码不正确"
+OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
+NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
 PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
@@ -441,4 +443,6 @@ RESOURCE_RETIRED = "资料已下架"
 RESOURCE_SAVED = "资料已保存"
 RESOURCE_FILE_ADDED = "文件已上传"
 RESOURCE_VERSION_CREATED = "已创建新版本草稿"
-RESOURCE_IMPORT_LINE = "第 {line} 行：{error}"
+RESOURCE_TEXT_PERSONAL_DATA = (
+    "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
+)
