@@ -87,6 +87,10 @@ class SearchRequest:
     format: str | None = None
     service_type: str | None = None
     language: str | None = None
+    resource_kind: str | None = None
+    audience: str | None = None
+    # Resources readable by the searcher ("all", "city:<id>"); None: no restriction (staff).
+    access: tuple[str, ...] | None = None
     include_inactive: bool = False
     page: int = 1
     page_size: int = 10
@@ -101,6 +105,9 @@ class SearchRequest:
             formats=self.format,
             service_types=self.service_type,
             languages=self.language,
+            resource_kind=self.resource_kind,
+            audiences=self.audience,
+            access=self.access,
             status=None if self.include_inactive else "active",
         )
 
