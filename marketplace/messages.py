@@ -55,6 +55,25 @@ CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
+# --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
+USER_NOT_FOUND = "用户不存在：{id}"
+OLD_PASSWORD_WRONG = "当前密码不正确"
+OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
+NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
+PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
+PASSWORD_MISMATCH = "两次输入的新密码不一致"
+PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
+CANNOT_CHANGE_OWN_ACCOUNT = "不能停用自己的账号或修改自己的角色"
+ROLE_DISTRICT_ONLY_FOR_DISTRICT = "只有区县协调员账号可以绑定区县"
+ROLE_EXPERT_ONLY_FOR_EXPERT = "只有专家账号可以绑定专家"
+ACCOUNT_CREATED = "账号已创建"
+ACCOUNT_SAVED = "账号已保存"
+ACCOUNT_DEACTIVATED = "账号已停用，其登录和令牌已立即失效"
+ACCOUNT_REACTIVATED = "账号已恢复启用"
+ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
+PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
+ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+
 # --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
 SESSION_EXPIRED = "登录已过期，请重新登录"
 LOGGED_OUT = "您已安全退出"
@@ -284,6 +303,14 @@ METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求�
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"
 BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"
 BACKUP_NEEDS_FILE = "内存数据库无法备份或恢复"
+BACKUP_NOT_HEART = "不是 heart-hub 的备份文件（{reason}），数据库未做任何改动"
+BACKUP_REASON_FORMAT = "既不是 SQLite 数据库，也不是 pg_dump 归档"
+BACKUP_REASON_TABLES = "缺少数据表：{tables}"
+BACKUP_REASON_NO_REVISION = "没有数据库结构版本记录"
+BACKUP_REASON_REVISION = (
+    "数据库结构版本 {revision} 不是本程序已知的版本（可能来自更新的 heart-hub）"
+)
+BACKUP_CORRUPT = "备份文件已损坏（{error}），数据库未做任何改动"
 BACKUP_TOOL_MISSING = "找不到 {tool}：请安装 PostgreSQL 客户端工具"
 BACKUP_TOOL_FAILED = "{tool} 执行失败：{error}"
 
@@ -427,3 +454,6 @@ WEEK_FULLY_BOOKED = "本周的可预约时间已经约满，请看下一周或�
 WEEK_NOT_OPEN = "该周尚未开放预约（专家最多开放未来 {days} 天）"
 WEEK_PAST = "这一周已经过去，请选择今天以后的日期"
 WEEK_EXPERT_INACTIVE = "这位专家目前暂停接受预约"
+RESOURCE_TEXT_PERSONAL_DATA = (
+    "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
+)

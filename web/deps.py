@@ -17,7 +17,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import token_login
 from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
-from marketplace.errors import Forbidden, Unauthorized, Unavailable
+from marketplace.errors import Forbidden, PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
 from marketplace.vocabulary import Role
 
@@ -107,9 +107,17 @@ def get_optional_user(
     return user
 
 
-def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+# What a user holding a temporary password may still reach: who they are and the change form.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/me", "/api/me/password", "/account/password"})
+
+
+def get_current_user(
+    request: Request, user: Annotated[User | None, Depends(get_optional_user)]
+) -> User:
     if user is None:
         raise Unauthorized(messages.NOT_AUTHENTICATED)
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(messages.PASSWORD_CHANGE_REQUIRED)
     return user
 
 
@@ -129,3 +137,4 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
 
 StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]

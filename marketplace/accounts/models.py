@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.accounts.contact import Email, Phone
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 from marketplace.vocabulary import Role
 
 
@@ -28,11 +29,13 @@ class User(SQLModel, table=True):
     is_active: bool = True
     # Bumped on password change / forced logout: tokens carry it and die with it.
     token_version: int = 0
+    # Set by an admin's password reset: the temporary password opens only the change form.
+    must_change_password: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     username: str = pydantic.Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = pydantic.Field(min_length=1, max_length=256)
     role: Role
@@ -43,7 +46,7 @@ class UserCreate(BaseModel):
     phone: Phone = None
 
 
-class UserContactUpdate(BaseModel):
+class UserContactUpdate(InputModel):
     """The contact details an owner (or an admin) edits; an empty value clears the field."""
 
     email: Email = None
@@ -60,6 +63,8 @@ class UserPublic(BaseModel):
     expert_id: str | None
     email: str | None = None
     phone: str | None = None
+    is_active: bool = True
+    must_change_password: bool = False
 
 
 class Token(BaseModel):

@@ -50,6 +50,7 @@ PUBLIC = (OK, OK, OK, OK, OK, OK, OK)
 ANY_USER = (LOGIN, OK, OK, OK, OK, OK, OK)
 STAFF = (LOGIN, DENY, DENY, DENY, DENY, OK, OK)
 STAFF_PASS = (LOGIN, DENY, DENY, DENY, DENY, PASS, PASS)
+ADMIN = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
 DISTRICT_RECORD = (LOGIN, OK, DENY, DENY, DENY, OK, OK)
 DISTRICTS_AND_STAFF = (LOGIN, OK, OK, DENY, DENY, OK, OK)
 DISTRICT_ONLY = (LOGIN, OK, OK, DENY, DENY, DENY, DENY)
@@ -253,6 +254,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/api/matching/runs/{run_id}/discard"): rule(STAFF),
     ("GET", "/api/matching/confirmed"): rule(STAFF),
+    # --- API: accounts (admins only; everyone changes their own password) ----------------------
+    ("GET", "/api/users"): rule(ADMIN),
+    ("POST", "/api/users"): rule(
+        ADMIN,
+        json=lambda w: {"username": "new-coord", "password": "Pass-2026-x", "role": "staff"},
+    ),
+    ("GET", "/api/users/{user_id}"): rule(ADMIN),
+    ("PATCH", "/api/users/{user_id}"): rule(ADMIN, json=lambda w: {"display_name": "新名字"}),
+    ("POST", "/api/users/{user_id}/deactivate"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/reactivate"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/reset-password"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/logout"): rule(ADMIN),
+    ("POST", "/api/me/password"): rule(
+        ANY_USER, json=lambda w: {"old_password": "wrong-1", "new_password": "Better-2026"}
+    ),
     # --- pages (bearer tokens are accepted by pages too, so no CSRF dance is needed) ---------
     ("GET", "/"): rule(ANY_USER),
     ("GET", "/login"): rule(PUBLIC),
@@ -263,6 +279,30 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    # Account pages: admins manage accounts; everyone changes their own password.
+    ("GET", "/users"): rule(ADMIN),
+    ("GET", "/users/new"): rule(ADMIN),
+    ("POST", "/users"): rule(
+        ADMIN, form=lambda w: {"username": "page-new", "role": "staff", "display_name": "新同事"}
+    ),
+    ("GET", "/users/{user_id}"): rule(ADMIN),
+    ("POST", "/users/{user_id}"): rule(
+        ADMIN,
+        form=lambda w: {"display_name": "新名字", "role": "district", "district": "西安市/碑林区"},
+    ),
+    ("POST", "/users/{user_id}/deactivate"): rule(ADMIN),
+    ("POST", "/users/{user_id}/reactivate"): rule(ADMIN),
+    ("POST", "/users/{user_id}/logout"): rule(ADMIN),
+    ("POST", "/users/{user_id}/reset-password"): rule(ADMIN),
+    ("GET", "/account/password"): rule(ANY_USER),
+    ("POST", "/account/password"): rule(
+        ANY_USER,
+        form=lambda w: {
+            "old_password": "wrong-1",
+            "new_password": "Lantern-Quiet-4127",
+            "new_password_again": "Lantern-Quiet-4127",
+        },
+    ),
     ("GET", "/reports"): rule(STAFF),
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
@@ -381,6 +421,7 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "calendar_id": world.calendar_id,
         "notification_id": world.notification_id,
         "token": world.feed_token,
+        "user_id": world.user_id,
         "resource_id": world.resource_id,
         "file_id": world.resource_file_id,
     }

@@ -89,6 +89,11 @@ class World:
     job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
 
+    @property
+    def user_id(self) -> int:
+        """The account the admin-only /api/users/{user_id} routes act on."""
+        return self.users["district_own"].id or 0
+
     def leaks(self, text: str) -> list[str]:
         """The owning party's secrets found in `text`."""
         return [s for s in (*self.secrets, self.feed_token) if s and s in text]
