@@ -156,4 +156,13 @@ def test_three_workers_run_each_job_once_per_period_and_survive_killing_the_hold
     assert not [
         (r.job, r.error) for r in runs if r.started_at < before_kill and r.status == "failed"
     ]
+    # HEART_LOG_FORMAT=json: every line the workers wrote is a JSON object.
+    logged = [
+        json.loads(line)
+        for i in range(3)
+        for line in (tmp_path / f"worker{i}.log").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert any(entry.get("msg") == "worker started" for entry in logged)
+    assert any(entry.get("job") == "crisis_escalation" for entry in logged)
     print(f"takeover after SIGKILL of the holder: {takeover:.2f} s (lease {LEASE} s)")
