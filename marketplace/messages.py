@@ -213,6 +213,7 @@ SLOT_REJECTED = {
     "taken": SLOT_TAKEN,
     "daily_limit": "专家当天的可预约时长已满",
     "monthly_limit": "专家本月的可服务时长已满",
+    "off_grid": "开始时间须落在专家的预约时间格上（每 {step} 分钟一格，例如 09:00、09:{step:02d}）",
 }
 EXPERT_NOT_BOOKABLE = "该专家当前不接受预约"
 EXPERT_NO_SERVICE = "该专家不提供此类服务：{kind}"
@@ -234,12 +235,16 @@ ICS_REJECTED = {
     "too_many_components": "日历文件包含的组件过多",
     "too_many_occurrences": "日历中的重复事件展开后过多",
     "recurrence_too_frequent": "不支持按小时、分钟或秒重复的事件",
-    "recurrence_too_old": "重复事件的开始时间过早（1970 年以前）",
+    "recurrence_never": "日历中的重复规则永远不会发生（例如 2 月 30 日），请删除该事件后重试",
+    "too_complex": "日历中的重复规则过于复杂，无法在限定时间内展开，请简化后重试",
     "malformed": "不是有效的 iCalendar（.ics）日历文件",
-    "unreachable": "无法获取日历订阅地址：{detail}",
+    "unreachable": "无法获取该日历订阅地址：请确认地址正确，并且可以从互联网公开访问",
 }
 FEED_NOT_FOUND = "日历订阅地址无效或已撤销"
+# Appended to a session's title in feeds, so a held or missed session reads as what it was.
+FEED_TITLE_SUFFIX = {"completed": "（已完成）", "no_show": "（未出席）"}
 BUSY_CALENDAR_NOT_FOUND = "忙碌日历不存在：{id}"
+BUSY_CALENDAR_SKIPPED = "已跳过 {count} 个时间超出范围的事件：{events}"
 MAIL_SUBJECTS = {
     "request": "新的预约申请：{title}",
     "confirmation": "预约已确认：{title}",
@@ -252,6 +257,8 @@ MAIL_SUBJECTS = {
 MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
 )
+MAIL_LINK = "查看、确认、拒绝或改期：{url}"
+MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from booking.access import STAFF_ROLES
-from booking.feeds.service import active_users, booking_ics, email_of
+from booking.feeds.service import active_users, booking_ics, email_of, registrant_districts
 from booking.notifications import outbox
 from booking.sessions.history import audit_booking, snapshot
 from booking.sessions.models import Booking, BookingKind, BookingStatus
@@ -41,39 +41,43 @@ def notify(
     sides: tuple[str, ...] = ("expert", "district"),
     dedupe_suffix: str = "",
 ) -> int:
-    recipients: list[User] = []
+    """Queue the mail of one change. Attendees (the booking district and, for a training, every
+    registered district) get the invitation (REQUEST or CANCEL); the organizer side (the expert)
+    and staff get a notice with a PUBLISH copy, never a request to answer their own event."""
+    organizers: list[User] = []
+    attendees: list[User] = []
     if "expert" in sides:
-        recipients += active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
-    if "district" in sides:
-        recipients += active_users(
-            session, role=Role.district.value, district_id=booking.district_id
-        )
+        organizers += active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
     if "staff" in sides:
-        recipients += active_users(session, role=STAFF_ROLES)
-    addresses = sorted({a for a in map(email_of, recipients) if a})
-    if not addresses:
+        organizers += active_users(session, role=STAFF_ROLES)
+    if "district" in sides:
+        for district_id in [booking.district_id, *registrant_districts(session, booking)]:
+            attendees += active_users(session, role=Role.district.value, district_id=district_id)
+    invited = sorted({a for a in map(email_of, attendees) if a})
+    told = sorted({a for a in map(email_of, organizers) if a} - set(invited))
+    if not invited and not told:
         return 0
-    ics = booking_ics(session=session, booking=booking)
-    method = (
-        "CANCEL"
-        if booking.status in (BookingStatus.cancelled, BookingStatus.declined)
-        else "REQUEST"
-    )
+    cancelled = booking.status in (BookingStatus.cancelled, BookingStatus.declined)
     subject = messages.MAIL_SUBJECTS[kind].format(title=booking.title)
+    body = _mail_body(booking, extra)
     queued = 0
-    for address in addresses:
-        key = f"{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}:{address}"
-        queued += outbox.enqueue(
-            session=session,
-            kind=kind,
-            recipient=address,
-            subject=subject,
-            body=_mail_body(booking, extra),
-            dedupe_key=key,
-            booking_id=booking.id,
-            ics=ics,
-            ics_method=method,
-        )
+    for addresses, publish in ((invited, False), (told, True)):
+        if not addresses:
+            continue
+        ics = booking_ics(session=session, booking=booking, publish=publish)
+        method = "PUBLISH" if publish else "CANCEL" if cancelled else "REQUEST"
+        for address in addresses:
+            queued += outbox.enqueue(
+                session=session,
+                kind=kind,
+                recipient=address,
+                subject=subject,
+                body=body,
+                dedupe_key=f"{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}:{address}",
+                booking_id=booking.id,
+                ics=ics,
+                ics_method=method,
+            )
     session.flush()
     return queued
 

@@ -35,6 +35,13 @@ class BookingStatus(StrEnum):
 
 # Statuses that hold the expert's time; the database refuses two of them overlapping.
 LIVE_STATUSES = (BookingStatus.requested.value, BookingStatus.confirmed.value)
+# Statuses whose time counts toward the expert's daily and monthly hour limits: held sessions
+# and sessions that took place (or were kept free for a district that did not come).
+TIME_USING_STATUSES = (
+    *LIVE_STATUSES,
+    BookingStatus.completed.value,
+    BookingStatus.no_show.value,
+)
 # Kinds that draw on a district's procured supervision package when completed.
 CHARGED_KINDS = (BookingKind.supervision.value, BookingKind.training.value)
 
