@@ -17,11 +17,13 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable, Iterable
+from functools import partial
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from booking.ical import MAX_ICS_BYTES, IcsRejected
+from marketplace.settings import Settings
 
 SCHEMES = {"http": "http", "https": "https", "webcal": "https"}
 MAX_REDIRECTS = 3
@@ -151,3 +153,8 @@ def _read_capped(response: httpx.Response, deadline: float) -> bytes:
     except httpx.HTTPError as exc:
         raise _unreachable(type(exc).__name__) from exc
     return b"".join(chunks)
+
+
+def fetcher_for(settings: Settings) -> Callable[[str], bytes]:
+    """The deployment's fetcher: internal hosts from HEART_CALENDAR_ALLOWED_HOSTS allowed."""
+    return partial(fetch_ics, allowed=allowed_hosts(settings.calendar_allowed_hosts))

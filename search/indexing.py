@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.db import serialized_write
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert
 from marketplace.experts.service import public_views
@@ -222,19 +224,25 @@ def drain_outbox(
                     backend.upsert(documents)
                     backend.delete(deletions)
             except Unavailable:
-                for event in events:
-                    event.attempts += 1
-                    event.last_error = "search backend unavailable"
-                    session.add(event)
-                session.commit()
+                _mark(
+                    engine,
+                    events,
+                    attempts=col(IndexOutbox.attempts) + 1,
+                    last_error="search backend unavailable",
+                )
                 raise
-            now = utcnow()
-            for event in events:
-                event.processed_at = now
-                session.add(event)
-            session.commit()
+            _mark(engine, events, processed_at=utcnow())
             report.upserted += len(documents)
             report.deleted += len(deletions)
             report.events += len(events)
             if progress:
                 progress(report.events)
+
+
+def _mark(engine: Engine, events: Sequence[IndexOutbox], **values: object) -> None:
+    """Update drained events in a write transaction of its own: on SQLite a read transaction
+    that later writes fails ("database is locked") when another writer committed meanwhile, as
+    the scheduler's jobs and the web requests do."""
+    ids = [e.id for e in events]
+    with serialized_write(engine) as session:
+        session.execute(update(IndexOutbox).where(col(IndexOutbox.id).in_(ids)).values(**values))

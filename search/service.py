@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
@@ -130,6 +131,8 @@ class SearchService:
         self._encoder: Encoder | None = None
         self._encoder_loaded = False
         self._encoder_meta: tuple[float, int | None] | None = None
+        # Told each search's duration in seconds (the web app feeds its latency histogram).
+        self.on_search: Callable[[float], None] | None = None
         self.weights = tuning.load_weights(self.model_dir / "weights.json")
         dims = self._vector_dims()
         self.backend: SearchBackend = make_backend(settings, dims)
@@ -293,6 +296,7 @@ class SearchService:
     # -- querying ----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked, explained hits; an empty query browses. Falls back to the embedded index."""
+        started = time.perf_counter()
         try:
             return self._search(request, self.backend, degraded=False)
         except Unavailable:
@@ -300,6 +304,9 @@ class SearchService:
                 raise
             log.warning("search backend unavailable; answering from the embedded index")
             return self._search(request, self.fallback, degraded=True)
+        finally:
+            if self.on_search is not None:
+                self.on_search(time.perf_counter() - started)
 
     def _search(
         self, request: SearchRequest, backend: SearchBackend, *, degraded: bool

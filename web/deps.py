@@ -17,7 +17,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import token_login
 from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
-from marketplace.errors import Forbidden, Unauthorized, Unavailable
+from marketplace.errors import Forbidden, PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
 from marketplace.vocabulary import Role
 
@@ -94,19 +94,30 @@ def get_optional_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    user = None
     if token:
         user, login = token_login(session=session, token=token, secret=settings.secret_key)
         request.state.token_session = login
-        return user
-    resolver = getattr(request.app.state, "cookie_user_resolver", None)
-    if resolver is not None:
-        return resolver(request, session)
-    return None
+    else:
+        resolver = getattr(request.app.state, "cookie_user_resolver", None)
+        if resolver is not None:
+            user = resolver(request, session)
+    if user is not None:
+        request.state.user_id = user.id  # for the request's log line (web/observability.py)
+    return user
 
 
-def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+# What a user holding a temporary password may still reach: who they are and the change form.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/me", "/api/me/password", "/account/password"})
+
+
+def get_current_user(
+    request: Request, user: Annotated[User | None, Depends(get_optional_user)]
+) -> User:
     if user is None:
         raise Unauthorized(messages.NOT_AUTHENTICATED)
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(messages.PASSWORD_CHANGE_REQUIRED)
     return user
 
 
@@ -126,3 +137,4 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
 
 StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]

@@ -38,6 +38,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/matching", "批量匹配", STAFF),
     NavItem("/reports", "统计报表", STAFF),
     NavItem("/audit", "审计日志", STAFF),
+    NavItem("/admin/jobs", "定时任务", frozenset({Role.admin.value})),
     NavItem("/profile", "我的资料", frozenset({Role.expert.value})),
 )
 

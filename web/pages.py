@@ -11,9 +11,10 @@ from pydantic import ValidationError
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden
+from marketplace.notifications.service import unread_count
 from marketplace.validation import describe_error
 from marketplace.vocabulary import Role
-from web.deps import CurrentUser
+from web.deps import CurrentUser, SessionDep
 
 FLASH_COOKIE = "heart_flash"
 # Flash notices are keys, never free text, so a cookie cannot inject words into a page.
@@ -45,11 +46,16 @@ FLASH_MESSAGES = {
     "match_run_adjusted": messages.MATCH_RUN_ADJUSTED,
     "match_run_confirmed": messages.MATCH_RUN_CONFIRMED,
     "match_run_discarded": messages.MATCH_RUN_DISCARDED,
+    "notifications_all_read": messages.NOTIFICATIONS_ALL_READ,
+    "contact_saved": messages.CONTACT_SAVED,
+    "job_run_requested": messages.JOB_RUN_REQUESTED,
 }
 
 
-def _page_user(request: Request, user: CurrentUser) -> User:
+def _page_user(request: Request, user: CurrentUser, session: SessionDep) -> User:
     request.state.user = user
+    # The navigation's unread badge (web/templating.py shows it on every page).
+    request.state.unread_notifications = unread_count(session=session, user_id=user.id or 0)
     return user
 
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from booking.access import STAFF_ROLES
 from booking.feeds.service import active_users, booking_ics, email_of, registrant_districts
-from booking.notifications import outbox
+from booking.notifications import inbox, outbox
 from booking.sessions.history import audit_booking, snapshot
 from booking.sessions.models import Booking, BookingKind, BookingStatus
 from marketplace import messages
@@ -41,9 +41,19 @@ def notify(
     sides: tuple[str, ...] = ("expert", "district"),
     dedupe_suffix: str = "",
 ) -> int:
-    """Queue the mail of one change. Attendees (the booking district and, for a training, every
-    registered district) get the invitation (REQUEST or CANCEL); the organizer side (the expert)
-    and staff get a notice with a PUBLISH copy, never a request to answer their own event."""
+    """Queue the mail of one change, and its in-app notices. Attendees (the booking district
+    and, for a training, every registered district) get the invitation (REQUEST or CANCEL); the
+    organizer side (the expert) and staff get a notice with a PUBLISH copy, never a request to
+    answer their own event."""
+    registrants = registrant_districts(session, booking) if "district" in sides else []
+    inbox.notify_booking(
+        session,
+        booking,
+        kind,
+        sides=sides,
+        dedupe_suffix=dedupe_suffix,
+        also_districts=registrants,
+    )
     organizers: list[User] = []
     attendees: list[User] = []
     if "expert" in sides:
@@ -51,7 +61,7 @@ def notify(
     if "staff" in sides:
         organizers += active_users(session, role=STAFF_ROLES)
     if "district" in sides:
-        for district_id in [booking.district_id, *registrant_districts(session, booking)]:
+        for district_id in [booking.district_id, *registrants]:
             attendees += active_users(session, role=Role.district.value, district_id=district_id)
     invited = sorted({a for a in map(email_of, attendees) if a})
     told = sorted({a for a in map(email_of, organizers) if a} - set(invited))

@@ -279,6 +279,8 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         expert_id=user.expert_id,
         email=user.email,
         phone=user.phone,
+        is_active=user.is_active,
+        must_change_password=user.must_change_password,
     )
 
 

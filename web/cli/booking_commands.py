@@ -7,11 +7,11 @@ from rich.console import Console
 
 from booking import locking
 from booking.busy import service as busy_service
+from booking.fetching import fetcher_for
 from booking.notifications import outbox
 from booking.notifications import service as notifications_service
 from marketplace.db import make_engine
 from web.cli.common import load_settings
-from web.feed_fetcher import fetcher_for
 
 booking_app = typer.Typer(help="预约 / booking jobs", no_args_is_help=True)
 console = Console()

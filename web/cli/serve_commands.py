@@ -50,13 +50,17 @@ def serve(
     import uvicorn
 
     from web.app import create_app
+    from web.observability import logging_config
 
     settings = load_settings()  # checked here, so a bad configuration fails before forking
+    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
+    logs = {"log_config": logging_config(settings.log_format), "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **logs)
         return
     # Each worker process builds its app from the same environment (create_app() reads
-    # Settings); uvicorn needs an import string to start them.
+    # Settings); uvicorn needs an import string to start them. Each runs a scheduler; the
+    # lease in the database lets exactly one of them run the jobs.
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -64,6 +68,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        **logs,
     )
 
 
