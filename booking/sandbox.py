@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import signal
 import subprocess
 import sys
 from datetime import datetime
+from pathlib import Path
 
 from booking.ical import BusyRead, IcsRejected, read_busy
 
 CPU_SECONDS = 2
 WALL_SECONDS = 5.0
+MEMORY_BYTES = 1024 * 1024 * 1024
+_PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
+# Exit codes of a child stopped by its limits (CPU time, or killed).
+_OVER_BUDGET = {-signal.SIGXCPU, -signal.SIGKILL}
 
 
 def read_busy_bounded(
@@ -39,6 +46,9 @@ def read_busy_bounded(
         "owners": sorted(owner_addresses),
         "cpu": cpu_seconds,
     }
+    # The child finds this package wherever the parent found it (an editable install, a test
+    # run's PYTHONPATH or a plain checkout).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *sys.path])}
     try:
         done = subprocess.run(  # noqa: S603  (our own interpreter and module, no shell)
             [sys.executable, "-m", "booking.sandbox"],
@@ -46,13 +56,19 @@ def read_busy_bounded(
             capture_output=True,
             timeout=wall_seconds,
             check=False,
+            env=env,
         )
     except subprocess.TimeoutExpired:  # run() has killed the child
         raise IcsRejected("too_complex", f"> {wall_seconds:g} s") from None
     try:
         answer = json.loads(done.stdout)
-    except ValueError:  # killed by its CPU limit (or crashed) before answering
-        raise IcsRejected("too_complex", f"exit {done.returncode}") from None
+    except ValueError:
+        if done.returncode in _OVER_BUDGET:  # killed by its CPU or memory limit
+            raise IcsRejected("too_complex", f"exit {done.returncode}") from None
+        # Anything else is the sandbox itself failing, not the file: a server error.
+        raise RuntimeError(
+            f"calendar sandbox failed ({done.returncode}): {done.stderr[-500:]!r}"
+        ) from None
     if answer["status"] != "ok":
         raise IcsRejected(answer["reason"], answer["detail"])
     intervals = [(datetime.fromisoformat(s), datetime.fromisoformat(e)) for s, e in answer["busy"]]
@@ -66,6 +82,7 @@ def _serve() -> None:
 
         cpu = int(request["cpu"])
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
     except (ImportError, ValueError, OSError):  # pragma: no cover (no rlimits: the wall clock)
         pass
     try:

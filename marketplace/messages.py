@@ -270,11 +270,20 @@ MAIL_SUBJECTS = {
     "declined": "预约未被接受：{title}",
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
+    "proposal": "专家提议改期，请答复：{title}",
+    "proposal_declined": "改期提议未被接受：{title}",
 }
 MAIL_BODY = (
-    "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
+    "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
 )
+ZONE_BEIJING = "北京时间"
+ZONE_OTHER = "{zone} 时间"
 MAIL_LINK = "查看、确认、拒绝或改期：{url}"
+PROPOSAL_MAIL = (
+    "专家提议把会话改到：{when}（北京时间）。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
+)
+PROPOSAL_DECLINED_MAIL = "区县未接受改期提议（{when}），会话保持原时间。"
+PROPOSAL_NONE = "该预约没有待答复的改期提议"
 MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"
 
 # --- operations: scheduled jobs, health, metrics (marketplace/jobs, web/routes/ops*.py) -------
@@ -321,6 +330,9 @@ FEED_LINK_REVOKED = "日历订阅链接已撤销，旧链接不再可用"
 FEED_LINK_STAFF = "工作人员没有个人日历订阅链接"
 BOOKING_RESCHEDULED = "预约已改期"
 BOOKING_RESCHEDULED_PENDING = "预约已改期，等待专家重新确认"
+BOOKING_PROPOSAL_SENT = "改期提议已发送：区县接受前，会话保持原时间"
+BOOKING_PROPOSAL_ACCEPTED = "已接受改期，会话已移到新时间"
+BOOKING_PROPOSAL_DECLINED = "已拒绝改期提议，会话保持原时间"
 BOOKING_COMPLETED = "已标记为完成"
 BOOKING_NO_SHOW = "已记录为未出席"
 BOOKING_RATED = "感谢您的评价"
@@ -372,6 +384,8 @@ NOTIFY_BOOKING = {
     "declined": "预约未被接受：{title}（{who}，{start}）",
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
+    "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
+    "proposal_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
@@ -319,6 +319,11 @@ def _expanded(
     calendar: BusyCalendar, reader: _Reader, start: datetime, end: datetime
 ) -> list[av.Interval]:
     """The calendar's busy times in [start, end) from its source, cached per source version."""
+    # Whole months, so that the slot queries of the same weeks share one expansion.
+    start = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (end.astimezone(UTC) + timedelta(days=32)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
     key = (calendar.id, calendar.synced_at, reader, start, end)
     with _cache_lock:
         if key in _cache:
@@ -347,11 +352,9 @@ def busy_between(
     intervals: list[av.Interval] = []
     reader: _Reader | None = None
     for calendar in calendars:
-        covered = (
-            calendar.expanded_from is None
-            or calendar.expanded_until is None
-            or (calendar.expanded_from <= start and end <= calendar.expanded_until)
-        )
+        # Stored rows start a day before the calendar was last read: nothing earlier can be
+        # booked any more, so only the far end of the window decides whether they suffice.
+        covered = calendar.expanded_until is None or end <= calendar.expanded_until
         if covered or not calendar.source_ics:
             stored_ids.append(calendar.id or 0)
             continue

@@ -23,6 +23,8 @@ KINDS = {
     "cancellation": NotificationKind.booking_cancelled,
     "reminder": NotificationKind.booking_reminder,
     "escalation": NotificationKind.crisis_escalation,
+    "proposal": NotificationKind.booking_rescheduled,
+    "proposal_declined": NotificationKind.booking_rescheduled,
 }
 
 

@@ -17,7 +17,7 @@ from booking.schedule.models import (
     AvailabilityUpdate,
     OutOfOfficeIn,
 )
-from booking.sessions.models import TIME_USING_STATUSES, Booking, BookingKind
+from booking.sessions.models import LIVE_STATUSES, TIME_USING_STATUSES, Booking, BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
@@ -237,15 +237,25 @@ def _busy(session: Session, expert_id: str, start: datetime, end: datetime) -> l
 def _booked(
     session: Session, expert_id: str, start: datetime, end: datetime, exclude_id: int | None = None
 ) -> list[av.Interval]:
+    """Sessions that use the expert's time, and new times the expert proposed (held too)."""
     query = select(Booking.start_at, Booking.end_at).where(
         Booking.expert_id == expert_id,
         col(Booking.status).in_(TIME_USING_STATUSES),
         Booking.start_at < end,
         Booking.end_at > start,
     )
+    proposed = select(Booking.proposed_start_at, Booking.proposed_end_at).where(
+        Booking.expert_id == expert_id,
+        col(Booking.status).in_(LIVE_STATUSES),
+        col(Booking.proposed_start_at).is_not(None),
+        col(Booking.proposed_start_at) < end,
+        col(Booking.proposed_end_at) > start,
+    )
     if exclude_id is not None:
         query = query.where(Booking.id != exclude_id)
-    return [(s, e) for s, e in session.exec(query).all()]
+        proposed = proposed.where(Booking.id != exclude_id)
+    rows = [*session.exec(query).all(), *session.exec(proposed).all()]
+    return sorted((s, e) for s, e in rows if s is not None and e is not None)
 
 
 def _context_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:

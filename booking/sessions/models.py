@@ -73,6 +73,9 @@ class Booking(SQLModel, table=True):
     cancelled_by: str | None = Field(default=None, max_length=64)
     escalated_at: datetime | None = None
     charged: bool = False
+    # A new time the expert proposed; the current time stays held until the district decides.
+    proposed_start_at: datetime | None = None
+    proposed_end_at: datetime | None = None
 
 
 class BookingRating(SQLModel, table=True):
@@ -157,6 +160,9 @@ class BookingPublic(BaseModel):
     escalated_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The expert's proposed new time, awaiting the district's answer (None when there is none).
+    proposed_start: datetime | None = None
+    proposed_end: datetime | None = None
 
 
 class RatingCreate(BaseModel):

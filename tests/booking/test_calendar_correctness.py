@@ -5,6 +5,7 @@ and bookings lie on the expert's slot grid. Time-dependent cases inject `now`.""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
@@ -26,6 +27,7 @@ from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import InvalidInput
 from tests.booking.conftest import WORKDAY, future_weekday, local
 from tests.booking.test_api import body, slot_starts
+from tests.web.pages.conftest import form_token, login
 
 
 def set_policy(session, world, **changes) -> None:
@@ -421,3 +423,132 @@ def test_registered_districts_get_training_changes_and_cancellations_and_see_the
     feed = feeds_service.feed_for_token(session=session, token=token).decode("utf-8")
     [event] = vobject.readOne(feed).vevent_list
     assert event.uid.value == training.uid and event.status.value == "CANCELLED"
+
+
+# --- 6. the expert's reschedule is a proposal ----------------------------------------------------
+
+
+def test_an_experts_reschedule_is_a_proposal_the_district_accepts(client, h, session):
+    day = future_weekday()
+    booked = client.post("/api/bookings", json=body(day, 10), headers=h["district_user"]).json()
+    client.post(f"/api/bookings/{booked['id']}/confirm", headers=h["expert_user"])
+    new = {"start": local(day, 14).isoformat(), "end": local(day, 15).isoformat()}
+    proposed = client.post(
+        f"/api/bookings/{booked['id']}/reschedule", json=new, headers=h["expert_user"]
+    )
+    assert proposed.status_code == 200, proposed.json()
+    view = proposed.json()
+    # Still confirmed at the old time, which stays held; the new time is held for it too.
+    assert view["status"] == "confirmed" and view["start"][11:16] == "10:00"
+    assert view["proposed_start"][11:16] == "14:00"
+    assert "10:00" not in slot_starts(client, h, day)
+    assert "14:00" not in slot_starts(client, h, day)
+    # The district is asked (in-app and by mail), not told it already accepted.
+    mail = mails(session, "proposal")
+    assert set(mail) == {"beilin@example.org"}
+    assert "14:00" in mail["beilin@example.org"].body
+    # Only the booking district (or staff) answers.
+    assert (
+        client.post(
+            f"/api/bookings/{booked['id']}/proposal/accept", headers=h["expert_user"]
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            f"/api/bookings/{booked['id']}/proposal/accept", headers=h["other_district_user"]
+        ).status_code
+        == 403
+    )
+    accepted = client.post(
+        f"/api/bookings/{booked['id']}/proposal/accept", headers=h["district_user"]
+    )
+    assert accepted.status_code == 200
+    moved = accepted.json()
+    assert moved["start"][11:16] == "14:00" and moved["status"] == "confirmed"
+    assert moved["proposed_start"] is None and moved["sequence"] == view["sequence"] + 1
+    assert "10:00" in slot_starts(client, h, day)
+    invite = mails(session, "change")["beilin@example.org"]
+    attendee = vobject.readOne(invite.ics).vevent.attendee
+    assert attendee.params["PARTSTAT"] == ["ACCEPTED"]  # the district itself accepted
+    again = client.post(f"/api/bookings/{booked['id']}/proposal/accept", headers=h["district_user"])
+    assert again.status_code == 409
+
+
+def test_a_declined_proposal_keeps_the_old_time_and_tells_the_expert(client, h, session):
+    day = future_weekday()
+    booked = client.post("/api/bookings", json=body(day, 10), headers=h["district_user"]).json()
+    new = {"start": local(day, 14).isoformat(), "end": local(day, 15).isoformat()}
+    client.post(f"/api/bookings/{booked['id']}/reschedule", json=new, headers=h["expert_user"])
+    declined = client.post(
+        f"/api/bookings/{booked['id']}/proposal/decline", headers=h["district_user"]
+    )
+    assert declined.status_code == 200
+    kept = declined.json()
+    assert kept["start"][11:16] == "10:00" and kept["proposed_start"] is None
+    assert kept["status"] == "requested" and kept["sequence"] == booked["sequence"]
+    assert "14:00" in slot_starts(client, h, day)
+    assert set(mails(session, "proposal_declined")) == {"bk1@example.org"}
+
+
+def test_a_districts_reschedule_still_moves_the_session_at_once(client, h):
+    day = future_weekday()
+    booked = client.post("/api/bookings", json=body(day, 10), headers=h["district_user"]).json()
+    client.post(f"/api/bookings/{booked['id']}/confirm", headers=h["expert_user"])
+    new = {"start": local(day, 14).isoformat(), "end": local(day, 15).isoformat()}
+    moved = client.post(
+        f"/api/bookings/{booked['id']}/reschedule", json=new, headers=h["district_user"]
+    ).json()
+    assert moved["start"][11:16] == "14:00" and moved["status"] == "requested"
+    assert moved["proposed_start"] is None
+
+
+def test_the_district_answers_a_proposal_on_the_bookings_page(client, h, world):
+    day = future_weekday()
+    booked = client.post("/api/bookings", json=body(day, 10), headers=h["district_user"]).json()
+    new = {"start": local(day, 14).isoformat(), "end": local(day, 15).isoformat()}
+    client.post(f"/api/bookings/{booked['id']}/reschedule", json=new, headers=h["expert_user"])
+    assert login(client, world.district_user.username).status_code == 303
+    page = client.get("/bookings")
+    assert "改期提议" in page.text and "接受新时间" in page.text
+    answered = client.post(
+        f"/bookings/{booked['id']}/proposal/accept",
+        data={"csrf_token": form_token(page.text)},
+        follow_redirects=False,
+    )
+    assert answered.status_code == 303
+    after = client.get(f"/api/bookings/{booked['id']}", headers=h["district_user"]).json()
+    assert after["start"][11:16] == "14:00" and after["proposed_start"] is None
+
+
+# --- 10. times in the reader's zone, named when not Beijing time --------------------------------
+
+
+def test_the_expert_reads_mail_times_in_their_own_zone_and_the_district_in_beijing_time(
+    session, world
+):
+    set_policy(
+        session,
+        world,
+        timezone="Europe/London",
+        weekly=[{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)],
+    )
+    day = future_weekday()
+    booking = book(session, world, local(day, 18), now=local(day, 18) - timedelta(days=3))
+    rows = mails(session, "request")
+    london = booking.start_at.astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
+    assert f"{london}" in rows["bk1@example.org"].body
+    assert "Europe/London 时间" in rows["bk1@example.org"].body
+    assert f"{day:%Y-%m-%d} 18:00" in rows["beilin@example.org"].body
+    assert "北京时间" in rows["beilin@example.org"].body
+
+
+def test_the_availability_page_names_the_experts_zone(client, h, world):
+    client.put(
+        "/api/experts/BK1/availability",
+        json={**WORKDAY, "timezone": "Europe/London"},
+        headers=h["expert_user"],
+    )
+    assert login(client, world.expert_user.username).status_code == 303
+    page = client.get("/availability").text
+    assert "时间为Europe/London 当地时间" in page and "时间为北京时间" not in page

@@ -194,6 +194,26 @@ def reschedule_booking(
 
 
 @router.post(
+    "/api/bookings/{booking_id}/proposal/accept",
+    response_model=BookingPublic,
+    summary="接受专家的改期提议",
+)
+def accept_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = sessions_service.accept_proposal(session=session, booking_id=booking_id, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/proposal/decline",
+    response_model=BookingPublic,
+    summary="拒绝专家的改期提议（保持原时间）",
+)
+def decline_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = sessions_service.decline_proposal(session=session, booking_id=booking_id, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
+
+
+@router.post(
     "/api/bookings/{booking_id}/complete", response_model=BookingPublic, summary="标记完成"
 )
 def complete_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
