@@ -58,6 +58,8 @@ DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 # --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
 USER_NOT_FOUND = "用户不存在：{id}"
 OLD_PASSWORD_WRONG = "当前密码不正确"
+OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
+NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
 PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
@@ -317,6 +319,14 @@ METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求�
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"
 BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"
 BACKUP_NEEDS_FILE = "内存数据库无法备份或恢复"
+BACKUP_NOT_HEART = "不是 heart-hub 的备份文件（{reason}），数据库未做任何改动"
+BACKUP_REASON_FORMAT = "既不是 SQLite 数据库，也不是 pg_dump 归档"
+BACKUP_REASON_TABLES = "缺少数据表：{tables}"
+BACKUP_REASON_NO_REVISION = "没有数据库结构版本记录"
+BACKUP_REASON_REVISION = (
+    "数据库结构版本 {revision} 不是本程序已知的版本（可能来自更新的 heart-hub）"
+)
+BACKUP_CORRUPT = "备份文件已损坏（{error}），数据库未做任何改动"
 BACKUP_TOOL_MISSING = "找不到 {tool}：请安装 PostgreSQL 客户端工具"
 BACKUP_TOOL_FAILED = "{tool} 执行失败：{error}"
 
@@ -454,4 +464,6 @@ RESOURCE_RETIRED = "资料已下架"
 RESOURCE_SAVED = "资料已保存"
 RESOURCE_FILE_ADDED = "文件已上传"
 RESOURCE_VERSION_CREATED = "已创建新版本草稿"
-RESOURCE_IMPORT_LINE = "第 {line} 行：{error}"
+RESOURCE_TEXT_PERSONAL_DATA = (
+    "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
+)

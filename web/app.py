@@ -43,6 +43,7 @@ from web.routes import (
     pages_requests,
     pages_services,
     pages_sessions,
+    pages_users,
     reference,
     reports,
     resources,
@@ -127,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Report sections computed by the packages that own their tables (marketplace imports neither).
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
-    for module in (district_requests, matching, ops, users):
+    for module in (district_requests, matching, ops, users, pages_users):
         app.include_router(module.router)
     for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)

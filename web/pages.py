@@ -22,6 +22,12 @@ FLASH_MESSAGES = {
     "profile_saved": messages.PROFILE_SAVED,
     "profile_unchanged": messages.PROFILE_UNCHANGED,
     "logged_out": messages.LOGGED_OUT,
+    "account_created": messages.ACCOUNT_CREATED,
+    "account_saved": messages.ACCOUNT_SAVED,
+    "account_deactivated": messages.ACCOUNT_DEACTIVATED,
+    "account_reactivated": messages.ACCOUNT_REACTIVATED,
+    "account_logged_out": messages.ACCOUNT_LOGGED_OUT,
+    "password_changed": messages.PASSWORD_CHANGED,
     "application_submitted": messages.APPLICATION_SUBMITTED,
     "application_approved": messages.APPLICATION_APPROVED,
     "application_rejected": messages.APPLICATION_REJECTED,
@@ -78,6 +84,7 @@ def page_roles(*roles: Role) -> Any:
 
 
 StaffPage = Annotated[User, page_roles(Role.staff, Role.admin)]
+AdminPage = Annotated[User, page_roles(Role.admin)]
 ExpertPage = Annotated[User, page_roles(Role.expert)]
 DistrictPage = Annotated[User, page_roles(Role.district)]
 

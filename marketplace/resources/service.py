@@ -110,7 +110,7 @@ def _editable_by(session: Session, user: User, resource_id: int) -> Resource:
     return resource
 
 
-def _check_references(session: Session, fields: dict) -> None:
+def check_references(session: Session, fields: dict) -> None:
     names = fields.get("specialties")
     if names:
         known = set(
@@ -144,7 +144,7 @@ def _check_references(session: Session, fields: dict) -> None:
         )
 
 
-def _kinds(findings: list[Finding]) -> str:
+def finding_kinds(findings: list[Finding]) -> str:
     return "、".join(dict.fromkeys(f.label for f in findings))
 
 
@@ -165,7 +165,7 @@ def _screen_fields(resource: Resource, choice: PrivacyChoice | None, message: st
                 setattr(resource, name, mask(getattr(resource, name), fs))
         return
     raise InvalidInput(
-        message.format(kinds=_kinds(found)),
+        message.format(kinds=finding_kinds(found)),
         details={
             "code": "privacy",
             "field": "body",
@@ -184,12 +184,12 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
     if user.role == Role.expert.value and user.expert_id:
         authors = [user.expert_id, *fields["author_expert_ids"]]
         fields["author_expert_ids"] = list(dict.fromkeys(authors))
-    _check_references(session, fields)
+    check_references(session, fields)
     if fields["access"] != Access.region.value:
         fields["region_city_id"] = None
     resource = Resource(**fields, submitted_by=user.id)
     if not resource.author_names:
-        resource.author_names = _names(session, resource.author_expert_ids) or [
+        resource.author_names = expert_names(session, resource.author_expert_ids) or [
             user.display_name or user.username
         ]
     _screen_fields(resource, data.privacy, messages.RESOURCE_PRIVACY_FINDINGS)
@@ -208,7 +208,7 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
     return resource
 
 
-def _names(session: Session, expert_ids: list[str]) -> list[str]:
+def expert_names(session: Session, expert_ids: list[str]) -> list[str]:
     if not expert_ids:
         return []
     experts = {
@@ -223,7 +223,7 @@ def update_resource(
     """Edit a draft (or one returned for changes)."""
     resource = _editable_by(session, user, resource_id)
     changes = data.model_dump(exclude_unset=True, exclude={"privacy"}, mode="json")
-    _check_references(session, changes)
+    check_references(session, changes)
     for key, value in changes.items():
         setattr(resource, key, value)
     _screen_fields(resource, data.privacy, messages.RESOURCE_PRIVACY_FINDINGS)
@@ -270,7 +270,7 @@ def add_file(
     findings = find_personal_data(extracted.text)
     if findings:
         raise InvalidInput(
-            messages.RESOURCE_FILE_PERSONAL_DATA.format(kinds=_kinds(findings)),
+            messages.RESOURCE_FILE_PERSONAL_DATA.format(kinds=finding_kinds(findings)),
             details={
                 "code": "privacy",
                 "field": "file",
@@ -379,7 +379,7 @@ def publish_resource(
         findings = find_personal_data(_screened_text(session, resource))
         if findings and privacy != PrivacyChoice.confirm:
             raise InvalidInput(
-                messages.RESOURCE_REVIEW_PRIVACY.format(kinds=_kinds(findings)),
+                messages.RESOURCE_REVIEW_PRIVACY.format(kinds=finding_kinds(findings)),
                 details={
                     "code": "privacy",
                     "field": "body",

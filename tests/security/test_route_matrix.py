@@ -282,6 +282,30 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    # Account pages: admins manage accounts; everyone changes their own password.
+    ("GET", "/users"): rule(ADMIN),
+    ("GET", "/users/new"): rule(ADMIN),
+    ("POST", "/users"): rule(
+        ADMIN, form=lambda w: {"username": "page-new", "role": "staff", "display_name": "新同事"}
+    ),
+    ("GET", "/users/{user_id}"): rule(ADMIN),
+    ("POST", "/users/{user_id}"): rule(
+        ADMIN,
+        form=lambda w: {"display_name": "新名字", "role": "district", "district": "西安市/碑林区"},
+    ),
+    ("POST", "/users/{user_id}/deactivate"): rule(ADMIN),
+    ("POST", "/users/{user_id}/reactivate"): rule(ADMIN),
+    ("POST", "/users/{user_id}/logout"): rule(ADMIN),
+    ("POST", "/users/{user_id}/reset-password"): rule(ADMIN),
+    ("GET", "/account/password"): rule(ANY_USER),
+    ("POST", "/account/password"): rule(
+        ANY_USER,
+        form=lambda w: {
+            "old_password": "wrong-1",
+            "new_password": "Lantern-Quiet-4127",
+            "new_password_again": "Lantern-Quiet-4127",
+        },
+    ),
     ("GET", "/reports"): rule(STAFF),
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),

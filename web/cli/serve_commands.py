@@ -13,6 +13,8 @@ from marketplace.accounts.models import UserCreate
 from marketplace.accounts.service import create_user
 from marketplace.audit.service import Actor
 from marketplace.db import make_engine, session_scope
+from marketplace.resources.demo import seed_demo_resources
+from marketplace.resources.files import store_for
 from marketplace.services.demo import seed_demo_services
 from marketplace.settings import Settings
 from marketplace.vocabulary import Role
@@ -108,9 +110,15 @@ def build_demo(settings: Settings) -> None:
                     actor=Actor.system("demo"),
                 )
             services = seed_demo_services(session=session)
+            library = seed_demo_resources(
+                session=session,
+                source=DEMO_DIR / "resources.jsonl",
+                store=store_for(settings.data_dir),
+            )
     finally:
         engine.dispose()
     console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
+    console.print(f"演示资料 {library} 份 / demo library resources: {library}")
     build_search_index(settings)
     table = Table(title="演示账号 / demo accounts")
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
