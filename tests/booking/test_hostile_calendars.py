@@ -30,14 +30,15 @@ FEBRUARY_30TH = (
 
 def test_health_answers_within_a_second_while_a_never_occurring_rule_is_uploaded(client, h):
     assert 170 <= len(FEBRUARY_30TH) <= 190
-    latencies: list[float] = []
+    assert client.get("/api/health").status_code == 200  # warm: first-call costs aside
+    calls: list[tuple[float, float]] = []  # (when it started, how long it took)
     stop = threading.Event()
 
     def poll_health() -> None:
         while not stop.is_set():
             began = time.monotonic()
             assert client.get("/api/health").status_code == 200
-            latencies.append(time.monotonic() - began)
+            calls.append((began, time.monotonic() - began))
             time.sleep(0.05)
 
     poller = threading.Thread(target=poll_health)
@@ -58,7 +59,8 @@ def test_health_answers_within_a_second_while_a_never_occurring_rule_is_uploaded
     assert refused.status_code == 422
     assert refused.json()["detail"] == messages.ICS_REJECTED["recurrence_never"]
     assert took < 3.0
-    assert len(latencies) >= 3 and max(latencies) < 1.0
+    during = [lasted for started, lasted in calls if started >= began - 0.1]
+    assert len(during) >= 3 and max(during) < 1.0
 
 
 def test_a_rule_too_costly_to_expand_is_killed_at_its_budget_and_refused():
