@@ -399,7 +399,7 @@ def run_batch(
     """Match submitted requests (all, or the ids given) and store the proposal."""
     requests = _load_requests(session, request_ids)
     if not requests:
-        raise InvalidInput(messages.MATCH_EMPTY_BATCH)
+        raise InvalidInput(messages.MATCH_EMPTY_BATCH, code="match_empty_batch")
     regions = RegionIndex(session)
     needs = [need_from_request(r, regions) for r in requests]
     pool = load_pool(session=session, month_of=min(r.window_start for r in requests))

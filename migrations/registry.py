@@ -21,6 +21,7 @@ from marketplace.accounts.models import User
 from marketplace.allocation.models import LedgerEntry
 from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
+from marketplace.centers.models import ResourceCenter
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.login_sessions.models import LoginSession
@@ -57,6 +58,7 @@ __all__ = [
     "MatchRun",
     "Organization",
     "ProcuredService",
+    "ResourceCenter",
     "Province",
     "ServiceApplication",
     "Specialty",
