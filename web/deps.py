@@ -15,11 +15,11 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import user_from_token
 from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
-from marketplace.errors import Forbidden, Unauthorized, Unavailable
+from marketplace.errors import Unauthorized, Unavailable
 from marketplace.settings import Settings
-from marketplace.vocabulary import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -111,16 +111,20 @@ def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
-    """A dependency admitting only users with one of `roles`."""
-    allowed = {r.value for r in roles}
+def allowed_to(action: Action) -> Callable[[User], User]:
+    """A dependency admitting only users whom the policy lets do `action` somewhere (the scope
+    of the record is then checked by the service)."""
 
     def _check(user: CurrentUser) -> User:
-        if user.role not in allowed:
-            raise Forbidden(messages.FORBIDDEN)
+        require(user, action)
         return user
 
     return _check
 
 
-StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
+# Users the policy lets do an action somewhere (named after the action; see permissions.POLICY).
+StaffUser = Annotated[User, Depends(allowed_to(Action.expert_manage))]  # the expert catalogue
+ServiceManager = Annotated[User, Depends(allowed_to(Action.service_manage))]
+ApplicationDecider = Annotated[User, Depends(allowed_to(Action.application_decide))]
+MatchRunner = Annotated[User, Depends(allowed_to(Action.match_run))]
+ReportReader = Annotated[User, Depends(allowed_to(Action.report_read))]

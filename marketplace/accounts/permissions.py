@@ -41,6 +41,7 @@ class Action(StrEnum):
     service_read = "service.read"  # the catalogue of procured services, ledgers
     service_manage = "service.manage"  # create, change, delete, expire, fair proposals
     application_file = "application.file"  # apply, withdraw, record usage, close
+    application_use = "application.use"  # withdraw, record usage, close (the district's side)
     application_read = "application.read"
     application_decide = "application.decide"  # approve, reject, release
     request_file = "request.file"  # file and edit a district's need
@@ -75,9 +76,10 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.service_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
     Action.service_manage: {**_CENTERS},
     Action.application_file: {DIST: OWN_DISTRICT},
+    Action.application_use: {**_CENTERS, DIST: OWN_DISTRICT},
     Action.application_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
     Action.application_decide: {**_CENTERS},
-    Action.request_file: {DIST: OWN_DISTRICT},
+    Action.request_file: {**_CENTERS, DIST: OWN_DISTRICT},
     Action.request_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
     Action.match_run: {**_CENTERS},
     Action.booking_create: {**_CENTERS, DIST: OWN_DISTRICT},

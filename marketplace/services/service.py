@@ -178,6 +178,29 @@ def require_own_service(
         raise Forbidden(messages.CENTER_FOREIGN, code="foreign_center")
 
 
+def require_readable(*, session: Session, user: User, service: ProcuredService) -> None:
+    """Forbidden unless `user` may see the service: everything for scope `all`; their own and
+    the province center's services for a region; for a district, services it may apply for or
+    has applied for."""
+    scope = require(user, Action.service_read)
+    if scope is Scope.all:
+        return
+    if scope is Scope.region:
+        center = province_center(session=session)
+        if service.center_id in (None, user.center_id, None if center is None else center.id):
+            return
+        raise Forbidden(messages.CENTER_FOREIGN, code="foreign_center")
+    district = session.get(District, user.district_id)
+    applied = session.exec(
+        select(ServiceApplication.id).where(
+            ServiceApplication.service_id == service.id,
+            ServiceApplication.district_id == user.district_id,
+        )
+    ).first()
+    if district is None or not (is_eligible(service, district) or applied is not None):
+        raise Forbidden(messages.SERVICE_NOT_ELIGIBLE, code="not_eligible")
+
+
 def update_service(
     *,
     session: Session,

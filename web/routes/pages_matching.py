@@ -34,7 +34,7 @@ from matching.service import (
     run_view,
 )
 from web.deps import SessionDep
-from web.pages import StaffPage, form_once, login_id, redirect_with_flash
+from web.pages import MatchPage, form_once, login_id, redirect_with_flash
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +67,7 @@ def _runs_page(
 
 
 @router.get("/matching", summary="批量匹配")
-def matching_page(request: Request, session: SessionDep, user: StaffPage) -> Response:
+def matching_page(request: Request, session: SessionDep, user: MatchPage) -> Response:
     return _runs_page(request, session)
 
 
@@ -75,7 +75,7 @@ def matching_page(request: Request, session: SessionDep, user: StaffPage) -> Res
 def start_run(
     request: Request,
     session: SessionDep,
-    user: StaffPage,
+    user: MatchPage,
     method: FormText = "solver",
     form_nonce: FormText = "",
 ) -> Response:
@@ -153,7 +153,7 @@ def _run_page(
 
 
 @router.get("/matching/runs/{run_id}", summary="审核匹配方案")
-def run_page(request: Request, run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+def run_page(request: Request, run_id: RecordId, session: SessionDep, user: MatchPage) -> Response:
     return _run_page(request, session, run_id)
 
 
@@ -162,7 +162,7 @@ def adjust(
     request: Request,
     run_id: RecordId,
     session: SessionDep,
-    user: StaffPage,
+    user: MatchPage,
     action: FormText = "",
     request_id: FormText = "",
     expert_id: FormText = "",
@@ -196,12 +196,12 @@ def adjust(
 
 
 @router.post("/matching/runs/{run_id}/confirm", summary="确认匹配方案")
-def confirm(run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+def confirm(run_id: RecordId, session: SessionDep, user: MatchPage) -> Response:
     confirm_run(session=session, run_id=run_id, user=user)
     return redirect_with_flash(f"/matching/runs/{run_id}", "match_run_confirmed")
 
 
 @router.post("/matching/runs/{run_id}/discard", summary="放弃匹配方案")
-def discard(run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+def discard(run_id: RecordId, session: SessionDep, user: MatchPage) -> Response:
     discard_run(session=session, run_id=run_id, user=user)
     return redirect_with_flash("/matching", "match_run_discarded")

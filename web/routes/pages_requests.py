@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
 from marketplace.requests.service import (
@@ -32,7 +33,6 @@ from web.pages import (
     PageUser,
     field_errors,
     form_once,
-    is_staff,
     login_id,
     redirect_with_flash,
 )
@@ -56,8 +56,7 @@ FIELDS = (
 
 
 def _coordinator_or_staff(user: User) -> User:
-    if not (is_staff(user) or user.role == Role.district.value):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.request_read)
     return user
 
 
