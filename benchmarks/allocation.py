@@ -135,7 +135,8 @@ def bench_approvals(
         staff = User(username="bench-staff", password_hash="!", role="staff")
         session.add(staff)
         session.flush()
-        headers = {"Authorization": f"Bearer {issue_token(user=staff, secret=SECRET, minutes=60)}"}
+        token = issue_token(session=session, user=staff, secret=SECRET, minutes=60)
+        headers = {"Authorization": f"Bearer {token}"}
     serial_service, serial_ids = _prepare(engine, approvals)
     concurrent_service, concurrent_ids = _prepare(engine, approvals)
     app = create_app(settings)

@@ -203,8 +203,11 @@ def bench_slots(queries: int) -> None:
 
 
 def bench_contention(label: str, url: str, threads: int, attempts: int) -> None:
-    from booking import service
-    from booking.models import AvailabilityUpdate, BookingCreate
+    from booking import locking
+    from booking.schedule import service as schedule_service
+    from booking.schedule.models import AvailabilityUpdate
+    from booking.sessions import service as sessions_service
+    from booking.sessions.models import BookingCreate
     from marketplace.accounts.models import User
     from marketplace.db import make_engine, run_migrations, session_scope
     from marketplace.errors import Conflict
@@ -231,7 +234,9 @@ def bench_contention(label: str, url: str, threads: int, attempts: int) -> None:
             min_notice_minutes=0,
             horizon_days=366,
         )
-        service.set_availability(session=session, expert_id="BK1", data=availability, user=staff)
+        schedule_service.set_availability(
+            session=session, expert_id="BK1", data=availability, user=staff
+        )
     day = future_weekday(2)
     # Contention: every attempt aims at one of a few dozen hours, so most collide.
     hours = [local(day + timedelta(days=d), h) for d in range(6) for h in range(24)][
@@ -255,8 +260,8 @@ def bench_contention(label: str, url: str, threads: int, attempts: int) -> None:
                 title="bench",
             )
             try:
-                with service.serialized_session(engine) as session:
-                    service.create_booking(
+                with locking.serialized_session(engine) as session:
+                    sessions_service.create_booking(
                         session=session, data=data, user=session.get(User, user_id)
                     )
                 with lock:
@@ -281,7 +286,7 @@ def bench_contention(label: str, url: str, threads: int, attempts: int) -> None:
     )
     from sqlmodel import Session, select
 
-    from booking.models import Booking
+    from booking.sessions.models import Booking
 
     with Session(engine) as session:
         rows = sorted(session.exec(select(Booking.start_at, Booking.end_at)).all())

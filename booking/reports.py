@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from booking.models import AvailabilityProfile, Booking, BookingKind, BookingRating, BookingStatus
+from booking.schedule.models import AvailabilityProfile
+from booking.sessions.models import Booking, BookingKind, BookingRating, BookingStatus
 from marketplace import messages
 from marketplace.districts.models import City, District
 from marketplace.experts.models import Expert

@@ -5,18 +5,12 @@ It lives beside Alembic, above every layer: a new table module is imported here,
 
 from sqlmodel import SQLModel
 
-from booking.models import (
-    AvailabilityException,
-    AvailabilityProfile,
-    AvailabilityRule,
-    Booking,
-    BookingNotification,
-    BookingRating,
-    BusyCalendar,
-    BusyTime,
-    CalendarFeedToken,
-    TrainingRegistration,
-)
+from booking.busy.models import BusyCalendar, BusyTime
+from booking.feeds.models import CalendarFeedToken
+from booking.notifications.models import BookingNotification
+from booking.schedule.models import AvailabilityException, AvailabilityProfile, AvailabilityRule
+from booking.sessions.models import Booking, BookingRating
+from booking.trainings.models import TrainingRegistration
 from marketplace.accounts.models import User
 from marketplace.allocation.models import LedgerEntry
 from marketplace.applications.models import ServiceApplication
@@ -24,7 +18,7 @@ from marketplace.audit.models import AuditEntry
 from marketplace.centers.models import ResourceCenter
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
-from marketplace.login_sessions.models import LoginSession
+from marketplace.login_sessions.models import LoginFailure, LoginSession
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
@@ -53,6 +47,7 @@ __all__ = [
     "ExpertSpecialty",
     "IndexOutbox",
     "LedgerEntry",
+    "LoginFailure",
     "LoginSession",
     "MatchPair",
     "MatchRun",

@@ -199,8 +199,16 @@ def make_user(
     return user
 
 
-def auth_headers(user: User, settings: Settings) -> dict[str, str]:
-    token = issue_token(user=user, secret=settings.secret_key, minutes=30)
+def auth_headers(user: User, settings: Settings, session: Session | None = None) -> dict[str, str]:
+    """A bearer token for `user`, its login session opened in `session` (default: the user's).
+
+    Commits `session`: in tests that is the savepoint the test's transaction rolls back.
+    """
+    session = session or Session.object_session(user)
+    assert session is not None, "auth_headers needs the user's session (pass session=)"
+    token = issue_token(session=session, user=user, secret=settings.secret_key, minutes=30)
+    # Committed (in the test's savepoint) so a refused request's rollback keeps the token valid.
+    session.commit()
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -2,7 +2,7 @@
 
 Rows travel as parallel lists (w_day/w_start/w_end, o_date/o_ranges/o_note, x_start/x_end/x_note)
 so the page works without JavaScript; a row left empty is dropped. Every row keeps its own error,
-shown next to it. The rules themselves (ordering, limits, time zones) are booking.models'.
+shown next to it. The rules themselves (ordering, limits, time zones) live in booking.schedule.models.
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from booking.models import AvailabilityPublic, AvailabilityUpdate, DateOverrideIn, WeeklyRuleIn
+from booking.schedule.models import (
+    AvailabilityPublic,
+    AvailabilityUpdate,
+    DateOverrideIn,
+    WeeklyRuleIn,
+)
 from marketplace import messages
 from marketplace.clock import LOCAL_TZ
 from marketplace.validation import describe_error

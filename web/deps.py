@@ -16,7 +16,7 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
-from marketplace.accounts.service import user_from_token
+from marketplace.accounts.service import token_login
 from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
 from marketplace.errors import Unauthorized, Unavailable
 from marketplace.settings import Settings
@@ -95,7 +95,9 @@ def get_optional_user(
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
     if token:
-        return user_from_token(session=session, token=token, secret=settings.secret_key)
+        user, login = token_login(session=session, token=token, secret=settings.secret_key)
+        request.state.token_session = login
+        return user
     resolver = getattr(request.app.state, "cookie_user_resolver", None)
     if resolver is not None:
         return resolver(request, session)

@@ -1,14 +1,16 @@
-"""Users: creation, password hashing (Argon2id), authentication and access tokens."""
+"""Users: creation, password policy and hashing (Argon2id), authentication, access tokens."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
 from sqlmodel import Session, select
+from zxcvbn import zxcvbn
 
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
@@ -19,9 +21,25 @@ from marketplace.districts.models import District
 from marketplace.districts.service import find_district
 from marketplace.errors import Conflict, InvalidInput, Unauthorized
 from marketplace.experts.service import get_expert
+from marketplace.login_sessions.models import LoginSession
+from marketplace.login_sessions.service import (
+    API,
+    revoke_all_sessions,
+    start_session,
+    token_session_is_live,
+)
+from marketplace.validation import MAX_RECORD_ID
 from marketplace.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 8
+# zxcvbn's score: 3 = about 10^8 guesses or more ("safely unguessable" against online attacks
+# with throttling, moderate protection offline). 0-2 covers common passwords, single words,
+# keyboard walks, dates and the user's own name.
+MIN_PASSWORD_SCORE = 3
+# The estimator's cost grows with length; what follows the first 100 characters adds strength.
+_ESTIMATED_PREFIX = 100
+# Words of this site a password should not lean on (the estimator treats them as known).
+_SITE_WORDS = ("heart", "hub", "heart-hub", "xian", "beilin", "shaanxi")
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 
 
@@ -36,12 +54,50 @@ def _dummy_hash() -> str:
     return _hasher().hash("not-a-real-password-0")
 
 
-def check_password_policy(password: str) -> None:
-    """Refuse short passwords and ones without both letters and digits."""
+def check_password_policy(password: str, *, user_inputs: Sequence[str] = ()) -> None:
+    """Refuse short passwords and guessable ones (zxcvbn's estimate), saying why in Chinese.
+
+    `user_inputs` are the account's own words (username, display name): a password built on
+    them counts as guessable.
+    """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(messages.PASSWORD_TOO_SHORT.format(n=MIN_PASSWORD_LENGTH))
-    if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
-        raise InvalidInput(messages.PASSWORD_TOO_WEAK)
+    words = [w for w in (*user_inputs, *_SITE_WORDS) if w]
+    estimate = zxcvbn(password[:_ESTIMATED_PREFIX], user_inputs=words)
+    if estimate["score"] >= MIN_PASSWORD_SCORE:
+        return
+    reasons = _weakness_reasons(estimate.get("sequence") or [])
+    raise InvalidInput(
+        messages.PASSWORD_GUESSABLE.format(
+            reasons="、".join(reasons) if reasons else messages.PASSWORD_REASON_SHORT_OR_SIMPLE
+        )
+    )
+
+
+def _weakness_reasons(sequence: Sequence[dict]) -> list[str]:
+    """The Chinese names of the guessable patterns zxcvbn found, in order, each once."""
+    reasons: list[str] = []
+    for match in sequence:
+        pattern = match.get("pattern")
+        if pattern == "dictionary":
+            name = match.get("dictionary_name")
+            if name == "passwords":
+                reason = messages.PASSWORD_REASON_COMMON
+            elif name == "user_inputs":
+                reason = messages.PASSWORD_REASON_OWN_NAME
+            else:
+                reason = messages.PASSWORD_REASON_WORD
+        else:
+            reason = {
+                "spatial": messages.PASSWORD_REASON_KEYBOARD,
+                "repeat": messages.PASSWORD_REASON_REPEAT,
+                "sequence": messages.PASSWORD_REASON_SEQUENCE,
+                "regex": messages.PASSWORD_REASON_DATE,
+                "date": messages.PASSWORD_REASON_DATE,
+            }.get(pattern or "", "")
+        if reason and reason not in reasons:
+            reasons.append(reason)
+    return reasons
 
 
 def hash_password(password: str) -> str:
@@ -50,7 +106,7 @@ def hash_password(password: str) -> str:
 
 def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
     """Create a user; district users need a district, expert users an expert profile."""
-    check_password_policy(data.password)
+    check_password_policy(data.password, user_inputs=(data.username, data.display_name))
     if session.exec(select(User).where(User.username == data.username)).first():
         raise Conflict(messages.USER_EXISTS.format(username=data.username))
     district_id = None
@@ -171,11 +227,40 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     return user
 
 
-def issue_token(*, user: User, secret: str, minutes: int) -> str:
-    """A signed bearer token naming the user and their token version."""
+def set_password(*, session: Session, user: User, password: str, actor: Actor) -> None:
+    """Give `user` a new password (policy-checked) and end all their sessions and tokens."""
+    check_password_policy(password, user_inputs=(user.username, user.display_name))
+    user.password_hash = hash_password(password)
+    session.add(user)
+    revoke_all_sessions(session=session, user=user, actor=actor, reason="password")
+
+
+def issue_token(
+    *,
+    session: Session,
+    user: User,
+    secret: str,
+    minutes: int,
+    ip: str = "",
+    user_agent: str = "",
+) -> str:
+    """A signed bearer token naming the user, their token version and a new login session.
+
+    The session (`sid`) is checked on every use: logging out ends it, and revoke_all_sessions
+    ends every one of the user's.
+    """
+    login, _ = start_session(
+        session=session,
+        user=user,
+        lifetime=timedelta(minutes=minutes),
+        ip=ip,
+        user_agent=user_agent,
+        kind=API,
+    )
     now = datetime.now(UTC)
     payload = {
         "sub": str(user.id),
+        "sid": login.id,
         "ver": user.token_version,
         "iat": now,
         "exp": now + timedelta(minutes=minutes),
@@ -184,19 +269,38 @@ def issue_token(*, user: User, secret: str, minutes: int) -> str:
     return jwt.encode(payload, secret, algorithm=TOKEN_ALGORITHM)
 
 
-def user_from_token(*, session: Session, token: str, secret: str) -> User:
-    """The user a valid, unexpired, unrevoked token names, or Unauthorized."""
+def token_login(*, session: Session, token: str, secret: str) -> tuple[User, LoginSession]:
+    """The user and the open login session a valid, unexpired, unrevoked token names."""
     try:
         payload = jwt.decode(
-            token, secret, algorithms=[TOKEN_ALGORITHM], options={"require": ["exp", "sub"]}
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            options={"require": ["exp", "sub", "sid"]},
         )
         user_id = int(payload["sub"])
-    except (jwt.PyJWTError, ValueError, KeyError):
+        session_id = payload["sid"]
+        if not _is_record_id(user_id) or not _is_record_id(session_id):
+            raise ValueError(session_id)
+    except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         raise Unauthorized(messages.TOKEN_INVALID) from None
     user = session.get(User, user_id)
     if user is None or not user.is_active or payload.get("ver") != user.token_version:
         raise Unauthorized(messages.TOKEN_INVALID)
-    return user
+    if not token_session_is_live(session=session, session_id=session_id, user=user):
+        raise Unauthorized(messages.TOKEN_INVALID)
+    login = session.get(LoginSession, session_id)
+    assert login is not None  # token_session_is_live found it
+    return user, login
+
+
+def _is_record_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RECORD_ID
+
+
+def user_from_token(*, session: Session, token: str, secret: str) -> User:
+    """The user a valid, unexpired, unrevoked token names, or Unauthorized."""
+    return token_login(session=session, token=token, secret=secret)[0]
 
 
 def public_user(*, session: Session, user: User) -> UserPublic:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
@@ -12,6 +13,8 @@ from marketplace.clock import utcnow
 class LoginSession(SQLModel, table=True):
     __tablename__ = "login_session"
     id: int | None = Field(default=None, primary_key=True)
+    # "page": a browser's cookie session; "api": the session a bearer token names (its `sid`).
+    kind: str = Field(default="page", max_length=8, sa_column_kwargs={"server_default": "page"})
     # SHA-256 of the random session id the cookie carries: a copy of the table opens no session.
     token_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
@@ -26,3 +29,14 @@ class LoginSession(SQLModel, table=True):
     revoked_at: datetime | None = None
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=255)
+
+
+class LoginFailure(SQLModel, table=True):
+    """One failed login, counted per username and per client address (shared by all workers)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_scope_key_failed_at", "scope", "key", "failed_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=8)  # "user" or "address"
+    key: str = Field(max_length=128)
+    failed_at: datetime = Field(default_factory=utcnow, index=True)

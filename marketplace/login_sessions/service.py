@@ -1,4 +1,5 @@
-"""Login sessions: start one at login, resolve the cookie's id, touch, end, purge."""
+"""Login sessions: start one at login (a cookie's or a bearer token's), resolve, touch, end,
+revoke all of a user's, purge."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, select, update
 
 from marketplace.accounts.models import User
 from marketplace.audit.service import Actor, record
@@ -16,6 +17,8 @@ from marketplace.login_sessions.models import LoginSession
 
 # last_seen_at is written at most this often, so reading pages does not write on every request.
 TOUCH_INTERVAL = timedelta(minutes=1)
+PAGE = "page"
+API = "api"
 # Revoked and expired rows are kept this long (visible to staff investigating), then purged.
 RETENTION = timedelta(days=7)
 
@@ -41,11 +44,16 @@ def start_session(
     ip: str = "",
     user_agent: str = "",
     now: datetime | None = None,
+    kind: str = PAGE,
 ) -> tuple[LoginSession, str]:
-    """Open a new login session for `user`; returns the row and the secret id for the cookie."""
+    """Open a new login session for `user`; returns the row and the secret id for the cookie.
+
+    `kind=API` opens the session a bearer token names instead (no cookie is ever made of it).
+    """
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     login = LoginSession(
+        kind=kind,
         token_hash=hash_token(token),
         user_id=user.id or 0,
         csrf_token=secrets.token_urlsafe(32),
@@ -64,7 +72,7 @@ def start_session(
         action="session.login",
         entity_type="user",
         entity_id=str(user.id),
-        after={"login_session": login.id, "ip": login.ip},
+        after={"login_session": login.id, "ip": login.ip, "kind": kind},
     )
     return login, token
 
@@ -75,7 +83,9 @@ def resolve_session(
     """The live session a cookie id names (touched), or an empty lookup saying if it expired."""
     now = now or utcnow()
     login = session.exec(
-        select(LoginSession).where(LoginSession.token_hash == hash_token(token))
+        select(LoginSession).where(
+            LoginSession.token_hash == hash_token(token), LoginSession.kind == PAGE
+        )
     ).first()
     if login is None or login.revoked_at is not None:
         return SessionLookup()
@@ -92,6 +102,50 @@ def resolve_session(
         login.last_seen_at = now
         session.add(login)
     return SessionLookup(login=login, user=user)
+
+
+def token_session_is_live(
+    *, session: Session, session_id: int, user: User, now: datetime | None = None
+) -> bool:
+    """Whether the login session a bearer token names is open and still belongs to `user`."""
+    login = session.get(LoginSession, session_id)
+    return (
+        login is not None
+        and login.kind == API
+        and login.user_id == user.id
+        and login.revoked_at is None
+        and (now or utcnow()) < login.expires_at
+        and login.user_token_version == user.token_version
+    )
+
+
+def revoke_all_sessions(
+    *, session: Session, user: User, actor: Actor, reason: str, now: datetime | None = None
+) -> int:
+    """End every session and bearer token of `user` (password change or reset, deactivation).
+
+    Bumps the user's token_version, which every session and token is checked against on use,
+    and marks the open sessions revoked so the record shows when they ended. Returns how many
+    open sessions were ended. Runs in the caller's transaction.
+    """
+    now = now or utcnow()
+    user.token_version += 1
+    session.add(user)
+    result = session.exec(  # type: ignore[call-overload]
+        update(LoginSession)
+        .where(col(LoginSession.user_id) == user.id, col(LoginSession.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    ended = result.rowcount or 0
+    record(
+        session=session,
+        actor=actor,
+        action="session.revoke_all",
+        entity_type="user",
+        entity_id=str(user.id),
+        after={"reason": reason, "sessions_ended": ended, "token_version": user.token_version},
+    )
+    return ended
 
 
 def end_session(*, session: Session, login: LoginSession, now: datetime | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 
 from openpyxl import Workbook
@@ -10,6 +9,7 @@ from openpyxl.chart import Reference, ScatterChart, Series
 from openpyxl.styles import Font
 
 from marketplace import messages
+from marketplace.reports.cells import append_row, csv_text, put, safe_text
 from marketplace.reports.models import AllocationReport, ReportTable
 
 ROW_HEADERS = [
@@ -68,34 +68,29 @@ def _table_cells(table: ReportTable, row: dict) -> list[object]:
 
 
 def to_csv(report: AllocationReport, table: ReportTable | None = None) -> str:
-    """One row per district and service, or the rows of one section table."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
+    """One row per district and service, or the rows of one section table (cells made safe)."""
     if table is not None:
-        writer.writerow([c.label for c in table.columns])
-        for record in table.rows:
-            writer.writerow(_table_cells(table, record))
-        return out.getvalue()
-    writer.writerow([label for _, label in ROW_HEADERS])
-    for row in report.rows:
-        writer.writerow(_cells(row, ROW_HEADERS))
-    return out.getvalue()
+        return csv_text(
+            [[c.label for c in table.columns], *(_table_cells(table, r) for r in table.rows)]
+        )
+    return csv_text(
+        [[label for _, label in ROW_HEADERS], *(_cells(row, ROW_HEADERS) for row in report.rows)]
+    )
 
 
 _SHEET_FORBIDDEN = str.maketrans({c: "_" for c in "[]:*?/\\"})
 
 
 def _add_table_sheet(book: Workbook, table: ReportTable) -> None:
-    title = table.title.translate(_SHEET_FORBIDDEN)[:31]
+    title = safe_text(table.title).translate(_SHEET_FORBIDDEN).lstrip("'")[:31] or table.key[:31]
     if title in book.sheetnames:
         title = table.key[:31]
     sheet = book.create_sheet(title)
-    sheet.append([table.title])
+    append_row(sheet, [table.title])
     sheet["A1"].font = Font(bold=True, size=12)
-    sheet.append([c.label for c in table.columns])
+    append_row(sheet, [c.label for c in table.columns])
     for record in table.rows:
-        sheet.append(_table_cells(table, record))
+        append_row(sheet, _table_cells(table, record))
     for index, column in enumerate(table.columns, start=1):
         if column.percent:
             for (cell,) in sheet.iter_rows(min_row=3, min_col=index, max_col=index):
@@ -103,33 +98,36 @@ def _add_table_sheet(book: Workbook, table: ReportTable) -> None:
 
 
 def to_xlsx(report: AllocationReport) -> bytes:
-    """Sheets: 分配明细 (rows), 公平性 (per service), 洛伦兹曲线 (points and charts), 说明."""
+    """Sheets: 分配明细 (rows), 公平性 (per service), 洛伦兹曲线 (points and charts), 说明.
+
+    Every cell goes through append_row/put: no user text becomes a formula or breaks the file.
+    """
     book = Workbook()
     detail = book.active
     detail.title = "分配明细"
-    detail.append([f"资源分配报表：{report.period_label}"])
+    append_row(detail, [f"资源分配报表：{report.period_label}"])
     detail["A1"].font = Font(bold=True, size=14)
-    detail.append([label for _, label in ROW_HEADERS])
+    append_row(detail, [label for _, label in ROW_HEADERS])
     for row in report.rows:
-        detail.append(_cells(row, ROW_HEADERS))
+        append_row(detail, _cells(row, ROW_HEADERS))
 
     fairness = book.create_sheet("公平性")
-    fairness.append([label for _, label in EQUITY_HEADERS])
+    append_row(fairness, [label for _, label in EQUITY_HEADERS])
     for service in report.services:
-        fairness.append(_cells(service, EQUITY_HEADERS))
+        append_row(fairness, _cells(service, EQUITY_HEADERS))
 
     curves = book.create_sheet("洛伦兹曲线")
     column = 1
     for index, service in enumerate(report.services):
-        curves.cell(row=1, column=column, value=service.service_name)
-        curves.cell(row=2, column=column, value="人口累计占比")
-        curves.cell(row=2, column=column + 1, value="数量累计占比")
+        put(curves, row=1, column=column, value=service.service_name)
+        put(curves, row=2, column=column, value="人口累计占比")
+        put(curves, row=2, column=column + 1, value="数量累计占比")
         for offset, (x, y) in enumerate(service.lorenz, start=3):
-            curves.cell(row=offset, column=column, value=x)
-            curves.cell(row=offset, column=column + 1, value=y)
+            put(curves, row=offset, column=column, value=x)
+            put(curves, row=offset, column=column + 1, value=y)
         last = 2 + len(service.lorenz)
         chart = ScatterChart()
-        chart.title = f"{service.service_name}（基尼系数 {service.gini:.2f}）"
+        chart.title = f"{safe_text(service.service_name)}（基尼系数 {service.gini:.2f}）"
         chart.x_axis.title = "区县学生累计占比"
         chart.y_axis.title = "分配累计占比"
         xs = Reference(curves, min_col=column, min_row=3, max_row=last)
@@ -146,21 +144,26 @@ def to_xlsx(report: AllocationReport) -> bytes:
             _add_table_sheet(book, table)
 
     notes = book.create_sheet("说明")
-    notes.append(["统计区间", report.period_label])
-    notes.append(["生成时间", report.generated_at.isoformat()])
-    notes.append(
-        ["口径", "净分配 = 分配 − 退回；每万名学生数字按区县在校学生数计算；基尼系数按学生数加权。"]
+    append_row(notes, ["统计区间", report.period_label])
+    append_row(notes, ["生成时间", report.generated_at.isoformat()])
+    append_row(
+        notes,
+        [
+            "口径",
+            "净分配 = 分配 − 退回；每万名学生数字按区县在校学生数计算；基尼系数按学生数加权。",
+        ],
     )
     for section in report.sections:
-        notes.append(
+        append_row(
+            notes,
             [
                 section.title,
                 section.note if section.note else ("已提供" if section.available else ""),
-            ]
+            ],
         )
         if isinstance(section.data, dict):
             for key, value in section.data.items():
-                notes.append(["", key, "" if value is None else value])
+                append_row(notes, ["", key, value])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -10,8 +10,8 @@ from functools import lru_cache
 import pytest
 from sqlmodel import Session
 
-from booking import service
-from booking.models import AvailabilityUpdate
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
 from marketplace.accounts.models import User
 from marketplace.accounts.service import hash_password
 from marketplace.audit.service import Actor
@@ -113,7 +113,7 @@ def world(session: Session) -> World:
         ),
         staff=quick_user(session, Role.staff, "staff@example.org"),
     )
-    service.set_availability(
+    schedule_service.set_availability(
         session=session, expert_id="BK1", data=AvailabilityUpdate(**WORKDAY), user=w.staff
     )
     # Released savepoint: a failing request's rollback (as in the app) keeps the fixture data.

@@ -10,8 +10,9 @@ import pytest
 import vobject
 from sqlmodel import select
 
-from booking.models import BookingCreate, BusyCalendar
-from booking.service import create_booking
+from booking.busy.models import BusyCalendar
+from booking.sessions.models import BookingCreate
+from booking.sessions.service import create_booking
 from tests.booking.conftest import WORKDAY, future_weekday, local
 from tests.conftest import auth_headers
 

@@ -8,8 +8,13 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from booking import service
-from booking.models import AvailabilityUpdate, BookingCreate, RegistrationCreate
+from booking import locking
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
+from booking.trainings import service as trainings_service
+from booking.trainings.models import RegistrationCreate
 from marketplace.accounts.models import User
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.errors import Conflict
@@ -39,7 +44,7 @@ def prepared_engine(url: str, tmp_path: Path):
         coordinators = [
             quick_user(session, Role.district, f"d{i}@example.org").id for i in range(THREADS)
         ]
-        service.set_availability(
+        schedule_service.set_availability(
             session=session, expert_id="BK1", data=AvailabilityUpdate(**WORKDAY), user=staff
         )
     return engine, coordinators
@@ -52,7 +57,7 @@ def race(engine, user_ids, attempt) -> tuple[int, int, list[str]]:
     def run(user_id: int) -> None:
         barrier.wait()
         try:
-            with service.serialized_session(engine) as session:
+            with locking.serialized_session(engine) as session:
                 attempt(session, session.get(User, user_id))
             wins.append(user_id)
         except Conflict as exc:
@@ -81,13 +86,13 @@ def test_parallel_requests_for_one_slot_yield_exactly_one_booking(fresh_database
             format="online",
             title="并发测试",
         )
-        service.create_booking(session=session, data=data, user=user)
+        sessions_service.create_booking(session=session, data=data, user=user)
 
     try:
         wins, conflicts, errors = race(engine, user_ids, attempt)
         assert (wins, conflicts, errors) == (1, THREADS - 1, [])
         with Session(engine) as session:
-            assert len(service.list_bookings(session=session, user=_staff(session))) == 1
+            assert len(sessions_service.list_bookings(session=session, user=_staff(session))) == 1
     finally:
         engine.dispose()
 
@@ -95,8 +100,8 @@ def test_parallel_requests_for_one_slot_yield_exactly_one_booking(fresh_database
 def test_parallel_registrations_never_exceed_training_capacity(fresh_database_url, tmp_path):
     engine, user_ids = prepared_engine(fresh_database_url, tmp_path)
     start = local(future_weekday(), 10)
-    with service.serialized_session(engine) as session:
-        training = service.create_booking(
+    with locking.serialized_session(engine) as session:
+        training = sessions_service.create_booking(
             session=session,
             user=session.get(User, user_ids[0]),
             data=BookingCreate(
@@ -112,7 +117,7 @@ def test_parallel_registrations_never_exceed_training_capacity(fresh_database_ur
         training_id = training.id
 
     def attempt(session: Session, user: User) -> None:
-        service.register_for_training(
+        trainings_service.register_for_training(
             session=session,
             booking_id=training_id,
             user=user,
@@ -123,7 +128,7 @@ def test_parallel_registrations_never_exceed_training_capacity(fresh_database_ur
         wins, conflicts, errors = race(engine, user_ids, attempt)
         assert (wins, conflicts, errors) == (5, THREADS - 5, [])
         with Session(engine) as session:
-            assert service.seats_taken(session=session, booking_id=training_id) == 50
+            assert sessions_service.seats_taken(session=session, booking_id=training_id) == 50
     finally:
         engine.dispose()
 

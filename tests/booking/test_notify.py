@@ -13,8 +13,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlmodel import Session, select
 
-from booking import notify, service
-from booking.models import AvailabilityUpdate, BookingCreate, BookingNotification
+from booking import locking
+from booking.notifications import outbox
+from booking.notifications.models import BookingNotification
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.vocabulary import Role
@@ -72,12 +77,12 @@ def test_a_confirmed_booking_mails_both_sides_once_with_the_invitation(engine, s
         staff = quick_user(session, Role.staff, "staff@example.org")
         quick_user(session, Role.expert, "bk1@example.org", expert_id="BK1")
         coordinator = quick_user(session, Role.district, "beilin@example.org")
-        service.set_availability(
+        schedule_service.set_availability(
             session=session, expert_id="BK1", data=AvailabilityUpdate(**WORKDAY), user=staff
         )
     start = local(future_weekday(), 10)
-    with service.serialized_session(engine) as session:
-        booking = service.create_booking(
+    with locking.serialized_session(engine) as session:
+        booking = sessions_service.create_booking(
             session=session,
             user=session.get(User, coordinator.id),
             data=BookingCreate(
@@ -89,12 +94,12 @@ def test_a_confirmed_booking_mails_both_sides_once_with_the_invitation(engine, s
                 title="个案督导",
             ),
         )
-        service.confirm_booking(
+        sessions_service.confirm_booking(
             session=session, booking_id=booking.id, user=session.get(User, staff.id)
         )
 
-    first = notify.deliver_pending(engine=engine, settings=settings)
-    again = notify.deliver_pending(engine=engine, settings=settings)
+    first = outbox.deliver_pending(engine=engine, settings=settings)
+    again = outbox.deliver_pending(engine=engine, settings=settings)
     assert (first.sent, again.sent) == (4, 0)  # request + confirmation, to each side
     confirmations = [m for _, m in inbox.messages if m["Subject"].startswith("预约已确认")]
     assert sorted(m["To"] for m in confirmations) == ["beilin@example.org", "bk1@example.org"]
@@ -111,7 +116,7 @@ def test_parallel_deliveries_never_send_a_message_twice(engine, smtp, tmp_path):
     settings = make_settings(tmp_path, str(engine.url), smtp_host="127.0.0.1", smtp_port=port)
     with session_scope(engine) as session:
         for i in range(20):
-            notify.enqueue(
+            outbox.enqueue(
                 session=session,
                 kind="reminder",
                 recipient=f"u{i}@example.org",
@@ -119,7 +124,7 @@ def test_parallel_deliveries_never_send_a_message_twice(engine, smtp, tmp_path):
                 body="明天见",
                 dedupe_key=f"k{i}",
             )
-        assert not notify.enqueue(
+        assert not outbox.enqueue(
             session=session,
             kind="reminder",
             recipient="u0@example.org",
@@ -130,7 +135,7 @@ def test_parallel_deliveries_never_send_a_message_twice(engine, smtp, tmp_path):
     reports = []
     threads = [
         threading.Thread(
-            target=lambda: reports.append(notify.deliver_pending(engine=engine, settings=settings))
+            target=lambda: reports.append(outbox.deliver_pending(engine=engine, settings=settings))
         )
         for _ in range(4)
     ]
@@ -147,7 +152,7 @@ def test_parallel_deliveries_never_send_a_message_twice(engine, smtp, tmp_path):
 def test_without_an_smtp_host_messages_stay_queued(engine, tmp_path):
     settings = make_settings(tmp_path, str(engine.url))
     with session_scope(engine) as session:
-        notify.enqueue(
+        outbox.enqueue(
             session=session,
             kind="reminder",
             recipient="a@example.org",
@@ -155,6 +160,6 @@ def test_without_an_smtp_host_messages_stay_queued(engine, tmp_path):
             body="x",
             dedupe_key="only",
         )
-    assert notify.deliver_pending(engine=engine, settings=settings).sent == 0
+    assert outbox.deliver_pending(engine=engine, settings=settings).sent == 0
     with Session(engine) as session:
         assert session.exec(select(BookingNotification)).one().sent_at is None

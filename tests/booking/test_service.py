@@ -9,8 +9,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from booking import service
-from booking.models import Booking, BookingCreate, BookingNotification
+from booking.notifications import service as notifications_service
+from booking.notifications.models import BookingNotification
+from booking.schedule import service as schedule_service
+from booking.sessions import service as sessions_service
+from booking.sessions.models import Booking, BookingCreate
 from marketplace.errors import InvalidInput
 from tests.booking.conftest import future_weekday, local
 
@@ -72,17 +75,17 @@ def test_crisis_sessions_bypass_the_minimum_notice_and_others_do_not(session, wo
     day = future_weekday()
     now = local(day, 9)
     with pytest.raises(InvalidInput, match="提前"):
-        service.create_booking(
+        sessions_service.create_booking(
             session=session,
             data=crisis(day, 9, 30, kind="consultation"),
             user=world.district_user,
             now=now,
         )
-    urgent = service.create_booking(
+    urgent = sessions_service.create_booking(
         session=session, data=crisis(day, 9, 30), user=world.district_user, now=now
     )
     assert urgent.status == "requested"
-    slots = service.list_slots(
+    slots = schedule_service.list_slots(
         session=session,
         expert_id="BK1",
         start_day=day,
@@ -97,16 +100,24 @@ def test_crisis_sessions_bypass_the_minimum_notice_and_others_do_not(session, wo
 def test_unanswered_crisis_requests_escalate_to_staff_once(session, world):
     day = future_weekday()
     now = local(day, 9)
-    urgent = service.create_booking(
+    urgent = sessions_service.create_booking(
         session=session, data=crisis(day, 9, 30), user=world.district_user, now=now
     )
     assert (
-        service.escalate_unanswered_crisis(session=session, now=now + timedelta(minutes=10)) == []
+        notifications_service.escalate_unanswered_crisis(
+            session=session, now=now + timedelta(minutes=10)
+        )
+        == []
     )
-    escalated = service.escalate_unanswered_crisis(session=session, now=now + timedelta(minutes=31))
+    escalated = notifications_service.escalate_unanswered_crisis(
+        session=session, now=now + timedelta(minutes=31)
+    )
     assert [b.id for b in escalated] == [urgent.id]
     assert (
-        service.escalate_unanswered_crisis(session=session, now=now + timedelta(minutes=60)) == []
+        notifications_service.escalate_unanswered_crisis(
+            session=session, now=now + timedelta(minutes=60)
+        )
+        == []
     )
     mails = session.exec(
         select(BookingNotification).where(BookingNotification.kind == "escalation")
@@ -116,14 +127,21 @@ def test_unanswered_crisis_requests_escalate_to_staff_once(session, world):
 
 def test_reminders_are_queued_once_the_day_before(session, world):
     day = future_weekday()
-    booking = service.create_booking(
+    booking = sessions_service.create_booking(
         session=session, data=crisis(day, 10, kind="supervision"), user=world.district_user
     )
-    service.confirm_booking(session=session, booking_id=booking.id, user=world.expert_user)
-    assert service.enqueue_reminders(session=session, now=local(day, 10) - timedelta(hours=30)) == 0
+    sessions_service.confirm_booking(session=session, booking_id=booking.id, user=world.expert_user)
+    assert (
+        notifications_service.enqueue_reminders(
+            session=session, now=local(day, 10) - timedelta(hours=30)
+        )
+        == 0
+    )
     eve = local(day, 10) - timedelta(hours=20)
-    assert service.enqueue_reminders(session=session, now=eve) == 2
-    assert service.enqueue_reminders(session=session, now=eve + timedelta(hours=1)) == 0
+    assert notifications_service.enqueue_reminders(session=session, now=eve) == 2
+    assert (
+        notifications_service.enqueue_reminders(session=session, now=eve + timedelta(hours=1)) == 0
+    )
     reminders = session.exec(
         select(BookingNotification).where(BookingNotification.kind == "reminder")
     ).all()
@@ -132,13 +150,13 @@ def test_reminders_are_queued_once_the_day_before(session, world):
 
 
 def test_every_change_queues_mail_with_the_matching_ics_method(session, world):
-    booking = service.create_booking(
+    booking = sessions_service.create_booking(
         session=session,
         data=crisis(future_weekday(), 10, kind="supervision"),
         user=world.district_user,
     )
-    service.confirm_booking(session=session, booking_id=booking.id, user=world.expert_user)
-    service.cancel_booking(
+    sessions_service.confirm_booking(session=session, booking_id=booking.id, user=world.expert_user)
+    sessions_service.cancel_booking(
         session=session, booking_id=booking.id, reason="停课", user=world.district_user
     )
     rows = session.exec(select(BookingNotification).order_by(BookingNotification.id)).all()
@@ -161,21 +179,25 @@ def test_completing_supervision_charges_the_districts_package(session, world, mo
     monkeypatch.setattr(allocation, "consume_supervision_hours", consume)
     day = future_weekday(0) - timedelta(days=7)
     earlier = local(day, 0) - timedelta(days=1)
-    supervision = service.create_booking(
+    supervision = sessions_service.create_booking(
         session=session,
         data=crisis(day, 10, kind="supervision"),
         user=world.district_user,
         now=earlier,
     )
-    consultation = service.create_booking(
+    consultation = sessions_service.create_booking(
         session=session,
         data=crisis(day, 14, kind="consultation"),
         user=world.district_user,
         now=earlier,
     )
     for booking in (supervision, consultation):
-        service.confirm_booking(session=session, booking_id=booking.id, user=world.expert_user)
-        service.complete_booking(session=session, booking_id=booking.id, user=world.expert_user)
+        sessions_service.confirm_booking(
+            session=session, booking_id=booking.id, user=world.expert_user
+        )
+        sessions_service.complete_booking(
+            session=session, booking_id=booking.id, user=world.expert_user
+        )
     assert calls == [
         (world.district_user.district_id, 1.0, f"booking:{supervision.id}:{supervision.uid}")
     ]
@@ -187,11 +209,11 @@ def test_monthly_capacity_limits_bookings(session, world):
 
     session.get(Expert, "BK1").monthly_capacity_hours = 1
     day = future_weekday()
-    service.create_booking(
+    sessions_service.create_booking(
         session=session, data=crisis(day, 10, kind="supervision"), user=world.district_user
     )
     with pytest.raises(InvalidInput, match="本月"):
-        service.create_booking(
+        sessions_service.create_booking(
             session=session, data=crisis(day, 14, kind="supervision"), user=world.district_user
         )
 

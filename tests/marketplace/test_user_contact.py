@@ -9,8 +9,11 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from booking import service
-from booking.models import AvailabilityUpdate, BookingCreate, BookingNotification
+from booking.notifications.models import BookingNotification
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.service import create_user
 from marketplace.audit.service import Actor
@@ -77,7 +80,7 @@ def test_a_bad_address_through_the_api_is_a_422_in_chinese(client, session, sett
 def test_mail_goes_to_the_email_field_not_to_an_address_like_username(session):
     add_experts(session, expert_record(id="MX1", service_types=ALL_KINDS))
     staff = make_user(session, Role.staff)
-    service.set_availability(
+    schedule_service.set_availability(
         session=session, expert_id="MX1", data=AvailabilityUpdate(**WORKDAY), user=staff
     )
     expert = make_user(session, Role.expert, username="mx1@old.example.org", expert_id="MX1")
@@ -85,7 +88,7 @@ def test_mail_goes_to_the_email_field_not_to_an_address_like_username(session):
     coordinator.email = "coord@beilin.edu.cn"
     session.add(coordinator)
     start = local(future_weekday(), 10)
-    service.create_booking(
+    sessions_service.create_booking(
         session=session,
         user=coordinator,
         data=BookingCreate(

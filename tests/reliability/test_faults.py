@@ -16,8 +16,13 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
-from booking import notify, service
-from booking.models import AvailabilityUpdate, BookingCreate, BookingNotification
+from booking import locking
+from booking.notifications import outbox
+from booking.notifications.models import BookingNotification
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.vocabulary import Role
 from tests.booking.conftest import (
@@ -60,7 +65,7 @@ def bookable_world(engine) -> dict:
         district = quick_user(session, Role.district, "fault-beilin@example.org")
         expert = quick_user(session, Role.expert, "fault-f1@example.org", expert_id="F1")
         staff = quick_user(session, Role.staff, "fault-staff@example.org")
-        service.set_availability(
+        schedule_service.set_availability(
             session=session, expert_id="F1", data=AvailabilityUpdate(**WORKDAY), user=staff
         )
         return {"district": district, "expert": expert, "staff": staff}
@@ -68,8 +73,8 @@ def bookable_world(engine) -> dict:
 
 def book(engine, user, hour: int = 10) -> int:
     day = future_weekday(8)
-    with service.serialized_session(engine) as session:
-        booking = service.create_booking(
+    with locking.serialized_session(engine) as session:
+        booking = sessions_service.create_booking(
             session=session,
             data=BookingCreate(
                 expert_id="F1",
@@ -107,7 +112,7 @@ def test_with_smtp_down_mail_stays_queued_and_goes_out_once_when_it_returns(engi
         smtp_port=port,
     )
 
-    down = notify.deliver_pending(engine=engine, settings=settings)
+    down = outbox.deliver_pending(engine=engine, settings=settings)
     assert down.sent == 0 and down.errors  # reported, not raised
     assert len(pending(engine)) == queued
     assert all(row.claimed_at is None for row in pending(engine))
@@ -116,8 +121,8 @@ def test_with_smtp_down_mail_stays_queued_and_goes_out_once_when_it_returns(engi
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        first = notify.deliver_pending(engine=engine, settings=settings)
-        again = notify.deliver_pending(engine=engine, settings=settings)
+        first = outbox.deliver_pending(engine=engine, settings=settings)
+        again = outbox.deliver_pending(engine=engine, settings=settings)
     finally:
         controller.stop()
     assert first.sent == queued and again.sent == 0

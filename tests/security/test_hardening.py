@@ -83,15 +83,34 @@ def test_an_internal_error_answers_a_generic_500_without_trace_or_secret(crashin
 
 @pytest.mark.parametrize(
     ("password", "reason"),
-    [("short1", "至少"), ("onlyletters", "字母和数字"), ("1234567890", "字母和数字")],
+    [
+        ("short1", "至少"),
+        ("onlyletters", "常见单词"),
+        ("1234567890", "常见密码"),
+        ("password1", "常见密码"),
+        ("Passw0rd!", "常见密码"),
+        ("qwertyuiop1", "常见密码"),
+        ("weakling2026", "包含用户名"),
+        ("20261204", "年份或日期"),
+    ],
 )
-def test_weak_passwords_are_refused(session, password, reason):
+def test_weak_and_guessable_passwords_are_refused_with_the_reason(session, password, reason):
     with pytest.raises(InvalidInput, match=reason):
         create_user(
             session=session,
-            data=UserCreate(username="weak", password=password, role=Role.staff),
+            data=UserCreate(username="weakling", password=password, role=Role.staff),
             actor=Actor.system("test"),
         )
+
+
+@pytest.mark.parametrize("password", ["test-pass-2026", "heart-demo-2026", "马上 river 7 灯塔"])
+def test_long_uncommon_passwords_pass_the_policy(session, password):
+    user = create_user(
+        session=session,
+        data=UserCreate(username="strong", password=password, role=Role.staff),
+        actor=Actor.system("test"),
+    )
+    assert user.id is not None
 
 
 def test_the_token_api_is_throttled_like_the_login_page(client, session, settings):

@@ -110,6 +110,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
         PUBLIC,
         form=lambda w: {"username": w.users["district_own"].username, "password": TEST_PASSWORD},
     ),
+    ("POST", "/api/auth/logout"): rule(ANY_USER),
     ("GET", "/api/me"): rule(ANY_USER),
     ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),

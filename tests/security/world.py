@@ -8,8 +8,12 @@ from datetime import date, timedelta
 
 from sqlmodel import Session
 
-from booking import service as booking
-from booking.models import AvailabilityUpdate, BookingCreate
+from booking.busy import service as busy_service
+from booking.feeds import service as feeds_service
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
@@ -102,7 +106,7 @@ def build_world(session: Session, settings: Settings) -> World:
         district_id=owner.district_id,
         other_district_id=users["district_other"].district_id,
     )
-    booking.set_availability(
+    schedule_service.set_availability(
         session=session, expert_id="SX1", data=AvailabilityUpdate(**WORKDAY), user=staff
     )
     world.request_id = file_request(
@@ -112,7 +116,7 @@ def build_world(session: Session, settings: Settings) -> World:
         session, user=owner, district=None, submit=False, text=f"{SECRETS[0]} 草稿"
     ).id
     day = future_weekday(10)
-    world.booking_id = booking.create_booking(
+    world.booking_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
             expert_id="SX1",
@@ -124,7 +128,7 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=owner,
     ).id
-    world.training_id = booking.create_booking(
+    world.training_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
             expert_id="SX1",
@@ -155,10 +159,10 @@ def build_world(session: Session, settings: Settings) -> World:
         relevance_factory=fake_relevance,
         request_ids=[world.request_id],
     ).id
-    world.calendar_id = booking.upload_busy_calendar(
+    world.calendar_id = busy_service.upload_busy_calendar(
         session=session, expert_id="SX1", data=BUSY_ICS, name=SECRETS[3], user=users["expert_own"]
     ).id
-    world.feed_token = booking.issue_feed_token(
+    world.feed_token = feeds_service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(owner.district_id), user=owner
     )
     session.flush()

@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session
 
-from booking.models import AvailabilityProfile, Booking, BookingRating
+from booking.schedule.models import AvailabilityProfile
+from booking.sessions.models import Booking, BookingRating
 from marketplace.audit.models import AuditEntry
 from marketplace.audit.service import Actor
 from marketplace.districts.service import find_district

@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from booking import notify, service
+from booking import locking
+from booking.busy import service as busy_service
+from booking.notifications import outbox
+from booking.notifications import service as notifications_service
 from marketplace.db import make_engine
 from web.cli.common import load_settings
 
@@ -22,12 +25,12 @@ def tick_command() -> None:
     settings = load_settings()
     engine = make_engine(settings)
     try:
-        with service.serialized_session(engine) as session:
-            escalated = service.escalate_unanswered_crisis(session=session)
-            reminders = service.enqueue_reminders(session=session)
-        with service.serialized_session(engine) as session:
-            polled = service.poll_busy_feeds(session=session)
-        delivered = notify.deliver_pending(engine=engine, settings=settings)
+        with locking.serialized_session(engine) as session:
+            escalated = notifications_service.escalate_unanswered_crisis(session=session)
+            reminders = notifications_service.enqueue_reminders(session=session)
+        with locking.serialized_session(engine) as session:
+            polled = busy_service.poll_busy_feeds(session=session)
+        delivered = outbox.deliver_pending(engine=engine, settings=settings)
     finally:
         engine.dispose()
     console.print(

@@ -27,13 +27,20 @@ def users_create(
     username: Annotated[str, typer.Argument(help="用户名 / username")],
     role: Annotated[Role, typer.Option("--role", help="角色 / role")],
     password: Annotated[
-        str, typer.Option("--password", help="密码（至少 8 位，含字母和数字）/ password")
+        str, typer.Option("--password", help="密码（至少 8 位，不可是常见或易猜的密码）/ password")
     ],
     district: Annotated[
         str | None, typer.Option("--district", help="区县（区县协调员必填），如 西安市/碑林区")
     ] = None,
     expert_id: Annotated[
         str | None, typer.Option("--expert-id", help="专家编号（专家账号必填）")
+    ] = None,
+    center: Annotated[
+        str | None,
+        typer.Option(
+            "--center",
+            help="资源中心（市级工作人员必填，如 西安市；只读账号填省名或市名）/ resource center",
+        ),
     ] = None,
     display_name: Annotated[str, typer.Option("--display-name", help="显示名 / display name")] = "",
     email: Annotated[
@@ -50,6 +57,7 @@ def users_create(
             role=role,
             district=district,
             expert_id=expert_id,
+            center=center,
             display_name=display_name,
             email=email,
             phone=phone,

@@ -17,6 +17,7 @@ from marketplace.accounts.service import (
     update_contact,
 )
 from marketplace.errors import TooManyRequests, Unauthorized
+from marketplace.login_sessions.service import end_session
 from web.deps import CurrentUser, SessionDep, SettingsDep
 from web.sessions import client_address
 
@@ -43,9 +44,28 @@ def login_for_token(
         raise
     limiter.succeeded(form.username, address)
     token = issue_token(
-        user=user, secret=settings.secret_key, minutes=settings.access_token_minutes
+        session=session,
+        user=user,
+        secret=settings.secret_key,
+        minutes=settings.access_token_minutes,
+        ip=address,
+        user_agent=request.headers.get("user-agent", ""),
     )
     return Token(access_token=token, expires_in=settings.access_token_minutes * 60)
+
+
+@router.post(
+    "/auth/logout",
+    status_code=204,
+    summary="注销当前令牌 / revoke the bearer token",
+    responses={401: {"description": "未登录或令牌无效"}},
+)
+def logout_token(request: Request, user: CurrentUser, session: SessionDep) -> None:
+    """End the login session the request's bearer token names; the token opens nothing after."""
+    login = getattr(request.state, "token_session", None)
+    if login is None:  # a cookie session logs out through the page's POST /logout
+        raise Unauthorized(messages.TOKEN_REQUIRED)
+    end_session(session=session, login=login)
 
 
 @router.get("/me", response_model=UserPublic, summary="当前用户 / current user")

@@ -9,27 +9,28 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from booking import service
+from booking import access
 from booking.availability import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
+from booking.busy import service as busy_service
+from booking.busy.models import BusyCalendarPublic, FeedRegistration
+from booking.feeds import service as feeds_service
+from booking.feeds.models import FeedTokenPublic
 from booking.ical import MAX_ICS_BYTES
-from booking.models import (
-    AvailabilityPublic,
-    AvailabilityUpdate,
+from booking.schedule import service as schedule_service
+from booking.schedule.models import AvailabilityPublic, AvailabilityUpdate, SlotPublic
+from booking.sessions import service as sessions_service
+from booking.sessions.models import (
     BookingCreate,
     BookingKind,
     BookingPublic,
     BookingStatus,
-    BusyCalendarPublic,
-    FeedRegistration,
-    FeedTokenPublic,
     RatingCreate,
     RatingPublic,
     ReasonIn,
-    RegistrationCreate,
-    RegistrationPublic,
     Reschedule,
-    SlotPublic,
 )
+from booking.trainings import service as trainings_service
+from booking.trainings.models import RegistrationCreate, RegistrationPublic
 from marketplace import messages
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record_read
@@ -62,7 +63,7 @@ def _ics(data: bytes, filename: str) -> Response:
     summary="专家可预约时间设置 / availability",
 )
 def read_availability(expert_id: str, session: SessionDep, user: CurrentUser) -> AvailabilityPublic:
-    return service.get_availability(session=session, expert_id=expert_id)
+    return schedule_service.get_availability(session=session, expert_id=expert_id)
 
 
 @router.put(
@@ -73,7 +74,9 @@ def read_availability(expert_id: str, session: SessionDep, user: CurrentUser) ->
 def put_availability(
     expert_id: str, data: AvailabilityUpdate, session: SessionDep, user: CurrentUser
 ) -> AvailabilityPublic:
-    return service.set_availability(session=session, expert_id=expert_id, data=data, user=user)
+    return schedule_service.set_availability(
+        session=session, expert_id=expert_id, data=data, user=user
+    )
 
 
 @router.get(
@@ -90,7 +93,7 @@ def list_slots(
     duration: Annotated[int, Query(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)] = 60,
     kind: BookingKind | None = None,
 ) -> list[SlotPublic]:
-    slots = service.list_slots(
+    slots = schedule_service.list_slots(
         session=session,
         expert_id=expert_id,
         start_day=start,
@@ -108,8 +111,8 @@ def list_slots(
     "/api/bookings", response_model=BookingPublic, status_code=201, summary="预约 / book a session"
 )
 def create_booking(data: BookingCreate, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = service.create_booking(session=session, data=data, user=user)
-    return service.public_view(session=session, booking=booking)
+    booking = sessions_service.create_booking(session=session, data=data, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.get("/api/bookings", response_model=list[BookingPublic], summary="我的预约 / my bookings")
@@ -120,34 +123,35 @@ def list_bookings(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[BookingPublic]:
-    bookings = service.list_bookings(
+    bookings = sessions_service.list_bookings(
         session=session, user=user, status=status, start=start, end=end
     )
-    return [service.public_view(session=session, booking=b) for b in bookings]
+    return [sessions_service.public_view(session=session, booking=b) for b in bookings]
 
 
 @router.get("/api/bookings/{booking_id}.ics", summary="预约日历文件 / session .ics")
 def booking_ics(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> Response:
-    booking = service.get_booking(session=session, booking_id=booking_id, user=user)
+    booking = sessions_service.get_booking(session=session, booking_id=booking_id, user=user)
     return _ics(
-        service.booking_ics(session=session, booking=booking), f"heart-booking-{booking_id}.ics"
+        feeds_service.booking_ics(session=session, booking=booking),
+        f"heart-booking-{booking_id}.ics",
     )
 
 
 @router.get("/api/bookings/{booking_id}", response_model=BookingPublic, summary="预约详情")
 def read_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = service.get_booking(session=session, booking_id=booking_id, user=user)
-    if service.is_staff(user):  # who read what: staff opening a district's session is noted
+    booking = sessions_service.get_booking(session=session, booking_id=booking_id, user=user)
+    if access.is_staff(user):  # who read what: staff opening a district's session is noted
         record_read(
             session=session, actor=actor_for(user), entity_type="booking", entity_id=str(booking.id)
         )
-    return service.public_view(session=session, booking=booking)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post("/api/bookings/{booking_id}/confirm", response_model=BookingPublic, summary="专家确认")
 def confirm_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = service.confirm_booking(session=session, booking_id=booking_id, user=user)
-    return service.public_view(session=session, booking=booking)
+    booking = sessions_service.confirm_booking(session=session, booking_id=booking_id, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post(
@@ -156,10 +160,10 @@ def confirm_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser
 def decline_booking(
     booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
-    booking = service.decline_booking(
+    booking = sessions_service.decline_booking(
         session=session, booking_id=booking_id, reason=data.reason, user=user
     )
-    return service.public_view(session=session, booking=booking)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post(
@@ -168,36 +172,36 @@ def decline_booking(
 def cancel_booking(
     booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
-    booking = service.cancel_booking(
+    booking = sessions_service.cancel_booking(
         session=session, booking_id=booking_id, reason=data.reason, user=user
     )
-    return service.public_view(session=session, booking=booking)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post("/api/bookings/{booking_id}/reschedule", response_model=BookingPublic, summary="改期")
 def reschedule_booking(
     booking_id: RecordId, data: Reschedule, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
-    booking = service.reschedule_booking(
+    booking = sessions_service.reschedule_booking(
         session=session, booking_id=booking_id, start=data.start, end=data.end, user=user
     )
-    return service.public_view(session=session, booking=booking)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post(
     "/api/bookings/{booking_id}/complete", response_model=BookingPublic, summary="标记完成"
 )
 def complete_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = service.complete_booking(session=session, booking_id=booking_id, user=user)
-    return service.public_view(session=session, booking=booking)
+    booking = sessions_service.complete_booking(session=session, booking_id=booking_id, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post(
     "/api/bookings/{booking_id}/no-show", response_model=BookingPublic, summary="标记未出席"
 )
 def mark_no_show(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = service.mark_no_show(session=session, booking_id=booking_id, user=user)
-    return service.public_view(session=session, booking=booking)
+    booking = sessions_service.mark_no_show(session=session, booking_id=booking_id, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post(
@@ -209,7 +213,7 @@ def mark_no_show(booking_id: RecordId, session: SessionDep, user: CurrentUser) -
 def register_for_training(
     booking_id: RecordId, data: RegistrationCreate, session: SessionDep, user: CurrentUser
 ) -> RegistrationPublic:
-    registration = service.register_for_training(
+    registration = trainings_service.register_for_training(
         session=session, booking_id=booking_id, data=data, user=user
     )
     return RegistrationPublic.model_validate(registration, from_attributes=True)
@@ -223,7 +227,7 @@ def register_for_training(
 def list_registrations(
     booking_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> list[RegistrationPublic]:
-    rows = service.list_registrations(session=session, booking_id=booking_id, user=user)
+    rows = trainings_service.list_registrations(session=session, booking_id=booking_id, user=user)
     return [RegistrationPublic.model_validate(r, from_attributes=True) for r in rows]
 
 
@@ -236,7 +240,9 @@ def list_registrations(
 def rate_booking(
     booking_id: RecordId, data: RatingCreate, session: SessionDep, user: CurrentUser
 ) -> RatingPublic:
-    rating = service.rate_booking(session=session, booking_id=booking_id, data=data, user=user)
+    rating = sessions_service.rate_booking(
+        session=session, booking_id=booking_id, data=data, user=user
+    )
     return RatingPublic.model_validate(rating, from_attributes=True)
 
 
@@ -256,7 +262,7 @@ def _feed_url(request: Request, token: str) -> str:
 def rotate_expert_feed(
     expert_id: str, request: Request, session: SessionDep, user: CurrentUser
 ) -> FeedTokenPublic:
-    token = service.issue_feed_token(
+    token = feeds_service.issue_feed_token(
         session=session, owner_type="expert", owner_id=expert_id, user=user
     )
     return FeedTokenPublic(url=_feed_url(request, token), token=token)
@@ -266,7 +272,9 @@ def rotate_expert_feed(
     "/api/experts/{expert_id}/feed-token", status_code=204, summary="撤销专家日历订阅地址"
 )
 def revoke_expert_feed(expert_id: str, session: SessionDep, user: CurrentUser) -> Response:
-    service.revoke_feed_tokens(session=session, owner_type="expert", owner_id=expert_id, user=user)
+    feeds_service.revoke_feed_tokens(
+        session=session, owner_type="expert", owner_id=expert_id, user=user
+    )
     return Response(status_code=204)
 
 
@@ -279,7 +287,7 @@ def revoke_expert_feed(expert_id: str, session: SessionDep, user: CurrentUser) -
 def rotate_district_feed(
     district_id: RecordId, request: Request, session: SessionDep, user: CurrentUser
 ) -> FeedTokenPublic:
-    token = service.issue_feed_token(
+    token = feeds_service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(district_id), user=user
     )
     return FeedTokenPublic(url=_feed_url(request, token), token=token)
@@ -289,7 +297,7 @@ def rotate_district_feed(
     "/api/districts/{district_id}/feed-token", status_code=204, summary="撤销区县日历订阅地址"
 )
 def revoke_district_feed(district_id: RecordId, session: SessionDep, user: CurrentUser) -> Response:
-    service.revoke_feed_tokens(
+    feeds_service.revoke_feed_tokens(
         session=session, owner_type="district", owner_id=str(district_id), user=user
     )
     return Response(status_code=204)
@@ -301,7 +309,7 @@ def revoke_district_feed(district_id: RecordId, session: SessionDep, user: Curre
 def calendar_feed(token: str, session: SessionDep) -> Response:
     if len(token) > 100:
         raise InvalidInput(messages.FEED_NOT_FOUND)
-    return _ics(service.feed_for_token(session=session, token=token), "heart.ics")
+    return _ics(feeds_service.feed_for_token(session=session, token=token), "heart.ics")
 
 
 # --- experts' busy calendars ----------------------------------------------------------------
@@ -321,7 +329,7 @@ def list_busy_calendars(
 ) -> list[BusyCalendarPublic]:
     return [
         _calendar_public(c)
-        for c in service.list_busy_calendars(session=session, expert_id=expert_id, user=user)
+        for c in busy_service.list_busy_calendars(session=session, expert_id=expert_id, user=user)
     ]
 
 
@@ -339,7 +347,7 @@ async def upload_busy_calendar(
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> BusyCalendarPublic:
     data = await file.read(MAX_ICS_BYTES + 1)
-    calendar = service.upload_busy_calendar(
+    calendar = busy_service.upload_busy_calendar(
         session=session,
         expert_id=expert_id,
         data=data,
@@ -358,7 +366,7 @@ async def upload_busy_calendar(
 def register_busy_feed(
     expert_id: str, data: FeedRegistration, session: SessionDep, user: CurrentUser
 ) -> BusyCalendarPublic:
-    calendar = service.register_busy_feed(
+    calendar = busy_service.register_busy_feed(
         session=session, expert_id=expert_id, url=data.url, name=data.name, user=user
     )
     return _calendar_public(calendar)
@@ -372,10 +380,10 @@ def register_busy_feed(
 def refresh_busy_feed(
     expert_id: str, calendar_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> BusyCalendarPublic:
-    calendar = service.get_busy_calendar(
+    calendar = busy_service.get_busy_calendar(
         session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
     )
-    return _calendar_public(service.refresh_busy_feed(session=session, calendar=calendar))
+    return _calendar_public(busy_service.refresh_busy_feed(session=session, calendar=calendar))
 
 
 @router.delete(
@@ -384,7 +392,7 @@ def refresh_busy_feed(
 def delete_busy_calendar(
     expert_id: str, calendar_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> Response:
-    service.delete_busy_calendar(
+    busy_service.delete_busy_calendar(
         session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
     )
     return Response(status_code=204)

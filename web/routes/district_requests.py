@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.errors import Forbidden
+from marketplace.accounts.permissions import Action, require
 from marketplace.requests.models import (
     DistrictRequestCreate,
     DistrictRequestPage,
@@ -26,15 +25,13 @@ from marketplace.requests.service import (
 )
 from marketplace.requests.service import read_request as read_request_for
 from marketplace.validation import RecordId
-from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/requests", tags=["district requests"])
 
 
 def _staff_or_district(user: User) -> User:
-    if user.role not in (Role.staff.value, Role.admin.value, Role.district.value):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.request_read)
     return user
 
 

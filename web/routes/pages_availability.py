@@ -1,7 +1,7 @@
 """Pages: an expert's weekly availability, date overrides and booking policy; busy calendars
 (uploaded .ics or a feed URL); and "my calendar feed link" for experts and district coordinators.
 
-Over booking.service (set_availability, busy calendars, feed tokens): it checks that only the
+Over booking.schedule, booking.busy and booking.feeds: it checks that only the
 expert themself (or staff) edits an expert's calendar. Staff open /availability?expert_id=...
 """
 
@@ -14,17 +14,15 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 
 from booking import ical
-from booking.models import FeedRegistration
-from booking.service import (
+from booking.busy.models import FeedRegistration
+from booking.busy.service import (
     delete_busy_calendar,
-    get_availability,
-    issue_feed_token,
     list_busy_calendars,
     register_busy_feed,
-    revoke_feed_tokens,
-    set_availability,
     upload_busy_calendar,
 )
+from booking.feeds.service import issue_feed_token, revoke_feed_tokens
+from booking.schedule.service import get_availability, set_availability
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action

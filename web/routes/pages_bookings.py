@@ -1,6 +1,6 @@
 """Pages: book a free slot, and follow sessions (experts confirm or decline, districts cancel).
 
-Over booking.service: it checks the slot, the parties and every status transition.
+Over booking.sessions (and booking.trainings): it checks the slot, the parties and every status transition.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from booking.models import BookingCreate, BookingKind, BookingStatus
-from booking.service import (
+from booking.sessions.models import BookingCreate, BookingKind, BookingStatus
+from booking.sessions.service import (
     cancel_booking,
     confirm_booking,
     create_booking,

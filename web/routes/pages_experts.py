@@ -126,7 +126,7 @@ def _search_experts(
 
 def _next_free_slots(*, session: Session, user: User, expert_id: str) -> list[Any] | None:
     """The expert's next free one-hour slots (local time) over the coming two weeks."""
-    from booking.service import list_slots
+    from booking.schedule.service import list_slots
 
     start = datetime.now(LOCAL_TZ).date()
     slots = list_slots(

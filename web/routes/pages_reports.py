@@ -36,7 +36,7 @@ def reports_page(
             chosen = parse_period(period)
         except ValueError:
             raise InvalidInput(messages.PERIOD_INVALID) from None
-    report = allocation_report(session=session, period=chosen)
+    report = allocation_report(session=session, period=chosen, user=user)
     # Bars are scaled to the largest per-capita figure of each service.
     peaks: dict[int, float] = {}
     for row in report.rows:
@@ -93,7 +93,7 @@ def monthly_report_page(
     period: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     chosen = _month(period)
-    report = allocation_report(session=session, period=chosen)
+    report = allocation_report(session=session, period=chosen, user=user)
     previous = month_of(chosen.start - timedelta(days=1))
     return render(
         request,

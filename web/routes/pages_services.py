@@ -232,7 +232,7 @@ def approve(
     typed = quantity.strip()[:32]
 
     def refused(message: str, status_code: int = 422) -> Response:
-        session.rollback()
+        # approve_application checks everything before it writes: nothing to roll back here.
         return _applications(
             request,
             session,

@@ -2,7 +2,7 @@
 complete / no-show (the expert side), the district's rating and feedback, and trainings that
 districts register schools for.
 
-Over booking.service: it checks the parties, the slot and every status transition.
+Over booking.sessions (and booking.trainings): it checks the parties, the slot and every status transition.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from booking.models import BookingKind, RatingCreate, RegistrationCreate, Reschedule
-from booking.service import (
+from booking import access
+from booking.schedule.service import list_slots
+from booking.sessions.models import BookingKind, RatingCreate, Reschedule
+from booking.sessions.service import (
     complete_booking,
     get_booking,
-    list_open_trainings,
     list_ratings,
-    list_registrations,
-    list_slots,
     mark_no_show,
     public_view,
     rate_booking,
-    register_for_training,
     reschedule_booking,
 )
+from booking.trainings.models import RegistrationCreate
+from booking.trainings.service import list_open_trainings, list_registrations, register_for_training
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.clock import LOCAL_TZ, utcnow
@@ -43,7 +43,6 @@ from web.pages import (
     PageUser,
     field_errors,
     form_once,
-    is_staff,
     login_id,
     redirect_with_flash,
 )
@@ -78,7 +77,9 @@ def _reschedule_page(
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     view = public_view(session=session, booking=booking)
     if not (
-        is_staff(user) or user.role == Role.expert.value or user.district_id == booking.district_id
+        access.is_staff(user)
+        or user.role == Role.expert.value
+        or user.district_id == booking.district_id
     ):
         raise Forbidden(messages.FORBIDDEN)  # a training's guest district may not move it
     minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)

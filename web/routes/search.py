@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from marketplace.accounts.permissions import Action, can
 from marketplace.errors import Unavailable
-from marketplace.vocabulary import Domain, Format, Role, ServiceType
+from marketplace.vocabulary import Domain, Format, ServiceType
 from search.service import SearchRequest, SearchService
 from web.deps import CurrentUser
 
@@ -78,7 +79,7 @@ def search(
             service_type=service_type,
             language=language,
             # Paused or retired experts are listed for staff only.
-            include_inactive=include_inactive and user.role in (Role.staff, Role.admin),
+            include_inactive=include_inactive and can(user, Action.expert_manage),
             page=page,
             page_size=page_size,
         )

@@ -44,8 +44,8 @@ def _open_demo_expert(settings) -> None:
     """The demo expert D00001 works 09:00-17:00 every day, so the booking journey finds slots."""
     from sqlmodel import select
 
-    from booking.models import AvailabilityUpdate
-    from booking.service import set_availability
+    from booking.schedule.models import AvailabilityUpdate
+    from booking.schedule.service import set_availability
     from marketplace.accounts.models import User
     from marketplace.db import make_engine, session_scope
 

@@ -7,7 +7,8 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from booking.service import get_availability, list_busy_calendars
+from booking.busy.service import list_busy_calendars
+from booking.schedule.service import get_availability
 from marketplace.audit.models import AuditEntry
 from marketplace.vocabulary import Role
 from tests.conftest import expert_record, make_user

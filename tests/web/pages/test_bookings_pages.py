@@ -3,8 +3,9 @@ import re
 import pytest
 from sqlmodel import Session, select
 
-from booking.models import AvailabilityUpdate, Booking
-from booking.service import set_availability
+from booking.schedule.models import AvailabilityUpdate
+from booking.schedule.service import set_availability
+from booking.sessions.models import Booking
 from tests.web.pages.conftest import form_token, logged_in
 
 

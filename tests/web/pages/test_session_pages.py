@@ -8,8 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
-from booking.models import AvailabilityUpdate, Booking, BookingCreate, BookingRating
-from booking.service import create_booking, set_availability
+from booking.schedule.models import AvailabilityUpdate
+from booking.schedule.service import set_availability
+from booking.sessions.models import Booking, BookingCreate, BookingRating
+from booking.sessions.service import create_booking
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.vocabulary import Role
 from tests.booking.conftest import ALL_KINDS, future_weekday, local

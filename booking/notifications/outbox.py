@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from booking.locking import serialized_session
-from booking.models import BookingNotification
+from booking.notifications.models import BookingNotification
 from marketplace.clock import utcnow
 from marketplace.settings import Settings
 

@@ -1,0 +1,1 @@
+"""Busy calendars: an expert's own calendars (uploaded .ics or polled feeds)."""

@@ -1,0 +1,1 @@
+"""Calendar exports: a session's invitation and the secret subscription feeds."""

@@ -1,0 +1,1 @@
+"""Booking e-mails: the outbox, reminders and crisis escalation."""

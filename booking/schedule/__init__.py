@@ -1,0 +1,1 @@
+"""Availability: an expert's booking policy, weekly rules, exceptions and free slots."""

@@ -1,0 +1,335 @@
+"""Availability services: read and replace an expert's availability, list and check slots."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+from sqlmodel import Session, col, select
+
+from booking import availability as av
+from booking.access import require_expert_editor
+from booking.busy.models import BusyTime
+from booking.schedule.models import (
+    AvailabilityException,
+    AvailabilityProfile,
+    AvailabilityPublic,
+    AvailabilityRule,
+    AvailabilityUpdate,
+    OutOfOfficeIn,
+)
+from booking.sessions.models import LIVE_STATUSES, Booking, BookingKind
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.service import actor_for
+from marketplace.audit.service import record
+from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.experts.models import Expert
+from marketplace.experts.service import get_expert
+from marketplace.vocabulary import ExpertStatus
+
+
+def _rules(session: Session, expert_id: str) -> list[AvailabilityRule]:
+    return list(
+        session.exec(
+            select(AvailabilityRule)
+            .where(AvailabilityRule.expert_id == expert_id)
+            .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
+        ).all()
+    )
+
+
+def _exceptions(session: Session, expert_id: str) -> list[AvailabilityException]:
+    return list(
+        session.exec(
+            select(AvailabilityException)
+            .where(AvailabilityException.expert_id == expert_id)
+            .order_by(col(AvailabilityException.id))
+        ).all()
+    )
+
+
+def get_availability(*, session: Session, expert_id: str) -> AvailabilityPublic:
+    """The expert's availability as the PUT body shape (defaults when never set)."""
+    get_expert(session=session, expert_id=expert_id)
+    profile = session.get(AvailabilityProfile, expert_id) or AvailabilityProfile(
+        expert_id=expert_id
+    )
+    weekly = [
+        {
+            "weekday": r.weekday,
+            "start": av.format_clock(r.start_minute),
+            "end": av.format_clock(r.end_minute),
+        }
+        for r in _rules(session, expert_id)
+    ]
+    overrides: dict[date, dict] = {}
+    exceptions: list[dict] = []
+    for row in _exceptions(session, expert_id):
+        if row.kind == "out_of_office" and row.start_at and row.end_at:
+            exceptions.append(
+                {
+                    "kind": "out_of_office",
+                    "start": row.start_at.astimezone(LOCAL_TZ),
+                    "end": row.end_at.astimezone(LOCAL_TZ),
+                    "note": row.note,
+                }
+            )
+        elif row.day is not None:
+            override = overrides.get(row.day)
+            if override is None:
+                override = overrides[row.day] = {
+                    "kind": "override",
+                    "date": row.day,
+                    "ranges": [],
+                    "note": row.note,
+                }
+                exceptions.append(override)
+            if row.start_minute is not None and row.end_minute is not None:
+                override["ranges"].append(
+                    {
+                        "start": av.format_clock(row.start_minute),
+                        "end": av.format_clock(row.end_minute),
+                    }
+                )
+    return AvailabilityPublic.model_validate(
+        {
+            "expert_id": expert_id,
+            "timezone": profile.timezone,
+            "weekly": weekly,
+            "exceptions": exceptions,
+            "buffer_before_minutes": profile.buffer_before_minutes,
+            "buffer_after_minutes": profile.buffer_after_minutes,
+            "min_notice_minutes": profile.min_notice_minutes,
+            "horizon_days": profile.horizon_days,
+            "daily_limit_hours": profile.daily_limit_hours,
+            "monthly_limit_hours": profile.monthly_limit_hours,
+            "updated_at": profile.updated_at,
+        }
+    )
+
+
+def set_availability(
+    *, session: Session, expert_id: str, data: AvailabilityUpdate, user: User
+) -> AvailabilityPublic:
+    """Replace the expert's policy, weekly rules and exceptions (expert themself or staff)."""
+    require_expert_editor(user, expert_id)
+    get_expert(session=session, expert_id=expert_id)
+    before = get_availability(session=session, expert_id=expert_id).model_dump(mode="json")
+    profile = session.get(AvailabilityProfile, expert_id) or AvailabilityProfile(
+        expert_id=expert_id
+    )
+    for name in (
+        "timezone",
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "min_notice_minutes",
+        "horizon_days",
+        "daily_limit_hours",
+        "monthly_limit_hours",
+    ):
+        setattr(profile, name, getattr(data, name))
+    profile.updated_at = utcnow()
+    session.add(profile)
+    for row in [*_rules(session, expert_id), *_exceptions(session, expert_id)]:
+        session.delete(row)
+    session.flush()
+    for rule in data.weekly:
+        session.add(
+            AvailabilityRule(
+                expert_id=expert_id,
+                weekday=rule.weekday,
+                start_minute=av.parse_clock(rule.start),
+                end_minute=av.parse_clock(rule.end),
+            )
+        )
+    for exception in data.exceptions:
+        if isinstance(exception, OutOfOfficeIn):
+            session.add(
+                AvailabilityException(
+                    expert_id=expert_id,
+                    kind="out_of_office",
+                    start_at=exception.start,
+                    end_at=exception.end,
+                    note=exception.note,
+                )
+            )
+        elif not exception.ranges:
+            session.add(
+                AvailabilityException(
+                    expert_id=expert_id, kind="override", day=exception.date, note=exception.note
+                )
+            )
+        else:
+            for r in exception.ranges:
+                session.add(
+                    AvailabilityException(
+                        expert_id=expert_id,
+                        kind="override",
+                        day=exception.date,
+                        note=exception.note,
+                        start_minute=av.parse_clock(r.start),
+                        end_minute=av.parse_clock(r.end),
+                    )
+                )
+    session.flush()
+    after = get_availability(session=session, expert_id=expert_id)
+    record(
+        session=session,
+        actor=actor_for(user),
+        action="availability.set",
+        entity_type="expert",
+        entity_id=expert_id,
+        before=before,
+        after=after.model_dump(mode="json"),
+    )
+    return after
+
+
+def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:
+    """The pure availability input for one expert."""
+    profile = session.get(AvailabilityProfile, expert.id) or AvailabilityProfile(
+        expert_id=expert.id
+    )
+    monthly_hours = (
+        profile.monthly_limit_hours
+        if profile.monthly_limit_hours is not None
+        else expert.monthly_capacity_hours
+    )
+    policy = av.Policy(
+        timezone=profile.timezone,
+        buffer_before_minutes=profile.buffer_before_minutes,
+        buffer_after_minutes=profile.buffer_after_minutes,
+        min_notice_minutes=profile.min_notice_minutes,
+        horizon_days=profile.horizon_days,
+        daily_limit_minutes=round(profile.daily_limit_hours * 60)
+        if profile.daily_limit_hours
+        else None,
+        monthly_limit_minutes=round(monthly_hours * 60),
+    )
+    overrides: dict[date, list[tuple[int, int]]] = {}
+    out_of_office: list[av.Interval] = []
+    for row in _exceptions(session, expert.id):
+        if row.kind == "out_of_office" and row.start_at and row.end_at:
+            out_of_office.append((row.start_at, row.end_at))
+        elif row.day is not None:
+            ranges = overrides.setdefault(row.day, [])
+            if row.start_minute is not None and row.end_minute is not None:
+                ranges.append((row.start_minute, row.end_minute))
+    return av.Schedule(
+        policy=policy,
+        weekly=tuple(
+            av.WeeklyRule(r.weekday, r.start_minute, r.end_minute)
+            for r in _rules(session, expert.id)
+        ),
+        overrides=tuple(av.DateOverride(day, tuple(r)) for day, r in overrides.items()),
+        out_of_office=tuple(out_of_office),
+    )
+
+
+def _busy(session: Session, expert_id: str, start: datetime, end: datetime) -> list[av.Interval]:
+    rows = session.exec(
+        select(BusyTime.start_at, BusyTime.end_at).where(
+            BusyTime.expert_id == expert_id, BusyTime.start_at < end, BusyTime.end_at > start
+        )
+    ).all()
+    return [(s, e) for s, e in rows]
+
+
+def _booked(
+    session: Session, expert_id: str, start: datetime, end: datetime, exclude_id: int | None = None
+) -> list[av.Interval]:
+    query = select(Booking.start_at, Booking.end_at).where(
+        Booking.expert_id == expert_id,
+        col(Booking.status).in_(LIVE_STATUSES),
+        Booking.start_at < end,
+        Booking.end_at > start,
+    )
+    if exclude_id is not None:
+        query = query.where(Booking.id != exclude_id)
+    return [(s, e) for s, e in session.exec(query).all()]
+
+
+def _context_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    # Wide enough for the buffers and for whole local months (monthly hour limit).
+    return start - timedelta(days=32), end + timedelta(days=32)
+
+
+def list_slots(
+    *,
+    session: Session,
+    expert_id: str,
+    start_day: date,
+    end_day: date,
+    duration_minutes: int,
+    now: datetime | None = None,
+    kind: BookingKind | None = None,
+) -> list[av.Interval]:
+    """Bookable slots from `start_day` to `end_day` (inclusive, the expert's local dates)."""
+    if not av.MIN_DURATION_MINUTES <= duration_minutes <= av.MAX_DURATION_MINUTES:
+        raise InvalidInput(
+            messages.SLOT_DURATION_INVALID.format(
+                low=av.MIN_DURATION_MINUTES, high=av.MAX_DURATION_MINUTES
+            )
+        )
+    if end_day < start_day or (end_day - start_day).days >= av.MAX_WINDOW_DAYS:
+        raise InvalidInput(messages.SLOT_WINDOW_INVALID.format(days=av.MAX_WINDOW_DAYS))
+    expert = get_expert(session=session, expert_id=expert_id)
+    if expert.status != ExpertStatus.active:
+        return []
+    schedule = load_schedule(session=session, expert=expert)
+    tz = av.parse_timezone(schedule.policy.timezone)
+    start = datetime.combine(start_day, time(0), tzinfo=tz)
+    end = datetime.combine(end_day + timedelta(days=1), time(0), tzinfo=tz)
+    low, high = _context_window(start, end)
+    return av.free_slots(
+        schedule,
+        busy=_busy(session, expert_id, low, high),
+        booked=_booked(session, expert_id, low, high),
+        start=start,
+        end=end,
+        duration_minutes=duration_minutes,
+        now=now or utcnow(),
+        bypass_notice=kind == BookingKind.crisis_support,
+    )
+
+
+def check_slot(
+    session: Session,
+    expert: Expert,
+    start: datetime,
+    end: datetime,
+    *,
+    now: datetime,
+    kind: str,
+    exclude_id: int | None = None,
+) -> None:
+    schedule = load_schedule(session=session, expert=expert)
+    low, high = _context_window(start, end)
+    try:
+        av.check_slot(
+            schedule,
+            busy=_busy(session, expert.id, low, high),
+            booked=_booked(session, expert.id, low, high, exclude_id),
+            start=start,
+            end=end,
+            now=now,
+            bypass_notice=kind == BookingKind.crisis_support,
+        )
+    except av.SlotRejected as rejected:
+        message = messages.SLOT_REJECTED[rejected.reason].format(
+            minutes=schedule.policy.min_notice_minutes, days=schedule.policy.horizon_days
+        )
+        if rejected.reason == "taken":
+            raise Conflict(message) from None
+        raise InvalidInput(message) from None
+
+
+def lock_expert(session: Session, expert_id: str) -> Expert:
+    # Serializes bookings of one expert on PostgreSQL, so buffers and hour limits hold under
+    # concurrency too; the exclusion constraint still guarantees no overlap on its own.
+    # SQLite ignores FOR UPDATE: there the whole transaction is serialized (serialized_session).
+    expert = session.exec(select(Expert).where(Expert.id == expert_id).with_for_update()).first()
+    if expert is None:
+        raise NotFound(messages.EXPERT_NOT_FOUND.format(id=expert_id))
+    return expert

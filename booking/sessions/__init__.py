@@ -1,0 +1,1 @@
+"""Sessions between an expert and a district: requests, lifecycle, ratings."""

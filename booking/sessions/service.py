@@ -1,0 +1,401 @@
+"""Session services: request, confirm, decline, cancel, reschedule, complete, rate. They flush, never commit."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from booking import ical
+from booking.access import is_expert_side, is_party, is_staff
+from booking.notifications.service import notify
+from booking.schedule.service import check_slot, lock_expert
+from booking.sessions.history import audit_booking, snapshot
+from booking.sessions.models import (
+    CHARGED_KINDS,
+    LIVE_STATUSES,
+    Booking,
+    BookingCreate,
+    BookingKind,
+    BookingPublic,
+    BookingRating,
+    BookingStatus,
+    RatingCreate,
+)
+from booking.trainings.models import TrainingRegistration
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach
+from marketplace.accounts.service import actor_for
+from marketplace.audit.service import Actor, record
+from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.districts.models import District
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.vocabulary import ExpertStatus, Role
+
+OVERLAP_CONSTRAINT = "booking_session_no_overlap"
+
+
+def _flush_guarded(session: Session, booking: Booking) -> None:
+    """Write the booking; an overlap refused by the database becomes a 409."""
+    try:
+        with session.begin_nested():
+            session.add(booking)
+            session.flush()
+    except IntegrityError as exc:
+        text = str(exc.orig)
+        if OVERLAP_CONSTRAINT in text or "booking_overlap" in text:
+            raise Conflict(messages.SLOT_TAKEN) from None
+        raise
+
+
+def create_booking(
+    *, session: Session, data: BookingCreate, user: User, now: datetime | None = None
+) -> Booking:
+    """Request a session: a district books for itself, staff for any district; 409 when taken."""
+    now = now or utcnow()
+    if user.role == Role.district:
+        if data.district_id is not None and data.district_id != user.district_id:
+            raise Forbidden(messages.BOOKING_OWN_DISTRICT_ONLY)
+        district_id = user.district_id
+    elif is_staff(user):
+        district_id = data.district_id
+    else:
+        raise Forbidden(messages.FORBIDDEN)
+    if district_id is None:
+        raise InvalidInput(messages.BOOKING_NEEDS_DISTRICT)
+    if session.get(District, district_id) is None:
+        raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=district_id))
+    expert = lock_expert(session, data.expert_id)
+    if expert.status != ExpertStatus.active:
+        raise InvalidInput(messages.EXPERT_NOT_BOOKABLE)
+    if data.kind.value not in expert.service_types:
+        raise InvalidInput(
+            messages.EXPERT_NO_SERVICE.format(kind=messages.BOOKING_KIND_LABELS[data.kind])
+        )
+    if data.format.value not in expert.formats:
+        raise InvalidInput(
+            messages.EXPERT_NO_FORMAT.format(format=messages.FORMAT_LABELS[data.format])
+        )
+    check_slot(session, expert, data.start, data.end, now=now, kind=data.kind)
+    booking = Booking(
+        uid=ical.session_uid(uuid.uuid4().hex),
+        expert_id=expert.id,
+        district_id=district_id,
+        request_id=data.request_id,
+        kind=data.kind.value,
+        format=data.format.value,
+        title=data.title,
+        description=data.description,
+        start_at=data.start,
+        end_at=data.end,
+        capacity=data.capacity,
+        created_by_user_id=user.id,
+        created_at=now,
+        updated_at=now,
+    )
+    _flush_guarded(session, booking)
+    record(
+        session=session,
+        actor=actor_for(user),
+        action="booking.create",
+        entity_type="booking",
+        entity_id=str(booking.id),
+        after=snapshot(booking),
+    )
+    notify(session, booking, "request", sides=("expert", "district"))
+    return booking
+
+
+def get_booking(*, session: Session, booking_id: int, user: User) -> Booking:
+    """A booking the user may see (a party to it, staff, or any district for a training)."""
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
+    if is_party(user, booking) or (
+        booking.kind == BookingKind.training and user.role == Role.district
+    ):
+        return booking
+    raise Forbidden(messages.FORBIDDEN)
+
+
+def list_bookings(
+    *,
+    session: Session,
+    user: User,
+    status: BookingStatus | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 500,
+) -> list[Booking]:
+    """Bookings by role: a district's own, an expert's own, a city center's districts', every
+    booking for province staff (see the policy's `booking.read`)."""
+    query = select(Booking)
+    if user.role == Role.district:
+        query = query.where(Booking.district_id == user.district_id)
+    elif user.role == Role.expert:
+        query = query.where(Booking.expert_id == user.expert_id)
+    elif not is_staff(user):
+        districts = reach(session, user, Action.booking_read)
+        if districts is not None:
+            query = query.where(col(Booking.district_id).in_(sorted(districts)))
+    if status is not None:
+        query = query.where(Booking.status == status.value)
+    if start is not None:
+        query = query.where(Booking.end_at > start)
+    if end is not None:
+        query = query.where(Booking.start_at < end)
+    return list(
+        session.exec(query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit)).all()
+    )
+
+
+def lock_booking(session: Session, booking_id: int) -> Booking:
+    booking = session.exec(
+        select(Booking).where(Booking.id == booking_id).with_for_update()
+    ).first()
+    if booking is None:
+        raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
+    return booking
+
+
+def _transition(
+    session: Session, booking: Booking, *, allowed_from: tuple[str, ...], to: str
+) -> dict:
+    if booking.status not in allowed_from:
+        raise Conflict(
+            messages.BOOKING_BAD_TRANSITION.format(
+                status=messages.BOOKING_STATUS_LABELS.get(booking.status, booking.status)
+            )
+        )
+    before = snapshot(booking)
+    booking.status = to
+    booking.sequence += 1
+    booking.updated_at = utcnow()
+    session.add(booking)
+    return before
+
+
+def confirm_booking(*, session: Session, booking_id: int, user: User) -> Booking:
+    """The expert (or staff) accepts a requested session."""
+    booking = lock_booking(session, booking_id)
+    if not is_expert_side(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    before = _transition(
+        session, booking, allowed_from=(BookingStatus.requested,), to=BookingStatus.confirmed
+    )
+    session.flush()
+    audit_booking(session, user, "booking.confirm", booking, before)
+    notify(session, booking, "confirmation")
+    return booking
+
+
+def decline_booking(*, session: Session, booking_id: int, reason: str, user: User) -> Booking:
+    """The expert (or staff) declines a requested session, with a reason."""
+    booking = lock_booking(session, booking_id)
+    if not is_expert_side(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    before = _transition(
+        session, booking, allowed_from=(BookingStatus.requested,), to=BookingStatus.declined
+    )
+    booking.decline_reason = reason
+    session.flush()
+    audit_booking(session, user, "booking.decline", booking, before)
+    notify(session, booking, "declined", extra=f"原因：{reason}")
+    return booking
+
+
+def cancel_booking(*, session: Session, booking_id: int, reason: str, user: User) -> Booking:
+    """Either party (or staff) cancels a live session, with a reason; the slot is freed."""
+    booking = lock_booking(session, booking_id)
+    if not is_party(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    before = _transition(session, booking, allowed_from=LIVE_STATUSES, to=BookingStatus.cancelled)
+    booking.cancel_reason = reason
+    booking.cancelled_by = f"{user.role}:{user.username}"[:64]
+    session.flush()
+    audit_booking(session, user, "booking.cancel", booking, before)
+    notify(session, booking, "cancellation", extra=f"原因：{reason}")
+    return booking
+
+
+def reschedule_booking(
+    *,
+    session: Session,
+    booking_id: int,
+    start: datetime,
+    end: datetime,
+    user: User,
+    now: datetime | None = None,
+) -> Booking:
+    """Move a live session (same id and UID, new SEQUENCE); a district's move needs reconfirming."""
+    now = now or utcnow()
+    booking = lock_booking(session, booking_id)
+    if not is_party(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    if booking.status not in LIVE_STATUSES:
+        raise Conflict(
+            messages.BOOKING_BAD_TRANSITION.format(
+                status=messages.BOOKING_STATUS_LABELS.get(booking.status, booking.status)
+            )
+        )
+    expert = lock_expert(session, booking.expert_id)
+    check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
+    before = snapshot(booking)
+    booking.start_at, booking.end_at = start, end
+    booking.sequence += 1
+    booking.updated_at = now
+    if user.role == Role.district:
+        booking.status = BookingStatus.requested.value
+    _flush_guarded(session, booking)
+    audit_booking(session, user, "booking.reschedule", booking, before)
+    notify(session, booking, "change")
+    return booking
+
+
+def _require_started(booking: Booking, now: datetime) -> None:
+    if now < booking.start_at:
+        raise InvalidInput(messages.BOOKING_NOT_STARTED)
+
+
+def complete_booking(
+    *, session: Session, booking_id: int, user: User, now: datetime | None = None
+) -> Booking:
+    """Mark a confirmed session as held; supervision and training draw on the district's package."""
+    booking = lock_booking(session, booking_id)
+    if not is_expert_side(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    _require_started(booking, now or utcnow())
+    before = _transition(
+        session, booking, allowed_from=(BookingStatus.confirmed,), to=BookingStatus.completed
+    )
+    if booking.kind in CHARGED_KINDS:
+        booking.charged = _charge_district_package(
+            session=session, booking=booking, actor=actor_for(user)
+        )
+    session.flush()
+    audit_booking(session, user, "booking.complete", booking, before)
+    return booking
+
+
+def mark_no_show(
+    *, session: Session, booking_id: int, user: User, now: datetime | None = None
+) -> Booking:
+    """Record that the district side did not attend a confirmed session."""
+    booking = lock_booking(session, booking_id)
+    if not is_expert_side(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    _require_started(booking, now or utcnow())
+    before = _transition(
+        session, booking, allowed_from=(BookingStatus.confirmed,), to=BookingStatus.no_show
+    )
+    session.flush()
+    audit_booking(session, user, "booking.no_show", booking, before)
+    return booking
+
+
+def _charge_district_package(*, session: Session, booking: Booking, actor: Actor) -> bool:
+    """The single call site into procured-service allocation: charge the session's hours."""
+    from marketplace.allocation.service import consume_supervision_hours  # lazy: sibling domain
+
+    hours = (booking.end_at - booking.start_at).total_seconds() / 3600
+    return consume_supervision_hours(
+        session=session,
+        district_id=booking.district_id,
+        hours=hours,
+        reference=f"booking:{booking.id}:{booking.uid}",
+        actor=actor,
+    )
+
+
+def seats_taken(*, session: Session, booking_id: int) -> int:
+    total = session.exec(
+        select(func.coalesce(func.sum(TrainingRegistration.participants), 0)).where(
+            TrainingRegistration.booking_id == booking_id
+        )
+    ).one()
+    return int(total)
+
+
+def list_ratings(
+    *, session: Session, user: User, booking_ids: list[int] | None = None, limit: int = 200
+) -> list[BookingRating]:
+    """Ratings by role: of an expert's sessions, of a district's own, every rating for staff."""
+    query = select(BookingRating).join(Booking, col(Booking.id) == BookingRating.booking_id)
+    if user.role == Role.district:
+        query = query.where(BookingRating.district_id == user.district_id)
+    elif user.role == Role.expert:
+        query = query.where(Booking.expert_id == user.expert_id)
+    elif not is_staff(user):
+        raise Forbidden(messages.FORBIDDEN)
+    if booking_ids is not None:
+        query = query.where(col(BookingRating.booking_id).in_(booking_ids or [0]))
+    return list(session.exec(query.order_by(col(BookingRating.id).desc()).limit(limit)).all())
+
+
+def rate_booking(
+    *, session: Session, booking_id: int, data: RatingCreate, user: User
+) -> BookingRating:
+    """The booking district rates a completed session once."""
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
+    if not (user.role == Role.district and user.district_id == booking.district_id):
+        raise Forbidden(messages.FORBIDDEN)
+    if booking.status != BookingStatus.completed:
+        raise InvalidInput(messages.RATING_NEEDS_COMPLETED)
+    if session.exec(select(BookingRating).where(BookingRating.booking_id == booking_id)).first():
+        raise Conflict(messages.RATING_EXISTS)
+    rating = BookingRating(
+        booking_id=booking_id,
+        district_id=booking.district_id,
+        score=data.score,
+        feedback=data.feedback,
+    )
+    try:
+        with session.begin_nested():
+            session.add(rating)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(messages.RATING_EXISTS) from None
+    record(
+        session=session,
+        actor=actor_for(user),
+        action="booking.rate",
+        entity_type="booking",
+        entity_id=str(booking_id),
+        after={"score": data.score, "feedback": data.feedback},
+    )
+    return rating
+
+
+def public_view(*, session: Session, booking: Booking) -> BookingPublic:
+    """The API shape, with times in Asia/Shanghai."""
+    return BookingPublic(
+        id=booking.id or 0,
+        uid=booking.uid,
+        sequence=booking.sequence,
+        expert_id=booking.expert_id,
+        district_id=booking.district_id,
+        request_id=booking.request_id,
+        kind=BookingKind(booking.kind),
+        format=booking.format,  # type: ignore[arg-type]
+        title=booking.title,
+        description=booking.description,
+        status=BookingStatus(booking.status),
+        start=booking.start_at.astimezone(LOCAL_TZ),
+        end=booking.end_at.astimezone(LOCAL_TZ),
+        capacity=booking.capacity,
+        seats_taken=seats_taken(session=session, booking_id=booking.id or 0)
+        if booking.kind == BookingKind.training
+        else None,
+        decline_reason=booking.decline_reason,
+        cancel_reason=booking.cancel_reason,
+        cancelled_by=booking.cancelled_by,
+        escalated_at=booking.escalated_at,
+        created_at=booking.created_at,
+        updated_at=booking.updated_at,
+    )

@@ -1,0 +1,1 @@
+"""Trainings: sessions open to every district, with registrations up to capacity."""
