@@ -51,3 +51,7 @@ class Unavailable(DomainError):
 
 class TooManyRequests(DomainError):
     status_code = 429
+
+
+class PasswordChangeRequired(Forbidden):
+    """The user logged in with a temporary password and must set their own first."""

@@ -66,6 +66,25 @@ CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
 
+# --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
+USER_NOT_FOUND = "用户不存在：{id}"
+OLD_PASSWORD_WRONG = "当前密码不正确"
+OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
+NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
+PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
+PASSWORD_MISMATCH = "两次输入的新密码不一致"
+PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
+CANNOT_CHANGE_OWN_ACCOUNT = "不能停用自己的账号或修改自己的角色"
+ROLE_DISTRICT_ONLY_FOR_DISTRICT = "只有区县协调员账号可以绑定区县"
+ROLE_EXPERT_ONLY_FOR_EXPERT = "只有专家账号可以绑定专家"
+ACCOUNT_CREATED = "账号已创建"
+ACCOUNT_SAVED = "账号已保存"
+ACCOUNT_DEACTIVATED = "账号已停用，其登录和令牌已立即失效"
+ACCOUNT_REACTIVATED = "账号已恢复启用"
+ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
+PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
+ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+
 # --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
 SESSION_EXPIRED = "登录已过期，请重新登录"
 LOGGED_OUT = "您已安全退出"
@@ -264,6 +283,33 @@ MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
 )
 
+# --- operations: scheduled jobs, health, metrics (marketplace/jobs, web/routes/ops*.py) -------
+JOB_OVER_BUDGET = "超出时间预算仍未完成，已记为失败（完成前不会再次启动）"
+JOB_UNKNOWN = "没有名为 {name} 的定时任务"
+JOB_RUN_REQUESTED = "已请求立即运行，调度器将在下一轮执行"
+JOB_LABELS = {
+    "crisis_escalation": "危机预约升级（无人响应时通知工作人员）",
+    "mail_delivery": "邮件发送",
+    "search_outbox": "搜索索引同步",
+    "busy_feeds": "忙碌日历订阅刷新",
+    "reminders": "次日预约提醒",
+    "service_expiry": "服务余量过期登记",
+    "session_purge": "清理过期登录会话",
+    "index_drift": "搜索索引与需求模型核对",
+}
+JOB_SUMMARY_ESCALATION = "升级 {count} 个危机预约"
+JOB_SUMMARY_MAIL = "发送 {sent}，失败 {failed}，待发 {pending}"
+JOB_MAIL_FAILED = "邮件发送失败：{errors}"
+JOB_SUMMARY_OUTBOX = "处理 {done} 条索引变更"
+JOB_SUMMARY_FEEDS = "刷新 {refreshed} 个订阅，失败 {failed} 个"
+JOB_FEEDS_FAILED = "部分日历订阅刷新失败：{errors}"
+JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
+JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
+JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
+JOB_SUMMARY_DRIFT = "索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
+JOB_DRIFT_NO_MODEL = "需求模型缺失，请运行 heart index --rebuild"
+METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
+
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"
 BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"
@@ -305,4 +351,101 @@ SERVICES_EXPIRED = "已登记过期 {entries} 条（截至 {on}）"
 PRIVACY_FINDINGS = (
     "需求描述中似乎含有学生个人信息（{kinds}）。请删除，或选择打码后保存"
     "（privacy: mask），或确认确有必要原样保存（privacy: confirm）"
+)
+
+# --- in-app notifications (marketplace/notifications, the inbox page) ---
+NOTIFICATION_NOT_FOUND = "通知不存在"
+NOTIFICATION_KIND_LABELS = {
+    "booking_requested": "新的预约",
+    "booking_confirmed": "预约已确认",
+    "booking_declined": "预约未被接受",
+    "booking_rescheduled": "预约已改期",
+    "booking_cancelled": "预约已取消",
+    "booking_reminder": "明日提醒",
+    "request_matched": "需求已匹配",
+    "application_approved": "申请已批准",
+    "application_partly_approved": "申请部分批准",
+    "application_rejected": "申请被驳回",
+    "crisis_escalation": "危机支持待协调",
+    "training_update": "培训通知",
+    "system": "系统通知",
+}
+NOTIFY_BOOKING = {
+    "request": "新的预约申请：{title}（{who}，{start}）",
+    "confirmation": "预约已确认：{title}（{who}，{start}）",
+    "change": "预约已改期：{title}（{who}，改至 {start}）",
+    "cancellation": "预约已取消：{title}（{who}，{start}）",
+    "declined": "预约未被接受：{title}（{who}，{start}）",
+    "reminder": "明日提醒：{title}（{who}，{start}）",
+    "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
+}
+NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
+NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
+NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
+NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"
+NOTIFICATIONS_ALL_READ = "已将全部通知标为已读"
+
+# --- resource library (marketplace/resources, web/routes/resources.py, pages_library.py) -------
+RESOURCE_KIND_LABELS = {
+    "course": "课程/课件",
+    "scale": "测评量表",
+    "case": "案例",
+    "policy": "政策文件",
+    "other": "其他",
+}
+RESOURCE_AUDIENCE_LABELS = {
+    "primary": "小学生",
+    "junior": "初中生",
+    "senior": "高中生",
+    "teachers": "教师",
+    "parents": "家长",
+    "leaders": "学校管理者",
+}
+RESOURCE_ACCESS_LABELS = {"all": "所有区县", "region": "指定城市的区县", "staff": "仅工作人员"}
+RESOURCE_STATUS_LABELS = {
+    "draft": "草稿",
+    "submitted": "待审核",
+    "changes_requested": "退回修改",
+    "published": "已发布",
+    "superseded": "已被新版本取代",
+    "rejected": "未通过",
+    "retired": "已下架",
+}
+RESOURCE_NOT_FOUND = "资料不存在：{id}"
+RESOURCE_FILE_NOT_FOUND = "资料文件不存在：{id}"
+RESOURCE_NOT_EDITABLE = "资料当前状态为“{status}”，不能修改；已发布的资料请创建新版本"
+RESOURCE_WRONG_STATE = "资料当前状态为“{status}”，不能执行此操作"
+RESOURCE_NO_CONTENT = "请先上传至少一个文件、填写正文或视频链接，再提交审核"
+RESOURCE_UNKNOWN_SPECIALTIES = "未知的专长领域：{names}（请从专长词表中选择）"
+RESOURCE_UNKNOWN_EXPERTS = "未知的作者专家编号：{ids}"
+RESOURCE_UNKNOWN_CITY = "未知的城市编号：{id}"
+RESOURCE_UNKNOWN_SERVICE = "未知的采购服务编号：{id}"
+RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交资料"
+RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
+RESOURCE_FILE_EMPTY = "文件为空"
+RESOURCE_FILE_EXECUTABLE = "这是一个可执行程序，不能作为资料上传"
+RESOURCE_FILE_TYPE = (
+    "只接受 PDF、Word（.docx）、PowerPoint（.pptx）、PNG 和 JPEG 文件（按文件内容判断）"
+)
+RESOURCE_FILE_TOO_MANY = "每份资料最多 {count} 个文件"
+RESOURCE_FILE_PERSONAL_DATA = (
+    "文件中似乎含有学生个人信息（{kinds}），未保存。请删除或打码后重新上传"
+)
+RESOURCE_PRIVACY_FINDINGS = (
+    "案例中似乎含有学生个人信息（{kinds}）。请删除，或选择打码后提交"
+    "（privacy: mask），或确认确有必要原样提交（privacy: confirm）"
+)
+RESOURCE_REVIEW_PRIVACY = (
+    "案例中仍含有疑似学生个人信息（{kinds}）。请退回修改，或确认这些内容不是学生信息后再发布"
+)
+RESOURCE_SUBMITTED = "资料已提交，等待资源中心审核"
+RESOURCE_PUBLISHED = "资料已发布"
+RESOURCE_CHANGES_REQUESTED = "已退回作者修改"
+RESOURCE_REJECTED = "已驳回"
+RESOURCE_RETIRED = "资料已下架"
+RESOURCE_SAVED = "资料已保存"
+RESOURCE_FILE_ADDED = "文件已上传"
+RESOURCE_VERSION_CREATED = "已创建新版本草稿"
+RESOURCE_TEXT_PERSONAL_DATA = (
+    "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
 )

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     # "builtin" = derived from the dev requests, a JSON path, or "none".
     match_service_prior: str = "builtin"
 
+    # Resource library files (marketplace/resources): upload limit and text-extraction budget.
+    resource_max_mb: float = Field(default=20.0, gt=0, le=500)
+    resource_extract_seconds: float = Field(default=10.0, gt=0, le=300)
+
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""
     smtp_port: int = 25
@@ -51,6 +55,29 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    # Operations (marketplace/jobs, web/observability.py): the in-process scheduler runs the
+    # periodic jobs in whichever process holds the lease; a holder that stops renewing loses it
+    # after scheduler_lease_seconds. scheduler_intervals overrides job periods in seconds
+    # ({"crisis_escalation": 30}); /api/health answers 503 once a job is this late.
+    scheduler_enabled: bool = True
+    scheduler_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    scheduler_poll_seconds: float = Field(default=5.0, gt=0, le=600)
+    scheduler_intervals: dict[str, float] = Field(default_factory=dict)
+    health_job_grace_minutes: float = Field(default=10.0, gt=0)
+    # /metrics: open to these client networks, or to anyone presenting the token as a bearer.
+    metrics_networks: str = "127.0.0.1/8,::1/128"
+    metrics_token: str = ""
+    log_format: Literal["text", "json"] = "text"
+
+    @model_validator(mode="after")
+    def _poll_within_lease(self) -> Settings:
+        if self.scheduler_poll_seconds * 2 > self.scheduler_lease_seconds:
+            raise ValueError(
+                "HEART_SCHEDULER_POLL_SECONDS 应不超过 HEART_SCHEDULER_LEASE_SECONDS 的一半"
+                "（否则租约会在续期前过期）"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

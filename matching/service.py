@@ -29,6 +29,8 @@ from marketplace.districts.models import Zone, ZoneExpert
 from marketplace.districts.service import RegionIndex
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert, ExpertSpecialty
+from marketplace.notifications.models import NotificationKind
+from marketplace.notifications.service import notify, recipients
 from marketplace.requests.models import DistrictRequest, RequestStatus
 from marketplace.requests.service import change_status, get_request, open_requests
 from marketplace.settings import Settings
@@ -727,6 +729,7 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     run.confirmed_at = utcnow()
     session.add(run)
     session.flush()
+    _notify_matched(session, run_id, requests, pairs)
     record(
         session=session,
         actor=actor_for(user),
@@ -737,6 +740,30 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
         after={"status": run.status, "pairs": [[p.request_id, p.expert_id] for p in pairs]},
     )
     return run
+
+
+def _excerpt(text: str, limit: int = 30) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _notify_matched(
+    session: Session, run_id: int, requests: dict[int, DistrictRequest], pairs: list[MatchPair]
+) -> None:
+    """Tell each request's district coordinators which experts were assigned to it."""
+    for request_id, request in requests.items():
+        expert_ids = sorted({p.expert_id for p in pairs if p.request_id == request_id})
+        names = [e.name for e in (session.get(Expert, i) for i in expert_ids) if e is not None]
+        notify(
+            session=session,
+            user_ids=recipients(session=session, district_id=request.district_id),
+            kind=NotificationKind.request_matched,
+            title=messages.NOTIFY_REQUEST_MATCHED.format(
+                title=_excerpt(request.text), experts="、".join(names)
+            ),
+            link=f"/requests/{request_id}",
+            dedupe_key=f"request:matched:{request_id}:run:{run_id}",
+        )
 
 
 def discard_run(*, session: Session, run_id: int, user: User) -> MatchRun:

@@ -18,10 +18,13 @@ from marketplace.audit.models import AuditEntry
 from marketplace.centers.models import ResourceCenter
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
+from marketplace.jobs.models import JobRun, JobState, SchedulerLease
 from marketplace.login_sessions.models import LoginFailure, LoginSession
+from marketplace.notifications.models import Notification
 from marketplace.organizations.models import Organization
 from marketplace.outbox.models import IndexOutbox
 from marketplace.requests.models import DistrictRequest
+from marketplace.resources.models import Resource, ResourceFile, ResourceUse
 from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
 from matching.models import MatchPair, MatchRun
@@ -46,15 +49,22 @@ __all__ = [
     "Expert",
     "ExpertSpecialty",
     "IndexOutbox",
+    "JobRun",
+    "JobState",
     "LedgerEntry",
     "LoginFailure",
     "LoginSession",
     "MatchPair",
     "MatchRun",
+    "Notification",
     "Organization",
     "ProcuredService",
     "ResourceCenter",
+    "SchedulerLease",
     "Province",
+    "Resource",
+    "ResourceFile",
+    "ResourceUse",
     "ServiceApplication",
     "Specialty",
     "User",

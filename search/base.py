@@ -22,16 +22,22 @@ FILTER_FIELDS = (
     "service_types",
     "languages",
     "status",
+    # Resources (the library): their kind, audiences, and who may read them ("all",
+    # "city:<id>" for one city's districts, "staff").
+    "resource_kind",
+    "audiences",
+    "access",
 )
 FACET_FIELDS = ("domain", "specialties", "city", "formats", "service_types")
 
 
 @dataclass
 class SearchDocument:
-    """One indexed record (an expert or a procured service), derived from the database."""
+    """One indexed record (an expert, a procured service or a library resource), derived from
+    the database."""
 
     id: str  # "<kind>:<record id>", unique across kinds
-    kind: str  # "expert" | "service"
+    kind: str  # "expert" | "service" | "resource"
     record_id: str
     title: str
     text: str  # the display text (bio / description), used for snippets

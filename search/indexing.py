@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.db import serialized_write
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert
 from marketplace.experts.service import public_views
-from marketplace.messages import SERVICE_KIND_LABELS
+from marketplace.messages import (
+    RESOURCE_AUDIENCE_LABELS,
+    RESOURCE_KIND_LABELS,
+    SERVICE_KIND_LABELS,
+)
 from marketplace.outbox.models import IndexOutbox
+from marketplace.resources.models import Resource, ResourceStatus
+from marketplace.resources.service import files_of
 from marketplace.services.models import ProcuredService
 from search.analysis import ChineseAnalyzer
 from search.base import SearchBackend, SearchDocument
@@ -95,11 +103,74 @@ def service_documents(
     return documents
 
 
+# Extracted file text feeds the index up to this many characters per resource.
+RESOURCE_TEXT_CHARS = 20_000
+
+
+def resource_access(resource: Resource) -> list[str]:
+    """Who may find a resource: every district, one city's districts, or staff only."""
+    if resource.access == "region" and resource.region_city_id is not None:
+        return [f"city:{resource.region_city_id}"]
+    return [resource.access]
+
+
+def resource_documents(
+    session: Session, ids: Sequence[str], analyzer: ChineseAnalyzer
+) -> list[SearchDocument]:
+    """Search documents for published library resources (other versions are not indexed)."""
+    int_ids = [int(i) for i in ids if str(i).isdigit()]
+    resources = session.exec(
+        select(Resource).where(
+            col(Resource.id).in_(int_ids), Resource.status == ResourceStatus.published.value
+        )
+    ).all()
+    files = files_of(session, [r.id for r in resources])  # type: ignore[misc]
+    documents = []
+    for resource in resources:
+        kind_label = RESOURCE_KIND_LABELS.get(resource.kind, resource.kind)
+        audiences = [RESOURCE_AUDIENCE_LABELS.get(a, a) for a in resource.audiences]
+        file_text = " ".join(f.text for f in files.get(resource.id, []))[:RESOURCE_TEXT_CHARS]  # type: ignore[arg-type]
+        text = " ".join(
+            [
+                " ".join(resource.specialties),
+                resource.title,
+                kind_label,
+                resource.scale_abbreviation,
+                " ".join(audiences),
+                resource.summary,
+                resource.body,
+                file_text,
+            ]
+        )
+        documents.append(
+            SearchDocument(
+                id=f"resource:{resource.id}",
+                kind="resource",
+                record_id=str(resource.id),
+                title=f"{resource.title} · {kind_label}",
+                text=resource.summary or resource.body[:400],
+                tokens=analyzer.tokens(text),
+                specialties=list(resource.specialties),
+                filters={
+                    "kind": ["resource"],
+                    "specialties": list(resource.specialties),
+                    "resource_kind": [resource.kind],
+                    "audiences": list(resource.audiences),
+                    "access": resource_access(resource),
+                    "status": ["active"],
+                },
+                sort_key=f"{resource.id:010d}",
+            )
+        )
+    return documents
+
+
 DOCUMENT_BUILDERS: dict[
     str, Callable[[Session, Sequence[str], ChineseAnalyzer], list[SearchDocument]]
 ] = {
     "expert": expert_documents,
     "service": service_documents,
+    "resource": resource_documents,
 }
 
 
@@ -119,6 +190,14 @@ def all_record_ids(session: Session) -> dict[str, list[str]]:
         "service": [
             str(i)
             for i in session.exec(select(ProcuredService.id).order_by(ProcuredService.id)).all()
+        ],
+        "resource": [
+            str(i)
+            for i in session.exec(
+                select(Resource.id)
+                .where(Resource.status == ResourceStatus.published.value)
+                .order_by(col(Resource.id))
+            ).all()
         ],
     }
 
@@ -222,19 +301,25 @@ def drain_outbox(
                     backend.upsert(documents)
                     backend.delete(deletions)
             except Unavailable:
-                for event in events:
-                    event.attempts += 1
-                    event.last_error = "search backend unavailable"
-                    session.add(event)
-                session.commit()
+                _mark(
+                    engine,
+                    events,
+                    attempts=col(IndexOutbox.attempts) + 1,
+                    last_error="search backend unavailable",
+                )
                 raise
-            now = utcnow()
-            for event in events:
-                event.processed_at = now
-                session.add(event)
-            session.commit()
+            _mark(engine, events, processed_at=utcnow())
             report.upserted += len(documents)
             report.deleted += len(deletions)
             report.events += len(events)
             if progress:
                 progress(report.events)
+
+
+def _mark(engine: Engine, events: Sequence[IndexOutbox], **values: object) -> None:
+    """Update drained events in a write transaction of its own: on SQLite a read transaction
+    that later writes fails ("database is locked") when another writer committed meanwhile, as
+    the scheduler's jobs and the web requests do."""
+    ids = [e.id for e in events]
+    with serialized_write(engine) as session:
+        session.execute(update(IndexOutbox).where(col(IndexOutbox.id).in_(ids)).values(**values))

@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import lru_cache, partial
@@ -69,6 +70,10 @@ class SearchRequest:
     format: str | None = None
     service_type: str | None = None
     language: str | None = None
+    resource_kind: str | None = None
+    audience: str | None = None
+    # Resources readable by the searcher ("all", "city:<id>"); None: no restriction (staff).
+    access: tuple[str, ...] | None = None
     include_inactive: bool = False
     page: int = 1
     page_size: int = 10
@@ -83,6 +88,9 @@ class SearchRequest:
             formats=self.format,
             service_types=self.service_type,
             languages=self.language,
+            resource_kind=self.resource_kind,
+            audiences=self.audience,
+            access=self.access,
             status=None if self.include_inactive else "active",
         )
 
@@ -130,6 +138,8 @@ class SearchService:
         self._encoder: Encoder | None = None
         self._encoder_loaded = False
         self._encoder_meta: tuple[float, int | None] | None = None
+        # Told each search's duration in seconds (the web app feeds its latency histogram).
+        self.on_search: Callable[[float], None] | None = None
         self.weights = tuning.load_weights(self.model_dir / "weights.json")
         dims = self._vector_dims()
         self.backend: SearchBackend = make_backend(settings, dims)
@@ -293,6 +303,7 @@ class SearchService:
     # -- querying ----------------------------------------------------------------------------
     def search(self, request: SearchRequest) -> SearchResponse:
         """Ranked, explained hits; an empty query browses. Falls back to the embedded index."""
+        started = time.perf_counter()
         try:
             return self._search(request, self.backend, degraded=False)
         except Unavailable:
@@ -300,6 +311,9 @@ class SearchService:
                 raise
             log.warning("search backend unavailable; answering from the embedded index")
             return self._search(request, self.fallback, degraded=True)
+        finally:
+            if self.on_search is not None:
+                self.on_search(time.perf_counter() - started)
 
     def _search(
         self, request: SearchRequest, backend: SearchBackend, *, degraded: bool

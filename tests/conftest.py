@@ -75,6 +75,7 @@ def drop_pg_database(admin_url: str, url: str) -> None:
 
 def make_settings(data_dir: Path, database_url: str | None = None, **overrides: object) -> Settings:
     overrides.setdefault("search_drain_seconds", 0)
+    overrides.setdefault("scheduler_enabled", False)  # tests that need it start their own
     overrides.setdefault("embed_model", "none")
     return Settings(
         environment="test",

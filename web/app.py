@@ -10,11 +10,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from booking import reports as booking_reports
+from marketplace.clock import utcnow
 from marketplace.db import make_engine
+from marketplace.jobs.scheduler import Scheduler
 from marketplace.settings import Settings
 from matching import reports as matching_reports
 from search.service import BackgroundDrainer, SearchService
 from web.errors import install_error_handlers
+from web.jobs import all_jobs
+from web.observability import Metrics, RequestLogMiddleware
 from web.routes import (
     applications,
     auth,
@@ -23,6 +27,9 @@ from web.routes import (
     experts,
     health,
     matching,
+    notifications,
+    ops,
+    pages_account,
     pages_audit,
     pages_auth,
     pages_availability,
@@ -30,15 +37,19 @@ from web.routes import (
     pages_experts,
     pages_home,
     pages_matching,
+    pages_notifications,
     pages_profile,
     pages_reports,
     pages_requests,
     pages_services,
     pages_sessions,
+    pages_users,
     reference,
     reports,
+    resources,
     search,
     services,
+    users,
 )
 from web.security_headers import install_security_headers
 from web.sessions import install_sessions
@@ -58,12 +69,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = make_engine(settings)
         if getattr(app.state, "search", None) is None:
             app.state.search = SearchService(settings=settings, engine=app.state.engine)
+        metrics: Metrics = app.state.metrics
+        metrics.bind(app.state.engine)
+        app.state.search.on_search = metrics.search_latency.observe
         drainer = None
         if settings.search_drain_seconds > 0:
             drainer = BackgroundDrainer(app.state.search, settings.search_drain_seconds).start()
+        scheduler = None
+        if settings.scheduler_enabled:
+            search_service = app.state.search
+            scheduler = Scheduler(
+                engine=app.state.engine,
+                settings=settings,
+                specs=all_jobs(lambda: search_service),
+                clock=app.state.clock,
+                observer=metrics.observe_job,
+            ).start()
+        app.state.scheduler = scheduler
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.stop()
+                app.state.scheduler = None
             if drainer is not None:
                 drainer.stop()
             if owns_engine:
@@ -79,9 +107,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = None
     app.state.search = None
+    app.state.clock = utcnow  # the scheduler's clock (tests move it forward)
+    app.state.scheduler = None
+    app.state.metrics = Metrics()
     install_error_handlers(app)
     install_sessions(app, settings)
     install_security_headers(app)
+    # Outermost: the request id and timing cover every other middleware.
+    app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
     for module in (*pages, pages_reports, pages_requests, pages_bookings):
@@ -90,11 +123,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (health, auth, experts, reference, search, bookings):
         app.include_router(module.router)
-    for module in (services, applications, reports):
+    for module in (services, applications, reports, resources):
         app.include_router(module.router)
     # Report sections computed by the packages that own their tables (marketplace imports neither).
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
-    for module in (district_requests, matching):
+    for module in (district_requests, matching, ops, users, pages_users):
+        app.include_router(module.router)
+    for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)
     return app

@@ -18,7 +18,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import token_login
 from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
-from marketplace.errors import Unauthorized, Unavailable
+from marketplace.errors import PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -94,19 +94,30 @@ def get_optional_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    user = None
     if token:
         user, login = token_login(session=session, token=token, secret=settings.secret_key)
         request.state.token_session = login
-        return user
-    resolver = getattr(request.app.state, "cookie_user_resolver", None)
-    if resolver is not None:
-        return resolver(request, session)
-    return None
+    else:
+        resolver = getattr(request.app.state, "cookie_user_resolver", None)
+        if resolver is not None:
+            user = resolver(request, session)
+    if user is not None:
+        request.state.user_id = user.id  # for the request's log line (web/observability.py)
+    return user
 
 
-def get_current_user(user: Annotated[User | None, Depends(get_optional_user)]) -> User:
+# What a user holding a temporary password may still reach: who they are and the change form.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/me", "/api/me/password", "/account/password"})
+
+
+def get_current_user(
+    request: Request, user: Annotated[User | None, Depends(get_optional_user)]
+) -> User:
     if user is None:
         raise Unauthorized(messages.NOT_AUTHENTICATED)
+    if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
+        raise PasswordChangeRequired(messages.PASSWORD_CHANGE_REQUIRED)
     return user
 
 
@@ -126,6 +137,7 @@ def allowed_to(action: Action) -> Callable[[User], User]:
 
 # Users the policy lets do an action somewhere (named after the action; see permissions.POLICY).
 StaffUser = Annotated[User, Depends(allowed_to(Action.expert_manage))]  # the expert catalogue
+AdminUser = Annotated[User, Depends(allowed_to(Action.user_manage))]  # accounts, jobs
 ServiceManager = Annotated[User, Depends(allowed_to(Action.service_manage))]
 ApplicationDecider = Annotated[User, Depends(allowed_to(Action.application_decide))]
 MatchRunner = Annotated[User, Depends(allowed_to(Action.match_run))]

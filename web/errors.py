@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marketplace import messages
-from marketplace.errors import DomainError, Unauthorized
+from marketplace.errors import DomainError, PasswordChangeRequired, Unauthorized
 from marketplace.validation import describe_errors
 
 log = logging.getLogger("heart.web")
@@ -60,6 +60,14 @@ def login_redirect(request: Request) -> Response:
         location += "&expired=1"
     if request.headers.get("HX-Request") == "true":
         return Response(status_code=401, headers={"HX-Redirect": location})
+    return RedirectResponse(location, status_code=303)
+
+
+def password_change_redirect(request: Request) -> Response:
+    """Send a user holding a temporary password to the form that replaces it."""
+    location = "/account/password"
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=403, headers={"HX-Redirect": location})
     return RedirectResponse(location, status_code=303)
 
 
@@ -131,6 +139,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        if isinstance(exc, PasswordChangeRequired) and not is_api(request):
+            return password_change_redirect(request)
         body: dict[str, Any] = {"detail": exc.message}
         if exc.details is not None:
             body["details"] = exc.details

@@ -43,6 +43,8 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/matching", "批量匹配", Action.match_run),
     NavItem("/reports", "统计报表", Action.report_read),
     NavItem("/audit", "审计日志", Action.audit_read),
+    NavItem("/users", "账号管理", Action.user_manage),
+    NavItem("/admin/jobs", "定时任务", Action.user_manage),
     NavItem("/profile", "我的资料", Action.expert_edit, OWN_PROFILE),
 )
 

@@ -12,8 +12,9 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, require, scope_of
 from marketplace.errors import Forbidden
+from marketplace.notifications.service import unread_count
 from marketplace.validation import describe_error
-from web.deps import CurrentUser
+from web.deps import CurrentUser, SessionDep
 
 FLASH_COOKIE = "heart_flash"
 # Flash notices are keys, never free text, so a cookie cannot inject words into a page.
@@ -21,6 +22,12 @@ FLASH_MESSAGES = {
     "profile_saved": messages.PROFILE_SAVED,
     "profile_unchanged": messages.PROFILE_UNCHANGED,
     "logged_out": messages.LOGGED_OUT,
+    "account_created": messages.ACCOUNT_CREATED,
+    "account_saved": messages.ACCOUNT_SAVED,
+    "account_deactivated": messages.ACCOUNT_DEACTIVATED,
+    "account_reactivated": messages.ACCOUNT_REACTIVATED,
+    "account_logged_out": messages.ACCOUNT_LOGGED_OUT,
+    "password_changed": messages.PASSWORD_CHANGED,
     "application_submitted": messages.APPLICATION_SUBMITTED,
     "application_approved": messages.APPLICATION_APPROVED,
     "application_rejected": messages.APPLICATION_REJECTED,
@@ -45,11 +52,16 @@ FLASH_MESSAGES = {
     "match_run_adjusted": messages.MATCH_RUN_ADJUSTED,
     "match_run_confirmed": messages.MATCH_RUN_CONFIRMED,
     "match_run_discarded": messages.MATCH_RUN_DISCARDED,
+    "notifications_all_read": messages.NOTIFICATIONS_ALL_READ,
+    "contact_saved": messages.CONTACT_SAVED,
+    "job_run_requested": messages.JOB_RUN_REQUESTED,
 }
 
 
-def _page_user(request: Request, user: CurrentUser) -> User:
+def _page_user(request: Request, user: CurrentUser, session: SessionDep) -> User:
     request.state.user = user
+    # The navigation's unread badge (web/templating.py shows it on every page).
+    request.state.unread_notifications = unread_count(session=session, user_id=user.id or 0)
     return user
 
 
@@ -75,6 +87,7 @@ StaffPage = Annotated[User, page_allows(Action.application_decide)]
 MatchPage = Annotated[User, page_allows(Action.match_run)]
 ReportPage = Annotated[User, page_allows(Action.report_read)]
 AuditPage = Annotated[User, page_allows(Action.audit_read)]
+AdminPage = Annotated[User, page_allows(Action.user_manage)]
 ExpertPage = Annotated[User, page_allows(Action.expert_edit, Scope.own_expert)]
 DistrictPage = Annotated[User, page_allows(Action.request_file, Scope.own_district)]
 

@@ -33,6 +33,7 @@ def _shell_context(request: Request) -> dict[str, Any]:
         "current_user": user,
         "csrf_token": login.csrf_token if login is not None else "",
         "nav": nav_for(request.app, user, request.url.path),
+        "unread_notifications": getattr(request.state, "unread_notifications", 0),
         "is_htmx": is_htmx(request),
     }
 
@@ -75,6 +76,7 @@ templates.env.globals.update(
     SERVICE_TYPE_LABELS=messages.SERVICE_TYPE_LABELS,
     STATUS_LABELS=messages.STATUS_LABELS,
     ROLE_LABELS=messages.ROLE_LABELS,
+    NOTIFICATION_KIND_LABELS=messages.NOTIFICATION_KIND_LABELS,
     SERVICE_KIND_LABELS=getattr(messages, "SERVICE_KIND_LABELS", {}),
     APPLICATION_STATUS_LABELS=getattr(messages, "APPLICATION_STATUS_LABELS", {}),
     REQUEST_STATUS_LABELS=messages.REQUEST_STATUS_LABELS,

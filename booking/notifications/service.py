@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from booking.access import STAFF_ROLES
 from booking.feeds.service import active_users, booking_ics, email_of
-from booking.notifications import outbox
+from booking.notifications import inbox, outbox
 from booking.sessions.history import audit_booking, snapshot
 from booking.sessions.models import Booking, BookingKind, BookingStatus
 from marketplace import messages
@@ -41,6 +41,7 @@ def notify(
     sides: tuple[str, ...] = ("expert", "district"),
     dedupe_suffix: str = "",
 ) -> int:
+    inbox.notify_booking(session, booking, kind, sides=sides, dedupe_suffix=dedupe_suffix)
     recipients: list[User] = []
     if "expert" in sides:
         recipients += active_users(session, role=Role.expert.value, expert_id=booking.expert_id)

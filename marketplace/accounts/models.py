@@ -30,6 +30,8 @@ class User(SQLModel, table=True):
     is_active: bool = True
     # Bumped on password change / forced logout: tokens carry it and die with it.
     token_version: int = 0
+    # Set by an admin's password reset: the temporary password opens only the change form.
+    must_change_password: bool = False
     created_at: datetime = Field(default_factory=utcnow)
     last_login_at: datetime | None = None
 
@@ -64,6 +66,8 @@ class UserPublic(BaseModel):
     center_id: int | None = None
     email: str | None = None
     phone: str | None = None
+    is_active: bool = True
+    must_change_password: bool = False
 
 
 class Token(BaseModel):

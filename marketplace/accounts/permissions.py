@@ -52,6 +52,7 @@ class Action(StrEnum):
     training_register = "training.register"
     report_read = "report.read"
     audit_read = "audit.read"
+    resource_manage = "resource.manage"  # review and publish the resource library
     user_manage = "user.manage"
 
 
@@ -87,6 +88,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.training_register: {DIST: OWN_DISTRICT},
     Action.report_read: {**_CENTERS, OBS: REGION},
     Action.audit_read: {ADM: ALL, PROV: ALL},
+    Action.resource_manage: {ADM: ALL, PROV: ALL},
     Action.user_manage: {ADM: ALL},
 }
 
@@ -128,6 +130,11 @@ def require(user: User | None, action: Action) -> Scope:
 def roles_for(action: Action) -> frozenset[str]:
     """The role values that may do `action` (menus and dashboards show by this)."""
     return frozenset(role.value for role in POLICY[action])
+
+
+def roles_with(action: Action, scope: Scope = Scope.all) -> tuple[str, ...]:
+    """The role values whose scope for `action` is `scope` (e.g. who gets province staff mail)."""
+    return tuple(sorted(role.value for role, held in POLICY[action].items() if held is scope))
 
 
 def sees_everything(user: User | None, action: Action) -> bool:

@@ -319,6 +319,8 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         center_id=user.center_id,
         email=user.email,
         phone=user.phone,
+        is_active=user.is_active,
+        must_change_password=user.must_change_password,
     )
 
 

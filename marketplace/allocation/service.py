@@ -43,6 +43,8 @@ from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, InvalidInput
+from marketplace.notifications.models import NotificationKind
+from marketplace.notifications.service import notify, recipients
 from marketplace.reports.periods import term_of
 from marketplace.services.models import ProcuredService, ServiceKind
 from marketplace.services.quantity import format_quantity, from_hundredths, to_hundredths
@@ -155,6 +157,26 @@ def _approve_locked(
     application.decided_at = utcnow()
     application.decided_by = actor.label
     _change_status(session, application, before, actor, "application.approve", via=via)
+    partly = amount < application.quantity_hundredths
+    template = (
+        messages.NOTIFY_APPLICATION_PARTLY if partly else messages.NOTIFY_APPLICATION_APPROVED
+    )
+    notify(
+        session=session,
+        user_ids=recipients(session=session, district_id=application.district_id),
+        kind=(
+            NotificationKind.application_partly_approved
+            if partly
+            else NotificationKind.application_approved
+        ),
+        title=template.format(
+            service=service.name,
+            approved=f"{format_quantity(amount)} {service.unit}",
+            requested=f"{format_quantity(application.quantity_hundredths)} {service.unit}",
+        ),
+        link=f"/applications#application-{application.id}",
+        dedupe_key=f"application:decided:{application.id}",
+    )
 
 
 def approve_application(

@@ -18,6 +18,8 @@ from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.notifications.models import NotificationKind
+from marketplace.notifications.service import notify, recipients
 from marketplace.services.models import ProcuredService
 from marketplace.services.quantity import from_hundredths, to_hundredths
 from marketplace.services.service import get_service, is_eligible, require_own_service, today
@@ -143,9 +145,21 @@ def reject_application(
     application = lock_application(session=session, application_id=application_id)
     _require_pending(application)
     application.rejection_reason = reason
-    return _set_status(
+    rejected = _set_status(
         session, application, ApplicationStatus.rejected, actor, "application.reject"
     )
+    service = session.get(ProcuredService, application.service_id)
+    notify(
+        session=session,
+        user_ids=recipients(session=session, district_id=application.district_id),
+        kind=NotificationKind.application_rejected,
+        title=messages.NOTIFY_APPLICATION_REJECTED.format(
+            service=service.name if service else "", reason=reason
+        ),
+        link=f"/applications#application-{application.id}",
+        dedupe_key=f"application:decided:{application.id}",
+    )
+    return rejected
 
 
 def _require_pending(application: ServiceApplication) -> None:

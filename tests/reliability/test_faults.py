@@ -143,10 +143,10 @@ def test_a_crash_after_the_booking_commit_still_sends_its_notification(engine, t
         "format": "online",
         "title": "崩溃前的预约",
     }
+    with Session(engine) as session:
+        headers = auth_headers(users["district"], settings, session)
     with TestClient(create_app(settings)) as client:
-        response = client.post(
-            "/api/bookings", json=body, headers=auth_headers(users["district"], settings)
-        )
+        response = client.post("/api/bookings", json=body, headers=headers)
         assert response.status_code == 201
     # The process dies here: the response was sent, no mail went out.
     queued = [
@@ -219,7 +219,8 @@ def test_a_dropped_database_connection_gives_a_clean_503_and_the_next_request_su
     settings = make_settings(tmp_path, fresh_database_url)
     app = create_app(settings)
     app.include_router(slow_router)
-    headers = auth_headers(users["staff"], settings)
+    with Session(engine) as session:
+        headers = auth_headers(users["staff"], settings, session)
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/api/me", headers=headers).status_code == 200  # pool warmed up
         killer = threading.Timer(1.0, terminate_backends, args=(fresh_database_url,))

@@ -42,6 +42,7 @@ def both(es_url, tmp_path_factory):
         elasticsearch_url=es_url,
         elasticsearch_index=alias,
         search_fallback_embedded=True,
+        with_resources=True,
     )
     assert service.backend.name == "elasticsearch" and service.fallback is not None
     yield settings, engine, service
@@ -59,7 +60,54 @@ def overlap(a, b) -> float:
 
 def test_both_backends_hold_the_same_documents(both):
     _, _, service = both
-    assert service.backend.count() == service.fallback.count() > 600  # experts and services
+    # experts, services and the demo library
+    assert service.backend.count() == service.fallback.count() > 600
+    for backend in (service.backend, service.fallback):
+        browse = ask(service, backend, SearchRequest(q="", kind="resource", page_size=50))
+        assert browse.total == 12
+
+
+RESOURCE_NEEDS = [
+    "初三学生考试前失眠、心慌，成绩下滑明显",
+    "班主任怎样识别学生的自杀风险",
+    "学生抑郁筛查用什么量表",
+    "孩子沉迷手机，和家长冲突不断",
+]
+
+
+@pytest.mark.parametrize("q", RESOURCE_NEEDS)
+def test_both_backends_rank_library_resources_for_a_need_alike(both, q):
+    _, _, service = both
+    request = SearchRequest(q=q, kind="resource", access=("all",), page_size=5)
+    es, embedded = ask(service, service.backend, request), ask(service, service.fallback, request)
+    assert es.total == embedded.total > 0
+    assert es.hits[0].id == embedded.hits[0].id and es.hits[0].kind == "resource"
+    assert es.hits[0].reasons == embedded.hits[0].reasons
+    assert overlap(es, embedded) >= 0.8
+
+
+def test_both_backends_filter_resources_by_kind_audience_and_access(both):
+    _, _, service = both
+    for params in (
+        {"resource_kind": "scale"},
+        {"audience": "parents"},
+        {"access": ("staff",)},
+        {"access": ("all",), "resource_kind": "case"},
+    ):
+        request = SearchRequest(q="", kind="resource", page_size=50, **params)
+        es, embedded = (
+            ask(service, service.backend, request),
+            ask(service, service.fallback, request),
+        )
+        assert [h.id for h in es.hits] == [h.id for h in embedded.hits], params
+    scales = ask(
+        service, service.backend, SearchRequest(q="", kind="resource", resource_kind="scale")
+    )
+    assert scales.total == 4
+    staff_only = ask(
+        service, service.backend, SearchRequest(q="", kind="resource", access=("staff",))
+    )
+    assert staff_only.total == 0  # the demo library is open to every district
 
 
 @pytest.mark.parametrize("q", QUERIES)

@@ -50,6 +50,7 @@ PUBLIC = (OK, OK, OK, OK, OK, OK, OK)
 ANY_USER = (LOGIN, OK, OK, OK, OK, OK, OK)
 STAFF = (LOGIN, DENY, DENY, DENY, DENY, OK, OK)
 STAFF_PASS = (LOGIN, DENY, DENY, DENY, DENY, PASS, PASS)
+ADMIN = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
 DISTRICT_RECORD = (LOGIN, OK, DENY, DENY, DENY, OK, OK)
 DISTRICTS_AND_STAFF = (LOGIN, OK, OK, DENY, DENY, OK, OK)
 DISTRICT_ONLY = (LOGIN, OK, OK, DENY, DENY, DENY, DENY)
@@ -59,6 +60,11 @@ EXPERT_ONLY = (LOGIN, DENY, DENY, OK, OK, DENY, DENY)
 BOOKING_PARTY = (LOGIN, OK, DENY, OK, DENY, OK, OK)
 PAGE_ANY = (ANY,) * 7
 FEED_OWNERS = (LOGIN, OK, OK, OK, OK, DENY, DENY)
+OWN_EXPERT_USER = (LOGIN, DENY, DENY, OK, DENY, DENY, DENY)
+ADMIN_ONLY = (LOGIN, DENY, DENY, DENY, DENY, DENY, OK)
+# /metrics answers by client network or bearer token, never by role; the test client's
+# address ("testclient") is in no allowed network.
+NETWORK_ONLY = (DENY,) * 7
 
 
 def reason(_: World) -> dict:
@@ -113,6 +119,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/auth/logout"): rule(ANY_USER),
     ("GET", "/api/me"): rule(ANY_USER),
     ("PATCH", "/api/me"): rule(ANY_USER, json=lambda w: {"phone": "029-12345678"}),
+    # In-app notifications: everyone has an inbox; an entry is its recipient's alone.
+    ("GET", "/api/notifications"): rule(ANY_USER),
+    ("POST", "/api/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/api/notifications/{notification_id}/read"): rule(OWN_EXPERT_USER),
+    ("GET", "/notifications"): rule(ANY_USER),
+    ("POST", "/notifications/read-all"): rule(ANY_USER),
+    ("POST", "/notifications/{notification_id}/open"): rule(OWN_EXPERT_USER),
+    ("GET", "/account"): rule(ANY_USER),
+    ("POST", "/account"): rule(ANY_USER, form=lambda w: {"phone": "029-12345678"}),
     ("GET", "/api/specialties"): rule(ANY_USER),
     ("GET", "/api/districts"): rule(ANY_USER),
     ("GET", "/api/experts"): rule(ANY_USER),
@@ -200,6 +215,27 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/reports/allocation"): rule(STAFF),
     ("GET", "/api/reports/allocation.csv"): rule(STAFF),
     ("GET", "/api/reports/allocation.xlsx"): rule(STAFF),
+    # --- API: the resource library (world.resource_id: the own expert's submission) ---------
+    ("GET", "/api/resources"): rule(ANY_USER),
+    ("POST", "/api/resources"): rule(
+        (LOGIN, DENY, DENY, OK, OK, OK, OK),
+        json=lambda w: {"kind": "course", "title": "新课纲", "body": "课程内容"},
+    ),
+    ("GET", "/api/resources/{resource_id}"): rule(EXPERT_RECORD),
+    ("PATCH", "/api/resources/{resource_id}"): rule(
+        EXPERT_RECORD, json=lambda w: {"title": "改名"}
+    ),
+    ("POST", "/api/resources/{resource_id}/files"): rule(
+        EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
+    ),
+    ("GET", "/api/resources/{resource_id}/files/{file_id}"): rule(EXPERT_RECORD),
+    ("POST", "/api/resources/{resource_id}/submit"): rule(EXPERT_RECORD),
+    ("POST", "/api/resources/{resource_id}/publish"): rule(STAFF),
+    ("POST", "/api/resources/{resource_id}/request-changes"): rule(STAFF, json=reason),
+    ("POST", "/api/resources/{resource_id}/reject"): rule(STAFF, json=reason),
+    ("POST", "/api/resources/{resource_id}/retire"): rule(STAFF, json=reason),
+    ("GET", "/api/resources/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/api/resources/{resource_id}/versions"): rule(EXPERT_RECORD),
     # --- API: district requests and matching ---------------------------------------------------
     ("POST", "/api/requests"): rule(DISTRICTS_AND_STAFF, json=request_body),
     ("GET", "/api/requests"): rule(DISTRICTS_AND_STAFF),
@@ -218,6 +254,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/api/matching/runs/{run_id}/discard"): rule(STAFF),
     ("GET", "/api/matching/confirmed"): rule(STAFF),
+    # --- API: accounts (admins only; everyone changes their own password) ----------------------
+    ("GET", "/api/users"): rule(ADMIN),
+    ("POST", "/api/users"): rule(
+        ADMIN,
+        json=lambda w: {"username": "new-coord", "password": "Pass-2026-x", "role": "staff"},
+    ),
+    ("GET", "/api/users/{user_id}"): rule(ADMIN),
+    ("PATCH", "/api/users/{user_id}"): rule(ADMIN, json=lambda w: {"display_name": "新名字"}),
+    ("POST", "/api/users/{user_id}/deactivate"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/reactivate"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/reset-password"): rule(ADMIN),
+    ("POST", "/api/users/{user_id}/logout"): rule(ADMIN),
+    ("POST", "/api/me/password"): rule(
+        ANY_USER, json=lambda w: {"old_password": "wrong-1", "new_password": "Better-2026"}
+    ),
     # --- pages (bearer tokens are accepted by pages too, so no CSRF dance is needed) ---------
     ("GET", "/"): rule(ANY_USER),
     ("GET", "/login"): rule(PUBLIC),
@@ -228,6 +279,30 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    # Account pages: admins manage accounts; everyone changes their own password.
+    ("GET", "/users"): rule(ADMIN),
+    ("GET", "/users/new"): rule(ADMIN),
+    ("POST", "/users"): rule(
+        ADMIN, form=lambda w: {"username": "page-new", "role": "staff", "display_name": "新同事"}
+    ),
+    ("GET", "/users/{user_id}"): rule(ADMIN),
+    ("POST", "/users/{user_id}"): rule(
+        ADMIN,
+        form=lambda w: {"display_name": "新名字", "role": "district", "district": "西安市/碑林区"},
+    ),
+    ("POST", "/users/{user_id}/deactivate"): rule(ADMIN),
+    ("POST", "/users/{user_id}/reactivate"): rule(ADMIN),
+    ("POST", "/users/{user_id}/logout"): rule(ADMIN),
+    ("POST", "/users/{user_id}/reset-password"): rule(ADMIN),
+    ("GET", "/account/password"): rule(ANY_USER),
+    ("POST", "/account/password"): rule(
+        ANY_USER,
+        form=lambda w: {
+            "old_password": "wrong-1",
+            "new_password": "Lantern-Quiet-4127",
+            "new_password_again": "Lantern-Quiet-4127",
+        },
+    ),
     ("GET", "/reports"): rule(STAFF),
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
@@ -302,6 +377,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/matching/runs/{run_id}/discard"): rule(STAFF),
+    # --- operations: metrics, scheduled jobs (issue 19) -------------------------------------
+    ("GET", "/metrics"): rule(NETWORK_ONLY),
+    ("GET", "/admin/jobs"): rule(ADMIN_ONLY),
+    ("POST", "/admin/jobs/{name}/run"): rule(ADMIN_ONLY, ids={"name": "job_name"}),
 }
 
 # Framework routes outside the matrix: the API schema and its viewers carry no data.
@@ -340,7 +419,11 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "service_id": world.service_id,
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
+        "notification_id": world.notification_id,
         "token": world.feed_token,
+        "user_id": world.user_id,
+        "resource_id": world.resource_id,
+        "file_id": world.resource_file_id,
     }
     values |= {name: getattr(world, attr) for name, attr in ids.items()}
     return path.format(**values)

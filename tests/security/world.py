@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from booking.busy import service as busy_service
 from booking.feeds import service as feeds_service
@@ -18,6 +18,11 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
+from marketplace.jobs.models import JobState
+from marketplace.notifications.models import Notification
+from marketplace.resources.files import store_for
+from marketplace.resources.models import ResourceCreate
+from marketplace.resources.service import add_file, create_resource, submit_resource
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
 from marketplace.settings import Settings
@@ -47,7 +52,7 @@ ACTORS = (
     "admin",
 )
 # Text that only the owning district (and staff) may ever see.
-SECRETS = ("需求标记甲A7", "预约标记甲B7", "申请标记甲C7", "日历标记甲D7")
+SECRETS = ("需求标记甲A7", "预约标记甲B7", "申请标记甲C7", "日历标记甲D7", "资料标记甲E7")
 BUSY_ICS = b"""BEGIN:VCALENDAR
 VERSION:2.0
 PRODID:-//test//EN
@@ -77,8 +82,17 @@ class World:
     service_id: int = 0
     run_id: int = 0
     calendar_id: int = 0
+    notification_id: int = 0  # the own expert's "new booking" inbox entry
+    resource_id: int = 0  # a submission by the own expert, not yet published
+    resource_file_id: int = 0
     feed_token: str = ""
+    job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
+
+    @property
+    def user_id(self) -> int:
+        """The account the admin-only /api/users/{user_id} routes act on."""
+        return self.users["district_own"].id or 0
 
     def leaks(self, text: str) -> list[str]:
         """The owning party's secrets found in `text`."""
@@ -128,6 +142,9 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=owner,
     ).id
+    world.notification_id = session.exec(
+        select(Notification.id).where(Notification.user_id == users["expert_own"].id)
+    ).first()
     world.training_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
@@ -162,9 +179,26 @@ def build_world(session: Session, settings: Settings) -> World:
     world.calendar_id = busy_service.upload_busy_calendar(
         session=session, expert_id="SX1", data=BUSY_ICS, name=SECRETS[3], user=users["expert_own"]
     ).id
+    author = users["expert_own"]
+    resource = create_resource(
+        session=session,
+        data=ResourceCreate(kind="course", title=f"{SECRETS[4]} 课纲", body="四次团体辅导课"),
+        user=author,
+    )
+    world.resource_id = resource.id
+    world.resource_file_id = add_file(
+        session=session,
+        resource_id=resource.id,
+        user=author,
+        filename="课纲.png",
+        data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        store=store_for(settings.data_dir),
+    ).id
+    submit_resource(session=session, resource_id=resource.id, user=author)
     world.feed_token = feeds_service.issue_feed_token(
         session=session, owner_type="district", owner_id=str(owner.district_id), user=owner
     )
+    session.add(JobState(name=world.job_name, interval_seconds=60))
     session.flush()
     return world
 

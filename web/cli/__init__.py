@@ -18,6 +18,7 @@ from web.cli import (
     serve_commands,
     services_commands,
     users_commands,
+    worker_commands,
 )
 from web.cli.common import run_import
 from web.cli.serve_commands import DEMO_PASSWORD, build_demo
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     booking_commands,
     ops_commands,
     services_commands,
+    worker_commands,
 )
 for _module in COMMAND_MODULES:
     _module.register(app)

@@ -11,26 +11,36 @@ from rich.console import Console
 from marketplace.backup import backup_database, restore_database
 from marketplace.db import make_engine
 from marketplace.errors import DomainError
+from marketplace.resources.files import store_for
 from web.cli.common import fail, load_settings, progress_bar
 
 console = Console(stderr=True)
 
 
+def files_dir_of(backup: Path) -> Path:
+    """Where the resource library's files are copied beside a backup file."""
+    return backup.with_name(backup.name + ".files")
+
+
 def backup_command(
     file: Annotated[Path, typer.Argument(help="备份文件 / backup file")],
 ) -> None:
-    """Back up the whole database (SQLite online backup API, or pg_dump -Fc)."""
+    """Back up the whole database (SQLite online backup API, or pg_dump -Fc) and the library's
+    files (into FILE.files/ beside it)."""
 
-    engine = make_engine(load_settings())
+    settings = load_settings()
+    engine = make_engine(settings)
     try:
         report = backup_database(engine=engine, target=file)
     except DomainError as exc:
         raise fail(exc.message) from None
     finally:
         engine.dispose()
+    copied = store_for(settings.data_dir).copy_to(files_dir_of(file))
     console.print(
-        f"已备份 {report.tables} 张表、{report.rows} 行到 {report.path}（{report.bytes} 字节）"
-        f" / backed up {report.rows} rows of {report.tables} tables"
+        f"已备份 {report.tables} 张表、{report.rows} 行到 {report.path}（{report.bytes} 字节），"
+        f"资料文件 {copied} 个 / backed up {report.rows} rows of {report.tables} tables"
+        f" and {copied} library files"
     )
 
 
@@ -52,8 +62,11 @@ def restore_command(
     engine = make_engine(settings)
     try:
         report = restore_database(engine=engine, source=file)
+        files = files_dir_of(file)
+        restored = store_for(settings.data_dir).restore_from(files) if files.is_dir() else 0
         console.print(
-            f"已恢复 {report.tables} 张表、{report.rows} 行 / restored {report.rows} rows"
+            f"已恢复 {report.tables} 张表、{report.rows} 行，资料文件 {restored} 个"
+            f" / restored {report.rows} rows and {restored} library files"
         )
         if not skip_index:
             from search.service import SearchService

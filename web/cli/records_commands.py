@@ -1,4 +1,4 @@
-"""`heart import experts` and `heart export experts`: JSONL in and out."""
+"""`heart import experts|resources` and `heart export experts|resources`: JSONL in and out."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import typer
 
 from marketplace.db import make_engine, session_scope
 from marketplace.experts.service import export_records
-from web.cli.common import console, load_settings, run_import
+from marketplace.resources.files import store_for
+from marketplace.resources.importing import export_lines, import_resources
+from web.cli.common import CLI_ACTOR, console, fail, load_settings, run_import
 
 import_app = typer.Typer(help="导入 / import records", no_args_is_help=True)
 export_app = typer.Typer(help="导出 / export records", no_args_is_help=True)
@@ -61,3 +63,60 @@ def export_experts_command(
             out.close()
         engine.dispose()
     console.print(f"已导出 {count} 位专家 / exported {count} experts")
+
+
+@import_app.command(
+    "resources",
+    help="从 JSONL 文件或目录导入资料库资料（逐行报告）/ import library resources, per-line report",
+)
+def import_resources_command(
+    source: Annotated[
+        Path, typer.Argument(help="JSONL 文件或包含 JSONL 的目录 / a JSONL file or a directory")
+    ],
+) -> None:
+    settings = load_settings()
+    if not source.exists():
+        raise fail(f"找不到文件 / file not found: {source}", 2)
+    engine = make_engine(settings)
+    try:
+        with session_scope(engine) as session:
+            report = import_resources(
+                session=session,
+                source=source,
+                store=store_for(settings.data_dir),
+                actor=CLI_ACTOR,
+            )
+    finally:
+        engine.dispose()
+    for name, line, reason in report.errors:
+        console.print(f"[yellow]{name} 第 {line} 行：[/yellow]{reason}", soft_wrap=True)
+    console.print(
+        f"新增 {report.created} · 未变 {report.unchanged} · 拒绝 {len(report.errors)}"
+        f" / created {report.created}, unchanged {report.unchanged},"
+        f" rejected {len(report.errors)}"
+    )
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@export_app.command(
+    "resources",
+    help="导出已发布的资料为 JSONL（与导入格式一致）/ export published resources as JSONL",
+)
+def export_resources_command(
+    file: Annotated[
+        str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
+    ] = "-",
+) -> None:
+    engine = make_engine(load_settings())
+    out = sys.stdout if file == "-" else open(file, "w", encoding="utf-8")  # noqa: SIM115
+    count = 0
+    try:
+        with session_scope(engine) as session:
+            for line in export_lines(session=session):
+                out.write(line + "\n")
+                count += 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        engine.dispose()
+    console.print(f"已导出 {count} 份资料 / exported {count} resources")

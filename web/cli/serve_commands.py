@@ -13,6 +13,8 @@ from marketplace.accounts.models import UserCreate
 from marketplace.accounts.service import create_user
 from marketplace.audit.service import Actor
 from marketplace.db import make_engine, session_scope
+from marketplace.resources.demo import seed_demo_resources
+from marketplace.resources.files import store_for
 from marketplace.services.demo import seed_demo_services
 from marketplace.settings import Settings
 from marketplace.vocabulary import Role
@@ -50,13 +52,17 @@ def serve(
     import uvicorn
 
     from web.app import create_app
+    from web.observability import logging_config
 
     settings = load_settings()  # checked here, so a bad configuration fails before forking
+    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
+    logs = {"log_config": logging_config(settings.log_format), "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **logs)
         return
     # Each worker process builds its app from the same environment (create_app() reads
-    # Settings); uvicorn needs an import string to start them.
+    # Settings); uvicorn needs an import string to start them. Each runs a scheduler; the
+    # lease in the database lets exactly one of them run the jobs.
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -64,6 +70,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        **logs,
     )
 
 
@@ -103,9 +110,15 @@ def build_demo(settings: Settings) -> None:
                     actor=Actor.system("demo"),
                 )
             services = seed_demo_services(session=session)
+            library = seed_demo_resources(
+                session=session,
+                source=DEMO_DIR / "resources.jsonl",
+                store=store_for(settings.data_dir),
+            )
     finally:
         engine.dispose()
     console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
+    console.print(f"演示资料 {library} 份 / demo library resources: {library}")
     build_search_index(settings)
     table = Table(title="演示账号 / demo accounts")
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):

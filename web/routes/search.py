@@ -7,11 +7,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
+from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, can
 from marketplace.errors import Unavailable
+from marketplace.resources.models import Audience, ResourceKind
+from marketplace.resources.service import city_of, is_staff
 from marketplace.vocabulary import Domain, Format, ServiceType
 from search.service import SearchRequest, SearchService
-from web.deps import CurrentUser
+from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -50,12 +53,22 @@ def get_search(request: Request) -> SearchService:
     return service
 
 
-@router.get("/search", response_model=SearchPage, summary="搜索专家与服务 / hybrid search")
+def resource_access(session, user: User) -> tuple[str, ...] | None:  # type: ignore[no-untyped-def]
+    """The library resources a searcher may find: staff all; districts those open to every
+    district or to their city; experts those open to every district."""
+    if is_staff(user):
+        return None
+    city_id = city_of(session, user)
+    return ("all",) if city_id is None else ("all", f"city:{city_id}")
+
+
+@router.get("/search", response_model=SearchPage, summary="搜索专家、服务与资料 / hybrid search")
 def search(
     request: Request,
+    session: SessionDep,
     user: CurrentUser,
     q: Annotated[str, Query(max_length=1000, description="需求描述；留空则浏览")] = "",
-    kind: Literal["expert", "service"] = "expert",
+    kind: Literal["expert", "service", "resource"] = "expert",
     domain: Domain | None = None,
     specialty: Annotated[str | None, Query(max_length=64)] = None,
     city: Annotated[str | None, Query(max_length=64)] = None,
@@ -63,6 +76,8 @@ def search(
     format: Format | None = None,
     service_type: ServiceType | None = None,
     language: Annotated[str | None, Query(max_length=32)] = None,
+    resource_kind: ResourceKind | None = None,
+    audience: Audience | None = None,
     include_inactive: bool = False,
     page: Annotated[int, Query(ge=1, le=1000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 10,
@@ -78,6 +93,9 @@ def search(
             format=format,
             service_type=service_type,
             language=language,
+            resource_kind=resource_kind,
+            audience=audience,
+            access=resource_access(session, user) if kind == "resource" else None,
             # Paused or retired experts are listed for staff only.
             include_inactive=include_inactive and can(user, Action.expert_manage),
             page=page,

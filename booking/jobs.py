@@ -1,0 +1,97 @@
+"""The booking package's scheduled jobs: crisis escalation, reminders, busy feeds, mail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from booking.busy import service as busy_service
+from booking.locking import serialized_session
+from booking.notifications import outbox
+from booking.notifications import service as notifications_service
+from booking.notifications.models import BookingNotification
+from marketplace import messages
+from marketplace.errors import Unavailable
+from marketplace.jobs.service import JobContext, JobSpec
+
+
+def escalate_crisis(ctx: JobContext) -> str:
+    """Flag crisis requests nobody accepted in time and notify staff."""
+    with serialized_session(ctx.engine) as session:
+        escalated = notifications_service.escalate_unanswered_crisis(session=session, now=ctx.now)
+    return messages.JOB_SUMMARY_ESCALATION.format(count=len(escalated))
+
+
+def queue_reminders(ctx: JobContext) -> str:
+    """Queue the day-before reminders (each at most once: the outbox deduplicates)."""
+    with serialized_session(ctx.engine) as session:
+        count = notifications_service.enqueue_reminders(session=session, now=ctx.now)
+    return messages.JOB_SUMMARY_REMINDERS.format(count=count)
+
+
+def poll_feeds(ctx: JobContext) -> str:
+    """Refresh every subscribed busy calendar; feeds that failed keep their old busy times."""
+    with serialized_session(ctx.engine) as session:
+        report = busy_service.poll_busy_feeds(session=session, now=ctx.now)
+    summary = messages.JOB_SUMMARY_FEEDS.format(
+        refreshed=report.refreshed, failed=len(report.failed)
+    )
+    if report.failed and not report.refreshed:
+        raise Unavailable(messages.JOB_FEEDS_FAILED.format(errors="；".join(report.failed[:5])))
+    return summary
+
+
+def pending_mail(session: Session) -> int:
+    """E-mails queued and not yet sent."""
+    return session.exec(
+        select(func.count())
+        .select_from(BookingNotification)
+        .where(col(BookingNotification.sent_at).is_(None))
+        .where(col(BookingNotification.claimed_at).is_(None))
+    ).one()
+
+
+def deliver_mail(ctx: JobContext) -> str:
+    """Send the queued e-mails; a run that could send none of them counts as failed."""
+    report = outbox.deliver_pending(engine=ctx.engine, settings=ctx.settings)
+    with Session(ctx.engine) as session:
+        pending = pending_mail(session)
+    if report.errors and report.sent == 0:
+        raise Unavailable(messages.JOB_MAIL_FAILED.format(errors="；".join(report.errors[:5])))
+    return messages.JOB_SUMMARY_MAIL.format(sent=report.sent, failed=report.failed, pending=pending)
+
+
+def booking_jobs() -> list[JobSpec]:
+    return [
+        JobSpec(
+            name="crisis_escalation",
+            label=messages.JOB_LABELS["crisis_escalation"],
+            interval=timedelta(minutes=1),
+            run=escalate_crisis,
+            budget=timedelta(minutes=1),
+            max_backoff=timedelta(minutes=2),
+        ),
+        JobSpec(
+            name="mail_delivery",
+            label=messages.JOB_LABELS["mail_delivery"],
+            interval=timedelta(minutes=1),
+            run=deliver_mail,
+            budget=timedelta(minutes=5),
+        ),
+        JobSpec(
+            name="reminders",
+            label=messages.JOB_LABELS["reminders"],
+            interval=timedelta(minutes=10),
+            run=queue_reminders,
+            budget=timedelta(minutes=2),
+        ),
+        JobSpec(
+            name="busy_feeds",
+            label=messages.JOB_LABELS["busy_feeds"],
+            interval=timedelta(minutes=15),
+            run=poll_feeds,
+            budget=timedelta(minutes=10),
+        ),
+    ]

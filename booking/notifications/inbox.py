@@ -1,0 +1,66 @@
+"""In-app notifications of booking events, written with the event in the caller's transaction."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from booking.sessions.models import Booking
+from marketplace import messages
+from marketplace.clock import LOCAL_TZ
+from marketplace.districts.models import District
+from marketplace.experts.models import Expert
+from marketplace.notifications.models import NotificationKind
+from marketplace.notifications.service import notify, recipients
+
+# The mail kinds of booking.notifications.service.notify, as inbox kinds.
+KINDS = {
+    "request": NotificationKind.booking_requested,
+    "confirmation": NotificationKind.booking_confirmed,
+    "declined": NotificationKind.booking_declined,
+    "change": NotificationKind.booking_rescheduled,
+    "cancellation": NotificationKind.booking_cancelled,
+    "reminder": NotificationKind.booking_reminder,
+    "escalation": NotificationKind.crisis_escalation,
+}
+
+
+def booking_link(booking: Booking) -> str:
+    return f"/bookings#booking-{booking.id}"
+
+
+def notify_booking(
+    session: Session,
+    booking: Booking,
+    kind: str,
+    *,
+    sides: tuple[str, ...],
+    dedupe_suffix: str = "",
+) -> int:
+    """One inbox entry per concerned user (the expert's account, the district's coordinators,
+    staff) for a booking event; the coordinator who asked for a session is not told they did."""
+    expert = session.get(Expert, booking.expert_id)
+    district = session.get(District, booking.district_id) if booking.district_id else None
+    who = "，".join(
+        part for part in (expert.name if expert else "", district.name if district else "") if part
+    )
+    users = recipients(
+        session=session,
+        expert_id=booking.expert_id if "expert" in sides else None,
+        district_id=booking.district_id if "district" in sides else None,
+        staff="staff" in sides,
+    )
+    if kind == "request":
+        users = [u for u in users if u != booking.created_by_user_id]
+    title = messages.NOTIFY_BOOKING[kind].format(
+        title=booking.title,
+        who=who,
+        start=booking.start_at.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M"),
+    )
+    return notify(
+        session=session,
+        user_ids=users,
+        kind=KINDS[kind],
+        title=title,
+        link=booking_link(booking),
+        dedupe_key=f"booking:{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}",
+    )

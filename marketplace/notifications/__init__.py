@@ -1,0 +1,1 @@
+"""In-app notifications: one inbox entry per event that concerns a user."""

@@ -1,0 +1,52 @@
+"""Child process of files.extract_text: prints {"text": ...} for one PDF, DOCX or PPTX file."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _pdf(path: str) -> str:
+    from pypdf import PdfReader
+
+    reader = PdfReader(path)
+    return "\n".join((page.extract_text() or "") for page in reader.pages[:500])
+
+
+def _docx(path: str) -> str:
+    import docx
+
+    document = docx.Document(path)
+    parts = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            parts.append(" ".join(cell.text for cell in row.cells))
+    return "\n".join(parts)
+
+
+def _pptx(path: str) -> str:
+    from pptx import Presentation
+
+    parts = []
+    for slide in Presentation(path).slides:
+        for shape in slide.shapes:
+            if shape.has_text_frame:
+                parts.append(shape.text_frame.text)
+    return "\n".join(parts)
+
+
+READERS = {
+    "application/pdf": _pdf,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": _docx,
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": _pptx,
+}
+
+
+def main() -> None:
+    media_type, path = sys.argv[1], sys.argv[2]
+    text = READERS[media_type](path)
+    sys.stdout.write(json.dumps({"text": text}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

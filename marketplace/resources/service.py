@@ -1,0 +1,614 @@
+"""The resource library: drafts, files, review, publication, versions, retirement and use."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from sqlmodel import Session, col, func, select
+
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, roles_with, sees_everything
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.districts.models import City, District
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.experts.models import Expert
+from marketplace.outbox.service import enqueue
+from marketplace.privacy import Finding, find_personal_data, mask
+from marketplace.requests.models import PrivacyChoice
+from marketplace.resources.files import FileStore, detect_type, extract_text, safe_filename
+from marketplace.resources.models import (
+    EDITABLE,
+    Access,
+    Resource,
+    ResourceCreate,
+    ResourceFile,
+    ResourceFilePublic,
+    ResourceKind,
+    ResourcePublic,
+    ResourceStatus,
+    ResourceUpdate,
+    ResourceUse,
+    UseAction,
+)
+from marketplace.services.models import ProcuredService
+from marketplace.specialties.models import Specialty
+from marketplace.vocabulary import Role
+
+STAFF_ROLES = roles_with(Action.resource_manage)
+SUBMITTER_ROLES = (*STAFF_ROLES, Role.expert.value)
+MAX_FILES = 10
+DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+SCREENED_FIELDS = ("title", "summary", "body")
+
+
+def is_staff(user: User) -> bool:
+    """Whether `user` reviews and publishes the library (the policy's `resource.manage`)."""
+    return sees_everything(user, Action.resource_manage)
+
+
+def is_author(user: User, resource: Resource) -> bool:
+    """The submitter, or an expert named among the authors."""
+    if resource.submitted_by is not None and resource.submitted_by == user.id:
+        return True
+    return user.expert_id is not None and user.expert_id in resource.author_expert_ids
+
+
+def city_of(session: Session, user: User) -> int | None:
+    if user.district_id is None:
+        return None
+    district = session.get(District, user.district_id)
+    return district.city_id if district else None
+
+
+def can_see(session: Session, user: User, resource: Resource) -> bool:
+    """Staff see everything; authors their own; others published material open to them."""
+    if is_staff(user) or is_author(user, resource):
+        return True
+    if resource.status != ResourceStatus.published.value:
+        return False
+    if resource.access == Access.all.value:
+        return True
+    if resource.access == Access.region.value:
+        return user.role == Role.district.value and city_of(session, user) == (
+            resource.region_city_id
+        )
+    return False
+
+
+def _actor(user: User) -> Actor:
+    return Actor(label=user.username, user_id=user.id)
+
+
+def _get(session: Session, resource_id: int) -> Resource:
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise NotFound(messages.RESOURCE_NOT_FOUND.format(id=resource_id))
+    return resource
+
+
+def get_resource(*, session: Session, resource_id: int, user: User) -> Resource:
+    """The resource if `user` may see it; 404 otherwise (drafts and retired ones do not exist
+    for districts)."""
+    resource = _get(session, resource_id)
+    if not can_see(session, user, resource):
+        raise NotFound(messages.RESOURCE_NOT_FOUND.format(id=resource_id))
+    return resource
+
+
+def _editable_by(session: Session, user: User, resource_id: int) -> Resource:
+    resource = get_resource(session=session, resource_id=resource_id, user=user)
+    if not (is_staff(user) or is_author(user, resource)):
+        raise Forbidden(messages.FORBIDDEN)
+    if resource.status not in EDITABLE:
+        raise Conflict(
+            messages.RESOURCE_NOT_EDITABLE.format(
+                status=messages.RESOURCE_STATUS_LABELS[resource.status]
+            ),
+            details={"code": "not_editable", "field": "status"},
+        )
+    return resource
+
+
+def check_references(session: Session, fields: dict) -> None:
+    names = fields.get("specialties")
+    if names:
+        known = set(
+            session.exec(select(Specialty.name).where(col(Specialty.name).in_(names))).all()
+        )
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise InvalidInput(
+                messages.RESOURCE_UNKNOWN_SPECIALTIES.format(names="、".join(unknown)),
+                details={"field": "specialties"},
+            )
+    ids = fields.get("author_expert_ids")
+    if ids:
+        known = set(session.exec(select(Expert.id).where(col(Expert.id).in_(ids))).all())
+        unknown = [i for i in ids if i not in known]
+        if unknown:
+            raise InvalidInput(
+                messages.RESOURCE_UNKNOWN_EXPERTS.format(ids="、".join(unknown)),
+                details={"field": "author_expert_ids"},
+            )
+    city_id = fields.get("region_city_id")
+    if city_id is not None and session.get(City, city_id) is None:
+        raise InvalidInput(
+            messages.RESOURCE_UNKNOWN_CITY.format(id=city_id), details={"field": "region_city_id"}
+        )
+    service_id = fields.get("licensed_by_service_id")
+    if service_id is not None and session.get(ProcuredService, service_id) is None:
+        raise InvalidInput(
+            messages.RESOURCE_UNKNOWN_SERVICE.format(id=service_id),
+            details={"field": "licensed_by_service_id"},
+        )
+
+
+def finding_kinds(findings: list[Finding]) -> str:
+    return "、".join(dict.fromkeys(f.label for f in findings))
+
+
+def _screen_fields(resource: Resource, choice: PrivacyChoice | None, message: str) -> None:
+    """Student data in a case's text fields: refused, masked or confirmed by the writer."""
+    if resource.kind != ResourceKind.case.value:
+        return
+    findings = {name: find_personal_data(getattr(resource, name)) for name in SCREENED_FIELDS}
+    found = [f for fs in findings.values() for f in fs]
+    if not found:
+        return
+    if choice == PrivacyChoice.confirm:
+        resource.privacy_confirmed = True
+        return
+    if choice == PrivacyChoice.mask:
+        for name, fs in findings.items():
+            if fs:
+                setattr(resource, name, mask(getattr(resource, name), fs))
+        return
+    raise InvalidInput(
+        message.format(kinds=finding_kinds(found)),
+        details={
+            "code": "privacy",
+            "field": "body",
+            "privacy": [f.as_dict() for f in found],
+            "choices": ["mask", "confirm"],
+        },
+    )
+
+
+def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Resource:
+    """A draft submitted by an expert (named among its authors) or by staff."""
+    if user.role not in SUBMITTER_ROLES:
+        raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
+    fields = data.model_dump(exclude={"privacy"}, mode="json")
+    fields["specialties"] = list(dict.fromkeys(fields["specialties"]))
+    if user.role == Role.expert.value and user.expert_id:
+        authors = [user.expert_id, *fields["author_expert_ids"]]
+        fields["author_expert_ids"] = list(dict.fromkeys(authors))
+    check_references(session, fields)
+    if fields["access"] != Access.region.value:
+        fields["region_city_id"] = None
+    resource = Resource(**fields, submitted_by=user.id)
+    if not resource.author_names:
+        resource.author_names = expert_names(session, resource.author_expert_ids) or [
+            user.display_name or user.username
+        ]
+    _screen_fields(resource, data.privacy, messages.RESOURCE_PRIVACY_FINDINGS)
+    session.add(resource)
+    session.flush()
+    resource.lineage_id = resource.id
+    session.add(resource)
+    record(
+        session=session,
+        actor=_actor(user),
+        action="resource.create",
+        entity_type="resource",
+        entity_id=str(resource.id),
+        after={"title": resource.title, "kind": resource.kind},
+    )
+    return resource
+
+
+def expert_names(session: Session, expert_ids: list[str]) -> list[str]:
+    if not expert_ids:
+        return []
+    experts = {
+        e.id: e.name for e in session.exec(select(Expert).where(col(Expert.id).in_(expert_ids)))
+    }
+    return [experts[i] for i in expert_ids if i in experts]
+
+
+def update_resource(
+    *, session: Session, resource_id: int, data: ResourceUpdate, user: User
+) -> Resource:
+    """Edit a draft (or one returned for changes)."""
+    resource = _editable_by(session, user, resource_id)
+    changes = data.model_dump(exclude_unset=True, exclude={"privacy"}, mode="json")
+    check_references(session, changes)
+    for key, value in changes.items():
+        setattr(resource, key, value)
+    _screen_fields(resource, data.privacy, messages.RESOURCE_PRIVACY_FINDINGS)
+    resource.updated_at = utcnow()
+    session.add(resource)
+    return resource
+
+
+def add_file(
+    *,
+    session: Session,
+    resource_id: int,
+    user: User,
+    filename: str,
+    data: bytes,
+    store: FileStore,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    extract_seconds: float | None = None,
+) -> ResourceFile:
+    """Check, extract and store one file of a draft; nothing is stored when it is refused."""
+    resource = _editable_by(session, user, resource_id)
+    if len(data) > max_bytes:
+        raise InvalidInput(
+            messages.RESOURCE_FILE_TOO_LARGE.format(mb=round(max_bytes / 1024 / 1024, 1)),
+            details={"code": "too_large", "field": "file"},
+        )
+    if not data:
+        raise InvalidInput(messages.RESOURCE_FILE_EMPTY, details={"field": "file"})
+    count = session.exec(
+        select(func.count())
+        .select_from(ResourceFile)
+        .where(ResourceFile.resource_id == resource.id)
+    ).one()
+    if count >= MAX_FILES:
+        raise InvalidInput(
+            messages.RESOURCE_FILE_TOO_MANY.format(count=MAX_FILES), details={"field": "file"}
+        )
+    media_type = detect_type(data)
+    extracted = (
+        extract_text(data, media_type)
+        if extract_seconds is None
+        else extract_text(data, media_type, seconds=extract_seconds)
+    )
+    findings = find_personal_data(extracted.text)
+    if findings:
+        raise InvalidInput(
+            messages.RESOURCE_FILE_PERSONAL_DATA.format(kinds=finding_kinds(findings)),
+            details={
+                "code": "privacy",
+                "field": "file",
+                "privacy": [f.as_dict() for f in findings],
+            },
+        )
+    digest = store.put(data)
+    row = ResourceFile(
+        resource_id=resource.id,  # type: ignore[arg-type]
+        sha256=digest,
+        filename=safe_filename(filename, media_type),
+        media_type=media_type,
+        size=len(data),
+        text=extracted.text,
+        text_status=extracted.status,
+    )
+    session.add(row)
+    resource.updated_at = utcnow()
+    session.add(resource)
+    session.flush()
+    record(
+        session=session,
+        actor=_actor(user),
+        action="resource.file_add",
+        entity_type="resource",
+        entity_id=str(resource.id),
+        after={"file": row.filename, "sha256": digest, "text_status": row.text_status},
+    )
+    return row
+
+
+def files_of(session: Session, resource_ids: list[int]) -> dict[int, list[ResourceFile]]:
+    if not resource_ids:
+        return {}
+    rows = session.exec(
+        select(ResourceFile)
+        .where(col(ResourceFile.resource_id).in_(resource_ids))
+        .order_by(col(ResourceFile.id))
+    ).all()
+    out: dict[int, list[ResourceFile]] = {}
+    for row in rows:
+        out.setdefault(row.resource_id, []).append(row)
+    return out
+
+
+def _screened_text(session: Session, resource: Resource) -> str:
+    texts = [resource.title, resource.summary, resource.body]
+    texts += [f.text for f in files_of(session, [resource.id]).get(resource.id, [])]  # type: ignore[list-item]
+    return "\n".join(texts)
+
+
+def _has_content(session: Session, resource: Resource) -> bool:
+    return bool(resource.body.strip() or resource.video_url or files_of(session, [resource.id]))  # type: ignore[list-item]
+
+
+def _require_status(resource: Resource, *statuses: str) -> None:
+    if resource.status not in statuses:
+        raise Conflict(
+            messages.RESOURCE_WRONG_STATE.format(
+                status=messages.RESOURCE_STATUS_LABELS[resource.status]
+            ),
+            details={"code": "wrong_state", "field": "status"},
+        )
+
+
+def submit_resource(
+    *, session: Session, resource_id: int, user: User, privacy: PrivacyChoice | None = None
+) -> Resource:
+    """Send a draft to review; a case write-up passes the student-privacy check first."""
+    resource = _editable_by(session, user, resource_id)
+    if not _has_content(session, resource):
+        raise InvalidInput(messages.RESOURCE_NO_CONTENT, details={"field": "file"})
+    _screen_fields(resource, privacy, messages.RESOURCE_PRIVACY_FINDINGS)
+    resource.status = ResourceStatus.submitted.value
+    resource.submitted_at = resource.updated_at = utcnow()
+    resource.decision_reason = ""
+    session.add(resource)
+    _audit(session, user, resource, "resource.submit")
+    return resource
+
+
+def _audit(session: Session, user: User, resource: Resource, action: str, **after: object) -> None:
+    record(
+        session=session,
+        actor=_actor(user),
+        action=action,
+        entity_type="resource",
+        entity_id=str(resource.id),
+        after={"status": resource.status, **after},
+    )
+
+
+def _staff_only(user: User) -> None:
+    if not is_staff(user):
+        raise Forbidden(messages.FORBIDDEN)
+
+
+def publish_resource(
+    *, session: Session, resource_id: int, user: User, privacy: PrivacyChoice | None = None
+) -> Resource:
+    """Publish a submitted version (staff); it supersedes the lineage's published one."""
+    _staff_only(user)
+    resource = _get(session, resource_id)
+    _require_status(resource, ResourceStatus.submitted.value)
+    if resource.kind == ResourceKind.case.value:
+        findings = find_personal_data(_screened_text(session, resource))
+        if findings and privacy != PrivacyChoice.confirm:
+            raise InvalidInput(
+                messages.RESOURCE_REVIEW_PRIVACY.format(kinds=finding_kinds(findings)),
+                details={
+                    "code": "privacy",
+                    "field": "body",
+                    "privacy": [f.as_dict() for f in findings],
+                    "choices": ["confirm"],
+                },
+            )
+    now = utcnow()
+    for previous in session.exec(
+        select(Resource).where(
+            Resource.lineage_id == resource.lineage_id,
+            Resource.status == ResourceStatus.published.value,
+            Resource.id != resource.id,
+        )
+    ).all():
+        previous.status = ResourceStatus.superseded.value
+        previous.updated_at = now
+        session.add(previous)
+        enqueue(session=session, entity_type="resource", entity_id=str(previous.id))
+    resource.status = ResourceStatus.published.value
+    resource.published_at = resource.updated_at = now
+    resource.decision_reason = ""
+    session.add(resource)
+    enqueue(session=session, entity_type="resource", entity_id=str(resource.id))
+    _audit(session, user, resource, "resource.publish")
+    return resource
+
+
+def decide_resource(
+    *, session: Session, resource_id: int, user: User, decision: str, reason: str
+) -> Resource:
+    """Return a submitted version for changes, reject it, or retire a published one (staff)."""
+    _staff_only(user)
+    resource = _get(session, resource_id)
+    if decision == "retire":
+        _require_status(resource, ResourceStatus.published.value)
+        resource.status = ResourceStatus.retired.value
+        enqueue(session=session, entity_type="resource", entity_id=str(resource.id))
+    else:
+        _require_status(resource, ResourceStatus.submitted.value)
+        resource.status = (
+            ResourceStatus.changes_requested.value
+            if decision == "request_changes"
+            else ResourceStatus.rejected.value
+        )
+    resource.decision_reason = reason
+    resource.updated_at = utcnow()
+    session.add(resource)
+    _audit(session, user, resource, f"resource.{decision}", reason=reason)
+    return resource
+
+
+def new_version(*, session: Session, resource_id: int, user: User) -> Resource:
+    """A draft copy of a published version (with its files) to edit and submit again."""
+    resource = get_resource(session=session, resource_id=resource_id, user=user)
+    if not (is_staff(user) or is_author(user, resource)):
+        raise Forbidden(messages.FORBIDDEN)
+    _require_status(resource, ResourceStatus.published.value)
+    pending = session.exec(
+        select(Resource).where(
+            Resource.lineage_id == resource.lineage_id,
+            col(Resource.status).in_(
+                [ResourceStatus.draft.value, ResourceStatus.submitted.value, *EDITABLE]
+            ),
+        )
+    ).first()
+    if pending is not None:
+        return pending
+    newest = session.exec(
+        select(func.max(Resource.version)).where(Resource.lineage_id == resource.lineage_id)
+    ).one()
+    fields = resource.model_dump(
+        exclude={
+            "id",
+            "version",
+            "status",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "published_at",
+            "decision_reason",
+            "submitted_by",
+        }
+    )
+    draft = Resource(**fields, version=(newest or 1) + 1, submitted_by=user.id)
+    session.add(draft)
+    session.flush()
+    for old in files_of(session, [resource.id]).get(resource.id, []):  # type: ignore[arg-type]
+        session.add(
+            ResourceFile(
+                resource_id=draft.id,  # type: ignore[arg-type]
+                **old.model_dump(exclude={"id", "resource_id", "created_at"}),
+            )
+        )
+    _audit(session, user, draft, "resource.new_version", source=resource.id)
+    return draft
+
+
+def versions_of(*, session: Session, resource_id: int, user: User) -> list[Resource]:
+    """Every version of the resource's lineage that `user` may see, newest first."""
+    resource = get_resource(session=session, resource_id=resource_id, user=user)
+    rows = session.exec(
+        select(Resource)
+        .where(Resource.lineage_id == resource.lineage_id)
+        .order_by(col(Resource.version).desc())
+    ).all()
+    return [r for r in rows if can_see(session, user, r) or _history_visible(user, r)]
+
+
+def _history_visible(user: User, resource: Resource) -> bool:
+    # Everyone who may see the published version may know that older versions existed.
+    return resource.status == ResourceStatus.superseded.value and user.role != Role.expert.value
+
+
+def list_resources(
+    *,
+    session: Session,
+    user: User,
+    kind: str | None = None,
+    audience: str | None = None,
+    specialty: str | None = None,
+    status: str | None = None,
+    mine: bool = False,
+    limit: int = 200,
+) -> list[Resource]:
+    """Resources `user` may see, newest first; by default the published library."""
+    query = select(Resource).order_by(col(Resource.updated_at).desc(), col(Resource.id).desc())
+    if kind:
+        query = query.where(Resource.kind == kind)
+    if status:
+        query = query.where(Resource.status == status)
+    elif not mine:
+        query = query.where(Resource.status == ResourceStatus.published.value)
+    rows = [r for r in session.exec(query).all() if can_see(session, user, r)]
+    if mine:
+        rows = [r for r in rows if is_author(user, r)]
+    if audience:
+        rows = [r for r in rows if audience in r.audiences]
+    if specialty:
+        rows = [r for r in rows if specialty in r.specialties]
+    return rows[:limit]
+
+
+def get_file(
+    *, session: Session, resource_id: int, file_id: int, user: User
+) -> tuple[Resource, ResourceFile]:
+    resource = get_resource(session=session, resource_id=resource_id, user=user)
+    row = session.get(ResourceFile, file_id)
+    if row is None or row.resource_id != resource.id:
+        raise NotFound(messages.RESOURCE_FILE_NOT_FOUND.format(id=file_id))
+    return resource, row
+
+
+def record_use(
+    *,
+    session: Session,
+    resource: Resource,
+    user: User,
+    action: UseAction,
+    file_id: int | None = None,
+) -> None:
+    """Count a view or download by a district user (staff and authors are not counted)."""
+    if user.role != Role.district.value or resource.status != ResourceStatus.published.value:
+        return
+    session.add(
+        ResourceUse(
+            resource_id=resource.id,  # type: ignore[arg-type]
+            lineage_id=resource.lineage_id or resource.id,  # type: ignore[arg-type]
+            file_id=file_id,
+            user_id=user.id,
+            district_id=user.district_id,
+            action=action.value,
+        )
+    )
+
+
+def use_counts(session: Session, lineage_ids: list[int]) -> dict[int, Counter]:
+    """Views and downloads per lineage (all versions together)."""
+    if not lineage_ids:
+        return {}
+    rows = session.exec(
+        select(ResourceUse.lineage_id, ResourceUse.action, func.count())
+        .where(col(ResourceUse.lineage_id).in_(lineage_ids))
+        .group_by(col(ResourceUse.lineage_id), col(ResourceUse.action))
+    ).all()
+    out: dict[int, Counter] = {}
+    for lineage_id, action, count in rows:
+        out.setdefault(lineage_id, Counter())[action] = count
+    return out
+
+
+def public_views(*, session: Session, resources: list[Resource]) -> list[ResourcePublic]:
+    ids = [r.id for r in resources]
+    files = files_of(session, ids)  # type: ignore[arg-type]
+    counts = use_counts(session, [r.lineage_id or r.id for r in resources])  # type: ignore[misc]
+    views = []
+    for r in resources:
+        used = counts.get(r.lineage_id or r.id, Counter())  # type: ignore[arg-type]
+        views.append(
+            ResourcePublic(
+                **r.model_dump(
+                    exclude={"submitted_by", "privacy_confirmed", "submitted_at", "lineage_id"}
+                ),
+                lineage_id=r.lineage_id or r.id,
+                kind_label=messages.RESOURCE_KIND_LABELS[r.kind],
+                status_label=messages.RESOURCE_STATUS_LABELS[r.status],
+                files=[
+                    ResourceFilePublic(
+                        id=f.id,  # type: ignore[arg-type]
+                        filename=f.filename,
+                        media_type=f.media_type,
+                        size=f.size,
+                        text_status=f.text_status,
+                        scanned=f.text_status == "scanned",
+                    )
+                    for f in files.get(r.id, [])  # type: ignore[arg-type]
+                ],
+                views=used[UseAction.view.value],
+                downloads=used[UseAction.download.value],
+            )
+        )
+    return views
+
+
+def public_view(*, session: Session, resource: Resource) -> ResourcePublic:
+    return public_views(session=session, resources=[resource])[0]
+
+
+def file_path(store: FileStore, row: ResourceFile) -> Path:
+    return store.path_of(row.sha256)

@@ -1,0 +1,62 @@
+"""Page: every user sees their account and edits their own e-mail address and phone number."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from marketplace import messages
+from marketplace.accounts.models import User, UserContactUpdate
+from marketplace.accounts.service import actor_for, public_user, update_contact
+from web.deps import SessionDep
+from web.pages import PageUser, field_errors, redirect_with_flash
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+FormText = Annotated[str, Form()]
+
+
+def _page(
+    request: Request,
+    session: Session,
+    user: User,
+    form: dict[str, str],
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "account": public_user(session=session, user=user),
+        "form": form,
+        "errors": errors or {},
+    }
+    return render(request, "account.html", context, status_code=status_code)
+
+
+@router.get("/account", summary="我的账号")
+def account_page(request: Request, session: SessionDep, user: PageUser) -> Response:
+    form = {"email": user.email or "", "phone": user.phone or ""}
+    return _page(request, session, user, form)
+
+
+@router.post("/account", summary="保存联系方式")
+def account_submit(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    email: FormText = "",
+    phone: FormText = "",
+) -> Response:
+    form = {"email": email[:300], "phone": phone[:64]}
+    try:
+        data = UserContactUpdate.model_validate(form)
+    except ValidationError as exc:
+        errors = field_errors(exc)
+        errors["__all__"] = messages.FORM_HAS_ERRORS
+        return _page(request, session, user, form, errors, status_code=422)
+    update_contact(session=session, user=user, data=data, actor=actor_for(user))
+    return redirect_with_flash("/account", "contact_saved")

@@ -1,0 +1,216 @@
+"""Resource-library API: the library, submissions, files, review actions and versions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.responses import FileResponse
+
+from marketplace.resources import service
+from marketplace.resources.files import store_for
+from marketplace.resources.models import (
+    Audience,
+    PublishBody,
+    ReasonBody,
+    ResourceCreate,
+    ResourceFilePublic,
+    ResourceKind,
+    ResourcePublic,
+    ResourceStatus,
+    ResourceUpdate,
+    SubmitBody,
+    UseAction,
+)
+from marketplace.settings import Settings
+from marketplace.validation import RecordId
+from web.deps import CurrentUser, SessionDep, SettingsDep, StaffUser
+
+router = APIRouter(prefix="/api/resources", tags=["resources"])
+
+
+def max_bytes(settings: Settings) -> int:
+    return int(settings.resource_max_mb * 1024 * 1024)
+
+
+@router.get("", response_model=list[ResourcePublic], summary="资料库 / list resources")
+def list_resources_route(
+    session: SessionDep,
+    user: CurrentUser,
+    kind: ResourceKind | None = None,
+    audience: Audience | None = None,
+    specialty: Annotated[str | None, Query(max_length=64)] = None,
+    status: ResourceStatus | None = None,
+    mine: bool = False,
+) -> list[ResourcePublic]:
+    """The published library (filtered); `mine` lists the caller's own submissions, any state."""
+    rows = service.list_resources(
+        session=session,
+        user=user,
+        kind=kind,
+        audience=audience,
+        specialty=specialty,
+        status=status,
+        mine=mine,
+    )
+    return service.public_views(session=session, resources=rows)
+
+
+@router.post("", response_model=ResourcePublic, status_code=201, summary="新建资料草稿")
+def create_resource_route(
+    data: ResourceCreate, session: SessionDep, user: CurrentUser
+) -> ResourcePublic:
+    resource = service.create_resource(session=session, data=data, user=user)
+    return service.public_view(session=session, resource=resource)
+
+
+@router.get("/{resource_id}", response_model=ResourcePublic, summary="资料详情")
+def read_resource(resource_id: RecordId, session: SessionDep, user: CurrentUser) -> ResourcePublic:
+    resource = service.get_resource(session=session, resource_id=resource_id, user=user)
+    service.record_use(session=session, resource=resource, user=user, action=UseAction.view)
+    return service.public_view(session=session, resource=resource)
+
+
+@router.patch("/{resource_id}", response_model=ResourcePublic, summary="修改资料草稿")
+def update_resource_route(
+    resource_id: RecordId, data: ResourceUpdate, session: SessionDep, user: CurrentUser
+) -> ResourcePublic:
+    resource = service.update_resource(
+        session=session, resource_id=resource_id, data=data, user=user
+    )
+    return service.public_view(session=session, resource=resource)
+
+
+@router.post(
+    "/{resource_id}/files",
+    response_model=ResourceFilePublic,
+    status_code=201,
+    summary="上传资料文件（PDF、DOCX、PPTX、PNG、JPEG）",
+)
+def upload_resource_file(
+    resource_id: RecordId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    file: Annotated[UploadFile, File()],
+) -> ResourceFilePublic:
+    # A sync route: FastAPI runs it in a worker thread, and the text extraction runs in a
+    # child process with a time budget, so neither blocks the event loop.
+    limit = max_bytes(settings)
+    data = file.file.read(limit + 1)
+    row = service.add_file(
+        session=session,
+        resource_id=resource_id,
+        user=user,
+        filename=file.filename or "",
+        data=data,
+        store=store_for(settings.data_dir),
+        max_bytes=limit,
+        extract_seconds=settings.resource_extract_seconds,
+    )
+    return ResourceFilePublic(
+        id=row.id,  # type: ignore[arg-type]
+        filename=row.filename,
+        media_type=row.media_type,
+        size=row.size,
+        text_status=row.text_status,
+        scanned=row.text_status == "scanned",
+    )
+
+
+@router.get("/{resource_id}/files/{file_id}", summary="下载资料文件")
+def download_resource_file(
+    resource_id: RecordId,
+    file_id: RecordId,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+) -> FileResponse:
+    resource, row = service.get_file(
+        session=session, resource_id=resource_id, file_id=file_id, user=user
+    )
+    service.record_use(
+        session=session, resource=resource, user=user, action=UseAction.download, file_id=row.id
+    )
+    path = service.file_path(store_for(settings.data_dir), row)
+    return FileResponse(
+        path,
+        media_type=row.media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(row.filename)}",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.post("/{resource_id}/submit", response_model=ResourcePublic, summary="提交审核")
+def submit_resource_route(
+    resource_id: RecordId, session: SessionDep, user: CurrentUser, data: SubmitBody | None = None
+) -> ResourcePublic:
+    resource = service.submit_resource(
+        session=session,
+        resource_id=resource_id,
+        user=user,
+        privacy=data.privacy if data else None,
+    )
+    return service.public_view(session=session, resource=resource)
+
+
+@router.post("/{resource_id}/publish", response_model=ResourcePublic, summary="审核通过并发布")
+def publish_resource_route(
+    resource_id: RecordId, session: SessionDep, user: StaffUser, data: PublishBody | None = None
+) -> ResourcePublic:
+    resource = service.publish_resource(
+        session=session, resource_id=resource_id, user=user, privacy=data.privacy if data else None
+    )
+    return service.public_view(session=session, resource=resource)
+
+
+def _decide(decision: str, resource_id: int, session, user, data: ReasonBody) -> ResourcePublic:  # type: ignore[no-untyped-def]
+    resource = service.decide_resource(
+        session=session, resource_id=resource_id, user=user, decision=decision, reason=data.reason
+    )
+    return service.public_view(session=session, resource=resource)
+
+
+@router.post(
+    "/{resource_id}/request-changes", response_model=ResourcePublic, summary="退回作者修改"
+)
+def request_changes_route(
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+) -> ResourcePublic:
+    return _decide("request_changes", resource_id, session, user, data)
+
+
+@router.post("/{resource_id}/reject", response_model=ResourcePublic, summary="驳回")
+def reject_route(
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+) -> ResourcePublic:
+    return _decide("reject", resource_id, session, user, data)
+
+
+@router.post("/{resource_id}/retire", response_model=ResourcePublic, summary="下架")
+def retire_route(
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+) -> ResourcePublic:
+    return _decide("retire", resource_id, session, user, data)
+
+
+@router.post(
+    "/{resource_id}/versions", response_model=ResourcePublic, status_code=201, summary="创建新版本"
+)
+def new_version_route(
+    resource_id: RecordId, session: SessionDep, user: CurrentUser
+) -> ResourcePublic:
+    draft = service.new_version(session=session, resource_id=resource_id, user=user)
+    return service.public_view(session=session, resource=draft)
+
+
+@router.get("/{resource_id}/versions", response_model=list[ResourcePublic], summary="版本历史")
+def list_versions_route(
+    resource_id: RecordId, session: SessionDep, user: CurrentUser
+) -> list[ResourcePublic]:
+    rows = service.versions_of(session=session, resource_id=resource_id, user=user)
+    return service.public_views(session=session, resources=rows)
