@@ -1,7 +1,8 @@
 """Role-aware navigation: the menu lists a page only when its route exists and the role may open it.
 
 Pages of domains still being built appear by themselves once their router is registered in
-web/app.py; nothing here needs editing when they land.
+web/app.py; nothing here needs editing when they land. Items sharing a `group` become one menu
+when the user sees two or more of them, so the bar fits one row at 1366 px for every role.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class NavItem:
     label: str
     action: Action
     scopes: frozenset[Scope] = frozenset()
+    group: str | None = None
 
     def shown_to(self, user: User) -> bool:
         scope = scope_of(user, self.action)
@@ -34,17 +36,17 @@ OWN_PROFILE = frozenset({Scope.own_expert})
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/", "首页", Action.expert_read),
     NavItem("/experts", "专家库", Action.expert_read),
-    NavItem("/requests", "需求与匹配", Action.request_read),
-    NavItem("/bookings", "预约", Action.booking_read),
-    NavItem("/trainings", "培训报名", Action.booking_create),
+    NavItem("/requests", "需求与匹配", Action.request_read, group="需求与匹配"),
+    NavItem("/matching", "批量匹配", Action.match_run, group="需求与匹配"),
+    NavItem("/bookings", "预约", Action.booking_read, group="预约与培训"),
+    NavItem("/trainings", "培训报名", Action.booking_create, group="预约与培训"),
     NavItem("/availability", "可预约时间", Action.expert_edit, OWN_PROFILE),
-    NavItem("/services", "服务目录", Action.service_read),
-    NavItem("/applications", "服务申请", Action.application_read),
-    NavItem("/matching", "批量匹配", Action.match_run),
+    NavItem("/services", "服务目录", Action.service_read, group="采购服务"),
+    NavItem("/applications", "服务申请", Action.application_read, group="采购服务"),
     NavItem("/reports", "统计报表", Action.report_read),
-    NavItem("/audit", "审计日志", Action.audit_read),
-    NavItem("/users", "账号管理", Action.user_manage),
-    NavItem("/admin/jobs", "定时任务", Action.user_manage),
+    NavItem("/audit", "审计日志", Action.audit_read, group="管理"),
+    NavItem("/users", "账号管理", Action.user_manage, group="管理"),
+    NavItem("/admin/jobs", "定时任务", Action.user_manage, group="管理"),
     NavItem("/profile", "我的资料", Action.expert_edit, OWN_PROFILE),
 )
 
@@ -69,15 +71,30 @@ def page_paths(app: FastAPI) -> frozenset[str]:
 
 
 def nav_for(app: FastAPI, user: User | None, current_path: str) -> list[dict[str, object]]:
-    """The menu entries `user` may see, with the entry of the current page marked active."""
+    """The menu `user` may see: links, and groups of links ({"label", "children"}) where two or
+    more of a group are visible; the entry of the current page (and its group) is marked active."""
     if user is None:
         return []
     available = page_paths(app)
-    items = []
-    for item in NAV_ITEMS:
-        if item.path in available and item.shown_to(user):
-            active = current_path == item.path or (
-                item.path != "/" and current_path.startswith(item.path + "/")
-            )
-            items.append({"path": item.path, "label": item.label, "active": active})
-    return items
+    visible = [i for i in NAV_ITEMS if i.path in available and i.shown_to(user)]
+    sizes: dict[str, int] = {}
+    for item in visible:
+        if item.group:
+            sizes[item.group] = sizes.get(item.group, 0) + 1
+    entries: list[dict[str, object]] = []
+    groups: dict[str, dict[str, object]] = {}
+    for item in visible:
+        active = current_path == item.path or (
+            item.path != "/" and current_path.startswith(item.path + "/")
+        )
+        link = {"path": item.path, "label": item.label, "active": active}
+        if not item.group or sizes[item.group] < 2:
+            entries.append(link)
+            continue
+        group = groups.get(item.group)
+        if group is None:
+            group = groups[item.group] = {"label": item.group, "children": [], "active": False}
+            entries.append(group)
+        group["children"].append(link)  # type: ignore[attr-defined]
+        group["active"] = bool(group["active"]) or active
+    return entries

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
@@ -24,7 +23,7 @@ from marketplace.requests.service import (
     update_request,
 )
 from marketplace.requests.service import read_request as read_request_for
-from marketplace.validation import RecordId
+from marketplace.validation import InputModel, RecordId
 from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/requests", tags=["district requests"])
@@ -35,7 +34,7 @@ def _staff_or_district(user: User) -> User:
     return user
 
 
-class StatusChange(BaseModel):
+class StatusChange(InputModel):
     status: RequestStatus
 
 
