@@ -8,7 +8,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from fastapi.concurrency import contextmanager_in_threadpool
+from fastapi.concurrency import contextmanager_in_threadpool, run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -17,7 +17,13 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import token_login
-from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
+from marketplace.db import (
+    WRITE_WAIT_SECONDS,
+    apply_writes,
+    defer_writes,
+    serialized_write,
+    take_deferred_writes,
+)
 from marketplace.errors import PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
 
@@ -41,12 +47,34 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     engine = request.app.state.engine
     if request.method in READ_ONLY_METHODS:
-        async with contextmanager_in_threadpool(_read_session(engine)) as session:
+        async with _read_then_write(request, engine) as session:
             yield session
         return
     async with _sqlite_write_turn(request, engine):
         async with contextmanager_in_threadpool(serialized_write(engine)) as session:
             yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A read session for any method; its writes (write_later) are applied after the route.
+
+    For routes whose slow part must not hold the write lock: login verifies the password
+    (Argon2, tens of milliseconds) while reading, and writes the session afterwards.
+    """
+    async with _read_then_write(request, request.app.state.engine) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _read_then_write(request: Request, engine: Engine) -> AsyncIterator[Session]:
+    """A read session; the writes it deferred are applied in the write queue's turn after it."""
+    async with contextmanager_in_threadpool(_read_session(engine)) as session:
+        defer_writes(session)
+        yield session
+        writes = take_deferred_writes(session)
+    if writes:
+        async with _sqlite_write_turn(request, engine):
+            await run_in_threadpool(apply_writes, engine, writes)
 
 
 @contextmanager
@@ -85,6 +113,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # commit becomes an error response instead of a success already sent (FastAPI's default
 # "request" scope runs the code after `yield` only once the response has gone out).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def get_optional_user(

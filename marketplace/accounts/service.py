@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 from zxcvbn import zxcvbn
 
 from marketplace import messages
@@ -17,6 +17,7 @@ from marketplace.accounts.models import User, UserContactUpdate, UserCreate, Use
 from marketplace.audit.service import Actor, record
 from marketplace.centers.service import center_named, province_center
 from marketplace.clock import utcnow
+from marketplace.db import write_later
 from marketplace.districts.models import District
 from marketplace.districts.service import find_district
 from marketplace.errors import Conflict, InvalidInput, Unauthorized
@@ -24,9 +25,9 @@ from marketplace.experts.service import get_expert
 from marketplace.login_sessions.models import LoginSession
 from marketplace.login_sessions.service import (
     API,
+    live_token_session,
     revoke_all_sessions,
     start_session,
-    token_session_is_live,
 )
 from marketplace.validation import MAX_RECORD_ID
 from marketplace.vocabulary import Role
@@ -220,10 +221,17 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     valid, new_hash = hasher.verify_and_update(password, user.password_hash)
     if not valid:
         raise Unauthorized(messages.BAD_CREDENTIALS)
+    values: dict[str, object] = {"last_login_at": utcnow()}
     if new_hash:
-        user.password_hash = new_hash
-    user.last_login_at = utcnow()
-    session.add(user)
+        values["password_hash"] = new_hash
+    user_id = user.id
+
+    def write(target: Session) -> None:
+        target.exec(update(User).where(col(User.id) == user_id).values(**values))  # type: ignore[call-overload]
+
+    # The verification above is the slow part (Argon2): it reads only; the write follows it
+    # (after the read, in the write queue, when the caller's session defers writes).
+    write_later(session, write)
     return user
 
 
@@ -246,10 +254,10 @@ def issue_token(
 ) -> str:
     """A signed bearer token naming the user, their token version and a new login session.
 
-    The session (`sid`) is checked on every use: logging out ends it, and revoke_all_sessions
+    `sid` is the session's random secret (the table holds only its hash), checked on every use: logging out ends it, and revoke_all_sessions
     ends every one of the user's.
     """
-    login, _ = start_session(
+    _, session_secret = start_session(
         session=session,
         user=user,
         lifetime=timedelta(minutes=minutes),
@@ -260,7 +268,7 @@ def issue_token(
     now = datetime.now(UTC)
     payload = {
         "sub": str(user.id),
-        "sid": login.id,
+        "sid": session_secret,
         "ver": user.token_version,
         "iat": now,
         "exp": now + timedelta(minutes=minutes),
@@ -279,18 +287,17 @@ def token_login(*, session: Session, token: str, secret: str) -> tuple[User, Log
             options={"require": ["exp", "sub", "sid"]},
         )
         user_id = int(payload["sub"])
-        session_id = payload["sid"]
-        if not _is_record_id(user_id) or not _is_record_id(session_id):
-            raise ValueError(session_id)
+        session_secret = payload["sid"]
+        if not _is_record_id(user_id) or not isinstance(session_secret, str):
+            raise ValueError(user_id)
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         raise Unauthorized(messages.TOKEN_INVALID) from None
     user = session.get(User, user_id)
     if user is None or not user.is_active or payload.get("ver") != user.token_version:
         raise Unauthorized(messages.TOKEN_INVALID)
-    if not token_session_is_live(session=session, session_id=session_id, user=user):
+    login = live_token_session(session=session, token=session_secret, user=user)
+    if login is None:
         raise Unauthorized(messages.TOKEN_INVALID)
-    login = session.get(LoginSession, session_id)
-    assert login is not None  # token_session_is_live found it
     return user, login
 
 
