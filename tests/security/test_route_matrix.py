@@ -279,6 +279,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    ("GET", "/audit.csv"): rule(STAFF),
     # Account pages: admins manage accounts; everyone changes their own password.
     ("GET", "/users"): rule(ADMIN),
     ("GET", "/users/new"): rule(ADMIN),
