@@ -28,14 +28,22 @@ from booking.sessions.models import (
 from booking.trainings.models import TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.requests.models import DistrictRequest, RequestStatus
+from marketplace.requests.service import change_status
 from marketplace.vocabulary import ExpertStatus, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
+BOOKABLE_REQUEST_STATUSES = (
+    RequestStatus.submitted.value,
+    RequestStatus.matched.value,
+    RequestStatus.scheduled.value,
+)
 
 
 def _flush_guarded(session: Session, booking: Booking) -> None:
@@ -80,6 +88,8 @@ def create_booking(
             messages.EXPERT_NO_FORMAT.format(format=messages.FORMAT_LABELS[data.format])
         )
     check_slot(session, expert, data.start, data.end, now=now, kind=data.kind)
+    if data.request_id is not None:
+        _check_request(session, data.request_id, district_id)
     booking = Booking(
         uid=ical.session_uid(uuid.uuid4().hex),
         expert_id=expert.id,
@@ -106,7 +116,53 @@ def create_booking(
         after=snapshot(booking),
     )
     notify(session, booking, "request", sides=("expert", "district"))
+    if booking.request_id is not None:
+        _schedule_request(session, booking.request_id, user)
     return booking
+
+
+def _check_request(session: Session, request_id: int, district_id: int) -> None:
+    """A booking may name only an open request of the district it is booked for."""
+    request = session.get(DistrictRequest, request_id)
+    if request is None or request.district_id != district_id:
+        raise InvalidInput(messages.BOOKING_REQUEST_UNKNOWN)
+    if request.status not in BOOKABLE_REQUEST_STATUSES:
+        raise InvalidInput(
+            messages.BOOKING_REQUEST_CLOSED.format(
+                status=messages.REQUEST_STATUS_LABELS.get(request.status, request.status)
+            )
+        )
+
+
+def _schedule_request(session: Session, request_id: int, user: User) -> None:
+    """The request is 已排期 once as many experts as it asked for have a live session for it."""
+    request = session.get(DistrictRequest, request_id)
+    if request is None or request.status == RequestStatus.scheduled.value:
+        return
+    booked = session.exec(
+        select(func.count(func.distinct(Booking.expert_id))).where(
+            Booking.request_id == request_id, col(Booking.status).in_(LIVE_STATUSES)
+        )
+    ).one()
+    if booked >= request.experts_needed:
+        change_status(
+            session=session,
+            request_id=request_id,
+            status=RequestStatus.scheduled,
+            user=None,
+            actor=actor_for(user),
+        )
+
+
+def bookings_for_request(*, session: Session, request_id: int) -> list[Booking]:
+    """The sessions booked for a request, soonest first."""
+    return list(
+        session.exec(
+            select(Booking)
+            .where(Booking.request_id == request_id)
+            .order_by(col(Booking.start_at), col(Booking.id))
+        ).all()
+    )
 
 
 def get_booking(*, session: Session, booking_id: int, user: User) -> Booking:
@@ -130,14 +186,17 @@ def list_bookings(
     end: datetime | None = None,
     limit: int = 500,
 ) -> list[Booking]:
-    """Bookings by role: a district's own, an expert's own, every booking for staff."""
+    """Bookings by role: a district's own, an expert's own, a city center's districts', every
+    booking for province staff (see the policy's `booking.read`)."""
     query = select(Booking)
     if user.role == Role.district:
         query = query.where(Booking.district_id == user.district_id)
     elif user.role == Role.expert:
         query = query.where(Booking.expert_id == user.expert_id)
     elif not is_staff(user):
-        raise Forbidden(messages.FORBIDDEN)
+        districts = reach(session, user, Action.booking_read)
+        if districts is not None:
+            query = query.where(col(Booking.district_id).in_(sorted(districts)))
     if status is not None:
         query = query.where(Booking.status == status.value)
     if start is not None:
@@ -227,8 +286,32 @@ def reschedule_booking(
     user: User,
     now: datetime | None = None,
 ) -> Booking:
-    """Move a live session (same id and UID, new SEQUENCE); a district's move needs reconfirming."""
+    """Move a live session (same id and UID, new SEQUENCE); a district's move needs reconfirming.
+
+    The expert cannot move a session on the district's behalf: their new time is a proposal
+    (see `propose_new_time`) and the current time stays held until the district answers."""
+    if user.role == Role.expert:
+        return propose_new_time(
+            session=session, booking_id=booking_id, start=start, end=end, user=user, now=now
+        )
     now = now or utcnow()
+    booking = _lock_live(session, booking_id, user)
+    expert = lock_expert(session, booking.expert_id)
+    check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
+    before = snapshot(booking)
+    booking.start_at, booking.end_at = start, end
+    booking.proposed_start_at = booking.proposed_end_at = None
+    booking.sequence += 1
+    booking.updated_at = now
+    if user.role == Role.district:
+        booking.status = BookingStatus.requested.value
+    _flush_guarded(session, booking)
+    audit_booking(session, user, "booking.reschedule", booking, before)
+    notify(session, booking, "change")
+    return booking
+
+
+def _lock_live(session: Session, booking_id: int, user: User) -> Booking:
     booking = lock_booking(session, booking_id)
     if not is_party(user, booking):
         raise Forbidden(messages.FORBIDDEN)
@@ -238,17 +321,97 @@ def reschedule_booking(
                 status=messages.BOOKING_STATUS_LABELS.get(booking.status, booking.status)
             )
         )
+    return booking
+
+
+def _when(start: datetime, end: datetime) -> str:
+    return f"{start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} — {end.astimezone(LOCAL_TZ):%H:%M}"
+
+
+def propose_new_time(
+    *,
+    session: Session,
+    booking_id: int,
+    start: datetime,
+    end: datetime,
+    user: User,
+    now: datetime | None = None,
+) -> Booking:
+    """The expert side proposes a new time; the district accepts or declines it."""
+    now = now or utcnow()
+    booking = _lock_live(session, booking_id, user)
+    if not is_expert_side(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    expert = lock_expert(session, booking.expert_id)
+    check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
+    before = snapshot(booking)
+    booking.proposed_start_at, booking.proposed_end_at = start, end
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    audit_booking(session, user, "booking.propose", booking, before)
+    notify(
+        session,
+        booking,
+        "proposal",
+        extra=messages.PROPOSAL_MAIL.format(when=_when(start, end)),
+        sides=("district",),
+        dedupe_suffix=f":{start.isoformat()}",
+    )
+    return booking
+
+
+def _lock_proposal(session: Session, booking_id: int, user: User) -> Booking:
+    booking = _lock_live(session, booking_id, user)
+    if not (is_staff(user) or (user.role == Role.district and is_party(user, booking))):
+        raise Forbidden(messages.FORBIDDEN)
+    if booking.proposed_start_at is None or booking.proposed_end_at is None:
+        raise Conflict(messages.PROPOSAL_NONE)
+    return booking
+
+
+def accept_proposal(
+    *, session: Session, booking_id: int, user: User, now: datetime | None = None
+) -> Booking:
+    """The district takes the expert's proposed time: the session moves there, confirmed."""
+    now = now or utcnow()
+    booking = _lock_proposal(session, booking_id, user)
+    start, end = booking.proposed_start_at, booking.proposed_end_at
+    assert start is not None and end is not None  # checked by _lock_proposal
     expert = lock_expert(session, booking.expert_id)
     check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
     before = snapshot(booking)
     booking.start_at, booking.end_at = start, end
+    booking.proposed_start_at = booking.proposed_end_at = None
+    booking.status = BookingStatus.confirmed.value
     booking.sequence += 1
     booking.updated_at = now
-    if user.role == Role.district:
-        booking.status = BookingStatus.requested.value
     _flush_guarded(session, booking)
-    audit_booking(session, user, "booking.reschedule", booking, before)
+    audit_booking(session, user, "booking.proposal_accept", booking, before)
     notify(session, booking, "change")
+    return booking
+
+
+def decline_proposal(
+    *, session: Session, booking_id: int, user: User, now: datetime | None = None
+) -> Booking:
+    """The district keeps the current time; the expert is told."""
+    booking = _lock_proposal(session, booking_id, user)
+    before = snapshot(booking)
+    declined = _when(booking.proposed_start_at, booking.proposed_end_at)  # type: ignore[arg-type]
+    booking.proposed_start_at = booking.proposed_end_at = None
+    booking.updated_at = now or utcnow()
+    session.add(booking)
+    session.flush()
+    audit_booking(session, user, "booking.proposal_decline", booking, before)
+    notify(
+        session,
+        booking,
+        "proposal_declined",
+        extra=messages.PROPOSAL_DECLINED_MAIL.format(when=declined),
+        sides=("expert",),
+        dedupe_suffix=f":{declined}",
+    )
     return booking
 
 
@@ -394,4 +557,10 @@ def public_view(*, session: Session, booking: Booking) -> BookingPublic:
         escalated_at=booking.escalated_at,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
+        proposed_start=booking.proposed_start_at.astimezone(LOCAL_TZ)
+        if booking.proposed_start_at
+        else None,
+        proposed_end=booking.proposed_end_at.astimezone(LOCAL_TZ)
+        if booking.proposed_end_at
+        else None,
     )

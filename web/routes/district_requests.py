@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.errors import Forbidden
+from marketplace.accounts.permissions import Action, require
 from marketplace.requests.models import (
     DistrictRequestCreate,
     DistrictRequestPage,
@@ -25,15 +24,15 @@ from marketplace.requests.service import (
 )
 from marketplace.requests.service import read_request as read_request_for
 from marketplace.validation import InputModel, RecordId
-from marketplace.vocabulary import Role
+from matching.models import RequestDetail
+from matching.service import request_detail
 from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/requests", tags=["district requests"])
 
 
 def _staff_or_district(user: User) -> User:
-    if user.role not in (Role.staff.value, Role.admin.value, Role.district.value):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.request_read)
     return user
 
 
@@ -75,15 +74,15 @@ def list_requests_route(
 
 
 @router.get(
-    "/{request_id}", response_model=DistrictRequestPublic, summary="申请详情 / request detail"
+    "/{request_id}",
+    response_model=RequestDetail,
+    summary="申请详情（含已分配专家）/ request detail with assigned experts",
 )
-def read_request(
-    request_id: RecordId, session: SessionDep, user: CurrentUser
-) -> DistrictRequestPublic:
+def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -> RequestDetail:
     request = read_request_for(
         session=session, request_id=request_id, user=_staff_or_district(user)
     )
-    return public_view(session=session, request=request)
+    return request_detail(session=session, request=request)
 
 
 @router.patch(

@@ -18,7 +18,7 @@ from marketplace.clock import LOCAL_TZ
 from marketplace.reports.cells import csv_text
 from web.audit_view import describe
 from web.deps import SessionDep
-from web.pages import StaffPage
+from web.pages import AuditPage
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -79,7 +79,7 @@ def _filters(
 def audit_page(
     request: Request,
     session: SessionDep,
-    user: StaffPage,
+    user: AuditPage,
     entity_type: Annotated[str, Query(max_length=32)] = "",
     entity_id: Text = "",
     actor: Text = "",
@@ -117,7 +117,7 @@ def audit_page(
 @router.get("/audit.csv", summary="导出审计日志")
 def audit_csv(
     session: SessionDep,
-    user: StaffPage,
+    user: AuditPage,
     entity_type: Annotated[str, Query(max_length=32)] = "",
     entity_id: Text = "",
     actor: Text = "",
