@@ -33,6 +33,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/bookings", "预约", EVERYONE),
     NavItem("/trainings", "培训报名", COORDINATORS_AND_STAFF),
     NavItem("/availability", "可预约时间", frozenset({Role.expert.value})),
+    NavItem("/library", "资料库", EVERYONE),
     NavItem("/services", "服务目录", COORDINATORS_AND_STAFF),
     NavItem("/applications", "服务申请", COORDINATORS_AND_STAFF),
     NavItem("/matching", "批量匹配", STAFF),
