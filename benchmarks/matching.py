@@ -44,7 +44,14 @@ from matching.records import (  # noqa: E402
 from matching.relevance import default_relevance  # noqa: E402
 from matching.scoring import expert_arrays, feasible_mask, score_row, specialty_fit_rows  # noqa: E402
 
-DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
+DEV = next(
+    (
+        p / "shared" / "eval" / "dev"
+        for p in Path(__file__).resolve().parents[1].parents
+        if (p / "shared" / "eval" / "dev").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev",
+)
 
 
 def synthesise(n_requests: int, n_experts: int, seed: int, capacity_scale: float = 1.0):  # type: ignore[no-untyped-def]

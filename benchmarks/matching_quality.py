@@ -63,7 +63,14 @@ from search.needs import (  # noqa: E402
     query_specialty_labels,
 )
 
-DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "dev"
+DEV = next(
+    (
+        p / "shared" / "eval" / "dev"
+        for p in Path(__file__).resolve().parents[1].parents
+        if (p / "shared" / "eval" / "dev").is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev",
+)
 BM25_ONLY = Weights(
     relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0
 )

@@ -68,8 +68,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# first on the path even when PYTHONPATH has it: this folder's search.py must not shadow the
+# search package
+sys.path.insert(0, str(ROOT))
 
 from search import ranking  # noqa: E402
 from search.analysis import ChineseAnalyzer  # noqa: E402
@@ -86,7 +87,14 @@ from search.service import (  # noqa: E402
 )
 from search.tuning import Weights  # noqa: E402
 
-DEV = ROOT.parent / "shared" / "eval" / "dev"
+DEV = next(
+    (
+        p / "shared" / "eval" / "dev"
+        for p in ROOT.parents
+        if (p / "shared" / "eval" / "dev").is_dir()
+    ),
+    ROOT.parent / "shared" / "eval" / "dev",
+)
 VOCABULARY_FILE = ROOT / "marketplace" / "data" / "specialties.json"
 TOP_K = 10
 DENSE_BENCH_WEIGHT = 0.05  # any positive weight: the dense term is then computed and fused

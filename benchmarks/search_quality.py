@@ -35,13 +35,16 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# first on the path even when PYTHONPATH has it: this folder's search.py must not shadow the
+# search package
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.wrapped_needs import STYLES, wrap_queries  # noqa: E402
 from search.analysis import ChineseAnalyzer  # noqa: E402
-from search.encoder import load_encoder  # noqa: E402
+from search.embed_cache import CachedEncoder, EmbeddingCache  # noqa: E402
+from search.encoder import MemoEncoder, load_encoder  # noqa: E402
 from search.metrics import mean, ndcg_at_k, precision_at_k, recall_at_k  # noqa: E402
 from search.needs import (  # noqa: E402
     examples_from_experts,
@@ -51,7 +54,14 @@ from search.needs import (  # noqa: E402
 from search.ranking import DEFAULT_WEIGHTS, FusionWeights, fuse_scores, rank, rrf  # noqa: E402
 from search.tuning import DENSE_WEIGHT_MAX  # noqa: E402
 
-DEV = ROOT.parent / "shared" / "eval" / "dev"
+DEV = next(
+    (
+        p / "shared" / "eval" / "dev"
+        for p in ROOT.parents
+        if (p / "shared" / "eval" / "dev").is_dir()
+    ),
+    ROOT.parent / "shared" / "eval" / "dev",
+)
 
 
 # ----------------------------------------------------------------------------------------
@@ -139,26 +149,35 @@ def need_predictions(
     vocab: list[str],
     analyzer: ChineseAnalyzer,
     *,
-    folds: int,
-    seed: int,
+    folds: list[list[str]],
     timings: list[float],
     synonyms: dict[str, list[str]] | None = None,
     encoder=None,
+    wrapped: dict[str, str] | None = None,
+    sources: dict[str, list[str]] | None = None,
+    fit_options: dict | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """{regime: {query id: need distribution}} for "bios only" and "CV k-fold"."""
+    """{regime: {query id: need distribution}} for "bios only" and "CV k-fold", for the bare
+    queries and their wrapped variants (a wrapped text is predicted by the fold model that
+    holds out every query it was made from)."""
+    wrapped = wrapped or {}
+    sources = sources or {}
+    options = fit_options or {}
     bio = examples_from_experts(train_experts, vocabulary=vocab)
-    out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, f"CV {folds}-fold": {}}
+    cv = f"CV {len(folds)}-fold"
+    out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, cv: {}}
+    texts = {**queries, **wrapped}
     t = time.perf_counter()
     model = fit_need_model(
-        bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder
+        bio, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder, **options
     )
     timings.append(time.perf_counter() - t)
     for q, dist in zip(
-        queries, model.predict_many(list(queries.values()), top=len(vocab)), strict=True
+        texts, model.predict_many(list(texts.values()), top=len(vocab)), strict=True
     ):
         out["bios only"][q] = dist
     qids = list(queries)
-    for test in query_folds(qids, folds, seed):
+    for test in folds:
         held = set(test)
         train_q = {q: queries[q] for q in qids if q not in held}
         ex = bio + examples_from_qrels(
@@ -166,13 +185,18 @@ def need_predictions(
         )
         t = time.perf_counter()
         model = fit_need_model(
-            ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder
+            ex, vocabulary=vocab, synonyms=synonyms, analyzer=analyzer, encoder=encoder, **options
         )
         timings.append(time.perf_counter() - t)
+        test_ids = [q for q in test if q in queries] + [
+            w for w, src in sources.items() if w in wrapped and set(src) <= held
+        ]
         for q, dist in zip(
-            test, model.predict_many([queries[q] for q in test], top=len(vocab)), strict=True
+            test_ids,
+            model.predict_many([texts[q] for q in test_ids], top=len(vocab)),
+            strict=True,
         ):
-            out[f"CV {folds}-fold"][q] = dist
+            out[cv][q] = dist
     return out
 
 
@@ -191,17 +215,28 @@ def run_pool(
 ) -> list[tuple]:
     ids = [e["id"] for e in pool]
     idset = set(ids)
-    qrels = {q: {x: g for x, g in j.items() if x in idset} for q, j in qrels_all.items()}
+    wrapped, style_of = args._wrapped, args._style_of
+    judged_all = {**qrels_all, **args._wrapped_qrels}
+    qrels = {q: {x: g for x, g in j.items() if x in idset} for q, j in judged_all.items()}
     specs = [e.get("specialties") or [] for e in pool]
     bm25 = BM25Scorer(pool, analyzer)
-    lex = {q: bm25.scores(t) for q, t in queries.items()}
+    texts = {**queries, **wrapped}
+    lex = {q: bm25.scores(t) for q, t in texts.items()}
     rows = []
+    sets = {"bare": list(queries), "wrapped": list(wrapped)}
 
     def add(method: str, regime: str, scores: dict[str, list[float]] | dict[str, list[str]]):
         rankings = {
             q: (s if s and isinstance(s[0], str) else rank(ids, list(s))) for q, s in scores.items()
         }
-        rows.append((name, method, regime, *evaluate(rankings, qrels)))
+        for label, members in sets.items():
+            part = {q: rankings[q] for q in members if q in rankings}
+            if part:
+                rows.append((name, method, regime, label, *evaluate(part, qrels)))
+        for style in STYLES:
+            part = {q: r for q, r in rankings.items() if style_of.get(q) == style}
+            if part:
+                args._by_style[(name, method, regime, style)] = evaluate(part, qrels)[0]
 
     add("BM25 (jieba+vocab) [baseline]", "-", {q: list(v) for q, v in lex.items()})
     dense_pool = None
@@ -211,7 +246,7 @@ def run_pool(
         dense_pool = {q: v[sel] for q, v in dense.items()}
         add(f"dense {args._encoder.name}", "-", {q: list(v) for q, v in dense_pool.items()})
         fused_rrf = {}
-        for q in queries:
+        for q in texts:
             rr = rrf([rank(ids, list(lex[q])), rank(ids, list(dense_pool[q]))])
             fused_rrf[q] = sorted(rr, key=lambda x: -rr[x])
         add("naive RRF(BM25, dense)", "-", fused_rrf)
@@ -222,23 +257,25 @@ def run_pool(
         spec_of_train,
         vocab,
         analyzer,
-        folds=args.folds,
-        seed=args.seed,
+        folds=args._folds,
         timings=timings,
         synonyms=args._synonyms,
         encoder=args._encoder,
+        wrapped=wrapped,
+        sources=args._sources,
+        fit_options=args._fit_options,
     )
     need_only = FusionWeights(lexical=0.0, dense=0.0)
     for regime, dist in preds.items():
         add(
             "need model alone",
             regime,
-            {q: fuse_scores(specs, dist[q], weights=need_only) for q in queries},
+            {q: fuse_scores(specs, dist[q], weights=need_only) for q in dist},
         )
         add(
             f"fused need+BM25 (w_lex={DEFAULT_WEIGHTS.lexical})",
             regime,
-            {q: fuse_scores(specs, dist[q], list(lex[q])) for q in queries},
+            {q: fuse_scores(specs, dist[q], list(lex[q])) for q in dist},
         )
         if dense_pool is not None:
             w = FusionWeights(lexical=DEFAULT_WEIGHTS.lexical, dense=args.dense_weight)
@@ -247,7 +284,7 @@ def run_pool(
                 regime,
                 {
                     q: fuse_scores(specs, dist[q], list(lex[q]), list(dense_pool[q]), weights=w)
-                    for q in queries
+                    for q in dist
                 },
             )
     return rows
@@ -272,9 +309,19 @@ def main(argv: list[str] | None = None) -> int:
         default=DENSE_WEIGHT_MAX,
         help="dense fusion weight (default: what a dense signal as good as BM25 earns)",
     )
+    ap.add_argument(
+        "--embed-cache",
+        type=Path,
+        help="embedding cache file (search.embed_cache) kept between runs; default: per run",
+    )
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-split", action="store_true", help="skip the expert-split regimes")
+    ap.add_argument(
+        "--no-extraction",
+        action="store_true",
+        help="need model without need extraction (no context class, whole text as one need)",
+    )
     ap.add_argument("--save-model", type=Path, help="save the bios-only need model (npz)")
     ap.add_argument(
         "--synonyms",
@@ -303,13 +350,40 @@ def main(argv: list[str] | None = None) -> int:
         f"need-model CV: {args.folds} folds over queries, seed {args.seed}"
     )
 
+    folds = query_folds(list(queries), args.folds, args.seed)
+    args._folds = folds
+    wrapped, wrapped_qrels, style_of, sources = wrap_queries(
+        queries, qrels, seed=args.seed, groups=[set(f) for f in folds]
+    )
+    args._wrapped, args._wrapped_qrels = wrapped, wrapped_qrels
+    args._style_of, args._sources = style_of, sources
+    args._by_style = {}
+    args._fit_options = {"extract": False} if args.no_extraction else {}
+    print(
+        f"# wrapped needs: {len(wrapped)} (benchmarks/wrapped_needs.py, seed {args.seed}: "
+        + ", ".join(f"{st} {sum(v == st for v in style_of.values())}" for st in STYLES)
+        + "); their context sentences are the evaluation generator's own, written apart from "
+        "the product's training context (search/data/context_sentences.txt)"
+    )
+    print(
+        "# need extraction: "
+        + ("off (--no-extraction: the whole text is one need)" if args.no_extraction else "on")
+    )
+
     dense = None
     args._encoder = None if args.no_dense else load_encoder(args.embed_model)
     if args._encoder is not None:
+        # every fit meets the same bio sentences: encode each text once per run
+        args._encoder = (
+            CachedEncoder(args._encoder, EmbeddingCache(args.embed_cache))
+            if args.embed_cache
+            else MemoEncoder(args._encoder, limit=100_000)
+        )
         t = time.perf_counter()
-        dense = dense_scores(experts, queries, args._encoder)
+        dense = dense_scores(experts, {**queries, **wrapped}, args._encoder)
         print(
-            f"# encoder {args._encoder.name}: {len(experts) + len(queries)} texts in {time.perf_counter() - t:.1f} s"
+            f"# encoder {args._encoder.name}: {len(experts) + len(queries) + len(wrapped)} texts "
+            f"in {time.perf_counter() - t:.1f} s"
         )
 
     timings: list[float] = []
@@ -328,16 +402,24 @@ def main(argv: list[str] | None = None) -> int:
                 name, pool, train, queries, qrels, spec_train, vocab, analyzer, dense, args, timings
             )
 
-    base = {r[0]: r for r in rows if r[1].endswith("[baseline]")}
-    header = f"{'pool':<11} {'method':<42} {'regime':<10} {'nDCG@10':>8} {'x':>5} {'R@50':>6} {'x':>5} {'P@5':>6} {'x':>5}"
+    base = {(r[0], r[3]): r for r in rows if r[1].endswith("[baseline]")}
+    header = (
+        f"{'pool':<11} {'method':<42} {'regime':<10} {'needs':<8} {'nDCG@10':>8} {'x':>5} "
+        f"{'R@50':>6} {'x':>5} {'P@5':>6} {'x':>5}"
+    )
     print(header)
     print("-" * len(header))
-    for pool, method, regime, n, r, p in rows:
-        b = base[pool]
+    for pool, method, regime, needs, n, r, p in rows:
+        b = base[(pool, needs)]
         ratio = lambda v, bv: f"{v / bv:5.2f}" if bv else "  -  "  # noqa: E731
         print(
-            f"{pool:<11} {method:<42} {regime:<10} {n:8.3f} {ratio(n, b[3])} {r:6.3f} {ratio(r, b[4])} {p:6.3f} {ratio(p, b[5])}"
+            f"{pool:<11} {method:<42} {regime:<10} {needs:<8} {n:8.3f} {ratio(n, b[4])} "
+            f"{r:6.3f} {ratio(r, b[5])} {p:6.3f} {ratio(p, b[6])}"
         )
+    print("# wrapped nDCG@10 by style (full pool):")
+    for (pool, method, regime, style), n in args._by_style.items():
+        if pool == "full" and ("fused" in method or "baseline" in method):
+            print(f"#   {method:<42} {regime:<10} {style:<10} {n:.3f}")
     print(
         f"# need-model training: median {np.median(timings):.2f} s, max {max(timings):.2f} s "
         f"per fit ({len(timings)} fits, 1 BLAS thread)"

@@ -8,6 +8,7 @@ from typing import Annotated
 import pydantic
 
 from booking.availability import parse_clock
+from marketplace.validation import check_date_in_range
 
 
 def _clock(value: str) -> str:
@@ -16,6 +17,7 @@ def _clock(value: str) -> str:
 
 
 def _aware(value: datetime) -> datetime:
+    check_date_in_range(value)  # before any comparison: year 1 minus an offset overflows
     if value.utcoffset() is None:
         raise ValueError("时间必须带时区偏移，例如 2027-03-01T09:00:00+08:00")
     return value

@@ -73,8 +73,11 @@ def restore_database(*, engine: Engine, source: Path) -> BackupReport:
         raise InvalidInput(messages.BACKUP_FILE_MISSING.format(path=source))
     kind = backup_kind(source)
     backend = backend_of(engine)
+    if kind is None:
+        raise InvalidInput(messages.BACKUP_NOT_HEART.format(reason=messages.BACKUP_REASON_FORMAT))
     if kind != backend:
-        raise InvalidInput(messages.BACKUP_WRONG_KIND.format(kind=kind or "?", backend=backend))
+        raise InvalidInput(messages.BACKUP_WRONG_KIND.format(kind=kind, backend=backend))
+    verify_backup(source, kind)  # before anything is replaced
     engine.dispose()  # our pooled connections would hold locks the restore needs
     if backend == "sqlite":
         _sqlite_copy(source=source, destination=_sqlite_path(engine))
@@ -112,6 +115,111 @@ def backup_kind(path: Path) -> str | None:
     if head.startswith(PG_DUMP_MAGIC):
         return "postgresql"
     return None
+
+
+# --- checking a backup before it replaces anything ----------------------------------------
+# Tables every heart-hub database has had since the first revision: a file without them is
+# some other application's database, however valid.
+REQUIRED_TABLES = frozenset(
+    {"alembic_version", "user_account", "expert", "district", "audit_entry", "specialty"}
+)
+
+
+def known_revisions() -> set[str]:
+    """Every schema revision this version of heart-hub knows (its Alembic scripts)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from marketplace.db import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return {script.revision for script in ScriptDirectory.from_config(config).walk_revisions()}
+
+
+def verify_backup(path: Path, kind: str) -> None:
+    """Refuse (InvalidInput, Chinese) a file that is not an intact heart-hub backup.
+
+    SQLite: the integrity check passes, the required tables exist and every recorded schema
+    revision is one of ours. PostgreSQL: pg_restore can read the archive's table of contents,
+    which lists the required tables, and its alembic_version rows are revisions of ours.
+    """
+    if kind == "sqlite":
+        tables, revisions = _sqlite_contents(path)
+    else:
+        tables, revisions = _pg_dump_contents(path)
+    missing = sorted(REQUIRED_TABLES - tables)
+    if missing:
+        raise InvalidInput(
+            messages.BACKUP_NOT_HEART.format(
+                reason=messages.BACKUP_REASON_TABLES.format(tables="、".join(missing))
+            )
+        )
+    if not revisions:
+        raise InvalidInput(
+            messages.BACKUP_NOT_HEART.format(reason=messages.BACKUP_REASON_NO_REVISION)
+        )
+    unknown = sorted(revisions - known_revisions())
+    if unknown:
+        raise InvalidInput(
+            messages.BACKUP_NOT_HEART.format(
+                reason=messages.BACKUP_REASON_REVISION.format(revision="、".join(unknown)[:200])
+            )
+        )
+
+
+def _sqlite_contents(path: Path) -> tuple[set[str], set[str]]:
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    except sqlite3.Error as exc:
+        raise InvalidInput(messages.BACKUP_CORRUPT.format(error=exc)) from None
+    try:
+        problems = [row[0] for row in connection.execute("PRAGMA integrity_check(20)")]
+        if problems != ["ok"]:
+            raise InvalidInput(messages.BACKUP_CORRUPT.format(error="；".join(problems)[:300]))
+        tables = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        revisions: set[str] = set()
+        if "alembic_version" in tables:
+            revisions = {
+                str(row[0]) for row in connection.execute("SELECT version_num FROM alembic_version")
+            }
+        return tables, revisions
+    except sqlite3.Error as exc:
+        raise InvalidInput(messages.BACKUP_CORRUPT.format(error=exc)) from None
+    finally:
+        connection.close()
+
+
+_TOC_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (?:DATA )?(\S+) (\S+) ")
+
+
+def _pg_dump_contents(path: Path) -> tuple[set[str], set[str]]:
+    try:
+        listing = _pg_tool_output("pg_restore", ["--list", str(path)])
+    except Unavailable as exc:
+        raise InvalidInput(messages.BACKUP_CORRUPT.format(error=exc.message)) from None
+    tables = set()
+    for line in listing.splitlines():
+        match = _TOC_TABLE.match(line)
+        if match and match.group(1) == "public":
+            tables.add(match.group(2))
+    revisions: set[str] = set()
+    if "alembic_version" in tables:
+        script = _pg_tool_output(
+            "pg_restore", ["--data-only", "--table=alembic_version", "--file=-", str(path)]
+        )
+        copying = False
+        for line in script.splitlines():
+            if line.startswith("COPY ") and "alembic_version" in line:
+                copying = True
+            elif copying and line == "\\.":
+                copying = False
+            elif copying and line.strip():
+                revisions.add(line.strip())
+    return tables, revisions
 
 
 # --- comparing databases -------------------------------------------------------------------
@@ -216,6 +324,26 @@ def _pg_environment(engine: Engine) -> dict[str, str]:
         if value is not None:
             env[key] = str(value)
     return env
+
+
+def _pg_tool_output(name: str, args: list[str]) -> str:
+    """Run a PostgreSQL client tool that needs no server; its standard output."""
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed tool, arguments we built
+            [pg_tool(name), *args],
+            capture_output=True,
+            text=True,
+            timeout=PG_TOOL_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Unavailable(messages.BACKUP_TOOL_FAILED.format(tool=name, error=exc)) from None
+    if completed.returncode != 0:
+        error = (completed.stderr or completed.stdout).strip().splitlines()
+        raise Unavailable(
+            messages.BACKUP_TOOL_FAILED.format(tool=name, error=error[-1] if error else "?")
+        )
+    return completed.stdout
 
 
 def _run_pg_tool(

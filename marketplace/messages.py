@@ -303,6 +303,14 @@ METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求�
 BACKUP_FILE_MISSING = "找不到备份文件：{path}"
 BACKUP_WRONG_KIND = "备份文件类型（{kind}）与当前数据库（{backend}）不符"
 BACKUP_NEEDS_FILE = "内存数据库无法备份或恢复"
+BACKUP_NOT_HEART = "不是 heart-hub 的备份文件（{reason}），数据库未做任何改动"
+BACKUP_REASON_FORMAT = "既不是 SQLite 数据库，也不是 pg_dump 归档"
+BACKUP_REASON_TABLES = "缺少数据表：{tables}"
+BACKUP_REASON_NO_REVISION = "没有数据库结构版本记录"
+BACKUP_REASON_REVISION = (
+    "数据库结构版本 {revision} 不是本程序已知的版本（可能来自更新的 heart-hub）"
+)
+BACKUP_CORRUPT = "备份文件已损坏（{error}），数据库未做任何改动"
 BACKUP_TOOL_MISSING = "找不到 {tool}：请安装 PostgreSQL 客户端工具"
 BACKUP_TOOL_FAILED = "{tool} 执行失败：{error}"
 

@@ -1,11 +1,17 @@
-"""Readable Chinese descriptions of pydantic validation errors (shared by API and CLI)."""
+"""Input validation shared by API, pages and CLI: Chinese descriptions of pydantic errors, and
+the checks against hostile input every input schema runs (InputModel)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any, Self
 
 import annotated_types
+from pydantic import AfterValidator, BaseModel, model_validator
+from pydantic_core import PydanticCustomError
 
 _TEMPLATES = {
     "missing": "缺少必填字段",
@@ -72,3 +78,105 @@ def describe_errors(errors: Sequence[dict[str, Any]]) -> str:
 # out-of-range number is refused as invalid input instead of failing inside the database.
 MAX_RECORD_ID = 2**31 - 1
 RecordId = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_RECORD_ID)]
+
+
+# --- hostile input: one set of checks every input schema runs (InputModel) ------------------
+# Dates a school mental-health service can mean. Beyond them date arithmetic overflows (year 1
+# minus a time-zone offset, year 9999 plus a day) and PostgreSQL and Python disagree on range.
+EARLIEST_DATE = date(1970, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+# C0 control characters except tab, line feed and carriage return, plus DEL: NUL fails on
+# PostgreSQL, and the rest break exports, logs and terminals while meaning nothing in a form.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_RANGE_MESSAGE = f"日期须在 {EARLIEST_DATE.isoformat()} 至 {LATEST_DATE.isoformat()} 之间"
+_CONTROL_MESSAGE = "含有不允许的控制字符"
+
+
+def check_date_in_range(value: date | datetime) -> date | datetime:
+    """`value` itself, or ValueError (Chinese) when it lies outside 1970–2100."""
+    day = value.date() if isinstance(value, datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise ValueError(_RANGE_MESSAGE)
+    return value
+
+
+def check_text(value: str) -> str:
+    """`value` itself, or ValueError (Chinese) when it holds a control character."""
+    if _CONTROL.search(value):
+        raise ValueError(_CONTROL_MESSAGE)
+    return value
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def _sane_date(value: date) -> date:
+    check_date_in_range(value)
+    return value
+
+
+def _sane_datetime(value: datetime) -> datetime:
+    check_date_in_range(value)
+    return value
+
+
+# For query parameters and fields whose later validators do date arithmetic (the model-wide
+# check of InputModel runs after those).
+SaneDate = Annotated[date, AfterValidator(_sane_date)]
+SaneDatetime = Annotated[datetime, AfterValidator(_sane_datetime)]
+CleanText = Annotated[str, AfterValidator(check_text)]
+
+
+def _walk(value: Any, path: str) -> Any:
+    """Check one parsed value; returns it with duplicate choices removed from lists."""
+    if isinstance(value, str):
+        if _CONTROL.search(value):
+            raise PydanticCustomError(
+                "control_character",
+                "字段 {field}：{reason}",
+                {"field": path, "reason": _CONTROL_MESSAGE},
+            )
+        return value
+    if isinstance(value, date):  # datetime too
+        if (
+            not EARLIEST_DATE
+            <= (value.date() if isinstance(value, datetime) else value)
+            <= LATEST_DATE
+        ):
+            raise PydanticCustomError(
+                "date_out_of_range",
+                "字段 {field}：{reason}",
+                {"field": path, "reason": _RANGE_MESSAGE},
+            )
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [_walk(item, f"{path}.{i}") for i, item in enumerate(value)]
+        if items and all(isinstance(i, str | int | Enum) for i in items):
+            items = list(dict.fromkeys(items))  # duplicate choices count once
+        return type(value)(items) if not isinstance(value, list) else items
+    if isinstance(value, dict):
+        return {k: _walk(v, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, BaseModel) and not isinstance(value, InputModel):
+        for name in type(value).model_fields:
+            _walk(getattr(value, name), f"{path}.{name}")
+    return value
+
+
+class InputModel(BaseModel):
+    """Base of every schema that carries user input (API bodies, forms, imports, CLI).
+
+    After the fields are parsed: text with control characters is refused, dates outside
+    1970–2100 are refused (422 with a Chinese message), and a choice listed twice counts once.
+    """
+
+    @model_validator(mode="after")
+    def _refuse_hostile_input(self) -> Self:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, InputModel):
+                continue  # checked by its own validator
+            cleaned = _walk(value, name)
+            if cleaned is not value:
+                object.__setattr__(self, name, cleaned)
+        return self

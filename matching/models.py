@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
-from marketplace.validation import RecordId
+from marketplace.validation import InputModel, RecordId
 
 
 class RunStatus(StrEnum):
@@ -92,17 +92,17 @@ class RunPublic(BaseModel):
     confirmed_at: datetime | None
 
 
-class RunCreate(BaseModel):
+class RunCreate(InputModel):
     request_ids: list[RecordId] | None = pydantic.Field(default=None, max_length=5000)
     method: str = pydantic.Field(default="solver", pattern="^(solver|greedy)$")
 
 
-class PairChange(BaseModel):
+class PairChange(InputModel):
     request_id: RecordId
     expert_id: str = pydantic.Field(min_length=1, max_length=32)
 
 
-class RunAdjust(BaseModel):
+class RunAdjust(InputModel):
     add: list[PairChange] = pydantic.Field(default_factory=list, max_length=500)
     remove: list[PairChange] = pydantic.Field(default_factory=list, max_length=500)
 

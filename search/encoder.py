@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
@@ -117,13 +118,16 @@ class SentenceTransformerEncoder:
 class OnnxEncoder:
     """A BERT-style ONNX export run with onnxruntime: tokenizer.json, CLS or mean pooling.
 
-    One intra-op thread per call: queries are encoded one at a time by concurrent request
-    threads (ONNX Runtime sessions are thread-safe), and texts of a batch are grouped by length
-    so little time goes into padding (measured on this 2-core machine for bge-small-zh-v1.5:
-    ~8 ms per short query, ~42 ms per 130-token profile).
+    One intra-op thread per session run: queries are encoded one at a time by concurrent
+    request threads (ONNX Runtime sessions are thread-safe), and texts of a batch are sorted by
+    length so little time goes into padding (measured on this 2-core machine for
+    bge-small-zh-v1.5: ~8 ms per short query, ~42 ms per 130-token profile). A call with more
+    than one batch (index builds) runs its batches on `batch_threads` threads at once (default:
+    every core): ONNX Runtime releases the GIL while it computes, so the cores fill without a
+    second, multi-threaded session and its memory.
     """
 
-    def __init__(self, name: str, path: str) -> None:
+    def __init__(self, name: str, path: str, *, batch_threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -145,37 +149,53 @@ class OnnxEncoder:
         )
         self._tokenizer.enable_truncation(int(config.get("max_length", 512)))
         self._tokenizer.no_padding()
+        self.batch_threads = max(1, batch_threads or os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
         self.dims = int(config.get("dims") or 0)
         if not self.dims:  # an export without heart-model.json: ask the model
-            self.dims = int(self.encode(["维度"]).shape[1])
+            self.dims = int(self._run_batch([self._tokenizer.encode("维度").ids]).shape[1])
 
     def encode(self, texts: list[str], *, batch_size: int = 16) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dims), dtype=np.float32)
         encoded = self._tokenizer.encode_batch([t or " " for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encoded[i].ids))
-        out: list[np.ndarray | None] = [None] * len(texts)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            width = max(len(encoded[i].ids) for i in rows)
-            ids = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                n = len(encoded[i].ids)
-                ids[r, :n] = encoded[i].ids
-                mask[r, :n] = 1
-            feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._inputs:
-                feed["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._session.run(None, feed)[0]
-            if self.pooling == "cls":
-                pooled = hidden[:, 0]
-            else:
-                pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
-            pooled = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
-            for r, i in enumerate(rows):
-                out[i] = pooled[r]
-        return np.asarray(out, dtype=np.float32)
+        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+
+        def run(rows: list[int]) -> None:
+            out[rows] = self._run_batch([encoded[i].ids for i in rows])
+
+        if len(batches) > 1 and self.batch_threads > 1:
+            if self._pool is None:
+                with _load_lock:
+                    if self._pool is None:
+                        self._pool = ThreadPoolExecutor(
+                            self.batch_threads, thread_name_prefix="heart-encode"
+                        )
+            # the longest batches first, so no thread is left with a long tail
+            list(self._pool.map(run, reversed(batches)))
+        else:
+            for rows in batches:
+                run(rows)
+        return out
+
+    def _run_batch(self, id_lists: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in id_lists)
+        ids = np.zeros((len(id_lists), width), dtype=np.int64)
+        mask = np.zeros((len(id_lists), width), dtype=np.int64)
+        for r, row in enumerate(id_lists):
+            ids[r, : len(row)] = row
+            mask[r, : len(row)] = 1
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feed)[0]
+        if self.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            pooled = (hidden * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
 class MemoEncoder:

@@ -48,6 +48,9 @@ __all__ = [
     "examples_from_qrels",
     "query_specialty_labels",
     "split_sentences",
+    "split_clauses",
+    "heldout_figure",
+    "context_sentences",
     "QUERY_SOURCE",
     "featurize",
     "DEFAULT_C",
@@ -97,6 +100,60 @@ def split_sentences(text: str | None) -> list[str]:
     if not text:
         return []
     return [s.strip(" ，,、") for s in _SENT_SPLIT.split(text) if s.strip(" ，,、")]
+
+
+# ----------------------------------------------------------------------------------------
+# need extraction: what in a message is a need
+# ----------------------------------------------------------------------------------------
+# Coordinators write messages, not bare needs: a greeting, who they are, the school, logistics
+# and thanks around the need. The model learns a context class from generic message sentences
+# (search/data/context_sentences.txt), trains on labelled needs wrapped in them, and at
+# prediction scores each clause of a message separately: a clause's specialty distribution
+# counts in proportion to how much it reads as need rather than context (see
+# NeedModel.predict_proba). Figures: benchmarks/search_quality.py (wrapped rows).
+CONTEXT_LABEL = "__context__"  # the context class's name in the saved model's metadata
+CONTEXT_FILE = Path(__file__).resolve().parent / "data" / "context_sentences.txt"
+CONTEXT_C = 3.0  # the need/context detector's inverse regularisation
+CONTEXT_THRESHOLD = 0.7  # a clause with P(context) above this is stripped from the need
+# A short query made of vocabulary terms (names or synonyms covering TERM_COVERAGE of its
+# characters) puts TERM_WEIGHT of its need on those specialties (NeedModel._term_reading).
+TERM_QUERY_MAX_CHARS = 12
+TERM_COVERAGE = 0.6
+TERM_WEIGHT = 0.5
+MESSAGE_WEIGHT = 0.0  # log-linear share of the unstripped message's own reading
+# The detector's need side must contain needs: bio sentences alone read unlike needs, and a
+# detector trained on them strips needs' own clauses (dev, bios only: nDCG@10 0.846 -> 0.744).
+# Without this many labelled needs the model reads every text whole, as before.
+DETECTOR_MIN_NEEDS = 20
+AUGMENT_COPIES = 0  # wrapped copies of each labelled need (sharing the need's weight)
+NEED_SHARPNESS = 2.0  # a clause's weight: P(need | clause) ** NEED_SHARPNESS
+WHOLE_WEIGHT = 0.3  # log-linear share of the whole text's distribution beside the clauses
+_CLAUSE_SPLIT = re.compile(r"[。；;！!？?\n\r，,～~：:]+")
+MIN_CLAUSE_CHARS = 2
+
+
+def context_sentences(path: Path = CONTEXT_FILE) -> list[str]:
+    """The builtin generic message sentences (comments and group headers left out)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [x.strip() for x in lines if x.strip() and not x.startswith(("#", "["))]
+
+
+def wrap_in_context(text: str, sentences: Sequence[str], rng: np.random.Generator) -> str:
+    """`text` with zero to two context sentences before and after it (training augmentation)."""
+    before = [sentences[i] for i in rng.choice(len(sentences), size=rng.integers(0, 3))]
+    after = [sentences[i] for i in rng.choice(len(sentences), size=rng.integers(0, 3))]
+    joints = ("，", "。", "！", " ")
+    parts = [*before, text.rstrip("。！？!?"), *after]
+    out = parts[0]
+    for part in parts[1:]:
+        out += joints[int(rng.integers(0, len(joints)))] + part
+    return out
+
+
+def split_clauses(text: str) -> list[str]:
+    """The clauses of a message: split on sentence punctuation and commas."""
+    clauses = (c.strip(" 、") for c in _CLAUSE_SPLIT.split(text or ""))
+    return [c for c in clauses if len(c) >= MIN_CLAUSE_CHARS]
 
 
 # ----------------------------------------------------------------------------------------
@@ -156,6 +213,15 @@ class NeedModel:
     dense_coef: np.ndarray | None = None  # (n_labels, dims)
     dense_model: str | None = None
     dense_weight: float = DENSE_WEIGHT
+    # need extraction (see CONTEXT_LABEL): the context class's rows beside the specialties'
+    context_coef: np.ndarray | None = None  # (n_features,)
+    context_intercept: float = 0.0
+    dense_context_coef: np.ndarray | None = None  # (dims,)
+    dense_context_intercept: float = 0.0
+    context_threshold: float = CONTEXT_THRESHOLD
+    message_weight: float = MESSAGE_WEIGHT
+    need_sharpness: float = NEED_SHARPNESS
+    whole_weight: float = WHOLE_WEIGHT
     _analyzer: ChineseAnalyzer | None = field(default=None, repr=False, compare=False)
     _mem: object = field(default=None, repr=False, compare=False)
     _encoder: object = field(default=None, repr=False, compare=False)
@@ -209,18 +275,37 @@ class NeedModel:
         """Log-linear scores of the specialties: the lexical LR mixed with the kNN vote when
         present, and with the dense view when the model has one and its encoder is attached
         (`vector`: the text's encoder vector, when the caller already has it)."""
+        return self._read(text, vector)[0]
+
+    @property
+    def extracts(self) -> bool:
+        """True when the model has a context class (it then reads messages clause by clause)."""
+        return self.context_coef is not None
+
+    def _read(self, text: str, vector: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+        """(specialty log-scores, log-odds that the text is context rather than a need)."""
         idx, val = self._vector(text)
         z = self.coef[:, idx].astype(np.float64) @ val + self.intercept
+        context = 0.0
+        if self.context_coef is not None:
+            context = float(
+                self.context_coef[idx].astype(np.float64) @ val + self.context_intercept
+            )
         knn = self._knn(idx, val)
         if knn is not None:
             z = (1.0 - self.knn_weight) * z + self.knn_weight * np.log(knn)
         if self.uses_dense:
             if vector is None:
                 vector = self._encoder.encode([text])[0]
-            z = z - z.max()
-            z = z - np.log(np.exp(z).sum())
-            z = (1.0 - self.dense_weight) * z + self.dense_weight * self._dense_logp(vector)
-        return z
+            z = z - _logsumexp(z)
+            dense = self.dense_coef.astype(np.float64) @ np.asarray(vector, dtype=np.float64)
+            z = (1.0 - self.dense_weight) * z + self.dense_weight * (dense - _logsumexp(dense))
+            if self.dense_context_coef is not None and self.context_coef is not None:
+                zc = float(self.dense_context_coef @ np.asarray(vector, dtype=np.float64))
+                context = (1.0 - self.dense_weight) * context + self.dense_weight * (
+                    zc + self.dense_context_intercept
+                )
+        return z, context
 
     def _knn(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray | None:
         if self.mem_labels is None or not self.knn_weight or len(idx) == 0:
@@ -244,29 +329,137 @@ class NeedModel:
         d = d / d.sum()
         return (d + KNN_EPS) / (1.0 + KNN_EPS * len(d))
 
-    def predict_proba(self, text: str, vector: np.ndarray | None = None) -> np.ndarray:
-        """Probability vector over ``self.labels`` (uniform-ish prior for empty text)."""
-        z = self.logits(text, vector)
-        z = z - z.max()
-        p = np.exp(z)
-        return p / p.sum()
+    def predict_proba(
+        self,
+        text: str,
+        vector: np.ndarray | None = None,
+        clause_vectors: Sequence[np.ndarray] | None = None,
+        need_vector: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Probability vector over ``self.labels`` (uniform-ish prior for empty text).
+
+        A model with a need/context detector reads a message of several clauses: clauses the
+        detector finds to be context (greeting, school facts, logistics, thanks) are stripped,
+        and the rest is read both as one text (the need) and clause by clause (each clause
+        weighted by P(need | clause) ** need_sharpness), combined log-linearly (WHOLE_WEIGHT
+        for the need text). A text with nothing to strip is read whole, as without the
+        detector. A message naming two problems thus puts mass on both.
+        (`clause_vectors`, `need_vector`: encoder vectors of the clauses and of the stripped
+        text, when the caller already has them.)
+        """
+        terms = self._term_reading(text)
+        if terms is not None:
+            return terms
+        plan = self._plan(text, clause_vectors)
+        if plan is None:
+            return _softmax(self._read(text, vector)[0])
+        need_text, kept, weights = plan
+        if self.uses_dense and need_vector is None:
+            need_vector = self._encoder.encode([need_text])[0]
+        whole = _softmax(self._read(need_text, need_vector)[0])
+        mixture = sum(w * q for w, q in zip(weights, kept, strict=True)) / sum(weights)
+        logp = (1.0 - self.whole_weight) * np.log(mixture + 1e-12) + self.whole_weight * np.log(
+            whole + 1e-12
+        )
+        if self.message_weight > 0:
+            message = _softmax(self._read(text, vector)[0])
+            logp = (1.0 - self.message_weight) * logp + self.message_weight * np.log(
+                message + 1e-12
+            )
+        return _softmax(logp)
+
+    def _term_reading(self, text: str) -> np.ndarray | None:
+        """A query that is (almost) only vocabulary terms (厌学, 家校沟通, a specialty's name)
+        is a look-up of those specialties: the vocabulary says what they mean, where the
+        classifier only has the few examples that happen to contain such a short word."""
+        core = "".join(_CJK_RUN.findall(text or "")) or (text or "").strip()
+        if not core or len(core) > TERM_QUERY_MAX_CHARS:
+            return None
+        hits: dict[int, int] = {}
+        for i, name in enumerate(self.labels):
+            for term in (name, *self.synonyms.get(name, ())):
+                if term and term in core:
+                    hits[i] = max(hits.get(i, 0), len(term))
+        if not hits or sum(hits.values()) < TERM_COVERAGE * len(core):
+            return None
+        p = np.zeros(len(self.labels))
+        for i in hits:
+            p[i] = 1.0 / len(hits)
+        base = _softmax(self._read(text)[0])
+        return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * p
+
+    def _plan(
+        self, text: str, clause_vectors: Sequence[np.ndarray] | None = None
+    ) -> tuple[str, list[np.ndarray], list[float]] | None:
+        """(need text, specialty distributions and weights of its clauses), or None when the
+        text is read whole (no detector, one clause, or nothing reads as context)."""
+        clauses = split_clauses(text) if self.extracts else []
+        if len(clauses) < 2:
+            return None
+        if self.uses_dense and clause_vectors is None:
+            clause_vectors = self._encoder.encode(clauses)
+        read = [
+            self._read(c, clause_vectors[k] if clause_vectors is not None else None)
+            for k, c in enumerate(clauses)
+        ]
+        p_need = [_sigmoid(-context) for _, context in read]
+        keep = [k for k, p in enumerate(p_need) if p >= 1.0 - self.context_threshold]
+        if len(keep) == len(clauses):
+            return None
+        if not keep:
+            keep = [int(np.argmax(p_need))]
+        return (
+            "，".join(clauses[k] for k in keep),
+            [_softmax(read[k][0]) for k in keep],
+            [p_need[k] ** self.need_sharpness for k in keep],
+        )
 
     def predict(
-        self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None
+        self,
+        text: str,
+        top: int = 5,
+        min_prob: float = 0.0,
+        vector: np.ndarray | None = None,
+        clause_vectors: Sequence[np.ndarray] | None = None,
+        need_vector: np.ndarray | None = None,
     ) -> dict[str, float]:
         """Most probable specialties for ``text``: ``{specialty: probability}``, best first."""
-        p = self.predict_proba(text, vector)
+        p = self.predict_proba(text, vector, clause_vectors, need_vector)
         order = np.argsort(-p)[:top]
         return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
+
+    def need_text(self, text: str) -> str:
+        """What of `text` the model reads as need (the text itself when nothing is stripped)."""
+        plan = self._plan(text)
+        return text if plan is None else plan[0]
 
     def predict_many(
         self, texts: Sequence[str], top: int = 5, min_prob: float = 0.0
     ) -> list[dict[str, float]]:
-        """:meth:`predict` for a batch (the encoder, if any, encodes them in one call)."""
-        vectors = (
-            self._encoder.encode(list(texts)) if self.uses_dense and texts else [None] * len(texts)
-        )
-        return [self.predict(t, top, min_prob, v) for t, v in zip(texts, vectors, strict=True)]
+        """:meth:`predict` for a batch (the encoder, if any, encodes the texts and their
+        clauses in one call, and the stripped need texts in a second)."""
+        texts = list(texts)
+        if not (self.uses_dense and texts):
+            return [self.predict(t, top, min_prob) for t in texts]
+        clauses = [split_clauses(t) if self.extracts else [] for t in texts]
+        flat = texts + [c for cs in clauses for c in cs if len(cs) >= 2]
+        vectors = self._encoder.encode(flat)
+        mine: list[np.ndarray | None] = []
+        at = len(texts)
+        for cs in clauses:
+            mine.append(vectors[at : at + len(cs)] if len(cs) >= 2 else None)
+            at += len(cs) if len(cs) >= 2 else 0
+        plans = [
+            self._plan(t, m) if m is not None else None for t, m in zip(texts, mine, strict=True)
+        ]
+        stripped = [plan[0] for plan in plans if plan is not None]
+        need_vectors = iter(self._encoder.encode(stripped)) if stripped else iter(())
+        return [
+            self.predict(
+                t, top, min_prob, vectors[i], mine[i], next(need_vectors) if plan else None
+            )
+            for i, (t, plan) in enumerate(zip(texts, plans, strict=True))
+        ]
 
     # -- persistence (npz + json, no pickle) ------------------------------------------------
     def to_bytes(self) -> bytes:
@@ -285,6 +478,14 @@ class NeedModel:
                 "weight": self.knn_weight,
             },
             "dense": {"model": self.dense_model, "weight": self.dense_weight},
+            "extract": {
+                "context_intercept": self.context_intercept,
+                "dense_context_intercept": self.dense_context_intercept,
+                "context_threshold": self.context_threshold,
+                "message_weight": self.message_weight,
+                "need_sharpness": self.need_sharpness,
+                "whole_weight": self.whole_weight,
+            },
         }
         arrays = {
             "header": np.frombuffer(
@@ -303,6 +504,10 @@ class NeedModel:
             )
         if self.dense_coef is not None:
             arrays["dense_coef"] = self.dense_coef.astype(np.float32)
+        if self.context_coef is not None:
+            arrays["context_coef"] = self.context_coef.astype(np.float32)
+        if self.dense_context_coef is not None:
+            arrays["dense_context_coef"] = self.dense_context_coef.astype(np.float32)
         buf = io.BytesIO()
         np.savez_compressed(buf, **arrays)
         return buf.getvalue()
@@ -313,6 +518,7 @@ class NeedModel:
             header = json.loads(z["header"].tobytes().decode())
             if header.get("format") != FORMAT_VERSION:
                 raise ValueError(f"unsupported need-model format {header.get('format')!r}")
+            extract = header.get("extract") or {}
             return cls(
                 labels=list(header["labels"]),
                 features={f: i for i, f in enumerate(header["features"])},
@@ -334,6 +540,18 @@ class NeedModel:
                 dense_coef=z["dense_coef"].astype(np.float64) if "dense_coef" in z else None,
                 dense_model=(header.get("dense") or {}).get("model"),
                 dense_weight=float((header.get("dense") or {}).get("weight", DENSE_WEIGHT)),
+                context_coef=z["context_coef"].astype(np.float32) if "context_coef" in z else None,
+                dense_context_coef=(
+                    z["dense_context_coef"].astype(np.float64)
+                    if "dense_context_coef" in z
+                    else None
+                ),
+                context_intercept=float(extract.get("context_intercept", 0.0)),
+                dense_context_intercept=float(extract.get("dense_context_intercept", 0.0)),
+                context_threshold=float(extract.get("context_threshold", CONTEXT_THRESHOLD)),
+                message_weight=float(extract.get("message_weight", MESSAGE_WEIGHT)),
+                need_sharpness=float(extract.get("need_sharpness", NEED_SHARPNESS)),
+                whole_weight=float(extract.get("whole_weight", WHOLE_WEIGHT)),
             )
 
     def save(self, path: str | Path) -> None:
@@ -370,6 +588,10 @@ def fit_need_model(
     knn: bool = True,
     analyzer: ChineseAnalyzer | None = None,
     encoder=None,  # type: ignore[no-untyped-def]  # search.encoder.Encoder: adds the dense view
+    extract: bool = True,
+    context: Sequence[str] | None = None,
+    augment_copies: int = AUGMENT_COPIES,
+    seed: int = 0,
 ) -> NeedModel:
     """Fit ``P(specialty | text)``.
 
@@ -426,17 +648,50 @@ def fit_need_model(
         if text and idx and weight > 0:
             items.append((text, idx, weight))
             in_memory.append(len(ex) < 4 or ex[3] != QUERY_SOURCE)
-    for text, _, _ in items:
+    n_labels = len(labels)
+    n_augmented = 0
+    context_texts: list[str] = []
+    need_texts: list[str] = []
+    labelled_needs = sum(1 for m in in_memory if not m)
+    if extract and labelled_needs >= DETECTOR_MIN_NEEDS:
+        sentences = list(dict.fromkeys(context if context is not None else context_sentences()))
+        # the detector's context side: the sentences and their clauses (a message is read
+        # clause by clause); its need side: every labelled text and the labelled needs' clauses
+        context_texts = list(
+            dict.fromkeys(sentences + [c for t in sentences for c in split_clauses(t)])
+        )
+        queries = [(t, labs, w) for (t, labs, w), m in zip(items, in_memory, strict=True) if not m]
+        need_texts = list(
+            dict.fromkeys(
+                [t for t, _, _ in items] + [c for t, _, _ in queries for c in split_clauses(t)]
+            )
+        )
+        held = set(context_texts)
+        need_texts = [t for t in need_texts if t not in held]
+        if augment_copies and sentences:
+            rng = np.random.default_rng(seed)
+            for text, labs, weight in queries:
+                for _ in range(augment_copies):
+                    items.append(
+                        (wrap_in_context(text, sentences, rng), labs, weight / augment_copies)
+                    )
+                    in_memory.append(False)
+                    n_augmented += 1
+    for text in [*(t for t, _, _ in items), *context_texts, *need_texts]:
         feats_of(text)
 
-    # document frequency over distinct texts (not over the label-expanded rows)
+    # document frequency over the distinct labelled texts (not over the label-expanded rows);
+    # the detector's own texts add features (zero for the specialty classifier, which never
+    # sees them in training) but leave the specialties' weighting as it was without them
+    labelled_texts = {t for t, _, _ in items}
     df: Counter[str] = Counter()
-    for feats in feat_cache.values():
-        df.update(set(feats))
-    vocab = sorted(f for f, c in df.items() if c >= min_df)
+    for text in labelled_texts:
+        df.update(set(feat_cache[text]))
+    extra_features = {f for t in context_texts for f in feat_cache[t]} - set(df)
+    vocab = sorted([f for f, c in df.items() if c >= min_df] + list(extra_features))
     features = {f: i for i, f in enumerate(vocab)}
-    n_docs = len(feat_cache)
-    idf = np.array([math.log((1 + n_docs) / (1 + df[f])) + 1.0 for f in vocab])
+    n_docs = len(labelled_texts)
+    idf = np.array([math.log((1 + n_docs) / (1 + df.get(f, 0))) + 1.0 for f in vocab])
 
     texts = list(feat_cache)
     text_row = {t: i for i, t in enumerate(texts)}
@@ -454,7 +709,7 @@ def fit_need_model(
     X_text = sparse.csr_matrix((data, ind, indptr), shape=(len(texts), len(vocab)))
 
     def fit_once(item_labels: list[list[int]]):
-        rows, y, w = _training_rows(items, item_labels, text_row, len(labels), balanced)
+        rows, y, w = _training_rows(items, item_labels, text_row, n_labels, balanced)
         clf = LogisticRegression(C=C, max_iter=max_iter, fit_intercept=not balanced)
         # one BLAS thread: the problem is small and oversubscribed threads are 5x slower
         with threadpool_limits(limits=1):
@@ -506,15 +761,25 @@ def fit_need_model(
         meta_dense = {"dense_model": encoder.name, "dense_lift": round(lift, 4)}
         if lift >= DENSE_MIN_LIFT:
             dense = {
-                "dense_coef": _fit_dense(
-                    vectors, items, item_labels, text_row, len(labels), balanced
-                ),
+                "dense_coef": _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced),
                 "dense_model": encoder.name,
                 "_encoder": encoder,
             }
 
-    coef = np.zeros((len(labels), len(vocab)), dtype=np.float32)
-    intercept = np.full(len(labels), -1e3)  # classes never seen (cannot happen: names added)
+    extraction: dict = {}
+    if context_texts and need_texts:
+        det_rows = [text_row[t] for t in context_texts] + [text_row[t] for t in need_texts]
+        det_y = np.array([1] * len(context_texts) + [0] * len(need_texts))
+        lexical_coef, lexical_intercept = _fit_detector(X_text[det_rows], det_y)
+        extraction = {"context_coef": lexical_coef, "context_intercept": lexical_intercept}
+        if dense:
+            dense_coef, dense_intercept = _fit_detector(vectors[det_rows], det_y)
+            extraction.update(
+                dense_context_coef=dense_coef, dense_context_intercept=dense_intercept
+            )
+
+    coef = np.zeros((n_labels, len(vocab)), dtype=np.float32)
+    intercept = np.full(n_labels, -1e3)  # classes never seen (cannot happen: names added)
     if len(clf.classes_) == 2:
         # Binary logistic regression keeps one row: the logit of the second class against a
         # first class pinned at 0, which the softmax of predict() turns back into a sigmoid.
@@ -532,6 +797,7 @@ def fit_need_model(
         idf=idf,
         coef=coef,
         intercept=intercept,
+        **extraction,
         vocabulary=labels,
         synonyms=syn,
         word_bigrams=word_bigrams,
@@ -541,12 +807,28 @@ def fit_need_model(
             "n_texts": n_docs,
             "C": C,
             "em_iters": em_iters,
+            "context_examples": len(context_texts),
+            "augmented_examples": n_augmented,
             **meta_dense,
         },
         **mem,
         **dense,
         _analyzer=an,
     )
+
+
+def _logsumexp(z: np.ndarray) -> float:
+    m = float(z.max())
+    return m + float(np.log(np.exp(z - m).sum()))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def _sigmoid(x: float) -> float:
+    return 0.5 * (1.0 + math.tanh(x / 2.0))
 
 
 def encoder_lift(
@@ -580,6 +862,17 @@ def _training_rows(items, item_labels, text_row, n_labels, balanced):  # type: i
         tot = np.bincount(y, weights=w, minlength=n_labels)
         w = w * (tot[tot > 0].mean() / tot[y])
     return rows, y, w
+
+
+def _fit_detector(X, y: np.ndarray) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
+    """Balanced binary LR context (1) vs need (0): coefficients and intercept (log-odds)."""
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415
+
+    clf = LogisticRegression(C=CONTEXT_C, max_iter=1000, class_weight="balanced")
+    with threadpool_limits(limits=1):
+        clf.fit(X, y)
+    return np.asarray(clf.coef_[0], dtype=np.float64), float(clf.intercept_[0])
 
 
 def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
@@ -710,3 +1003,36 @@ def examples_from_qrels(
     (the source marker keeps them out of the need model's kNN memory)."""
     labels = query_specialty_labels(qrels, expert_specialties)
     return [(queries[q], labels[q], weight, QUERY_SOURCE) for q in queries if q in labels]
+
+
+def heldout_figure(
+    examples: Sequence[Example],
+    labelled: Sequence[Example],
+    *,
+    vocabulary: Sequence[str],
+    synonyms: Mapping[str, Iterable[str]] | None = None,
+    encoder=None,  # type: ignore[no-untyped-def]
+    share: float = 0.2,
+    seed: int = 0,
+) -> dict | None:
+    """The need model's figure on labelled needs it did not learn from: a model fitted on
+    `examples` plus all but a seeded `share` of `labelled` names the held-out needs'
+    specialty first (top1) or among its first three (top3). None with fewer than 10 needs."""
+    labelled = list(labelled)
+    if len(labelled) < 10:
+        return None
+    order = np.random.default_rng(seed).permutation(len(labelled))
+    cut = max(1, int(round(len(labelled) * share)))
+    test = [labelled[i] for i in order[:cut]]
+    train = [labelled[i] for i in order[cut:]]
+    model = fit_need_model(
+        list(examples) + train, vocabulary=vocabulary, synonyms=synonyms, encoder=encoder
+    )
+    predictions = model.predict_many([ex[0] for ex in test], top=3)
+    top1 = [bool(p) and next(iter(p)) in ex[1] for p, ex in zip(predictions, test, strict=True)]
+    top3 = [bool(set(p) & set(ex[1])) for p, ex in zip(predictions, test, strict=True)]
+    return {
+        "needs": len(test),
+        "top1": round(float(np.mean(top1)), 3),
+        "top3": round(float(np.mean(top3)), 3),
+    }

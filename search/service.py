@@ -7,6 +7,7 @@ is the source of truth; the index and the need model are derived and rebuilt by 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import re
@@ -14,20 +15,24 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import lru_cache, partial
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, func, select
 
+from marketplace.clock import utcnow
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert
 from marketplace.experts.service import export_records
+from marketplace.outbox.models import IndexOutbox
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
 from search import ranking, tuning
 from search.analysis import ChineseAnalyzer
 from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
+from search.embed_cache import CachedEncoder, EmbeddingCache
 from search.encoder import Encoder, MemoEncoder, load_encoder
 from search.factory import make_backend, make_fallback
 from search.indexing import (
@@ -39,7 +44,13 @@ from search.indexing import (
     requeue_since,
     with_vectors,
 )
-from search.needs import NeedModel, examples_from_experts, fit_need_model, split_sentences
+from search.needs import (
+    NeedModel,
+    examples_from_experts,
+    fit_need_model,
+    heldout_figure,
+    split_sentences,
+)
 
 log = logging.getLogger("heart.search")
 
@@ -51,6 +62,12 @@ CANDIDATES_PER_SIGNAL = 200
 SNIPPET_CACHE_TEXTS = 4096  # documents whose sentence tokens are kept for snippets
 CALIBRATION_SAMPLE = 300  # experts encoded to measure the dense signal before a rebuild
 NEED_TOP = 8
+EMBED_CACHE = "embeddings.sqlite"  # search.embed_cache, beside the index versions
+MODEL_RECORD = "need_model.json"  # what the need model read and measured when trained
+NEED_MODEL_VERSION = "needs-2"  # 2: need extraction (context class, clause reading)
+# Retrain the need model when this share of the directory is new to it. Measured
+# (benchmarks/search_quality.py --drift): see DRIFT figures in the README.
+DRIFT_THRESHOLD = 0.2
 # A query contained (almost) whole in a document is a look-up: lexical evidence then outweighs
 # the need model (weight 1.0). See lookup_strength.
 LOOKUP_THRESHOLD = 0.8
@@ -138,6 +155,7 @@ class SearchService:
         self._encoder: Encoder | None = None
         self._encoder_loaded = False
         self._encoder_meta: tuple[float, int | None] | None = None
+        self._embedding_cache: EmbeddingCache | None = None
         # Told each search's duration in seconds (the web app feeds its latency histogram).
         self.on_search: Callable[[float], None] | None = None
         self.weights = tuning.load_weights(self.model_dir / "weights.json")
@@ -218,23 +236,155 @@ class SearchService:
         return [b for b in (self.backend, self.fallback) if b is not None]
 
     # -- building ----------------------------------------------------------------------------
-    def train_need_model(self) -> NeedModel | None:
-        """Learn text → specialty from the directory itself (bios and titles ↔ specialty tags)."""
-        names, synonyms = self._vocabulary()
+    @property
+    def embedding_cache(self) -> EmbeddingCache:
+        """Vectors by (model, text hash), shared by rebuilds and drains of this data dir."""
+        if self._embedding_cache is None:
+            with self._lock:
+                if self._embedding_cache is None:
+                    self._embedding_cache = EmbeddingCache(self.settings.search_dir / EMBED_CACHE)
+        return self._embedding_cache
+
+    def cached_encoder(self) -> CachedEncoder | None:
+        """The encoder behind the embedding cache (None when switched off)."""
+        return CachedEncoder(self.encoder, self.embedding_cache) if self.encoder else None
+
+    def _records(self) -> list[dict]:
         with Session(self.engine) as session:
-            records = list(export_records(session=session))
+            return list(export_records(session=session))
+
+    def train_need_model(self, records: list[dict] | None = None) -> NeedModel | None:
+        """Learn text → specialty from the directory itself (bios and titles ↔ specialty tags),
+        recording its version, training size, held-out figure and the directory it read."""
+        names, synonyms = self._vocabulary()
+        records = self._records() if records is None else records
         examples = examples_from_experts(records, vocabulary=names, synonyms=synonyms)
         extra = tuning.labelled_examples(self.settings)
         self.model_dir.mkdir(parents=True, exist_ok=True)
         path = self.model_dir / "need_model.npz"
         if len(names) < 2:  # nothing to choose between: lexical search carries the ranking
             path.unlink(missing_ok=True)
+            (self.model_dir / MODEL_RECORD).unlink(missing_ok=True)
             return None
-        model = fit_need_model(
-            examples + extra, vocabulary=names, synonyms=synonyms, encoder=self.encoder
+        encoder = self.cached_encoder()
+        figure = heldout_figure(
+            examples, extra, vocabulary=names, synonyms=synonyms, encoder=encoder
         )
+        model = fit_need_model(
+            examples + extra, vocabulary=names, synonyms=synonyms, encoder=encoder
+        )
+        model.meta.update(
+            version=NEED_MODEL_VERSION,
+            trained_at=utcnow().isoformat(timespec="seconds"),
+            experts=len(records),
+            labelled_needs=len(extra),
+            heldout=figure,
+        )
+        if encoder is not None:
+            model.attach_encoder(self.encoder)
         model.save(path)
+        record = {
+            **{
+                k: model.meta.get(k) for k in ("version", "trained_at", "experts", "labelled_needs")
+            },
+            "examples": model.meta.get("n_examples"),
+            "heldout": figure,
+            "encoder": model.dense_model if model.dense_coef is not None else None,
+            "directory": directory_fingerprint(records),
+        }
+        (self.model_dir / MODEL_RECORD).write_text(
+            json.dumps(record, ensure_ascii=False), encoding="utf-8"
+        )
         return model
+
+    def model_record(self) -> dict | None:
+        """What the saved need model recorded when it was trained (None: no model)."""
+        if not (self.model_dir / "need_model.npz").exists():
+            return None
+        try:
+            return json.loads((self.model_dir / MODEL_RECORD).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return {}  # a model saved before records were kept: its directory is unknown
+
+    def drift(self, records: list[dict] | None = None) -> float | None:
+        """Share of the directory the need model has not read: experts added, removed or whose
+        specialties, title or bio changed since it was trained (None: no model)."""
+        record = self.model_record()
+        if record is None:
+            return None
+        trained = record.get("directory")
+        if not trained:
+            return 1.0
+        now = directory_fingerprint(self._records() if records is None else records)
+        changed = sum(1 for k, v in now.items() if trained.get(k) != v)
+        removed = sum(1 for k in trained if k not in now)
+        return (changed + removed) / max(len(trained), 1)
+
+    def ensure_whole(
+        self, *, progress: Callable[[int, int], None] | None = None, threshold: float | None = None
+    ) -> dict:
+        """What `heart index` does: build what is missing, retrain a drifted need model, and
+        drain the outbox. A data dir without a need model gets a full rebuild (model, weights,
+        vectors); a model that has not read DRIFT_THRESHOLD of the directory is retrained."""
+        limit = DRIFT_THRESHOLD if threshold is None else threshold
+        if self.model_record() is None:
+            names, _ = self._vocabulary()
+            with Session(self.engine) as session:
+                has_experts = session.exec(select(Expert.id).limit(1)).first() is not None
+            if len(names) >= 2 and has_experts:
+                result = self.rebuild(progress)
+                return {"action": "rebuild", "reason": "no need model", **result}
+        records = self._records()
+        drift = self.drift(records)
+        action = "drain"
+        if drift is not None and drift >= limit:
+            self.train_need_model(records)
+            action = "retrain"
+        report = self.drain()
+        return {"action": action, "drift": drift, "drained": report.events}
+
+    def status(self) -> dict:
+        """Documents per backend, pending outbox, the need model's age and version, encoder."""
+        with Session(self.engine) as session:
+            pending = session.exec(
+                select(func.count())
+                .select_from(IndexOutbox)
+                .where(col(IndexOutbox.processed_at).is_(None))
+            ).one()
+        documents = {}
+        for backend in self._backends():
+            try:
+                documents[backend.name] = backend.count()
+            except Unavailable:
+                documents[backend.name] = None
+        record = self.model_record()
+        model: dict | None = None
+        if record is not None:
+            model = {k: v for k, v in record.items() if k != "directory"}
+            trained_at = record.get("trained_at")
+            if trained_at:
+                age = utcnow() - datetime.fromisoformat(trained_at)
+                model["age_hours"] = round(age.total_seconds() / 3600, 2)
+            model["drift"] = self.drift()
+            model["drift_threshold"] = DRIFT_THRESHOLD
+        encoder_meta = {}
+        try:
+            encoder_meta = json.loads((self.model_dir / "encoder.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            pass
+        cache_path = self.settings.search_dir / EMBED_CACHE
+        return {
+            "documents": documents,
+            "pending": int(pending),
+            "need_model": model,
+            "encoder": {
+                "setting": self.settings.embed_model,
+                "index_vectors": encoder_meta.get("model") if encoder_meta.get("dims") else None,
+                "dims": encoder_meta.get("dims"),
+                "cached_vectors": self.embedding_cache.count() if cache_path.exists() else 0,
+            },
+            "weights": self.weights.as_dict(),
+        }
 
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> dict:
         """Retrain the need model, measure the encoder, and rebuild every backend from the database."""
@@ -242,8 +392,10 @@ class SearchService:
         started_after = last_outbox_id(self.engine)
         self.train_need_model()
         # One rebuild meets each document's text up to three times (calibration sample, then
-        # once per backend): encode it once.
-        encoder = MemoEncoder(self.encoder) if self.encoder is not None else None
+        # once per backend), and most texts were encoded by the rebuild before: the embedding
+        # cache answers them, the memo spares the cache lookups within this rebuild.
+        cached = self.cached_encoder()
+        encoder = MemoEncoder(cached) if cached is not None else None
         sample: list = []
         if encoder is not None:
             with Session(self.engine) as session:
@@ -292,7 +444,7 @@ class SearchService:
                 engine=self.engine,
                 backends=self._backends(),
                 analyzer=self.analyzer,
-                encoder=self.encoder if self._dense_on() else None,
+                encoder=self.cached_encoder() if self._dense_on() else None,
                 progress=progress,
             )
 
@@ -396,6 +548,18 @@ class SearchService:
         return SearchResponse(
             hits, len(scored), request.page, page_size, facets, top_needs, backend.name, degraded
         )
+
+
+def directory_fingerprint(records: list[dict]) -> dict[str, str]:
+    """Expert id -> a short hash of what the need model reads of it (specialties, title, bio)."""
+    out = {}
+    for r in records:
+        key = json.dumps(
+            [sorted(r.get("specialties") or ()), r.get("title") or "", r.get("bio") or ""],
+            ensure_ascii=False,
+        )
+        out[str(r["id"])] = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+    return out
 
 
 def lookup_strength(tokens: list[str], candidates: list[Candidate]) -> float:

@@ -28,7 +28,15 @@ from web.app import create_app
 from web.deps import get_session
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DEV = REPO.parent / "shared" / "eval" / "dev"
+# the shared eval set beside the clone (found from a worktree nested deeper too)
+SHARED_DEV = next(
+    (
+        d / "shared" / "eval" / "dev"
+        for d in REPO.parents
+        if (d / "shared" / "eval" / "dev").is_dir()
+    ),
+    REPO.parent / "shared" / "eval" / "dev",
+)
 DEMO_EXPERTS = REPO / "demo" / "experts.jsonl"
 TEST_SECRET = "test-secret-key-" + "k" * 40
 TEST_PASSWORD = "test-pass-2026"

@@ -1,7 +1,8 @@
 """Role-aware navigation: the menu lists a page only when its route exists and the role may open it.
 
 Pages of domains still being built appear by themselves once their router is registered in
-web/app.py; nothing here needs editing when they land.
+web/app.py; nothing here needs editing when they land. Items sharing a `group` become one menu
+when the user sees two or more of them, so the bar fits one row at 1366 px for every role.
 """
 
 from __future__ import annotations
@@ -24,23 +25,24 @@ class NavItem:
     path: str
     label: str
     roles: frozenset[str]
+    group: str | None = None
 
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/", "首页", EVERYONE),
     NavItem("/experts", "专家库", EVERYONE),
-    NavItem("/requests", "需求与匹配", COORDINATORS_AND_STAFF),
-    NavItem("/bookings", "预约", EVERYONE),
-    NavItem("/trainings", "培训报名", COORDINATORS_AND_STAFF),
+    NavItem("/requests", "需求与匹配", COORDINATORS_AND_STAFF, group="需求与匹配"),
+    NavItem("/matching", "批量匹配", STAFF, group="需求与匹配"),
+    NavItem("/bookings", "预约", EVERYONE, group="预约与培训"),
+    NavItem("/trainings", "培训报名", COORDINATORS_AND_STAFF, group="预约与培训"),
     NavItem("/availability", "可预约时间", frozenset({Role.expert.value})),
     NavItem("/library", "资料库", EVERYONE),
-    NavItem("/services", "服务目录", COORDINATORS_AND_STAFF),
-    NavItem("/applications", "服务申请", COORDINATORS_AND_STAFF),
-    NavItem("/matching", "批量匹配", STAFF),
+    NavItem("/services", "服务目录", COORDINATORS_AND_STAFF, group="采购服务"),
+    NavItem("/applications", "服务申请", COORDINATORS_AND_STAFF, group="采购服务"),
     NavItem("/reports", "统计报表", STAFF),
-    NavItem("/audit", "审计日志", STAFF),
-    NavItem("/users", "账号管理", frozenset({Role.admin.value})),
-    NavItem("/admin/jobs", "定时任务", frozenset({Role.admin.value})),
+    NavItem("/audit", "审计日志", STAFF, group="管理"),
+    NavItem("/users", "账号管理", frozenset({Role.admin.value}), group="管理"),
+    NavItem("/admin/jobs", "定时任务", frozenset({Role.admin.value}), group="管理"),
     NavItem("/profile", "我的资料", frozenset({Role.expert.value})),
 )
 
@@ -65,15 +67,30 @@ def page_paths(app: FastAPI) -> frozenset[str]:
 
 
 def nav_for(app: FastAPI, user: User | None, current_path: str) -> list[dict[str, object]]:
-    """The menu entries `user` may see, with the entry of the current page marked active."""
+    """The menu `user` may see: links, and groups of links ({"label", "children"}) where two or
+    more of a group are visible; the entry of the current page (and its group) is marked active."""
     if user is None:
         return []
     available = page_paths(app)
-    items = []
-    for item in NAV_ITEMS:
-        if user.role in item.roles and item.path in available:
-            active = current_path == item.path or (
-                item.path != "/" and current_path.startswith(item.path + "/")
-            )
-            items.append({"path": item.path, "label": item.label, "active": active})
-    return items
+    visible = [i for i in NAV_ITEMS if user.role in i.roles and i.path in available]
+    sizes: dict[str, int] = {}
+    for item in visible:
+        if item.group:
+            sizes[item.group] = sizes.get(item.group, 0) + 1
+    entries: list[dict[str, object]] = []
+    groups: dict[str, dict[str, object]] = {}
+    for item in visible:
+        active = current_path == item.path or (
+            item.path != "/" and current_path.startswith(item.path + "/")
+        )
+        link = {"path": item.path, "label": item.label, "active": active}
+        if not item.group or sizes[item.group] < 2:
+            entries.append(link)
+            continue
+        group = groups.get(item.group)
+        if group is None:
+            group = groups[item.group] = {"label": item.group, "children": [], "active": False}
+            entries.append(group)
+        group["children"].append(link)  # type: ignore[attr-defined]
+        group["active"] = bool(group["active"]) or active
+    return entries

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 
 
 class BusyCalendar(SQLModel, table=True):
@@ -35,7 +36,7 @@ class BusyTime(SQLModel, table=True):
     end_at: datetime
 
 
-class FeedRegistration(BaseModel):
+class FeedRegistration(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     url: str = pydantic.Field(min_length=8, max_length=2000, pattern=r"^(https?|webcal)://")
     name: str = pydantic.Field(default="", max_length=100)

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 from booking.availability import parse_clock, parse_timezone
 from booking.fields import AwareDatetime, Clock
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 
 
 class AvailabilityProfile(SQLModel, table=True):
@@ -56,7 +57,7 @@ class AvailabilityException(SQLModel, table=True):
     note: str = Field(default="", max_length=200)
 
 
-class WeeklyRuleIn(BaseModel):
+class WeeklyRuleIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     weekday: int = pydantic.Field(ge=0, le=6)
     start: Clock
@@ -69,7 +70,7 @@ class WeeklyRuleIn(BaseModel):
         return self
 
 
-class TimeRangeIn(BaseModel):
+class TimeRangeIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     start: Clock
     end: Clock
@@ -81,7 +82,7 @@ class TimeRangeIn(BaseModel):
         return self
 
 
-class DateOverrideIn(BaseModel):
+class DateOverrideIn(InputModel):
     """On `date` only `ranges` are open (empty: the whole day is closed)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -91,7 +92,7 @@ class DateOverrideIn(BaseModel):
     note: str = pydantic.Field(default="", max_length=200)
 
 
-class OutOfOfficeIn(BaseModel):
+class OutOfOfficeIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["out_of_office"]
     start: AwareDatetime
@@ -108,7 +109,7 @@ class OutOfOfficeIn(BaseModel):
 ExceptionIn = Annotated[DateOverrideIn | OutOfOfficeIn, pydantic.Field(discriminator="kind")]
 
 
-class AvailabilityUpdate(BaseModel):
+class AvailabilityUpdate(InputModel):
     """PUT body: replaces the expert's weekly rules and exceptions; policy fields are optional."""
 
     model_config = ConfigDict(extra="forbid")

@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 from booking.availability import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
 from booking.fields import AwareDatetime
 from marketplace.clock import utcnow
-from marketplace.validation import RecordId
+from marketplace.validation import InputModel, RecordId
 from marketplace.vocabulary import Format
 
 
@@ -88,7 +88,7 @@ def _duration_ok(start: datetime, end: datetime) -> None:
         )
 
 
-class BookingCreate(BaseModel):
+class BookingCreate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     expert_id: str = pydantic.Field(min_length=1, max_length=32)
     start: AwareDatetime
@@ -112,7 +112,7 @@ class BookingCreate(BaseModel):
         return self
 
 
-class Reschedule(BaseModel):
+class Reschedule(InputModel):
     model_config = ConfigDict(extra="forbid")
     start: AwareDatetime
     end: AwareDatetime
@@ -123,7 +123,7 @@ class Reschedule(BaseModel):
         return self
 
 
-class ReasonIn(BaseModel):
+class ReasonIn(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = pydantic.Field(min_length=1, max_length=500)
 
@@ -152,7 +152,7 @@ class BookingPublic(BaseModel):
     updated_at: datetime
 
 
-class RatingCreate(BaseModel):
+class RatingCreate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     score: int = pydantic.Field(ge=1, le=5)
     feedback: str = pydantic.Field(default="", max_length=2000)

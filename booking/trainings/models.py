@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 
 
 class TrainingRegistration(SQLModel, table=True):
@@ -21,7 +22,7 @@ class TrainingRegistration(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class RegistrationCreate(BaseModel):
+class RegistrationCreate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     school: str = pydantic.Field(min_length=1, max_length=100)
     participants: int = pydantic.Field(ge=1, le=2000)

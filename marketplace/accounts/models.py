@@ -10,6 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.accounts.contact import Email, Phone
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 from marketplace.vocabulary import Role
 
 
@@ -34,7 +35,7 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = None
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     username: str = pydantic.Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = pydantic.Field(min_length=1, max_length=256)
     role: Role
@@ -45,7 +46,7 @@ class UserCreate(BaseModel):
     phone: Phone = None
 
 
-class UserContactUpdate(BaseModel):
+class UserContactUpdate(InputModel):
     """The contact details an owner (or an admin) edits; an empty value clears the field."""
 
     email: Email = None

@@ -21,6 +21,7 @@ from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 
 
 class LedgerKind(StrEnum):
@@ -118,7 +119,7 @@ class ProposalPublic(BaseModel):
     applications: list[ApplicationShare]
 
 
-class ProposalConfirm(BaseModel):
+class ProposalConfirm(InputModel):
     """Staff confirm the proposal they were shown, identified by its fingerprint."""
 
     fingerprint: str = pydantic.Field(min_length=8, max_length=64)

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
-from marketplace.validation import RecordId
+from marketplace.validation import InputModel, RecordId
 
 
 class ApplicationStatus(StrEnum):
@@ -57,7 +57,7 @@ class ServiceApplication(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class ApplicationCreate(BaseModel):
+class ApplicationCreate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     service_id: RecordId
     quantity: PositiveQuantity
@@ -81,19 +81,19 @@ class ApplicationCreate(BaseModel):
         return self
 
 
-class ApprovalRequest(BaseModel):
+class ApprovalRequest(InputModel):
     """Approve; without a quantity the full requested quantity is approved."""
 
     model_config = ConfigDict(extra="forbid")
     quantity: PositiveQuantity | None = None
 
 
-class RejectionRequest(BaseModel):
+class RejectionRequest(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = pydantic.Field(min_length=1, max_length=500)
 
 
-class UsageRequest(BaseModel):
+class UsageRequest(InputModel):
     """Record use of an allocation: licences assigned, seats taken, hours consumed."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -102,7 +102,7 @@ class UsageRequest(BaseModel):
     note: str = pydantic.Field(default="", max_length=500)
 
 
-class ReleaseRequest(BaseModel):
+class ReleaseRequest(InputModel):
     """Return unused allocation to the pool; without a quantity the whole balance."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
+from marketplace.validation import InputModel
 from marketplace.vocabulary import Domain, ExpertStatus, Format, ServiceType
 
 EXPERT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
@@ -55,14 +56,14 @@ def _unique_nonblank(values: list[str]) -> list[str]:
     return cleaned
 
 
-class RegionRef(BaseModel):
+class RegionRef(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     province: str = pydantic.Field(min_length=1, max_length=64)
     city: str = pydantic.Field(min_length=1, max_length=64)
     district: str = pydantic.Field(min_length=1, max_length=64)
 
 
-class ExpertFields(BaseModel):
+class ExpertFields(InputModel):
     """Every field of the import format except the id."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
@@ -115,7 +116,7 @@ class ExpertCreate(ExpertFields):
     verified: bool = False
 
 
-class ExpertUpdate(BaseModel):
+class ExpertUpdate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = pydantic.Field(default=None, min_length=1, max_length=64)

@@ -127,8 +127,10 @@ class Scheduler:
             self._ensured = True
         started = []
         stale_after = self.lease_ttl + max((s.budget for s in self.specs), default=self.lease_ttl)
+        # Read first, so a round with nothing due takes no write lock beyond the lease's.
+        due = service.due_jobs(engine=self.engine, now=now)
         for spec in self.specs:
-            if spec.name in self._in_flight:
+            if spec.name in self._in_flight or spec.name not in due:
                 continue
             run = service.claim_due_run(
                 engine=self.engine,

@@ -172,6 +172,17 @@ def recent_runs(*, session: Session, job: str | None = None, limit: int = 20) ->
 # --- running --------------------------------------------------------------------------------
 
 
+def due_jobs(*, engine: Engine, now: datetime) -> set[str]:
+    """Names of the jobs that may be due at `now` (claim_due_run decides)."""
+    with Session(engine) as session:
+        states = list_states(session=session)
+    return {
+        s.name
+        for s in states
+        if s.run_requested_at is not None or s.next_run_at is None or s.next_run_at <= now
+    }
+
+
 def claim_due_run(
     *, engine: Engine, spec: JobSpec, holder: str, now: datetime, stale_after: timedelta
 ) -> JobRun | None:

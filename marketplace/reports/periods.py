@@ -33,6 +33,11 @@ class Period:
         return datetime.combine(self.end, time(0), tzinfo=LOCAL_TZ)
 
 
+# Reports cover the service's years; 9999-12 would overflow the next month's date.
+FIRST_YEAR = 2000
+LAST_YEAR = 2100
+
+
 def _next_month(year: int, month: int) -> date:
     return date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
 
@@ -42,12 +47,12 @@ def parse_period(text: str) -> Period:
     text = text.strip()
     if match := _MONTH.match(text):
         year, month = int(match[1]), int(match[2])
-        if not 1 <= month <= 12 or year < 2000:
+        if not 1 <= month <= 12 or not FIRST_YEAR <= year <= LAST_YEAR:
             raise ValueError(text)
         return Period(text, f"{year} 年 {month} 月", date(year, month, 1), _next_month(year, month))
     if match := _TERM.match(text):
         year, term = int(match[1]), match[2]
-        if year < 2000:
+        if not FIRST_YEAR <= year <= LAST_YEAR:
             raise ValueError(text)
         if term == "spring":
             return Period(text, f"{year} 年{TERM_LABELS[term]}", date(year, 2, 1), date(year, 9, 1))

@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.experts.models import EXPERT_ID_PATTERN, MAX_MONTHLY_HOURS, RegionRef
+from marketplace.validation import InputModel
 from marketplace.vocabulary import Format, ServiceType
 
 MAX_EXPERTS_PER_REQUEST = 20
@@ -79,7 +80,7 @@ class DistrictRequest(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class _RequestFields(BaseModel):
+class _RequestFields(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = pydantic.Field(min_length=2, max_length=2000)
@@ -121,7 +122,7 @@ class DistrictRequestCreate(_RequestFields):
     privacy: PrivacyChoice | None = None
 
 
-class DistrictRequestUpdate(BaseModel):
+class DistrictRequestUpdate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str | None = pydantic.Field(default=None, min_length=2, max_length=2000)
@@ -171,13 +172,13 @@ class DistrictRequestPage(BaseModel):
     page_size: int
 
 
-class RequestWindow(BaseModel):
+class RequestWindow(InputModel):
     model_config = ConfigDict(extra="ignore")
     start: date
     end: date
 
 
-class RequestLine(BaseModel):
+class RequestLine(InputModel):
     """One line of the request exchange format (`../shared/eval/dev/requests.jsonl`)."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)

@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
-from marketplace.validation import RecordId
+from marketplace.validation import InputModel, RecordId
 
 
 class ServiceKind(StrEnum):
@@ -50,7 +50,7 @@ class ProcuredService(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
-class _ServiceFields(BaseModel):
+class _ServiceFields(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

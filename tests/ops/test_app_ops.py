@@ -12,14 +12,16 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from booking.notifications.models import BookingNotification
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
 from booking.sessions.models import Booking, BookingCreate
+from marketplace.accounts.models import User
 from marketplace.jobs.models import JobState
+from marketplace.notifications.models import Notification
 from marketplace.vocabulary import Role
 from tests.booking.conftest import WORKDAY, add_experts, future_weekday, local, quick_user
 from tests.conftest import TEST_PASSWORD, expert_record
@@ -113,6 +115,12 @@ def test_an_unanswered_crisis_request_is_escalated_by_the_running_app_and_staff_
                 select(BookingNotification).where(BookingNotification.kind == "escalation")
             ).all()
             assert sorted(m.recipient for m in mails) == ["admin@example.org", "staff@example.org"]
+            inbox = session.exec(
+                select(User.username)
+                .join(Notification, col(Notification.user_id) == User.id)
+                .where(Notification.kind == "crisis_escalation")
+            ).all()
+            assert sorted(inbox) == ["admin@example.org", "staff@example.org"]
         health = client.get("/api/health").json()
         [job] = [j for j in health["jobs"] if j["name"] == "crisis_escalation"]
         assert datetime.fromisoformat(job["last_success_at"]) == clock.now

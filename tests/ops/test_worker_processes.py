@@ -40,7 +40,7 @@ PERIOD = 3
 LEASE = 3
 
 
-def start_worker(ops_db: OpsDb, log: Path) -> subprocess.Popen:
+def start_worker(ops_db: OpsDb, log: Path, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -55,7 +55,7 @@ def start_worker(ops_db: OpsDb, log: Path) -> subprocess.Popen:
         "HEART_LOG_FORMAT": "json",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "worker"],
+        [sys.executable, "-m", "web.cli", "worker", *args],
         cwd=ROOT,
         env=env,
         stdout=log.open("w"),
@@ -156,4 +156,22 @@ def test_three_workers_run_each_job_once_per_period_and_survive_killing_the_hold
     assert not [
         (r.job, r.error) for r in runs if r.started_at < before_kill and r.status == "failed"
     ]
+    # HEART_LOG_FORMAT=json: every line the workers wrote is a JSON object.
+    logged = [
+        json.loads(line)
+        for i in range(3)
+        for line in (tmp_path / f"worker{i}.log").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    assert any(entry.get("msg") == "worker started" for entry in logged)
+    assert any(entry.get("job") == "crisis_escalation" for entry in logged)
     print(f"takeover after SIGKILL of the holder: {takeover:.2f} s (lease {LEASE} s)")
+
+
+def test_worker_once_runs_the_due_jobs_and_exits(ops_db, tmp_path):
+    worker = start_worker(ops_db, tmp_path / "once.log", "--once")
+    assert worker.wait(timeout=120) == 0, (tmp_path / "once.log").read_text(encoding="utf-8")
+    runs = all_runs(ops_db)
+    assert sorted(r.job for r in runs) == sorted(JOBS)
+    assert {r.status for r in runs} == {"ok"}, [(r.job, r.error) for r in runs]
+    assert lease(ops_db).expires_at <= datetime.now().astimezone()  # handed back on exit

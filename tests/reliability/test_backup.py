@@ -4,7 +4,6 @@ search index is rebuilt from the restored records."""
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -18,18 +17,6 @@ from tests.matching.db_support import file_request
 from web.cli import app
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
-    return {
-        "HEART_ENVIRONMENT": "production",
-        "HEART_SECRET_KEY": TEST_SECRET,
-        "HEART_DATABASE_URL": fresh_database_url,
-        "HEART_DATA_DIR": str(tmp_path / "data"),
-        "HEART_EMBED_MODEL": "none",
-        "HEART_SEARCH_DRAIN_SECONDS": "0",
-    }
 
 
 def heart(env: dict[str, str], *args: str):
@@ -115,4 +102,4 @@ def test_restoring_a_file_that_is_not_a_backup_of_this_database_is_refused(env, 
     bogus.write_bytes(b"not a backup at all")
     result = runner.invoke(app, ["restore", "--yes", str(bogus)], env=env)
     assert result.exit_code == 1
-    assert "不符" in result.output
+    assert "不是 heart-hub 的备份文件" in result.output

@@ -10,7 +10,7 @@ from marketplace.resources.service import add_file, create_resource
 from marketplace.vocabulary import Role
 from tests.conftest import make_user
 from tests.marketplace.resource_support import make_pdf
-from tests.reliability.test_backup import env, heart, settings_of  # noqa: F401 - the fixture
+from tests.reliability.test_backup import heart, settings_of
 
 
 def test_a_restore_brings_back_the_library_files_lost_since_the_backup(env, tmp_path):  # noqa: F811

@@ -42,7 +42,14 @@ from search.ranking import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-DEV = REPO.parent / "shared" / "eval" / "dev"
+DEV = next(
+    (
+        d / "shared" / "eval" / "dev"
+        for d in REPO.parents
+        if (d / "shared" / "eval" / "dev").is_dir()
+    ),
+    REPO.parent / "shared" / "eval" / "dev",
+)
 
 VOCAB = ["心理危机干预", "自杀风险评估", "网络与手机成瘾", "家庭教育指导"]
 

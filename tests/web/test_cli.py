@@ -102,3 +102,46 @@ def test_users_create_binds_district_users_and_refuses_weak_passwords(env):
 def test_a_placeholder_secret_key_stops_commands_outside_demo_and_tests(env):
     result = heart({**env, "HEART_SECRET_KEY": "changeme"}, "init")
     assert result.exit_code == 2 and "HEART_SECRET_KEY" in result.output
+
+
+def test_users_list_set_role_deactivate_and_reset_password(env):
+    heart(env, "init")
+    created = heart(
+        env,
+        "users",
+        "create",
+        "coord",
+        "--role",
+        "district",
+        "--district",
+        "西安市/碑林区",
+        "--password",
+        "Maple-Lantern-5521",
+    )
+    assert created.exit_code == 0, created.output
+    listed = heart(env, "users", "list", "--json")
+    [row] = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+    assert (row["username"], row["role"], row["district_name"]) == ("coord", "district", "碑林区")
+
+    to_expert = heart(env, "users", "set-role", "coord", "--role", "expert")
+    assert to_expert.exit_code == 1 and "专家" in to_expert.output
+    to_staff = heart(env, "users", "set-role", "coord", "--role", "staff")
+    assert to_staff.exit_code == 0, to_staff.output
+    assert (
+        json.loads(heart(env, "users", "list", "--json", "--role", "staff").stdout)["role"]
+        == "staff"
+    )
+
+    assert heart(env, "users", "deactivate", "coord").exit_code == 0
+    inactive = heart(env, "users", "list", "--json", "--inactive").stdout
+    assert json.loads(inactive)["is_active"] is False
+    assert heart(env, "users", "reactivate", "coord").exit_code == 0
+
+    reset = heart(env, "users", "reset-password", "coord")
+    assert reset.exit_code == 0
+    temporary = reset.stdout.strip().splitlines()[-1]
+    assert len(temporary) == 14
+    after = json.loads(heart(env, "users", "list", "--json", "--role", "staff").stdout)
+    assert after["must_change_password"] is True
+    missing = heart(env, "users", "deactivate", "nobody")
+    assert missing.exit_code == 1 and "用户不存在" in missing.output

@@ -34,13 +34,25 @@ def index_command(
         ),
     ] = False,
     drain: Annotated[
-        bool, typer.Option("--drain", help="处理待同步队列 / apply pending outbox changes")
+        bool, typer.Option("--drain", help="只处理待同步队列 / only apply pending outbox changes")
     ] = False,
+    status: Annotated[
+        bool,
+        typer.Option("--status", help="查看索引状态 / documents, pending changes, need model"),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / JSON output")] = False,
 ) -> None:
-    """索引：默认处理待同步队列 / keep the search index in step with the database."""
+    """索引：补齐缺失的需求模型、目录变化较大时重训、同步变更 / keep the index whole.
+
+    Without options: a data dir without a need model gets a full rebuild; a need model that
+    has not read a measured share of the directory is retrained; pending changes are applied.
+    """
 
     service, engine = _service()
     try:
+        if status:
+            _print_status(service.status(), as_json)
+            return
         if rebuild:
             with progress_bar() as progress:
                 task = progress.add_task("重建索引 / rebuilding", total=None)
@@ -50,17 +62,69 @@ def index_command(
             console.print(
                 f"索引已重建 / rebuilt: {result['versions']}  权重 / weights: {result['weights']}"
             )
-        if drain or not rebuild:
+        elif drain:
             with progress_bar() as progress:
                 task = progress.add_task("同步变更 / draining", total=None)
                 report = service.drain(lambda done: progress.update(task, completed=done))
             console.print(
                 f"已同步 {report.events} 条变更（更新 {report.upserted}，删除 {report.deleted}）/ drained"
             )
+        else:
+            with progress_bar() as progress:
+                task = progress.add_task("检查索引 / checking", total=None)
+                result = service.ensure_whole(
+                    progress=lambda done, total: progress.update(task, completed=done, total=total)
+                )
+            if result["action"] == "rebuild":
+                console.print(
+                    "尚无需求模型，已完整重建索引 / no need model yet: rebuilt "
+                    f"{result['versions']}"
+                )
+            else:
+                if result["action"] == "retrain":
+                    console.print(
+                        f"目录已变化 {result['drift']:.1%}，已重新训练需求模型 / need model retrained"
+                    )
+                console.print(f"已同步 {result['drained']} 条变更 / drained")
     except DomainError as exc:
         raise fail(exc.message, 3) from None
     finally:
         engine.dispose()
+
+
+def _print_status(status: dict, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
+        return
+    docs = "，".join(
+        f"{name} {count if count is not None else '不可用'}"
+        for name, count in status["documents"].items()
+    )
+    console.print(f"文档 / documents: {docs}")
+    console.print(f"待同步变更 / pending: {status['pending']}")
+    model = status["need_model"]
+    if model is None:
+        console.print("需求模型 / need model: 无（运行 heart index 构建）")
+    else:
+        heldout = model.get("heldout") or {}
+        figure = (
+            f"留出需求 {heldout['needs']} 条 top1 {heldout['top1']:.0%} top3 {heldout['top3']:.0%}"
+            if heldout
+            else "无标注需求可评估"
+        )
+        drift = model.get("drift")
+        console.print(
+            f"需求模型 / need model: 版本 {model.get('version')}，训练于 {model.get('trained_at')}"
+            f"（{model.get('age_hours', 0):.1f} 小时前），专家 {model.get('experts')}，"
+            f"样本 {model.get('examples')}，{figure}；目录变化 "
+            f"{'未知' if drift is None else f'{drift:.1%}'}（阈值 {model['drift_threshold']:.0%}）"
+        )
+    encoder = status["encoder"]
+    console.print(
+        f"向量模型 / encoder: 设置 {encoder['setting']}，索引向量 "
+        f"{encoder['index_vectors'] or '无'}（{encoder['dims'] or 0} 维），"
+        f"缓存向量 {encoder['cached_vectors']}"
+    )
 
 
 def _hits_json(response) -> list[dict]:  # type: ignore[no-untyped-def]

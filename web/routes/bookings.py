@@ -3,7 +3,6 @@ busy calendars of experts, and iCalendar downloads and subscription feeds."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -36,7 +35,7 @@ from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record_read
 from marketplace.clock import LOCAL_TZ
 from marketplace.errors import InvalidInput
-from marketplace.validation import RecordId
+from marketplace.validation import RecordId, SaneDate, SaneDatetime
 from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(tags=["booking"])
@@ -88,8 +87,8 @@ def list_slots(
     expert_id: str,
     session: SessionDep,
     user: CurrentUser,
-    start: date,
-    end: date,
+    start: SaneDate,
+    end: SaneDate,
     duration: Annotated[int, Query(ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES)] = 60,
     kind: BookingKind | None = None,
 ) -> list[SlotPublic]:
@@ -120,8 +119,8 @@ def list_bookings(
     session: SessionDep,
     user: CurrentUser,
     status: BookingStatus | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: SaneDatetime | None = None,
+    end: SaneDatetime | None = None,
 ) -> list[BookingPublic]:
     bookings = sessions_service.list_bookings(
         session=session, user=user, status=status, start=start, end=end

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 
 from marketplace import messages
 from marketplace.accounts.models import User
@@ -25,7 +24,7 @@ from marketplace.requests.service import (
     update_request,
 )
 from marketplace.requests.service import read_request as read_request_for
-from marketplace.validation import RecordId
+from marketplace.validation import InputModel, RecordId
 from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep
 
@@ -38,7 +37,7 @@ def _staff_or_district(user: User) -> User:
     return user
 
 
-class StatusChange(BaseModel):
+class StatusChange(InputModel):
     status: RequestStatus
 
 

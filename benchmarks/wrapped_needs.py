@@ -1,0 +1,245 @@
+"""Dev needs wrapped the way coordinators write them: the EVALUATION generator.
+
+    python benchmarks/wrapped_needs.py [--queries F] [--qrels F] [--seed 0] [--out DIR]
+
+Each bare need becomes a message in one of three styles, with context sentences written for
+this generator only (the product learns its "context" class from a different set of
+sentences, written in a different voice: search/data/context_sentences.txt; nothing here is
+shared with it, so the wrapped figure is honest):
+
+* ``letter``: a formal letter - salutation, who writes and the school's background, the need,
+  logistics (time, budget, online or on site) and a formal close;
+* ``chat``: a chat message - a casual greeting, the need cut into two clauses with a comma,
+  one line of logistics and thanks;
+* ``narrative``: a long account with TWO needs - school background, both needs introduced as
+  "一是…；二是…" or "另外…", logistics and thanks. Its qrels grade each expert with the better
+  of the two needs' grades, and an expert graded for both gets one grade more (capped at 2),
+  so a ranking that puts holders of both first scores best.
+
+Deterministic for a seed. Used by benchmarks/search_quality.py and matching_quality.py.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+
+STYLES = ("letter", "chat", "narrative")
+
+_CITIES = [
+    ("西安市", "雁塔区"),
+    ("宝鸡市", "渭滨区"),
+    ("咸阳市", "秦都区"),
+    ("渭南市", "临渭区"),
+    ("汉中市", "汉台区"),
+    ("榆林市", "榆阳区"),
+    ("延安市", "宝塔区"),
+    ("安康市", "汉滨区"),
+    ("商洛市", "商州区"),
+    ("铜川市", "耀州区"),
+]
+_SCHOOLS = [
+    "第二中学",
+    "实验小学",
+    "城关初级中学",
+    "育才学校",
+    "第五高级中学",
+    "向阳九年制学校",
+    "希望小学",
+    "职业教育中心",
+]
+_ROLES = ["心理老师", "德育主任", "副校长", "教务处老师", "年级组长", "区教研员", "校医"]
+_SURNAMES = ["王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴"]
+
+_LETTER_OPEN = [
+    "尊敬的省资源中心各位老师：您好！",
+    "尊敬的专家：您好！",
+    "省心理健康资源中心：",
+    "各位老师好！冒昧来函，请多包涵。",
+]
+_LETTER_WHO = [
+    "我是{city}{district}{school}的{role}{surname}老师，负责学校心理健康教育工作已有五年。",
+    "我校是{city}{district}的一所{school_kind}，现有学生一千二百余人，教职工九十多人。",
+    "{school}地处{district}城乡接合部，留守儿童约占三成，专职心理教师仅一名。",
+    "本人系{city}{district}教育局{role}，受局领导委托与贵中心联系。",
+]
+_LETTER_LOGISTICS = [
+    "时间拟安排在下学期开学后第三周，地点在我校报告厅，可容纳两百人。",
+    "经费已列入本年度专项预算，标准按区里有关规定执行。",
+    "线上或到校均可，若到校我们可负责往返接送及午餐。",
+    "活动时长约半天，参加对象为全体班主任和部分家长代表。",
+]
+_LETTER_ASK = ["现有一事相求：", "具体情况如下：", "特此来函，", "经研究，"]
+_LETTER_CLOSE = [
+    "以上请求，恳请予以支持。此致敬礼！",
+    "盼复为感，谢谢！",
+    "不胜感激，期待您的回复。",
+    "如蒙应允，我们将做好一切配合工作。",
+]
+_CHAT_HELLO = [
+    "老师好～打扰一下",
+    "在吗老师",
+    "hi，资源中心的老师您好",
+    "您好您好，我是{district}的{surname}老师",
+    "冒昧打扰哈",
+]
+_CHAT_LOGISTICS = [
+    "下周二下午或者周四上午都行",
+    "线上腾讯会议就可以",
+    "最好能来学校一趟，我们这边离市区一个小时车程",
+    "预算不多，大概两三千",
+    "人数大概四十个左右",
+]
+_CHAT_THANKS = ["谢谢老师！", "麻烦啦🙏", "辛苦辛苦", "先谢过了～", "等您消息哈"]
+_NARRATIVE_OPEN = [
+    "我们是{city}{district}的一所{school_kind}，这学期新来了不少转学生，学校也换了新校长。",
+    "{school}今年刚刚通过省级文明校园复检，老师们工作热情很高，但最近也遇到一些新情况。",
+    "我在{school}做{role}，学校规模不大，每个年级四个班，家长大多在外地务工。",
+]
+_NARRATIVE_JOIN = [
+    ("近来主要有两件事想请教。一是", "；二是"),
+    ("这段时间我们比较头疼的是，", "。另外，"),
+    ("眼下有两方面需要帮助：首先，", "；其次，"),
+]
+_NARRATIVE_CLOSE = [
+    "时间上我们比较灵活，下个月任意一个工作日都可以，线上线下均可。感谢您百忙之中看完这么长的留言！",
+    "如果方便，希望能在期中考试前安排，费用按中心标准走。再次感谢！",
+    "我们可以提前把学生和班级的基本情况整理好发给专家。非常感谢！",
+]
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    city, district = rng.choice(_CITIES)
+    return template.format(
+        city=city,
+        district=district,
+        school=rng.choice(_SCHOOLS),
+        school_kind=rng.choice(["农村初中", "城区小学", "寄宿制高中", "九年一贯制学校"]),
+        role=rng.choice(_ROLES),
+        surname=rng.choice(_SURNAMES),
+    )
+
+
+def _trim(need: str) -> str:
+    return need.strip().rstrip("。！!？?；;，,")
+
+
+def letter(need: str, rng: random.Random) -> str:
+    """A formal letter around one need."""
+    return "".join(
+        [
+            rng.choice(_LETTER_OPEN),
+            _fill(rng.choice(_LETTER_WHO), rng),
+            rng.choice(_LETTER_ASK) + _trim(need) + "。",
+            *rng.sample(_LETTER_LOGISTICS, rng.choice((1, 2))),
+            rng.choice(_LETTER_CLOSE),
+        ]
+    )
+
+
+def chat(need: str, rng: random.Random) -> str:
+    """A chat message around one need."""
+    return (
+        _fill(rng.choice(_CHAT_HELLO), rng)
+        + "，"
+        + _trim(need)
+        + "，"
+        + rng.choice(_CHAT_LOGISTICS)
+        + "，"
+        + rng.choice(_CHAT_THANKS)
+    )
+
+
+def narrative(need: str, second: str, rng: random.Random) -> str:
+    """A long account of two needs."""
+    first_in, second_in = rng.choice(_NARRATIVE_JOIN)
+    return (
+        _fill(rng.choice(_NARRATIVE_OPEN), rng)
+        + first_in
+        + _trim(need)
+        + second_in
+        + _trim(second)
+        + "。"
+        + rng.choice(_NARRATIVE_CLOSE)
+    )
+
+
+def wrap_queries(
+    queries: Mapping[str, str],
+    qrels: Mapping[str, Mapping[str, int]],
+    *,
+    seed: int = 0,
+    groups: list[set[str]] | None = None,
+) -> tuple[dict[str, str], dict[str, dict[str, int]], dict[str, str], dict[str, list[str]]]:
+    """(wrapped texts, their qrels, style of each, source query ids of each) for every query.
+
+    Styles rotate over the queries in a seeded order (a third each); a narrative pairs its
+    query with another query that shares none of its grade-2 experts, drawn at random from the
+    same group of `groups` (cross-validation folds: both needs of a narrative are then held
+    out together). Wrapped ids are ``<query id>~<style>``.
+    """
+    rng = random.Random(seed)
+    qids = list(queries)
+    group_of = {q: frozenset(g) for g in (groups or [set(qids)]) for q in g}
+    order = list(qids)
+    rng.shuffle(order)
+    texts: dict[str, str] = {}
+    judged: dict[str, dict[str, int]] = {}
+    style_of: dict[str, str] = {}
+    sources: dict[str, list[str]] = {}
+    for n, q in enumerate(order):
+        style = STYLES[n % len(STYLES)]
+        wid = f"{q}~{style}"
+        if style == "narrative":
+            top = {x for x, g in qrels.get(q, {}).items() if g >= 2}
+            mates = sorted(o for o in group_of.get(q, qids) if o != q and o in queries)
+            others = [o for o in mates if not top & {x for x, g in qrels.get(o, {}).items() if g}]
+            other = rng.choice(others or mates)
+            texts[wid] = narrative(queries[q], queries[other], rng)
+            a, b = qrels.get(q, {}), qrels.get(other, {})
+            merged = {}
+            for x in set(a) | set(b):
+                g = max(a.get(x, 0), b.get(x, 0))
+                if a.get(x, 0) > 0 and b.get(x, 0) > 0:
+                    g = min(2, g + 1)
+                merged[x] = g
+            judged[wid] = merged
+            sources[wid] = [q, other]
+        else:
+            texts[wid] = (letter if style == "letter" else chat)(queries[q], rng)
+            judged[wid] = dict(qrels.get(q, {}))
+            sources[wid] = [q]
+        style_of[wid] = style
+    return texts, judged, style_of, sources
+
+
+def wrap_one(text: str, *, style: str, seed: int = 0, second: str | None = None) -> str:
+    """One need wrapped in one style (narrative needs `second`)."""
+    rng = random.Random(seed)
+    if style == "letter":
+        return letter(text, rng)
+    if style == "chat":
+        return chat(text, rng)
+    return narrative(text, second or text, rng)
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root))
+    from benchmarks.search_quality import DEV, load_jsonl, load_qrels  # noqa: PLC0415
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--queries", type=Path, default=DEV / "queries.jsonl")
+    ap.add_argument("--qrels", type=Path, default=DEV / "qrels.tsv")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--show", type=int, default=6, help="print this many examples")
+    args = ap.parse_args()
+    qs = {q["id"]: q["text"] for q in load_jsonl(args.queries)}
+    w, _, styles, _ = wrap_queries(qs, load_qrels(args.qrels), seed=args.seed)
+    for wid in list(w)[: args.show]:
+        print(json.dumps({"id": wid, "style": styles[wid], "text": w[wid]}, ensure_ascii=False))

@@ -1,0 +1,107 @@
+"""An index that is always whole: `heart index` after an import builds what is missing, a
+drifted need model is retrained, and the status says what the index holds (SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import Session
+
+from marketplace.audit.service import Actor
+from marketplace.db import make_engine, run_migrations, session_scope
+from marketplace.experts.importing import import_experts
+from marketplace.experts.models import ExpertUpdate
+from marketplace.experts.service import update_expert
+from search.service import DRIFT_THRESHOLD, NEED_MODEL_VERSION, SearchRequest, SearchService
+from tests.conftest import (
+    BACKENDS,
+    DEMO_EXPERTS,
+    _pg_admin_url,
+    create_pg_database,
+    drop_pg_database,
+    make_settings,
+    seed_reference,
+)
+
+NEED = "班里一个女生最近多次说不想活了，手腕上有划痕，班主任想请专家马上来学校评估风险"
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def imported(request, tmp_path_factory):
+    """600 experts imported, the index never built (what an operator has after an import)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('lifecycle-db') / 'search.db'}"
+        admin = None
+    else:
+        admin = _pg_admin_url()
+        url = create_pg_database(admin)
+    settings = make_settings(tmp_path_factory.mktemp("lifecycle-data"), url)
+    engine = make_engine(settings)
+    run_migrations(engine)
+    seed_reference(engine)
+    with session_scope(engine) as session:
+        import_experts(
+            session=session,
+            lines=DEMO_EXPERTS.read_text(encoding="utf-8").splitlines(),
+            actor=Actor.system("test"),
+        )
+    yield settings, engine
+    engine.dispose()
+    if admin:
+        drop_pg_database(admin, url)
+
+
+def test_index_after_a_fresh_import_builds_the_need_model_and_ranks_like_a_rebuild(imported):
+    settings, engine = imported
+    service = SearchService(settings=settings, engine=engine)
+    before = service.status()
+    assert before["need_model"] is None and before["pending"] >= 600
+
+    result = service.ensure_whole()
+    assert result["action"] == "rebuild"
+    status = service.status()
+    assert status["pending"] == 0
+    assert status["documents"]["embedded"] >= 600
+    model = status["need_model"]
+    assert model["version"] == NEED_MODEL_VERSION
+    assert model["experts"] == 600 and model["examples"] > 600
+    assert model["heldout"]["needs"] > 0 and 0 < model["heldout"]["top1"] <= 1
+    assert model["drift"] == 0.0 and model["age_hours"] >= 0
+    after_index = [h.id for h in service.search(SearchRequest(q=NEED, page_size=10)).hits]
+
+    service.rebuild()
+    after_rebuild = [h.id for h in service.search(SearchRequest(q=NEED, page_size=10)).hits]
+    assert after_index == after_rebuild
+
+    # nothing new: a second run only drains
+    assert service.ensure_whole()["action"] == "drain"
+
+
+def test_edits_reach_the_index_and_a_drifted_need_model_is_retrained(imported):
+    settings, engine = imported
+    service = SearchService(settings=settings, engine=engine)
+    if service.model_record() is None:
+        service.ensure_whole()
+    trained_at = service.model_record()["trained_at"]
+    with Session(engine) as session:
+        update_expert(
+            session=session,
+            expert_id="D00007",
+            data=ExpertUpdate(bio="长期从事校园心理危机干预与沙盘游戏治疗，熟悉家校沟通。"),
+            actor=Actor.system("test"),
+        )
+        session.commit()
+    assert service.drift() == pytest.approx(1 / 600)
+
+    # below the threshold the edit is drained into the index and the model is kept
+    kept = service.ensure_whole()
+    assert kept["action"] == "drain" and kept["drained"] >= 1
+    assert service.model_record()["trained_at"] == trained_at
+    hits = service.search(SearchRequest(q="沙盘游戏治疗 家校沟通", page_size=50)).hits
+    assert "D00007" in [h.id for h in hits]
+
+    # at the threshold (lowered here; DRIFT_THRESHOLD in production) the model is retrained
+    assert DRIFT_THRESHOLD > 1 / 600
+    retrained = service.ensure_whole(threshold=1 / 600)
+    assert retrained["action"] == "retrain"
+    assert service.drift() == 0.0

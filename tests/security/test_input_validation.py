@@ -1,0 +1,164 @@
+"""Hostile values over HTTP: dates out of any sane range, duplicate choices, control characters.
+
+Each used to answer 500 (date overflow, a unique-constraint failure, NUL refused by PostgreSQL)
+or to store garbage; each must now be a 422 in Chinese, or be cleaned, and store nothing bad.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from marketplace.experts.models import Expert
+from marketplace.vocabulary import Role
+from tests.booking.conftest import WORKDAY
+from tests.conftest import auth_headers, expert_record, make_user
+from tests.web.pages.conftest import import_records
+
+
+@pytest.fixture
+def people(session, settings):
+    import_records(session, expert_record(id="HV1", name="韩老师"))
+    expert = make_user(session, Role.expert, username="hv-expert", expert_id="HV1")
+    staff = make_user(session, Role.staff, username="hv-staff")
+    district = make_user(session, Role.district, username="hv-coord")
+    session.commit()
+    return {
+        "expert": auth_headers(expert, settings),
+        "staff": auth_headers(staff, settings),
+        "district": auth_headers(district, settings),
+    }
+
+
+def _refused(response, *words: str) -> None:
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    for word in words:
+        assert word in detail, detail
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("9999-12-30", "9999-12-31"), ("0001-01-01", "0001-01-02"), ("1969-12-31", "1970-01-02")],
+)
+def test_slots_far_outside_the_calendar_are_422(client, people, start, end):
+    response = client.get(
+        "/api/experts/HV1/slots", params={"start": start, "end": end}, headers=people["district"]
+    )
+    _refused(response, "1970-01-01", "2100-12-31")
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("0001-01-01T00:00:00+08:00", "0001-01-02T00:00:00+08:00"),
+        ("9999-12-31T20:00:00-10:00", "9999-12-31T23:00:00-10:00"),
+        ("2027-03-01T09:00:00+08:00", "9999-12-31T23:00:00+08:00"),
+    ],
+)
+def test_an_out_of_office_at_year_1_or_9999_is_422_and_nothing_is_stored(
+    client, people, start, end
+):
+    body = {
+        **WORKDAY,
+        "exceptions": [{"kind": "out_of_office", "start": start, "end": end, "note": "休假"}],
+    }
+    response = client.put("/api/experts/HV1/availability", json=body, headers=people["expert"])
+    _refused(response, "2100-12-31")
+    stored = client.get("/api/experts/HV1/availability", headers=people["expert"]).json()
+    assert stored["exceptions"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/bookings", {"start": "9999-12-31T23:59:59-10:00"}),
+        ("/api/reports/allocation", {"period": "9999-12"}),
+        ("/api/reports/allocation", {"period": "9999-autumn"}),
+        ("/api/reports/allocation.xlsx", {"period": "9999-12"}),
+    ],
+)
+def test_far_dates_in_queries_are_422(client, people, path, params):
+    assert client.get(path, params=params, headers=people["staff"]).status_code == 422
+
+
+def test_a_service_valid_until_year_9999_is_422(client, people):
+    body = {
+        "name": "督导小时包",
+        "kind": "supervision_hours",
+        "vendor": "协会",
+        "unit": "小时",
+        "quantity": 10,
+        "valid_from": "2027-01-01",
+        "valid_to": "9999-12-31",
+    }
+    _refused(client.post("/api/services", json=body, headers=people["staff"]), "2100-12-31")
+
+
+def test_a_request_window_in_year_9999_is_422(client, people):
+    body = {
+        "text": "教师需要团体辅导督导",
+        "service_type": "supervision",
+        "format": "online",
+        "hours": 2,
+        "window_start": "9999-12-01",
+        "window_end": "9999-12-31",
+    }
+    _refused(client.post("/api/requests", json=body, headers=people["district"]), "2100-12-31")
+
+
+def test_duplicate_choices_count_once_instead_of_failing(client, session, people):
+    response = client.patch(
+        "/api/experts/HV1",
+        json={
+            "service_types": ["training", "training", "supervision"],
+            "formats": ["online", "online"],
+        },
+        headers=people["expert"],
+    )
+    assert response.status_code == 200, response.text
+    expert = response.json()
+    assert expert["service_types"] == ["training", "supervision"]
+    assert expert["formats"] == ["online"]
+    # Specialties say so (their own rule) instead of silently dropping one.
+    twice = client.patch(
+        "/api/experts/HV1",
+        json={"specialties": ["心理危机干预", "心理危机干预"]},
+        headers=people["expert"],
+    )
+    _refused(twice, "重复")
+
+
+@pytest.mark.parametrize("bad", ["\x00", "\x01", "\x08", "\x1b[31m", "\x7f"])
+def test_control_characters_in_names_and_text_are_refused_and_not_stored(
+    client, session, people, bad
+):
+    created = client.post(
+        "/api/experts",
+        json=expert_record(id="HV9", name=f"王{bad}老师"),
+        headers=people["staff"],
+    )
+    _refused(created, "控制字符")
+    assert session.exec(select(Expert).where(Expert.id == "HV9")).first() is None
+    _refused(
+        client.patch("/api/experts/HV1", json={"bio": f"简介{bad}"}, headers=people["expert"]),
+        "控制字符",
+    )
+    request = {
+        "text": f"教师需要{bad}督导",
+        "service_type": "supervision",
+        "format": "online",
+        "hours": 2,
+        "window_start": "2027-03-01",
+        "window_end": "2027-03-31",
+    }
+    _refused(client.post("/api/requests", json=request, headers=people["district"]), "控制字符")
+
+
+def test_line_breaks_and_tabs_stay_allowed_in_text(client, people):
+    response = client.patch(
+        "/api/experts/HV1", json={"bio": "第一段\n第二段\t缩进\r\n"}, headers=people["expert"]
+    )
+    assert response.status_code == 200, response.text
+    assert "第二段" in response.json()["bio"]
