@@ -443,6 +443,17 @@ RESOURCE_RETIRED = "资料已下架"
 RESOURCE_SAVED = "资料已保存"
 RESOURCE_FILE_ADDED = "文件已上传"
 RESOURCE_VERSION_CREATED = "已创建新版本草稿"
+RESOURCE_IMPORT_LINE = "第 {line} 行：{error}"
+
+# --- request → match → session (pages_requests, booking.sessions) ---
+BOOKING_REQUEST_UNKNOWN = "关联的需求不存在或不属于该区县"
+BOOKING_REQUEST_CLOSED = "关联的需求当前为「{status}」，不能再预约"
+WEEK_NO_HOURS = "这位专家还没有设置每周可预约时间，可以提交预约意向，由专家回复时间"
+WEEK_NO_HOURS_THIS_WEEK = "这位专家本周没有安排可预约时间，请看下一周"
+WEEK_FULLY_BOOKED = "本周的可预约时间已经约满，请看下一周或提交预约意向"
+WEEK_NOT_OPEN = "该周尚未开放预约（专家最多开放未来 {days} 天）"
+WEEK_PAST = "这一周已经过去，请选择今天以后的日期"
+WEEK_EXPERT_INACTIVE = "这位专家目前暂停接受预约"
 RESOURCE_TEXT_PERSONAL_DATA = (
     "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
 )

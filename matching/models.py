@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
+from marketplace.requests.models import DistrictRequestPublic
 from marketplace.validation import InputModel, RecordId
 
 
@@ -112,6 +113,22 @@ class Recommendation(BaseModel):
     name: str
     score: float
     reasons: list[str]
+
+
+class AssignedExpert(BaseModel):
+    """An expert staff assigned to a request in a confirmed match."""
+
+    expert_id: str
+    name: str
+    organization: str
+    city: str
+    reasons: list[str] = []
+
+
+class RequestDetail(DistrictRequestPublic):
+    """A request with the experts a confirmed match assigned to it."""
+
+    assigned_experts: list[AssignedExpert] = []
 
 
 class Exclusion(BaseModel):

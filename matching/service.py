@@ -27,15 +27,18 @@ from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert, ExpertSpecialty
+from marketplace.experts.service import public_views as expert_public_views
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.requests.models import DistrictRequest, RequestStatus
 from marketplace.requests.service import change_status, get_request, open_requests
+from marketplace.requests.service import public_view as request_public_view
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
 from marketplace.vocabulary import ExpertStatus
 from matching.batch import BatchResult, Progress, Unserved, plan_batch
 from matching.models import (
+    AssignedExpert,
     ConfirmedPair,
     Exclusion,
     MatchPair,
@@ -45,6 +48,7 @@ from matching.models import (
     PairStatus,
     Recommendation,
     Recommendations,
+    RequestDetail,
     RunAdjust,
     RunPublic,
     RunStatus,
@@ -816,3 +820,40 @@ def recommend(
             for i in ruled_out
         ]
     return Recommendations(request_id=request_id, items=items, excluded=excluded)
+
+
+def assigned_experts(*, session: Session, request_id: int) -> list[AssignedExpert]:
+    """The experts confirmed matches assigned to a request (first assigned first), with why."""
+    pairs = session.exec(
+        select(MatchPair)
+        .where(
+            MatchPair.request_id == request_id,
+            MatchPair.status == PairStatus.confirmed.value,
+            MatchPair.role == PairRole.assigned.value,
+        )
+        .order_by(col(MatchPair.run_id), col(MatchPair.id))
+    ).all()
+    seen: dict[str, MatchPair] = {}
+    for pair in pairs:
+        seen.setdefault(pair.expert_id, pair)
+    experts = [e for e in (session.get(Expert, i) for i in seen) if e is not None]
+    views = {v.id: v for v in expert_public_views(session=session, experts=experts)}
+    return [
+        AssignedExpert(
+            expert_id=expert_id,
+            name=views[expert_id].name,
+            organization=views[expert_id].organization,
+            city=views[expert_id].region.city,
+            reasons=list(pair.reasons),
+        )
+        for expert_id, pair in seen.items()
+        if expert_id in views
+    ]
+
+
+def request_detail(*, session: Session, request: DistrictRequest) -> RequestDetail:
+    """The request in the API shape with its assigned experts."""
+    view = request_public_view(session=session, request=request)
+    return RequestDetail(
+        **view.model_dump(), assigned_experts=assigned_experts(session=session, request_id=view.id)
+    )

@@ -33,9 +33,16 @@ from marketplace.audit.service import Actor, record
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.requests.models import DistrictRequest, RequestStatus
+from marketplace.requests.service import change_status
 from marketplace.vocabulary import ExpertStatus, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
+BOOKABLE_REQUEST_STATUSES = (
+    RequestStatus.submitted.value,
+    RequestStatus.matched.value,
+    RequestStatus.scheduled.value,
+)
 
 
 def _flush_guarded(session: Session, booking: Booking) -> None:
@@ -80,6 +87,8 @@ def create_booking(
             messages.EXPERT_NO_FORMAT.format(format=messages.FORMAT_LABELS[data.format])
         )
     check_slot(session, expert, data.start, data.end, now=now, kind=data.kind)
+    if data.request_id is not None:
+        _check_request(session, data.request_id, district_id)
     booking = Booking(
         uid=ical.session_uid(uuid.uuid4().hex),
         expert_id=expert.id,
@@ -106,7 +115,53 @@ def create_booking(
         after=snapshot(booking),
     )
     notify(session, booking, "request", sides=("expert", "district"))
+    if booking.request_id is not None:
+        _schedule_request(session, booking.request_id, user)
     return booking
+
+
+def _check_request(session: Session, request_id: int, district_id: int) -> None:
+    """A booking may name only an open request of the district it is booked for."""
+    request = session.get(DistrictRequest, request_id)
+    if request is None or request.district_id != district_id:
+        raise InvalidInput(messages.BOOKING_REQUEST_UNKNOWN)
+    if request.status not in BOOKABLE_REQUEST_STATUSES:
+        raise InvalidInput(
+            messages.BOOKING_REQUEST_CLOSED.format(
+                status=messages.REQUEST_STATUS_LABELS.get(request.status, request.status)
+            )
+        )
+
+
+def _schedule_request(session: Session, request_id: int, user: User) -> None:
+    """The request is 已排期 once as many experts as it asked for have a live session for it."""
+    request = session.get(DistrictRequest, request_id)
+    if request is None or request.status == RequestStatus.scheduled.value:
+        return
+    booked = session.exec(
+        select(func.count(func.distinct(Booking.expert_id))).where(
+            Booking.request_id == request_id, col(Booking.status).in_(LIVE_STATUSES)
+        )
+    ).one()
+    if booked >= request.experts_needed:
+        change_status(
+            session=session,
+            request_id=request_id,
+            status=RequestStatus.scheduled,
+            user=None,
+            actor=actor_for(user),
+        )
+
+
+def bookings_for_request(*, session: Session, request_id: int) -> list[Booking]:
+    """The sessions booked for a request, soonest first."""
+    return list(
+        session.exec(
+            select(Booking)
+            .where(Booking.request_id == request_id)
+            .order_by(col(Booking.start_at), col(Booking.id))
+        ).all()
+    )
 
 
 def get_booking(*, session: Session, booking_id: int, user: User) -> Booking:

@@ -43,8 +43,14 @@ class RequestStatus(StrEnum):
 # Allowed status changes; "matched" and "scheduled" are set by matching and booking.
 TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     RequestStatus.draft: frozenset({RequestStatus.submitted, RequestStatus.withdrawn}),
+    # A district may book a recommended expert before any batch match: that schedules it too.
     RequestStatus.submitted: frozenset(
-        {RequestStatus.matched, RequestStatus.withdrawn, RequestStatus.draft}
+        {
+            RequestStatus.matched,
+            RequestStatus.scheduled,
+            RequestStatus.withdrawn,
+            RequestStatus.draft,
+        }
     ),
     RequestStatus.matched: frozenset(
         {RequestStatus.scheduled, RequestStatus.submitted, RequestStatus.withdrawn}

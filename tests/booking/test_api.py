@@ -15,6 +15,7 @@ from booking.sessions.models import BookingCreate
 from booking.sessions.service import create_booking
 from tests.booking.conftest import WORKDAY, future_weekday, local
 from tests.conftest import auth_headers
+from tests.matching.db_support import file_request
 
 
 @pytest.fixture
@@ -183,14 +184,25 @@ def test_bad_slot_queries_are_422(client, h, params):
 # --- booking --------------------------------------------------------------------------------
 
 
-def test_booking_returns_201_with_id_start_and_requested_status(client, h, world):
+def test_booking_returns_201_with_id_start_and_requested_status(client, h, world, session):
     day = future_weekday()
-    response = book(client, h, day, request_id=4242)
+    filed = file_request(session, user=world.district_user, district=None)
+    session.commit()
+    response = book(client, h, day, request_id=filed.id)
     assert response.status_code == 201, response.json()
     data = response.json()
-    assert data["status"] == "requested" and data["id"] > 0 and data["request_id"] == 4242
+    assert data["status"] == "requested" and data["id"] > 0 and data["request_id"] == filed.id
     assert datetime.fromisoformat(data["start"]) == local(day, 10)
     assert data["district_id"] == world.district_user.district_id
+
+
+def test_a_booking_cannot_name_an_unknown_or_another_districts_request(client, h, world, session):
+    other = file_request(session, user=world.other_district_user, district=None)
+    session.commit()
+    for request_id in (4242, other.id):
+        response = book(client, h, future_weekday(), request_id=request_id)
+        assert response.status_code == 422
+        assert response.json()["detail"] == "关联的需求不存在或不属于该区县"
 
 
 def test_a_taken_slot_is_409_with_a_chinese_message_and_a_requested_session_holds_it(client, h):

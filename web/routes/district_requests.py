@@ -26,6 +26,8 @@ from marketplace.requests.service import (
 from marketplace.requests.service import read_request as read_request_for
 from marketplace.validation import InputModel, RecordId
 from marketplace.vocabulary import Role
+from matching.models import RequestDetail
+from matching.service import request_detail
 from web.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/requests", tags=["district requests"])
@@ -75,15 +77,15 @@ def list_requests_route(
 
 
 @router.get(
-    "/{request_id}", response_model=DistrictRequestPublic, summary="申请详情 / request detail"
+    "/{request_id}",
+    response_model=RequestDetail,
+    summary="申请详情（含已分配专家）/ request detail with assigned experts",
 )
-def read_request(
-    request_id: RecordId, session: SessionDep, user: CurrentUser
-) -> DistrictRequestPublic:
+def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -> RequestDetail:
     request = read_request_for(
         session=session, request_id=request_id, user=_staff_or_district(user)
     )
-    return public_view(session=session, request=request)
+    return request_detail(session=session, request=request)
 
 
 @router.patch(

@@ -12,8 +12,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import Session, col, select
 
-from booking.sessions.models import BookingCreate, BookingKind, BookingStatus
+from booking.sessions.models import Booking, BookingCreate, BookingKind, BookingStatus
 from booking.sessions.service import (
     cancel_booking,
     confirm_booking,
@@ -23,10 +24,14 @@ from booking.sessions.service import (
     public_view,
 )
 from marketplace import messages
+from marketplace.accounts.models import User
 from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput
+from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
+from marketplace.requests.models import DistrictRequest
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import SessionDep
@@ -67,6 +72,7 @@ def bookings_page(
     )
     views = [public_view(session=session, booking=b) for b in bookings]
     ratings = ratings_by_booking(session, user, [v.id for v in views])
+    who = _who_and_why(session, bookings)
     return render(
         request,
         "bookings/list.html",
@@ -77,12 +83,48 @@ def bookings_page(
             "is_expert": user.role == Role.expert.value,
             "local_tz": LOCAL_TZ,
             "ratings": ratings,
+            "who": who,
             "feedback": feedback_received(session, user),
             "now": utcnow(),
             "nonce": secrets.token_urlsafe(12),
         },
         fragments=("results",),
     )
+
+
+def _who_and_why(session: Session, bookings: list[Booking]) -> dict[int, dict[str, str]]:
+    """Per booking: the expert's and the district's names, who asked, and the request's text."""
+    expert_ids = {b.expert_id for b in bookings}
+    district_ids = {b.district_id for b in bookings}
+    user_ids = {b.created_by_user_id for b in bookings if b.created_by_user_id}
+    request_ids = {b.request_id for b in bookings if b.request_id}
+    experts = {
+        e.id: e.name
+        for e in session.exec(select(Expert).where(col(Expert.id).in_(expert_ids))).all()
+    }
+    districts = {
+        d.id: d.name
+        for d in session.exec(select(District).where(col(District.id).in_(district_ids))).all()
+    }
+    users = {
+        u.id: u.display_name or u.username
+        for u in session.exec(select(User).where(col(User.id).in_(user_ids))).all()
+    }
+    requests = {
+        r.id: r.text
+        for r in session.exec(
+            select(DistrictRequest).where(col(DistrictRequest.id).in_(request_ids))
+        ).all()
+    }
+    return {
+        b.id or 0: {
+            "expert": experts.get(b.expert_id, b.expert_id),
+            "district": districts.get(b.district_id, ""),
+            "coordinator": users.get(b.created_by_user_id or 0, ""),
+            "request_text": requests.get(b.request_id or 0, ""),
+        }
+        for b in bookings
+    }
 
 
 def _new_form(
@@ -127,18 +169,37 @@ def new_booking_page(
     expert_id: Annotated[str, Query(max_length=32)],
     start: Annotated[str, Query(max_length=40)],
     end: Annotated[str, Query(max_length=40)],
+    request_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    kind: Annotated[str, Query(max_length=32)] = "",
+    format: Annotated[str, Query(max_length=32)] = "",
 ) -> Response:
     form = {
         "expert_id": expert_id,
         "start": start,
         "end": end,
-        "kind": "",
-        "format": "",
+        "kind": kind,
+        "format": format,
         "title": "",
         "description": "",
         "capacity": "",
+        "request_id": "",
     }
+    filed = session.get(DistrictRequest, request_id) if request_id is not None else None
+    if filed is not None and filed.district_id == user.district_id:
+        # Booking for a request: its kind, format and need fill the form.
+        form |= {
+            "request_id": str(filed.id),
+            "kind": filed.service_type,
+            "format": filed.format,
+            "title": _excerpt(filed.text, 60),
+            "description": filed.text[:4000],
+        }
     return _new_form(request, session, form)
+
+
+def _excerpt(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 @router.post("/bookings", summary="提交预约")
@@ -154,6 +215,7 @@ def submit_booking(
     title: FormText = "",
     description: FormText = "",
     capacity: FormText = "",
+    request_id: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
     once = form_once(request)
@@ -168,12 +230,18 @@ def submit_booking(
         "title": title[:500],
         "description": description[:5000],
         "capacity": capacity.strip()[:6],
+        "request_id": request_id.strip()[:12],
         "form_nonce": form_nonce[:64],
     }
     try:
         data = BookingCreate.model_validate(
             {
-                **{k: v for k, v in form.items() if k not in ("start", "end", "form_nonce")},
+                **{
+                    k: v
+                    for k, v in form.items()
+                    if k not in ("start", "end", "form_nonce", "request_id")
+                },
+                "request_id": form["request_id"] or None,
                 "start": _parse_time(form["start"]),
                 "end": _parse_time(form["end"]),
                 # Only a training has seats; a capacity typed for another kind is ignored.
@@ -190,6 +258,8 @@ def submit_booking(
         session.rollback()
         return _new_form(request, session, form, {"__all__": exc.message}, exc.status_code)
     once.remember(login_id(request), form_nonce)
+    if data.request_id is not None:
+        return redirect_with_flash(f"/requests/{data.request_id}", "booking_requested")
     return redirect_with_flash("/bookings", "booking_requested")
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
+from booking.sessions.models import BookingKind
+from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.clock import LOCAL_TZ
 from marketplace.districts.service import list_districts
@@ -23,6 +25,7 @@ from marketplace.experts.service import (
     public_views,
 )
 from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABELS
+from marketplace.requests.models import DistrictRequest
 from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
@@ -35,9 +38,6 @@ router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
 MAX_QUERY = 100
-SLOT_DAYS = 14
-MAX_SLOTS_SHOWN = 8
-SLOTS_PER_DAY = 2
 
 
 @dataclass
@@ -69,6 +69,7 @@ FACET_VALUE_LABELS = {
     "service_types": SERVICE_TYPE_LABELS,
 }
 FACETS_SHOWN = 8
+_KINDS = {k.value for k in BookingKind}
 
 
 def _search_experts(
@@ -122,30 +123,6 @@ def _search_experts(
         if counts and name in FACET_TITLES
     }
     return ExpertResults(hits=hits, total=found.total, facets=facets)
-
-
-def _next_free_slots(*, session: Session, user: User, expert_id: str) -> list[Any] | None:
-    """The expert's next free one-hour slots (local time) over the coming two weeks."""
-    from booking.schedule.service import list_slots
-
-    start = datetime.now(LOCAL_TZ).date()
-    slots = list_slots(
-        session=session,
-        expert_id=expert_id,
-        start_day=start,
-        end_day=start + timedelta(days=SLOT_DAYS),
-        duration_minutes=60,
-    )
-    shown: list[tuple[datetime, datetime]] = []
-    per_day: dict[object, int] = {}
-    for s, e in slots:  # spread the choice over several days rather than one morning
-        start_local = s.astimezone(LOCAL_TZ)
-        if per_day.get(start_local.date(), 0) < SLOTS_PER_DAY:
-            per_day[start_local.date()] = per_day.get(start_local.date(), 0) + 1
-            shown.append((start_local, e.astimezone(LOCAL_TZ)))
-        if len(shown) == MAX_SLOTS_SHOWN:
-            break
-    return shown
 
 
 def _choice(value: str | None, allowed: type) -> str | None:
@@ -247,22 +224,88 @@ def _other_kinds(request: Request, session: Session, user: User, q: str) -> dict
     return found
 
 
+def _booking_context(
+    session: Session, user: User, request_id: int | None, kind: str, format: str
+) -> dict[str, str]:
+    """What a 预约 link carries to the booking form: the request it is for, its kind and format."""
+    context: dict[str, str] = {}
+    if request_id is not None and user.role == Role.district.value:
+        filed = session.get(DistrictRequest, request_id)
+        if filed is not None and filed.district_id == user.district_id:
+            context = {
+                "request_id": str(filed.id),
+                "kind": filed.service_type,
+                "format": filed.format,
+            }
+    if not context:
+        context = {
+            "kind": _choice(kind, BookingKind) or "",
+            "format": _choice(format, Format) or "",
+        }
+    return {k: v for k, v in context.items() if v}
+
+
+def _safe_back(back: str) -> str:
+    """The directory query to return to (a query string only: it never changes the path)."""
+    text = back.strip().lstrip("?")
+    return text if "//" not in text and "\\" not in text else ""
+
+
 @router.get("/experts/{expert_id}", summary="专家详情")
 def expert_profile(
-    request: Request, expert_id: str, session: SessionDep, user: PageUser
+    request: Request,
+    expert_id: str,
+    session: SessionDep,
+    user: PageUser,
+    week: Annotated[str, Query(max_length=10)] = "",
+    duration: Annotated[int, Query(ge=30, le=240, multiple_of=30)] = 60,
+    request_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    kind: Annotated[str, Query(max_length=32)] = "",
+    format: Annotated[str, Query(max_length=32)] = "",
+    back: Annotated[str, Query(max_length=600)] = "",
 ) -> Response:
+    from booking.schedule.week import week_slots
+
     expert = public_view(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
-    slots = _next_free_slots(session=session, user=user, expert_id=expert.id)
+    today = datetime.now(LOCAL_TZ).date()
+    try:
+        week_of = date.fromisoformat(week) if week else today
+    except ValueError:
+        week_of = today
+    booking = _booking_context(session, user, request_id, kind, format)
+    week_view = week_slots(
+        session=session,
+        expert_id=expert.id,
+        week_of=week_of,
+        duration_minutes=duration,
+        kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
+    )
+    if not week and week_view.count == 0 and week_view.empty_reason == messages.WEEK_FULLY_BOOKED:
+        # Late in the week the rest of it may be gone: open on the next week with free time.
+        following = week_slots(
+            session=session,
+            expert_id=expert.id,
+            week_of=week_view.next,
+            duration_minutes=duration,
+            kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
+        )
+        if following.count:
+            week_view = following
     own = user.role == Role.expert.value and user.expert_id == expert.id
     return render(
         request,
         "experts/profile.html",
         {
             "expert": expert,
-            "next_slots": slots,
+            "week": week_view,
+            "today": today,
+            "duration": duration,
+            "booking": booking,
+            "back": _safe_back(back),
             "is_own_profile": own,
             "can_book": user.role == Role.district.value and expert.status == "active",
         },
+        fragments=("week",),
     )

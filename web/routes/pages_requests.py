@@ -11,10 +11,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from sqlmodel import col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.errors import Forbidden, InvalidInput
+from marketplace.experts.models import Expert
 from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
 from marketplace.requests.service import (
     create_request,
@@ -25,7 +27,7 @@ from marketplace.requests.service import (
 )
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Format, Role, ServiceType
-from matching.service import recommend, relevance_factory_for
+from matching.service import assigned_experts, recommend, relevance_factory_for
 from web.deps import SessionDep
 from web.pages import (
     DistrictPage,
@@ -175,9 +177,31 @@ def submit_request(
 def request_detail(
     request: Request, request_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
+    from booking.schedule.week import next_slots
+    from booking.sessions.service import bookings_for_request
+
     filed = read_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
+    assigned = assigned_experts(session=session, request_id=filed.id or 0)
+    slots = {a.expert_id: next_slots(session=session, expert_id=a.expert_id) for a in assigned}
+    bookings = bookings_for_request(session=session, request_id=filed.id or 0)
+    names = {
+        e.id: e.name
+        for e in session.exec(
+            select(Expert).where(col(Expert.id).in_({b.expert_id for b in bookings}))
+        ).all()
+    }
     return render(
-        request, "requests/detail.html", {"item": public_view(session=session, request=filed)}
+        request,
+        "requests/detail.html",
+        {
+            "item": public_view(session=session, request=filed),
+            "assigned": assigned,
+            "assigned_slots": slots,
+            "bookings": bookings,
+            "expert_names": names,
+            "can_book": user.role == Role.district.value
+            and filed.status in ("submitted", "matched", "scheduled"),
+        },
     )
 
 
@@ -196,6 +220,11 @@ def request_recommendations(
     return render(
         request,
         "requests/recommendations.html",
-        {"item": public_view(session=session, request=filed), "recommendations": result.items},
+        {
+            "item": public_view(session=session, request=filed),
+            "recommendations": result.items,
+            "can_book": user.role == Role.district.value
+            and filed.status in ("submitted", "matched", "scheduled"),
+        },
         fragments=("recommendations",),
     )
