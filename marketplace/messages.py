@@ -19,10 +19,14 @@ SERVICE_TYPE_LABELS = {
 STATUS_LABELS = {"active": "在岗", "paused": "暂停", "retired": "退出"}
 ROLE_LABELS = {
     "admin": "系统管理员",
-    "staff": "资源中心工作人员",
+    "staff": "省级资源中心",
+    "city_staff": "市级资源中心",
     "district": "区县协调员",
     "expert": "专家",
+    "observer": "教育局（只读）",
 }
+CENTER_PROVINCE = "省级资源中心"
+CENTER_CITY = "{city}资源中心"
 
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
@@ -37,6 +41,13 @@ REGION_NOT_FOUND = "未知地区：{province} / {city} / {district}"
 REGION_AMBIGUOUS = "区县名称不唯一，请写成 市/区县：{name}"
 ROLE_NEEDS_DISTRICT = "区县协调员账号必须绑定区县（--district）"
 ROLE_NEEDS_EXPERT = "专家账号必须绑定专家编号（--expert-id）"
+ROLE_NEEDS_CITY_CENTER = "市级资源中心账号必须绑定一个市级资源中心（--center，如 西安市）"
+ROLE_NEEDS_CENTER = "只读账号必须绑定资源中心（--center：省名或市名）"
+ROLE_NEEDS_PROVINCE_CENTER = "省级资源中心账号只能绑定省级资源中心"
+FORBIDDEN_CENTER_FOR_ROLE = "只有资源中心工作人员和只读账号绑定资源中心"
+CENTER_NOT_FOUND = "未知资源中心：{name}"
+CENTER_OUTSIDE_REGION = "只能选择本中心所辖地区的区县或片区"
+CENTER_FOREIGN = "这项服务属于其他资源中心"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_GUESSABLE = (
     "密码太容易被猜到：{reasons}。请换用更长、更少见的组合，例如三四个互不相关的词加上数字或符号"

@@ -25,7 +25,7 @@ from marketplace.settings import Settings
 from marketplace.specialties.service import seed_specialties
 from marketplace.vocabulary import Role
 from web.app import create_app
-from web.deps import get_session
+from web.deps import get_read_session, get_session
 
 REPO = Path(__file__).resolve().parent.parent
 # the shared eval set beside the clone (found from a worktree nested deeper too)
@@ -159,6 +159,7 @@ def app(settings: Settings, engine: Engine, session: Session):
             raise
 
     app.dependency_overrides[get_session] = _test_session
+    app.dependency_overrides[get_read_session] = _test_session
     return app
 
 

@@ -28,6 +28,7 @@ from booking.sessions.models import (
 from booking.trainings.models import TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
 from marketplace.clock import LOCAL_TZ, utcnow
@@ -185,14 +186,17 @@ def list_bookings(
     end: datetime | None = None,
     limit: int = 500,
 ) -> list[Booking]:
-    """Bookings by role: a district's own, an expert's own, every booking for staff."""
+    """Bookings by role: a district's own, an expert's own, a city center's districts', every
+    booking for province staff (see the policy's `booking.read`)."""
     query = select(Booking)
     if user.role == Role.district:
         query = query.where(Booking.district_id == user.district_id)
     elif user.role == Role.expert:
         query = query.where(Booking.expert_id == user.expert_id)
     elif not is_staff(user):
-        raise Forbidden(messages.FORBIDDEN)
+        districts = reach(session, user, Action.booking_read)
+        if districts is not None:
+            query = query.where(col(Booking.district_id).in_(sorted(districts)))
     if status is not None:
         query = query.where(Booking.status == status.value)
     if start is not None:

@@ -8,6 +8,8 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from marketplace.audit.models import AuditEntry
+from marketplace.clock import utcnow
+from marketplace.db import write_later
 
 
 @dataclass(frozen=True)
@@ -73,12 +75,22 @@ def list_entries(
     return list(rows), total
 
 
-def record_read(*, session: Session, actor: Actor, entity_type: str, entity_id: str) -> AuditEntry:
-    """Note that `actor` opened a record that is not their own (who read what, for privacy)."""
-    return record(
-        session=session,
-        actor=actor,
-        action=f"{entity_type}.read",
-        entity_type=entity_type,
-        entity_id=entity_id,
-    )
+def record_read(*, session: Session, actor: Actor, entity_type: str, entity_id: str) -> None:
+    """Note that `actor` opened a record that is not their own (who read what, for privacy).
+
+    Written after the read, through the write queue (write_later), so a read never writes in
+    its read transaction.
+    """
+    at = utcnow()
+
+    def write(target: Session) -> None:
+        entry = record(
+            session=target,
+            actor=actor,
+            action=f"{entity_type}.read",
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+        )
+        entry.at = at
+
+    write_later(session, write)

@@ -498,7 +498,8 @@ def test_route_admits_exactly_the_declared_roles(matrix, method, path):
         got = classify(response, path)
         if not matches(expected, got):
             wrong.append(
-                f"{actor}: expected {expected}, got {response.status_code} {response.text[:160]!r}"
+                f"{actor}: expected {expected}, got {response.status_code}"
+                f" {response.headers.get('location', '')} {response.text[:160]!r}"
             )
         if actor in ("anonymous", "district_other", "expert_other") and not rule.capability:
             leaked = world.leaks(response.text)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -62,7 +64,12 @@ def serve(
         return
     # Each worker process builds its app from the same environment (create_app() reads
     # Settings); uvicorn needs an import string to start them. Each runs a scheduler; the
-    # lease in the database lets exactly one of them run the jobs.
+    # lease in the database lets exactly one of them run the jobs. Their Prometheus counters
+    # go to files in one directory (emptied now), so /metrics on any worker sums them all.
+    metrics_dir = settings.data_dir / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     uvicorn.run(
         "web.app:create_app",
         factory=True,

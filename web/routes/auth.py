@@ -18,7 +18,7 @@ from marketplace.accounts.service import (
 )
 from marketplace.errors import TooManyRequests, Unauthorized
 from marketplace.login_sessions.service import end_session
-from web.deps import CurrentUser, SessionDep, SettingsDep
+from web.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
 from web.sessions import client_address
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -28,9 +28,11 @@ router = APIRouter(prefix="/api", tags=["auth"])
 def login_for_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
 ) -> Token:
+    # A read session: the password is verified (Argon2) without holding the write lock; the
+    # new login session and the last-login time are written after the route (write_later).
     # The same per-username+address limit as the login page, so the API is no way around it.
     limiter = request.app.state.login_limiter
     address = client_address(request)

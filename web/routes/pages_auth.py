@@ -14,7 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import authenticate
 from marketplace.errors import Unauthorized
 from marketplace.login_sessions.service import end_session, end_session_by_token
-from web.deps import SessionDep, get_optional_user
+from web.deps import ReadSessionDep, SessionDep, get_optional_user
 from web.pages import set_flash
 from web.sessions import (
     COOKIE_NAME,
@@ -85,7 +85,7 @@ def login_page(
 @router.post("/login", summary="登录")
 def login_submit(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,  # verify without the write lock; writes follow (write_later)
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",

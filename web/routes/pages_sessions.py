@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from booking import access
 from booking.schedule.service import list_slots
 from booking.sessions.models import BookingKind, RatingCreate, Reschedule
 from booking.sessions.service import (
@@ -42,7 +43,6 @@ from web.pages import (
     PageUser,
     field_errors,
     form_once,
-    is_staff,
     login_id,
     redirect_with_flash,
 )
@@ -77,7 +77,9 @@ def _reschedule_page(
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     view = public_view(session=session, booking=booking)
     if not (
-        is_staff(user) or user.role == Role.expert.value or user.district_id == booking.district_id
+        access.is_staff(user)
+        or user.role == Role.expert.value
+        or user.district_id == booking.district_id
     ):
         raise Forbidden(messages.FORBIDDEN)  # a training's guest district may not move it
     minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
