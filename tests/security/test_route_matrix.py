@@ -166,6 +166,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/bookings/{booking_id}/decline"): rule(EXPERT_RECORD, json=reason),
     ("POST", "/api/bookings/{booking_id}/cancel"): rule(BOOKING_PARTY, json=reason),
     ("POST", "/api/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, json=reschedule),
+    # The expert's reschedule is a proposal: the booking district (or staff) answers it.
+    ("POST", "/api/bookings/{booking_id}/proposal/accept"): rule(DISTRICT_RECORD),
+    ("POST", "/api/bookings/{booking_id}/proposal/decline"): rule(DISTRICT_RECORD),
     # The expert side (the expert or staff) records how a session went.
     ("POST", "/api/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
     ("POST", "/api/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
@@ -357,6 +360,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # booking district rates it; every district registers its schools for a training.
     ("GET", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY),
     ("POST", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, form=reschedule_form),
+    ("POST", "/bookings/{booking_id}/proposal/accept"): rule(DISTRICT_RECORD),
+    ("POST", "/bookings/{booking_id}/proposal/decline"): rule(DISTRICT_RECORD),
     ("POST", "/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/rating"): rule(

@@ -32,6 +32,7 @@ from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.availability_form import AvailabilityForm, form_from_availability, parse_form
 from web.deps import SessionDep
+from web.feed_fetcher import feed_fetcher
 from web.pages import PageUser, field_errors, form_once, is_staff, login_id, redirect_with_flash
 from web.templating import render
 
@@ -221,7 +222,7 @@ def register_feed(
     except Exception as exc:  # pydantic ValidationError: shown next to the field
         errors = {"url": field_errors(exc).get("url") or messages.VALIDATION_FAILED}  # type: ignore[arg-type]
     else:
-        fetch = getattr(request.app.state, "ics_fetcher", None) or ical.fetch_ics
+        fetch = feed_fetcher(request)
         try:
             with session.begin_nested():
                 register_busy_feed(

@@ -20,7 +20,9 @@ from booking import access
 from booking.schedule.service import list_slots
 from booking.sessions.models import BookingKind, RatingCreate, Reschedule
 from booking.sessions.service import (
+    accept_proposal,
     complete_booking,
+    decline_proposal,
     get_booking,
     list_ratings,
     mark_no_show,
@@ -113,6 +115,7 @@ def _reschedule_page(
             "slots": [(s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)) for s, e in slots],
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
             "needs_reconfirm": user.role == Role.district.value,
+            "is_expert_proposal": user.role == Role.expert.value,
         },
         status_code=status_code,
     )
@@ -194,6 +197,8 @@ def submit_reschedule(
             request, session, user, booking_id, form, {"__all__": exc.message}, exc.status_code
         )
     once.remember(login_id(request), form_nonce)
+    if user.role == Role.expert.value:
+        return redirect_with_flash("/bookings", "booking_proposal_sent")
     pending = booking.status == "requested" and user.role == Role.district.value
     return redirect_with_flash(
         "/bookings", "booking_rescheduled_pending" if pending else "booking_rescheduled"
@@ -201,6 +206,18 @@ def submit_reschedule(
 
 
 # --- after the session ---------------------------------------------------------------------
+
+
+@router.post("/bookings/{booking_id}/proposal/accept", summary="接受改期提议")
+def accept_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
+    accept_proposal(session=session, booking_id=booking_id, user=user)
+    return redirect_with_flash("/bookings", "booking_proposal_accepted")
+
+
+@router.post("/bookings/{booking_id}/proposal/decline", summary="拒绝改期提议")
+def decline_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
+    decline_proposal(session=session, booking_id=booking_id, user=user)
+    return redirect_with_flash("/bookings", "booking_proposal_declined")
 
 
 @router.post("/bookings/{booking_id}/complete", summary="标记为已完成")
