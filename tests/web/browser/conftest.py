@@ -73,7 +73,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from web.cli import build_demo
 
     data_dir = tmp_path_factory.mktemp("browser-demo")
-    settings = make_settings(data_dir)
+    # Drain the search outbox in the background as `heart serve` does, so that what a journey
+    # publishes becomes searchable.
+    settings = make_settings(data_dir, search_drain_seconds=1)
     build_demo(settings)
     _open_demo_expert(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
