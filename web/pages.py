@@ -58,6 +58,13 @@ FLASH_MESSAGES = {
     "notifications_all_read": messages.NOTIFICATIONS_ALL_READ,
     "contact_saved": messages.CONTACT_SAVED,
     "job_run_requested": messages.JOB_RUN_REQUESTED,
+    "resource_submitted": messages.RESOURCE_SUBMITTED,
+    "resource_published": messages.RESOURCE_PUBLISHED,
+    "resource_changes_requested": messages.RESOURCE_CHANGES_REQUESTED,
+    "resource_rejected": messages.RESOURCE_REJECTED,
+    "resource_retired": messages.RESOURCE_RETIRED,
+    "resource_file_added": messages.RESOURCE_FILE_ADDED,
+    "resource_version_created": messages.RESOURCE_VERSION_CREATED,
 }
 
 

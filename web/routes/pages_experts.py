@@ -27,6 +27,7 @@ from marketplace.experts.service import (
 )
 from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABELS
 from marketplace.requests.models import DistrictRequest
+from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
 from search.service import SearchRequest, SearchService
@@ -200,8 +201,32 @@ def experts_page(
         if request.headers.get("HX-Target") != "results"
         else {},
         "show_status_filter": is_staff(user, Action.expert_manage),
+        "others": _other_kinds(request, session, user, q) if q else None,
     }
     return render(request, "experts/list.html", context, fragments=("results",))
+
+
+OTHER_KINDS_SHOWN = 3
+
+
+def _other_kinds(request: Request, session: Session, user: User, q: str) -> dict | None:
+    """Services (for coordinators and staff) and library material for the same need."""
+    search = getattr(request.app.state, "search", None)
+    if search is None:
+        return None
+    found: dict[str, list | None] = {"services": None, "resources": []}
+    kinds = [("resources", "resource", search_access(session, user))]
+    if user.role != Role.expert.value:
+        kinds.append(("services", "service", None))
+    for key, kind, access in kinds:
+        try:
+            response = search.search(
+                SearchRequest(q=q, kind=kind, access=access, page_size=OTHER_KINDS_SHOWN)
+            )
+        except Unavailable:
+            return None
+        found[key] = response.hits
+    return found
 
 
 def _booking_context(
