@@ -5,7 +5,7 @@ from __future__ import annotations
 import fcntl
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -195,6 +195,48 @@ def _session_on_connection(engine: Engine, sqlite_begin: str | None) -> Iterator
                     raise
         finally:
             connection.info.pop("sqlite_begin", None)
+
+
+# --- writes a read deferred ------------------------------------------------------------------
+# A read request (GET) runs in a plain, deferred SQLite transaction that never takes the write
+# queue; if it wrote there (an audit of the read, a session's last-seen time) it would fight
+# the queued writers for SQLite's lock and fail with 503 under load. Instead such writes are
+# collected on the session and applied after the read, in one serialized write.
+DEFERRED_WRITES = "heart.deferred_writes"
+
+Write = Callable[[Session], None]
+
+
+def write_later(session: Session, write: Write, *, even_on_error: bool = False) -> None:
+    """Run `write(session)` now, or after the read when `session` is a read request's session.
+
+    `write` must not rely on objects loaded by `session`: it may run in another session.
+    Deferred writes are dropped when the request fails, except those `even_on_error` (a failed
+    login is counted although the login answers with an error).
+    """
+    pending = session.info.get(DEFERRED_WRITES)
+    if pending is None:
+        write(session)
+    else:
+        pending.append((write, even_on_error))
+
+
+def defer_writes(session: Session) -> None:
+    """Make write_later collect the writes of `session` instead of running them."""
+    session.info[DEFERRED_WRITES] = []
+
+
+def take_deferred_writes(session: Session, *, failed: bool = False) -> list[Write]:
+    """The writes collected on `session` (only those kept on error when `failed`)."""
+    pending = session.info.pop(DEFERRED_WRITES, None) or []
+    return [write for write, even_on_error in pending if even_on_error or not failed]
+
+
+def apply_writes(engine: Engine, writes: list[Write]) -> None:
+    """Apply deferred writes in one serialized write transaction."""
+    with serialized_write(engine) as session:
+        for write in writes:
+            write(session)
 
 
 def is_sqlite(session: Session) -> bool:

@@ -8,18 +8,24 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from fastapi.concurrency import contextmanager_in_threadpool
+from fastapi.concurrency import contextmanager_in_threadpool, run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import token_login
-from marketplace.db import WRITE_WAIT_SECONDS, serialized_write
-from marketplace.errors import Forbidden, PasswordChangeRequired, Unauthorized, Unavailable
+from marketplace.db import (
+    WRITE_WAIT_SECONDS,
+    apply_writes,
+    defer_writes,
+    serialized_write,
+    take_deferred_writes,
+)
+from marketplace.errors import PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
-from marketplace.vocabulary import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -41,12 +47,41 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     """
     engine = request.app.state.engine
     if request.method in READ_ONLY_METHODS:
-        async with contextmanager_in_threadpool(_read_session(engine)) as session:
+        async with _read_then_write(request, engine) as session:
             yield session
         return
     async with _sqlite_write_turn(request, engine):
         async with contextmanager_in_threadpool(serialized_write(engine)) as session:
             yield session
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A read session for any method; its writes (write_later) are applied after the route.
+
+    For routes whose slow part must not hold the write lock: login verifies the password
+    (Argon2, tens of milliseconds) while reading, and writes the session afterwards.
+    """
+    async with _read_then_write(request, request.app.state.engine) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _read_then_write(request: Request, engine: Engine) -> AsyncIterator[Session]:
+    """A read session; the writes it deferred are applied in the write queue's turn after it."""
+    writes: list = []
+    try:
+        async with contextmanager_in_threadpool(_read_session(engine)) as session:
+            defer_writes(session)
+            try:
+                yield session
+            except Exception:
+                writes = take_deferred_writes(session, failed=True)
+                raise
+            writes = take_deferred_writes(session)
+    finally:
+        if writes:
+            async with _sqlite_write_turn(request, engine):
+                await run_in_threadpool(apply_writes, engine, writes)
 
 
 @contextmanager
@@ -85,6 +120,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # commit becomes an error response instead of a success already sent (FastAPI's default
 # "request" scope runs the code after `yield` only once the response has gone out).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 
 
 def get_optional_user(
@@ -124,17 +160,21 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
-    """A dependency admitting only users with one of `roles`."""
-    allowed = {r.value for r in roles}
+def allowed_to(action: Action) -> Callable[[User], User]:
+    """A dependency admitting only users whom the policy lets do `action` somewhere (the scope
+    of the record is then checked by the service)."""
 
     def _check(user: CurrentUser) -> User:
-        if user.role not in allowed:
-            raise Forbidden(messages.FORBIDDEN)
+        require(user, action)
         return user
 
     return _check
 
 
-StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
-AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+# Users the policy lets do an action somewhere (named after the action; see permissions.POLICY).
+StaffUser = Annotated[User, Depends(allowed_to(Action.expert_manage))]  # the expert catalogue
+AdminUser = Annotated[User, Depends(allowed_to(Action.user_manage))]  # accounts, jobs
+ServiceManager = Annotated[User, Depends(allowed_to(Action.service_manage))]
+ApplicationDecider = Annotated[User, Depends(allowed_to(Action.application_decide))]
+MatchRunner = Annotated[User, Depends(allowed_to(Action.match_run))]
+ReportReader = Annotated[User, Depends(allowed_to(Action.report_read))]

@@ -12,13 +12,15 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
 import re
 import secrets
 import time
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -141,7 +143,20 @@ class Metrics:
             registry=self.registry,
         )
         self._engine: Engine | None = None
-        self.registry.register(_DatabaseCollector(self))
+        self._database = _DatabaseCollector(self)
+        self.registry.register(self._database)
+        # `heart serve --workers N` sets this before the workers start: each process writes its
+        # counters to files there and a scrape, answered by any one worker, sums them all.
+        self.multiprocess_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+
+    def exposition(self) -> bytes:
+        """The scrape body: this process's metrics, or every worker's in multiprocess mode."""
+        registry = self.registry
+        if self.multiprocess_dir:
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)
+            registry.register(self._database)
+        return generate_latest(registry)
 
     def bind(self, engine: Engine | None) -> None:
         """The database the scrape-time gauges (outboxes, sessions) are read from."""

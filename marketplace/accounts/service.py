@@ -9,13 +9,15 @@ from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select, update
 from zxcvbn import zxcvbn
 
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
 from marketplace.audit.service import Actor, record
+from marketplace.centers.service import center_named, province_center
 from marketplace.clock import utcnow
+from marketplace.db import write_later
 from marketplace.districts.models import District
 from marketplace.districts.service import find_district
 from marketplace.errors import Conflict, InvalidInput, Unauthorized
@@ -23,9 +25,9 @@ from marketplace.experts.service import get_expert
 from marketplace.login_sessions.models import LoginSession
 from marketplace.login_sessions.service import (
     API,
+    live_token_session,
     revoke_all_sessions,
     start_session,
-    token_session_is_live,
 )
 from marketplace.validation import MAX_RECORD_ID
 from marketplace.vocabulary import Role
@@ -112,12 +114,17 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
     expert_id = None
     if data.role == Role.district:
         if not data.district:
-            raise InvalidInput(messages.ROLE_NEEDS_DISTRICT)
+            raise InvalidInput(
+                messages.ROLE_NEEDS_DISTRICT, code="district_required", field="district"
+            )
         district_id = find_district(session=session, name=data.district).id
     if data.role == Role.expert:
         if not data.expert_id:
-            raise InvalidInput(messages.ROLE_NEEDS_EXPERT)
+            raise InvalidInput(
+                messages.ROLE_NEEDS_EXPERT, code="expert_required", field="expert_id"
+            )
         expert_id = get_expert(session=session, expert_id=data.expert_id).id
+    center_id = _center_for(session, data)
     user = User(
         username=data.username,
         display_name=data.display_name or data.username,
@@ -125,6 +132,7 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         role=data.role.value,
         district_id=district_id,
         expert_id=expert_id,
+        center_id=center_id,
         email=data.email,
         phone=data.phone,
     )
@@ -141,11 +149,43 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
             "role": user.role,
             "district_id": district_id,
             "expert_id": expert_id,
+            "center_id": center_id,
             "email": user.email,
             "phone": user.phone,
         },
     )
     return user
+
+
+def _center_for(session: Session, data: UserCreate) -> int | None:
+    """The center a new user works for: province staff default to the province center, city
+    staff name a city center, observers name the center whose region they read."""
+    if data.role not in (Role.staff, Role.city_staff, Role.observer):
+        if data.center:
+            raise InvalidInput(
+                messages.FORBIDDEN_CENTER_FOR_ROLE, code="center_not_allowed", field="center"
+            )
+        return None
+    if not data.center:
+        if data.role == Role.staff:
+            center = province_center(session=session)
+            return None if center is None else center.id
+        message = (
+            messages.ROLE_NEEDS_CITY_CENTER
+            if data.role == Role.city_staff
+            else messages.ROLE_NEEDS_CENTER
+        )
+        raise InvalidInput(message, code="center_required", field="center")
+    center = center_named(session=session, name=data.center)
+    if (data.role == Role.city_staff) != (center.city_id is not None):
+        message = (
+            messages.ROLE_NEEDS_CITY_CENTER
+            if data.role == Role.city_staff
+            else messages.ROLE_NEEDS_PROVINCE_CENTER
+        )
+        if data.role != Role.observer:
+            raise InvalidInput(message, code="center_level", field="center")
+    return center.id
 
 
 def update_contact(*, session: Session, user: User, data: UserContactUpdate, actor: Actor) -> User:
@@ -181,10 +221,17 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     valid, new_hash = hasher.verify_and_update(password, user.password_hash)
     if not valid:
         raise Unauthorized(messages.BAD_CREDENTIALS)
+    values: dict[str, object] = {"last_login_at": utcnow()}
     if new_hash:
-        user.password_hash = new_hash
-    user.last_login_at = utcnow()
-    session.add(user)
+        values["password_hash"] = new_hash
+    user_id = user.id
+
+    def write(target: Session) -> None:
+        target.exec(update(User).where(col(User.id) == user_id).values(**values))  # type: ignore[call-overload]
+
+    # The verification above is the slow part (Argon2): it reads only; the write follows it
+    # (after the read, in the write queue, when the caller's session defers writes).
+    write_later(session, write)
     return user
 
 
@@ -207,10 +254,10 @@ def issue_token(
 ) -> str:
     """A signed bearer token naming the user, their token version and a new login session.
 
-    The session (`sid`) is checked on every use: logging out ends it, and revoke_all_sessions
+    `sid` is the session's random secret (the table holds only its hash), checked on every use: logging out ends it, and revoke_all_sessions
     ends every one of the user's.
     """
-    login, _ = start_session(
+    _, session_secret = start_session(
         session=session,
         user=user,
         lifetime=timedelta(minutes=minutes),
@@ -221,7 +268,7 @@ def issue_token(
     now = datetime.now(UTC)
     payload = {
         "sub": str(user.id),
-        "sid": login.id,
+        "sid": session_secret,
         "ver": user.token_version,
         "iat": now,
         "exp": now + timedelta(minutes=minutes),
@@ -240,18 +287,17 @@ def token_login(*, session: Session, token: str, secret: str) -> tuple[User, Log
             options={"require": ["exp", "sub", "sid"]},
         )
         user_id = int(payload["sub"])
-        session_id = payload["sid"]
-        if not _is_record_id(user_id) or not _is_record_id(session_id):
-            raise ValueError(session_id)
+        session_secret = payload["sid"]
+        if not _is_record_id(user_id) or not isinstance(session_secret, str):
+            raise ValueError(user_id)
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         raise Unauthorized(messages.TOKEN_INVALID) from None
     user = session.get(User, user_id)
     if user is None or not user.is_active or payload.get("ver") != user.token_version:
         raise Unauthorized(messages.TOKEN_INVALID)
-    if not token_session_is_live(session=session, session_id=session_id, user=user):
+    login = live_token_session(session=session, token=session_secret, user=user)
+    if login is None:
         raise Unauthorized(messages.TOKEN_INVALID)
-    login = session.get(LoginSession, session_id)
-    assert login is not None  # token_session_is_live found it
     return user, login
 
 
@@ -277,6 +323,7 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         district_id=user.district_id,
         district_name=district_name,
         expert_id=user.expert_id,
+        center_id=user.center_id,
         email=user.email,
         phone=user.phone,
         is_active=user.is_active,

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, delete, select, update
 from marketplace.accounts.models import User
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
+from marketplace.db import write_later
 from marketplace.login_sessions.models import LoginSession
 
 # last_seen_at is written at most this often, so reading pages does not write on every request.
@@ -64,16 +65,23 @@ def start_session(
         ip=ip[:64],
         user_agent=user_agent[:255],
     )
-    session.add(login)
-    session.flush()
-    record(
-        session=session,
-        actor=Actor(label=user.username, user_id=user.id),
-        action="session.login",
-        entity_type="user",
-        entity_id=str(user.id),
-        after={"login_session": login.id, "ip": login.ip, "kind": kind},
-    )
+    actor = Actor(label=user.username, user_id=user.id)
+
+    def write(target: Session) -> None:
+        target.add(login)
+        target.flush()
+        record(
+            session=target,
+            actor=actor,
+            action="session.login",
+            entity_type="user",
+            entity_id=str(login.user_id),
+            after={"login_session": login.id, "ip": login.ip, "kind": kind},
+        )
+
+    # Through write_later: a login verifies the password in a read session (no write lock held
+    # for Argon2) and writes the new session after it.
+    write_later(session, write)
     return login, token
 
 
@@ -90,33 +98,47 @@ def resolve_session(
     if login is None or login.revoked_at is not None:
         return SessionLookup()
     if now >= login.expires_at or now - login.last_seen_at > idle:
-        login.revoked_at = now
-        session.add(login)
+        _set_later(session, login, revoked_at=now)
         return SessionLookup(expired=True)
     user = session.get(User, login.user_id)
     if user is None or not user.is_active or user.token_version != login.user_token_version:
-        login.revoked_at = now
-        session.add(login)
+        _set_later(session, login, revoked_at=now)
         return SessionLookup(expired=True)
     if now - login.last_seen_at >= TOUCH_INTERVAL:
-        login.last_seen_at = now
-        session.add(login)
+        _set_later(session, login, last_seen_at=now)
     return SessionLookup(login=login, user=user)
 
 
-def token_session_is_live(
-    *, session: Session, session_id: int, user: User, now: datetime | None = None
-) -> bool:
-    """Whether the login session a bearer token names is open and still belongs to `user`."""
-    login = session.get(LoginSession, session_id)
-    return (
-        login is not None
-        and login.kind == API
-        and login.user_id == user.id
-        and login.revoked_at is None
-        and (now or utcnow()) < login.expires_at
-        and login.user_token_version == user.token_version
-    )
+def _set_later(session: Session, login: LoginSession, **values: datetime) -> None:
+    """Update one session row through write_later: a page read never writes while reading."""
+    session_id = login.id
+
+    def write(target: Session) -> None:
+        target.exec(  # type: ignore[call-overload]
+            update(LoginSession).where(col(LoginSession.id) == session_id).values(**values)
+        )
+
+    write_later(session, write)
+
+
+def live_token_session(
+    *, session: Session, token: str, user: User, now: datetime | None = None
+) -> LoginSession | None:
+    """The open login session a bearer token's `sid` names, if it still belongs to `user`."""
+    login = session.exec(
+        select(LoginSession).where(
+            LoginSession.token_hash == hash_token(token), LoginSession.kind == API
+        )
+    ).first()
+    if (
+        login is None
+        or login.user_id != user.id
+        or login.revoked_at is not None
+        or (now or utcnow()) >= login.expires_at
+        or login.user_token_version != user.token_version
+    ):
+        return None
+    return login
 
 
 def revoke_all_sessions(
@@ -152,17 +174,22 @@ def end_session(*, session: Session, login: LoginSession, now: datetime | None =
     """Revoke one session (logout); its cookie opens nothing afterwards."""
     if login.revoked_at is not None:
         return
-    login.revoked_at = now or utcnow()
-    session.add(login)
     user = session.get(User, login.user_id)
-    record(
-        session=session,
-        actor=Actor(label=user.username if user else "unknown", user_id=login.user_id),
-        action="session.logout",
-        entity_type="user",
-        entity_id=str(login.user_id),
-        before={"login_session": login.id},
-    )
+    actor = Actor(label=user.username if user else "unknown", user_id=login.user_id)
+    session_id, user_id = login.id, login.user_id
+    _set_later(session, login, revoked_at=now or utcnow())
+
+    def write(target: Session) -> None:
+        record(
+            session=target,
+            actor=actor,
+            action="session.logout",
+            entity_type="user",
+            entity_id=str(user_id),
+            before={"login_session": session_id},
+        )
+
+    write_later(session, write)
 
 
 def end_session_by_token(*, session: Session, token: str) -> None:

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, roles_with, sees_everything
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import City, District
@@ -36,7 +37,7 @@ from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
 from marketplace.vocabulary import Role
 
-STAFF_ROLES = (Role.staff.value, Role.admin.value)
+STAFF_ROLES = roles_with(Action.resource_manage)
 SUBMITTER_ROLES = (*STAFF_ROLES, Role.expert.value)
 MAX_FILES = 10
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -44,7 +45,8 @@ SCREENED_FIELDS = ("title", "summary", "body")
 
 
 def is_staff(user: User) -> bool:
-    return user.role in STAFF_ROLES
+    """Whether `user` reviews and publishes the library (the policy's `resource.manage`)."""
+    return sees_everything(user, Action.resource_manage)
 
 
 def is_author(user: User, resource: Resource) -> bool:
@@ -610,3 +612,12 @@ def public_view(*, session: Session, resource: Resource) -> ResourcePublic:
 
 def file_path(store: FileStore, row: ResourceFile) -> Path:
     return store.path_of(row.sha256)
+
+
+def search_access(session: Session, user: User) -> tuple[str, ...] | None:
+    """The `access` values of the library documents `user` may find in search: staff all;
+    districts those open to every district or to their city; experts those open to all."""
+    if is_staff(user):
+        return None
+    city_id = city_of(session, user)
+    return ("all",) if city_id is None else ("all", f"city:{city_id}")

@@ -14,7 +14,7 @@ from tests.conftest import make_settings
 from tests.matching.db_support import fake_relevance
 from tests.security.world import World, build_world
 from web.app import create_app
-from web.deps import get_session
+from web.deps import get_read_session, get_session
 
 
 @dataclass
@@ -45,6 +45,7 @@ def matrix(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             session.flush()
 
         app.dependency_overrides[get_session] = flush_only
+        app.dependency_overrides[get_read_session] = flush_only
         with TestClient(app) as client:
             yield Matrix(client, session, world)
     finally:

@@ -166,6 +166,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/bookings/{booking_id}/decline"): rule(EXPERT_RECORD, json=reason),
     ("POST", "/api/bookings/{booking_id}/cancel"): rule(BOOKING_PARTY, json=reason),
     ("POST", "/api/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, json=reschedule),
+    # The expert's reschedule is a proposal: the booking district (or staff) answers it.
+    ("POST", "/api/bookings/{booking_id}/proposal/accept"): rule(DISTRICT_RECORD),
+    ("POST", "/api/bookings/{booking_id}/proposal/decline"): rule(DISTRICT_RECORD),
     # The expert side (the expert or staff) records how a session went.
     ("POST", "/api/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
     ("POST", "/api/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
@@ -279,6 +282,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    ("GET", "/audit.csv"): rule(STAFF),
     # Account pages: admins manage accounts; everyone changes their own password.
     ("GET", "/users"): rule(ADMIN),
     ("GET", "/users/new"): rule(ADMIN),
@@ -357,6 +361,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # booking district rates it; every district registers its schools for a training.
     ("GET", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY),
     ("POST", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, form=reschedule_form),
+    ("POST", "/bookings/{booking_id}/proposal/accept"): rule(DISTRICT_RECORD),
+    ("POST", "/bookings/{booking_id}/proposal/decline"): rule(DISTRICT_RECORD),
     ("POST", "/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/rating"): rule(
@@ -367,6 +373,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
         DISTRICT_ONLY,
         form=lambda w: {"school": "第一中学", "participants": "3", "form_nonce": "n-4"},
         ids={"booking_id": "training_id"},
+    ),
+    # The resource library: everyone reads the published library; experts and staff submit;
+    # staff review; world.resource_id is the own expert's submission under review.
+    ("GET", "/library"): rule(ANY_USER),
+    ("GET", "/library/new"): rule((LOGIN, DENY, DENY, OK, OK, OK, OK)),
+    ("POST", "/library"): rule(
+        (LOGIN, DENY, DENY, OK, OK, OK, OK),
+        form=lambda w: {"kind": "course", "title": "新课纲", "body": "内容", "form_nonce": "n-9"},
+    ),
+    ("GET", "/library/{resource_id}"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/review"): rule(STAFF, form=lambda w: {"action": "publish"}),
+    ("POST", "/library/{resource_id}/submit"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/files"): rule(
+        EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
     ),
     # Batch matching pages: staff only.
     ("GET", "/matching"): rule(STAFF),
@@ -483,7 +504,8 @@ def test_route_admits_exactly_the_declared_roles(matrix, method, path):
         got = classify(response, path)
         if not matches(expected, got):
             wrong.append(
-                f"{actor}: expected {expected}, got {response.status_code} {response.text[:160]!r}"
+                f"{actor}: expected {expected}, got {response.status_code}"
+                f" {response.headers.get('location', '')} {response.text[:160]!r}"
             )
         if actor in ("anonymous", "district_other", "expert_other") and not rule.capability:
             leaked = world.leaks(response.text)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.clock import LOCAL_TZ
 from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
@@ -26,6 +27,7 @@ from marketplace.experts.service import (
 )
 from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABELS
 from marketplace.requests.models import DistrictRequest
+from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
 from search.service import SearchRequest, SearchService
@@ -201,7 +203,11 @@ def experts_page(
 ) -> Response:
     q = q.strip()
     # Coordinators and experts see experts who take work; staff may look at every status.
-    chosen_status = _choice(status, ExpertStatus) if is_staff(user) else ExpertStatus.active.value
+    chosen_status = (
+        _choice(status, ExpertStatus)
+        if is_staff(user, Action.expert_manage)
+        else ExpertStatus.active.value
+    )
     filters = ExpertFilters(
         domain=_choice(domain, Domain),
         service_type=_choice(service_type, ServiceType),
@@ -226,7 +232,7 @@ def experts_page(
         "format": filters.format or "",
         "city": filters.city or "",
         "specialty": filters.specialty or "",
-        "status": (filters.status or "") if is_staff(user) else "",
+        "status": (filters.status or "") if is_staff(user, Action.expert_manage) else "",
     }
     pages = max(1, -(-results.total // PAGE_SIZE))
     context = {
@@ -237,9 +243,33 @@ def experts_page(
         "options": _filter_options(session)
         if request.headers.get("HX-Target") != "results"
         else {},
-        "show_status_filter": is_staff(user),
+        "show_status_filter": is_staff(user, Action.expert_manage),
+        "others": _other_kinds(request, session, user, q) if q else None,
     }
     return render(request, "experts/list.html", context, fragments=("results",))
+
+
+OTHER_KINDS_SHOWN = 3
+
+
+def _other_kinds(request: Request, session: Session, user: User, q: str) -> dict | None:
+    """Services (for coordinators and staff) and library material for the same need."""
+    search = getattr(request.app.state, "search", None)
+    if search is None:
+        return None
+    found: dict[str, list | None] = {"services": None, "resources": []}
+    kinds = [("resources", "resource", search_access(session, user))]
+    if user.role != Role.expert.value:
+        kinds.append(("services", "service", None))
+    for key, kind, access in kinds:
+        try:
+            response = search.search(
+                SearchRequest(q=q, kind=kind, access=access, page_size=OTHER_KINDS_SHOWN)
+            )
+        except Unavailable:
+            return None
+        found[key] = response.hits
+    return found
 
 
 def _booking_context(

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, can
 from marketplace.errors import Unavailable
 from marketplace.resources.models import Audience, ResourceKind
-from marketplace.resources.service import city_of, is_staff
-from marketplace.vocabulary import Domain, Format, Role, ServiceType
+from marketplace.resources.service import search_access
+from marketplace.vocabulary import Domain, Format, ServiceType
 from search.service import SearchRequest, SearchService
 from web.deps import CurrentUser, SessionDep
 
@@ -54,15 +54,6 @@ def get_search(request: Request) -> SearchService:
     return service
 
 
-def resource_access(session, user: User) -> tuple[str, ...] | None:  # type: ignore[no-untyped-def]
-    """The library resources a searcher may find: staff all; districts those open to every
-    district or to their city; experts those open to every district."""
-    if is_staff(user):
-        return None
-    city_id = city_of(session, user)
-    return ("all",) if city_id is None else ("all", f"city:{city_id}")
-
-
 @router.get("/search", response_model=SearchPage, summary="搜索专家、服务与资料 / hybrid search")
 def search(
     request: Request,
@@ -96,9 +87,9 @@ def search(
             language=language,
             resource_kind=resource_kind,
             audience=audience,
-            access=resource_access(session, user) if kind == "resource" else None,
+            access=search_access(session, user) if kind == "resource" else None,
             # Paused or retired experts are listed for staff only.
-            include_inactive=include_inactive and user.role in (Role.staff, Role.admin),
+            include_inactive=include_inactive and can(user, Action.expert_manage),
             page=page,
             page_size=page_size,
         )

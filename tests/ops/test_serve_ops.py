@@ -1,0 +1,86 @@
+"""`heart serve --workers 2`: the scheduler runs inside the server with no cron entry, and
+/metrics on whichever worker answers sums the counters of both."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import TEST_SECRET
+from tests.web.test_serve_workers import children, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def served(tmp_path: Path):  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "HEART_ENVIRONMENT": "production",
+        "HEART_SECRET_KEY": TEST_SECRET,
+        "HEART_DATABASE_URL": f"sqlite:///{tmp_path / 'heart.db'}",
+        "HEART_DATA_DIR": str(data),
+        "HEART_EMBED_MODEL": "none",
+    }
+    heart = [sys.executable, "-m", "web.cli"]
+    subprocess.run([*heart, "init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [*heart, "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if len(children(process.pid)) >= 2 and httpx.get(f"{url}/api/health").is_success:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        else:
+            pytest.fail((tmp_path / "serve.log").read_text())
+        yield url, data
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def health_requests(url: str) -> float:
+    text = httpx.get(f"{url}/metrics").text  # from 127.0.0.1: in the default allowed networks
+    pattern = r'heart_http_requests_total\{method="GET",route="/api/health",status="\d+"\} (\S+)'
+    return sum(float(v) for v in re.findall(pattern, text))
+
+
+def test_serve_runs_every_job_by_itself_and_metrics_add_up_across_workers(served):
+    url, data = served
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{url}/api/health").json()
+        done = {j["name"] for j in body["jobs"] if j["last_success_at"]}
+        if len(done) == 8:
+            break
+        time.sleep(0.5)
+    assert len(done) == 8, body
+    assert body["scheduler"]["holder"]
+    before = health_requests(url)
+    for _ in range(20):  # a fresh connection each time: the kernel spreads them over workers
+        assert httpx.get(f"{url}/api/health").status_code == 200
+    assert health_requests(url) - before == 20
+    pids = {p.name.split("_")[-1] for p in (data / "prometheus").glob("counter_*.db")}
+    assert len(pids) == 2, pids
