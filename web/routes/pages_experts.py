@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -29,6 +29,7 @@ from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABE
 from marketplace.requests.models import DistrictRequest
 from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
+from marketplace.validation import parse_day
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
 from search.service import SearchRequest, SearchService
 from web.deps import SessionDep
@@ -318,10 +319,7 @@ def expert_profile(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
     today = datetime.now(LOCAL_TZ).date()
-    try:
-        week_of = date.fromisoformat(week) if week else today
-    except ValueError:
-        week_of = today
+    week_of = (parse_day(week) if week else None) or today
     booking = _booking_context(session, user, request_id, kind, format)
     week_view = week_slots(
         session=session,
