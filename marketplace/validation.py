@@ -107,10 +107,6 @@ def check_text(value: str) -> str:
     return value
 
 
-def has_control_characters(value: str) -> bool:
-    return _CONTROL.search(value) is not None
-
-
 def _sane_date(value: date) -> date:
     check_date_in_range(value)
     return value
