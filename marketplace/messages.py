@@ -84,6 +84,10 @@ ACCOUNT_REACTIVATED = "账号已恢复启用"
 ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
 PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
 ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+SERVICE_CREATED = "采购服务已加入目录"
+SERVICE_SAVED = "采购服务已保存"
+SERVICE_RETIRED = "采购服务已停用：区县不能再申请"
+SERVICE_DELETED = "采购服务已删除"
 
 # --- the audit log in words (marketplace/audit/labels.py) ---
 AUDIT_ENTITY_LABELS = {
