@@ -133,7 +133,7 @@ def redirect_with_flash(url: str, key: str) -> Response:
 class FormOnce:
     """Remembers which one-time form ids were already used (double-clicked or re-sent forms).
 
-    In memory and per process, like the login limiter: enough to absorb a double click or a
+    In memory and per process: enough to absorb a double click or a
     browser re-sending a form; the services' own state checks remain the real guard.
     """
 

@@ -16,6 +16,7 @@ from marketplace.audit.labels import actions_matching, entity_label
 from marketplace.audit.service import known_actions, known_entity_types, list_entries
 from marketplace.clock import LOCAL_TZ
 from marketplace.reports.cells import csv_text
+from marketplace.validation import parse_day
 from web.audit_view import describe
 from web.deps import SessionDep
 from web.pages import AuditPage
@@ -29,10 +30,7 @@ Text = Annotated[str, Query(max_length=64)]
 
 
 def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip()) if text.strip() else None
-    except ValueError:
-        return None
+    return parse_day(text) if text.strip() else None
 
 
 def _filters(
