@@ -1,18 +1,24 @@
-"""Who may act on booking records: the role checks every booking domain shares."""
+"""Who may act on booking records: the role checks every booking domain shares, asked of the
+one policy (marketplace.accounts.permissions)."""
 
 from __future__ import annotations
 
 from booking.sessions.models import Booking
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import POLICY, Action, Scope, sees_everything
 from marketplace.errors import Forbidden
 from marketplace.vocabulary import Role
 
-STAFF_ROLES = (Role.staff.value, Role.admin.value)
+# The roles that see every booking (province staff, admins): staff mail goes to them.
+STAFF_ROLES = tuple(
+    sorted(role.value for role, scope in POLICY[Action.booking_read].items() if scope is Scope.all)
+)
 
 
 def is_staff(user: User) -> bool:
-    return user.role in STAFF_ROLES
+    """Whether `user` acts on every booking (scope `all` for bookings in the policy)."""
+    return sees_everything(user, Action.booking_read)
 
 
 def require_expert_editor(user: User, expert_id: str) -> None:

@@ -33,6 +33,7 @@ class SlotRejected(ValueError):
         "taken",
         "daily_limit",
         "monthly_limit",
+        "off_grid",
     )
 
     def __init__(self, reason: str) -> None:
@@ -281,6 +282,16 @@ def free_slots(
     return slots
 
 
+SLOT_STEPS = (15, 30, 60)
+
+
+def on_grid(policy: Policy, start: datetime) -> bool:
+    """True when `start` lies on the policy's slot grid (local minutes past midnight)."""
+    local = start.astimezone(parse_timezone(policy.timezone))
+    minutes = local.hour * 60 + local.minute
+    return local.second == 0 and local.microsecond == 0 and minutes % policy.slot_step_minutes == 0
+
+
 def check_slot(
     schedule: Schedule,
     *,
@@ -298,6 +309,8 @@ def check_slot(
         raise SlotRejected("notice")
     if end > now + timedelta(days=schedule.policy.horizon_days):
         raise SlotRejected("horizon")
+    if not on_grid(schedule.policy, start):
+        raise SlotRejected("off_grid")
     opened = subtract(
         opening_hours(schedule, start - timedelta(days=1), end + timedelta(days=1)),
         merge(schedule.out_of_office),

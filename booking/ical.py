@@ -24,7 +24,10 @@ MAX_COMPONENTS = 5_000
 MAX_DEPTH = 4  # VCALENDAR > VTIMEZONE > STANDARD, VCALENDAR > VEVENT > VALARM
 MAX_OCCURRENCES = 10_000
 MAX_LINE_CHARS = 10_000
-EARLIEST_YEAR = 1970
+# Events outside these years are skipped one by one with a note (never the whole file): nothing
+# that old or that far ahead can block a bookable slot, and the extremes break date arithmetic.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2200
 # Sub-daily recurrence multiplies occurrences without bound; a busy calendar has no use for it.
 REFUSED_FREQUENCIES = {"SECONDLY", "MINUTELY", "HOURLY"}
 MAX_PER_DAY = 24  # BYHOUR x BYMINUTE x BYSECOND expansions of one day
@@ -70,6 +73,22 @@ class SessionInfo:
     status: str
     location: str
     updated_at: datetime
+    # Feeds publish each event with its organizer (RFC 5546 requires one).
+    organizer: Party | None = None
+
+
+# What a calendar client shows for each session status. A completed or no-show session took
+# its time as planned (CONFIRMED); only cancelled and declined ones are CANCELLED.
+EVENT_STATUS = {
+    "requested": "TENTATIVE",
+    "confirmed": "CONFIRMED",
+    "completed": "CONFIRMED",
+    "no_show": "CONFIRMED",
+    "cancelled": "CANCELLED",
+    "declined": "CANCELLED",
+}
+# Attendee participation: accepted once the session is confirmed (or took place).
+ACCEPTED_STATUSES = ("confirmed", "completed", "no_show")
 
 
 def session_uid(token: str) -> str:
@@ -101,12 +120,9 @@ def _event(info: SessionInfo, tz: ZoneInfo, *, cancelled: bool) -> icalendar.Eve
         event.add("description", info.description)
     if info.location:
         event.add("location", info.location)
-    if cancelled:
-        event.add("status", "CANCELLED")
-    elif info.status == "confirmed" or info.status == "completed":
-        event.add("status", "CONFIRMED")
-    else:
-        event.add("status", "TENTATIVE")
+    event.add("status", "CANCELLED" if cancelled else EVENT_STATUS.get(info.status, "TENTATIVE"))
+    if info.organizer is not None:
+        event.add("organizer", info.organizer.address(), encode=0)
     return event
 
 
@@ -116,17 +132,25 @@ def session_ics(
     organizer: Party,
     attendees: Sequence[Party],
     cancelled: bool = False,
+    publish: bool = False,
     timezone: str = "Asia/Shanghai",
 ) -> bytes:
-    """One session as METHOD:REQUEST, or METHOD:CANCEL when it was cancelled or declined."""
+    """One session as METHOD:REQUEST (CANCEL once cancelled or declined) for its attendees, or
+    as METHOD:PUBLISH, a copy for the organizer's own calendar that asks nothing of anyone."""
     tz = ZoneInfo(timezone)
-    calendar = _calendar("CANCEL" if cancelled else "REQUEST")
+    method = "PUBLISH" if publish else "CANCEL" if cancelled else "REQUEST"
+    calendar = _calendar(method)
     event = _event(info, tz, cancelled=cancelled)
-    event.add("organizer", organizer.address(), encode=0)
+    if info.organizer is None:
+        event.add("organizer", organizer.address(), encode=0)
     for party in attendees:
         attendee = party.address()
         attendee.params["ROLE"] = "REQ-PARTICIPANT"
-        attendee.params["PARTSTAT"] = "ACCEPTED" if info.status == "confirmed" else "NEEDS-ACTION"
+        accepted = info.status in ACCEPTED_STATUSES
+        attendee.params["PARTSTAT"] = "ACCEPTED" if accepted else "NEEDS-ACTION"
+        if not publish:
+            # Without RSVP=TRUE calendar clients (Outlook, Gmail, Apple) send no reply.
+            attendee.params["RSVP"] = "TRUE"
         event.add("attendee", attendee, encode=0)
     calendar.add_component(event)
     calendar.add_missing_timezones()
@@ -186,6 +210,79 @@ def _per_day(rule: icalendar.vRecur) -> int:
     return count
 
 
+# The longest month of each month number (February: 29), for rules that can never occur.
+_MONTH_DAYS = {
+    1: 31,
+    2: 29,
+    3: 31,
+    4: 30,
+    5: 31,
+    6: 30,
+    7: 31,
+    8: 31,
+    9: 30,
+    10: 31,
+    11: 30,
+    12: 31,
+}
+
+
+def _never_occurs(rule: icalendar.vRecur) -> bool:
+    """True for a rule whose month days exist in none of its months (BYMONTH=2;BYMONTHDAY=30).
+
+    Expanding such a rule makes the recurrence library walk every day up to the year 9999
+    looking for an occurrence; it is refused before expansion instead."""
+    months = [int(m) for m in rule.get("BYMONTH", [])] or list(range(1, 13))
+    days = [int(d) for d in rule.get("BYMONTHDAY", [])]
+    if not days:
+        return False
+    longest = max(_MONTH_DAYS.get(m, 31) for m in months)
+    return all(abs(d) > longest for d in days)
+
+
+def _start_year(event: icalendar.cal.Component) -> int | None:
+    try:
+        value = event["DTSTART"].dt
+    except Exception:  # noqa: BLE001  (missing or broken: the expansion reports it as malformed)
+        return None
+    return value.year if isinstance(value, date) else None
+
+
+def _skip_out_of_range(calendar: icalendar.Calendar) -> list[str]:
+    """Drop events starting before EARLIEST_YEAR or after LATEST_YEAR; a note for each."""
+    notes: list[str] = []
+    for event in list(calendar.walk("VEVENT")):
+        year = _start_year(event)
+        if year is not None and not EARLIEST_YEAR <= year <= LATEST_YEAR:
+            notes.append(f"{event.get('SUMMARY') or event.get('UID') or '?'}（{year} 年）")
+            for parent in calendar.walk():
+                if event in parent.subcomponents:
+                    parent.subcomponents.remove(event)
+    return notes
+
+
+def _periods(rule: icalendar.vRecur, freq: str, days: int) -> int:
+    """Candidates the expansion walks from DTSTART over `days` days (an upper bound)."""
+
+    def n(part: str) -> int:
+        return len(rule.get(part, []))
+
+    if freq == "WEEKLY":
+        return (days // 7 + 1) * max(1, n("BYDAY"))
+    if freq == "MONTHLY":
+        return (days // 28 + 1) * max(1, n("BYMONTHDAY"), 5 * n("BYDAY"))
+    if freq == "YEARLY":
+        per_year = max(
+            1,
+            max(1, n("BYMONTH")) * max(1, n("BYMONTHDAY")),
+            53 * n("BYDAY"),
+            n("BYYEARDAY"),
+            7 * n("BYWEEKNO"),
+        )
+        return (days // 365 + 1) * per_year
+    return days
+
+
 def _check_recurrence(calendar: icalendar.Calendar, end: datetime) -> None:
     """Refuse rules that would make expansion explode; the estimate is an upper bound per rule:
     at most `_per_day` occurrences on each day from DTSTART to the window's end (or COUNT)."""
@@ -197,18 +294,18 @@ def _check_recurrence(calendar: icalendar.Calendar, end: datetime) -> None:
         start = event.get("DTSTART")
         if start is None:
             raise IcsRejected("malformed", "RRULE without DTSTART")
-        if start.dt.year < EARLIEST_YEAR:
-            raise IcsRejected("recurrence_too_old", str(start.dt))
         first = start.dt if isinstance(start.dt, datetime) else datetime.combine(start.dt, time(0))
         days = max(1, (end.replace(tzinfo=None) - first.replace(tzinfo=None)).days + 1)
         for one in rule if isinstance(rule, list) else [rule]:
             freq = [str(f).upper() for f in one.get("FREQ", [])]
             if any(f in REFUSED_FREQUENCIES for f in freq):
                 raise IcsRejected("recurrence_too_frequent", ",".join(freq))
+            if _never_occurs(one):
+                raise IcsRejected("recurrence_never", str(event.get("SUMMARY") or ""))
             per_day = _per_day(one)
             if per_day > MAX_PER_DAY:
                 raise IcsRejected("recurrence_too_frequent", f"{per_day} per day")
-            estimate = days * per_day
+            estimate = _periods(one, freq[0] if freq else "DAILY", days) * per_day
             counts = one.get("COUNT", [])
             if counts:
                 estimate = min(estimate, int(counts[0]))
@@ -225,10 +322,35 @@ def _as_utc(value: date | datetime, tz: ZoneInfo) -> datetime:
     return datetime.combine(value, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def busy_intervals(
-    data: bytes, *, start: datetime, end: datetime, timezone: str = "Asia/Shanghai"
-) -> list[Interval]:
-    """Busy times from `start` to `end` in an .ics, recurrences expanded; IcsRejected if hostile."""
+@dataclass(frozen=True)
+class BusyRead:
+    """What a busy calendar says for one window: merged busy intervals, and the events skipped."""
+
+    intervals: list[Interval]
+    skipped: list[str]
+
+
+def _declined_by(event: icalendar.cal.Component, addresses: frozenset[str]) -> bool:
+    attendees = event.get("ATTENDEE") or []
+    for attendee in attendees if isinstance(attendees, list) else [attendees]:
+        address = str(attendee).lower().removeprefix("mailto:")
+        if address in addresses and str(attendee.params.get("PARTSTAT", "")).upper() == "DECLINED":
+            return True
+    return False
+
+
+def read_busy(
+    data: bytes,
+    *,
+    start: datetime,
+    end: datetime,
+    timezone: str = "Asia/Shanghai",
+    owner_addresses: frozenset[str] = frozenset(),
+) -> BusyRead:
+    """Busy times from `start` to `end` in an .ics, recurrences expanded; IcsRejected if hostile.
+
+    Transparent and cancelled events are free, and so are invitations the calendar's owner
+    (any of `owner_addresses`) declined."""
     text = _prescan(data)
     try:
         calendar = icalendar.Calendar.from_ical(text)
@@ -236,8 +358,10 @@ def busy_intervals(
         raise IcsRejected("malformed", type(exc).__name__) from exc
     if calendar.name != "VCALENDAR":
         raise IcsRejected("malformed", "not a VCALENDAR")
+    skipped = _skip_out_of_range(calendar)
     _check_recurrence(calendar, end)
     tz = ZoneInfo(timezone)
+    owners = frozenset(a.lower() for a in owner_addresses)
     intervals: list[Interval] = []
     try:
         occurrences = recurring_ical_events.of(calendar, components=["VEVENT"]).between(start, end)
@@ -250,6 +374,8 @@ def busy_intervals(
             if str(event.get("TRANSP", "")).upper() == "TRANSPARENT":
                 continue
             if str(event.get("STATUS", "")).upper() == "CANCELLED":
+                continue
+            if owners and _declined_by(event, owners):
                 continue
             if "DTEND" in event:
                 ends = _as_utc(event["DTEND"].dt, tz)
@@ -265,27 +391,11 @@ def busy_intervals(
         raise
     except Exception as exc:  # noqa: BLE001  (bad dates, broken rules inside the expansion)
         raise IcsRejected("malformed", type(exc).__name__) from exc
-    return merge(intervals)
+    return BusyRead(merge(intervals), skipped)
 
 
-def fetch_ics(url: str, *, timeout: float = 10.0) -> bytes:
-    """GET a calendar feed with a size cap and a timeout; IcsRejected("unreachable") on failure."""
-    import httpx
-
-    if url.lower().startswith("webcal://"):
-        url = "https://" + url[len("webcal://") :]
-    try:
-        with httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=3) as client:
-            with client.stream("GET", url, headers={"Accept": "text/calendar"}) as response:
-                if response.status_code != 200:
-                    raise IcsRejected("unreachable", f"HTTP {response.status_code}")
-                chunks: list[bytes] = []
-                size = 0
-                for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > MAX_ICS_BYTES:
-                        raise IcsRejected("too_large", f"> {MAX_ICS_BYTES} bytes")
-                    chunks.append(chunk)
-    except httpx.HTTPError as exc:
-        raise IcsRejected("unreachable", type(exc).__name__) from exc
-    return b"".join(chunks)
+def busy_intervals(
+    data: bytes, *, start: datetime, end: datetime, timezone: str = "Asia/Shanghai"
+) -> list[Interval]:
+    """Busy times from `start` to `end` in an .ics (see `read_busy`)."""
+    return read_busy(data, start=start, end=end, timezone=timezone).intervals

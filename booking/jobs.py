@@ -8,6 +8,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from booking.busy import service as busy_service
+from booking.fetching import fetcher_for
 from booking.locking import serialized_session
 from booking.notifications import outbox
 from booking.notifications import service as notifications_service
@@ -33,8 +34,10 @@ def queue_reminders(ctx: JobContext) -> str:
 
 def poll_feeds(ctx: JobContext) -> str:
     """Refresh every subscribed busy calendar; feeds that failed keep their old busy times."""
-    with serialized_session(ctx.engine) as session:
-        report = busy_service.poll_busy_feeds(session=session, now=ctx.now)
+    # Fetching and parsing run outside any write transaction (see poll_busy_feeds).
+    report = busy_service.poll_busy_feeds(
+        engine=ctx.engine, now=ctx.now, fetch=fetcher_for(ctx.settings)
+    )
     summary = messages.JOB_SUMMARY_FEEDS.format(
         refreshed=report.refreshed, failed=len(report.failed)
     )

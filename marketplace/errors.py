@@ -1,4 +1,6 @@
-"""Domain errors: each carries a user-facing (Chinese) message and an HTTP-like status."""
+"""Domain errors: each carries a user-facing (Chinese) message and an HTTP-like status, and may
+carry a stable `code` (what went wrong, for callers to branch on) and the `field` it concerns
+(for forms to show it in place). Callers branch on `code`/`field`, never on the message text."""
 
 from __future__ import annotations
 
@@ -8,10 +10,19 @@ from typing import Any
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: Any = None,
+        code: str | None = None,
+        field: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        self.code = code
+        self.field = field
 
 
 class InvalidInput(DomainError):

@@ -19,10 +19,14 @@ SERVICE_TYPE_LABELS = {
 STATUS_LABELS = {"active": "在岗", "paused": "暂停", "retired": "退出"}
 ROLE_LABELS = {
     "admin": "系统管理员",
-    "staff": "资源中心工作人员",
+    "staff": "省级资源中心",
+    "city_staff": "市级资源中心",
     "district": "区县协调员",
     "expert": "专家",
+    "observer": "教育局（只读）",
 }
+CENTER_PROVINCE = "省级资源中心"
+CENTER_CITY = "{city}资源中心"
 
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
@@ -37,6 +41,13 @@ REGION_NOT_FOUND = "未知地区：{province} / {city} / {district}"
 REGION_AMBIGUOUS = "区县名称不唯一，请写成 市/区县：{name}"
 ROLE_NEEDS_DISTRICT = "区县协调员账号必须绑定区县（--district）"
 ROLE_NEEDS_EXPERT = "专家账号必须绑定专家编号（--expert-id）"
+ROLE_NEEDS_CITY_CENTER = "市级资源中心账号必须绑定一个市级资源中心（--center，如 西安市）"
+ROLE_NEEDS_CENTER = "只读账号必须绑定资源中心（--center：省名或市名）"
+ROLE_NEEDS_PROVINCE_CENTER = "省级资源中心账号只能绑定省级资源中心"
+FORBIDDEN_CENTER_FOR_ROLE = "只有资源中心工作人员和只读账号绑定资源中心"
+CENTER_NOT_FOUND = "未知资源中心：{name}"
+CENTER_OUTSIDE_REGION = "只能选择本中心所辖地区的区县或片区"
+CENTER_FOREIGN = "这项服务属于其他资源中心"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_GUESSABLE = (
     "密码太容易被猜到：{reasons}。请换用更长、更少见的组合，例如三四个互不相关的词加上数字或符号"
@@ -232,6 +243,7 @@ SLOT_REJECTED = {
     "taken": SLOT_TAKEN,
     "daily_limit": "专家当天的可预约时长已满",
     "monthly_limit": "专家本月的可服务时长已满",
+    "off_grid": "开始时间须落在专家的预约时间格上（每 {step} 分钟一格，例如 09:00、09:{step:02d}）",
 }
 EXPERT_NOT_BOOKABLE = "该专家当前不接受预约"
 EXPERT_NO_SERVICE = "该专家不提供此类服务：{kind}"
@@ -253,12 +265,16 @@ ICS_REJECTED = {
     "too_many_components": "日历文件包含的组件过多",
     "too_many_occurrences": "日历中的重复事件展开后过多",
     "recurrence_too_frequent": "不支持按小时、分钟或秒重复的事件",
-    "recurrence_too_old": "重复事件的开始时间过早（1970 年以前）",
+    "recurrence_never": "日历中的重复规则永远不会发生（例如 2 月 30 日），请删除该事件后重试",
+    "too_complex": "日历中的重复规则过于复杂，无法在限定时间内展开，请简化后重试",
     "malformed": "不是有效的 iCalendar（.ics）日历文件",
-    "unreachable": "无法获取日历订阅地址：{detail}",
+    "unreachable": "无法获取该日历订阅地址：请确认地址正确，并且可以从互联网公开访问",
 }
 FEED_NOT_FOUND = "日历订阅地址无效或已撤销"
+# Appended to a session's title in feeds, so a held or missed session reads as what it was.
+FEED_TITLE_SUFFIX = {"completed": "（已完成）", "no_show": "（未出席）"}
 BUSY_CALENDAR_NOT_FOUND = "忙碌日历不存在：{id}"
+BUSY_CALENDAR_SKIPPED = "已跳过 {count} 个时间超出范围的事件：{events}"
 MAIL_SUBJECTS = {
     "request": "新的预约申请：{title}",
     "confirmation": "预约已确认：{title}",
@@ -267,10 +283,21 @@ MAIL_SUBJECTS = {
     "declined": "预约未被接受：{title}",
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
+    "proposal": "专家提议改期，请答复：{title}",
+    "proposal_declined": "改期提议未被接受：{title}",
 }
 MAIL_BODY = (
-    "{kind}「{title}」\n时间：{start} — {end}（北京时间）\n形式：{format}\n状态：{status}\n{extra}"
+    "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
 )
+ZONE_BEIJING = "北京时间"
+ZONE_OTHER = "{zone} 时间"
+MAIL_LINK = "查看、确认、拒绝或改期：{url}"
+PROPOSAL_MAIL = (
+    "专家提议把会话改到：{when}（北京时间）。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
+)
+PROPOSAL_DECLINED_MAIL = "区县未接受改期提议（{when}），会话保持原时间。"
+PROPOSAL_NONE = "该预约没有待答复的改期提议"
+MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"
 
 # --- operations: scheduled jobs, health, metrics (marketplace/jobs, web/routes/ops*.py) -------
 JOB_OVER_BUDGET = "超出时间预算仍未完成，已记为失败（完成前不会再次启动）"
@@ -324,6 +351,9 @@ FEED_LINK_REVOKED = "日历订阅链接已撤销，旧链接不再可用"
 FEED_LINK_STAFF = "工作人员没有个人日历订阅链接"
 BOOKING_RESCHEDULED = "预约已改期"
 BOOKING_RESCHEDULED_PENDING = "预约已改期，等待专家重新确认"
+BOOKING_PROPOSAL_SENT = "改期提议已发送：区县接受前，会话保持原时间"
+BOOKING_PROPOSAL_ACCEPTED = "已接受改期，会话已移到新时间"
+BOOKING_PROPOSAL_DECLINED = "已拒绝改期提议，会话保持原时间"
 BOOKING_COMPLETED = "已标记为完成"
 BOOKING_NO_SHOW = "已记录为未出席"
 BOOKING_RATED = "感谢您的评价"
@@ -375,6 +405,8 @@ NOTIFY_BOOKING = {
     "declined": "预约未被接受：{title}（{who}，{start}）",
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
+    "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
+    "proposal_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"

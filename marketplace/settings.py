@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_sender: str = "heart-hub@localhost"
+    # Where users open the hub: links in mail point here.
+    public_url: str = "http://localhost:8000"
+    # Comma-separated host names of internal calendar servers that busy-calendar feeds may use
+    # (on-premise deployments); every other feed must resolve to public addresses only.
+    calendar_allowed_hosts: str = ""
 
     # Web pages (web/sessions.py): server-side login sessions behind a signed cookie, and the
     # per-process login rate limit (failures per username + client address).

@@ -32,7 +32,11 @@ class ExpertStatus(StrEnum):
 
 
 class Role(StrEnum):
+    """Who a user is. `staff` is province staff (the value predates city centers and stays)."""
+
     admin = "admin"
     staff = "staff"
+    city_staff = "city_staff"
     district = "district"
     expert = "expert"
+    observer = "observer"

@@ -21,11 +21,13 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach, user_center
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
+from marketplace.districts.models import Zone, ZoneExpert
 from marketplace.districts.service import RegionIndex
-from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.experts.service import public_views as expert_public_views
 from marketplace.notifications.models import NotificationKind
@@ -392,6 +394,47 @@ def _load_requests(session: Session, request_ids: list[int] | None) -> list[Dist
     return requests
 
 
+# Added to the relevance of a city center's own expert group in its batch runs: a tie-break, far
+# below any difference in fit that matters, so the city group comes first where fit is equal.
+CITY_GROUP_TIE_BREAK = 1e-4
+
+
+def _city_groups(session: Session) -> dict[str, set[int]]:
+    """expert id → the cities whose expert group (through its zones) the expert belongs to."""
+    groups: dict[str, set[int]] = {}
+    for expert_id, city_id in session.exec(
+        select(ZoneExpert.expert_id, Zone.city_id).join(Zone, col(Zone.id) == ZoneExpert.zone_id)
+    ).all():
+        groups.setdefault(expert_id, set()).add(city_id)
+    return groups
+
+
+def _regional_pool(pool: Pool, groups: dict[str, set[int]], city_id: int) -> tuple[Pool, set[str]]:
+    """A city center's pool: the province's experts (in no city group) and the city's own group;
+    other cities' groups are left out. Returns the pool and the ids of the city's group."""
+    own = {e for e, cities in groups.items() if city_id in cities}
+    keep = [i for i, e in enumerate(pool.experts) if e.id in own or e.id not in groups]
+    return (
+        Pool(
+            [pool.experts[i] for i in keep],
+            [pool.texts[i] for i in keep],
+            {pool.experts[i].id: pool.names.get(pool.experts[i].id, "") for i in keep},
+        ),
+        own,
+    )
+
+
+def _require_reach(
+    session: Session, user: User | None, requests: Iterable[DistrictRequest]
+) -> None:
+    """Forbidden unless every request's district is within `user`'s reach for batch matching."""
+    if user is None:
+        return
+    districts = reach(session, user, Action.match_run)
+    if districts is not None and any(r.district_id not in districts for r in requests):
+        raise Forbidden(messages.FORBIDDEN, code="outside_region")
+
+
 def run_batch(
     *,
     session: Session,
@@ -401,15 +444,29 @@ def run_batch(
     request_ids: list[int] | None = None,
     method: str = "solver",
     progress: Progress | None = None,
+    user: User | None = None,
 ) -> MatchRun:
-    """Match submitted requests (all, or the ids given) and store the proposal."""
+    """Match submitted requests (all, or the ids given) and store the proposal. With `user` of a
+    city center: only their districts' requests (all of them when no ids are given), against
+    the province's experts and the city's own group, the city group first where fit is equal."""
+    districts = None if user is None else reach(session, user, Action.match_run)
     requests = _load_requests(session, request_ids)
+    if request_ids is None and districts is not None:
+        requests = [r for r in requests if r.district_id in districts]
+    _require_reach(session, user, requests)
     if not requests:
-        raise InvalidInput(messages.MATCH_EMPTY_BATCH)
+        raise InvalidInput(messages.MATCH_EMPTY_BATCH, code="match_empty_batch")
     regions = RegionIndex(session)
     needs = [need_from_request(r, regions) for r in requests]
     pool = load_pool(session=session, month_of=min(r.window_start for r in requests))
+    center = None if user is None else user_center(session, user)
+    own_group: set[str] = set()
+    if districts is not None and center is not None and center.city_id is not None:
+        pool, own_group = _regional_pool(pool, _city_groups(session), center.city_id)
     scores, weights = _score_inputs(session, pool, needs, relevance_factory)
+    if own_group and scores.size:
+        columns = [j for j, e in enumerate(pool.experts) if e.id in own_group]
+        scores[:, columns] += CITY_GROUP_TIE_BREAK
     result = plan_batch(
         needs,
         pool.experts,
@@ -489,12 +546,25 @@ def _pair_row(
     )
 
 
-def get_run(*, session: Session, run_id: int) -> MatchRun:
-    """The stored proposal, or NotFound."""
+def get_run(*, session: Session, run_id: int, user: User | None = None) -> MatchRun:
+    """The stored proposal, or NotFound; with `user`, Forbidden unless every request of the run
+    is within their reach (a city center sees its own districts' runs)."""
     run = session.get(MatchRun, run_id)
     if run is None:
         raise NotFound(messages.MATCH_RUN_NOT_FOUND.format(id=run_id))
+    if user is not None and not _run_within(session, user, run):
+        raise Forbidden(messages.FORBIDDEN, code="outside_region")
     return run
+
+
+def _run_within(session: Session, user: User, run: MatchRun) -> bool:
+    districts = reach(session, user, Action.match_run)
+    if districts is None:
+        return True
+    owners = session.exec(
+        select(DistrictRequest.district_id).where(col(DistrictRequest.id).in_(run.request_ids))
+    ).all()
+    return all(d in districts for d in owners)
 
 
 def _pairs(session: Session, run_id: int) -> list[MatchPair]:
@@ -517,9 +587,10 @@ def run_view(*, session: Session, run: MatchRun) -> RunPublic:
     )
 
 
-def list_runs(*, session: Session, limit: int = 50) -> list[MatchRun]:
-    """Most recent proposals first."""
-    return list(session.exec(select(MatchRun).order_by(col(MatchRun.id).desc()).limit(limit)).all())
+def list_runs(*, session: Session, limit: int = 50, user: User | None = None) -> list[MatchRun]:
+    """Most recent proposals first (with `user`, those within their reach)."""
+    runs = list(session.exec(select(MatchRun).order_by(col(MatchRun.id).desc()).limit(limit)).all())
+    return runs if user is None else [r for r in runs if _run_within(session, user, r)]
 
 
 def _active(pair: MatchPair) -> bool:
@@ -528,7 +599,7 @@ def _active(pair: MatchPair) -> bool:
 
 def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User) -> MatchRun:
     """Remove and add pairs of a proposed run, re-checking every hard rule for added pairs."""
-    run = get_run(session=session, run_id=run_id)
+    run = get_run(session=session, run_id=run_id, user=user)
     if run.status != RunStatus.proposed.value:
         raise Conflict(messages.MATCH_RUN_NOT_OPEN.format(status=run.status))
     pairs = _pairs(session, run_id)
@@ -626,7 +697,7 @@ def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User)
 
 def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     """Confirm a proposal: its pairs become pending sessions, its requests become matched."""
-    run = get_run(session=session, run_id=run_id)
+    run = get_run(session=session, run_id=run_id, user=user)
     if run.status != RunStatus.proposed.value:
         raise Conflict(messages.MATCH_RUN_NOT_OPEN.format(status=run.status))
     pairs = [p for p in _pairs(session, run_id) if _active(p)]
@@ -701,7 +772,7 @@ def _notify_matched(
 
 def discard_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     """Drop a proposal that will not be confirmed."""
-    run = get_run(session=session, run_id=run_id)
+    run = get_run(session=session, run_id=run_id, user=user)
     if run.status != RunStatus.proposed.value:
         raise Conflict(messages.MATCH_RUN_NOT_OPEN.format(status=run.status))
     run.status = RunStatus.discarded.value
@@ -725,13 +796,18 @@ def confirmed_pairs(
     request_id: int | None = None,
     expert_id: str | None = None,
     run_id: int | None = None,
+    user: User | None = None,
 ) -> list[ConfirmedPair]:
-    """Confirmed pairs (pending sessions for booking), optionally for one request/expert/run."""
+    """Confirmed pairs (pending sessions for booking), optionally for one request/expert/run;
+    with `user`, of the districts within their reach."""
     query = (
         select(MatchPair, DistrictRequest)
         .join(DistrictRequest, DistrictRequest.id == MatchPair.request_id)
         .where(MatchPair.status == PairStatus.confirmed.value)
     )
+    districts = None if user is None else reach(session, user, Action.match_run)
+    if districts is not None:
+        query = query.where(col(DistrictRequest.district_id).in_(sorted(districts)))
     if request_id is not None:
         query = query.where(MatchPair.request_id == request_id)
     if expert_id is not None:

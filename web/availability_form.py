@@ -34,6 +34,7 @@ POLICY_FIELDS = (
     "buffer_after_minutes",
     "min_notice_hours",
     "horizon_days",
+    "slot_step_minutes",
     "daily_limit_hours",
     "monthly_limit_hours",
 )
@@ -112,6 +113,7 @@ def form_from_availability(current: AvailabilityPublic) -> AvailabilityForm:
         "buffer_after_minutes": str(current.buffer_after_minutes),
         "min_notice_hours": _number(current.min_notice_minutes / 60),
         "horizon_days": str(current.horizon_days),
+        "slot_step_minutes": str(current.slot_step_minutes),
         "daily_limit_hours": _number(current.daily_limit_hours),
         "monthly_limit_hours": _number(current.monthly_limit_hours),
     }
@@ -163,7 +165,12 @@ def _policy_value(name: str, text: str, errors: dict[str, str]) -> Any:
     except ValueError:
         errors[name] = messages.NUMBER_REQUIRED
         return None
-    if name in ("buffer_before_minutes", "buffer_after_minutes", "horizon_days"):
+    if name in (
+        "buffer_before_minutes",
+        "buffer_after_minutes",
+        "horizon_days",
+        "slot_step_minutes",
+    ):
         if not value.is_integer():
             errors[name] = messages.WHOLE_NUMBER_REQUIRED
             return None

@@ -12,23 +12,29 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, Scope, scope_of
 from marketplace.audit.service import list_entries
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
-from marketplace.vocabulary import ExpertStatus, Role
-from web.navigation import STAFF
+from marketplace.vocabulary import ExpertStatus
 
 Loader = Callable[[Session, User], dict[str, Any]]
 LIST = "dashboard/_list.html"
-DISTRICT = frozenset({Role.district.value})
-EXPERT = frozenset({Role.expert.value})
+OWN_DISTRICT = frozenset({Scope.own_district})
+OWN_EXPERT = frozenset({Scope.own_expert})
+OWN_SIDE = OWN_DISTRICT | OWN_EXPERT
+CENTER = frozenset({Scope.all, Scope.region})
+EVERYTHING = frozenset({Scope.all})
 
 
 @dataclass(frozen=True)
 class Panel:
+    """A home-page panel, shown to users whom the policy lets do `action` with one of `scopes`."""
+
     key: str
     title: str
-    roles: frozenset[str]
+    action: Action
+    scopes: frozenset[Scope]
     href: str | None = None
     template: str | None = None  # rendered with the loader's dict as `data`
     load: Loader | None = None  # None: the capability has not landed yet
@@ -101,10 +107,9 @@ def _applications(status: str | None) -> Loader:
         from marketplace.applications.models import ApplicationStatus
         from marketplace.applications.service import list_applications, public_views
 
-        district_id = None if user.role in STAFF else user.district_id
         found = list_applications(
             session=session,
-            district_id=district_id,
+            user=user,
             status=ApplicationStatus(status) if status else None,
         )
         views = public_views(session=session, applications=list(reversed(found))[:PANEL_ITEMS])
@@ -144,18 +149,57 @@ def _upcoming_bookings(days: int) -> Loader:
 
 PANELS: list[Panel] = [
     Panel(
-        "find_experts", "查找专家", DISTRICT, "/experts", "dashboard/_find_experts.html", _nothing
+        "find_experts",
+        "查找专家",
+        Action.request_file,
+        OWN_DISTRICT,
+        "/experts",
+        "dashboard/_find_experts.html",
+        _nothing,
     ),
-    Panel("my_requests", "我的需求与推荐", DISTRICT, "/requests", LIST, _requests(None)),
-    Panel("my_bookings", "近期预约", DISTRICT | EXPERT, "/bookings", LIST, _upcoming_bookings(30)),
-    Panel("my_applications", "服务申请进度", DISTRICT, "/applications", LIST, _applications(None)),
-    Panel("my_profile", "我的资料", EXPERT, "/profile", "dashboard/_my_profile.html", _my_profile),
-    Panel("my_availability", "可预约时间", EXPERT, "/availability"),
-    Panel("my_feedback", "收到的反馈", EXPERT),
+    Panel(
+        "my_requests",
+        "我的需求与推荐",
+        Action.request_file,
+        OWN_DISTRICT,
+        "/requests",
+        LIST,
+        _requests(None),
+    ),
+    Panel(
+        "my_bookings",
+        "近期预约",
+        Action.booking_read,
+        OWN_SIDE,
+        "/bookings",
+        LIST,
+        _upcoming_bookings(30),
+    ),
+    Panel(
+        "my_applications",
+        "服务申请进度",
+        Action.application_file,
+        OWN_DISTRICT,
+        "/applications",
+        LIST,
+        _applications(None),
+    ),
+    Panel(
+        "my_profile",
+        "我的资料",
+        Action.expert_edit,
+        OWN_EXPERT,
+        "/profile",
+        "dashboard/_my_profile.html",
+        _my_profile,
+    ),
+    Panel("my_availability", "可预约时间", Action.expert_edit, OWN_EXPERT, "/availability"),
+    Panel("my_feedback", "收到的反馈", Action.expert_edit, OWN_EXPERT),
     Panel(
         "expert_counts",
         "专家库概况",
-        STAFF,
+        Action.expert_manage,
+        EVERYTHING,
         "/experts",
         "dashboard/_expert_counts.html",
         _expert_counts,
@@ -163,7 +207,8 @@ PANELS: list[Panel] = [
     Panel(
         "pending_applications",
         "待审批的服务申请",
-        STAFF,
+        Action.application_read,
+        CENTER,
         "/applications?status=submitted",
         LIST,
         _applications("submitted"),
@@ -171,14 +216,29 @@ PANELS: list[Panel] = [
     Panel(
         "open_requests",
         "未匹配的需求",
-        STAFF,
+        Action.request_read,
+        CENTER,
         "/requests?status=submitted",
         LIST,
         _requests("submitted"),
     ),
-    Panel("sessions_this_week", "未来 7 天的会话", STAFF, "/bookings", LIST, _upcoming_bookings(7)),
     Panel(
-        "recent_audit", "最近操作", STAFF, "/audit", "dashboard/_recent_audit.html", _recent_audit
+        "sessions_this_week",
+        "未来 7 天的会话",
+        Action.booking_read,
+        CENTER,
+        "/bookings",
+        LIST,
+        _upcoming_bookings(7),
+    ),
+    Panel(
+        "recent_audit",
+        "最近操作",
+        Action.audit_read,
+        EVERYTHING,
+        "/audit",
+        "dashboard/_recent_audit.html",
+        _recent_audit,
     ),
 ]
 
@@ -187,7 +247,7 @@ def panels_for(*, session: Session, user: User) -> list[dict[str, Any]]:
     """The panels `user`'s role sees, each loaded (or marked as not available yet)."""
     shown = []
     for panel in PANELS:
-        if user.role not in panel.roles:
+        if scope_of(user, panel.action) not in panel.scopes:
             continue
         data = panel.load(session, user) if panel.load is not None else None
         shown.append({"panel": panel, "data": data, "ready": panel.load is not None})

@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import token_login
 from marketplace.db import (
     WRITE_WAIT_SECONDS,
@@ -23,9 +24,8 @@ from marketplace.db import (
     serialized_write,
     take_deferred_writes,
 )
-from marketplace.errors import Forbidden, PasswordChangeRequired, Unauthorized, Unavailable
+from marketplace.errors import PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
-from marketplace.vocabulary import Role
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -153,17 +153,21 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
-    """A dependency admitting only users with one of `roles`."""
-    allowed = {r.value for r in roles}
+def allowed_to(action: Action) -> Callable[[User], User]:
+    """A dependency admitting only users whom the policy lets do `action` somewhere (the scope
+    of the record is then checked by the service)."""
 
     def _check(user: CurrentUser) -> User:
-        if user.role not in allowed:
-            raise Forbidden(messages.FORBIDDEN)
+        require(user, action)
         return user
 
     return _check
 
 
-StaffUser = Annotated[User, Depends(require_roles(Role.staff, Role.admin))]
-AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+# Users the policy lets do an action somewhere (named after the action; see permissions.POLICY).
+StaffUser = Annotated[User, Depends(allowed_to(Action.expert_manage))]  # the expert catalogue
+AdminUser = Annotated[User, Depends(allowed_to(Action.user_manage))]  # accounts, jobs
+ServiceManager = Annotated[User, Depends(allowed_to(Action.service_manage))]
+ApplicationDecider = Annotated[User, Depends(allowed_to(Action.application_decide))]
+MatchRunner = Annotated[User, Depends(allowed_to(Action.match_run))]
+ReportReader = Annotated[User, Depends(allowed_to(Action.report_read))]

@@ -144,6 +144,10 @@ def install_error_handlers(app: FastAPI) -> None:
         body: dict[str, Any] = {"detail": exc.message}
         if exc.details is not None:
             body["details"] = exc.details
+        if exc.code is not None:
+            body["code"] = exc.code
+        if exc.field is not None:
+            body["field"] = exc.field
         return _respond(request, exc.status_code, body, headers)
 
     @app.exception_handler(RequestValidationError)

@@ -13,36 +13,41 @@ from fastapi import FastAPI
 from starlette.routing import Match, Mount
 
 from marketplace.accounts.models import User
-from marketplace.vocabulary import Role
-
-EVERYONE = frozenset(r.value for r in Role)
-STAFF = frozenset({Role.staff.value, Role.admin.value})
-COORDINATORS_AND_STAFF = STAFF | {Role.district.value}
+from marketplace.accounts.permissions import Action, Scope, scope_of
 
 
 @dataclass(frozen=True)
 class NavItem:
+    """A menu entry, shown to users whom the policy lets do `action` (with one of `scopes`,
+    when given): the same question the page's own route asks."""
+
     path: str
     label: str
-    roles: frozenset[str]
+    action: Action
+    scopes: frozenset[Scope] = frozenset()
     group: str | None = None
 
+    def shown_to(self, user: User) -> bool:
+        scope = scope_of(user, self.action)
+        return scope is not None and (not self.scopes or scope in self.scopes)
 
+
+OWN_PROFILE = frozenset({Scope.own_expert})
 NAV_ITEMS: tuple[NavItem, ...] = (
-    NavItem("/", "首页", EVERYONE),
-    NavItem("/experts", "专家库", EVERYONE),
-    NavItem("/requests", "需求与匹配", COORDINATORS_AND_STAFF, group="需求与匹配"),
-    NavItem("/matching", "批量匹配", STAFF, group="需求与匹配"),
-    NavItem("/bookings", "预约", EVERYONE, group="预约与培训"),
-    NavItem("/trainings", "培训报名", COORDINATORS_AND_STAFF, group="预约与培训"),
-    NavItem("/availability", "可预约时间", frozenset({Role.expert.value})),
-    NavItem("/services", "服务目录", COORDINATORS_AND_STAFF, group="采购服务"),
-    NavItem("/applications", "服务申请", COORDINATORS_AND_STAFF, group="采购服务"),
-    NavItem("/reports", "统计报表", STAFF),
-    NavItem("/audit", "审计日志", STAFF, group="管理"),
-    NavItem("/users", "账号管理", frozenset({Role.admin.value}), group="管理"),
-    NavItem("/admin/jobs", "定时任务", frozenset({Role.admin.value}), group="管理"),
-    NavItem("/profile", "我的资料", frozenset({Role.expert.value})),
+    NavItem("/", "首页", Action.expert_read),
+    NavItem("/experts", "专家库", Action.expert_read),
+    NavItem("/requests", "需求与匹配", Action.request_read, group="需求与匹配"),
+    NavItem("/matching", "批量匹配", Action.match_run, group="需求与匹配"),
+    NavItem("/bookings", "预约", Action.booking_read, group="预约与培训"),
+    NavItem("/trainings", "培训报名", Action.booking_create, group="预约与培训"),
+    NavItem("/availability", "可预约时间", Action.expert_edit, OWN_PROFILE),
+    NavItem("/services", "服务目录", Action.service_read, group="采购服务"),
+    NavItem("/applications", "服务申请", Action.application_read, group="采购服务"),
+    NavItem("/reports", "统计报表", Action.report_read),
+    NavItem("/audit", "审计日志", Action.audit_read, group="管理"),
+    NavItem("/users", "账号管理", Action.user_manage, group="管理"),
+    NavItem("/admin/jobs", "定时任务", Action.user_manage, group="管理"),
+    NavItem("/profile", "我的资料", Action.expert_edit, OWN_PROFILE),
 )
 
 
@@ -71,7 +76,7 @@ def nav_for(app: FastAPI, user: User | None, current_path: str) -> list[dict[str
     if user is None:
         return []
     available = page_paths(app)
-    visible = [i for i in NAV_ITEMS if user.role in i.roles and i.path in available]
+    visible = [i for i in NAV_ITEMS if i.path in available and i.shown_to(user)]
     sizes: dict[str, int] = {}
     for item in visible:
         if item.group:

@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, Scope, require, scope_of
 from marketplace.errors import Forbidden
 from marketplace.notifications.service import unread_count
 from marketplace.validation import describe_error
-from marketplace.vocabulary import Role
 from web.deps import CurrentUser, SessionDep
 
 FLASH_COOKIE = "heart_flash"
@@ -44,6 +44,9 @@ FLASH_MESSAGES = {
     "feed_link_revoked": messages.FEED_LINK_REVOKED,
     "booking_rescheduled": messages.BOOKING_RESCHEDULED,
     "booking_rescheduled_pending": messages.BOOKING_RESCHEDULED_PENDING,
+    "booking_proposal_sent": messages.BOOKING_PROPOSAL_SENT,
+    "booking_proposal_accepted": messages.BOOKING_PROPOSAL_ACCEPTED,
+    "booking_proposal_declined": messages.BOOKING_PROPOSAL_DECLINED,
     "booking_completed": messages.BOOKING_COMPLETED,
     "booking_no_show": messages.BOOKING_NO_SHOW,
     "booking_rated": messages.BOOKING_RATED,
@@ -68,26 +71,34 @@ def _page_user(request: Request, user: CurrentUser, session: SessionDep) -> User
 PageUser = Annotated[User, Depends(_page_user)]
 
 
-def page_roles(*roles: Role) -> Any:
-    """A dependency admitting only users with one of `roles` to a page (403 page otherwise)."""
-    allowed = {r.value for r in roles}
+def page_allows(action: Action, *scopes: Scope) -> Any:
+    """A dependency admitting to a page only users whom the policy lets do `action` (with one of
+    `scopes`, when given); a 403 page otherwise."""
 
     def _check(user: PageUser) -> User:
-        if user.role not in allowed:
-            raise Forbidden(messages.FORBIDDEN)
+        scope = require(user, action)
+        if scopes and scope not in scopes:
+            raise Forbidden(messages.FORBIDDEN, code="forbidden")
         return user
 
     return Depends(_check)
 
 
-StaffPage = Annotated[User, page_roles(Role.staff, Role.admin)]
-AdminPage = Annotated[User, page_roles(Role.admin)]
-ExpertPage = Annotated[User, page_roles(Role.expert)]
-DistrictPage = Annotated[User, page_roles(Role.district)]
+CENTER_SCOPES = (Scope.all, Scope.region)
+# Center staff (province: everything; city: their region) deciding applications and requests.
+StaffPage = Annotated[User, page_allows(Action.application_decide)]
+MatchPage = Annotated[User, page_allows(Action.match_run)]
+ReportPage = Annotated[User, page_allows(Action.report_read)]
+AuditPage = Annotated[User, page_allows(Action.audit_read)]
+AdminPage = Annotated[User, page_allows(Action.user_manage)]
+ExpertPage = Annotated[User, page_allows(Action.expert_edit, Scope.own_expert)]
+DistrictPage = Annotated[User, page_allows(Action.request_file, Scope.own_district)]
 
 
-def is_staff(user: User) -> bool:
-    return user.role in (Role.staff.value, Role.admin.value)
+def is_staff(user: User, action: Action = Action.application_read) -> bool:
+    """Whether `user` works for a center (or is an admin) as far as `action` goes: their scope is
+    every district or their center's region, not one district or one profile."""
+    return scope_of(user, action) in CENTER_SCOPES
 
 
 def set_flash(response: Response, key: str) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pydantic
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
@@ -25,6 +26,13 @@ class BusyCalendar(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     synced_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
+    # The .ics as last read (uploads and feeds alike): later windows are expanded from it.
+    source_ics: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The window the stored busy times cover; outside it the source is expanded on demand.
+    expanded_from: datetime | None = None
+    expanded_until: datetime | None = None
+    # Events skipped one by one (too old, too far ahead), for the expert to see.
+    notes: str | None = Field(default=None, max_length=500)
 
 
 class BusyTime(SQLModel, table=True):
@@ -50,3 +58,4 @@ class BusyCalendarPublic(BaseModel):
     event_count: int
     synced_at: datetime | None
     last_error: str | None
+    notes: str | None = None

@@ -1,18 +1,31 @@
-"""Busy calendar services: upload, register and poll an expert's own calendars."""
+"""Busy calendar services: upload, register and poll an expert's own calendars.
+
+A calendar keeps its source (.ics) and the window its busy times were stored for; a window
+outside it is expanded from the source on demand (cached per calendar version), so a recurring
+series blocks for as long as it recurs. Every read of a calendar runs in the sandbox (a worker
+process with a CPU and time budget), never on the event loop; polling fetches and parses
+outside any write transaction.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from booking import availability as av
 from booking import ical
 from booking.access import require_expert_editor
 from booking.busy.models import BusyCalendar, BusyTime
+from booking.fetching import fetch_ics
+from booking.locking import serialized_session
+from booking.sandbox import read_busy_bounded
 from booking.schedule.models import AvailabilityProfile
 from marketplace import messages
 from marketplace.accounts.models import User
@@ -21,8 +34,12 @@ from marketplace.audit.service import record
 from marketplace.clock import utcnow
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.experts.service import get_expert
+from marketplace.vocabulary import Role
 
 BUSY_SYNC_EXTRA_DAYS = 30
+CACHE_SIZE = 256
+
+FetchIcs = Callable[[str], bytes]
 
 
 def _sync_window(session: Session, expert_id: str, now: datetime) -> tuple[datetime, datetime]:
@@ -31,12 +48,34 @@ def _sync_window(session: Session, expert_id: str, now: datetime) -> tuple[datet
     return now - timedelta(days=1), now + timedelta(days=horizon + BUSY_SYNC_EXTRA_DAYS)
 
 
-def _parse_busy(session: Session, expert_id: str, data: bytes, now: datetime) -> list[av.Interval]:
-    start, end = _sync_window(session, expert_id, now)
+@dataclass(frozen=True)
+class _Reader:
+    """What reading one expert's calendar needs: the time zone and the expert's own addresses."""
+
+    timezone: str
+    owners: frozenset[str]
+
+
+def _reader(session: Session, expert_id: str) -> _Reader:
     profile = session.get(AvailabilityProfile, expert_id)
+    emails = session.exec(
+        select(User.email).where(
+            User.role == Role.expert.value,
+            User.expert_id == expert_id,
+            col(User.email).is_not(None),
+        )
+    ).all()
+    return _Reader(
+        profile.timezone if profile else "Asia/Shanghai",
+        frozenset(e.lower() for e in emails if e),
+    )
+
+
+def _read(data: bytes, reader: _Reader, start: datetime, end: datetime) -> ical.BusyRead:
+    """Read an untrusted calendar in the sandbox; a refusal becomes a Chinese InvalidInput."""
     try:
-        return ical.busy_intervals(
-            data, start=start, end=end, timezone=profile.timezone if profile else "Asia/Shanghai"
+        return read_busy_bounded(
+            data, start=start, end=end, timezone=reader.timezone, owner_addresses=reader.owners
         )
     except ical.IcsRejected as rejected:
         raise InvalidInput(
@@ -44,11 +83,24 @@ def _parse_busy(session: Session, expert_id: str, data: bytes, now: datetime) ->
         ) from None
 
 
-def _replace_busy(
-    session: Session, calendar: BusyCalendar, intervals: list[av.Interval], now: datetime
+def _notes(skipped: list[str]) -> str | None:
+    if not skipped:
+        return None
+    text = messages.BUSY_CALENDAR_SKIPPED.format(count=len(skipped), events="、".join(skipped))
+    return text[:500]
+
+
+def _store(
+    session: Session,
+    calendar: BusyCalendar,
+    data: bytes,
+    read: ical.BusyRead,
+    window: tuple[datetime, datetime],
+    now: datetime,
 ) -> None:
+    """Keep the source, the busy times of `window` and the notes; clears any previous error."""
     session.execute(delete(BusyTime).where(col(BusyTime.calendar_id) == calendar.id))
-    for start, end in intervals:
+    for start, end in read.intervals:
         session.add(
             BusyTime(
                 calendar_id=calendar.id or 0,
@@ -57,9 +109,12 @@ def _replace_busy(
                 end_at=end,
             )
         )
-    calendar.event_count = len(intervals)
+    calendar.source_ics = data.decode("utf-8-sig")
+    calendar.expanded_from, calendar.expanded_until = window
+    calendar.event_count = len(read.intervals)
     calendar.synced_at = now
     calendar.last_error = None
+    calendar.notes = _notes(read.skipped)
     session.add(calendar)
     session.flush()
 
@@ -73,27 +128,25 @@ def upload_busy_calendar(
     user: User,
     now: datetime | None = None,
 ) -> BusyCalendar:
-    """Store the busy times of an uploaded .ics (checked fully before anything is stored)."""
+    """Store an uploaded .ics and its busy times (checked fully before anything is stored)."""
     require_expert_editor(user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     now = now or utcnow()
-    intervals = _parse_busy(session, expert_id, data, now)
+    window = _sync_window(session, expert_id, now)
+    read = _read(data, _reader(session, expert_id), *window)
     calendar = BusyCalendar(expert_id=expert_id, source="upload", name=name[:100])
     session.add(calendar)
     session.flush()
-    _replace_busy(session, calendar, intervals, now)
+    _store(session, calendar, data, read, window, now)
     record(
         session=session,
         actor=actor_for(user),
         action="busy_calendar.upload",
         entity_type="expert",
         entity_id=expert_id,
-        after={"calendar_id": calendar.id, "intervals": len(intervals)},
+        after={"calendar_id": calendar.id, "intervals": len(read.intervals)},
     )
     return calendar
-
-
-FetchIcs = Callable[[str], bytes]
 
 
 def _fetch(url: str, fetch: FetchIcs) -> bytes:
@@ -113,24 +166,26 @@ def register_busy_feed(
     name: str,
     user: User,
     now: datetime | None = None,
-    fetch: FetchIcs = ical.fetch_ics,
+    fetch: FetchIcs = fetch_ics,
 ) -> BusyCalendar:
     """Register an ICS feed URL; it is fetched once now and stored only if it reads cleanly."""
     require_expert_editor(user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     now = now or utcnow()
-    intervals = _parse_busy(session, expert_id, _fetch(url, fetch), now)
+    window = _sync_window(session, expert_id, now)
+    data = _fetch(url, fetch)
+    read = _read(data, _reader(session, expert_id), *window)
     calendar = BusyCalendar(expert_id=expert_id, source="feed", name=name[:100], url=url)
     session.add(calendar)
     session.flush()
-    _replace_busy(session, calendar, intervals, now)
+    _store(session, calendar, data, read, window, now)
     record(
         session=session,
         actor=actor_for(user),
         action="busy_calendar.register",
         entity_type="expert",
         entity_id=expert_id,
-        after={"calendar_id": calendar.id, "url": url, "intervals": len(intervals)},
+        after={"calendar_id": calendar.id, "url": url, "intervals": len(read.intervals)},
     )
     return calendar
 
@@ -180,21 +235,31 @@ def refresh_busy_feed(
     session: Session,
     calendar: BusyCalendar,
     now: datetime | None = None,
-    fetch: FetchIcs = ical.fetch_ics,
+    fetch: FetchIcs = fetch_ics,
 ) -> BusyCalendar:
-    """Poll one feed; on failure the previous busy times stay and the error is recorded."""
+    """Refresh one calendar now: a feed is fetched again, an upload re-read from its source for
+    the current window; on failure the previous busy times stay and the error is recorded."""
     now = now or utcnow()
-    if calendar.source != "feed" or not calendar.url:
-        return calendar
+    window = _sync_window(session, calendar.expert_id, now)
+    reader = _reader(session, calendar.expert_id)
     try:
-        intervals = _parse_busy(session, calendar.expert_id, _fetch(calendar.url, fetch), now)
+        data = _source_now(calendar.source, calendar.url, calendar.source_ics, fetch)
+        if data is None:
+            return calendar
+        read = _read(data, reader, *window)
     except InvalidInput as error:
         calendar.last_error = error.message[:500]
         session.add(calendar)
         session.flush()
         return calendar
-    _replace_busy(session, calendar, intervals, now)
+    _store(session, calendar, data, read, window, now)
     return calendar
+
+
+def _source_now(source: str, url: str | None, stored: str | None, fetch: FetchIcs) -> bytes | None:
+    if source == "feed" and url:
+        return _fetch(url, fetch)
+    return stored.encode("utf-8") if stored else None
 
 
 @dataclass
@@ -204,17 +269,106 @@ class PollReport:
 
 
 def poll_busy_feeds(
-    *, session: Session, now: datetime | None = None, fetch: FetchIcs = ical.fetch_ics
+    *, engine: Engine, now: datetime | None = None, fetch: FetchIcs = fetch_ics
 ) -> PollReport:
-    """Refresh every registered feed."""
+    """Refresh every calendar (feeds fetched again, uploads re-read for the moved window).
+
+    Fetching and parsing happen outside any transaction; each result is then written in its
+    own short serialized transaction, so a slow or hostile feed never holds the write lock."""
+    now = now or utcnow()
     report = PollReport()
-    feeds = session.exec(
-        select(BusyCalendar).where(BusyCalendar.source == "feed").order_by(col(BusyCalendar.id))
-    ).all()
-    for calendar in feeds:
-        refresh_busy_feed(session=session, calendar=calendar, now=now, fetch=fetch)
-        if calendar.last_error:
-            report.failed.append(f"{calendar.id}: {calendar.last_error}")
-        else:
+    with Session(engine) as session:
+        calendars = [
+            (c.id, c.expert_id, c.source, c.url, c.source_ics)
+            for c in session.exec(select(BusyCalendar).order_by(col(BusyCalendar.id))).all()
+        ]
+        readers = {e: _reader(session, e) for e in {c[1] for c in calendars}}
+        windows = {e: _sync_window(session, e, now) for e in readers}
+    for calendar_id, expert_id, source, url, stored in calendars:
+        error: str | None = None
+        try:
+            data = _source_now(source, url, stored, fetch)
+            if data is None:
+                continue
+            read = _read(data, readers[expert_id], *windows[expert_id])
+        except InvalidInput as rejected:
+            error = rejected.message[:500]
+        with serialized_session(engine) as session:
+            calendar = session.get(BusyCalendar, calendar_id)
+            if calendar is None:  # deleted meanwhile
+                continue
+            if error is None:
+                _store(session, calendar, data, read, windows[expert_id], now)
+            else:
+                calendar.last_error = error
+                session.add(calendar)
+        if error is None:
             report.refreshed += 1
+        else:
+            report.failed.append(f"{calendar_id}: {error}")
     return report
+
+
+# --- busy times for a window -----------------------------------------------------------------
+
+_cache: OrderedDict[tuple, list[av.Interval]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _expanded(
+    calendar: BusyCalendar, reader: _Reader, start: datetime, end: datetime
+) -> list[av.Interval]:
+    """The calendar's busy times in [start, end) from its source, cached per source version."""
+    # Whole months, so that the slot queries of the same weeks share one expansion.
+    start = start.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (end.astimezone(UTC) + timedelta(days=32)).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+    key = (calendar.id, calendar.synced_at, reader, start, end)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    try:
+        intervals = _read((calendar.source_ics or "").encode("utf-8"), reader, start, end).intervals
+    except InvalidInput:  # read cleanly before; if the wider window is refused, only stored rows
+        intervals = []
+    with _cache_lock:
+        _cache[key] = intervals
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return intervals
+
+
+def busy_between(
+    *, session: Session, expert_id: str, start: datetime, end: datetime
+) -> list[av.Interval]:
+    """Every busy time of the expert's calendars overlapping [start, end).
+
+    Stored busy times serve the window they were expanded for; a calendar whose stored window
+    does not cover [start, end) is expanded from its source for exactly that window."""
+    calendars = session.exec(select(BusyCalendar).where(BusyCalendar.expert_id == expert_id)).all()
+    stored_ids: list[int] = []
+    intervals: list[av.Interval] = []
+    reader: _Reader | None = None
+    for calendar in calendars:
+        # Stored rows start a day before the calendar was last read: nothing earlier can be
+        # booked any more, so only the far end of the window decides whether they suffice.
+        covered = calendar.expanded_until is None or end <= calendar.expanded_until
+        if covered or not calendar.source_ics:
+            stored_ids.append(calendar.id or 0)
+            continue
+        reader = reader or _reader(session, expert_id)
+        intervals += [
+            (s, e) for s, e in _expanded(calendar, reader, start, end) if s < end and e > start
+        ]
+    if stored_ids:
+        rows = session.exec(
+            select(BusyTime.start_at, BusyTime.end_at).where(
+                col(BusyTime.calendar_id).in_(stored_ids),
+                BusyTime.start_at < end,
+                BusyTime.end_at > start,
+            )
+        ).all()
+        intervals += [(s, e) for s, e in rows]
+    return intervals

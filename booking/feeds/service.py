@@ -6,12 +6,14 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from booking import ical
 from booking.access import require_district_owner, require_expert_editor
 from booking.feeds.models import CalendarFeedToken
-from booking.sessions.models import Booking, BookingStatus
+from booking.sessions.models import Booking, BookingKind, BookingStatus
+from booking.trainings.models import TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
@@ -25,6 +27,8 @@ from marketplace.vocabulary import Role
 
 FEED_PAST_DAYS = 90
 FEED_MAX_SESSIONS = 2000
+FEED_CANCELLED_DAYS = 30
+GONE_STATUSES = (BookingStatus.cancelled.value, BookingStatus.declined.value)
 
 
 def email_of(user: User) -> str | None:
@@ -39,38 +43,68 @@ def active_users(session: Session, *, role: str | tuple[str, ...], **where: obje
     return list(session.exec(query.order_by(col(User.id))).all())
 
 
-def session_info(booking: Booking, district_name: str) -> ical.SessionInfo:
+def session_info(
+    booking: Booking, district_name: str, organizer: ical.Party | None = None
+) -> ical.SessionInfo:
     location = messages.FORMAT_LABELS.get(booking.format, booking.format)
     if booking.format == "onsite":
         location = f"{location}（{district_name}）"
+    title = f"{messages.BOOKING_KIND_LABELS.get(booking.kind, booking.kind)}：{booking.title}"
+    if booking.status in messages.FEED_TITLE_SUFFIX:
+        title += messages.FEED_TITLE_SUFFIX[booking.status]
     return ical.SessionInfo(
         uid=booking.uid,
         sequence=booking.sequence,
-        title=f"{messages.BOOKING_KIND_LABELS.get(booking.kind, booking.kind)}：{booking.title}",
+        title=title,
         description=booking.description,
         start=booking.start_at,
         end=booking.end_at,
         status=booking.status,
         location=location,
         updated_at=booking.updated_at,
+        organizer=organizer,
     )
 
 
-def booking_ics(*, session: Session, booking: Booking) -> bytes:
-    """The session's invitation: REQUEST while live, CANCEL once cancelled or declined."""
+def organizer_of(session: Session, booking: Booking, fallback: str | None = None) -> ical.Party:
+    """The session's organizer: the expert, at their own address or else at `fallback` (the
+    hub's sender address), so that ORGANIZER is always a real mailbox when one is known."""
     expert = session.get(Expert, booking.expert_id)
+    expert_users = active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
+    email = next((e for e in map(email_of, expert_users) if e), None) or fallback
+    return ical.Party(
+        expert.name if expert else booking.expert_id, email, key=f"expert:{booking.expert_id}"
+    )
+
+
+def registrant_districts(session: Session, booking: Booking) -> list[int]:
+    """Districts registered for a training (other than the one that booked it)."""
+    if booking.kind != BookingKind.training:
+        return []
+    ids = session.exec(
+        select(TrainingRegistration.district_id).where(
+            TrainingRegistration.booking_id == booking.id
+        )
+    ).all()
+    return sorted({i for i in ids if i != booking.district_id})
+
+
+def booking_ics(
+    *,
+    session: Session,
+    booking: Booking,
+    publish: bool = False,
+    organizer_fallback: str | None = None,
+) -> bytes:
+    """The session's invitation: REQUEST while live, CANCEL once cancelled or declined (or a
+    PUBLISH copy for the organizer). Trainings invite every registered district too."""
     district = session.get(District, booking.district_id)
     district_name = district.name if district else str(booking.district_id)
-    expert_users = active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
-    organizer_email = next((e for e in map(email_of, expert_users) if e), None)
-    organizer = ical.Party(
-        expert.name if expert else booking.expert_id,
-        organizer_email,
-        key=f"expert:{booking.expert_id}",
-    )
+    organizer = organizer_of(session, booking, organizer_fallback)
     attendees = [
         ical.Party(u.display_name or u.username, email_of(u), key=f"user:{u.id}")
-        for u in active_users(session, role=Role.district.value, district_id=booking.district_id)
+        for district_id in [booking.district_id, *registrant_districts(session, booking)]
+        for u in active_users(session, role=Role.district.value, district_id=district_id)
         if email_of(u)
     ] or [ical.Party(district_name, None, key=f"district:{booking.district_id}")]
     cancelled = booking.status in (BookingStatus.cancelled, BookingStatus.declined)
@@ -79,6 +113,7 @@ def booking_ics(*, session: Session, booking: Booking) -> bytes:
         organizer=organizer,
         attendees=attendees,
         cancelled=cancelled,
+        publish=publish,
     )
 
 
@@ -144,7 +179,13 @@ def issue_feed_token(*, session: Session, owner_type: str, owner_id: str, user: 
     return token
 
 
-def feed_for_token(*, session: Session, token: str, now: datetime | None = None) -> bytes:
+def feed_for_token(
+    *,
+    session: Session,
+    token: str,
+    now: datetime | None = None,
+    organizer_fallback: str | None = None,
+) -> bytes:
     """The subscription calendar a live token opens; NotFound for unknown or revoked tokens."""
     row = session.exec(
         select(CalendarFeedToken).where(
@@ -158,14 +199,26 @@ def feed_for_token(*, session: Session, token: str, now: datetime | None = None)
     query = select(Booking).where(
         Booking.start_at >= now - timedelta(days=FEED_PAST_DAYS),
         Booking.start_at < now + timedelta(days=366),
+        # Cancelled and declined sessions stay (as CANCELLED) long enough for every subscribed
+        # calendar to remove them, then leave the feed.
+        or_(
+            col(Booking.status).not_in(GONE_STATUSES),
+            Booking.updated_at >= now - timedelta(days=FEED_CANCELLED_DAYS),
+        ),
     )
     if row.owner_type == "expert":
         query = query.where(Booking.expert_id == row.owner_id)
         expert = session.get(Expert, row.owner_id)
         name = f"HEART · {expert.name if expert else row.owner_id}"
     else:
-        query = query.where(Booking.district_id == int(row.owner_id))
-        district = session.get(District, int(row.owner_id))
+        district_id = int(row.owner_id)
+        registered = select(TrainingRegistration.booking_id).where(
+            TrainingRegistration.district_id == district_id
+        )
+        query = query.where(
+            or_(Booking.district_id == district_id, col(Booking.id).in_(registered))
+        )
+        district = session.get(District, district_id)
         name = f"HEART · {district.name if district else row.owner_id}"
     bookings = session.exec(query.order_by(col(Booking.start_at)).limit(FEED_MAX_SESSIONS)).all()
     names = (
@@ -178,4 +231,12 @@ def feed_for_token(*, session: Session, token: str, now: datetime | None = None)
         if bookings
         else {}
     )
-    return ical.feed_ics(name, [session_info(b, names.get(b.district_id, "")) for b in bookings])
+    return ical.feed_ics(
+        name,
+        [
+            session_info(
+                b, names.get(b.district_id, ""), organizer_of(session, b, organizer_fallback)
+            )
+            for b in bookings
+        ],
+    )

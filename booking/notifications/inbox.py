@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import Session
 
 from booking.sessions.models import Booking
@@ -21,6 +23,8 @@ KINDS = {
     "cancellation": NotificationKind.booking_cancelled,
     "reminder": NotificationKind.booking_reminder,
     "escalation": NotificationKind.crisis_escalation,
+    "proposal": NotificationKind.booking_rescheduled,
+    "proposal_declined": NotificationKind.booking_rescheduled,
 }
 
 
@@ -35,9 +39,10 @@ def notify_booking(
     *,
     sides: tuple[str, ...],
     dedupe_suffix: str = "",
+    also_districts: Sequence[int] = (),
 ) -> int:
     """One inbox entry per concerned user (the expert's account, the district's coordinators,
-    staff) for a booking event; the coordinator who asked for a session is not told they did."""
+    staff, and the coordinators of `also_districts`) for a booking event; the coordinator who asked for a session is not told they did."""
     expert = session.get(Expert, booking.expert_id)
     district = session.get(District, booking.district_id) if booking.district_id else None
     who = "，".join(
@@ -49,6 +54,8 @@ def notify_booking(
         district_id=booking.district_id if "district" in sides else None,
         staff="staff" in sides,
     )
+    for district_id in also_districts:  # districts registered for a training
+        users += recipients(session=session, district_id=district_id)
     if kind == "request":
         users = [u for u in users if u != booking.created_by_user_id]
     title = messages.NOTIFY_BOOKING[kind].format(

@@ -11,13 +11,16 @@ import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from html import escape
 
+import icalendar
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from booking.locking import serialized_session
 from booking.notifications.models import BookingNotification
+from marketplace import messages
 from marketplace.clock import utcnow
 from marketplace.settings import Settings
 
@@ -65,22 +68,65 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-def build_message(row: BookingNotification, sender: str) -> EmailMessage:
-    """The e-mail for one outbox row, with the .ics attached as text/calendar."""
+def _organizer_mailbox(ics: str, sender: str) -> bytes:
+    """The .ics with ORGANIZER set to the sender's mailbox where it had no address of its own."""
+    calendar = icalendar.Calendar.from_ical(ics)
+    for event in calendar.walk("VEVENT"):
+        organizer = event.get("ORGANIZER")
+        if organizer is None or not str(organizer).lower().startswith("mailto:"):
+            name = organizer.params.get("CN") if organizer is not None else None
+            address = icalendar.vCalAddress(f"mailto:{sender}")
+            if name:
+                address.params["CN"] = name
+            if organizer is not None:
+                del event["ORGANIZER"]
+            event.add("organizer", address, encode=0)
+    return calendar.to_ical()
+
+
+def _html(text: str, link: str | None) -> str:
+    paragraphs = "".join(f"<p>{escape(line)}</p>" for line in text.splitlines() if line.strip())
+    if link:
+        paragraphs += (
+            f'<p><a href="{escape(link, quote=True)}">{escape(messages.MAIL_LINK_LABEL)}</a></p>'
+        )
+    return f'<!doctype html><html lang="zh-CN"><body>{paragraphs}</body></html>'
+
+
+def build_message(row: BookingNotification, sender: str, base_url: str = "") -> EmailMessage:
+    """The e-mail for one outbox row, shaped the way calendar clients act on it.
+
+    multipart/mixed [ multipart/alternative [ text/plain, text/html, text/calendar; method=...;
+    charset=UTF-8 ], the .ics as an attachment ]. Outlook reads the inline text/calendar part,
+    Gmail and Apple Calendar the attachment; a PUBLISH notice (to the organizer or staff) has
+    no inline calendar part, so no client offers to answer it."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = row.recipient
     message["Subject"] = row.subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(idstring=f"heart-{row.id}")
-    message.set_content(row.body)
+    link = f"{base_url.rstrip('/')}/bookings/{row.booking_id}" if row.booking_id else None
+    text = row.body.rstrip("\n")
+    if link:
+        text += "\n" + messages.MAIL_LINK.format(url=link)
+    message.set_content(text + "\n")
+    message.add_alternative(_html(row.body, link), subtype="html")
     if row.ics:
+        ics = _organizer_mailbox(row.ics, sender)
+        method = row.ics_method or "REQUEST"
+        if method != "PUBLISH":
+            message.add_alternative(
+                ics,
+                maintype="text",
+                subtype="calendar",
+                params={"method": method, "charset": "UTF-8"},
+            )
         message.add_attachment(
-            row.ics.encode("utf-8"),
-            maintype="text",
-            subtype="calendar",
+            ics,
+            maintype="application",
+            subtype="ics",
             filename="invite.ics",
-            params={"method": row.ics_method or "REQUEST"},
         )
     return message
 
@@ -147,7 +193,7 @@ def deliver_pending(*, engine: Engine, settings: Settings, limit: int = 200) -> 
                 report.skipped += 1
                 continue
             try:
-                smtp.send_message(build_message(row, settings.smtp_sender))
+                smtp.send_message(build_message(row, settings.smtp_sender, settings.public_url))
             except (
                 smtplib.SMTPRecipientsRefused,
                 smtplib.SMTPSenderRefused,

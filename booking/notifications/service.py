@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from booking.access import STAFF_ROLES
-from booking.feeds.service import active_users, booking_ics, email_of
+from booking.feeds.service import active_users, booking_ics, email_of, registrant_districts
 from booking.notifications import inbox, outbox
+from booking.schedule.models import AvailabilityProfile
 from booking.sessions.history import audit_booking, snapshot
 from booking.sessions.models import Booking, BookingKind, BookingStatus
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.audit.service import Actor
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import utcnow
 from marketplace.vocabulary import Role
 
 CRISIS_ESCALATION_MINUTES = 30
 
 
-def _mail_body(booking: Booking, extra: str = "") -> str:
+def zone_label(timezone: str) -> str:
+    """How a time zone is named next to a time: 北京时间, or the zone's own name."""
+    if timezone == "Asia/Shanghai":
+        return messages.ZONE_BEIJING
+    return messages.ZONE_OTHER.format(zone=timezone)
+
+
+def _mail_body(booking: Booking, extra: str = "", timezone: str = "Asia/Shanghai") -> str:
+    tz = ZoneInfo(timezone)
     return messages.MAIL_BODY.format(
         kind=messages.BOOKING_KIND_LABELS.get(booking.kind, booking.kind),
         title=booking.title,
-        start=booking.start_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M"),
-        end=booking.end_at.astimezone(LOCAL_TZ).strftime("%H:%M"),
+        start=booking.start_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        end=booking.end_at.astimezone(tz).strftime("%H:%M"),
+        zone=zone_label(timezone),
         format=messages.FORMAT_LABELS.get(booking.format, booking.format),
         status=messages.BOOKING_STATUS_LABELS.get(booking.status, booking.status),
         extra=extra,
@@ -41,40 +52,61 @@ def notify(
     sides: tuple[str, ...] = ("expert", "district"),
     dedupe_suffix: str = "",
 ) -> int:
-    inbox.notify_booking(session, booking, kind, sides=sides, dedupe_suffix=dedupe_suffix)
-    recipients: list[User] = []
-    if "expert" in sides:
-        recipients += active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
-    if "district" in sides:
-        recipients += active_users(
-            session, role=Role.district.value, district_id=booking.district_id
-        )
-    if "staff" in sides:
-        recipients += active_users(session, role=STAFF_ROLES)
-    addresses = sorted({a for a in map(email_of, recipients) if a})
-    if not addresses:
-        return 0
-    ics = booking_ics(session=session, booking=booking)
-    method = (
-        "CANCEL"
-        if booking.status in (BookingStatus.cancelled, BookingStatus.declined)
-        else "REQUEST"
+    """Queue the mail of one change, and its in-app notices. Attendees (the booking district
+    and, for a training, every registered district) get the invitation (REQUEST or CANCEL); the
+    organizer side (the expert) and staff get a notice with a PUBLISH copy, never a request to
+    answer their own event."""
+    registrants = registrant_districts(session, booking) if "district" in sides else []
+    inbox.notify_booking(
+        session,
+        booking,
+        kind,
+        sides=sides,
+        dedupe_suffix=dedupe_suffix,
+        also_districts=registrants,
     )
+    organizers: list[User] = []
+    attendees: list[User] = []
+    if "expert" in sides:
+        organizers += active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
+    if "staff" in sides:
+        organizers += active_users(session, role=STAFF_ROLES)
+    if "district" in sides:
+        for district_id in [booking.district_id, *registrants]:
+            attendees += active_users(session, role=Role.district.value, district_id=district_id)
+    invited = sorted({a for a in map(email_of, attendees) if a})
+    told = sorted({a for a in map(email_of, organizers) if a} - set(invited))
+    if not invited and not told:
+        return 0
+    # The expert reads times in the zone of their own availability; everyone else in Beijing time.
+    profile = session.get(AvailabilityProfile, booking.expert_id)
+    expert_zone = profile.timezone if profile else "Asia/Shanghai"
+    expert_addresses = {
+        a
+        for a in map(email_of, organizers)
+        if a and any(u.role == Role.expert.value and email_of(u) == a for u in organizers)
+    }
+    cancelled = booking.status in (BookingStatus.cancelled, BookingStatus.declined)
     subject = messages.MAIL_SUBJECTS[kind].format(title=booking.title)
     queued = 0
-    for address in addresses:
-        key = f"{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}:{address}"
-        queued += outbox.enqueue(
-            session=session,
-            kind=kind,
-            recipient=address,
-            subject=subject,
-            body=_mail_body(booking, extra),
-            dedupe_key=key,
-            booking_id=booking.id,
-            ics=ics,
-            ics_method=method,
-        )
+    for addresses, publish in ((invited, False), (told, True)):
+        if not addresses:
+            continue
+        ics = booking_ics(session=session, booking=booking, publish=publish)
+        method = "PUBLISH" if publish else "CANCEL" if cancelled else "REQUEST"
+        for address in addresses:
+            zone = expert_zone if address in expert_addresses else "Asia/Shanghai"
+            queued += outbox.enqueue(
+                session=session,
+                kind=kind,
+                recipient=address,
+                subject=subject,
+                body=_mail_body(booking, extra, zone),
+                dedupe_key=f"{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}:{address}",
+                booking_id=booking.id,
+                ics=ics,
+                ics_method=method,
+            )
     session.flush()
     return queued
 

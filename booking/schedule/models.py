@@ -27,6 +27,8 @@ class AvailabilityProfile(SQLModel, table=True):
     buffer_after_minutes: int = 0
     min_notice_minutes: int = 24 * 60
     horizon_days: int = 90
+    # Booking starts lie on this grid (minutes past local midnight): 15, 30 or 60.
+    slot_step_minutes: int = 30
     daily_limit_hours: float | None = None
     # None: the expert's monthly_capacity_hours is the monthly limit.
     monthly_limit_hours: float | None = None
@@ -120,6 +122,7 @@ class AvailabilityUpdate(InputModel):
     buffer_after_minutes: int = pydantic.Field(default=0, ge=0, le=240)
     min_notice_minutes: int = pydantic.Field(default=24 * 60, ge=0, le=60 * 24 * 30)
     horizon_days: int = pydantic.Field(default=90, ge=1, le=366)
+    slot_step_minutes: Literal[15, 30, 60] = 30
     daily_limit_hours: float | None = pydantic.Field(default=None, gt=0, le=24)
     monthly_limit_hours: float | None = pydantic.Field(default=None, ge=0, le=744)
 

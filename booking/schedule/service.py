@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from booking import availability as av
 from booking.access import require_expert_editor
-from booking.busy.models import BusyTime
+from booking.busy.service import busy_between
 from booking.schedule.models import (
     AvailabilityException,
     AvailabilityProfile,
@@ -17,7 +17,7 @@ from booking.schedule.models import (
     AvailabilityUpdate,
     OutOfOfficeIn,
 )
-from booking.sessions.models import LIVE_STATUSES, Booking, BookingKind
+from booking.sessions.models import LIVE_STATUSES, TIME_USING_STATUSES, Booking, BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
@@ -102,6 +102,7 @@ def get_availability(*, session: Session, expert_id: str) -> AvailabilityPublic:
             "buffer_after_minutes": profile.buffer_after_minutes,
             "min_notice_minutes": profile.min_notice_minutes,
             "horizon_days": profile.horizon_days,
+            "slot_step_minutes": profile.slot_step_minutes,
             "daily_limit_hours": profile.daily_limit_hours,
             "monthly_limit_hours": profile.monthly_limit_hours,
             "updated_at": profile.updated_at,
@@ -125,6 +126,7 @@ def set_availability(
         "buffer_after_minutes",
         "min_notice_minutes",
         "horizon_days",
+        "slot_step_minutes",
         "daily_limit_hours",
         "monthly_limit_hours",
     ):
@@ -202,6 +204,7 @@ def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:
         buffer_after_minutes=profile.buffer_after_minutes,
         min_notice_minutes=profile.min_notice_minutes,
         horizon_days=profile.horizon_days,
+        slot_step_minutes=profile.slot_step_minutes,
         daily_limit_minutes=round(profile.daily_limit_hours * 60)
         if profile.daily_limit_hours
         else None,
@@ -228,26 +231,31 @@ def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:
 
 
 def _busy(session: Session, expert_id: str, start: datetime, end: datetime) -> list[av.Interval]:
-    rows = session.exec(
-        select(BusyTime.start_at, BusyTime.end_at).where(
-            BusyTime.expert_id == expert_id, BusyTime.start_at < end, BusyTime.end_at > start
-        )
-    ).all()
-    return [(s, e) for s, e in rows]
+    return busy_between(session=session, expert_id=expert_id, start=start, end=end)
 
 
 def _booked(
     session: Session, expert_id: str, start: datetime, end: datetime, exclude_id: int | None = None
 ) -> list[av.Interval]:
+    """Sessions that use the expert's time, and new times the expert proposed (held too)."""
     query = select(Booking.start_at, Booking.end_at).where(
         Booking.expert_id == expert_id,
-        col(Booking.status).in_(LIVE_STATUSES),
+        col(Booking.status).in_(TIME_USING_STATUSES),
         Booking.start_at < end,
         Booking.end_at > start,
     )
+    proposed = select(Booking.proposed_start_at, Booking.proposed_end_at).where(
+        Booking.expert_id == expert_id,
+        col(Booking.status).in_(LIVE_STATUSES),
+        col(Booking.proposed_start_at).is_not(None),
+        col(Booking.proposed_start_at) < end,
+        col(Booking.proposed_end_at) > start,
+    )
     if exclude_id is not None:
         query = query.where(Booking.id != exclude_id)
-    return [(s, e) for s, e in session.exec(query).all()]
+        proposed = proposed.where(Booking.id != exclude_id)
+    rows = [*session.exec(query).all(), *session.exec(proposed).all()]
+    return sorted((s, e) for s, e in rows if s is not None and e is not None)
 
 
 def _context_window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
@@ -318,7 +326,9 @@ def check_slot(
         )
     except av.SlotRejected as rejected:
         message = messages.SLOT_REJECTED[rejected.reason].format(
-            minutes=schedule.policy.min_notice_minutes, days=schedule.policy.horizon_days
+            minutes=schedule.policy.min_notice_minutes,
+            days=schedule.policy.horizon_days,
+            step=schedule.policy.slot_step_minutes,
         )
         if rejected.reason == "taken":
             raise Conflict(message) from None

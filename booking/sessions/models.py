@@ -35,6 +35,13 @@ class BookingStatus(StrEnum):
 
 # Statuses that hold the expert's time; the database refuses two of them overlapping.
 LIVE_STATUSES = (BookingStatus.requested.value, BookingStatus.confirmed.value)
+# Statuses whose time counts toward the expert's daily and monthly hour limits: held sessions
+# and sessions that took place (or were kept free for a district that did not come).
+TIME_USING_STATUSES = (
+    *LIVE_STATUSES,
+    BookingStatus.completed.value,
+    BookingStatus.no_show.value,
+)
 # Kinds that draw on a district's procured supervision package when completed.
 CHARGED_KINDS = (BookingKind.supervision.value, BookingKind.training.value)
 
@@ -66,6 +73,9 @@ class Booking(SQLModel, table=True):
     cancelled_by: str | None = Field(default=None, max_length=64)
     escalated_at: datetime | None = None
     charged: bool = False
+    # A new time the expert proposed; the current time stays held until the district decides.
+    proposed_start_at: datetime | None = None
+    proposed_end_at: datetime | None = None
 
 
 class BookingRating(SQLModel, table=True):
@@ -150,6 +160,9 @@ class BookingPublic(BaseModel):
     escalated_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The expert's proposed new time, awaiting the district's answer (None when there is none).
+    proposed_start: datetime | None = None
+    proposed_end: datetime | None = None
 
 
 class RatingCreate(InputModel):

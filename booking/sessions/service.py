@@ -28,6 +28,7 @@ from booking.sessions.models import (
 from booking.trainings.models import TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
 from marketplace.clock import LOCAL_TZ, utcnow
@@ -185,14 +186,17 @@ def list_bookings(
     end: datetime | None = None,
     limit: int = 500,
 ) -> list[Booking]:
-    """Bookings by role: a district's own, an expert's own, every booking for staff."""
+    """Bookings by role: a district's own, an expert's own, a city center's districts', every
+    booking for province staff (see the policy's `booking.read`)."""
     query = select(Booking)
     if user.role == Role.district:
         query = query.where(Booking.district_id == user.district_id)
     elif user.role == Role.expert:
         query = query.where(Booking.expert_id == user.expert_id)
     elif not is_staff(user):
-        raise Forbidden(messages.FORBIDDEN)
+        districts = reach(session, user, Action.booking_read)
+        if districts is not None:
+            query = query.where(col(Booking.district_id).in_(sorted(districts)))
     if status is not None:
         query = query.where(Booking.status == status.value)
     if start is not None:
@@ -282,8 +286,32 @@ def reschedule_booking(
     user: User,
     now: datetime | None = None,
 ) -> Booking:
-    """Move a live session (same id and UID, new SEQUENCE); a district's move needs reconfirming."""
+    """Move a live session (same id and UID, new SEQUENCE); a district's move needs reconfirming.
+
+    The expert cannot move a session on the district's behalf: their new time is a proposal
+    (see `propose_new_time`) and the current time stays held until the district answers."""
+    if user.role == Role.expert:
+        return propose_new_time(
+            session=session, booking_id=booking_id, start=start, end=end, user=user, now=now
+        )
     now = now or utcnow()
+    booking = _lock_live(session, booking_id, user)
+    expert = lock_expert(session, booking.expert_id)
+    check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
+    before = snapshot(booking)
+    booking.start_at, booking.end_at = start, end
+    booking.proposed_start_at = booking.proposed_end_at = None
+    booking.sequence += 1
+    booking.updated_at = now
+    if user.role == Role.district:
+        booking.status = BookingStatus.requested.value
+    _flush_guarded(session, booking)
+    audit_booking(session, user, "booking.reschedule", booking, before)
+    notify(session, booking, "change")
+    return booking
+
+
+def _lock_live(session: Session, booking_id: int, user: User) -> Booking:
     booking = lock_booking(session, booking_id)
     if not is_party(user, booking):
         raise Forbidden(messages.FORBIDDEN)
@@ -293,17 +321,97 @@ def reschedule_booking(
                 status=messages.BOOKING_STATUS_LABELS.get(booking.status, booking.status)
             )
         )
+    return booking
+
+
+def _when(start: datetime, end: datetime) -> str:
+    return f"{start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} — {end.astimezone(LOCAL_TZ):%H:%M}"
+
+
+def propose_new_time(
+    *,
+    session: Session,
+    booking_id: int,
+    start: datetime,
+    end: datetime,
+    user: User,
+    now: datetime | None = None,
+) -> Booking:
+    """The expert side proposes a new time; the district accepts or declines it."""
+    now = now or utcnow()
+    booking = _lock_live(session, booking_id, user)
+    if not is_expert_side(user, booking):
+        raise Forbidden(messages.FORBIDDEN)
+    expert = lock_expert(session, booking.expert_id)
+    check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
+    before = snapshot(booking)
+    booking.proposed_start_at, booking.proposed_end_at = start, end
+    booking.updated_at = now
+    session.add(booking)
+    session.flush()
+    audit_booking(session, user, "booking.propose", booking, before)
+    notify(
+        session,
+        booking,
+        "proposal",
+        extra=messages.PROPOSAL_MAIL.format(when=_when(start, end)),
+        sides=("district",),
+        dedupe_suffix=f":{start.isoformat()}",
+    )
+    return booking
+
+
+def _lock_proposal(session: Session, booking_id: int, user: User) -> Booking:
+    booking = _lock_live(session, booking_id, user)
+    if not (is_staff(user) or (user.role == Role.district and is_party(user, booking))):
+        raise Forbidden(messages.FORBIDDEN)
+    if booking.proposed_start_at is None or booking.proposed_end_at is None:
+        raise Conflict(messages.PROPOSAL_NONE)
+    return booking
+
+
+def accept_proposal(
+    *, session: Session, booking_id: int, user: User, now: datetime | None = None
+) -> Booking:
+    """The district takes the expert's proposed time: the session moves there, confirmed."""
+    now = now or utcnow()
+    booking = _lock_proposal(session, booking_id, user)
+    start, end = booking.proposed_start_at, booking.proposed_end_at
+    assert start is not None and end is not None  # checked by _lock_proposal
     expert = lock_expert(session, booking.expert_id)
     check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
     before = snapshot(booking)
     booking.start_at, booking.end_at = start, end
+    booking.proposed_start_at = booking.proposed_end_at = None
+    booking.status = BookingStatus.confirmed.value
     booking.sequence += 1
     booking.updated_at = now
-    if user.role == Role.district:
-        booking.status = BookingStatus.requested.value
     _flush_guarded(session, booking)
-    audit_booking(session, user, "booking.reschedule", booking, before)
+    audit_booking(session, user, "booking.proposal_accept", booking, before)
     notify(session, booking, "change")
+    return booking
+
+
+def decline_proposal(
+    *, session: Session, booking_id: int, user: User, now: datetime | None = None
+) -> Booking:
+    """The district keeps the current time; the expert is told."""
+    booking = _lock_proposal(session, booking_id, user)
+    before = snapshot(booking)
+    declined = _when(booking.proposed_start_at, booking.proposed_end_at)  # type: ignore[arg-type]
+    booking.proposed_start_at = booking.proposed_end_at = None
+    booking.updated_at = now or utcnow()
+    session.add(booking)
+    session.flush()
+    audit_booking(session, user, "booking.proposal_decline", booking, before)
+    notify(
+        session,
+        booking,
+        "proposal_declined",
+        extra=messages.PROPOSAL_DECLINED_MAIL.format(when=declined),
+        sides=("expert",),
+        dedupe_suffix=f":{declined}",
+    )
     return booking
 
 
@@ -449,4 +557,10 @@ def public_view(*, session: Session, booking: Booking) -> BookingPublic:
         escalated_at=booking.escalated_at,
         created_at=booking.created_at,
         updated_at=booking.updated_at,
+        proposed_start=booking.proposed_start_at.astimezone(LOCAL_TZ)
+        if booking.proposed_start_at
+        else None,
+        proposed_end=booking.proposed_end_at.astimezone(LOCAL_TZ)
+        if booking.proposed_end_at
+        else None,
     )

@@ -6,12 +6,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from booking.access import is_party, is_staff
+from booking.access import is_party
 from booking.sessions.models import LIVE_STATUSES, Booking, BookingKind
 from booking.sessions.service import get_booking, lock_booking, seats_taken
 from booking.trainings.models import RegistrationCreate, TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
 from marketplace.clock import utcnow
@@ -76,8 +77,7 @@ def list_open_trainings(
     *, session: Session, user: User, now: datetime | None = None, limit: int = 200
 ) -> list[Booking]:
     """Live trainings not yet started, open to every district (and shown to staff)."""
-    if not (is_staff(user) or user.role == Role.district):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.booking_create)
     query = select(Booking).where(
         Booking.kind == BookingKind.training.value,
         col(Booking.status).in_(LIVE_STATUSES),

@@ -23,6 +23,8 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16, index=True)
     district_id: int | None = Field(default=None, foreign_key="district.id", index=True)
     expert_id: str | None = Field(default=None, foreign_key="expert.id", index=True)
+    # The resource center a province/city staff member or an observer works for.
+    center_id: int | None = Field(default=None, foreign_key="resource_center.id", index=True)
     # Where mail and reminders go; optional, validated on the way in (see contact.py).
     email: str | None = Field(default=None, max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=32)
@@ -42,6 +44,7 @@ class UserCreate(InputModel):
     display_name: str = pydantic.Field(default="", max_length=64)
     district: str | None = pydantic.Field(default=None, max_length=128)
     expert_id: str | None = pydantic.Field(default=None, max_length=32)
+    center: str | None = pydantic.Field(default=None, max_length=64)
     email: Email = None
     phone: Phone = None
 
@@ -61,6 +64,7 @@ class UserPublic(BaseModel):
     district_id: int | None
     district_name: str | None = None
     expert_id: str | None
+    center_id: int | None = None
     email: str | None = None
     phone: str | None = None
     is_active: bool = True

@@ -15,6 +15,7 @@ from zxcvbn import zxcvbn
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
 from marketplace.audit.service import Actor, record
+from marketplace.centers.service import center_named, province_center
 from marketplace.clock import utcnow
 from marketplace.db import write_later
 from marketplace.districts.models import District
@@ -113,12 +114,17 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
     expert_id = None
     if data.role == Role.district:
         if not data.district:
-            raise InvalidInput(messages.ROLE_NEEDS_DISTRICT)
+            raise InvalidInput(
+                messages.ROLE_NEEDS_DISTRICT, code="district_required", field="district"
+            )
         district_id = find_district(session=session, name=data.district).id
     if data.role == Role.expert:
         if not data.expert_id:
-            raise InvalidInput(messages.ROLE_NEEDS_EXPERT)
+            raise InvalidInput(
+                messages.ROLE_NEEDS_EXPERT, code="expert_required", field="expert_id"
+            )
         expert_id = get_expert(session=session, expert_id=data.expert_id).id
+    center_id = _center_for(session, data)
     user = User(
         username=data.username,
         display_name=data.display_name or data.username,
@@ -126,6 +132,7 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         role=data.role.value,
         district_id=district_id,
         expert_id=expert_id,
+        center_id=center_id,
         email=data.email,
         phone=data.phone,
     )
@@ -142,11 +149,43 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
             "role": user.role,
             "district_id": district_id,
             "expert_id": expert_id,
+            "center_id": center_id,
             "email": user.email,
             "phone": user.phone,
         },
     )
     return user
+
+
+def _center_for(session: Session, data: UserCreate) -> int | None:
+    """The center a new user works for: province staff default to the province center, city
+    staff name a city center, observers name the center whose region they read."""
+    if data.role not in (Role.staff, Role.city_staff, Role.observer):
+        if data.center:
+            raise InvalidInput(
+                messages.FORBIDDEN_CENTER_FOR_ROLE, code="center_not_allowed", field="center"
+            )
+        return None
+    if not data.center:
+        if data.role == Role.staff:
+            center = province_center(session=session)
+            return None if center is None else center.id
+        message = (
+            messages.ROLE_NEEDS_CITY_CENTER
+            if data.role == Role.city_staff
+            else messages.ROLE_NEEDS_CENTER
+        )
+        raise InvalidInput(message, code="center_required", field="center")
+    center = center_named(session=session, name=data.center)
+    if (data.role == Role.city_staff) != (center.city_id is not None):
+        message = (
+            messages.ROLE_NEEDS_CITY_CENTER
+            if data.role == Role.city_staff
+            else messages.ROLE_NEEDS_PROVINCE_CENTER
+        )
+        if data.role != Role.observer:
+            raise InvalidInput(message, code="center_level", field="center")
+    return center.id
 
 
 def update_contact(*, session: Session, user: User, data: UserContactUpdate, actor: Actor) -> User:
@@ -284,6 +323,7 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         district_id=user.district_id,
         district_name=district_name,
         expert_id=user.expert_id,
+        center_id=user.center_id,
         email=user.email,
         phone=user.phone,
         is_active=user.is_active,

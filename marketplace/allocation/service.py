@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from sqlmodel import Session, col, select
 
 from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.allocation import fairness
 from marketplace.allocation.balances import Totals, ledger_totals, reconciles
 from marketplace.allocation.models import (
@@ -47,6 +49,8 @@ from marketplace.reports.periods import term_of
 from marketplace.services.models import ProcuredService, ServiceKind
 from marketplace.services.quantity import format_quantity, from_hundredths, to_hundredths
 from marketplace.services.service import get_service, lock_service, today
+
+DECIDE = Action.application_decide
 
 
 def _entry(
@@ -176,10 +180,18 @@ def _approve_locked(
 
 
 def approve_application(
-    *, session: Session, application_id: int, quantity: Decimal | None, actor: Actor
+    *,
+    session: Session,
+    application_id: int,
+    quantity: Decimal | None,
+    actor: Actor,
+    user: User | None = None,
 ) -> ServiceApplication:
-    """Approve a pending application fully or partly; Conflict when the remainder is short."""
-    service_id = get_application(session=session, application_id=application_id).service_id
+    """Approve a pending application fully or partly; Conflict when the remainder is short.
+    With `user`, only if the policy lets them decide it (the owning center's staff)."""
+    service_id = get_application(
+        session=session, application_id=application_id, user=user, action=DECIDE
+    ).service_id
     service = lock_service(session=session, service_id=service_id)
     application = lock_application(session=session, application_id=application_id)
     amount = application.quantity_hundredths if quantity is None else to_hundredths(quantity)
@@ -260,8 +272,11 @@ def release_allocation(
     quantity: Decimal | None,
     actor: Actor,
     note: str = "",
+    user: User | None = None,
 ) -> ServiceApplication:
-    """Give unused quantity back to the pool (default: all); giving all closes it."""
+    """Give unused quantity back to the pool (default: all); giving all closes it. With `user`,
+    only if the policy lets them decide the application (the owning center's staff)."""
+    get_application(session=session, application_id=application_id, user=user, action=DECIDE)
     service, application, totals = _lock_holding(session, application_id, None)
     if service.valid_to < today():
         raise Conflict(messages.SERVICE_EXPIRED.format(valid_to=service.valid_to.isoformat()))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach, require_district
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import (
     ApplicationCreate,
@@ -20,7 +22,7 @@ from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.services.models import ProcuredService
 from marketplace.services.quantity import from_hundredths, to_hundredths
-from marketplace.services.service import get_service, is_eligible, today
+from marketplace.services.service import get_service, is_eligible, require_own_service, today
 
 
 def snapshot(application: ServiceApplication) -> dict:
@@ -44,14 +46,26 @@ def status_label(status: str) -> str:
 
 
 def get_application(
-    *, session: Session, application_id: int, district_id: int | None = None
+    *,
+    session: Session,
+    application_id: int,
+    district_id: int | None = None,
+    user: User | None = None,
+    action: Action = Action.application_read,
 ) -> ServiceApplication:
-    """The application, or NotFound; with `district_id`, Forbidden unless it is that district's."""
+    """The application, or NotFound; with `district_id`, Forbidden unless it is that district's;
+    with `user`, Forbidden unless the policy lets them do `action` on it (its district in their
+    reach; for decisions, the service is their own center's)."""
     application = session.get(ServiceApplication, application_id)
     if application is None:
         raise NotFound(messages.APPLICATION_NOT_FOUND.format(id=application_id))
     if district_id is not None and application.district_id != district_id:
         raise Forbidden(messages.FORBIDDEN)
+    if user is not None:
+        require_district(session, user, action, district_id=application.district_id)
+        if action is Action.application_decide:
+            service = get_service(session=session, service_id=application.service_id)
+            require_own_service(session=session, user=user, service=service, action=action)
     return application
 
 
@@ -116,9 +130,18 @@ def withdraw_application(
 
 
 def reject_application(
-    *, session: Session, application_id: int, reason: str, actor: Actor
+    *,
+    session: Session,
+    application_id: int,
+    reason: str,
+    actor: Actor,
+    user: User | None = None,
 ) -> ServiceApplication:
-    """Turn down a pending application with a reason the district will see."""
+    """Turn down a pending application with a reason the district will see. With `user`, only
+    if the policy lets them decide it (the owning center's staff)."""
+    get_application(
+        session=session, application_id=application_id, user=user, action=Action.application_decide
+    )
     application = lock_application(session=session, application_id=application_id)
     _require_pending(application)
     application.rejection_reason = reason
@@ -180,9 +203,15 @@ def list_applications(
     district_id: int | None = None,
     service_id: int | None = None,
     status: ApplicationStatus | None = None,
+    user: User | None = None,
 ) -> list[ServiceApplication]:
-    """Applications in submission order; `district_id` limits to one district's own."""
+    """Applications in submission order; `district_id` limits to one district's own, `user` to
+    the districts the policy lets them read."""
     query = select(ServiceApplication).order_by(col(ServiceApplication.id))
+    if user is not None:
+        districts = reach(session, user, Action.application_read)
+        if districts is not None:
+            query = query.where(col(ServiceApplication.district_id).in_(sorted(districts)))
     if district_id is not None:
         query = query.where(ServiceApplication.district_id == district_id)
     if service_id is not None:

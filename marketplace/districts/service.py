@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from marketplace import messages
+from marketplace.centers.service import seed_centers
 from marketplace.districts.models import City, District, DistrictPublic, Province, Zone
 from marketplace.errors import InvalidInput, NotFound
 
@@ -65,6 +66,7 @@ def seed_regions(*, session: Session, path: Path = DEFAULT_REGIONS_FILE) -> int:
                     )
                     added += 1
     session.flush()
+    seed_centers(session=session)
     return added
 
 
@@ -92,7 +94,9 @@ class RegionIndex:
             return self._by_names[(province, city, district)]
         except KeyError:
             raise InvalidInput(
-                messages.REGION_NOT_FOUND.format(province=province, city=city, district=district)
+                messages.REGION_NOT_FOUND.format(province=province, city=city, district=district),
+                code="region_not_found",
+                field="region",
             ) from None
 
     def names(self, district_id: int) -> RegionNames:
@@ -135,7 +139,9 @@ def find_district(*, session: Session, name: str) -> District:
     """A district by "区县", "市/区县" or "省/市/区县"; ambiguous bare names are refused."""
     parts = [p for p in name.replace("／", "/").split("/") if p.strip()]
     if not parts:
-        raise InvalidInput(messages.DISTRICT_NOT_FOUND.format(name=name))
+        raise InvalidInput(
+            messages.DISTRICT_NOT_FOUND.format(name=name), code="district_not_found", field="region"
+        )
     query = (
         select(District, City)
         .join(City, City.id == District.city_id)
@@ -145,9 +151,13 @@ def find_district(*, session: Session, name: str) -> District:
         query = query.where(City.name == parts[-2].strip())
     matches = session.exec(query).all()
     if not matches:
-        raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=name))
+        raise NotFound(
+            messages.DISTRICT_NOT_FOUND.format(name=name), code="district_not_found", field="region"
+        )
     if len(matches) > 1:
-        raise InvalidInput(messages.REGION_AMBIGUOUS.format(name=name))
+        raise InvalidInput(
+            messages.REGION_AMBIGUOUS.format(name=name), code="region_ambiguous", field="region"
+        )
     return matches[0][0]
 
 

@@ -14,12 +14,14 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, roles_with
 from marketplace.clock import utcnow
 from marketplace.errors import NotFound
 from marketplace.notifications.models import Notification, NotificationKind, NotificationPublic
 from marketplace.vocabulary import Role
 
-STAFF_ROLES = (Role.staff.value, Role.admin.value)
+# Staff notices go to those who decide for the whole province (the policy's scope `all`).
+STAFF_ROLES = roles_with(Action.application_decide)
 
 
 def recipients(

@@ -13,6 +13,8 @@ from statistics import median
 
 from sqlmodel import Session, col, select
 
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import ServiceApplication
 from marketplace.clock import utcnow
@@ -22,7 +24,7 @@ from marketplace.reports.models import AllocationReport, AllocationRow, ReportSe
 from marketplace.reports.periods import Period
 from marketplace.services.models import ProcuredService
 from marketplace.services.quantity import from_hundredths
-from marketplace.services.service import is_eligible
+from marketplace.services.service import is_eligible, list_services
 
 PER_STUDENTS = 10_000
 
@@ -48,18 +50,32 @@ def _per_10k(amount: int, students: int) -> float:
 
 
 def allocation_report(
-    *, session: Session, period: Period | None = None, service_id: int | None = None
+    *,
+    session: Session,
+    period: Period | None = None,
+    service_id: int | None = None,
+    user: User | None = None,
 ) -> AllocationReport:
-    """Allocated, used and per-capita figures per district and service, with equity measures."""
+    """Allocated, used and per-capita figures per district and service, with equity measures.
+    With `user` of a regional scope (city staff, observers): their region's districts and the
+    services they see; the province-wide sections are left out."""
+    regional = None if user is None else reach(session, user, Action.report_read)
     query = select(ProcuredService).order_by(col(ProcuredService.id))
     if service_id is not None:
         query = query.where(ProcuredService.id == service_id)
     services = list(session.exec(query).all())
-    districts = session.exec(
+    if user is not None and regional is not None:
+        services = list_services(session=session, user=user)
+        if service_id is not None:
+            services = [s for s in services if s.id == service_id]
+    district_query = (
         select(District, City)
         .join(City, col(City.id) == District.city_id)
         .order_by(col(District.id))
-    ).all()
+    )
+    if regional is not None:
+        district_query = district_query.where(col(District.id).in_(sorted(regional)))
+    districts = session.exec(district_query).all()
     flows = ledger_totals(
         session=session,
         by="service_district",
@@ -129,7 +145,11 @@ def allocation_report(
         generated_at=utcnow(),
         rows=rows,
         services=equity,
-        sections=[_application_response(session, period)] + _registered_sections(session, period),
+        sections=(
+            []
+            if regional is not None
+            else [_application_response(session, period)] + _registered_sections(session, period)
+        ),
     )
 
 

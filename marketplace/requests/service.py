@@ -6,6 +6,15 @@ from sqlmodel import Session, col, func, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import (
+    Action,
+    Scope,
+    covers,
+    reach,
+    require,
+    require_district,
+    scope_of,
+)
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record, record_read
 from marketplace.clock import utcnow
@@ -22,16 +31,10 @@ from marketplace.requests.models import (
     PrivacyChoice,
     RequestStatus,
 )
-from marketplace.vocabulary import Role
 
 MAX_PAGE_SIZE = 100
-STAFF_ROLES = (Role.staff.value, Role.admin.value)
 # Fields a district may still change once the request has left the draft state.
 EDITABLE_STATUSES = (RequestStatus.draft.value, RequestStatus.submitted.value)
-
-
-def is_staff(user: User) -> bool:
-    return user.role in STAFF_ROLES
 
 
 def _district_id(session: Session, name: str) -> int:
@@ -44,12 +47,11 @@ def _district_id(session: Session, name: str) -> int:
     return district.id
 
 
-def _check_can_see(user: User, request: DistrictRequest) -> None:
-    if is_staff(user):
-        return
-    if user.role == Role.district.value and user.district_id == request.district_id:
-        return
-    raise Forbidden(messages.REQUEST_NOT_YOURS)
+def _check_can_see(
+    session: Session, user: User, request: DistrictRequest, action: Action = Action.request_read
+) -> None:
+    if not covers(session, user, action, district_id=request.district_id):
+        raise Forbidden(messages.REQUEST_NOT_YOURS, code="forbidden")
 
 
 def _check_known_experts(session: Session, expert_ids: list[str]) -> None:
@@ -92,13 +94,20 @@ def public_view(*, session: Session, request: DistrictRequest) -> DistrictReques
     return public_views(session=session, requests=[request])[0]
 
 
-def get_request(*, session: Session, request_id: int, user: User | None = None) -> DistrictRequest:
-    """The request with this id (visible to `user` when given), or NotFound/Forbidden."""
+def get_request(
+    *,
+    session: Session,
+    request_id: int,
+    user: User | None = None,
+    action: Action = Action.request_read,
+) -> DistrictRequest:
+    """The request with this id (one `user`, when given, may do `action` on), or
+    NotFound/Forbidden."""
     request = session.get(DistrictRequest, request_id)
     if request is None:
         raise NotFound(messages.REQUEST_NOT_FOUND.format(id=request_id))
     if user is not None:
-        _check_can_see(user, request)
+        _check_can_see(session, user, request, action)
     return request
 
 
@@ -140,17 +149,20 @@ def create_request(
     *, session: Session, data: DistrictRequestCreate, user: User | None, actor: Actor | None = None
 ) -> DistrictRequest:
     """File a request: a district user for their own district, staff for the district named."""
-    if user is not None and not is_staff(user):
-        if user.role != Role.district.value or user.district_id is None:
-            raise Forbidden(messages.FORBIDDEN)
+    if user is not None and require(user, Action.request_file) is Scope.own_district:
+        assert user.district_id is not None  # scope_of checked the binding
         district_id = user.district_id
         if data.district:
             if _district_id(session, data.district) != district_id:
-                raise Forbidden(messages.REQUEST_NOT_YOURS)
+                raise Forbidden(messages.REQUEST_NOT_YOURS, code="forbidden")
     else:
         if not data.district:
-            raise InvalidInput(messages.REQUEST_NEEDS_DISTRICT)
+            raise InvalidInput(
+                messages.REQUEST_NEEDS_DISTRICT, code="district_required", field="district"
+            )
         district_id = _district_id(session, data.district)
+        if user is not None:
+            require_district(session, user, Action.request_file, district_id=district_id)
     if data.external_id and find_by_external_id(session=session, external_id=data.external_id):
         raise Conflict(messages.REQUEST_EXISTS.format(id=data.external_id))
     _check_known_experts(session, data.excluded_expert_ids)
@@ -179,7 +191,9 @@ def update_request(
     *, session: Session, request_id: int, data: DistrictRequestUpdate, user: User
 ) -> DistrictRequest:
     """Change fields of a draft or submitted request (its district or staff)."""
-    request = get_request(session=session, request_id=request_id, user=user)
+    request = get_request(
+        session=session, request_id=request_id, user=user, action=Action.request_file
+    )
     if request.status not in EDITABLE_STATUSES:
         raise Conflict(messages.REQUEST_NOT_EDITABLE.format(status=request.status))
     changes = {
@@ -227,7 +241,9 @@ def change_status(
     actor: Actor | None = None,
 ) -> DistrictRequest:
     """Move a request along its life cycle; districts may only submit, withdraw or re-draft."""
-    request = get_request(session=session, request_id=request_id, user=user)
+    request = get_request(
+        session=session, request_id=request_id, user=user, action=Action.request_file
+    )
     current = RequestStatus(request.status)
     if current == status:
         return request
@@ -236,7 +252,8 @@ def change_status(
             messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
         )
     district_allowed = {RequestStatus.submitted, RequestStatus.withdrawn, RequestStatus.draft}
-    if user is not None and not is_staff(user) and status not in district_allowed:
+    own_side = user is not None and scope_of(user, Action.match_run) is None
+    if own_side and status not in district_allowed:
         raise Forbidden(messages.FORBIDDEN)
     before = {"status": request.status}
     request.status = status.value
@@ -267,11 +284,10 @@ def list_requests(
     """A page of the requests `user` may see, newest first."""
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     query = select(DistrictRequest)
-    if not is_staff(user):
-        if user.role != Role.district.value or user.district_id is None:
-            raise Forbidden(messages.FORBIDDEN)
-        query = query.where(DistrictRequest.district_id == user.district_id)
-    elif district_id is not None:
+    districts = reach(session, user, Action.request_read)
+    if districts is not None:
+        query = query.where(col(DistrictRequest.district_id).in_(sorted(districts)))
+    if district_id is not None:
         query = query.where(DistrictRequest.district_id == district_id)
     if status is not None:
         query = query.where(DistrictRequest.status == status.value)

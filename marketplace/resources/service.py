@@ -9,6 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, roles_with, sees_everything
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import City, District
@@ -36,7 +37,7 @@ from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
 from marketplace.vocabulary import Role
 
-STAFF_ROLES = (Role.staff.value, Role.admin.value)
+STAFF_ROLES = roles_with(Action.resource_manage)
 SUBMITTER_ROLES = (*STAFF_ROLES, Role.expert.value)
 MAX_FILES = 10
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -44,7 +45,8 @@ SCREENED_FIELDS = ("title", "summary", "body")
 
 
 def is_staff(user: User) -> bool:
-    return user.role in STAFF_ROLES
+    """Whether `user` reviews and publishes the library (the policy's `resource.manage`)."""
+    return sees_everything(user, Action.resource_manage)
 
 
 def is_author(user: User, resource: Resource) -> bool:

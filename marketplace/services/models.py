@@ -30,6 +30,8 @@ class ProcuredService(SQLModel, table=True):
         CheckConstraint("valid_from <= valid_to", name="ck_procured_service_validity_ordered"),
     )
     id: int | None = Field(default=None, primary_key=True)
+    # The resource center that bought it and decides its applications (None: the province's).
+    center_id: int | None = Field(default=None, foreign_key="resource_center.id", index=True)
     name: str = Field(max_length=128, index=True)
     kind: str = Field(max_length=32, index=True)
     vendor: str = Field(default="", max_length=128)
@@ -88,6 +90,8 @@ class ServiceUpdate(_ServiceFields):
 
 class ServicePublic(BaseModel):
     id: int
+    center_id: int | None = None
+    center_label: str = ""
     name: str
     kind: ServiceKind
     vendor: str

@@ -7,12 +7,17 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, Scope, covers_center, require, user_center
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import ServiceApplication
 from marketplace.audit.service import Actor, record
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import center_district_ids, province_center
+from marketplace.centers.service import label as center_label
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.districts.models import District, Zone
-from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.outbox.service import enqueue
 from marketplace.services.models import (
     ProcuredService,
@@ -93,12 +98,45 @@ def _snapshot(service: ProcuredService) -> dict:
     }
 
 
-def create_service(*, session: Session, data: ServiceCreate, actor: Actor) -> ProcuredService:
-    """Add a procured service to the catalogue."""
+def _owning_center(session: Session, user: User | None) -> ResourceCenter | None:
+    """The center a new service belongs to: a city staff member's own center; the province
+    center for province staff, admins and system callers."""
+    if user is not None:
+        scope = require(user, Action.service_manage)
+        if scope is Scope.region:
+            return user_center(session, user)
+    return province_center(session=session)
+
+
+def _check_region(
+    session: Session, center: ResourceCenter | None, district_ids: list[int], zone_ids: list[int]
+) -> None:
+    """A city center's services are for its own districts and zones only."""
+    if center is None or center.city_id is None:
+        return
+    inside = center_district_ids(session=session, center=center)
+    zones = set(session.exec(select(Zone.id).where(Zone.city_id == center.city_id)).all())
+    if not set(district_ids) <= inside or not set(zone_ids) <= zones:
+        raise Forbidden(
+            messages.CENTER_OUTSIDE_REGION, code="outside_region", field="eligible_district_ids"
+        )
+
+
+def create_service(
+    *, session: Session, data: ServiceCreate, actor: Actor, user: User | None = None
+) -> ProcuredService:
+    """Add a procured service to the catalogue of the acting user's center (`user` None: a
+    system caller, for the province center). A city center's service is open to the city's
+    districts unless narrowed."""
     district_ids = sorted(set(data.eligible_district_ids))
     zone_ids = sorted(set(data.eligible_zone_ids))
     _check_scope(session, district_ids, zone_ids)
+    center = _owning_center(session, user)
+    _check_region(session, center, district_ids, zone_ids)
+    if center is not None and center.city_id is not None and not (district_ids or zone_ids):
+        district_ids = sorted(center_district_ids(session=session, center=center))
     service = ProcuredService(
+        center_id=None if center is None else center.id,
         name=data.name,
         kind=data.kind.value,
         vendor=data.vendor,
@@ -124,8 +162,52 @@ def create_service(*, session: Session, data: ServiceCreate, actor: Actor) -> Pr
     return service
 
 
+def require_own_service(
+    *, session: Session, user: User | None, service: ProcuredService, action: Action
+) -> None:
+    """Forbidden unless `user` (None: a system caller) may do `action` on the service: staff
+    with scope `all` on every service, city staff on their own center's services."""
+    if user is None:
+        return
+    require(user, action)
+    center_id = service.center_id
+    if center_id is None:
+        center = province_center(session=session)
+        center_id = None if center is None else center.id
+    if not covers_center(session, user, action, center_id=center_id):
+        raise Forbidden(messages.CENTER_FOREIGN, code="foreign_center")
+
+
+def require_readable(*, session: Session, user: User, service: ProcuredService) -> None:
+    """Forbidden unless `user` may see the service: everything for scope `all`; their own and
+    the province center's services for a region; for a district, services it may apply for or
+    has applied for."""
+    scope = require(user, Action.service_read)
+    if scope is Scope.all:
+        return
+    if scope is Scope.region:
+        center = province_center(session=session)
+        if service.center_id in (None, user.center_id, None if center is None else center.id):
+            return
+        raise Forbidden(messages.CENTER_FOREIGN, code="foreign_center")
+    district = session.get(District, user.district_id)
+    applied = session.exec(
+        select(ServiceApplication.id).where(
+            ServiceApplication.service_id == service.id,
+            ServiceApplication.district_id == user.district_id,
+        )
+    ).first()
+    if district is None or not (is_eligible(service, district) or applied is not None):
+        raise Forbidden(messages.SERVICE_NOT_ELIGIBLE, code="not_eligible")
+
+
 def update_service(
-    *, session: Session, service_id: int, data: ServiceUpdate, actor: Actor
+    *,
+    session: Session,
+    service_id: int,
+    data: ServiceUpdate,
+    actor: Actor,
+    user: User | None = None,
 ) -> ProcuredService:
     """Change catalogue fields; the quantity bought never drops below what is already committed."""
     changes = data.model_dump(exclude_unset=True)
@@ -134,12 +216,20 @@ def update_service(
         if "quantity" in changes
         else get_service(session=session, service_id=service_id)
     )
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
     before = _snapshot(service)
     for key in ("eligible_district_ids", "eligible_zone_ids"):
         if key in changes:
             changes[key] = sorted(set(changes[key] or []))
     _check_scope(
         session, changes.get("eligible_district_ids") or [], changes.get("eligible_zone_ids") or []
+    )
+    center = None if service.center_id is None else session.get(ResourceCenter, service.center_id)
+    _check_region(
+        session,
+        center,
+        changes.get("eligible_district_ids") or [],
+        changes.get("eligible_zone_ids") or [],
     )
     if "quantity" in changes:
         if changes["quantity"] is None:
@@ -181,9 +271,12 @@ def update_service(
     return service
 
 
-def delete_service(*, session: Session, service_id: int, actor: Actor) -> None:
+def delete_service(
+    *, session: Session, service_id: int, actor: Actor, user: User | None = None
+) -> None:
     """Remove a service nobody has applied for (otherwise its history must stay)."""
     service = lock_service(session=session, service_id=service_id)
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
     has_applications = session.exec(
         select(ServiceApplication.id).where(ServiceApplication.service_id == service_id).limit(1)
     ).first()
@@ -214,9 +307,18 @@ def list_services(
     kind: ServiceKind | None = None,
     eligible_for: District | None = None,
     valid_on: date | None = None,
+    user: User | None = None,
 ) -> list[ProcuredService]:
-    """Services in id order, optionally of one kind, valid on a day, or open to one district."""
+    """Services in id order, optionally of one kind, valid on a day, or open to one district.
+    With `user` of a regional scope (city staff, observers), the services of their own center
+    and the province center's."""
     query = select(ProcuredService).order_by(col(ProcuredService.id))
+    if user is not None and require(user, Action.service_read) is Scope.region:
+        center = province_center(session=session)
+        own = [user.center_id] + ([center.id] if center is not None else [])
+        query = query.where(
+            col(ProcuredService.center_id).in_(own) | col(ProcuredService.center_id).is_(None)
+        )
     if kind is not None:
         query = query.where(ProcuredService.kind == kind.value)
     if valid_on is not None:
@@ -232,14 +334,18 @@ def list_services(
 def public_views(*, session: Session, services: list[ProcuredService]) -> list[ServicePublic]:
     """Services with their ledger-derived quantities, in one query."""
     totals = pool_totals(session=session, service_ids=[s.id for s in services if s.id is not None])
+    centers = {c.id: c for c in session.exec(select(ResourceCenter)).all()}
     day = today()
     views = []
     for s in services:
         assert s.id is not None
         t = totals.get(s.id, Totals())
+        center = centers.get(s.center_id)
         views.append(
             ServicePublic(
                 id=s.id,
+                center_id=s.center_id,
+                center_label=center_label(center) if center else messages.CENTER_PROVINCE,
                 name=s.name,
                 kind=ServiceKind(s.kind),
                 vendor=s.vendor,

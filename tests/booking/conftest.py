@@ -19,7 +19,7 @@ from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.districts.service import find_district
 from marketplace.experts.importing import import_experts
 from marketplace.vocabulary import Role
-from tests.conftest import TEST_PASSWORD, expert_record
+from tests.conftest import TEST_PASSWORD, auth_headers, expert_record
 
 ALL_KINDS = ["supervision", "consultation", "crisis_support", "training"]
 
@@ -119,3 +119,18 @@ def world(session: Session) -> World:
     # Released savepoint: a failing request's rollback (as in the app) keeps the fixture data.
     session.commit()
     return w
+
+
+@pytest.fixture
+def h(world, settings):
+    """Authorization headers per role."""
+    return {
+        name: auth_headers(getattr(world, name), settings)
+        for name in (
+            "expert_user",
+            "other_expert_user",
+            "district_user",
+            "other_district_user",
+            "staff",
+        )
+    }

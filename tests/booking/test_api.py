@@ -14,23 +14,7 @@ from booking.busy.models import BusyCalendar
 from booking.sessions.models import BookingCreate
 from booking.sessions.service import create_booking
 from tests.booking.conftest import WORKDAY, future_weekday, local
-from tests.conftest import auth_headers
 from tests.matching.db_support import file_request
-
-
-@pytest.fixture
-def h(world, settings):
-    """Authorization headers per role."""
-    return {
-        name: auth_headers(getattr(world, name), settings)
-        for name in (
-            "expert_user",
-            "other_expert_user",
-            "district_user",
-            "other_district_user",
-            "staff",
-        )
-    }
 
 
 def body(day, start_hour=10, hours=1, **overrides):
@@ -577,7 +561,9 @@ class _Feed(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def feed_url():
+def feed_url(app):
+    # The test feed lives on loopback: allowed here as a named internal host would be.
+    app.state.settings.calendar_allowed_hosts = "127.0.0.1"
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Feed)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/busy.ics"

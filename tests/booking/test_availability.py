@@ -138,9 +138,10 @@ def test_daily_and_monthly_hour_limits_close_full_days_and_months():
 
 
 def test_check_slot_names_why_a_time_cannot_be_booked():
-    sched = schedule(buffer_before_minutes=15)
+    sched = schedule(buffer_before_minutes=15, slot_step_minutes=15)
     cases = {
         "past": (at(1, 9), at(1, 10), at(1, 9, 30)),
+        "off_grid": (at(1, 10, 20), at(1, 11), NOW),
         "outside_availability": (at(1, 12), at(1, 13), NOW),
         "taken": (at(1, 10), at(1, 11), NOW),
         "horizon": (NOW + timedelta(days=200), NOW + timedelta(days=200, hours=1), NOW),
@@ -154,6 +155,19 @@ def test_check_slot_names_why_a_time_cannot_be_booked():
     check_slot(
         sched, busy=[(at(1, 9), at(1, 10))], booked=[], start=at(1, 10, 15), end=at(1, 11), now=NOW
     )
+
+
+def test_starts_off_the_grid_are_refused_for_each_step():
+    for step, on, off in (
+        (15, (10, 45), (10, 50)),
+        (30, (10, 30), (10, 45)),
+        (60, (10, 0), (10, 30)),
+    ):
+        sched = schedule(slot_step_minutes=step)
+        check_slot(sched, busy=[], booked=[], start=at(1, *on), end=at(1, 11, 50), now=NOW)
+        with pytest.raises(SlotRejected) as caught:
+            check_slot(sched, busy=[], booked=[], start=at(1, *off), end=at(1, 11, 50), now=NOW)
+        assert caught.value.reason == "off_grid"
 
 
 def test_unknown_time_zones_and_bad_clock_times_are_refused():

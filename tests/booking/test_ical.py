@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import vobject
 
+from booking.fetching import fetch_ics
 from booking.ical import (
     MAX_ICS_BYTES,
     IcsRejected,
@@ -16,7 +17,7 @@ from booking.ical import (
     SessionInfo,
     busy_intervals,
     feed_ics,
-    fetch_ics,
+    read_busy,
     session_ics,
 )
 
@@ -148,8 +149,8 @@ def test_all_day_and_floating_events_are_read_in_the_experts_zone():
             "recurrence_too_frequent",
         ),
         (
-            ics("UID:r\r\nDTSTART:00010101T000000Z\r\nDTEND:00010101T010000Z\r\nRRULE:FREQ=DAILY"),
-            "recurrence_too_old",
+            ics("UID:f\r\nDTSTART:20300101T010000Z\r\nRRULE:FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"),
+            "recurrence_never",
         ),
         (
             ics(
@@ -176,7 +177,7 @@ def test_all_day_and_floating_events_are_read_in_the_experts_zone():
         "nested",
         "components",
         "secondly",
-        "ancient",
+        "february-30th",
         "by-minute",
         "old-dailies",
         "binary",
@@ -224,15 +225,50 @@ def feed_server():
 
 def test_a_feed_is_fetched_over_http_and_missing_ones_are_unreachable(feed_server):
     _Feed.body = ics("UID:1\r\nDTSTART:20270302T010000Z\r\nDTEND:20270302T020000Z")
-    data = fetch_ics(f"{feed_server}/cal.ics")
+    data = fetch_ics(f"{feed_server}/cal.ics", allowed=["127.0.0.1"])
     assert len(busy_intervals(data, **WINDOW)) == 1
     with pytest.raises(IcsRejected) as caught:
-        fetch_ics(f"{feed_server}/missing.ics")
+        fetch_ics(f"{feed_server}/missing.ics", allowed=["127.0.0.1"])
     assert caught.value.reason == "unreachable"
 
 
 def test_an_oversized_feed_is_cut_off_while_downloading(feed_server):
     _Feed.body = b"A" * (MAX_ICS_BYTES + 10)
     with pytest.raises(IcsRejected) as caught:
-        fetch_ics(f"{feed_server}/cal.ics")
+        fetch_ics(f"{feed_server}/cal.ics", allowed=["127.0.0.1"])
     assert caught.value.reason == "too_large"
+
+
+def test_events_before_1900_or_after_2200_are_skipped_one_by_one_with_a_note():
+    ancient = "UID:a\r\nSUMMARY:古老\r\nDTSTART:00010101T000000Z\r\nDTEND:00010101T010000Z\r\nRRULE:FREQ=DAILY"
+    far = "UID:z\r\nSUMMARY:遥远\r\nDTSTART:99991230T000000Z\r\nDTEND:99991230T010000Z"
+    kept = "UID:k\r\nDTSTART:20270302T010000Z\r\nDTEND:20270302T020000Z"
+    read = read_busy(ics(ancient, far, kept), **WINDOW)
+    assert read.intervals == [
+        (datetime(2027, 3, 2, 1, tzinfo=UTC), datetime(2027, 3, 2, 2, tzinfo=UTC))
+    ]
+    assert len(read.skipped) == 2 and "古老" in read.skipped[0] and "9999" in read.skipped[1]
+
+
+def test_a_yearly_event_from_1965_blocks_its_day_in_the_window():
+    birthday = "UID:b\r\nDTSTART:19650305T010000Z\r\nDTEND:19650305T020000Z\r\nRRULE:FREQ=YEARLY"
+    birthdays = [birthday.replace("UID:b", f"UID:b{i}") for i in range(20)]
+    read = read_busy(ics(*birthdays), **WINDOW)
+    assert read.intervals == [
+        (datetime(2027, 3, 5, 1, tzinfo=UTC), datetime(2027, 3, 5, 2, tzinfo=UTC))
+    ]
+    assert read.skipped == []
+
+
+def test_an_invitation_the_owner_declined_is_free_and_one_they_accepted_is_busy():
+    def invited(partstat: str) -> str:
+        return (
+            f"UID:{partstat}\r\nDTSTART:20270302T010000Z\r\nDTEND:20270302T020000Z\r\n"
+            "ORGANIZER:mailto:boss@example.org\r\n"
+            f"ATTENDEE;PARTSTAT={partstat}:mailto:Expert@Example.org"
+        )
+
+    owners = frozenset({"expert@example.org"})
+    assert read_busy(ics(invited("DECLINED")), owner_addresses=owners, **WINDOW).intervals == []
+    assert len(read_busy(ics(invited("ACCEPTED")), owner_addresses=owners, **WINDOW).intervals) == 1
+    assert len(read_busy(ics(invited("DECLINED")), **WINDOW).intervals) == 1

@@ -103,7 +103,8 @@ def test_a_confirmed_booking_mails_both_sides_once_with_the_invitation(engine, s
     assert (first.sent, again.sent) == (4, 0)  # request + confirmation, to each side
     confirmations = [m for _, m in inbox.messages if m["Subject"].startswith("预约已确认")]
     assert sorted(m["To"] for m in confirmations) == ["beilin@example.org", "bk1@example.org"]
-    invite = next(p for p in confirmations[0].walk() if p.get_content_type() == "text/calendar")
+    to_district = next(m for m in confirmations if m["To"] == "beilin@example.org")
+    invite = next(p for p in to_district.walk() if p.get_content_type() == "text/calendar")
     assert invite.get_param("method") == "REQUEST"
     text = invite.get_payload(decode=True).decode("utf-8")
     assert booking.uid in text and "SEQUENCE:1" in text

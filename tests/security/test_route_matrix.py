@@ -166,6 +166,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/bookings/{booking_id}/decline"): rule(EXPERT_RECORD, json=reason),
     ("POST", "/api/bookings/{booking_id}/cancel"): rule(BOOKING_PARTY, json=reason),
     ("POST", "/api/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, json=reschedule),
+    # The expert's reschedule is a proposal: the booking district (or staff) answers it.
+    ("POST", "/api/bookings/{booking_id}/proposal/accept"): rule(DISTRICT_RECORD),
+    ("POST", "/api/bookings/{booking_id}/proposal/decline"): rule(DISTRICT_RECORD),
     # The expert side (the expert or staff) records how a session went.
     ("POST", "/api/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
     ("POST", "/api/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
@@ -357,6 +360,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # booking district rates it; every district registers its schools for a training.
     ("GET", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY),
     ("POST", "/bookings/{booking_id}/reschedule"): rule(BOOKING_PARTY, form=reschedule_form),
+    ("POST", "/bookings/{booking_id}/proposal/accept"): rule(DISTRICT_RECORD),
+    ("POST", "/bookings/{booking_id}/proposal/decline"): rule(DISTRICT_RECORD),
     ("POST", "/bookings/{booking_id}/complete"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/no-show"): rule(EXPERT_RECORD),
     ("POST", "/bookings/{booking_id}/rating"): rule(
@@ -483,7 +488,8 @@ def test_route_admits_exactly_the_declared_roles(matrix, method, path):
         got = classify(response, path)
         if not matches(expected, got):
             wrong.append(
-                f"{actor}: expected {expected}, got {response.status_code} {response.text[:160]!r}"
+                f"{actor}: expected {expected}, got {response.status_code}"
+                f" {response.headers.get('location', '')} {response.text[:160]!r}"
             )
         if actor in ("anonymous", "district_other", "expert_other") and not rule.capability:
             leaked = world.leaks(response.text)

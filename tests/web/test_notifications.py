@@ -105,6 +105,7 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
     booking = _book(session, people)
     sessions_service.confirm_booking(session=session, booking_id=booking.id, user=people["expert"])
     new_start = booking.start_at + timedelta(hours=3)
+    # The expert's move is a proposal the coordinator is asked about, then accepts.
     sessions_service.reschedule_booking(
         session=session,
         booking_id=booking.id,
@@ -112,11 +113,19 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
         end=new_start + timedelta(hours=1),
         user=people["expert"],
     )
+    sessions_service.accept_proposal(
+        session=session, booking_id=booking.id, user=people["coordinator"]
+    )
     eve = new_start - timedelta(hours=20)
     notifications_service.enqueue_reminders(session=session, now=eve)
     notifications_service.enqueue_reminders(session=session, now=eve + timedelta(minutes=10))
     kinds = [n.kind for n in inbox(session, people["coordinator"])]
-    assert kinds == ["booking_confirmed", "booking_rescheduled", "booking_reminder"]
+    assert kinds == [
+        "booking_confirmed",
+        "booking_rescheduled",  # the proposal
+        "booking_rescheduled",  # the move, once accepted
+        "booking_reminder",
+    ]
 
 
 def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people):

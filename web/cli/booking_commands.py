@@ -7,6 +7,7 @@ from rich.console import Console
 
 from booking import locking
 from booking.busy import service as busy_service
+from booking.fetching import fetcher_for
 from booking.notifications import outbox
 from booking.notifications import service as notifications_service
 from marketplace.db import make_engine
@@ -28,8 +29,7 @@ def tick_command() -> None:
         with locking.serialized_session(engine) as session:
             escalated = notifications_service.escalate_unanswered_crisis(session=session)
             reminders = notifications_service.enqueue_reminders(session=session)
-        with locking.serialized_session(engine) as session:
-            polled = busy_service.poll_busy_feeds(session=session)
+        polled = busy_service.poll_busy_feeds(engine=engine, fetch=fetcher_for(settings))
         delivered = outbox.deliver_pending(engine=engine, settings=settings)
     finally:
         engine.dispose()

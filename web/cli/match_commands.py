@@ -12,7 +12,6 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, col, select
 
-from marketplace import messages
 from marketplace.db import make_engine, session_scope
 from marketplace.errors import DomainError
 from marketplace.requests.models import DistrictRequest
@@ -103,7 +102,7 @@ def match_command(
             else:
                 result = _match_database(session, factory, method, advance)
     except DomainError as exc:
-        if lines is None and exc.message == messages.MATCH_EMPTY_BATCH:
+        if lines is None and exc.code == "match_empty_batch":
             console.print(f"[yellow]{exc.message}[/yellow]")
             result = BatchResult()
         else:

@@ -46,6 +46,13 @@ def users_create(
     expert_id: Annotated[
         str | None, typer.Option("--expert-id", help="专家编号（专家账号必填）")
     ] = None,
+    center: Annotated[
+        str | None,
+        typer.Option(
+            "--center",
+            help="资源中心（市级工作人员必填，如 西安市；只读账号填省名或市名）/ resource center",
+        ),
+    ] = None,
     display_name: Annotated[str, typer.Option("--display-name", help="显示名 / display name")] = "",
     email: Annotated[
         str | None, typer.Option("--email", help="邮箱（通知发往此地址）/ e-mail for notifications")
@@ -61,6 +68,7 @@ def users_create(
             role=role,
             district=district,
             expert_id=expert_id,
+            center=center,
             display_name=display_name,
             email=email,
             phone=phone,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from sqlmodel import Session
 
 from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, Scope, require_district, scope_of
 from marketplace.accounts.service import actor_for
 from marketplace.allocation.service import (
     approve_application,
@@ -32,18 +35,28 @@ from marketplace.applications.service import (
 )
 from marketplace.errors import Forbidden
 from marketplace.validation import RecordId
-from marketplace.vocabulary import Role
-from web.deps import CurrentUser, SessionDep, StaffUser
-from web.routes.services import district_scope
+from web.deps import ApplicationDecider, CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
+DECIDE = Action.application_decide
+
+
+def _own_side(session: Session, user: User, application_id: int) -> int | None:
+    """Check that `user` may act on the district's side of the application (withdraw, record
+    use, close); returns the district to pin it to for a coordinator, None for center staff."""
+    get_application(
+        session=session, application_id=application_id, user=user, action=Action.application_use
+    )
+    return (
+        user.district_id if scope_of(user, Action.application_use) is Scope.own_district else None
+    )
 
 
 @router.post("", response_model=ApplicationPublic, status_code=201, summary="区县提交服务申请")
 def create_application_route(
     data: ApplicationCreate, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
-    if user.role != Role.district.value or user.district_id is None:
+    if scope_of(user, Action.application_file) is not Scope.own_district or not user.district_id:
         raise Forbidden(messages.NEEDS_DISTRICT_ACCOUNT)
     application = create_application(
         session=session, data=data, district_id=user.district_id, actor=actor_for(user)
@@ -59,13 +72,10 @@ def list_applications_route(
     status: ApplicationStatus | None = None,
     district_id: RecordId | None = None,
 ) -> list[ApplicationPublic]:
-    own = district_scope(user)
-    if own is not None:
-        if district_id is not None and district_id != own:
-            raise Forbidden(messages.FORBIDDEN)
-        district_id = own
+    if district_id is not None:
+        require_district(session, user, Action.application_read, district_id=district_id)
     applications = list_applications(
-        session=session, district_id=district_id, service_id=service_id, status=status
+        session=session, district_id=district_id, service_id=service_id, status=status, user=user
     )
     return public_views(session=session, applications=applications)
 
@@ -74,9 +84,7 @@ def list_applications_route(
 def read_application(
     application_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
-    application = get_application(
-        session=session, application_id=application_id, district_id=district_scope(user)
-    )
+    application = get_application(session=session, application_id=application_id, user=user)
     return public_view(session=session, application=application)
 
 
@@ -86,7 +94,7 @@ def read_application(
 def approve_route(
     application_id: RecordId,
     session: SessionDep,
-    user: StaffUser,
+    user: ApplicationDecider,
     data: ApprovalRequest | None = None,
 ) -> ApplicationPublic:
     application = approve_application(
@@ -94,6 +102,7 @@ def approve_route(
         application_id=application_id,
         quantity=data.quantity if data else None,
         actor=actor_for(user),
+        user=user,
     )
     return public_view(session=session, application=application)
 
@@ -102,10 +111,17 @@ def approve_route(
     "/{application_id}/reject", response_model=ApplicationPublic, summary="不予批准（须写明原因）"
 )
 def reject_route(
-    application_id: RecordId, data: RejectionRequest, session: SessionDep, user: StaffUser
+    application_id: RecordId,
+    data: RejectionRequest,
+    session: SessionDep,
+    user: ApplicationDecider,
 ) -> ApplicationPublic:
     application = reject_application(
-        session=session, application_id=application_id, reason=data.reason, actor=actor_for(user)
+        session=session,
+        application_id=application_id,
+        reason=data.reason,
+        actor=actor_for(user),
+        user=user,
     )
     return public_view(session=session, application=application)
 
@@ -119,7 +135,7 @@ def withdraw_route(
     application = withdraw_application(
         session=session,
         application_id=application_id,
-        district_id=district_scope(user),
+        district_id=_own_side(session, user, application_id),
         actor=actor_for(user),
     )
     return public_view(session=session, application=application)
@@ -140,7 +156,7 @@ def record_usage_route(
         reference=data.reference,
         note=data.note,
         actor=actor_for(user),
-        district_id=district_scope(user),
+        district_id=_own_side(session, user, application_id),
     )
     application = get_application(session=session, application_id=application_id)
     return public_view(session=session, application=application)
@@ -154,7 +170,7 @@ def record_usage_route(
 def release_route(
     application_id: RecordId,
     session: SessionDep,
-    user: StaffUser,
+    user: ApplicationDecider,
     data: ReleaseRequest | None = None,
 ) -> ApplicationPublic:
     application = release_allocation(
@@ -163,6 +179,7 @@ def release_route(
         quantity=data.quantity if data else None,
         note=data.note if data else "",
         actor=actor_for(user),
+        user=user,
     )
     return public_view(session=session, application=application)
 
@@ -178,7 +195,7 @@ def close_route(
     application = close_application(
         session=session,
         application_id=application_id,
-        district_id=district_scope(user),
+        district_id=_own_side(session, user, application_id),
         actor=actor_for(user),
     )
     return public_view(session=session, application=application)

@@ -36,7 +36,8 @@ from marketplace.audit.service import record_read
 from marketplace.clock import LOCAL_TZ
 from marketplace.errors import InvalidInput
 from marketplace.validation import RecordId, SaneDate, SaneDatetime
-from web.deps import CurrentUser, SessionDep
+from web.deps import CurrentUser, SessionDep, SettingsDep
+from web.feed_fetcher import feed_fetcher
 
 router = APIRouter(tags=["booking"])
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -129,10 +130,14 @@ def list_bookings(
 
 
 @router.get("/api/bookings/{booking_id}.ics", summary="预约日历文件 / session .ics")
-def booking_ics(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> Response:
+def booking_ics(
+    booking_id: RecordId, session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> Response:
     booking = sessions_service.get_booking(session=session, booking_id=booking_id, user=user)
     return _ics(
-        feeds_service.booking_ics(session=session, booking=booking),
+        feeds_service.booking_ics(
+            session=session, booking=booking, organizer_fallback=settings.smtp_sender
+        ),
         f"heart-booking-{booking_id}.ics",
     )
 
@@ -184,6 +189,26 @@ def reschedule_booking(
     booking = sessions_service.reschedule_booking(
         session=session, booking_id=booking_id, start=data.start, end=data.end, user=user
     )
+    return sessions_service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/proposal/accept",
+    response_model=BookingPublic,
+    summary="接受专家的改期提议",
+)
+def accept_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = sessions_service.accept_proposal(session=session, booking_id=booking_id, user=user)
+    return sessions_service.public_view(session=session, booking=booking)
+
+
+@router.post(
+    "/api/bookings/{booking_id}/proposal/decline",
+    response_model=BookingPublic,
+    summary="拒绝专家的改期提议（保持原时间）",
+)
+def decline_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
+    booking = sessions_service.decline_proposal(session=session, booking_id=booking_id, user=user)
     return sessions_service.public_view(session=session, booking=booking)
 
 
@@ -305,10 +330,13 @@ def revoke_district_feed(district_id: RecordId, session: SessionDep, user: Curre
 @router.get(
     "/api/feeds/{token}.ics", name="calendar_feed", summary="日历订阅（凭密钥地址，无需登录）"
 )
-def calendar_feed(token: str, session: SessionDep) -> Response:
+def calendar_feed(token: str, session: SessionDep, settings: SettingsDep) -> Response:
     if len(token) > 100:
         raise InvalidInput(messages.FEED_NOT_FOUND)
-    return _ics(feeds_service.feed_for_token(session=session, token=token), "heart.ics")
+    feed = feeds_service.feed_for_token(
+        session=session, token=token, organizer_fallback=settings.smtp_sender
+    )
+    return _ics(feed, "heart.ics")
 
 
 # --- experts' busy calendars ----------------------------------------------------------------
@@ -338,14 +366,16 @@ def list_busy_calendars(
     status_code=201,
     summary="上传忙碌日历（.ics）",
 )
-async def upload_busy_calendar(
+def upload_busy_calendar(
     expert_id: str,
     session: SessionDep,
     user: CurrentUser,
     file: Annotated[UploadFile, File()],
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> BusyCalendarPublic:
-    data = await file.read(MAX_ICS_BYTES + 1)
+    # A plain `def`: the read runs in a worker thread that waits for the sandboxed parser, so
+    # the event loop keeps answering other requests meanwhile.
+    data = file.file.read(MAX_ICS_BYTES + 1)
     calendar = busy_service.upload_busy_calendar(
         session=session,
         expert_id=expert_id,
@@ -363,10 +393,19 @@ async def upload_busy_calendar(
     summary="登记忙碌日历订阅地址（ICS）",
 )
 def register_busy_feed(
-    expert_id: str, data: FeedRegistration, session: SessionDep, user: CurrentUser
+    expert_id: str,
+    data: FeedRegistration,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
 ) -> BusyCalendarPublic:
     calendar = busy_service.register_busy_feed(
-        session=session, expert_id=expert_id, url=data.url, name=data.name, user=user
+        session=session,
+        expert_id=expert_id,
+        url=data.url,
+        name=data.name,
+        user=user,
+        fetch=feed_fetcher(request),
     )
     return _calendar_public(calendar)
 
@@ -377,12 +416,19 @@ def register_busy_feed(
     summary="立即刷新忙碌日历订阅",
 )
 def refresh_busy_feed(
-    expert_id: str, calendar_id: RecordId, session: SessionDep, user: CurrentUser
+    expert_id: str,
+    calendar_id: RecordId,
+    request: Request,
+    session: SessionDep,
+    user: CurrentUser,
 ) -> BusyCalendarPublic:
     calendar = busy_service.get_busy_calendar(
         session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
     )
-    return _calendar_public(busy_service.refresh_busy_feed(session=session, calendar=calendar))
+    refreshed = busy_service.refresh_busy_feed(
+        session=session, calendar=calendar, fetch=feed_fetcher(request)
+    )
+    return _calendar_public(refreshed)
 
 
 @router.delete(

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.errors import Forbidden
+from marketplace.accounts.permissions import Action, require
 from marketplace.requests.models import (
     DistrictRequestCreate,
     DistrictRequestPage,
@@ -25,7 +24,6 @@ from marketplace.requests.service import (
 )
 from marketplace.requests.service import read_request as read_request_for
 from marketplace.validation import InputModel, RecordId
-from marketplace.vocabulary import Role
 from matching.models import RequestDetail
 from matching.service import request_detail
 from web.deps import CurrentUser, SessionDep
@@ -34,8 +32,7 @@ router = APIRouter(prefix="/api/requests", tags=["district requests"])
 
 
 def _staff_or_district(user: User) -> User:
-    if user.role not in (Role.staff.value, Role.admin.value, Role.district.value):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.request_read)
     return user
 
 

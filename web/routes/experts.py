@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from marketplace import messages
+from marketplace.accounts.permissions import Action, Scope, covers_expert, scope_of
 from marketplace.accounts.service import actor_for
 from marketplace.errors import Forbidden
 from marketplace.experts.models import (
@@ -24,7 +25,7 @@ from marketplace.experts.service import (
     public_view,
     update_expert,
 )
-from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
+from marketplace.vocabulary import Domain, ExpertStatus, Format, ServiceType
 from web.deps import CurrentUser, SessionDep, StaffUser
 
 router = APIRouter(prefix="/api/experts", tags=["experts"])
@@ -75,9 +76,10 @@ def update_expert_route(
     expert_id: str, data: ExpertAdminUpdate, session: SessionDep, user: CurrentUser
 ) -> ExpertPublic:
     """Staff may change any field; an expert only the profile fields of their own record."""
-    if user.role in (Role.staff, Role.admin):
+    scope = scope_of(user, Action.expert_edit)
+    if scope is Scope.all:
         changes: ExpertUpdate = data
-    elif user.role == Role.expert and user.expert_id == expert_id:
+    elif covers_expert(user, Action.expert_edit, expert_id=expert_id):
         if data.status is not None or data.verified is not None:
             raise Forbidden("专家不能修改自己的状态或认证标记")
         changes = ExpertUpdate.model_validate(

@@ -6,11 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from marketplace import messages
+from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import actor_for
-from marketplace.errors import Forbidden
 from marketplace.validation import RecordId
-from marketplace.vocabulary import Role
 from matching.models import ConfirmedPair, Recommendations, RunAdjust, RunCreate, RunPublic
 from matching.service import (
     RelevanceFactory,
@@ -25,7 +23,7 @@ from matching.service import (
     run_batch,
     run_view,
 )
-from web.deps import CurrentUser, SessionDep, StaffUser
+from web.deps import CurrentUser, MatchRunner, SessionDep
 
 router = APIRouter(tags=["matching"])
 
@@ -49,8 +47,7 @@ def recommendations(
     k: Annotated[int, Query(ge=1, le=50)] = 10,
     explain: bool = False,
 ) -> Recommendations:
-    if user.role not in (Role.staff.value, Role.admin.value, Role.district.value):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.request_file)
     return recommend(
         session=session,
         request_id=request_id,
@@ -68,7 +65,7 @@ def recommendations(
     summary="运行批量匹配（工作人员）",
 )
 def create_run(
-    data: RunCreate, request: Request, session: SessionDep, user: StaffUser
+    data: RunCreate, request: Request, session: SessionDep, user: MatchRunner
 ) -> RunPublic:
     run = run_batch(
         session=session,
@@ -77,6 +74,7 @@ def create_run(
         relevance_factory=_relevance(request),
         request_ids=data.request_ids,
         method=data.method,
+        user=user,
     )
     return run_view(session=session, run=run)
 
@@ -84,15 +82,15 @@ def create_run(
 @router.get(
     "/api/matching/runs", response_model=list[RunPublic], summary="匹配方案列表（工作人员）"
 )
-def list_runs_route(session: SessionDep, user: StaffUser) -> list[RunPublic]:
-    return [run_view(session=session, run=r) for r in list_runs(session=session)]
+def list_runs_route(session: SessionDep, user: MatchRunner) -> list[RunPublic]:
+    return [run_view(session=session, run=r) for r in list_runs(session=session, user=user)]
 
 
 @router.get(
     "/api/matching/runs/{run_id}", response_model=RunPublic, summary="查看匹配方案（工作人员）"
 )
-def read_run(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
-    return run_view(session=session, run=get_run(session=session, run_id=run_id))
+def read_run(run_id: RecordId, session: SessionDep, user: MatchRunner) -> RunPublic:
+    return run_view(session=session, run=get_run(session=session, run_id=run_id, user=user))
 
 
 @router.post(
@@ -101,7 +99,7 @@ def read_run(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPubli
     summary="调整匹配方案（工作人员）",
 )
 def adjust_run_route(
-    run_id: RecordId, data: RunAdjust, session: SessionDep, user: StaffUser
+    run_id: RecordId, data: RunAdjust, session: SessionDep, user: MatchRunner
 ) -> RunPublic:
     return run_view(
         session=session, run=adjust_run(session=session, run_id=run_id, changes=data, user=user)
@@ -113,7 +111,7 @@ def adjust_run_route(
     response_model=RunPublic,
     summary="确认匹配方案（工作人员）",
 )
-def confirm_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
+def confirm_run_route(run_id: RecordId, session: SessionDep, user: MatchRunner) -> RunPublic:
     return run_view(session=session, run=confirm_run(session=session, run_id=run_id, user=user))
 
 
@@ -122,7 +120,7 @@ def confirm_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) ->
     response_model=RunPublic,
     summary="放弃匹配方案（工作人员）",
 )
-def discard_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) -> RunPublic:
+def discard_run_route(run_id: RecordId, session: SessionDep, user: MatchRunner) -> RunPublic:
     return run_view(session=session, run=discard_run(session=session, run_id=run_id, user=user))
 
 
@@ -131,8 +129,8 @@ def discard_run_route(run_id: RecordId, session: SessionDep, user: StaffUser) ->
 )
 def confirmed_route(
     session: SessionDep,
-    user: StaffUser,
+    user: MatchRunner,
     request_id: RecordId | None = None,
     expert_id: Annotated[str | None, Query(max_length=32)] = None,
 ) -> list[ConfirmedPair]:
-    return confirmed_pairs(session=session, request_id=request_id, expert_id=expert_id)
+    return confirmed_pairs(session=session, request_id=request_id, expert_id=expert_id, user=user)

@@ -9,7 +9,6 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from marketplace import messages
-from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
 from marketplace.errors import NotFound
@@ -20,14 +19,12 @@ from marketplace.jobs.service import (
     recent_runs,
     request_run,
 )
-from marketplace.vocabulary import Role
 from web.deps import SessionDep
-from web.pages import page_roles, redirect_with_flash
+from web.pages import AdminPage, redirect_with_flash
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
-AdminPage = Annotated[User, page_roles(Role.admin)]
 JobName = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")]
 
 

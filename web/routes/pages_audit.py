@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from marketplace.audit.service import list_entries
 from web.deps import SessionDep
-from web.pages import StaffPage
+from web.pages import AuditPage
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -21,7 +21,7 @@ PAGE_SIZE = 50
 def audit_page(
     request: Request,
     session: SessionDep,
-    user: StaffPage,
+    user: AuditPage,
     entity_type: Annotated[str, Query(max_length=32)] = "",
     entity_id: Annotated[str, Query(max_length=64)] = "",
     actor: Annotated[str, Query(max_length=64)] = "",

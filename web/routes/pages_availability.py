@@ -25,12 +25,14 @@ from booking.feeds.service import issue_feed_token, revoke_feed_tokens
 from booking.schedule.service import get_availability, set_availability
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.availability_form import AvailabilityForm, form_from_availability, parse_form
 from web.deps import SessionDep
+from web.feed_fetcher import feed_fetcher
 from web.pages import PageUser, field_errors, form_once, is_staff, login_id, redirect_with_flash
 from web.templating import render
 
@@ -49,7 +51,7 @@ def _expert_for(user: User, expert_id: str) -> str:
         if expert_id and expert_id != user.expert_id:
             raise Forbidden(messages.FORBIDDEN)
         return user.expert_id
-    if is_staff(user):
+    if is_staff(user, Action.expert_edit):
         if not expert_id:
             raise InvalidInput(messages.EXPERT_NOT_FOUND.format(id="（未指定）"))
         return expert_id
@@ -57,7 +59,11 @@ def _expert_for(user: User, expert_id: str) -> str:
 
 
 def _back(user: User, expert_id: str) -> str:
-    return "/availability" if not is_staff(user) else f"/availability?expert_id={expert_id}"
+    return (
+        "/availability"
+        if not is_staff(user, Action.expert_edit)
+        else f"/availability?expert_id={expert_id}"
+    )
 
 
 def _page(
@@ -84,9 +90,9 @@ def _page(
             "calendars": list_busy_calendars(session=session, expert_id=expert_id, user=user),
             "calendar_errors": calendar_errors or {},
             "calendar_form": calendar_form or {},
-            "staff_view": is_staff(user),
+            "staff_view": is_staff(user, Action.expert_edit),
             "nonce": secrets.token_urlsafe(16),
-            "feed_owner": not is_staff(user),
+            "feed_owner": not is_staff(user, Action.expert_edit),
             "feed_url": None,
         },
         status_code=status_code,
@@ -216,7 +222,7 @@ def register_feed(
     except Exception as exc:  # pydantic ValidationError: shown next to the field
         errors = {"url": field_errors(exc).get("url") or messages.VALIDATION_FAILED}  # type: ignore[arg-type]
     else:
-        fetch = getattr(request.app.state, "ics_fetcher", None) or ical.fetch_ics
+        fetch = feed_fetcher(request)
         try:
             with session.begin_nested():
                 register_busy_feed(
@@ -259,7 +265,9 @@ def _feed_owner(user: User) -> tuple[str, str]:
         return "expert", user.expert_id
     if user.role == Role.district.value and user.district_id is not None:
         return "district", str(user.district_id)
-    raise Forbidden(messages.FEED_LINK_STAFF if is_staff(user) else messages.FORBIDDEN)
+    raise Forbidden(
+        messages.FEED_LINK_STAFF if is_staff(user, Action.expert_edit) else messages.FORBIDDEN
+    )
 
 
 @router.post("/calendar-feed/rotate", summary="生成（更换）我的日历订阅链接")

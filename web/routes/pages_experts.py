@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.clock import LOCAL_TZ
 from marketplace.districts.service import list_districts
 from marketplace.errors import Unavailable
@@ -158,7 +159,11 @@ def experts_page(
 ) -> Response:
     q = q.strip()
     # Coordinators and experts see experts who take work; staff may look at every status.
-    chosen_status = _choice(status, ExpertStatus) if is_staff(user) else ExpertStatus.active.value
+    chosen_status = (
+        _choice(status, ExpertStatus)
+        if is_staff(user, Action.expert_manage)
+        else ExpertStatus.active.value
+    )
     filters = ExpertFilters(
         domain=_choice(domain, Domain),
         service_type=_choice(service_type, ServiceType),
@@ -183,7 +188,7 @@ def experts_page(
         "format": filters.format or "",
         "city": filters.city or "",
         "specialty": filters.specialty or "",
-        "status": (filters.status or "") if is_staff(user) else "",
+        "status": (filters.status or "") if is_staff(user, Action.expert_manage) else "",
     }
     pages = max(1, -(-results.total // PAGE_SIZE))
     context = {
@@ -194,7 +199,7 @@ def experts_page(
         "options": _filter_options(session)
         if request.headers.get("HX-Target") != "results"
         else {},
-        "show_status_filter": is_staff(user),
+        "show_status_filter": is_staff(user, Action.expert_manage),
     }
     return render(request, "experts/list.html", context, fragments=("results",))
 

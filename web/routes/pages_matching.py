@@ -17,6 +17,8 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, reach
 from marketplace.accounts.service import actor_for
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert
@@ -34,7 +36,7 @@ from matching.service import (
     run_view,
 )
 from web.deps import SessionDep
-from web.pages import StaffPage, form_once, login_id, redirect_with_flash
+from web.pages import MatchPage, form_once, login_id, redirect_with_flash
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -49,15 +51,21 @@ def _relevance(request: Request):  # type: ignore[no-untyped-def]
 
 
 def _runs_page(
-    request: Request, session: Session, *, error: str = "", status_code: int = 200
+    request: Request, session: Session, user: User, *, error: str = "", status_code: int = 200
 ) -> Response:
-    runs = [run_view(session=session, run=r) for r in list_runs(session=session, limit=30)]
+    runs = [
+        run_view(session=session, run=r) for r in list_runs(session=session, limit=30, user=user)
+    ]
+    districts = reach(session, user, Action.match_run)
+    waiting = [
+        r for r in open_requests(session=session) if districts is None or r.district_id in districts
+    ]
     return render(
         request,
         "matching/runs.html",
         {
             "runs": runs,
-            "open_count": len(open_requests(session=session)),
+            "open_count": len(waiting),
             "methods": METHODS,
             "nonce": secrets.token_urlsafe(16),
             "error": error,
@@ -67,15 +75,15 @@ def _runs_page(
 
 
 @router.get("/matching", summary="批量匹配")
-def matching_page(request: Request, session: SessionDep, user: StaffPage) -> Response:
-    return _runs_page(request, session)
+def matching_page(request: Request, session: SessionDep, user: MatchPage) -> Response:
+    return _runs_page(request, session, user)
 
 
 @router.post("/matching/runs", summary="运行批量匹配")
 def start_run(
     request: Request,
     session: SessionDep,
-    user: StaffPage,
+    user: MatchPage,
     method: FormText = "solver",
     form_nonce: FormText = "",
 ) -> Response:
@@ -90,9 +98,10 @@ def start_run(
                 user_id=user.id,
                 relevance_factory=_relevance(request),
                 method=method if method in METHODS else "solver",
+                user=user,
             )
     except InvalidInput as exc:
-        return _runs_page(request, session, error=exc.message, status_code=422)
+        return _runs_page(request, session, user, error=exc.message, status_code=422)
     once.remember(login_id(request), form_nonce)
     return redirect_with_flash(f"/matching/runs/{run.id}", "match_run_created")
 
@@ -100,13 +109,14 @@ def start_run(
 def _run_page(
     request: Request,
     session: Session,
+    user: User,
     run_id: int,
     *,
     error: str = "",
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    run = run_view(session=session, run=get_run(session=session, run_id=run_id))
+    run = run_view(session=session, run=get_run(session=session, run_id=run_id, user=user))
     requests = {
         r.id: r
         for r in public_views(
@@ -153,8 +163,8 @@ def _run_page(
 
 
 @router.get("/matching/runs/{run_id}", summary="审核匹配方案")
-def run_page(request: Request, run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
-    return _run_page(request, session, run_id)
+def run_page(request: Request, run_id: RecordId, session: SessionDep, user: MatchPage) -> Response:
+    return _run_page(request, session, user, run_id)
 
 
 @router.post("/matching/runs/{run_id}/adjust", summary="调整匹配方案")
@@ -162,12 +172,14 @@ def adjust(
     request: Request,
     run_id: RecordId,
     session: SessionDep,
-    user: StaffPage,
+    user: MatchPage,
     action: FormText = "",
     request_id: FormText = "",
     expert_id: FormText = "",
 ) -> Response:
-    get_run(session=session, run_id=run_id)  # an unknown run is a 404 page, not a form error
+    get_run(
+        session=session, run_id=run_id, user=user
+    )  # an unknown run is a 404 page, not a form error
     form = {"request_id": request_id.strip()[:12], "expert_id": expert_id.strip()[:32]}
     try:
         pair = {"request_id": form["request_id"], "expert_id": form["expert_id"]}
@@ -185,23 +197,24 @@ def adjust(
         return _run_page(
             request,
             session,
+            user,
             run_id,
             error=exc.message,
             form=form,
             status_code=409 if isinstance(exc, Conflict) else 422,
         )
     if request.headers.get("HX-Request") == "true":
-        return _run_page(request, session, run_id)
+        return _run_page(request, session, user, run_id)
     return redirect_with_flash(f"/matching/runs/{run_id}", "match_run_adjusted")
 
 
 @router.post("/matching/runs/{run_id}/confirm", summary="确认匹配方案")
-def confirm(run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+def confirm(run_id: RecordId, session: SessionDep, user: MatchPage) -> Response:
     confirm_run(session=session, run_id=run_id, user=user)
     return redirect_with_flash(f"/matching/runs/{run_id}", "match_run_confirmed")
 
 
 @router.post("/matching/runs/{run_id}/discard", summary="放弃匹配方案")
-def discard(run_id: RecordId, session: SessionDep, user: StaffPage) -> Response:
+def discard(run_id: RecordId, session: SessionDep, user: MatchPage) -> Response:
     discard_run(session=session, run_id=run_id, user=user)
     return redirect_with_flash("/matching", "match_run_discarded")

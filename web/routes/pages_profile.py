@@ -154,8 +154,8 @@ def profile_submit(
     except DomainError as exc:
         session.rollback()  # the service may have touched the row before refusing
         errors = {"__all__": exc.message}
-        if "地区" in exc.message or "区县" in exc.message:
-            errors["region"] = exc.message
+        if exc.field is not None:
+            errors[exc.field] = exc.message
         return _page(request, session, expert, form, errors, status_code=exc.status_code)
     outcome = "profile_saved" if updated.updated_at != before else "profile_unchanged"
     if is_htmx(request):  # htmx swaps the form in place: show the outcome inside it

@@ -16,7 +16,7 @@ from marketplace.reports.periods import Period, month_of, parse_period
 from marketplace.reports.service import allocation_report
 from marketplace.services.service import today
 from web.deps import SessionDep
-from web.pages import StaffPage
+from web.pages import ReportPage
 from web.report_charts import bar_chart, lorenz_chart
 from web.templating import render
 
@@ -27,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 def reports_page(
     request: Request,
     session: SessionDep,
-    user: StaffPage,
+    user: ReportPage,
     period: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     chosen = None
@@ -36,7 +36,7 @@ def reports_page(
             chosen = parse_period(period)
         except ValueError:
             raise InvalidInput(messages.PERIOD_INVALID) from None
-    report = allocation_report(session=session, period=chosen)
+    report = allocation_report(session=session, period=chosen, user=user)
     # Bars are scaled to the largest per-capita figure of each service.
     peaks: dict[int, float] = {}
     for row in report.rows:
@@ -89,11 +89,11 @@ def _district_tables(report: AllocationReport) -> list[ReportTable]:
 def monthly_report_page(
     request: Request,
     session: SessionDep,
-    user: StaffPage,
+    user: ReportPage,
     period: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     chosen = _month(period)
-    report = allocation_report(session=session, period=chosen)
+    report = allocation_report(session=session, period=chosen, user=user)
     previous = month_of(chosen.start - timedelta(days=1))
     return render(
         request,

@@ -15,6 +15,7 @@ from sqlmodel import col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.models import Expert
 from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
@@ -34,7 +35,6 @@ from web.pages import (
     PageUser,
     field_errors,
     form_once,
-    is_staff,
     login_id,
     redirect_with_flash,
 )
@@ -58,8 +58,7 @@ FIELDS = (
 
 
 def _coordinator_or_staff(user: User) -> User:
-    if not (is_staff(user) or user.role == Role.district.value):
-        raise Forbidden(messages.FORBIDDEN)
+    require(user, Action.request_read)
     return user
 
 

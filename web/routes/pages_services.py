@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, Scope, can, require
 from marketplace.accounts.service import actor_for
 from marketplace.allocation.service import approval_contexts, approve_application
 from marketplace.applications.models import ApplicationCreate, ApplicationStatus
@@ -35,7 +36,6 @@ from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.services.service import get_service, is_eligible, list_services, public_view
 from marketplace.services.service import public_views as service_views
 from marketplace.validation import RecordId
-from marketplace.vocabulary import Role
 from web.deps import SessionDep
 from web.pages import (
     DistrictPage,
@@ -43,7 +43,6 @@ from web.pages import (
     StaffPage,
     field_errors,
     form_once,
-    is_staff,
     login_id,
     redirect_with_flash,
 )
@@ -55,20 +54,18 @@ FormText = Annotated[str, Form()]
 _SCHOOL_SEPARATORS = re.compile(r"[\n\r,，、;；]+")
 
 
-def _district_of(user: User) -> int | None:
-    """None for staff (all districts); the coordinator's district; anyone else is refused."""
-    if is_staff(user):
-        return None
-    if user.role == Role.district.value and user.district_id is not None:
-        return user.district_id
-    raise Forbidden(messages.FORBIDDEN)
+def _district_of(user: User, action: Action = Action.service_read) -> int | None:
+    """The coordinator's district; None for center staff and observers (their reach is asked of
+    the policy by the services); anyone else is refused."""
+    scope = require(user, action)
+    return user.district_id if scope is Scope.own_district else None
 
 
 @router.get("/services", summary="服务目录")
 def services_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     district_id = _district_of(user)
     district = None if district_id is None else session.get(District, district_id)
-    services = list_services(session=session, eligible_for=district)
+    services = list_services(session=session, eligible_for=district, user=user)
     return render(
         request,
         "services/list.html",
@@ -102,18 +99,18 @@ def _applications(
     status_code: int = 200,
 ) -> Response:
     """The applications page; a refused decision comes back on its own card (`errors`)."""
-    district_id = _district_of(user)
+    district_id = _district_of(user, Action.application_read)
     chosen = status if status in {s.value for s in ApplicationStatus} else None
     applications = list_applications(
         session=session,
         district_id=district_id,
         service_id=service_id,
         status=ApplicationStatus(chosen) if chosen else None,
+        user=user,
     )
+    deciding = can(user, Action.application_decide)
     views = application_views(session=session, applications=list(reversed(applications)))
-    contexts = (
-        approval_contexts(session=session, applications=applications) if district_id is None else {}
-    )
+    contexts = approval_contexts(session=session, applications=applications) if deciding else {}
     return render(
         request,
         "services/applications.html",
@@ -122,7 +119,7 @@ def _applications(
             "contexts": contexts,
             "status": chosen or "",
             "statuses": [s.value for s in ApplicationStatus],
-            "staff": district_id is None,
+            "staff": deciding,
             "errors": errors or {},
             "values": values or {},
         },
@@ -255,7 +252,11 @@ def approve(
         return refused(f"批准数量：{field_errors(exc).get('quantity', '')}")
     try:
         approve_application(
-            session=session, application_id=application_id, quantity=amount, actor=actor_for(user)
+            session=session,
+            application_id=application_id,
+            quantity=amount,
+            actor=actor_for(user),
+            user=user,
         )
     except (InvalidInput, Conflict) as exc:
         return refused(exc.message, exc.status_code)
@@ -270,7 +271,11 @@ def reject(
     if not reason or len(reason) > 500:
         raise InvalidInput("请填写驳回原因（不超过 500 字）")
     reject_application(
-        session=session, application_id=application_id, reason=reason, actor=actor_for(user)
+        session=session,
+        application_id=application_id,
+        reason=reason,
+        actor=actor_for(user),
+        user=user,
     )
     return redirect_with_flash("/applications", "application_rejected")
 

@@ -16,10 +16,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from booking import access
 from booking.schedule.service import list_slots
 from booking.sessions.models import BookingKind, RatingCreate, Reschedule
 from booking.sessions.service import (
+    accept_proposal,
     complete_booking,
+    decline_proposal,
     get_booking,
     list_ratings,
     mark_no_show,
@@ -42,7 +45,6 @@ from web.pages import (
     PageUser,
     field_errors,
     form_once,
-    is_staff,
     login_id,
     redirect_with_flash,
 )
@@ -77,7 +79,9 @@ def _reschedule_page(
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     view = public_view(session=session, booking=booking)
     if not (
-        is_staff(user) or user.role == Role.expert.value or user.district_id == booking.district_id
+        access.is_staff(user)
+        or user.role == Role.expert.value
+        or user.district_id == booking.district_id
     ):
         raise Forbidden(messages.FORBIDDEN)  # a training's guest district may not move it
     minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
@@ -111,6 +115,7 @@ def _reschedule_page(
             "slots": [(s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)) for s, e in slots],
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
             "needs_reconfirm": user.role == Role.district.value,
+            "is_expert_proposal": user.role == Role.expert.value,
         },
         status_code=status_code,
     )
@@ -192,6 +197,8 @@ def submit_reschedule(
             request, session, user, booking_id, form, {"__all__": exc.message}, exc.status_code
         )
     once.remember(login_id(request), form_nonce)
+    if user.role == Role.expert.value:
+        return redirect_with_flash("/bookings", "booking_proposal_sent")
     pending = booking.status == "requested" and user.role == Role.district.value
     return redirect_with_flash(
         "/bookings", "booking_rescheduled_pending" if pending else "booking_rescheduled"
@@ -199,6 +206,18 @@ def submit_reschedule(
 
 
 # --- after the session ---------------------------------------------------------------------
+
+
+@router.post("/bookings/{booking_id}/proposal/accept", summary="接受改期提议")
+def accept_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
+    accept_proposal(session=session, booking_id=booking_id, user=user)
+    return redirect_with_flash("/bookings", "booking_proposal_accepted")
+
+
+@router.post("/bookings/{booking_id}/proposal/decline", summary="拒绝改期提议")
+def decline_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
+    decline_proposal(session=session, booking_id=booking_id, user=user)
+    return redirect_with_flash("/bookings", "booking_proposal_declined")
 
 
 @router.post("/bookings/{booking_id}/complete", summary="标记为已完成")

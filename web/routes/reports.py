@@ -13,7 +13,7 @@ from marketplace.reports.models import AllocationReport
 from marketplace.reports.periods import Period, parse_period
 from marketplace.reports.service import allocation_report
 from marketplace.validation import RecordId
-from web.deps import SessionDep, StaffUser
+from web.deps import ReportReader, SessionDep
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -51,23 +51,25 @@ def _filename(period: Period | None, suffix: str, name: str = "allocation") -> s
 @router.get("/allocation", response_model=AllocationReport, summary="资源分配报表（JSON）")
 def allocation_json(
     session: SessionDep,
-    user: StaffUser,
+    user: ReportReader,
     period: PeriodQuery = None,
     service_id: RecordId | None = None,
 ) -> AllocationReport:
-    return allocation_report(session=session, period=_period(period), service_id=service_id)
+    return allocation_report(
+        session=session, period=_period(period), service_id=service_id, user=user
+    )
 
 
 @router.get("/allocation.csv", summary="资源分配报表（CSV）")
 def allocation_csv(
     session: SessionDep,
-    user: StaffUser,
+    user: ReportReader,
     period: PeriodQuery = None,
     service_id: RecordId | None = None,
     table: TableQuery = None,
 ) -> Response:
     chosen = _period(period)
-    report = allocation_report(session=session, period=chosen, service_id=service_id)
+    report = allocation_report(session=session, period=chosen, service_id=service_id, user=user)
     section_table = find_table(report, table) if table else None
     if table and section_table is None:
         raise InvalidInput(
@@ -85,12 +87,12 @@ def allocation_csv(
 @router.get("/allocation.xlsx", summary="资源分配报表（Excel）")
 def allocation_xlsx(
     session: SessionDep,
-    user: StaffUser,
+    user: ReportReader,
     period: PeriodQuery = None,
     service_id: RecordId | None = None,
 ) -> Response:
     chosen = _period(period)
-    report = allocation_report(session=session, period=chosen, service_id=service_id)
+    report = allocation_report(session=session, period=chosen, service_id=service_id, user=user)
     return Response(
         to_xlsx(report),
         media_type=XLSX,

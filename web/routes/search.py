@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, can
 from marketplace.errors import Unavailable
 from marketplace.resources.models import Audience, ResourceKind
 from marketplace.resources.service import city_of, is_staff
-from marketplace.vocabulary import Domain, Format, Role, ServiceType
+from marketplace.vocabulary import Domain, Format, ServiceType
 from search.service import SearchRequest, SearchService
 from web.deps import CurrentUser, SessionDep
 
@@ -96,7 +97,7 @@ def search(
             audience=audience,
             access=resource_access(session, user) if kind == "resource" else None,
             # Paused or retired experts are listed for staff only.
-            include_inactive=include_inactive and user.role in (Role.staff, Role.admin),
+            include_inactive=include_inactive and can(user, Action.expert_manage),
             page=page,
             page_size=page_size,
         )

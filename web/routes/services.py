@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+from sqlmodel import Session
 
-from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, Scope, require
 from marketplace.accounts.service import actor_for
 from marketplace.allocation.models import LedgerView, ProposalConfirm, ProposalPublic
 from marketplace.allocation.service import (
@@ -15,37 +16,37 @@ from marketplace.allocation.service import (
     ledger_view,
 )
 from marketplace.applications.models import ApplicationPublic
-from marketplace.applications.service import list_applications
 from marketplace.applications.service import public_views as application_views
 from marketplace.districts.models import District
-from marketplace.errors import Forbidden
 from marketplace.services.models import ServiceCreate, ServiceKind, ServicePublic, ServiceUpdate
 from marketplace.services.service import (
     create_service,
     delete_service,
     get_service,
-    is_eligible,
     list_services,
     public_view,
     public_views,
+    require_own_service,
+    require_readable,
     today,
     update_service,
 )
 from marketplace.validation import RecordId
-from marketplace.vocabulary import Role
-from web.deps import CurrentUser, SessionDep, StaffUser
+from web.deps import CurrentUser, ServiceManager, SessionDep
 
 router = APIRouter(prefix="/api/services", tags=["services"])
-STAFF_ROLES = (Role.staff.value, Role.admin.value)
 
 
-def district_scope(user: User) -> int | None:
-    """None for staff (everything), the user's district for coordinators; others are refused."""
-    if user.role in STAFF_ROLES:
-        return None
-    if user.role == Role.district.value and user.district_id is not None:
-        return user.district_id
-    raise Forbidden(messages.FORBIDDEN)
+def _district_of(user: User) -> int | None:
+    """The district a coordinator sees the catalogue for; None for center staff and observers."""
+    scope = require(user, Action.service_read)
+    return user.district_id if scope is Scope.own_district else None
+
+
+def _managed(session: Session, user: User, service_id: int) -> None:
+    """Forbidden unless `user` manages the service (its center is theirs, or they see all)."""
+    service = get_service(session=session, service_id=service_id)
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
 
 
 @router.get("", response_model=list[ServicePublic], summary="采购服务目录 / list procured services")
@@ -55,48 +56,50 @@ def list_services_route(
     kind: ServiceKind | None = None,
     valid_today: bool = False,
 ) -> list[ServicePublic]:
-    """Staff see every service; a district sees those it may apply for."""
-    district_id = district_scope(user)
+    """Province staff see every service; city staff and observers their center's and the
+    province's; a district those it may apply for."""
+    district_id = _district_of(user)
     district = None if district_id is None else session.get(District, district_id)
     services = list_services(
-        session=session, kind=kind, eligible_for=district, valid_on=today() if valid_today else None
+        session=session,
+        kind=kind,
+        eligible_for=district,
+        valid_on=today() if valid_today else None,
+        user=user,
     )
     return public_views(session=session, services=services)
 
 
 @router.post("", response_model=ServicePublic, status_code=201, summary="新增采购服务（工作人员）")
 def create_service_route(
-    data: ServiceCreate, session: SessionDep, user: StaffUser
+    data: ServiceCreate, session: SessionDep, user: ServiceManager
 ) -> ServicePublic:
-    service = create_service(session=session, data=data, actor=actor_for(user))
+    service = create_service(session=session, data=data, actor=actor_for(user), user=user)
     return public_view(session=session, service=service)
 
 
 @router.get("/{service_id}", response_model=ServicePublic, summary="采购服务详情（含剩余数量）")
 def read_service(service_id: RecordId, session: SessionDep, user: CurrentUser) -> ServicePublic:
     service = get_service(session=session, service_id=service_id)
-    district_id = district_scope(user)
-    if district_id is not None:
-        district = session.get(District, district_id)
-        applied = list_applications(session=session, district_id=district_id, service_id=service_id)
-        if district is None or not (is_eligible(service, district) or applied):
-            raise Forbidden(messages.SERVICE_NOT_ELIGIBLE)
+    require_readable(session=session, user=user, service=service)
     return public_view(session=session, service=service)
 
 
 @router.patch("/{service_id}", response_model=ServicePublic, summary="修改采购服务（工作人员）")
 def update_service_route(
-    service_id: RecordId, data: ServiceUpdate, session: SessionDep, user: StaffUser
+    service_id: RecordId, data: ServiceUpdate, session: SessionDep, user: ServiceManager
 ) -> ServicePublic:
     service = update_service(
-        session=session, service_id=service_id, data=data, actor=actor_for(user)
+        session=session, service_id=service_id, data=data, actor=actor_for(user), user=user
     )
     return public_view(session=session, service=service)
 
 
 @router.delete("/{service_id}", status_code=204, summary="删除未被申请的采购服务（工作人员）")
-def delete_service_route(service_id: RecordId, session: SessionDep, user: StaffUser) -> Response:
-    delete_service(session=session, service_id=service_id, actor=actor_for(user))
+def delete_service_route(
+    service_id: RecordId, session: SessionDep, user: ServiceManager
+) -> Response:
+    delete_service(session=session, service_id=service_id, actor=actor_for(user), user=user)
     return Response(status_code=204)
 
 
@@ -104,8 +107,13 @@ def delete_service_route(service_id: RecordId, session: SessionDep, user: StaffU
     "/{service_id}/ledger", response_model=LedgerView, summary="台账与余额 / ledger and balances"
 )
 def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) -> LedgerView:
-    """Staff see the whole ledger and the pool; a district only its own entries and balance."""
-    return ledger_view(session=session, service_id=service_id, district_id=district_scope(user))
+    """Staff see the whole ledger and the pool (city staff of their own center's services); a
+    district only its own entries and balance."""
+    district_id = _district_of(user)
+    if district_id is None:
+        service = get_service(session=session, service_id=service_id)
+        require_own_service(session=session, user=user, service=service, action=Action.service_read)
+    return ledger_view(session=session, service_id=service_id, district_id=district_id)
 
 
 @router.get(
@@ -114,8 +122,9 @@ def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) ->
     summary="公平分配建议方案（不生效）",
 )
 def read_fair_proposal(
-    service_id: RecordId, session: SessionDep, user: StaffUser
+    service_id: RecordId, session: SessionDep, user: ServiceManager
 ) -> ProposalPublic:
+    _managed(session, user, service_id)
     return fair_proposal(session=session, service_id=service_id)
 
 
@@ -125,8 +134,9 @@ def read_fair_proposal(
     summary="确认并执行公平分配方案（工作人员）",
 )
 def confirm_fair_proposal_route(
-    service_id: RecordId, data: ProposalConfirm, session: SessionDep, user: StaffUser
+    service_id: RecordId, data: ProposalConfirm, session: SessionDep, user: ServiceManager
 ) -> list[ApplicationPublic]:
+    _managed(session, user, service_id)
     approved = confirm_fair_proposal(
         session=session, service_id=service_id, fingerprint=data.fingerprint, actor=actor_for(user)
     )
@@ -137,7 +147,8 @@ def confirm_fair_proposal_route(
     "/{service_id}/expire", response_model=ServicePublic, summary="过期处理未用余额（工作人员）"
 )
 def expire_service_route(
-    service_id: RecordId, session: SessionDep, user: StaffUser
+    service_id: RecordId, session: SessionDep, user: ServiceManager
 ) -> ServicePublic:
+    _managed(session, user, service_id)
     expire_service(session=session, service_id=service_id, actor=actor_for(user))
     return public_view(session=session, service=get_service(session=session, service_id=service_id))

@@ -1,0 +1,193 @@
+"""The one permission policy: which role may do which action, over which scope.
+
+`POLICY` is the table (actions × roles → scope). Services, routes, pages, navigation, the
+dashboard and the CLI all ask it (`scope_of`, `require`, `reach`, `covers`, `roles_for`), so a
+new role or action is one edit here. The route × role matrix test is generated from it.
+
+Scopes, from narrowest to widest:
+- `own_expert`: the expert profile the user is bound to;
+- `own_district`: the district the user is bound to;
+- `region`: the districts of the user's resource center (a city's districts for a city center,
+  every district for the province center);
+- `all`: everything.
+A role missing from an action's row may not do it at all.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlmodel import Session
+
+from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import center_district_ids
+from marketplace.errors import Forbidden
+from marketplace.vocabulary import Role
+
+
+class Scope(StrEnum):
+    own_expert = "own_expert"
+    own_district = "own_district"
+    region = "region"
+    all = "all"
+
+
+class Action(StrEnum):
+    expert_read = "expert.read"  # the directory and profiles
+    expert_manage = "expert.manage"  # create, pause, activate; see paused and retired experts
+    expert_edit = "expert.edit"  # edit a profile, its availability, busy calendars, feed
+    service_read = "service.read"  # the catalogue of procured services, ledgers
+    service_manage = "service.manage"  # create, change, delete, expire, fair proposals
+    application_file = "application.file"  # apply, withdraw, record usage, close
+    application_use = "application.use"  # withdraw, record usage, close (the district's side)
+    application_read = "application.read"
+    application_decide = "application.decide"  # approve, reject, release
+    request_file = "request.file"  # file and edit a district's need
+    request_read = "request.read"
+    match_run = "match.run"  # batch matching and its review
+    booking_create = "booking.create"
+    booking_read = "booking.read"
+    training_register = "training.register"
+    report_read = "report.read"
+    audit_read = "audit.read"
+    resource_manage = "resource.manage"  # review and publish the resource library
+    user_manage = "user.manage"
+
+
+ALL, REGION, OWN_DISTRICT, OWN_EXPERT = (
+    Scope.all,
+    Scope.region,
+    Scope.own_district,
+    Scope.own_expert,
+)
+ADM = Role.admin
+PROV = Role.staff  # province staff (省级资源中心); the stored value `staff` predates city centers
+CITY = Role.city_staff
+DIST = Role.district
+EXP = Role.expert
+OBS = Role.observer  # education-bureau leaders: read reports and lists of their region
+_CENTERS = {ADM: ALL, PROV: ALL, CITY: REGION}
+
+POLICY: dict[Action, dict[Role, Scope]] = {
+    Action.expert_read: {ADM: ALL, PROV: ALL, CITY: ALL, DIST: ALL, EXP: ALL, OBS: ALL},
+    Action.expert_manage: {ADM: ALL, PROV: ALL},
+    Action.expert_edit: {ADM: ALL, PROV: ALL, EXP: OWN_EXPERT},
+    Action.service_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
+    Action.service_manage: {**_CENTERS},
+    Action.application_file: {DIST: OWN_DISTRICT},
+    Action.application_use: {**_CENTERS, DIST: OWN_DISTRICT},
+    Action.application_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
+    Action.application_decide: {**_CENTERS},
+    Action.request_file: {**_CENTERS, DIST: OWN_DISTRICT},
+    Action.request_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
+    Action.match_run: {**_CENTERS},
+    Action.booking_create: {**_CENTERS, DIST: OWN_DISTRICT},
+    Action.booking_read: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
+    Action.training_register: {DIST: OWN_DISTRICT},
+    Action.report_read: {**_CENTERS, OBS: REGION},
+    Action.audit_read: {ADM: ALL, PROV: ALL},
+    Action.resource_manage: {ADM: ALL, PROV: ALL},
+    Action.user_manage: {ADM: ALL},
+}
+
+# Roles whose users are bound to a resource center (`User.center_id`); a city center for city staff.
+CENTER_ROLES = frozenset({Role.staff.value, Role.city_staff.value, Role.observer.value})
+
+
+def scope_of(user: User | None, action: Action) -> Scope | None:
+    """The scope over which `user` may do `action`, or None if not at all."""
+    if user is None or not user.is_active:
+        return None
+    try:
+        role = Role(user.role)
+    except ValueError:
+        return None
+    scope = POLICY[action].get(role)
+    if scope is Scope.own_district and user.district_id is None:
+        return None
+    if scope is Scope.own_expert and user.expert_id is None:
+        return None
+    if scope is Scope.region and user.center_id is None:
+        return None
+    return scope
+
+
+def can(user: User | None, action: Action) -> bool:
+    """Whether `user` may do `action` somewhere (the role check; scope is `covers`' business)."""
+    return scope_of(user, action) is not None
+
+
+def require(user: User | None, action: Action) -> Scope:
+    """The user's scope for `action`, or Forbidden."""
+    scope = scope_of(user, action)
+    if scope is None:
+        raise Forbidden(messages.FORBIDDEN, code="forbidden")
+    return scope
+
+
+def roles_for(action: Action) -> frozenset[str]:
+    """The role values that may do `action` (menus and dashboards show by this)."""
+    return frozenset(role.value for role in POLICY[action])
+
+
+def roles_with(action: Action, scope: Scope = Scope.all) -> tuple[str, ...]:
+    """The role values whose scope for `action` is `scope` (e.g. who gets province staff mail)."""
+    return tuple(sorted(role.value for role, held in POLICY[action].items() if held is scope))
+
+
+def sees_everything(user: User | None, action: Action) -> bool:
+    return scope_of(user, action) is Scope.all
+
+
+def reach(session: Session, user: User, action: Action) -> frozenset[int] | None:
+    """The district ids `user` may do `action` for: None means every district; Forbidden if none."""
+    scope = require(user, action)
+    if scope is Scope.all:
+        return None
+    if scope is Scope.own_district:
+        return frozenset({user.district_id}) if user.district_id is not None else frozenset()
+    if scope is Scope.region:
+        center = session.get(ResourceCenter, user.center_id)
+        if center is None:
+            raise Forbidden(messages.FORBIDDEN, code="forbidden")
+        return center_district_ids(session=session, center=center)
+    return frozenset()  # own_expert: bound to a profile, not to districts
+
+
+def covers(session: Session, user: User, action: Action, *, district_id: int | None) -> bool:
+    """Whether `user` may do `action` for a record of `district_id`."""
+    districts = reach(session, user, action)
+    return districts is None or (district_id is not None and district_id in districts)
+
+
+def require_district(
+    session: Session, user: User, action: Action, *, district_id: int | None
+) -> None:
+    """Forbidden unless `user` may do `action` for a record of `district_id`."""
+    if not covers(session, user, action, district_id=district_id):
+        raise Forbidden(messages.FORBIDDEN, code="forbidden")
+
+
+def covers_expert(user: User, action: Action, *, expert_id: str | None) -> bool:
+    """Whether `user` may do `action` on the expert profile `expert_id`."""
+    scope = scope_of(user, action)
+    if scope is Scope.all:
+        return True
+    return scope is Scope.own_expert and expert_id is not None and user.expert_id == expert_id
+
+
+def user_center(session: Session, user: User) -> ResourceCenter | None:
+    return None if user.center_id is None else session.get(ResourceCenter, user.center_id)
+
+
+def covers_center(session: Session, user: User, action: Action, *, center_id: int | None) -> bool:
+    """Whether `user` may do `action` on a record owned by the center `center_id` (None: the
+    province center). Everyone with scope `all` may; a regional user only for their own center."""
+    scope = scope_of(user, action)
+    if scope is Scope.all:
+        return True
+    if scope is not Scope.region:
+        return False
+    return center_id is not None and user.center_id == center_id
