@@ -58,6 +58,13 @@ FLASH_MESSAGES = {
     "notifications_all_read": messages.NOTIFICATIONS_ALL_READ,
     "contact_saved": messages.CONTACT_SAVED,
     "job_run_requested": messages.JOB_RUN_REQUESTED,
+    "resource_submitted": messages.RESOURCE_SUBMITTED,
+    "resource_published": messages.RESOURCE_PUBLISHED,
+    "resource_changes_requested": messages.RESOURCE_CHANGES_REQUESTED,
+    "resource_rejected": messages.RESOURCE_REJECTED,
+    "resource_retired": messages.RESOURCE_RETIRED,
+    "resource_file_added": messages.RESOURCE_FILE_ADDED,
+    "resource_version_created": messages.RESOURCE_VERSION_CREATED,
 }
 
 
@@ -122,7 +129,7 @@ def redirect_with_flash(url: str, key: str) -> Response:
 class FormOnce:
     """Remembers which one-time form ids were already used (double-clicked or re-sent forms).
 
-    In memory and per process, like the login limiter: enough to absorb a double click or a
+    In memory and per process: enough to absorb a double click or a
     browser re-sending a form; the services' own state checks remain the real guard.
     """
 
