@@ -93,7 +93,6 @@ POLICY: dict[Action, dict[Role, Scope]] = {
 }
 
 
-
 def scope_of(user: User | None, action: Action) -> Scope | None:
     """The scope over which `user` may do `action`, or None if not at all."""
     if user is None or not user.is_active:
