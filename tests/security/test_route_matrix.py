@@ -310,6 +310,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports"): rule(STAFF),
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
+    ("GET", "/services/new"): rule(STAFF),
+    ("POST", "/services"): rule(
+        STAFF,
+        form=lambda w: {
+            "name": "页面新服务",
+            "kind": "hotline",
+            "unit": "次",
+            "quantity": "5",
+            "valid_from": "2026-01-01",
+            "valid_to": "2030-01-01",
+        },
+    ),
+    ("GET", "/services/{service_id}/edit"): rule(STAFF),
+    ("POST", "/services/{service_id}"): rule(STAFF, form=lambda w: {"name": "改名"}),
+    ("POST", "/services/{service_id}/retire"): rule(STAFF),
+    ("POST", "/services/{service_id}/delete"): rule(STAFF),
     ("GET", "/applications"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/applications/new"): rule(
         DISTRICT_ONLY, params=lambda w: {"service_id": w.service_id}
