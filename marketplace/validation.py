@@ -107,6 +107,14 @@ def check_text(value: str) -> str:
     return value
 
 
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+def strip_control_characters(value: str) -> str:
+    return _CONTROL.sub("", value)
+
+
 def _sane_date(value: date) -> date:
     check_date_in_range(value)
     return value
