@@ -43,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.wrapped_needs import wrap_queries  # noqa: E402
 from matching.batch import BatchResult, plan_batch  # noqa: E402
 from matching.priors import ServiceTypePrior  # noqa: E402
 from matching.records import (  # noqa: E402
@@ -55,7 +56,8 @@ from matching.records import (  # noqa: E402
 )
 from matching.relevance import bm25_baseline, need_model_relevance  # noqa: E402
 from matching.scoring import DEFAULT_WEIGHTS, Weights  # noqa: E402
-from search.encoder import load_encoder  # noqa: E402
+from search.embed_cache import CachedEncoder, EmbeddingCache  # noqa: E402
+from search.encoder import MemoEncoder, load_encoder  # noqa: E402
 from search.needs import (  # noqa: E402
     examples_from_experts,
     examples_from_qrels,
@@ -281,8 +283,26 @@ def main() -> None:
         action="store_true",
         help="CV without the service-type prior (matching.priors)",
     )
+    parser.add_argument(
+        "--needs",
+        choices=("bare", "wrapped", "both"),
+        default="both",
+        help="request texts as in the dev set, wrapped in message context, or both",
+    )
+    parser.add_argument(
+        "--embed-cache",
+        type=Path,
+        help="embedding cache file kept between runs (search.embed_cache)",
+    )
     args = parser.parse_args()
     encoder = load_encoder(args.embed_model)
+    if encoder is not None:
+        # every fit meets the same bio sentences: encode each text once (and across runs)
+        encoder = (
+            CachedEncoder(encoder, EmbeddingCache(args.embed_cache))
+            if args.embed_cache
+            else MemoEncoder(encoder, limit=100_000)
+        )
     print(f"need-model encoder: {encoder.name if encoder else 'none'}")
     dev = load_dev(args.dev)
     ctx = {
@@ -295,10 +315,43 @@ def main() -> None:
     names, synonyms = vocabulary()
     pool = [expert_from_record(r, zones) for r in dev.records]
     texts = [text_from_record(r) for r in dev.records]
-    needs = [need_from_line(line, zones) for line in parse_request_lines(dev.lines).lines]
+    bare = [need_from_line(line, zones) for line in parse_request_lines(dev.lines).lines]
+    sets = []
+    if args.needs in ("bare", "both"):
+        sets.append(("bare", bare, ctx))
+    if args.needs in ("wrapped", "both"):
+        # every request's text wrapped by the evaluation generator (benchmarks/wrapped_needs.py);
+        # a narrative's second need comes from the same CV fold, so no model saw either need
+        folds = query_folds([dev.query_of[n.id] for n in bare], args.folds, args.seed)
+        wrapped, wrapped_qrels, style_of, _ = wrap_queries(
+            dev.queries, dev.qrels, seed=args.seed, groups=folds
+        )
+        wid_of = {q: w for w in wrapped for q in [w.split("~")[0]]}
+        wrapped_needs = [replace(n, text=wrapped[wid_of[dev.query_of[n.id]]]) for n in bare]
+        wrapped_ctx = {
+            **ctx,
+            "qrels": {**dev.qrels, **wrapped_qrels},
+            "query_of": {n.id: wid_of[dev.query_of[n.id]] for n in bare},
+        }
+        styles = defaultdict(int)
+        for n in bare:
+            styles[style_of[wid_of[dev.query_of[n.id]]]] += 1
+        print(
+            "wrapped requests: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
+            + " (benchmarks/wrapped_needs.py: the evaluation generator's own context sentences,"
+            " written apart from the product's training context)"
+        )
+        sets.append(("wrapped", wrapped_needs, wrapped_ctx))
+    for label, needs, set_ctx in sets:
+        rows = run_set(dev, needs, pool, texts, names, synonyms, encoder, args, set_ctx)
+        print_rows(f"{label} requests", rows, needs, pool)
+
+
+def run_set(dev, needs, pool, texts, names, synonyms, encoder, args, ctx) -> list[dict]:  # type: ignore[no-untyped-def]
+    """The baseline and every regime on one set of requests."""
     ids = [e.id for e in pool]
     rows = []
-
     start = time.perf_counter()
     lexical = bm25_baseline(texts, vocabulary=names, synonyms=synonyms).scores(
         [n.text for n in needs], ids
@@ -353,9 +406,13 @@ def main() -> None:
                     f"{regime}: {method}{note}", result, built + time.perf_counter() - start, ctx
                 )
             )
+    return rows
 
+
+def print_rows(title: str, rows: list[dict], needs, pool) -> None:  # type: ignore[no-untyped-def]
     print(
-        f"dev set: {len(needs)} requests, {len(pool)} experts, {sum(n.experts_needed for n in needs)} slots"
+        f"{title}: {len(needs)} requests, {len(pool)} experts, "
+        f"{sum(n.experts_needed for n in needs)} slots"
     )
     print(
         f"{'method':58} {'viol':>4} {'grade':>6} {'g2%':>6} {'filled':>7} {'minCity':>7} {'s':>6}"

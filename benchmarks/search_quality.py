@@ -290,6 +290,45 @@ def run_pool(
     return rows
 
 
+def drift_table(experts, queries, qrels, vocab, analyzer, synonyms, args) -> int:  # type: ignore[no-untyped-def]
+    """How much a need model loses on a directory that changed since it was trained: the
+    model learns from the bios of a seeded (1 - share) of the experts (the rest are new to
+    it) and ranks the whole pool for the bare needs (lexical view, bios only: the directory is
+    the only source that drifts). Sets search.service.DRIFT_THRESHOLD."""
+    ids = [e["id"] for e in experts]
+    specs = [e.get("specialties") or [] for e in experts]
+    need_only = FusionWeights(lexical=0.0, dense=0.0)
+    print("# drift: share of experts new to the need model -> nDCG@10 of the need ranking")
+    print(f"{'share':>6} {'seed':>4} {'nDCG@10':>8} {'loss':>7}")
+    losses: dict[float, list[float]] = defaultdict(list)
+    reference = None
+    for share in (0.0, 0.1, 0.2, 0.3, 0.5):
+        for seed in range(args.drift_seeds if share else 1):
+            rng = np.random.default_rng(seed)
+            kept = [
+                experts[i]
+                for i in sorted(rng.permutation(len(experts))[int(share * len(experts)) :])
+            ]
+            model = fit_need_model(
+                examples_from_experts(kept, vocabulary=vocab),
+                vocabulary=vocab,
+                synonyms=synonyms,
+                analyzer=analyzer,
+            )
+            dists = model.predict_many(list(queries.values()), top=len(vocab))
+            rankings = {
+                q: rank(ids, fuse_scores(specs, d, weights=need_only))
+                for q, d in zip(queries, dists, strict=True)
+            }
+            figure = evaluate(rankings, qrels)[0]
+            reference = figure if reference is None else reference
+            losses[share].append(reference - figure)
+            print(f"{share:>6.0%} {seed:>4} {figure:>8.3f} {reference - figure:>7.3f}")
+    for share, values in losses.items():
+        print(f"# share {share:.0%}: mean loss {np.mean(values):.3f} over {len(values)} seeds")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -322,6 +361,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="need model without need extraction (no context class, whole text as one need)",
     )
+    ap.add_argument(
+        "--drift",
+        action="store_true",
+        help="only the drift table: quality of a need model that has not read part of the directory",
+    )
+    ap.add_argument("--drift-seeds", type=int, default=3)
     ap.add_argument("--save-model", type=Path, help="save the bios-only need model (npz)")
     ap.add_argument(
         "--synonyms",
@@ -350,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
         f"need-model CV: {args.folds} folds over queries, seed {args.seed}"
     )
 
+    if args.drift:
+        return drift_table(experts, queries, qrels, vocab, analyzer, synonyms, args)
     folds = query_folds(list(queries), args.folds, args.seed)
     args._folds = folds
     wrapped, wrapped_qrels, style_of, sources = wrap_queries(

@@ -61,6 +61,36 @@ def install(target: Path) -> None:
     print(f"== installed {MODEL} at {target}")
 
 
+INT8 = MODEL + "-int8"
+
+
+def install_int8(source: Path, target: Path) -> None:
+    """The int8 variant: onnxruntime's dynamic quantisation of the installed model's weights
+    (MatMul and Gather to signed 8-bit; activations quantised per batch at run time)."""
+    if (target / "model.onnx").exists():
+        print(f"== {INT8} already installed at {target}")
+        return
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # noqa: PLC0415
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        staged = Path(scratch) / INT8
+        staged.mkdir()
+        quantize_dynamic(
+            str(source / "model.onnx"), str(staged / "model.onnx"), weight_type=QuantType.QInt8
+        )
+        shutil.copy(source / "tokenizer.json", staged / "tokenizer.json")
+        config = json.loads((source / "heart-model.json").read_text(encoding="utf-8"))
+        config["source"] = f"{config.get('source')} quantised (onnxruntime quantize_dynamic, QInt8)"
+        (staged / "heart-model.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+        if target.exists():
+            shutil.rmtree(target)
+        staged.rename(target)
+    print(f"== installed {INT8} at {target}")
+
+
 if __name__ == "__main__":
     models_dir = Path(os.environ.get("HEART_MODELS_DIR") or Path.home() / ".cache" / "heart-models")
     install(models_dir / MODEL)
+    if "--int8" in sys.argv[1:]:
+        install_int8(models_dir / MODEL, models_dir / INT8)

