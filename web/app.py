@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from booking import reports as booking_reports
 from marketplace.clock import utcnow
@@ -35,6 +36,7 @@ from web.routes import (
     pages_auth,
     pages_availability,
     pages_bookings,
+    pages_catalogue,
     pages_experts,
     pages_home,
     pages_library,
@@ -117,6 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_security_headers(app)
     # Outermost: the request id and timing cover every other middleware.
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
+    if settings.trusted_proxies.strip():
+        # Only these peers' X-Forwarded-For / -Proto are believed (the client address the login
+        # throttle counts, https for Secure cookies); `heart serve` turns uvicorn's own off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
     for module in (*pages, pages_reports, pages_requests, pages_bookings):
@@ -131,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
     library_reports.register_report_sections()
-    for module in (district_requests, matching, ops, users, pages_users):
+    for module in (district_requests, matching, ops, users, pages_users, pages_catalogue):
         app.include_router(module.router)
     for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)

@@ -17,6 +17,7 @@ from marketplace.audit.service import list_entries
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
 from marketplace.vocabulary import ExpertStatus
+from web.audit_view import describe
 
 Loader = Callable[[Session, User], dict[str, Any]]
 LIST = "dashboard/_list.html"
@@ -51,7 +52,7 @@ def _expert_counts(session: Session, user: User) -> dict[str, Any]:
 
 def _recent_audit(session: Session, user: User) -> dict[str, Any]:
     entries, _ = list_entries(session=session, page_size=6)
-    return {"entries": entries}
+    return {"entries": describe(entries, user)}
 
 
 def _my_profile(session: Session, user: User) -> dict[str, Any]:

@@ -68,13 +68,20 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
 @asynccontextmanager
 async def _read_then_write(request: Request, engine: Engine) -> AsyncIterator[Session]:
     """A read session; the writes it deferred are applied in the write queue's turn after it."""
-    async with contextmanager_in_threadpool(_read_session(engine)) as session:
-        defer_writes(session)
-        yield session
-        writes = take_deferred_writes(session)
-    if writes:
-        async with _sqlite_write_turn(request, engine):
-            await run_in_threadpool(apply_writes, engine, writes)
+    writes: list = []
+    try:
+        async with contextmanager_in_threadpool(_read_session(engine)) as session:
+            defer_writes(session)
+            try:
+                yield session
+            except Exception:
+                writes = take_deferred_writes(session, failed=True)
+                raise
+            writes = take_deferred_writes(session)
+    finally:
+        if writes:
+            async with _sqlite_write_turn(request, engine):
+                await run_in_threadpool(apply_writes, engine, writes)
 
 
 @contextmanager

@@ -162,3 +162,25 @@ def test_line_breaks_and_tabs_stay_allowed_in_text(client, people):
     )
     assert response.status_code == 200, response.text
     assert "第二段" in response.json()["bio"]
+
+
+@pytest.mark.parametrize("far", ["0001-01-01", "9999-12-31"])
+def test_pages_given_far_dates_answer_without_a_server_error(client, session, far):
+    from tests.web.pages.conftest import logged_in
+
+    import_records(session, expert_record(id="HV2", name="魏老师"))
+    district = make_user(session, Role.district, username="hv-page-coord")
+    staff = make_user(session, Role.staff, username="hv-page-staff")
+    session.commit()
+    moment = f"{far}T23:00:00-10:00" if far.startswith("9") else f"{far}T00:00:00+14:00"
+    logged_in(client, district)
+    for path, params in (
+        ("/experts/HV2", {"week": far}),
+        ("/bookings/new", {"expert_id": "HV2", "start": moment, "end": moment}),
+    ):
+        response = client.get(path, params=params, follow_redirects=False)
+        assert response.status_code < 500, (path, response.status_code)
+    logged_in(client, staff)
+    for path in ("/audit", "/audit.csv"):
+        response = client.get(path, params={"date_from": far, "date_to": far})
+        assert response.status_code < 500, (path, response.status_code)

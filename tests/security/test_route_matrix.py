@@ -282,6 +282,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    ("GET", "/audit.csv"): rule(STAFF),
     # Account pages: admins manage accounts; everyone changes their own password.
     ("GET", "/users"): rule(ADMIN),
     ("GET", "/users/new"): rule(ADMIN),
@@ -309,6 +310,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports"): rule(STAFF),
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
+    ("GET", "/services/new"): rule(STAFF),
+    ("POST", "/services"): rule(
+        STAFF,
+        form=lambda w: {
+            "name": "页面新服务",
+            "kind": "hotline",
+            "unit": "次",
+            "quantity": "5",
+            "valid_from": "2026-01-01",
+            "valid_to": "2030-01-01",
+        },
+    ),
+    ("GET", "/services/{service_id}/edit"): rule(STAFF),
+    ("POST", "/services/{service_id}"): rule(STAFF, form=lambda w: {"name": "改名"}),
+    ("POST", "/services/{service_id}/retire"): rule(STAFF),
+    ("POST", "/services/{service_id}/delete"): rule(STAFF),
     ("GET", "/applications"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/applications/new"): rule(
         DISTRICT_ONLY, params=lambda w: {"service_id": w.service_id}

@@ -47,7 +47,7 @@ def serve(
             min=1,
             max=64,
             help="工作进程数（建议 CPU 核数）/ worker processes (e.g. one per CPU core); "
-            "login throttling then counts per process",
+            "login throttling is shared through the database",
         ),
     ] = 1,
 ) -> None:
@@ -60,7 +60,14 @@ def serve(
     # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
     logs = {"log_config": logging_config(settings.log_format), "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", **logs)
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,  # only HEART_TRUSTED_PROXIES are believed (web/app.py)
+            **logs,
+        )
         return
     # Each worker process builds its app from the same environment (create_app() reads
     # Settings); uvicorn needs an import string to start them. Each runs a scheduler; the
@@ -77,6 +84,7 @@ def serve(
         host=host,
         port=port,
         log_level="info",
+        proxy_headers=False,
         **logs,
     )
 
@@ -155,4 +163,4 @@ def demo(
     from web.app import create_app
 
     console.print(f"打开 / open: http://{host}:{port}/  （API 文档 /docs）")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)

@@ -32,7 +32,7 @@ from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
 from marketplace.requests.models import DistrictRequest
-from marketplace.validation import RecordId
+from marketplace.validation import RecordId, parse_moment
 from marketplace.vocabulary import Role
 from web.deps import SessionDep
 from web.pages import (
@@ -154,9 +154,8 @@ def _new_form(
 
 
 def _parse_time(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
+    value = parse_moment(text)
+    if value is None:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
 

@@ -72,6 +72,7 @@ def services_page(request: Request, session: SessionDep, user: PageUser) -> Resp
         {
             "services": service_views(session=session, services=services),
             "can_apply": district is not None,
+            "can_manage": can(user, Action.service_manage),
         },
     )
 

@@ -43,6 +43,8 @@ class SearchPage(BaseModel):
     needs: list[NeedPublic]
     backend: str
     degraded: bool
+    no_match: bool = False  # below the relevance floor: nothing in the directory fits
+    suggestions: list[str] = []  # the closest specialties to try instead
 
 
 def get_search(request: Request) -> SearchService:
@@ -104,4 +106,6 @@ def search(
         needs=[NeedPublic(specialty=s, probability=round(p, 4)) for s, p in result.needs],
         backend=result.backend,
         degraded=result.degraded,
+        no_match=result.no_match,
+        suggestions=result.suggestions,
     )
