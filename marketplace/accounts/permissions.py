@@ -54,6 +54,7 @@ class Action(StrEnum):
     audit_read = "audit.read"
     resource_manage = "resource.manage"  # review and publish the resource library
     user_manage = "user.manage"
+    ops_manage = "ops.manage"  # the scheduled jobs page: see runs and errors, run a job now
 
 
 ALL, REGION, OWN_DISTRICT, OWN_EXPERT = (
@@ -90,6 +91,7 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.audit_read: {ADM: ALL, PROV: ALL},
     Action.resource_manage: {ADM: ALL, PROV: ALL},
     Action.user_manage: {ADM: ALL},
+    Action.ops_manage: {ADM: ALL},
 }
 
 # Roles whose users are bound to a resource center (`User.center_id`); a city center for city staff.
