@@ -31,6 +31,7 @@ CENTER_CITY = "{city}资源中心"
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
 TOKEN_INVALID = "登录已失效，请重新登录"
+CONTROL_CHARACTERS = "地址中的参数 {name} 含有不允许的控制字符"
 TOKEN_REQUIRED = "此操作需要使用访问令牌（Authorization: Bearer）"
 FORBIDDEN = "没有权限执行此操作"
 EXPERT_NOT_FOUND = "专家不存在：{id}"
@@ -84,6 +85,10 @@ ACCOUNT_REACTIVATED = "账号已恢复启用"
 ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
 PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
 ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+SERVICE_CREATED = "采购服务已加入目录"
+SERVICE_SAVED = "采购服务已保存"
+SERVICE_RETIRED = "采购服务已停用：区县不能再申请"
+SERVICE_DELETED = "采购服务已删除"
 
 # --- the audit log in words (marketplace/audit/labels.py) ---
 AUDIT_ENTITY_LABELS = {
@@ -386,7 +391,7 @@ MAIL_SUBJECTS = {
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
     "proposal": "专家提议改期，请答复：{title}",
-    "proposal_declined": "改期提议未被接受：{title}",
+    "move_declined": "改期提议未被接受：{title}",
 }
 MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
@@ -424,8 +429,8 @@ JOB_FEEDS_FAILED = "部分日历订阅刷新失败：{errors}"
 JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
 JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
 JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
-JOB_SUMMARY_DRIFT = "索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
-JOB_DRIFT_NO_MODEL = "需求模型缺失，请运行 heart index --rebuild"
+JOB_SUMMARY_DRIFT = "需求模型：{action}（目录变化 {drift}）；索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
+JOB_DRIFT_ACTIONS = {"rebuild": "缺失，已重建", "retrain": "已重新训练", "drain": "无需重新训练"}
 METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
@@ -462,7 +467,7 @@ BOOKING_RATED = "感谢您的评价"
 TRAINING_REGISTERED = "报名成功"
 MATCH_RUN_CREATED = "批量匹配已完成，请审核方案"
 MATCH_RUN_ADJUSTED = "方案已调整"
-MATCH_RUN_CONFIRMED = "方案已确认，相关需求已标记为已匹配"
+MATCH_RUN_CONFIRMED = "方案已确认：分配到专家的需求已标记为已匹配，其余需求保持待匹配"
 MATCH_RUN_DISCARDED = "方案已放弃"
 CLOCK_INVALID = "请填写 时:分，例如 09:00"
 DATE_INVALID = "请填写日期，例如 2027-03-01"
@@ -508,7 +513,7 @@ NOTIFY_BOOKING = {
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
     "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
-    "proposal_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
+    "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
