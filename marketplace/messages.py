@@ -31,6 +31,7 @@ CENTER_CITY = "{city}资源中心"
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
 TOKEN_INVALID = "登录已失效，请重新登录"
+CONTROL_CHARACTERS = "地址中的参数 {name} 含有不允许的控制字符"
 TOKEN_REQUIRED = "此操作需要使用访问令牌（Authorization: Bearer）"
 FORBIDDEN = "没有权限执行此操作"
 EXPERT_NOT_FOUND = "专家不存在：{id}"
@@ -390,7 +391,7 @@ MAIL_SUBJECTS = {
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
     "proposal": "专家提议改期，请答复：{title}",
-    "proposal_declined": "改期提议未被接受：{title}",
+    "move_declined": "改期提议未被接受：{title}",
 }
 MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
@@ -512,7 +513,7 @@ NOTIFY_BOOKING = {
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
     "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
-    "proposal_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
+    "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"

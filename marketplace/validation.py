@@ -111,6 +111,10 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
+def strip_control_characters(value: str) -> str:
+    return _CONTROL.sub("", value)
+
+
 def _sane_date(value: date) -> date:
     check_date_in_range(value)
     return value

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -18,6 +18,7 @@ from marketplace.resources import reports as library_reports
 from marketplace.settings import Settings
 from matching import reports as matching_reports
 from search.service import BackgroundDrainer, SearchService
+from web.deps import refuse_control_characters
 from web.errors import install_error_handlers
 from web.jobs import all_jobs
 from web.observability import Metrics, RequestLogMiddleware
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     app.state.engine = None

@@ -24,10 +24,24 @@ from marketplace.db import (
     serialized_write,
     take_deferred_writes,
 )
-from marketplace.errors import PasswordChangeRequired, Unauthorized, Unavailable
+from marketplace.errors import InvalidInput, PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
+from marketplace.validation import has_control_characters
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Every route's guard: a query or path parameter with a control character is a 422.
+
+    Bodies are checked by their schemas (marketplace.validation.InputModel); parameters reach
+    queries directly, and PostgreSQL refuses NUL in text (a 500 before this guard).
+    """
+    for name, value in (*request.query_params.multi_items(), *request.path_params.items()):
+        if isinstance(value, str) and has_control_characters(value):
+            raise InvalidInput(messages.CONTROL_CHARACTERS.format(name=name[:40]))
+        if has_control_characters(name):
+            raise InvalidInput(messages.CONTROL_CHARACTERS.format(name="?"))
 
 
 def get_settings(request: Request) -> Settings:

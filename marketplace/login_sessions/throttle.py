@@ -16,6 +16,7 @@ from sqlmodel import Session, col, delete, func, select
 from marketplace.clock import utcnow
 from marketplace.db import write_later
 from marketplace.login_sessions.models import LoginFailure
+from marketplace.validation import strip_control_characters
 
 USER = "user"
 ADDRESS = "address"
@@ -31,11 +32,11 @@ class ThrottlePolicy:
 
 
 def user_key(username: str) -> str:
-    return username.strip().lower()[:MAX_KEY]
+    return strip_control_characters(username).strip().lower()[:MAX_KEY]
 
 
 def address_key(address: str) -> str:
-    return address[:MAX_KEY]
+    return strip_control_characters(address)[:MAX_KEY]
 
 
 def _wait(
@@ -101,7 +102,9 @@ def record_success(*, session: Session, username: str) -> None:
 
     def write(target: Session) -> None:
         target.exec(  # type: ignore[call-overload]
-            delete(LoginFailure).where(LoginFailure.scope == USER, LoginFailure.key == key)
+            delete(LoginFailure).where(
+                col(LoginFailure.scope) == USER, col(LoginFailure.key) == key
+            )
         )
 
     write_later(session, write)
