@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from tests.conftest import DEMO_EXPERTS
 from tests.marketplace.resource_support import make_pdf
-from tests.reliability.test_backup import env, heart  # noqa: F401 - the fixture
+from tests.reliability.conftest import env  # noqa: F401 - the fixture
+from tests.reliability.test_backup import heart
 from web.cli import app
 
 runner = CliRunner()
