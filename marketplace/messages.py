@@ -391,7 +391,7 @@ MAIL_SUBJECTS = {
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
     "proposal": "专家提议改期，请答复：{title}",
-    "proposal_declined": "改期提议未被接受：{title}",
+    "move_declined": "改期提议未被接受：{title}",
 }
 MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
@@ -513,7 +513,7 @@ NOTIFY_BOOKING = {
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
     "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
-    "proposal_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
+    "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"

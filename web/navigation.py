@@ -47,7 +47,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/reports", "统计报表", Action.report_read),
     NavItem("/audit", "审计日志", Action.audit_read, group="管理"),
     NavItem("/users", "账号管理", Action.user_manage, group="管理"),
-    NavItem("/admin/jobs", "定时任务", Action.user_manage, group="管理"),
+    NavItem("/admin/jobs", "定时任务", Action.ops_manage, group="管理"),
     NavItem("/profile", "我的资料", Action.expert_edit, OWN_PROFILE),
 )
 

@@ -310,11 +310,6 @@ def _is_record_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RECORD_ID
 
 
-def user_from_token(*, session: Session, token: str, secret: str) -> User:
-    """The user a valid, unexpired, unrevoked token names, or Unauthorized."""
-    return token_login(session=session, token=token, secret=secret)[0]
-
-
 def public_user(*, session: Session, user: User) -> UserPublic:
     district_name = None
     if user.district_id is not None:

@@ -138,6 +138,8 @@ def library_page(
             "options": _options(session),
             "can_submit": user.role in SUBMITTERS,
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
+            # Authors see the use of what they wrote, staff of everything.
+            "authored": {r.id for r in rows if service.is_author(user, r)},
         },
         fragments=("results",),
     )

@@ -84,6 +84,9 @@ def test_submit_publish_find_download_and_count(
     # The author sees the use of what they wrote.
     logged_in(client, expert_user)
     assert "区县浏览 1 次 · 下载 1 次" in client.get(f"/library/{resource.id}").text
+    assert "浏览 1 次 · 下载 1 次" in client.get("/library").text
+    logged_in(client, district_user)
+    assert "下载 1 次" not in client.get("/library").text
 
 
 def test_form_errors_are_shown_next_to_the_fields_and_nothing_is_stored(
