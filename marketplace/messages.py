@@ -324,6 +324,11 @@ JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
 JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
 JOB_SUMMARY_DRIFT = "索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
 JOB_DRIFT_NO_MODEL = "需求模型缺失，请运行 heart index --rebuild"
+JOB_DRIFT_MODEL = {
+    "rebuild": "；需求模型缺失，已完整重建索引",
+    "retrain": "；目录已变化 {drift:.0%}，已重新训练需求模型",
+    "drain": "；目录变化 {drift:.0%}，需求模型无需重训",
+}
 METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------

@@ -1,7 +1,8 @@
 """The search index's scheduled jobs: drain the outbox, and check the index against the database.
 
-The nightly check is the index freshness check available today: every directory record must be
-in the index (missing ones are queued again through the outbox) and the need model must exist.
+The nightly check: every directory record must be in the index (missing ones are queued again
+through the outbox), and the index is kept whole (SearchService.ensure_whole): a missing need
+model is built, one that has not read DRIFT_THRESHOLD of the directory is retrained.
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ def index_drift_job(search: Callable[[], SearchService]) -> Callable[[JobContext
                     kind, _, entity_id = doc_id.partition(":")
                     enqueue(session=session, entity_type=kind, entity_id=entity_id)
                 session.commit()
+        # the index kept whole: a missing need model is built, a drifted one retrained
+        whole = service.ensure_whole()
         summary = messages.JOB_SUMMARY_DRIFT.format(
             indexed=service.backend.count(), records=len(doc_ids), requeued=len(missing)
-        )
+        ) + messages.JOB_DRIFT_MODEL[whole["action"]].format(drift=whole.get("drift") or 0.0)
         if ids["expert"] and not (service.model_dir / "need_model.npz").is_file():
             raise Unavailable(f"{messages.JOB_DRIFT_NO_MODEL}（{summary}）")
         return summary
