@@ -329,6 +329,107 @@ def drift_table(experts, queries, qrels, vocab, analyzer, synonyms, args) -> int
     return 0
 
 
+def resources_table(experts_path: Path, queries, qrels, embed_model: str) -> int:  # type: ignore[no-untyped-def]
+    """Expert ranking through the product's SearchService, with and without the demo library,
+    for the shipped need model (labelled needs "builtin") and the bios-only one ("none")."""
+    for training_needs in ("builtin", "none"):
+        _resources_run(experts_path, queries, qrels, embed_model, training_needs)
+    return 0
+
+
+def _resources_run(
+    experts_path: Path, queries, qrels, embed_model: str, training_needs: str
+) -> None:  # type: ignore[no-untyped-def]
+    """Expert ranking through the product's SearchService (embedded index on SQLite), with the
+    experts and demo services indexed, then again after the demo library is added and the index
+    rebuilt: the baseline is the same service without resources."""
+    import tempfile
+
+    from marketplace.audit.service import Actor
+    from marketplace.db import make_engine, run_migrations, session_scope
+    from marketplace.districts.service import seed_regions
+    from marketplace.experts.importing import import_experts
+    from marketplace.resources.demo import seed_demo_resources
+    from marketplace.resources.files import store_for
+    from marketplace.services.demo import seed_demo_services
+    from marketplace.settings import Settings
+    from marketplace.specialties.service import seed_specialties
+    from search.service import SearchRequest, SearchService
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            environment="test",
+            secret_key="benchmark-" + "k" * 40,
+            data_dir=Path(tmp),
+            embed_model=embed_model,
+            search_drain_seconds=0,
+            search_training_needs=training_needs,
+        )
+        engine = make_engine(settings)
+        run_migrations(engine)
+        with session_scope(engine) as session:
+            seed_regions(session=session)
+            seed_specialties(session=session)
+            import_experts(
+                session=session,
+                lines=experts_path.read_text(encoding="utf-8").splitlines(),
+                actor=Actor.system("benchmark"),
+            )
+            seed_demo_services(session=session)
+        service = SearchService(settings=settings, engine=engine)
+
+        def rankings() -> dict[str, list[str]]:
+            return {
+                qid: [h.id for h in service.search(SearchRequest(q=text, page_size=50)).hits]
+                for qid, text in queries.items()
+            }
+
+        started = time.perf_counter()
+        service.rebuild()
+        before = rankings()
+        documents_before = service.backend.count()
+        with session_scope(engine) as session:
+            seed_demo_resources(
+                session=session,
+                source=ROOT / "demo" / "resources.jsonl",
+                store=store_for(settings.data_dir),
+            )
+        service.rebuild()
+        after = rankings()
+        documents_after = service.backend.count()
+        engine.dispose()
+    base, with_resources = evaluate(before, qrels), evaluate(after, qrels)
+    changed_top10 = sum(before[q][:10] != after[q][:10] for q in queries)
+    changed_top50 = sum(before[q] != after[q] for q in queries)
+    leaked = sum(not h.startswith("D") for q in queries for h in after[q])
+    print(
+        f"# resources: product SearchService (embedded index, encoder {embed_model}, "
+        f"labelled needs {training_needs}), "
+        f"{documents_before} -> {documents_after} documents indexed; "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    print("| expert ranking | nDCG@10 | recall@50 | P@5 |")
+    print("|---|---|---|---|")
+    print("| without resources (baseline) | {:.4f} | {:.4f} | {:.4f} |".format(*base))
+    print(
+        "| with the demo library indexed | {:.4f} ({:.4f}x) | {:.4f} ({:.4f}x) | {:.4f} ({:.4f}x) |".format(
+            *[
+                v
+                for pair in zip(
+                    with_resources,
+                    (a / b if b else 1.0 for a, b in zip(with_resources, base, strict=True)),
+                    strict=True,
+                )
+                for v in pair
+            ]
+        )
+    )
+    print(
+        f"# queries whose top 10 changed: {changed_top10}/{len(queries)}; top 50: "
+        f"{changed_top50}/{len(queries)}; non-expert hits in expert results: {leaked}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -367,6 +468,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only the drift table: quality of a need model that has not read part of the directory",
     )
     ap.add_argument("--drift-seeds", type=int, default=3)
+    ap.add_argument(
+        "--resources",
+        action="store_true",
+        help="only the resource-library table: expert ranking of the product's search service "
+        "over the dev experts, without and with the demo library indexed beside them",
+    )
     ap.add_argument("--save-model", type=Path, help="save the bios-only need model (npz)")
     ap.add_argument(
         "--synonyms",
@@ -395,6 +502,10 @@ def main(argv: list[str] | None = None) -> int:
         f"need-model CV: {args.folds} folds over queries, seed {args.seed}"
     )
 
+    if args.resources:
+        return resources_table(
+            args.experts, queries, qrels, args.embed_model if not args.no_dense else "none"
+        )
     if args.drift:
         return drift_table(experts, queries, qrels, vocab, analyzer, synonyms, args)
     folds = query_folds(list(queries), args.folds, args.seed)

@@ -207,16 +207,18 @@ DEFERRED_WRITES = "heart.deferred_writes"
 Write = Callable[[Session], None]
 
 
-def write_later(session: Session, write: Write) -> None:
+def write_later(session: Session, write: Write, *, even_on_error: bool = False) -> None:
     """Run `write(session)` now, or after the read when `session` is a read request's session.
 
     `write` must not rely on objects loaded by `session`: it may run in another session.
+    Deferred writes are dropped when the request fails, except those `even_on_error` (a failed
+    login is counted although the login answers with an error).
     """
     pending = session.info.get(DEFERRED_WRITES)
     if pending is None:
         write(session)
     else:
-        pending.append(write)
+        pending.append((write, even_on_error))
 
 
 def defer_writes(session: Session) -> None:
@@ -224,9 +226,10 @@ def defer_writes(session: Session) -> None:
     session.info[DEFERRED_WRITES] = []
 
 
-def take_deferred_writes(session: Session) -> list[Write]:
-    """The writes collected on `session` (and stop collecting)."""
-    return session.info.pop(DEFERRED_WRITES, None) or []
+def take_deferred_writes(session: Session, *, failed: bool = False) -> list[Write]:
+    """The writes collected on `session` (only those kept on error when `failed`)."""
+    pending = session.info.pop(DEFERRED_WRITES, None) or []
+    return [write for write, even_on_error in pending if even_on_error or not failed]
 
 
 def apply_writes(engine: Engine, writes: list[Write]) -> None:

@@ -31,6 +31,7 @@ CENTER_CITY = "{city}资源中心"
 NOT_AUTHENTICATED = "请先登录"
 BAD_CREDENTIALS = "用户名或密码错误"
 TOKEN_INVALID = "登录已失效，请重新登录"
+CONTROL_CHARACTERS = "地址中的参数 {name} 含有不允许的控制字符"
 TOKEN_REQUIRED = "此操作需要使用访问令牌（Authorization: Bearer）"
 FORBIDDEN = "没有权限执行此操作"
 EXPERT_NOT_FOUND = "专家不存在：{id}"
@@ -84,6 +85,112 @@ ACCOUNT_REACTIVATED = "账号已恢复启用"
 ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失效"
 PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
 ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
+SERVICE_CREATED = "采购服务已加入目录"
+SERVICE_SAVED = "采购服务已保存"
+SERVICE_RETIRED = "采购服务已停用：区县不能再申请"
+SERVICE_DELETED = "采购服务已删除"
+
+# --- the audit log in words (marketplace/audit/labels.py) ---
+AUDIT_ENTITY_LABELS = {
+    "application": "服务申请",
+    "booking": "预约",
+    "district_request": "区县需求",
+    "expert": "专家",
+    "job": "定时任务",
+    "match_run": "批量匹配",
+    "resource": "资源",
+    "service": "采购服务",
+    "user": "账号",
+    "district": "区县",
+}
+AUDIT_ACTION_LABELS = {
+    "application.create": "提交服务申请",
+    "application.approve": "批准服务申请",
+    "application.reject": "驳回服务申请",
+    "application.withdraw": "撤回服务申请",
+    "application.consume": "登记服务使用",
+    "application.release": "收回未用额度",
+    "application.close": "结束服务申请",
+    "application.expire": "额度到期失效",
+    "application.read": "查看服务申请",
+    "availability.set": "设置可预约时间",
+    "booking.create": "提交预约",
+    "booking.confirm": "确认预约",
+    "booking.decline": "婉拒预约",
+    "booking.cancel": "取消预约",
+    "booking.reschedule": "改约",
+    "booking.complete": "记录会话完成",
+    "booking.no_show": "记录爽约",
+    "booking.rate": "评价会话",
+    "booking.escalate": "危机预约升级提醒",
+    "booking.read": "查看预约",
+    "busy_calendar.upload": "上传忙碌日历",
+    "busy_calendar.register": "订阅外部日历",
+    "busy_calendar.delete": "删除忙碌日历",
+    "feed.issue": "生成日历订阅链接",
+    "feed.revoke": "作废日历订阅链接",
+    "expert.create": "新增专家",
+    "expert.update": "修改专家资料",
+    "expert.import.create": "导入新增专家",
+    "expert.import.update": "导入更新专家",
+    "expert.read": "查看专家",
+    "job.run_requested": "手动运行定时任务",
+    "match.run": "运行批量匹配",
+    "match.adjust": "调整批量匹配",
+    "match.confirm": "确认批量匹配",
+    "match.discard": "放弃批量匹配",
+    "request.create": "提交需求",
+    "request.update": "修改需求",
+    "request.status": "更改需求状态",
+    "district_request.read": "查看需求",
+    "resource.create": "新建资源",
+    "resource.file_add": "上传资源文件",
+    "resource.import": "导入资源",
+    "resource.submit": "提交资源审核",
+    "resource.publish": "发布资源",
+    "resource.reject": "退回资源",
+    "resource.changes_requested": "要求修改资源",
+    "resource.new_version": "新建资源版本",
+    "service.create": "新增采购服务",
+    "service.update": "修改采购服务",
+    "service.delete": "删除采购服务",
+    "service.retire": "停用采购服务",
+    "session.login": "登录",
+    "session.logout": "退出登录",
+    "session.revoke_all": "结束全部登录",
+    "training.register": "培训报名",
+    "user.create": "创建账号",
+    "user.update": "修改账号",
+    "user.contact": "修改联系方式",
+    "user.deactivate": "停用账号",
+    "user.reactivate": "恢复启用账号",
+    "user.reset_password": "重置密码",
+    "user.password_change": "修改密码",
+    "user.force_logout": "强制下线",
+}
+AUDIT_VERB_LABELS = {
+    "create": "新建",
+    "update": "修改",
+    "delete": "删除",
+    "read": "查看",
+    "approve": "批准",
+    "reject": "驳回",
+    "confirm": "确认",
+    "cancel": "取消",
+}
+AUDIT_OTHER_ACTION = "其他操作"
+AUDIT_BAD_DATE = "日期格式应为 年-月-日，如 2026-12-01"
+AUDIT_DATES_REVERSED = "结束日期不能早于开始日期"
+AUDIT_CSV_HEADER = (
+    "时间",
+    "操作人",
+    "操作",
+    "操作代码",
+    "对象类型",
+    "对象编号",
+    "修改前",
+    "修改后",
+)
 
 # --- web pages (web/sessions.py, web/csrf.py, web/routes/pages_*.py) ---
 SESSION_EXPIRED = "登录已过期，请重新登录"
@@ -284,7 +391,7 @@ MAIL_SUBJECTS = {
     "reminder": "明日提醒：{title}",
     "escalation": "危机支持预约无人响应，请协调：{title}",
     "proposal": "专家提议改期，请答复：{title}",
-    "proposal_declined": "改期提议未被接受：{title}",
+    "move_declined": "改期提议未被接受：{title}",
 }
 MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
@@ -322,13 +429,8 @@ JOB_FEEDS_FAILED = "部分日历订阅刷新失败：{errors}"
 JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
 JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
 JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
-JOB_SUMMARY_DRIFT = "索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
-JOB_DRIFT_NO_MODEL = "需求模型缺失，请运行 heart index --rebuild"
-JOB_DRIFT_MODEL = {
-    "rebuild": "；需求模型缺失，已完整重建索引",
-    "retrain": "；目录已变化 {drift:.0%}，已重新训练需求模型",
-    "drain": "；目录变化 {drift:.0%}，需求模型无需重训",
-}
+JOB_SUMMARY_DRIFT = "需求模型：{action}（目录变化 {drift}）；索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
+JOB_DRIFT_ACTIONS = {"rebuild": "缺失，已重建", "retrain": "已重新训练", "drain": "无需重新训练"}
 METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------
@@ -365,7 +467,7 @@ BOOKING_RATED = "感谢您的评价"
 TRAINING_REGISTERED = "报名成功"
 MATCH_RUN_CREATED = "批量匹配已完成，请审核方案"
 MATCH_RUN_ADJUSTED = "方案已调整"
-MATCH_RUN_CONFIRMED = "方案已确认，相关需求已标记为已匹配"
+MATCH_RUN_CONFIRMED = "方案已确认：分配到专家的需求已标记为已匹配，其余需求保持待匹配"
 MATCH_RUN_DISCARDED = "方案已放弃"
 CLOCK_INVALID = "请填写 时:分，例如 09:00"
 DATE_INVALID = "请填写日期，例如 2027-03-01"
@@ -411,7 +513,7 @@ NOTIFY_BOOKING = {
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
     "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
-    "proposal_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
+    "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"

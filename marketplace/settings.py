@@ -55,11 +55,18 @@ class Settings(BaseSettings):
     calendar_allowed_hosts: str = ""
 
     # Web pages (web/sessions.py): server-side login sessions behind a signed cookie, and the
-    # per-process login rate limit (failures per username + client address).
+    # login throttle (failures per username and per client address, counted in the database
+    # so that every worker process shares them; marketplace/login_sessions/throttle.py).
     session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
     login_max_failures: int = Field(default=5, ge=1, le=1000)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # Failed logins from one client address (any usernames) before it waits too; higher than
+    # the per-username limit because a school's NAT puts many people behind one address.
+    login_max_failures_per_address: int = Field(default=30, ge=1, le=100_000)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
+    # addresses or CIDRs, e.g. "10.0.0.5,172.16.0.0/12"); empty: none, the peer is the client.
+    trusted_proxies: str = ""
 
     # Operations (marketplace/jobs, web/observability.py): the in-process scheduler runs the
     # periodic jobs in whichever process holds the lease; a holder that stops renewing loses it

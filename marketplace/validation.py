@@ -111,6 +111,10 @@ def has_control_characters(value: str) -> bool:
     return _CONTROL.search(value) is not None
 
 
+def strip_control_characters(value: str) -> str:
+    return _CONTROL.sub("", value)
+
+
 def _sane_date(value: date) -> date:
     check_date_in_range(value)
     return value
@@ -180,3 +184,19 @@ class InputModel(BaseModel):
             if cleaned is not value:
                 object.__setattr__(self, name, cleaned)
         return self
+
+
+def parse_day(text: str) -> date | None:
+    """An ISO date typed into a page (YYYY-MM-DD) within 1970–2100; None otherwise."""
+    try:
+        return check_date_in_range(date.fromisoformat(text.strip()))  # type: ignore[return-value]
+    except ValueError:
+        return None
+
+
+def parse_moment(text: str) -> datetime | None:
+    """An ISO date-time typed into a page or link within 1970–2100; None otherwise."""
+    try:
+        return check_date_in_range(datetime.fromisoformat(text.strip()))  # type: ignore[return-value]
+    except ValueError:
+        return None

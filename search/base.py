@@ -29,6 +29,15 @@ FILTER_FIELDS = (
     "access",
 )
 FACET_FIELDS = ("domain", "specialties", "city", "formats", "service_types")
+# Library resources are matched on a token field of their own, so that their words never change
+# the BM25 collection statistics (document frequencies, average length) of experts and services:
+# adding material to the library leaves the expert ranking exactly as it was.
+TOKEN_FIELDS = ("tokens", "resource_tokens")
+
+
+def token_field(kind: str) -> str:
+    """The token field a document of `kind` is matched on."""
+    return "resource_tokens" if kind == "resource" else "tokens"
 
 
 @dataclass

@@ -26,7 +26,16 @@ from elastic_transport import ConnectionTimeout, TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, helpers
 
 from marketplace.errors import Unavailable
-from search.base import FACET_FIELDS, FILTER_FIELDS, Candidate, Filters, Retrieval, SearchDocument
+from search.base import (
+    FACET_FIELDS,
+    FILTER_FIELDS,
+    TOKEN_FIELDS,
+    Candidate,
+    Filters,
+    Retrieval,
+    SearchDocument,
+    token_field,
+)
 
 if TYPE_CHECKING:
     from marketplace.settings import Settings
@@ -128,11 +137,14 @@ class ElasticIndex:
             "record_id": keyword,
             "title": {"type": "text", "analyzer": "standard"},
             "text": {"type": "text", "index": False},
-            "tokens": {
-                "type": "text",
-                "analyzer": "whitespace",
-                "similarity": "hub_bm25",
-                "norms": True,
+            **{
+                field: {
+                    "type": "text",
+                    "analyzer": "whitespace",
+                    "similarity": "hub_bm25",
+                    "norms": True,
+                }
+                for field in TOKEN_FIELDS
             },
             "specialties": keyword,
             "filters": {
@@ -250,6 +262,9 @@ class ElasticIndex:
     @staticmethod
     def _source(doc: SearchDocument) -> dict[str, Any]:
         source = doc.to_source()
+        field = token_field(doc.kind)
+        if field != "tokens":
+            source[field] = source.pop("tokens")
         # Cosine is undefined for a zero vector and Elasticsearch rejects it: keep the doc.
         if not _is_zero(doc.vector):
             source["vector"] = list(doc.vector)  # type: ignore[arg-type]
@@ -402,6 +417,11 @@ class ElasticIndex:
     @staticmethod
     def _doc(hit: dict[str, Any]) -> SearchDocument:
         source = hit["_source"]
+        if "tokens" not in source:
+            source = {
+                **source,
+                "tokens": next((source[f] for f in TOKEN_FIELDS if f in source), ""),
+            }
         return SearchDocument.from_source(source, source.get("vector"))
 
     def _search_body(self, query: dict[str, Any], size: int) -> dict[str, Any]:
@@ -429,7 +449,17 @@ class ElasticIndex:
         searches: list[tuple[str, dict[str, Any]]] = []
         query_tokens = list(dict.fromkeys(t for t in tokens if t and not t.isspace()))
         if query_tokens and size:
-            match = {"match": {"tokens": {"query": " ".join(query_tokens), "operator": "or"}}}
+            text = " ".join(query_tokens)
+            # Each document has one token field (base.token_field); its score is that field's BM25.
+            match = {
+                "bool": {
+                    "should": [
+                        {"match": {field: {"query": text, "operator": "or"}}}
+                        for field in TOKEN_FIELDS
+                    ],
+                    "minimum_should_match": 1,
+                }
+            }
             searches.append(
                 (
                     "lexical",

@@ -28,7 +28,7 @@ import bm25s
 import numpy as np
 from scipy import sparse
 
-from search.base import FACET_FIELDS, Candidate, Filters, Retrieval, SearchDocument
+from search.base import FACET_FIELDS, Candidate, Filters, Retrieval, SearchDocument, token_field
 
 # Above this many documents, changes are folded in by a background build (see _state).
 BACKGROUND_DERIVE_DOCS = 20_000
@@ -42,7 +42,9 @@ class _Derived:
 
     ids: list[str]
     docs: list[SearchDocument]
-    bm25: bm25s.BM25 | None
+    # One BM25 per token field (base.token_field): positions of its documents and its model, so
+    # that library resources never change the collection statistics experts are ranked by.
+    bm25: list[tuple[np.ndarray, bm25s.BM25 | None]]
     specialty_columns: dict[str, int]
     specialty_matrix: sparse.csr_matrix
     vectors: np.ndarray | None
@@ -262,7 +264,7 @@ class EmbeddedIndex:
             ids=ids,
             id_rank=id_rank,
             docs=docs,
-            bm25=_quiet_bm25([d.tokens for d in docs]),
+            bm25=self._bm25_by_field(docs),
             specialty_columns=columns,
             specialty_matrix=matrix,
             vectors=vectors,
@@ -272,6 +274,19 @@ class EmbeddedIndex:
             },
             browse_order=order,
         )
+
+    @staticmethod
+    def _bm25_by_field(docs: list[SearchDocument]) -> list[tuple[np.ndarray, bm25s.BM25 | None]]:
+        groups: dict[str, list[int]] = {}
+        for position, doc in enumerate(docs):
+            groups.setdefault(token_field(doc.kind), []).append(position)
+        return [
+            (
+                np.asarray(positions, dtype=np.int64),
+                _quiet_bm25([docs[i].tokens for i in positions]),
+            )
+            for _, positions in sorted(groups.items())
+        ]
 
     @staticmethod
     def _mask(state: _Derived, filters: Filters) -> np.ndarray:
@@ -314,10 +329,14 @@ class EmbeddedIndex:
             return Retrieval(candidates=[], total=0, facets={})
         mask = self._mask(state, filters)
         lexical = np.zeros(len(state.ids), dtype=np.float32)
-        if tokens and state.bm25 is not None:
-            token_ids = state.bm25.get_tokens_ids(list(dict.fromkeys(tokens)))
+        for positions, model in state.bm25 if tokens else ():
+            if model is None:
+                continue
+            token_ids = model.get_tokens_ids(list(dict.fromkeys(tokens)))
             if token_ids:
-                lexical = np.asarray(state.bm25.get_scores_from_ids(token_ids), dtype=np.float32)
+                lexical[positions] = np.asarray(
+                    model.get_scores_from_ids(token_ids), dtype=np.float32
+                )
         weights = np.zeros(state.specialty_matrix.shape[1], dtype=np.float32)
         for specialty, weight in specialty_weights.items():
             column = state.specialty_columns.get(specialty)

@@ -29,7 +29,7 @@ from marketplace.experts.service import export_records
 from marketplace.outbox.models import IndexOutbox
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
-from search import ranking, tuning
+from search import floor, ranking, tuning
 from search.analysis import ChineseAnalyzer
 from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
 from search.embed_cache import CachedEncoder, EmbeddingCache
@@ -138,6 +138,9 @@ class SearchResponse:
     needs: list[tuple[str, float]]
     backend: str
     degraded: bool = False
+    # The query is below the relevance floor (search/floor.py): no hits, closest specialties.
+    no_match: bool = False
+    suggestions: list[str] = field(default_factory=list)
 
 
 def _clean_query(q: str) -> str:
@@ -478,6 +481,8 @@ class SearchService:
         page_size = max(1, min(request.page_size, MAX_RESULTS))
         offset = (max(1, request.page) - 1) * page_size
         tokens = self.analyzer.tokens(q) if q else []
+        if q and not tokens:  # only emoji, punctuation or symbols: nothing to search for
+            return self._no_match(request, page_size, {}, backend.name, degraded)
         if not tokens:
             browse = backend.browse(filters=filters, offset=offset, size=page_size)
             hits = [
@@ -510,8 +515,10 @@ class SearchService:
             size=CANDIDATES_PER_SIGNAL,
         )
         candidates = retrieval.candidates
-        fusion = weights.fusion()
         lookup = lookup_strength(tokens, candidates)
+        if floor.is_no_match(tokens, candidates, needs, lookup=lookup):
+            return self._no_match(request, page_size, needs, backend.name, degraded)
+        fusion = weights.fusion()
         if lookup > 0:
             fusion = replace(fusion, lexical=fusion.lexical + LOOKUP_LEXICAL_WEIGHT * lookup)
         fused = ranking.fuse_scores(
@@ -551,6 +558,33 @@ class SearchService:
         return SearchResponse(
             hits, len(scored), request.page, page_size, facets, top_needs, backend.name, degraded
         )
+
+    def _no_match(
+        self,
+        request: SearchRequest,
+        page_size: int,
+        needs: dict[str, float],
+        backend_name: str,
+        degraded: bool,
+    ) -> SearchResponse:
+        """No hits, true counts (zero) and the two closest specialties to try instead."""
+        vocabulary = _vocabulary_of(self.need_model)
+        return SearchResponse(
+            hits=[],
+            total=0,
+            page=request.page,
+            page_size=page_size,
+            facets={},
+            needs=sorted(needs.items(), key=lambda kv: -kv[1]),
+            backend=backend_name,
+            degraded=degraded,
+            no_match=True,
+            suggestions=floor.suggestions(needs, vocabulary),
+        )
+
+
+def _vocabulary_of(model: object) -> list[str]:
+    return list(getattr(model, "labels", []) or [])
 
 
 def directory_fingerprint(records: list[dict]) -> dict[str, str]:

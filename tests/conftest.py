@@ -19,7 +19,13 @@ from sqlmodel import Session
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.service import create_user, issue_token
 from marketplace.audit.service import Actor
-from marketplace.db import make_engine, run_migrations, session_scope
+from marketplace.db import (
+    defer_writes,
+    make_engine,
+    run_migrations,
+    session_scope,
+    take_deferred_writes,
+)
 from marketplace.districts.service import seed_regions
 from marketplace.settings import Settings
 from marketplace.specialties.service import seed_specialties
@@ -158,8 +164,25 @@ def app(settings: Settings, engine: Engine, session: Session):
             session.rollback()
             raise
 
+    def _test_read_session() -> Iterator[Session]:
+        # As get_read_session: writes are deferred to after the route; on an error only those
+        # kept on error (a failed login's count) are applied, after the rollback.
+        defer_writes(session)
+        try:
+            yield session
+        except Exception:
+            writes = take_deferred_writes(session, failed=True)
+            session.rollback()
+            for write in writes:
+                write(session)
+            session.commit()
+            raise
+        for write in take_deferred_writes(session):
+            write(session)
+        session.commit()
+
     app.dependency_overrides[get_session] = _test_session
-    app.dependency_overrides[get_read_session] = _test_session
+    app.dependency_overrides[get_read_session] = _test_read_session
     return app
 
 
@@ -268,3 +291,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         import json
 
         Path(target).write_text(json.dumps(_RAN, sort_keys=True), encoding="utf-8")
+
+
+@pytest.fixture
+def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `heart` CLI run against a fresh database of each backend."""
+    return {
+        "HEART_ENVIRONMENT": "production",
+        "HEART_SECRET_KEY": TEST_SECRET,
+        "HEART_DATABASE_URL": fresh_database_url,
+        "HEART_DATA_DIR": str(tmp_path / "data"),
+        "HEART_EMBED_MODEL": "none",
+        "HEART_SEARCH_DRAIN_SECONDS": "0",
+    }

@@ -6,16 +6,19 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from booking import reports as booking_reports
 from marketplace.clock import utcnow
 from marketplace.db import make_engine
 from marketplace.jobs.scheduler import Scheduler
+from marketplace.resources import reports as library_reports
 from marketplace.settings import Settings
 from matching import reports as matching_reports
 from search.service import BackgroundDrainer, SearchService
+from web.deps import refuse_control_characters
 from web.errors import install_error_handlers
 from web.jobs import all_jobs
 from web.observability import Metrics, RequestLogMiddleware
@@ -34,8 +37,10 @@ from web.routes import (
     pages_auth,
     pages_availability,
     pages_bookings,
+    pages_catalogue,
     pages_experts,
     pages_home,
+    pages_library,
     pages_matching,
     pages_notifications,
     pages_profile,
@@ -103,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=API_DESCRIPTION,
         version="0.1.0",
         lifespan=lifespan,
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
     app.state.engine = None
@@ -115,11 +121,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_security_headers(app)
     # Outermost: the request id and timing cover every other middleware.
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
+    if settings.trusted_proxies.strip():
+        # Only these peers' X-Forwarded-For / -Proto are believed (the client address the login
+        # throttle counts, https for Secure cookies); `heart serve` turns uvicorn's own off.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     pages = (pages_auth, pages_home, pages_experts, pages_audit, pages_profile, pages_services)
     for module in (*pages, pages_reports, pages_requests, pages_bookings):
         app.include_router(module.router)
-    for module in (pages_availability, pages_sessions, pages_matching):
+    for module in (pages_availability, pages_sessions, pages_matching, pages_library):
         app.include_router(module.router)
     for module in (health, auth, experts, reference, search, bookings):
         app.include_router(module.router)
@@ -128,7 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Report sections computed by the packages that own their tables (marketplace imports neither).
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
-    for module in (district_requests, matching, ops, users, pages_users):
+    library_reports.register_report_sections()
+    for module in (district_requests, matching, ops, users, pages_users, pages_catalogue):
         app.include_router(module.router)
     for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)

@@ -22,7 +22,7 @@ from booking.schedule.models import (
 )
 from marketplace import messages
 from marketplace.clock import LOCAL_TZ
-from marketplace.validation import describe_error
+from marketplace.validation import describe_error, parse_day
 
 WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 MIN_ROWS_PER_DAY = 2
@@ -139,10 +139,7 @@ def _first_error(exc: ValidationError) -> str:
 
 
 def _day(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+    return parse_day(text)
 
 
 def _parse_ranges(text: str) -> list[dict[str, str]] | None:

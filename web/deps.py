@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
@@ -24,10 +25,24 @@ from marketplace.db import (
     serialized_write,
     take_deferred_writes,
 )
-from marketplace.errors import PasswordChangeRequired, Unauthorized, Unavailable
+from marketplace.errors import InvalidInput, PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
+from marketplace.validation import has_control_characters
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def refuse_control_characters(request: Request) -> None:
+    """Every route's guard: a query or path parameter with a control character is a 422.
+
+    Bodies are checked by their schemas (marketplace.validation.InputModel); parameters reach
+    queries directly, and PostgreSQL refuses NUL in text (a 500 before this guard).
+    """
+    for name, value in (*request.query_params.multi_items(), *request.path_params.items()):
+        if isinstance(value, str) and has_control_characters(value):
+            raise InvalidInput(messages.CONTROL_CHARACTERS.format(name=name[:40]))
+        if has_control_characters(name):
+            raise InvalidInput(messages.CONTROL_CHARACTERS.format(name="?"))
 
 
 def get_settings(request: Request) -> Settings:
@@ -68,13 +83,20 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
 @asynccontextmanager
 async def _read_then_write(request: Request, engine: Engine) -> AsyncIterator[Session]:
     """A read session; the writes it deferred are applied in the write queue's turn after it."""
-    async with contextmanager_in_threadpool(_read_session(engine)) as session:
-        defer_writes(session)
-        yield session
-        writes = take_deferred_writes(session)
-    if writes:
-        async with _sqlite_write_turn(request, engine):
-            await run_in_threadpool(apply_writes, engine, writes)
+    writes: list = []
+    try:
+        async with contextmanager_in_threadpool(_read_session(engine)) as session:
+            defer_writes(session)
+            try:
+                yield session
+            except Exception:
+                writes = take_deferred_writes(session, failed=True)
+                raise
+            writes = take_deferred_writes(session)
+    finally:
+        if writes:
+            async with _sqlite_write_turn(request, engine):
+                await run_in_threadpool(apply_writes, engine, writes)
 
 
 @contextmanager
@@ -107,6 +129,17 @@ async def _sqlite_write_turn(request: Request, engine: Engine) -> AsyncIterator[
         queue.release()
 
 
+async def password_turn(request: Request) -> AsyncIterator[None]:
+    """At most one password verification per CPU core at a time (Argon2 is CPU- and
+    memory-hard); logins beyond that wait here, in the event loop, holding no worker thread,
+    so a burst of logins cannot take every thread from the writer that holds the write lock."""
+    slots = getattr(request.app.state, "password_slots", None)
+    if slots is None:  # made in the event loop
+        slots = request.app.state.password_slots = anyio.Semaphore(os.cpu_count() or 1)
+    async with slots:
+        yield
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit before the response is sent, so that a client following a redirect
 # (post/redirect/get) or issuing its next call at once reads its own write, and so that a failed
@@ -114,6 +147,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # "request" scope runs the code after `yield` only once the response has gone out).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+# Declared after the session: released before the session's deferred writes are applied.
+PasswordTurn = Annotated[None, Depends(password_turn, scope="function")]
 
 
 def get_optional_user(

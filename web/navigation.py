@@ -41,12 +41,13 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/bookings", "预约", Action.booking_read, group="预约与培训"),
     NavItem("/trainings", "培训报名", Action.booking_create, group="预约与培训"),
     NavItem("/availability", "可预约时间", Action.expert_edit, OWN_PROFILE),
+    NavItem("/library", "资料库", Action.expert_read),
     NavItem("/services", "服务目录", Action.service_read, group="采购服务"),
     NavItem("/applications", "服务申请", Action.application_read, group="采购服务"),
     NavItem("/reports", "统计报表", Action.report_read),
     NavItem("/audit", "审计日志", Action.audit_read, group="管理"),
     NavItem("/users", "账号管理", Action.user_manage, group="管理"),
-    NavItem("/admin/jobs", "定时任务", Action.user_manage, group="管理"),
+    NavItem("/admin/jobs", "定时任务", Action.ops_manage, group="管理"),
     NavItem("/profile", "我的资料", Action.expert_edit, OWN_PROFILE),
 )
 

@@ -23,6 +23,10 @@ FLASH_MESSAGES = {
     "profile_unchanged": messages.PROFILE_UNCHANGED,
     "logged_out": messages.LOGGED_OUT,
     "account_created": messages.ACCOUNT_CREATED,
+    "service_created": messages.SERVICE_CREATED,
+    "service_saved": messages.SERVICE_SAVED,
+    "service_retired": messages.SERVICE_RETIRED,
+    "service_deleted": messages.SERVICE_DELETED,
     "account_saved": messages.ACCOUNT_SAVED,
     "account_deactivated": messages.ACCOUNT_DEACTIVATED,
     "account_reactivated": messages.ACCOUNT_REACTIVATED,
@@ -58,6 +62,13 @@ FLASH_MESSAGES = {
     "notifications_all_read": messages.NOTIFICATIONS_ALL_READ,
     "contact_saved": messages.CONTACT_SAVED,
     "job_run_requested": messages.JOB_RUN_REQUESTED,
+    "resource_submitted": messages.RESOURCE_SUBMITTED,
+    "resource_published": messages.RESOURCE_PUBLISHED,
+    "resource_changes_requested": messages.RESOURCE_CHANGES_REQUESTED,
+    "resource_rejected": messages.RESOURCE_REJECTED,
+    "resource_retired": messages.RESOURCE_RETIRED,
+    "resource_file_added": messages.RESOURCE_FILE_ADDED,
+    "resource_version_created": messages.RESOURCE_VERSION_CREATED,
 }
 
 
@@ -122,7 +133,7 @@ def redirect_with_flash(url: str, key: str) -> Response:
 class FormOnce:
     """Remembers which one-time form ids were already used (double-clicked or re-sent forms).
 
-    In memory and per process, like the login limiter: enough to absorb a double click or a
+    In memory and per process: enough to absorb a double click or a
     browser re-sending a form; the services' own state checks remain the real guard.
     """
 

@@ -16,9 +16,9 @@ from sqlmodel import Session
 from marketplace.accounts.models import User
 from marketplace.login_sessions.models import LoginSession
 from marketplace.login_sessions.service import resolve_session, start_session
+from marketplace.login_sessions.throttle import ThrottlePolicy
 from marketplace.settings import Settings
 from web.csrf import FormTokenMiddleware, check_token
-from web.login_limiter import LoginLimiter
 
 COOKIE_NAME = "heart_session"
 LOGIN_FORM_COOKIE = "heart_login_csrf"
@@ -38,6 +38,7 @@ def lifetime(settings: Settings) -> timedelta:
 
 
 def client_address(request: Request) -> str:
+    """The peer's address (a trusted proxy's X-Forwarded-For already applied, see web/app.py)."""
     return request.client.host if request.client else "unknown"
 
 
@@ -104,11 +105,16 @@ def resolve_cookie_user(request: Request, session: Session) -> User | None:
     return lookup.user
 
 
-def install_sessions(app: FastAPI, settings: Settings) -> None:
-    """Wire cookie sessions, the CSRF form-field reader and the login limiter into `app`."""
-    app.state.cookie_user_resolver = resolve_cookie_user
-    app.state.login_limiter = LoginLimiter(
+def throttle_policy(settings: Settings) -> ThrottlePolicy:
+    """The login throttle's limits from the settings."""
+    return ThrottlePolicy(
         max_failures=settings.login_max_failures,
-        window_seconds=settings.login_lockout_minutes * 60,
+        address_failures=settings.login_max_failures_per_address,
+        window=timedelta(minutes=settings.login_lockout_minutes),
     )
+
+
+def install_sessions(app: FastAPI, settings: Settings) -> None:
+    """Wire cookie sessions and the CSRF form-field reader into `app`."""
+    app.state.cookie_user_resolver = resolve_cookie_user
     app.add_middleware(FormTokenMiddleware, cookie_names=(COOKIE_NAME, LOGIN_FORM_COOKIE))

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -38,11 +39,11 @@ def _shell_context(request: Request) -> dict[str, Any]:
     }
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """An aware datetime shown in Asia/Shanghai."""
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone: str = "") -> str:
+    """An aware datetime shown in Asia/Shanghai (or in `zone`, the viewer's own time zone)."""
     if value is None:
         return ""
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
+    return value.astimezone(ZoneInfo(zone) if zone else LOCAL_TZ).strftime(fmt)
 
 
 def query_with(params: Mapping[str, Any], **changes: Any) -> str:

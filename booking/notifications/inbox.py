@@ -24,7 +24,7 @@ KINDS = {
     "reminder": NotificationKind.booking_reminder,
     "escalation": NotificationKind.crisis_escalation,
     "proposal": NotificationKind.booking_rescheduled,
-    "proposal_declined": NotificationKind.booking_rescheduled,
+    "move_declined": NotificationKind.booking_rescheduled,
 }
 
 

@@ -16,7 +16,8 @@ class BookingNotification(SQLModel, table=True):
     __tablename__ = "booking_notification"
     id: int | None = Field(default=None, primary_key=True)
     booking_id: int | None = Field(default=None, foreign_key="booking_session.id", index=True)
-    kind: str = Field(max_length=16)  # request|confirmation|change|cancellation|reminder|escalation
+    # request|confirmation|change|cancellation|declined|reminder|escalation|proposal|move_declined
+    kind: str = Field(max_length=16)
     recipient: str = Field(max_length=254)
     subject: str = Field(max_length=200)
     body: str = Field(sa_column=Column(Text, nullable=False))

@@ -407,7 +407,7 @@ def decline_proposal(
     notify(
         session,
         booking,
-        "proposal_declined",
+        "move_declined",
         extra=messages.PROPOSAL_DECLINED_MAIL.format(when=declined),
         sides=("expert",),
         dedupe_suffix=f":{declined}",

@@ -29,7 +29,7 @@ from marketplace.login_sessions.service import (
     revoke_all_sessions,
     start_session,
 )
-from marketplace.validation import MAX_RECORD_ID
+from marketplace.validation import MAX_RECORD_ID, has_control_characters
 from marketplace.vocabulary import Role
 
 MIN_PASSWORD_LENGTH = 8
@@ -213,7 +213,12 @@ def update_contact(*, session: Session, user: User, data: UserContactUpdate, act
 
 def authenticate(*, session: Session, username: str, password: str) -> User:
     """The active user with these credentials, or Unauthorized."""
-    user = session.exec(select(User).where(User.username == username)).first()
+    # A username with a control character (NUL fails on PostgreSQL) names nobody.
+    user = (
+        None
+        if has_control_characters(username)
+        else session.exec(select(User).where(User.username == username)).first()
+    )
     hasher = _hasher()
     if user is None or not user.is_active:
         hasher.verify(password, _dummy_hash())
@@ -303,11 +308,6 @@ def token_login(*, session: Session, token: str, secret: str) -> tuple[User, Log
 
 def _is_record_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_RECORD_ID
-
-
-def user_from_token(*, session: Session, token: str, secret: str) -> User:
-    """The user a valid, unexpired, unrevoked token names, or Unauthorized."""
-    return token_login(session=session, token=token, secret=secret)[0]
 
 
 def public_user(*, session: Session, user: User) -> UserPublic:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -48,6 +49,35 @@ def record(
     return entry
 
 
+def _filtered(
+    query,  # type: ignore[no-untyped-def]
+    *,
+    entity_type: str | None,
+    entity_id: str | None,
+    actor: str | None,
+    action: str | None,
+    actions: list[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+):
+    if entity_type:
+        query = query.where(AuditEntry.entity_type == entity_type)
+    if entity_id:
+        query = query.where(AuditEntry.entity_id == entity_id)
+    if actor:
+        pattern = "%" + actor.replace("%", "").replace("_", "") + "%"
+        query = query.where(col(AuditEntry.actor).ilike(pattern))
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actions is not None:
+        query = query.where(col(AuditEntry.action).in_(actions))
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
+    return query
+
+
 def list_entries(
     *,
     session: Session,
@@ -55,24 +85,39 @@ def list_entries(
     entity_id: str | None = None,
     actor: str | None = None,
     action: str | None = None,
+    actions: list[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     page: int = 1,
     page_size: int = 50,
 ) -> tuple[list[AuditEntry], int]:
-    """Audit entries, newest first, with optional filters."""
-    query = select(AuditEntry)
-    if entity_type:
-        query = query.where(AuditEntry.entity_type == entity_type)
-    if entity_id:
-        query = query.where(AuditEntry.entity_id == entity_id)
-    if actor:
-        query = query.where(AuditEntry.actor == actor)
-    if action:
-        query = query.where(AuditEntry.action == action)
+    """Audit entries, newest first, filtered by record, actor (part of the name), action (one
+    code, or any of `actions`) and time [since, until)."""
+    query = _filtered(
+        select(AuditEntry),
+        entity_type=entity_type,
+        entity_id=entity_id,
+        actor=actor,
+        action=action,
+        actions=actions,
+        since=since,
+        until=until,
+    )
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
         query.order_by(col(AuditEntry.id).desc()).offset((page - 1) * page_size).limit(page_size)
     ).all()
     return list(rows), total
+
+
+def known_actions(*, session: Session) -> list[str]:
+    """Every action code the log holds."""
+    return sorted(session.exec(select(AuditEntry.action).distinct()).all())
+
+
+def known_entity_types(*, session: Session) -> list[str]:
+    """Every record type the log holds."""
+    return sorted(session.exec(select(AuditEntry.entity_type).distinct()).all())
 
 
 def record_read(*, session: Session, actor: Actor, entity_type: str, entity_id: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from marketplace.clock import LOCAL_TZ
 
@@ -70,3 +70,17 @@ def term_of(day: date) -> Period:
         return parse_period(f"{day.year:04d}-spring")
     year = day.year if day.month >= 9 else day.year - 1
     return parse_period(f"{year:04d}-autumn")
+
+
+def recent_periods(day: date, *, months: int = 12, terms: int = 4) -> list[Period]:
+    """The picker's choices: the last `months` months and `terms` school terms up to `day`."""
+    choices = []
+    year, month = day.year, day.month
+    for _ in range(months):
+        choices.append(parse_period(f"{year:04d}-{month:02d}"))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    term = term_of(day)
+    for _ in range(terms):
+        choices.append(term)
+        term = term_of(term.start - timedelta(days=1))
+    return choices

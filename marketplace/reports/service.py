@@ -55,8 +55,10 @@ def allocation_report(
     period: Period | None = None,
     service_id: int | None = None,
     user: User | None = None,
+    include_zero: bool = False,
 ) -> AllocationReport:
-    """Allocated, used and per-capita figures per district and service, with equity measures.
+    """Allocated, used and per-capita figures per district and service, with equity measures
+    (`include_zero`: a row for every eligible district, also those that received nothing).
     With `user` of a regional scope (city staff, observers): their region's districts and the
     services they see; the province-wide sections are left out."""
     regional = None if user is None else reach(session, user, Action.report_read)
@@ -100,7 +102,7 @@ def allocation_report(
                 service_total.expired + t.expired,
                 service_total.consumed + t.consumed,
             )
-            if t == Totals():
+            if t == Totals() and not include_zero:
                 continue
             rows.append(
                 AllocationRow(

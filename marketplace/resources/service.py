@@ -612,3 +612,12 @@ def public_view(*, session: Session, resource: Resource) -> ResourcePublic:
 
 def file_path(store: FileStore, row: ResourceFile) -> Path:
     return store.path_of(row.sha256)
+
+
+def search_access(session: Session, user: User) -> tuple[str, ...] | None:
+    """The `access` values of the library documents `user` may find in search: staff all;
+    districts those open to every district or to their city; experts those open to all."""
+    if is_staff(user):
+        return None
+    city_id = city_of(session, user)
+    return ("all",) if city_id is None else ("all", f"city:{city_id}")

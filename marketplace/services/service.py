@@ -244,7 +244,9 @@ def update_service(
             raise Conflict(
                 messages.SERVICE_QUANTITY_BELOW_ALLOCATED.format(
                     used=format_quantity(committed), unit=service.unit
-                )
+                ),
+                code="below_allocated",
+                field="quantity",
             )
         service.quantity_hundredths = new_quantity
     for key, value in changes.items():
@@ -252,7 +254,7 @@ def update_service(
             raise InvalidInput(f"{messages.VALIDATION_FAILED}：字段 {key} 不能为空")
         setattr(service, key, value.value if isinstance(value, ServiceKind) else value)
     if service.valid_from > service.valid_to:
-        raise InvalidInput(messages.SERVICE_VALIDITY_INVALID)
+        raise InvalidInput(messages.SERVICE_VALIDITY_INVALID, code="validity", field="valid_to")
     after = _snapshot(service)
     if after != before:
         service.updated_at = utcnow()
@@ -281,7 +283,7 @@ def delete_service(
         select(ServiceApplication.id).where(ServiceApplication.service_id == service_id).limit(1)
     ).first()
     if has_applications is not None:
-        raise Conflict(messages.SERVICE_HAS_APPLICATIONS)
+        raise Conflict(messages.SERVICE_HAS_APPLICATIONS, code="has_applications")
     before = _snapshot(service)
     session.delete(service)
     session.flush()

@@ -162,7 +162,9 @@ def upload(client, h, *events: str):
     )
 
 
-def test_a_yearly_event_from_1965_blocks_and_an_event_from_1800_is_skipped_with_a_note(client, h):
+def test_a_yearly_event_from_1965_blocks_and_an_event_from_1800_is_skipped_with_a_note(
+    client, h, world
+):
     day = future_weekday()
     birthday = (
         f"UID:birthday\r\nSUMMARY:生日\r\nDTSTART;TZID=Asia/Shanghai:1965{day:%m%d}T100000\r\n"
@@ -174,6 +176,9 @@ def test_a_yearly_event_from_1965_blocks_and_an_event_from_1800_is_skipped_with_
     assert "古老事件" in uploaded.json()["notes"]
     assert "10:00" not in slot_starts(client, h, day)
     assert "11:00" in slot_starts(client, h, day)
+    # The expert sees the note beside the calendar on their availability page.
+    assert login(client, world.expert_user.username).status_code == 303
+    assert "古老事件" in client.get("/availability").text
 
 
 def test_invitations_the_expert_declined_leave_the_time_free(client, h):
@@ -488,7 +493,7 @@ def test_a_declined_proposal_keeps_the_old_time_and_tells_the_expert(client, h, 
     assert kept["start"][11:16] == "10:00" and kept["proposed_start"] is None
     assert kept["status"] == "requested" and kept["sequence"] == booked["sequence"]
     assert "14:00" in slot_starts(client, h, day)
-    assert set(mails(session, "proposal_declined")) == {"bk1@example.org"}
+    assert set(mails(session, "move_declined")) == {"bk1@example.org"}
 
 
 def test_a_districts_reschedule_still_moves_the_session_at_once(client, h):
@@ -552,3 +557,26 @@ def test_the_availability_page_names_the_experts_zone(client, h, world):
     assert login(client, world.expert_user.username).status_code == 303
     page = client.get("/availability").text
     assert "时间为Europe/London 当地时间" in page and "时间为北京时间" not in page
+
+
+def test_an_expert_in_another_zone_reads_session_times_in_it_on_the_bookings_page(client, h, world):
+    client.put(
+        "/api/experts/BK1/availability",
+        json={
+            **WORKDAY,
+            "timezone": "Europe/London",
+            "weekly": [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)],
+        },
+        headers=h["expert_user"],
+    )
+    day = future_weekday()
+    booked = client.post("/api/bookings", json=body(day, 18), headers=h["district_user"])
+    assert booked.status_code == 201, booked.json()
+    london = local(day, 18).astimezone(ZoneInfo("Europe/London")).strftime("%Y-%m-%d %H:%M")
+    assert login(client, world.expert_user.username).status_code == 303
+    page = client.get("/bookings").text
+    assert london in page and "Europe/London 时间" in page
+    client.cookies.clear()
+    assert login(client, world.district_user.username).status_code == 303
+    page = client.get("/bookings").text
+    assert f"{day:%Y-%m-%d} 18:00" in page and "Europe/London" not in page

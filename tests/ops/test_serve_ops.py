@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -78,9 +79,15 @@ def test_serve_runs_every_job_by_itself_and_metrics_add_up_across_workers(served
         time.sleep(0.5)
     assert len(done) == 8, body
     assert body["scheduler"]["holder"]
-    before = health_requests(url)
-    for _ in range(20):  # a fresh connection each time: the kernel spreads them over workers
-        assert httpx.get(f"{url}/api/health").status_code == 200
-    assert health_requests(url) - before == 20
-    pids = {p.name.split("_")[-1] for p in (data / "prometheus").glob("counter_*.db")}
-    assert len(pids) == 2, pids
+    # Concurrent requests, until both workers have answered some (the kernel picks the worker).
+    counters = data / "prometheus"
+    with ThreadPoolExecutor(8) as pool:
+        for _ in range(20):
+            if len({p.name for p in counters.glob("counter_*.db")}) == 2:
+                break
+            list(pool.map(lambda _: httpx.get(f"{url}/api/health"), range(40)))
+        assert len(list(counters.glob("counter_*.db"))) == 2
+        before = health_requests(url)
+        statuses = list(pool.map(lambda _: httpx.get(f"{url}/api/health").status_code, range(30)))
+    assert statuses == [200] * 30
+    assert health_requests(url) - before == 30

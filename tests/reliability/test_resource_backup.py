@@ -13,7 +13,7 @@ from tests.marketplace.resource_support import make_pdf
 from tests.reliability.test_backup import heart, settings_of
 
 
-def test_a_restore_brings_back_the_library_files_lost_since_the_backup(env, tmp_path):  # noqa: F811
+def test_a_restore_brings_back_the_library_files_lost_since_the_backup(env, tmp_path):
     heart(env, "init")
     settings = settings_of(env)
     store = store_for(settings.data_dir)

@@ -117,7 +117,7 @@ def test_the_nightly_check_builds_a_missing_need_model(imported):
     (service.model_dir / "need_model.json").unlink(missing_ok=True)
     job = index_drift_job(lambda: service)
     summary = job(JobContext(engine=engine, settings=settings, now=utcnow()))
-    assert "需求模型缺失，已完整重建索引" in summary
+    assert "需求模型：缺失，已重建" in summary
     assert service.model_record()["version"] == NEED_MODEL_VERSION
     again = job(JobContext(engine=engine, settings=settings, now=utcnow()))
-    assert "需求模型无需重训" in again
+    assert "需求模型：无需重新训练" in again

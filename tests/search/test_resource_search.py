@@ -157,3 +157,26 @@ def test_a_retired_resource_leaves_the_index_after_a_drain(library):
     service.drain()
     after = ask(client, headers["beilin"], "留守儿童 同伴关系")["hits"]
     assert hit["id"] not in {h["id"] for h in after}
+
+
+def test_the_directory_answers_a_need_with_experts_services_and_material(library):
+    client, headers, *_ = library
+    page = client.get("/experts", params={"q": NEEDS[0]}, headers=headers["beilin"])
+    assert page.status_code == 200
+    html = page.text
+    assert (
+        "专家 " in html and 'href="#found-services"' in html and 'href="#found-resources"' in html
+    )
+    material = html.split('id="found-resources"')[1]
+    assert "考前减压" in material and 'class="reasons"' in material
+    assert "学业压力与考试焦虑" in material
+    library_page = client.get("/library", params={"q": NEEDS[0]}, headers=headers["beilin"]).text
+    assert "考前减压" in library_page and 'class="reasons"' in library_page
+
+
+def test_a_resource_page_shows_related_experts_and_services(library):
+    client, headers, *_ = library
+    hit = ask(client, headers["beilin"], NEEDS[0])["hits"][0]
+    html = client.get(f"/library/{hit['id']}", headers=headers["beilin"]).text
+    related = html.split('id="related-title"')[1]
+    assert related.count('href="/experts/') >= 3 and 'href="/services"' in related

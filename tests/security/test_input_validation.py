@@ -162,3 +162,58 @@ def test_line_breaks_and_tabs_stay_allowed_in_text(client, people):
     )
     assert response.status_code == 200, response.text
     assert "第二段" in response.json()["bio"]
+
+
+@pytest.mark.parametrize("far", ["0001-01-01", "9999-12-31"])
+def test_pages_given_far_dates_answer_without_a_server_error(client, session, far):
+    from tests.web.pages.conftest import logged_in
+
+    import_records(session, expert_record(id="HV2", name="魏老师"))
+    district = make_user(session, Role.district, username="hv-page-coord")
+    staff = make_user(session, Role.staff, username="hv-page-staff")
+    session.commit()
+    moment = f"{far}T23:00:00-10:00" if far.startswith("9") else f"{far}T00:00:00+14:00"
+    logged_in(client, district)
+    for path, params in (
+        ("/experts/HV2", {"week": far}),
+        ("/bookings/new", {"expert_id": "HV2", "start": moment, "end": moment}),
+    ):
+        response = client.get(path, params=params, follow_redirects=False)
+        assert response.status_code < 500, (path, response.status_code)
+    logged_in(client, staff)
+    for path in ("/audit", "/audit.csv"):
+        response = client.get(path, params={"date_from": far, "date_to": far})
+        assert response.status_code < 500, (path, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/search", {"q": "危机\x00干预"}),
+        ("/api/experts", {"q": "\x00"}),
+        ("/api/experts", {"city": "西安\x00"}),
+        ("/experts", {"q": "\x01"}),
+    ],
+)
+def test_control_characters_in_query_parameters_are_422(client, people, path, params):
+    response = client.get(path, params=params, headers=people["staff"])
+    assert response.status_code == 422, response.text
+    assert "控制字符" in response.text
+
+
+def test_a_nul_in_a_username_is_a_failed_login_not_a_server_error(client, people):
+    for name in ("hv-staff\x00", "\x00"):
+        response = client.post("/api/auth/token", data={"username": name, "password": "x-y-z-1"})
+        assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize("run", ["0" * 20_000, "１" * 20_000, "（" + "3" * 20_000, "一" * 20_000])
+def test_the_privacy_scan_of_a_long_run_of_digits_is_linear(run):
+    import time
+
+    from marketplace.privacy import find_personal_data
+
+    started = time.perf_counter()
+    assert find_personal_data(run) == []
+    assert time.perf_counter() - started < 1.0  # was ~10 s for 20,000 digits (quadratic)
+    assert [f.text for f in find_personal_data("初二（3）班的王小明")] == ["王小明"]

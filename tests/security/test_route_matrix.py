@@ -282,6 +282,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/profile"): rule(EXPERT_ONLY),
     ("POST", "/profile"): rule(EXPERT_ONLY, form=lambda w: {"bio": "新的简介"}),
     ("GET", "/audit"): rule(STAFF),
+    ("GET", "/audit.csv"): rule(STAFF),
     # Account pages: admins manage accounts; everyone changes their own password.
     ("GET", "/users"): rule(ADMIN),
     ("GET", "/users/new"): rule(ADMIN),
@@ -309,6 +310,22 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports"): rule(STAFF),
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
+    ("GET", "/services/new"): rule(STAFF),
+    ("POST", "/services"): rule(
+        STAFF,
+        form=lambda w: {
+            "name": "页面新服务",
+            "kind": "hotline",
+            "unit": "次",
+            "quantity": "5",
+            "valid_from": "2026-01-01",
+            "valid_to": "2030-01-01",
+        },
+    ),
+    ("GET", "/services/{service_id}/edit"): rule(STAFF),
+    ("POST", "/services/{service_id}"): rule(STAFF, form=lambda w: {"name": "改名"}),
+    ("POST", "/services/{service_id}/retire"): rule(STAFF),
+    ("POST", "/services/{service_id}/delete"): rule(STAFF),
     ("GET", "/applications"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/applications/new"): rule(
         DISTRICT_ONLY, params=lambda w: {"service_id": w.service_id}
@@ -372,6 +389,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
         DISTRICT_ONLY,
         form=lambda w: {"school": "第一中学", "participants": "3", "form_nonce": "n-4"},
         ids={"booking_id": "training_id"},
+    ),
+    # The resource library: everyone reads the published library; experts and staff submit;
+    # staff review; world.resource_id is the own expert's submission under review.
+    ("GET", "/library"): rule(ANY_USER),
+    ("GET", "/library/new"): rule((LOGIN, DENY, DENY, OK, OK, OK, OK)),
+    ("POST", "/library"): rule(
+        (LOGIN, DENY, DENY, OK, OK, OK, OK),
+        form=lambda w: {"kind": "course", "title": "新课纲", "body": "内容", "form_nonce": "n-9"},
+    ),
+    ("GET", "/library/{resource_id}"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/review"): rule(STAFF, form=lambda w: {"action": "publish"}),
+    ("POST", "/library/{resource_id}/submit"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/files"): rule(
+        EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
     ),
     # Batch matching pages: staff only.
     ("GET", "/matching"): rule(STAFF),
@@ -496,6 +528,54 @@ def test_route_admits_exactly_the_declared_roles(matrix, method, path):
             if leaked:
                 wrong.append(f"{actor}: response leaks {leaked}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- Across cities, generated from the route table and the policy ----------------------------
+# The world's records belong to 碑林区 of 西安市. For the staff of another city's center (宝鸡市)
+# and that city's observer, the policy's reach is 宝鸡's districts only: every route naming one
+# of those records must refuse them (403/404), and no route at all may show them a secret.
+# The own city's staff reach 碑林区 for reading requests and applications: those reads succeed.
+RECORD_PARAMS = ("request_id", "booking_id", "application_id", "run_id", "district_id")
+OTHER_CITY = ("city_other", "observer_other")
+CITY_READS = {
+    path
+    for (method, path) in ROUTES
+    if method == "GET"
+    and ("{request_id}" in path or "{application_id}" in path)
+    and "recommendations" not in path
+}
+
+
+def _names_a_record(path: str) -> bool:
+    return any("{" + name + "}" in path for name in RECORD_PARAMS)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTES), ids=lambda v: v)
+def test_other_cities_never_reach_a_districts_records(matrix, method, path):
+    rule, world = ROUTES[(method, path)], matrix.world
+    if rule.capability:
+        pytest.skip("a capability URL: holding the token is the permission")
+    wrong = []
+    for actor in OTHER_CITY:
+        response = run_actor(matrix, method, path, rule, actor)
+        got = classify(response, path)
+        if got == "error":
+            wrong.append(f"{actor}: server error {response.status_code}")
+        if _names_a_record(path) and not matches(DENY, got):
+            wrong.append(
+                f"{actor}: expected deny, got {response.status_code} {response.text[:160]!r}"
+            )
+        leaked = world.leaks(response.text)
+        if leaked:
+            wrong.append(f"{actor}: response leaks {leaked}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("path", sorted(CITY_READS))
+def test_the_own_citys_staff_read_their_districts_requests_and_applications(matrix, path):
+    rule = ROUTES[("GET", path)]
+    response = run_actor(matrix, "GET", path, rule, "city_own")
+    assert classify(response, path) == OK, response.text[:300]
 
 
 # --- IDOR attempts beyond the path: filters and capability URLs -----------------------------

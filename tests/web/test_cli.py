@@ -145,3 +145,21 @@ def test_users_list_set_role_deactivate_and_reset_password(env):
     assert after["must_change_password"] is True
     missing = heart(env, "users", "deactivate", "nobody")
     assert missing.exit_code == 1 and "用户不存在" in missing.output
+
+
+def test_users_create_binds_city_staff_to_their_center(env):
+    assert heart(env, "init").exit_code == 0
+    password = "Ts9!rq-Lm2#vw"
+    made = heart(env, "users", "create", "xian-staff", "--role", "city_staff", "--center", "西安市",
+                 "--password", password)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "city_staff" in made.output
+    unbound = heart(
+        env, "users", "create", "nowhere", "--role", "city_staff", "--password", password
+    )
+    assert unbound.exit_code == 1
+    assert "市级资源中心" in unbound.output
+    unknown = heart(env, "users", "create", "far", "--role", "observer", "--center", "东京",
+                    "--password", password)  # fmt: skip
+    assert unknown.exit_code == 1
+    assert "未知资源中心" in unknown.output

@@ -17,9 +17,10 @@ from marketplace.accounts.service import (
     update_contact,
 )
 from marketplace.errors import TooManyRequests, Unauthorized
+from marketplace.login_sessions import throttle
 from marketplace.login_sessions.service import end_session
-from web.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
-from web.sessions import client_address
+from web.deps import CurrentUser, PasswordTurn, ReadSessionDep, SessionDep, SettingsDep
+from web.sessions import client_address, throttle_policy
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -29,22 +30,28 @@ def login_for_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: ReadSessionDep,
+    _turn: PasswordTurn,
     settings: SettingsDep,
 ) -> Token:
     # A read session: the password is verified (Argon2) without holding the write lock; the
     # new login session and the last-login time are written after the route (write_later).
-    # The same per-username+address limit as the login page, so the API is no way around it.
-    limiter = request.app.state.login_limiter
+    # The same throttle as the login page (per username and per address, shared by every
+    # worker through the database), so the API is no way around it.
+    policy = throttle_policy(settings)
     address = client_address(request)
-    wait = limiter.retry_after(form.username, address)
+    wait = throttle.retry_after(
+        session=session, username=form.username, address=address, policy=policy
+    )
     if wait > 0:
         raise TooManyRequests(messages.LOGIN_RATE_LIMITED.format(minutes=max(1, round(wait / 60))))
     try:
         user = authenticate(session=session, username=form.username, password=form.password)
     except Unauthorized:
-        limiter.failed(form.username, address)
+        throttle.record_failure(
+            session=session, username=form.username, address=address, policy=policy
+        )
         raise
-    limiter.succeeded(form.username, address)
+    throttle.record_success(session=session, username=form.username)
     token = issue_token(
         session=session,
         user=user,

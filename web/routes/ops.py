@@ -9,6 +9,8 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from marketplace import messages
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
 from marketplace.errors import NotFound
@@ -20,16 +22,17 @@ from marketplace.jobs.service import (
     request_run,
 )
 from web.deps import SessionDep
-from web.pages import AdminPage, redirect_with_flash
+from web.pages import page_allows, redirect_with_flash
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
+OpsPage = Annotated[User, page_allows(Action.ops_manage)]
 JobName = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+$")]
 
 
 @router.get("/admin/jobs", summary="定时任务")
-def jobs_page(request: Request, session: SessionDep, user: AdminPage) -> Response:
+def jobs_page(request: Request, session: SessionDep, user: OpsPage) -> Response:
     now = request.app.state.clock()
     grace = timedelta(minutes=request.app.state.settings.health_job_grace_minutes)
     health = {h.name: h for h in job_health(session=session, now=now, grace=grace)}
@@ -56,7 +59,7 @@ def jobs_page(request: Request, session: SessionDep, user: AdminPage) -> Respons
 
 
 @router.post("/admin/jobs/{name}/run", summary="立即运行定时任务")
-def run_job_now(request: Request, name: JobName, session: SessionDep, user: AdminPage) -> Response:
+def run_job_now(request: Request, name: JobName, session: SessionDep, user: OpsPage) -> Response:
     now = request.app.state.clock()
     state = request_run(session=session, name=name, by=user.username, now=now)
     if state is None:

@@ -13,8 +13,9 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import authenticate
 from marketplace.errors import Unauthorized
+from marketplace.login_sessions import throttle
 from marketplace.login_sessions.service import end_session, end_session_by_token
-from web.deps import ReadSessionDep, SessionDep, get_optional_user
+from web.deps import PasswordTurn, ReadSessionDep, SessionDep, get_optional_user
 from web.pages import set_flash
 from web.sessions import (
     COOKIE_NAME,
@@ -24,6 +25,7 @@ from web.sessions import (
     cookie_token,
     log_in,
     set_cookie,
+    throttle_policy,
 )
 from web.templating import render
 
@@ -86,6 +88,7 @@ def login_page(
 def login_submit(
     request: Request,
     session: ReadSessionDep,  # verify without the write lock; writes follow (write_later)
+    _turn: PasswordTurn,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
@@ -102,9 +105,9 @@ def login_submit(
             error=messages.CSRF_FAILED,
             status_code=403,
         )
-    limiter = request.app.state.login_limiter
+    policy = throttle_policy(request.app.state.settings)
     address = client_address(request)
-    wait = limiter.retry_after(username, address)
+    wait = throttle.retry_after(session=session, username=username, address=address, policy=policy)
     if wait > 0:
         minutes = max(1, round(wait / 60))
         return _login_form(
@@ -124,7 +127,7 @@ def login_submit(
             raise Unauthorized(messages.BAD_CREDENTIALS)
         user = authenticate(session=session, username=username, password=password)
     except Unauthorized:
-        limiter.failed(username, address)
+        throttle.record_failure(session=session, username=username, address=address, policy=policy)
         return _login_form(
             request,
             next_path=next_path,
@@ -132,7 +135,7 @@ def login_submit(
             error=messages.BAD_CREDENTIALS,
             status_code=401,
         )
-    limiter.succeeded(username, address)
+    throttle.record_success(session=session, username=username)
     old = cookie_token(request)
     if old is not None:  # a session id that existed before login is never reused
         end_session_by_token(session=session, token=old)

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
+from booking.schedule.models import AvailabilityProfile
 from booking.sessions.models import Booking, BookingCreate, BookingKind, BookingStatus
 from booking.sessions.service import (
     cancel_booking,
@@ -32,7 +33,7 @@ from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
 from marketplace.requests.models import DistrictRequest
-from marketplace.validation import RecordId
+from marketplace.validation import RecordId, parse_moment
 from marketplace.vocabulary import Role
 from web.deps import SessionDep
 from web.pages import (
@@ -73,6 +74,13 @@ def bookings_page(
     views = [public_view(session=session, booking=b) for b in bookings]
     ratings = ratings_by_booking(session, user, [v.id for v in views])
     who = _who_and_why(session, bookings)
+    # An expert whose availability is in another zone reads times in that zone, named.
+    profile = (
+        session.get(AvailabilityProfile, user.expert_id)
+        if user.role == Role.expert.value and user.expert_id
+        else None
+    )
+    viewer_zone = profile.timezone if profile and profile.timezone != "Asia/Shanghai" else ""
     return render(
         request,
         "bookings/list.html",
@@ -84,6 +92,7 @@ def bookings_page(
             "local_tz": LOCAL_TZ,
             "ratings": ratings,
             "who": who,
+            "viewer_zone": viewer_zone,
             "feedback": feedback_received(session, user),
             "now": utcnow(),
             "nonce": secrets.token_urlsafe(12),
@@ -154,9 +163,8 @@ def _new_form(
 
 
 def _parse_time(text: str) -> datetime | None:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
+    value = parse_moment(text)
+    if value is None:
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +15,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action
 from marketplace.clock import LOCAL_TZ
-from marketplace.districts.service import list_districts
+from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert, ExpertPublic
 from marketplace.experts.service import (
@@ -27,7 +27,9 @@ from marketplace.experts.service import (
 )
 from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABELS
 from marketplace.requests.models import DistrictRequest
+from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
+from marketplace.validation import parse_day
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
 from search.service import SearchRequest, SearchService
 from web.deps import SessionDep
@@ -52,8 +54,11 @@ class ExpertHit:
 class ExpertResults:
     hits: list[ExpertHit]
     total: int
-    # Optional facet counts from the search backend: {"domain": [("psychology", 12), ...]}.
-    facets: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    # Facet counts from the search backend, each value with its label and the filter (query
+    # parameter) a click sets: {"领域": [("domain", "psychology", "心理", 12), ...]}.
+    facets: dict[str, list[tuple[str, str, str, int]]] = field(default_factory=dict)
+    no_match: bool = False  # the query is about nothing the directory covers
+    suggestions: list[str] = field(default_factory=list)  # closest specialties to try
 
 
 FACET_TITLES = {
@@ -69,6 +74,14 @@ FACET_VALUE_LABELS = {
     "service_types": SERVICE_TYPE_LABELS,
 }
 FACETS_SHOWN = 8
+# The directory filter (query parameter) each facet sets when clicked.
+FACET_PARAMS = {
+    "domain": "domain",
+    "specialties": "specialty",
+    "city": "city",
+    "formats": "format",
+    "service_types": "service_type",
+}
 _KINDS = {k.value for k in BookingKind}
 
 
@@ -113,16 +126,48 @@ def _search_experts(
         select(Expert).where(col(Expert.id).in_([h.id for h in found.hits]))
     ).all()
     views = {v.id: v for v in public_views(session=session, experts=list(experts))}
-    hits = [ExpertHit(expert=views[h.id], reasons=h.reasons) for h in found.hits if h.id in views]
+    home_city = _home_city(session, user)
+    hits = [
+        ExpertHit(expert=views[h.id], reasons=_reasons(h, views[h.id], home_city))
+        for h in found.hits
+        if h.id in views
+    ]
     facets = {
         FACET_TITLES[name]: [
-            (FACET_VALUE_LABELS.get(name, {}).get(value, value), count)
+            (FACET_PARAMS[name], value, FACET_VALUE_LABELS.get(name, {}).get(value, value), count)
             for value, count in list(counts.items())[:FACETS_SHOWN]
         ]
         for name, counts in found.facets.items()
         if counts and name in FACET_TITLES
     }
-    return ExpertResults(hits=hits, total=found.total, facets=facets)
+    return ExpertResults(
+        hits=hits,
+        total=found.total,
+        facets=facets,
+        no_match=found.no_match,
+        suggestions=found.suggestions,
+    )
+
+
+def _home_city(session: Session, user: User) -> str | None:
+    if user.district_id is None:
+        return None
+    return RegionIndex(session).names(user.district_id).city
+
+
+def _reasons(hit: Any, expert: ExpertPublic, home_city: str | None) -> list[str]:
+    """Why this expert, in their own terms: the specialties of theirs that fit the need, the
+    sentence of their bio that matched, and whether they work in the searcher's city."""
+    out = []
+    if hit.matched_specialties:
+        out.append("擅长：" + "、".join(hit.matched_specialties[:3]))
+    if hit.highlights and hit.snippet:
+        out.append(f"简介提到：“{hit.snippet[:60]}”")
+    if home_city and expert.region.city == home_city:
+        out.append(
+            f"同在{home_city}，可到校服务" if "onsite" in expert.formats else f"同在{home_city}"
+        )
+    return out
 
 
 def _choice(value: str | None, allowed: type) -> str | None:
@@ -200,8 +245,32 @@ def experts_page(
         if request.headers.get("HX-Target") != "results"
         else {},
         "show_status_filter": is_staff(user, Action.expert_manage),
+        "others": _other_kinds(request, session, user, q) if q else None,
     }
     return render(request, "experts/list.html", context, fragments=("results",))
+
+
+OTHER_KINDS_SHOWN = 3
+
+
+def _other_kinds(request: Request, session: Session, user: User, q: str) -> dict | None:
+    """Services (for coordinators and staff) and library material for the same need."""
+    search = getattr(request.app.state, "search", None)
+    if search is None:
+        return None
+    found: dict[str, list | None] = {"services": None, "resources": []}
+    kinds = [("resources", "resource", search_access(session, user))]
+    if user.role != Role.expert.value:
+        kinds.append(("services", "service", None))
+    for key, kind, access in kinds:
+        try:
+            response = search.search(
+                SearchRequest(q=q, kind=kind, access=access, page_size=OTHER_KINDS_SHOWN)
+            )
+        except Unavailable:
+            return None
+        found[key] = response.hits
+    return found
 
 
 def _booking_context(
@@ -250,10 +319,7 @@ def expert_profile(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
     today = datetime.now(LOCAL_TZ).date()
-    try:
-        week_of = date.fromisoformat(week) if week else today
-    except ValueError:
-        week_of = today
+    week_of = (parse_day(week) if week else None) or today
     booking = _booking_context(session, user, request_id, kind, format)
     week_view = week_slots(
         session=session,

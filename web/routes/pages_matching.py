@@ -25,6 +25,7 @@ from marketplace.experts.models import Expert
 from marketplace.requests.service import get_request, open_requests, public_views
 from marketplace.validation import RecordId
 from matching.models import PairRole, PairStatus, RunAdjust, RunStatus
+from matching.review import fit_word, is_active, review_summary
 from matching.service import (
     adjust_run,
     confirm_run,
@@ -139,17 +140,23 @@ def _run_page(
                     if p.role == PairRole.assigned and p.status != PairStatus.removed
                 ],
                 "removed": [p for p in pairs if p.status == PairStatus.removed],
-                "alternates": [p for p in pairs if p.role == PairRole.alternate],
+                "alternates": sorted(
+                    (p for p in pairs if p.role == PairRole.alternate and not is_active(p)),
+                    key=lambda p: -p.score,
+                ),
                 "unassigned": [
                     u["reason"] for u in run.unassigned if u["request_id"] == request_id
                 ],
             }
         )
+    needs = {r: (requests[r].experts_needed if r in requests else 1) for r in run.request_ids}
     return render(
         request,
         "matching/run.html",
         {
             "run": run,
+            "review": review_summary(run.pairs, needs),
+            "fit_word": fit_word,
             "groups": groups,
             "names": names,
             "methods": METHODS,
@@ -176,6 +183,7 @@ def adjust(
     action: FormText = "",
     request_id: FormText = "",
     expert_id: FormText = "",
+    replace_with: FormText = "",
 ) -> Response:
     get_run(
         session=session, run_id=run_id, user=user
@@ -183,12 +191,22 @@ def adjust(
     form = {"request_id": request_id.strip()[:12], "expert_id": expert_id.strip()[:32]}
     try:
         pair = {"request_id": form["request_id"], "expert_id": form["expert_id"]}
-        changes = RunAdjust.model_validate(
-            {"remove": [pair]} if action == "remove" else {"add": [pair]}
-        )
+        if action == "replace":  # one click: the assigned expert out, an alternate in
+            alternate = {"request_id": form["request_id"], "expert_id": replace_with.strip()[:32]}
+            changes = RunAdjust.model_validate({"remove": [pair], "add": [alternate]})
+        else:
+            changes = RunAdjust.model_validate(
+                {"remove": [pair]} if action == "remove" else {"add": [pair]}
+            )
     except ValidationError:
         return _run_page(
-            request, session, run_id, error=messages.MATCH_PAIR_FORM, form=form, status_code=422
+            request,
+            session,
+            user,
+            run_id,
+            error=messages.MATCH_PAIR_FORM,
+            form=form,
+            status_code=422,
         )
     try:
         with session.begin_nested():

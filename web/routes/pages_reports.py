@@ -12,15 +12,23 @@ from fastapi.responses import Response
 from marketplace import messages
 from marketplace.errors import InvalidInput
 from marketplace.reports.models import AllocationReport, ReportChart, ReportColumn, ReportTable
-from marketplace.reports.periods import Period, month_of, parse_period
+from marketplace.reports.periods import Period, month_of, parse_period, recent_periods
 from marketplace.reports.service import allocation_report
 from marketplace.services.service import today
 from web.deps import SessionDep
 from web.pages import ReportPage
-from web.report_charts import bar_chart, lorenz_chart
+from web.report_charts import bar_chart, lorenz_chart, tile_map
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
+
+
+DISTRICT_PAGE_SIZE = 30
+SORTS = {
+    "low": ("每万名学生从低到高", lambda r: (r.net_allocated_per_10k, r.district_id)),
+    "high": ("每万名学生从高到低", lambda r: (-r.net_allocated_per_10k, r.district_id)),
+    "district": ("按区县", lambda r: (r.city, r.district_name, r.service_id)),
+}
 
 
 @router.get("/reports", summary="统计报表")
@@ -29,6 +37,9 @@ def reports_page(
     session: SessionDep,
     user: ReportPage,
     period: Annotated[str, Query(max_length=16)] = "",
+    service_id: Annotated[int | None, Query(ge=1)] = None,
+    sort: Annotated[str, Query(max_length=16)] = "low",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
     chosen = None
     if period.strip():
@@ -36,15 +47,54 @@ def reports_page(
             chosen = parse_period(period)
         except ValueError:
             raise InvalidInput(messages.PERIOD_INVALID) from None
-    report = allocation_report(session=session, period=chosen, user=user)
+    report = allocation_report(session=session, period=chosen, user=user, include_zero=True)
     # Bars are scaled to the largest per-capita figure of each service.
     peaks: dict[int, float] = {}
     for row in report.rows:
         peaks[row.service_id] = max(peaks.get(row.service_id, 0.0), row.net_allocated_per_10k)
+    # Every eligible district, zero included, one service at a time, sorted and paginated.
+    services = [(s.service_id, s.service_name) for s in report.services]
+    shown = service_id if service_id in {i for i, _ in services} else None
+    if shown is None and services:
+        shown = services[0][0]
+    sort = sort if sort in SORTS else "low"
+    rows = sorted((r for r in report.rows if r.service_id == shown), key=SORTS[sort][1])
+    pages = max(1, -(-len(rows) // DISTRICT_PAGE_SIZE))
+    page = min(page, pages)
+    params = {"period": period.strip(), "service_id": shown or "", "sort": sort}
+    unit = next((r.unit for r in rows), "")
+    name = dict(services).get(shown, "") if shown else ""
+    tiles = tile_map(
+        sorted(
+            ((r.city, r.district_name, r.net_allocated_per_10k / 10) for r in rows),
+            key=lambda t: (t[0], t[1]),
+        ),
+        title=f"{name}：各区县每千名学生净分配（{unit}）",
+        unit=unit,
+    )
     return render(
         request,
         "reports.html",
-        {"report": report, "period": period.strip(), "peaks": peaks, "bar_chart": bar_chart},
+        {
+            "report": report,
+            "period": period.strip(),
+            "period_choices": [
+                (p.key, p.label)
+                for p in ([chosen] if chosen else []) + recent_periods(today())
+                if p is chosen or chosen is None or p.key != chosen.key
+            ],
+            "peaks": peaks,
+            "bar_chart": bar_chart,
+            "service_choices": services,
+            "sort_choices": [(k, label) for k, (label, _) in SORTS.items()],
+            "tile_map": tiles,
+            "district_rows": rows[(page - 1) * DISTRICT_PAGE_SIZE : page * DISTRICT_PAGE_SIZE],
+            "district_count": len(rows),
+            "zero_count": sum(1 for r in rows if r.net_allocated == 0),
+            "params": params,
+            "page": page,
+            "pages": pages,
+        },
         fragments=("results",),
     )
 

@@ -72,6 +72,7 @@ def services_page(request: Request, session: SessionDep, user: PageUser) -> Resp
         {
             "services": service_views(session=session, services=services),
             "can_apply": district is not None,
+            "can_manage": can(user, Action.service_manage),
         },
     )
 
@@ -229,6 +230,10 @@ def approve(
     user: StaffPage,
     quantity: FormText = "",
 ) -> Response:
+    # Whose decision it is comes first: another center's staff get a 403, not a form error.
+    get_application(
+        session=session, application_id=application_id, user=user, action=Action.application_decide
+    )
     typed = quantity.strip()[:32]
 
     def refused(message: str, status_code: int = 422) -> Response:

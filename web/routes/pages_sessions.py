@@ -8,7 +8,7 @@ Over booking.sessions (and booking.trainings): it checks the parties, the slot a
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -37,7 +37,7 @@ from marketplace.accounts.models import User
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
-from marketplace.validation import RecordId
+from marketplace.validation import RecordId, parse_day, parse_moment
 from marketplace.vocabulary import Role
 from web.deps import SessionDep
 from web.pages import (
@@ -61,8 +61,9 @@ MAX_SLOT_CHOICES = 12
 
 
 def _parse_local(day: str, clock: str) -> datetime | None:
+    parsed = parse_day(day)
     try:
-        return datetime.combine(date.fromisoformat(day), time.fromisoformat(clock), LOCAL_TZ)
+        return datetime.combine(parsed, time.fromisoformat(clock), LOCAL_TZ) if parsed else None
     except ValueError:
         return None
 
@@ -132,11 +133,8 @@ def reschedule_page(
 ) -> Response:
     form = None
     if start and end:  # a free slot picked from the list
-        try:
-            s, e = datetime.fromisoformat(start), datetime.fromisoformat(end)
-        except ValueError:
-            pass
-        else:
+        s, e = parse_moment(start), parse_moment(end)
+        if s is not None and e is not None:
             s, e = s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)
             form = {
                 "day": s.date().isoformat(),

@@ -7,11 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, can
 from marketplace.errors import Unavailable
 from marketplace.resources.models import Audience, ResourceKind
-from marketplace.resources.service import city_of, is_staff
+from marketplace.resources.service import search_access
 from marketplace.vocabulary import Domain, Format, ServiceType
 from search.service import SearchRequest, SearchService
 from web.deps import CurrentUser, SessionDep
@@ -44,6 +43,8 @@ class SearchPage(BaseModel):
     needs: list[NeedPublic]
     backend: str
     degraded: bool
+    no_match: bool = False  # below the relevance floor: nothing in the directory fits
+    suggestions: list[str] = []  # the closest specialties to try instead
 
 
 def get_search(request: Request) -> SearchService:
@@ -51,15 +52,6 @@ def get_search(request: Request) -> SearchService:
     if service is None:
         raise Unavailable("搜索服务尚未就绪")
     return service
-
-
-def resource_access(session, user: User) -> tuple[str, ...] | None:  # type: ignore[no-untyped-def]
-    """The library resources a searcher may find: staff all; districts those open to every
-    district or to their city; experts those open to every district."""
-    if is_staff(user):
-        return None
-    city_id = city_of(session, user)
-    return ("all",) if city_id is None else ("all", f"city:{city_id}")
 
 
 @router.get("/search", response_model=SearchPage, summary="搜索专家、服务与资料 / hybrid search")
@@ -95,7 +87,7 @@ def search(
             language=language,
             resource_kind=resource_kind,
             audience=audience,
-            access=resource_access(session, user) if kind == "resource" else None,
+            access=search_access(session, user) if kind == "resource" else None,
             # Paused or retired experts are listed for staff only.
             include_inactive=include_inactive and can(user, Action.expert_manage),
             page=page,
@@ -114,4 +106,6 @@ def search(
         needs=[NeedPublic(specialty=s, probability=round(p, 4)) for s, p in result.needs],
         backend=result.backend,
         degraded=result.degraded,
+        no_match=result.no_match,
+        suggestions=result.suggestions,
     )

@@ -73,7 +73,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from web.cli import build_demo
 
     data_dir = tmp_path_factory.mktemp("browser-demo")
-    settings = make_settings(data_dir)
+    # Drain the search outbox in the background as `heart serve` does, so that what a journey
+    # publishes becomes searchable.
+    settings = make_settings(data_dir, search_drain_seconds=1)
     build_demo(settings)
     _open_demo_expert(settings)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -143,3 +145,13 @@ def log_in(page, username: str, password: str | None = None) -> None:
     page.get_by_label("密码").fill(password or DEMO_PASSWORD)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+def nav_to(page, label: str, *, exact: bool = False) -> None:
+    """Follow a main-menu link, opening its group menu first when it sits in one."""
+    nav = page.get_by_role("navigation", name="主导航")
+    link = nav.get_by_role("link", name=label, exact=exact)
+    if not link.is_visible():
+        inner = page.locator(f'a:text-is("{label}")')  # hidden links are not in the a11y tree
+        nav.locator("details.nav-group").filter(has=inner).locator("summary").click()
+    link.click()

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import PHONE, log_in, screenshot
+from tests.web.browser.conftest import PHONE, log_in, nav_to, screenshot
 
 DEMO_EXPERT = ("D00001", "黎洋馥")
 
@@ -17,7 +17,7 @@ def test_a_coordinator_logs_in_searches_in_chinese_as_they_type_and_opens_a_prof
     expect(page.get_by_role("heading", level=1)).to_contain_text("碑林区 协调员")
     screenshot(page, "district-dashboard")
 
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="专家库").click()
+    nav_to(page, "专家库")
     expect(page.get_by_role("heading", name="专家库")).to_be_visible()
     expect(page.locator("#results")).to_contain_text("共")
     expect(page.locator("#results .expert-card")).to_have_count(20)
@@ -76,7 +76,7 @@ def test_staff_open_the_audit_log_and_filter_it(new_page):
     log_in(page, "staff")
     expect(page.get_by_role("heading", name="专家库概况")).to_be_visible()
     screenshot(page, "staff-dashboard")
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="审计日志").click()
+    nav_to(page, "审计日志")
     expect(page.get_by_role("heading", name="审计日志", level=1)).to_be_visible()
     page.get_by_label("操作人").fill("staff")
     expect(page.locator("#results tbody tr").first).to_contain_text("session.login")
@@ -87,7 +87,7 @@ def test_staff_open_the_audit_log_and_filter_it(new_page):
 def test_an_expert_fixes_a_profile_error_shown_next_to_the_field(new_page):
     page = new_page()
     log_in(page, "expert")
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="我的资料").click()
+    nav_to(page, "我的资料")
     years = page.get_by_label("从业年限（年）")
     years.fill("很多")
     page.get_by_role("button", name="保存").click()
@@ -131,9 +131,7 @@ def test_a_coordinator_applies_for_a_service_staff_approve_it_and_open_the_repor
     purpose = "浏览器测试：为碑林区心理教师申请督导"
     coordinator = new_page()
     log_in(coordinator, "beilin")
-    coordinator.get_by_role("navigation", name="主导航").get_by_role(
-        "link", name="服务目录"
-    ).click()
+    nav_to(coordinator, "服务目录")
     screenshot(coordinator, "services-catalogue")
     coordinator.locator("main").get_by_role("link", name="申请", exact=True).first.click()
     coordinator.get_by_label(re.compile("申请数量")).fill("2")
@@ -143,7 +141,7 @@ def test_a_coordinator_applies_for_a_service_staff_approve_it_and_open_the_repor
 
     staff = new_page()
     log_in(staff, "staff")
-    staff.get_by_role("navigation", name="主导航").get_by_role("link", name="服务申请").click()
+    nav_to(staff, "服务申请")
     card = staff.locator("#results li.card").filter(has_text=purpose)
     expect(card).to_contain_text("待审批")
     screenshot(staff, "applications-staff")
@@ -151,7 +149,7 @@ def test_a_coordinator_applies_for_a_service_staff_approve_it_and_open_the_repor
     expect(staff.get_by_role("status")).to_contain_text("已批准该申请")
     expect(staff.locator("#results li.card").filter(has_text=purpose)).to_contain_text("已批准")
 
-    staff.get_by_role("navigation", name="主导航").get_by_role("link", name="统计报表").click()
+    nav_to(staff, "统计报表")
     expect(staff.get_by_role("heading", name="统计报表", level=1)).to_be_visible()
     expect(staff.get_by_role("link", name="导出 Excel")).to_be_visible()
     screenshot(staff, "report")
@@ -162,7 +160,7 @@ def test_a_coordinator_files_a_request_and_sees_recommendations_with_reasons(new
 
     page = new_page()
     log_in(page, "beilin")
-    page.get_by_role("navigation", name="主导航").get_by_role("link", name="需求与匹配").click()
+    nav_to(page, "需求与匹配")
     page.get_by_role("link", name="提交新需求").click()
     page.get_by_label("需求描述").fill("初中生自伤事件后的心理危机干预，需要线上督导班主任")
     page.get_by_label("服务类型").select_option(label="危机支持")
@@ -195,9 +193,7 @@ def test_a_coordinator_books_a_slot_and_the_expert_confirms_it(new_page):
 
     expert = new_page()
     log_in(expert, "expert")
-    expert.get_by_role("navigation", name="主导航").get_by_role(
-        "link", name="预约", exact=True
-    ).click()
+    nav_to(expert, "预约", exact=True)
     card = expert.locator("#results li.card").filter(has_text=title)
     expect(card).to_contain_text("待确认")
     card.get_by_role("button", name="确认").click()
@@ -216,7 +212,7 @@ def test_an_expert_moves_weekly_hours_to_the_evening_and_the_coordinator_sees_th
     expert_id, _ = DEMO_EXPERT
     expert = new_page()
     log_in(expert, "expert")
-    expert.get_by_role("navigation", name="主导航").get_by_role("link", name="可预约时间").click()
+    nav_to(expert, "可预约时间")
     expect(expert.get_by_role("heading", name="可预约时间", level=1)).to_be_visible()
     _set_every_day(expert, "19:00", "21:00")
     screenshot(expert, "availability-editor")
@@ -269,7 +265,7 @@ def test_staff_run_batch_matching_review_the_proposal_and_confirm_it(new_page):
 
     staff = new_page()
     log_in(staff, "staff")
-    staff.get_by_role("navigation", name="主导航").get_by_role("link", name="批量匹配").click()
+    nav_to(staff, "批量匹配")
     expect(staff.get_by_role("heading", name="批量匹配", level=1)).to_be_visible()
     screenshot(staff, "matching-runs")
     staff.get_by_role("button", name="运行批量匹配").click()

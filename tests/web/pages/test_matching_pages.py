@@ -125,3 +125,72 @@ def test_matching_pages_are_for_staff_only(client, session, district_user, exper
         assert client.get("/matching").status_code == 403
         token = form_token(client.get("/").text)
         assert client.post("/matching/runs", data={"csrf_token": token}).status_code == 403
+
+
+def _assigned(html: str) -> tuple[str, str]:
+    found = re.search(
+        r'name="action" value="remove"><input type="hidden" name="request_id" value="(\d+)">'
+        r'<input type="hidden" name="expert_id" value="([^"]+)">',
+        html,
+    )
+    return found.group(1), found.group(2)
+
+
+def _stat(html: str, label: str) -> str:
+    return re.search(rf"<dt>{label}</dt><dd>([^<]+)</dd>", html).group(1).strip()
+
+
+def test_the_summary_recomputes_after_a_removal_and_confirmation_says_what_stays_open(
+    client, session, staff_user, pool
+):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    assert _stat(page.text, "已满足名额") == "1 / 1"
+    request_id, expert_id = _assigned(page.text)
+    token = form_token(page.text)
+    removed = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={
+            "csrf_token": token,
+            "action": "remove",
+            "request_id": request_id,
+            "expert_id": expert_id,
+        },
+    )
+    assert _stat(removed.text, "已满足名额") == "0 / 1"
+    assert _stat(removed.text, "未满足需求") == "1"
+    confirmed = client.post(f"/matching/runs/{run_id}/confirm", data={"csrf_token": token})
+    assert "仍待匹配" in confirmed.text and f"#{request_id}" in confirmed.text
+    assert "0 个专家名额已分配" in confirmed.text
+    session.expire_all()
+    assert session.get(DistrictRequest, pool.id).status == "submitted"
+
+
+def test_staff_replace_an_assignment_with_the_alternate_in_one_click(
+    client, session, staff_user, pool
+):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    request_id, expert_id = _assigned(page.text)
+    alternate = re.search(
+        r'name="expert_id" value="' + re.escape(expert_id) + r'"><input type="hidden" '
+        r'name="replace_with" value="([^"]+)">',
+        page.text,
+    )
+    assert alternate, "no one-click replacement offered"
+    replaced = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={
+            "csrf_token": form_token(page.text),
+            "action": "replace",
+            "request_id": request_id,
+            "expert_id": expert_id,
+            "replace_with": alternate.group(1),
+        },
+    )
+    assert replaced.status_code == 200 and "方案已调整" in replaced.text
+    assert _assigned(replaced.text)[1] == alternate.group(1)
+    assert _stat(replaced.text, "已满足名额") == "1 / 1"
+    assert re.search(
+        r'<span class="fit" title="匹配度 [0-9.]+">(很适合|适合|一般) <meter', replaced.text
+    )

@@ -28,3 +28,91 @@ def test_a_malformed_period_is_a_friendly_message(client, staff_user):
 def test_coordinators_cannot_open_reports(client, district_user):
     logged_in(client, district_user)
     assert client.get("/reports").status_code == 403
+
+
+def _service_with_one_allocation(session):
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from marketplace.allocation.service import approve_application
+    from marketplace.applications.models import ApplicationCreate
+    from marketplace.applications.service import create_application
+    from marketplace.audit.service import Actor
+    from marketplace.districts.service import find_district
+    from marketplace.services.models import ServiceCreate
+    from marketplace.services.service import create_service, today
+
+    actor = Actor.system("t")
+    service = create_service(
+        session=session,
+        data=ServiceCreate(
+            name="全省热线服务",
+            kind="hotline",
+            unit="次",
+            quantity=100,
+            valid_from=today() - timedelta(days=1),
+            valid_to=today() + timedelta(days=100),
+        ),
+        actor=actor,
+    )
+    beilin = find_district(session=session, name="西安市/碑林区")
+    application = create_application(
+        session=session,
+        data=ApplicationCreate(service_id=service.id, quantity=5, purpose="热线"),
+        district_id=beilin.id,
+        actor=actor,
+    )
+    approve_application(
+        session=session, application_id=application.id, quantity=Decimal(5), actor=actor
+    )
+    session.flush()
+    return service
+
+
+def test_the_district_table_lists_every_district_with_zeros_thirty_a_page(
+    client, session, staff_user
+):
+    import re
+
+    service = _service_with_one_allocation(session)
+    logged_in(client, staff_user)
+    first = client.get("/reports", params={"service_id": service.id, "sort": "high"}).text
+    counted = re.search(r"全部列出，其中 (\d+) 个在本区间内没有获得分配", first)
+    listed = int(re.search(r"可申请该服务的 (\d+) 个区县", first).group(1))
+    assert listed > 30 and int(counted.group(1)) == listed - 1  # only Beilin received some
+    table = first.split("各区县分配（每万名学生）")[1].split("<table")[1].split("</table>")[0]
+    assert table.count("<tr>") == 31  # header + 30 rows
+    assert table.index("碑林区") < table.index("雁塔区")  # highest first
+    assert 'rel="next"' in first
+    last = client.get(
+        "/reports", params={"service_id": service.id, "sort": "high", "page": 99}
+    ).text
+    pages = -(-listed // 30)
+    assert f"第 {pages} / {pages} 页" in last  # a page past the end shows the last one
+    last_table = last.split("各区县分配（每万名学生）")[1].split("<table")[1].split("</table>")[0]
+    assert "碑林区" not in last_table and last_table.count("<tr>") == 1 + listed - 30 * (pages - 1)
+
+
+def test_the_period_picker_offers_months_and_terms(client, staff_user):
+    logged_in(client, staff_user)
+    page = client.get("/reports").text
+    picker = page.split('id="f-period"')[1].split("</select>")[0]
+    assert "全部时间" in picker and "学期" in picker and " 月" in picker
+
+
+def test_the_report_draws_a_tile_map_of_the_districts_coloured_by_allocation(
+    client, session, staff_user
+):
+    import re
+
+    service = _service_with_one_allocation(session)
+    logged_in(client, staff_user)
+    page = client.get("/reports", params={"service_id": service.id}).text
+    svg = re.search(r'<svg class="report-chart tile-map".*?</svg>', page, re.S).group(0)
+    tiles = re.findall(
+        r'<rect x="[0-9.]+" y="[0-9.]+" width="46" height="46" rx="4" fill="(#[0-9a-f]+)"', svg
+    )
+    listed = int(re.search(r"可申请该服务的 (\d+) 个区县", page).group(1))
+    assert len(tiles) == listed  # every district, zero included
+    assert tiles.count("#ffffff") == listed - 1 and "#0f5e7a" in tiles  # Beilin is the darkest
+    assert "西安市 碑林区：每千名学生" in svg

@@ -1,0 +1,91 @@
+"""The audit log in words: Chinese labels, links to records, filters, date range and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from marketplace.audit.labels import action_label, actions_matching
+from marketplace.audit.service import Actor, record
+from marketplace.clock import utcnow
+from marketplace.messages import AUDIT_ACTION_LABELS
+from tests.web.pages.conftest import logged_in
+
+
+def _entries(session):
+    record(
+        session=session,
+        actor=Actor("staff-1"),
+        action="booking.confirm",
+        entity_type="booking",
+        entity_id="41",
+    )
+    old = record(
+        session=session,
+        actor=Actor("zhang"),
+        action="expert.update",
+        entity_type="expert",
+        entity_id="E7",
+        before={"bio": "旧简介"},
+        after={"bio": "新简介"},
+    )
+    old.at = utcnow() - timedelta(days=40)
+    session.flush()
+
+
+def test_every_action_code_written_by_the_hub_has_a_chinese_name():
+    for code in AUDIT_ACTION_LABELS:
+        assert not action_label(code).isascii()
+    assert action_label("widget.delete") == "其他操作"  # unknown record type: no bare code
+    assert action_label("expert.frobnicate") == "专家：其他操作"
+
+
+def test_typing_a_chinese_word_finds_the_actions_it_names():
+    found = actions_matching("预约", [])
+    assert "booking.confirm" in found and "booking.create" in found
+    assert "session.login" not in found
+    assert actions_matching("登录", []) == sorted(
+        ["session.login", "session.logout", "session.revoke_all"]
+    )
+
+
+def test_staff_read_the_log_in_words_with_links(client, session, staff_user):
+    _entries(session)
+    logged_in(client, staff_user)
+    page = client.get("/audit").text
+    assert "确认预约" in page and "登录" in page
+    assert '<a href="/bookings#booking-41">预约 41</a>' in page
+    assert '<a href="/experts/E7">专家 E7</a>' in page
+    home = client.get("/").text.split('id="panel-recent_audit"')[1].split("</section>")[0]
+    assert "确认预约" in home and "<code>" not in home
+
+
+def test_the_log_filters_by_chinese_action_actor_record_and_dates(client, session, staff_user):
+    _entries(session)
+    logged_in(client, staff_user)
+    by_action = client.get("/audit", params={"action": "预约"}).text
+    assert "确认预约" in by_action and "修改专家资料" not in by_action
+    by_actor = client.get("/audit", params={"actor": "zha"}).text
+    assert "修改专家资料" in by_actor and "确认预约" not in by_actor
+    by_record = client.get("/audit", params={"entity_type": "expert", "entity_id": "E7"}).text
+    assert "修改专家资料" in by_record and "确认预约" not in by_record
+    recent = (utcnow() - timedelta(days=7)).date().isoformat()
+    by_date = client.get("/audit", params={"date_from": recent}).text
+    assert "确认预约" in by_date and "修改专家资料" not in by_date
+    bad = client.get("/audit", params={"date_from": "2026-13-01"})
+    assert bad.status_code == 422 and 'id="err-date_from"' in bad.text
+
+
+def test_the_log_exports_the_filtered_entries_as_csv(client, session, staff_user, district_user):
+    _entries(session)
+    logged_in(client, staff_user)
+    page = client.get("/audit", params={"action": "专家"}).text
+    assert 'href="/audit.csv?action=%E4%B8%93%E5%AE%B6"' in page
+    response = client.get("/audit.csv", params={"action": "专家"})
+    assert response.status_code == 200 and "attachment" in response.headers["content-disposition"]
+    rows = list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+    assert rows[0][:3] == ["时间", "操作人", "操作"]
+    assert [r[2] for r in rows[1:]] == ["修改专家资料"] and "新简介" in rows[1][7]
+    logged_in(client, district_user)
+    assert client.get("/audit.csv").status_code == 403

@@ -1,0 +1,71 @@
+"""The audit log as people read it: who did what to which record, in words, with a link."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from marketplace.accounts.models import User
+from marketplace.audit.labels import action_label, entity_label
+from marketplace.audit.models import AuditEntry
+from marketplace.vocabulary import Role
+
+# Where each record type is shown; None when it has no page of its own.
+_RECORD_PAGES = {
+    "application": "/applications#application-{id}",
+    "booking": "/bookings#booking-{id}",
+    "district_request": "/requests/{id}",
+    "expert": "/experts/{id}",
+    "match_run": "/matching/runs/{id}",
+    "service": "/services#service-{id}",
+    "job": "/admin/jobs",
+}
+_ADMIN_ONLY = {"user": "/users/{id}", "job": "/admin/jobs"}
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    action_label: str
+    entity_type: str
+    entity_label: str
+    entity_id: str
+    link: str | None
+    before: dict | None
+    after: dict | None
+
+
+def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | None:
+    """The page showing this record to `viewer`, if there is one."""
+    template = _RECORD_PAGES.get(entity_type)
+    if entity_type in _ADMIN_ONLY:
+        template = (
+            _ADMIN_ONLY[entity_type]
+            if viewer is not None and viewer.role == Role.admin.value
+            else None
+        )
+    if template is None or not entity_id:
+        return None
+    return template.format(id=entity_id)
+
+
+def describe(entries: list[AuditEntry], viewer: User | None) -> list[AuditLine]:
+    return [
+        AuditLine(
+            id=e.id or 0,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            action_label=action_label(e.action),
+            entity_type=e.entity_type,
+            entity_label=entity_label(e.entity_type),
+            entity_id=e.entity_id,
+            link=record_link(e.entity_type, e.entity_id, viewer),
+            before=e.before,
+            after=e.after,
+        )
+        for e in entries
+    ]
