@@ -1,7 +1,7 @@
 """The one permission policy: which role may do which action, over which scope.
 
 `POLICY` is the table (actions × roles → scope). Services, routes, pages, navigation, the
-dashboard and the CLI all ask it (`scope_of`, `require`, `reach`, `covers`, `roles_for`), so a
+dashboard and the CLI all ask it (`scope_of`, `require`, `reach`, `covers`, `roles_with`), so a
 new role or action is one edit here. The route × role matrix test is generated from it.
 
 Scopes, from narrowest to widest:
@@ -94,9 +94,6 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.ops_manage: {ADM: ALL},
 }
 
-# Roles whose users are bound to a resource center (`User.center_id`); a city center for city staff.
-CENTER_ROLES = frozenset({Role.staff.value, Role.city_staff.value, Role.observer.value})
-
 
 def scope_of(user: User | None, action: Action) -> Scope | None:
     """The scope over which `user` may do `action`, or None if not at all."""
@@ -127,11 +124,6 @@ def require(user: User | None, action: Action) -> Scope:
     if scope is None:
         raise Forbidden(messages.FORBIDDEN, code="forbidden")
     return scope
-
-
-def roles_for(action: Action) -> frozenset[str]:
-    """The role values that may do `action` (menus and dashboards show by this)."""
-    return frozenset(role.value for role in POLICY[action])
 
 
 def roles_with(action: Action, scope: Scope = Scope.all) -> tuple[str, ...]:

@@ -664,12 +664,6 @@ def confirm_fair_proposal(
     return approved
 
 
-def reconciliation_errors(*, session: Session) -> list[int]:
-    """Ids of services whose ledger does not reconcile (expected: none)."""
-    services = session.exec(select(ProcuredService)).all()
-    return [s.id for s in services if not pool_balance(session=session, service_id=s.id).reconciled]  # type: ignore[arg-type]
-
-
 def approval_contexts(
     *, session: Session, applications: list[ServiceApplication], on: date | None = None
 ) -> dict[int, ApprovalContext]:

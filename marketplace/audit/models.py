@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
@@ -23,14 +22,3 @@ class AuditEntry(SQLModel, table=True):
     entity_id: str = Field(max_length=64, index=True)
     before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-
-
-class AuditPublic(BaseModel):
-    id: int
-    at: datetime
-    actor: str
-    action: str
-    entity_type: str
-    entity_id: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None

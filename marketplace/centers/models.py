@@ -17,10 +17,3 @@ class ResourceCenter(SQLModel, table=True):
     @property
     def is_province(self) -> bool:
         return self.city_id is None
-
-
-class CenterPublic(SQLModel):
-    id: int
-    name: str
-    label: str
-    city_id: int | None

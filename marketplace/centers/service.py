@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from marketplace import messages
-from marketplace.centers.models import CenterPublic, ResourceCenter
+from marketplace.centers.models import ResourceCenter
 from marketplace.districts.models import City, District, Province
 from marketplace.errors import InvalidInput
 
@@ -24,6 +24,7 @@ def seed_centers(*, session: Session) -> int:
     )
     added = 0
     for province in session.exec(select(Province).order_by(col(Province.id))).all():
+        assert province.id is not None  # read from the table
         if province.id not in have_provinces:
             session.add(ResourceCenter(name=province.name, province_id=province.id))
             added += 1
@@ -78,14 +79,3 @@ def label(center: ResourceCenter) -> str:
         if center.city_id is None
         else messages.CENTER_CITY.format(city=center.name)
     )
-
-
-def list_centers(*, session: Session) -> list[CenterPublic]:
-    centers = session.exec(
-        select(ResourceCenter).order_by(
-            col(ResourceCenter.city_id).is_not(None), col(ResourceCenter.id)
-        )
-    ).all()
-    return [
-        CenterPublic(id=c.id or 0, name=c.name, label=label(c), city_id=c.city_id) for c in centers
-    ]

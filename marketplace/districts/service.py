@@ -103,21 +103,6 @@ class RegionIndex:
         return self._names[district_id]
 
 
-def region_names(*, session: Session, district_id: int) -> RegionNames:
-    """Province, city, district and zone names of one district."""
-    row = session.exec(
-        select(District, City, Province, Zone)
-        .join(City, City.id == District.city_id)
-        .join(Province, Province.id == City.province_id)
-        .outerjoin(Zone, Zone.id == District.zone_id)
-        .where(District.id == district_id)
-    ).first()
-    if row is None:
-        raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=district_id))
-    district, city, province, zone = row
-    return RegionNames(province.name, city.name, district.name, zone.name if zone else None)
-
-
 def regions_by_id(*, session: Session, district_ids: set[int]) -> dict[int, RegionNames]:
     """Province, city, district and zone names of the given districts, in one query."""
     if not district_ids:

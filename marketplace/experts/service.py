@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import ColumnElement, cast, exists, literal
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col, func, select
 
 from marketplace import messages
@@ -41,6 +43,7 @@ class ExpertFilters:
     service_type: str | None = None
     status: str | None = None
     name: str | None = None
+    language: str | None = None
 
 
 def get_expert(*, session: Session, expert_id: str) -> Expert:
@@ -102,6 +105,15 @@ def public_view(*, session: Session, expert: Expert) -> ExpertPublic:
     return public_views(session=session, experts=[expert])[0]
 
 
+def json_list_contains(column: Any, value: str, dialect: str) -> ColumnElement[bool]:
+    """`value` is an element of the JSON list in `column`: real JSON containment on PostgreSQL
+    (jsonb @>), json_each on SQLite, so escaped non-ASCII values (普通话) are found too."""
+    if dialect == "postgresql":
+        return cast(column, JSONB).contains([value])
+    elements = func.json_each(column).table_valued("value")
+    return exists(select(literal(1)).select_from(elements).where(elements.c.value == value))
+
+
 def list_experts(
     *, session: Session, filters: ExpertFilters, page: int = 1, page_size: int = 20
 ) -> tuple[list[ExpertPublic], int]:
@@ -120,10 +132,14 @@ def list_experts(
         query = query.where(Expert.domain == filters.domain)
     if filters.status:
         query = query.where(Expert.status == filters.status)
-    if filters.format:
-        query = query.where(cast(Expert.formats, String).like(f'%"{filters.format}"%'))
-    if filters.service_type:
-        query = query.where(cast(Expert.service_types, String).like(f'%"{filters.service_type}"%'))
+    dialect = session.get_bind().dialect.name
+    for column, value in (
+        (Expert.formats, filters.format),
+        (Expert.service_types, filters.service_type),
+        (Expert.languages, filters.language),
+    ):
+        if value:
+            query = query.where(json_list_contains(column, value, dialect))
     if filters.name:
         query = query.where(col(Expert.name).contains(filters.name))
     if filters.specialty:
@@ -324,7 +340,3 @@ def export_records(*, session: Session, batch_size: int = 500) -> Iterator[dict]
 
 def count_experts(*, session: Session) -> int:
     return session.exec(select(func.count()).select_from(Expert)).one()
-
-
-def iter_ids(*, session: Session) -> Iterable[str]:
-    return session.exec(select(Expert.id).order_by(Expert.id)).all()

@@ -102,7 +102,9 @@ def record_success(*, session: Session, username: str) -> None:
 
     def write(target: Session) -> None:
         target.exec(  # type: ignore[call-overload]
-            delete(LoginFailure).where(LoginFailure.scope == USER, LoginFailure.key == key)
+            delete(LoginFailure).where(
+                col(LoginFailure.scope) == USER, col(LoginFailure.key) == key
+            )
         )
 
     write_later(session, write)

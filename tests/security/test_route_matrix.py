@@ -311,6 +311,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/services/new"): rule(STAFF),
+    ("GET", "/experts/{expert_id}/status"): rule(STAFF),
+    ("POST", "/experts/{expert_id}/status"): rule(
+        STAFF, form=lambda w: {"status": "paused", "reason": "资质复核"}
+    ),
+    ("POST", "/experts/{expert_id}/verify"): rule(STAFF),
     ("POST", "/services"): rule(
         STAFF,
         form=lambda w: {
@@ -528,6 +533,54 @@ def test_route_admits_exactly_the_declared_roles(matrix, method, path):
             if leaked:
                 wrong.append(f"{actor}: response leaks {leaked}")
     assert not wrong, "\n".join(wrong)
+
+
+# --- Across cities, generated from the route table and the policy ----------------------------
+# The world's records belong to 碑林区 of 西安市. For the staff of another city's center (宝鸡市)
+# and that city's observer, the policy's reach is 宝鸡's districts only: every route naming one
+# of those records must refuse them (403/404), and no route at all may show them a secret.
+# The own city's staff reach 碑林区 for reading requests and applications: those reads succeed.
+RECORD_PARAMS = ("request_id", "booking_id", "application_id", "run_id", "district_id")
+OTHER_CITY = ("city_other", "observer_other")
+CITY_READS = {
+    path
+    for (method, path) in ROUTES
+    if method == "GET"
+    and ("{request_id}" in path or "{application_id}" in path)
+    and "recommendations" not in path
+}
+
+
+def _names_a_record(path: str) -> bool:
+    return any("{" + name + "}" in path for name in RECORD_PARAMS)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTES), ids=lambda v: v)
+def test_other_cities_never_reach_a_districts_records(matrix, method, path):
+    rule, world = ROUTES[(method, path)], matrix.world
+    if rule.capability:
+        pytest.skip("a capability URL: holding the token is the permission")
+    wrong = []
+    for actor in OTHER_CITY:
+        response = run_actor(matrix, method, path, rule, actor)
+        got = classify(response, path)
+        if got == "error":
+            wrong.append(f"{actor}: server error {response.status_code}")
+        if _names_a_record(path) and not matches(DENY, got):
+            wrong.append(
+                f"{actor}: expected deny, got {response.status_code} {response.text[:160]!r}"
+            )
+        leaked = world.leaks(response.text)
+        if leaked:
+            wrong.append(f"{actor}: response leaks {leaked}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("path", sorted(CITY_READS))
+def test_the_own_citys_staff_read_their_districts_requests_and_applications(matrix, path):
+    rule = ROUTES[("GET", path)]
+    response = run_actor(matrix, "GET", path, rule, "city_own")
+    assert classify(response, path) == OK, response.text[:300]
 
 
 # --- IDOR attempts beyond the path: filters and capability URLs -----------------------------

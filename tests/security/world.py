@@ -18,6 +18,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
+from marketplace.centers.service import center_named
 from marketplace.jobs.models import JobState
 from marketplace.notifications.models import Notification
 from marketplace.resources.files import store_for
@@ -113,6 +114,18 @@ def build_world(session: Session, settings: Settings) -> World:
         "staff": quick_user(session, Role.staff, "sec-staff"),
         "admin": quick_user(session, Role.admin, "sec-admin"),
     }
+    # Beyond the seven matrix columns: a city center's staff of the owner's city (西安市) and of
+    # another city (宝鸡市), and an observer of the other city (test_cross_city_idor uses them).
+    for key, role, center in (
+        ("city_own", Role.city_staff, "西安市"),
+        ("city_other", Role.city_staff, "宝鸡市"),
+        ("observer_other", Role.observer, "宝鸡市"),
+    ):
+        user = quick_user(session, role, f"sec-{key}")
+        user.center_id = center_named(session=session, name=center).id
+        session.add(user)
+        users[key] = user
+    session.flush()
     staff, owner = users["staff"], users["district_own"]
     world = World(
         users=users,

@@ -166,3 +166,31 @@ def test_staff_pause_an_expert_and_the_change_is_audited(client, session, settin
 def test_health_answers_200_when_the_database_is_ready(client):
     response = client.get("/api/health")
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_experts_list_filters_on_json_lists_with_chinese_values(client, session, settings):
+    """Languages and formats are JSON lists stored with escaped non-ASCII text: the filter is
+    real list containment, so 普通话 finds its experts and 普通 (a substring) finds none."""
+    records = [
+        expert_record(id="L1", languages=["普通话"], formats=["online"]),
+        expert_record(id="L2", languages=["普通话", "英语"], formats=["onsite"]),
+        expert_record(id="L3", languages=["陕西方言"], formats=["online", "onsite"]),
+    ]
+    report = import_experts(
+        session=session,
+        lines=[json.dumps(r, ensure_ascii=False) for r in records],
+        actor=Actor.system("t"),
+    )
+    assert report.created == 3
+    headers = auth_headers(make_user(session, Role.district), settings)
+
+    def ids(**params):
+        response = client.get("/api/experts", params=params, headers=headers)
+        assert response.status_code == 200
+        return sorted(e["id"] for e in response.json()["items"])
+
+    assert ids(language="普通话") == ["L1", "L2"]
+    assert ids(language="英语") == ["L2"]
+    assert ids(language="普通") == []
+    assert ids(format="onsite") == ["L2", "L3"]
+    assert ids(format="online", language="陕西方言") == ["L3"]

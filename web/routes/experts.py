@@ -43,6 +43,7 @@ def list_experts_route(
     service_type: ServiceType | None = None,
     status: ExpertStatus | None = None,
     name: Annotated[str | None, Query(max_length=64)] = None,
+    language: Annotated[str | None, Query(max_length=32)] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ExpertPage:
@@ -55,6 +56,7 @@ def list_experts_route(
         service_type=service_type,
         status=status,
         name=name,
+        language=language,
     )
     items, total = list_experts(session=session, filters=filters, page=page, page_size=page_size)
     return ExpertPage(items=items, total=total, page=page, page_size=page_size)

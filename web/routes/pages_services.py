@@ -230,6 +230,10 @@ def approve(
     user: StaffPage,
     quantity: FormText = "",
 ) -> Response:
+    # Whose decision it is comes first: another center's staff get a 403, not a form error.
+    get_application(
+        session=session, application_id=application_id, user=user, action=Action.application_decide
+    )
     typed = quantity.strip()[:32]
 
     def refused(message: str, status_code: int = 422) -> Response:
