@@ -11,7 +11,11 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, roles_with, sees_everything
 from marketplace.audit.service import Actor, record
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import label as center_label
+from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
+from marketplace.db import write_later
 from marketplace.districts.models import City, District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert
@@ -190,6 +194,10 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
     if fields["access"] != Access.region.value:
         fields["region_city_id"] = None
     resource = Resource(**fields, submitted_by=user.id)
+    publisher = publishing_center(session, user)
+    if publisher is not None:
+        resource.center_id = publisher.id
+        resource.center = resource.center or center_label(publisher)
     if not resource.author_names:
         resource.author_names = expert_names(session, resource.author_expert_ids) or [
             user.display_name or user.username
@@ -208,6 +216,12 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
         after={"title": resource.title, "kind": resource.kind},
     )
     return resource
+
+
+def publishing_center(session: Session, user: User) -> ResourceCenter | None:
+    """The center a submission is published by: the submitter's own, else the province's."""
+    own = session.get(ResourceCenter, user.center_id) if user.center_id else None
+    return own or province_center(session=session)
 
 
 def expert_names(session: Session, expert_ids: list[str]) -> list[str]:
@@ -546,16 +560,18 @@ def record_use(
     """Count a view or download by a district user (staff and authors are not counted)."""
     if user.role != Role.district.value or resource.status != ResourceStatus.published.value:
         return
-    session.add(
-        ResourceUse(
-            resource_id=resource.id,  # type: ignore[arg-type]
-            lineage_id=resource.lineage_id or resource.id,  # type: ignore[arg-type]
-            file_id=file_id,
-            user_id=user.id,
-            district_id=user.district_id,
-            action=action.value,
-        )
-    )
+    # Written after the read, through the write queue (write_later): a view or a download is a
+    # read request and never writes in its read transaction.
+    use = {
+        "resource_id": resource.id,
+        "lineage_id": resource.lineage_id or resource.id,
+        "file_id": file_id,
+        "user_id": user.id,
+        "district_id": user.district_id,
+        "action": action.value,
+        "at": utcnow(),
+    }
+    write_later(session, lambda target: target.add(ResourceUse(**use)))
 
 
 def use_counts(session: Session, lineage_ids: list[int]) -> dict[int, Counter]:
