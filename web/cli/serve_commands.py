@@ -94,7 +94,12 @@ DEMO_USERS = [
     ("staff", Role.staff, None, None, "资源中心 王老师"),
     ("beilin", Role.district, "西安市/碑林区", None, "碑林区 协调员"),
     ("expert", Role.expert, None, "D00001", "专家 D00001"),
+    ("xian", Role.city_staff, None, None, "西安市资源中心 李老师"),
+    ("baoji", Role.city_staff, None, None, "宝鸡市资源中心 赵老师"),
+    ("observer", Role.observer, None, None, "宝鸡市教育局 张科长"),
 ]
+# The resource center each center account works for (province staff: the province's).
+DEMO_CENTERS = {"xian": "西安市", "baoji": "宝鸡市", "observer": "宝鸡市"}
 DEMO_PASSWORD = "heart-demo-2026"  # noqa: S105 - the printed demo password, demo databases only
 
 
@@ -120,6 +125,7 @@ def build_demo(settings: Settings) -> None:
                         role=role,
                         district=district,
                         expert_id=expert_id,
+                        center=DEMO_CENTERS.get(username),
                         display_name=name,
                     ),
                     actor=Actor.system("demo"),
@@ -139,7 +145,8 @@ def build_demo(settings: Settings) -> None:
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
         table.add_column(column)
     for username, role, district, expert_id, _ in DEMO_USERS:
-        table.add_row(username, role.value, DEMO_PASSWORD, district or expert_id or "")
+        bound = district or expert_id or DEMO_CENTERS.get(username, "")
+        table.add_row(username, role.value, DEMO_PASSWORD, bound)
     console.print(table)
 
 
