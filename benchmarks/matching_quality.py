@@ -73,6 +73,7 @@ DEV = next(
     ),
     Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev",
 )
+EXTRACT = [True]  # --no-extraction sets it off (the need model then reads every text whole)
 BM25_ONLY = Weights(
     relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0
 )
@@ -189,7 +190,9 @@ def relevance_inputs(
     bios = examples_from_experts(dev.records, vocabulary=names, synonyms=synonyms)
     queries = {q: t for q, t in dev.queries.items() if labelled_queries and q in labelled_queries}
     extra = examples_from_qrels(queries, dev.qrels, specialties) if queries else []
-    model = fit_need_model(bios + extra, vocabulary=names, synonyms=synonyms, encoder=encoder)
+    model = fit_need_model(
+        bios + extra, vocabulary=names, synonyms=synonyms, encoder=encoder, extract=EXTRACT[0]
+    )
     relevance = need_model_relevance(
         texts, vocabulary=names, synonyms=synonyms, model=model, encoder=encoder
     )
@@ -294,7 +297,14 @@ def main() -> None:
         type=Path,
         help="embedding cache file kept between runs (search.embed_cache)",
     )
+    parser.add_argument(
+        "--no-extraction",
+        action="store_true",
+        help="need model without need extraction (every request text read whole)",
+    )
     args = parser.parse_args()
+    EXTRACT[0] = not args.no_extraction
+    print(f"need extraction: {'off' if args.no_extraction else 'on'}")
     encoder = load_encoder(args.embed_model)
     if encoder is not None:
         # every fit meets the same bio sentences: encode each text once (and across runs)

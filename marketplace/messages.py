@@ -86,6 +86,9 @@ ACCOUNT_LOGGED_OUT = "已强制下线：该用户的所有登录和令牌已失�
 PASSWORD_CHANGED = "密码已修改，其他设备上的登录已退出"
 ACCOUNT_STATUS_LABELS = {"active": "启用", "inactive": "已停用"}
 SERVICE_CREATED = "采购服务已加入目录"
+EXPERT_STATUS_REASON_REQUIRED = "请填写原因"
+EXPERT_STATUS_CHANGED = "专家状态已更新"
+EXPERT_VERIFIED = "已认证该专家"
 SERVICE_SAVED = "采购服务已保存"
 SERVICE_RETIRED = "采购服务已停用：区县不能再申请"
 SERVICE_DELETED = "采购服务已删除"
@@ -155,6 +158,9 @@ AUDIT_ACTION_LABELS = {
     "service.update": "修改采购服务",
     "service.delete": "删除采购服务",
     "service.retire": "停用采购服务",
+    "expert.pause": "暂停专家",
+    "expert.activate": "恢复专家",
+    "expert.verify": "认证专家",
     "session.login": "登录",
     "session.logout": "退出登录",
     "session.revoke_all": "结束全部登录",

@@ -141,7 +141,16 @@ def need_model_relevance(
         )
     else:
         model.attach_encoder(encoder)
-    bm25 = BM25Scores(experts, model.analyzer.tokens)
+    # BM25 reads what the need model reads as need: the greeting, school facts, logistics and
+    # thanks of a message would otherwise match experts by their words (search.needs)
+    need_texts: dict[str, str] = {}
+
+    def need_tokens(text: str) -> list[str]:
+        if text not in need_texts:
+            need_texts[text] = model.need_text(text)
+        return model.analyzer.tokens(need_texts[text])
+
+    bm25 = BM25Scores(experts, need_tokens)
 
     def needs(texts: Sequence[str]) -> list[dict[str, float]]:
         # The classifier's own top-5 probabilities: blending in pseudo-relevance feedback from

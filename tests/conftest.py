@@ -291,3 +291,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         import json
 
         Path(target).write_text(json.dumps(_RAN, sort_keys=True), encoding="utf-8")
+
+
+@pytest.fixture
+def env(fresh_database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `heart` CLI run against a fresh database of each backend."""
+    return {
+        "HEART_ENVIRONMENT": "production",
+        "HEART_SECRET_KEY": TEST_SECRET,
+        "HEART_DATABASE_URL": fresh_database_url,
+        "HEART_DATA_DIR": str(tmp_path / "data"),
+        "HEART_EMBED_MODEL": "none",
+        "HEART_SEARCH_DRAIN_SECONDS": "0",
+    }

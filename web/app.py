@@ -38,6 +38,7 @@ from web.routes import (
     pages_availability,
     pages_bookings,
     pages_catalogue,
+    pages_expert_pool,
     pages_experts,
     pages_home,
     pages_library,
@@ -139,7 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     booking_reports.register_report_sections()
     matching_reports.register_report_sections()
     library_reports.register_report_sections()
-    for module in (district_requests, matching, ops, users, pages_users, pages_catalogue):
+    for module in (
+        district_requests,
+        matching,
+        ops,
+        users,
+        pages_users,
+        pages_catalogue,
+        pages_expert_pool,
+    ):
         app.include_router(module.router)
     for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
@@ -38,7 +38,7 @@ class Panel:
     scopes: frozenset[Scope]
     href: str | None = None
     template: str | None = None  # rendered with the loader's dict as `data`
-    load: Loader | None = None  # None: the capability has not landed yet
+    load: Loader | None = None  # None: not shown
 
 
 def _expert_counts(session: Session, user: User) -> dict[str, Any]:
@@ -148,7 +148,75 @@ def _upcoming_bookings(days: int) -> Loader:
     return load
 
 
+def _my_availability(session: Session, user: User) -> dict[str, Any]:
+    """The expert's weekly hours and their next free slots."""
+    from booking.schedule.models import AvailabilityRule
+    from booking.schedule.week import next_slots
+
+    rules = session.exec(
+        select(AvailabilityRule)
+        .where(AvailabilityRule.expert_id == (user.expert_id or ""))
+        .order_by(col(AvailabilityRule.weekday), col(AvailabilityRule.start_minute))
+    ).all()
+    rows = [
+        (
+            f"周{'一二三四五六日'[r.weekday]} {r.start_minute // 60:02d}:{r.start_minute % 60:02d}"
+            f"–{r.end_minute // 60:02d}:{r.end_minute % 60:02d}",
+            "/availability",
+            "",
+        )
+        for r in rules[:PANEL_ITEMS]
+    ]
+    if rules and user.expert_id:
+        upcoming = next_slots(session=session, expert_id=user.expert_id, count=1)
+        if upcoming:
+            rows.append(("最近可约", "/availability", f"{upcoming[0][0]:%m-%d %H:%M}"))
+        else:
+            rows.append(("未来两周", "/availability", "已约满"))
+    return {"items": rows, "total": len(rules)}
+
+
+def _my_feedback(session: Session, user: User) -> dict[str, Any]:
+    """The expert's latest ratings."""
+    from web.routes.pages_sessions import feedback_received
+
+    items = feedback_received(session, user, limit=PANEL_ITEMS)
+    rows = [
+        (
+            i["booking"].title,
+            "/bookings#feedback-title",
+            "★" * i["rating"].score
+            + (f" {i['rating'].feedback[:30]}" if i["rating"].feedback else ""),
+        )
+        for i in items
+    ]
+    return {"items": rows, "total": len(items)}
+
+
+def _unread_notifications(session: Session, user: User) -> dict[str, Any]:
+    """The user's newest unread inbox entries."""
+    from marketplace.notifications.service import list_notifications, unread_count
+
+    entries = list_notifications(
+        session=session, user_id=user.id or 0, unread_only=True, limit=PANEL_ITEMS
+    )
+    rows = [
+        (e.title, "/notifications", messages.NOTIFICATION_KIND_LABELS.get(e.kind, ""))
+        for e in entries
+    ]
+    return {"items": rows, "total": unread_count(session=session, user_id=user.id or 0)}
+
+
 PANELS: list[Panel] = [
+    Panel(
+        "unread_notifications",
+        "未读通知",
+        Action.expert_read,  # everyone who can open the directory has an inbox
+        frozenset(Scope),
+        "/notifications",
+        LIST,
+        _unread_notifications,
+    ),
     Panel(
         "find_experts",
         "查找专家",
@@ -194,8 +262,24 @@ PANELS: list[Panel] = [
         "dashboard/_my_profile.html",
         _my_profile,
     ),
-    Panel("my_availability", "可预约时间", Action.expert_edit, OWN_EXPERT, "/availability"),
-    Panel("my_feedback", "收到的反馈", Action.expert_edit, OWN_EXPERT),
+    Panel(
+        "my_availability",
+        "可预约时间",
+        Action.expert_edit,
+        OWN_EXPERT,
+        "/availability",
+        LIST,
+        _my_availability,
+    ),
+    Panel(
+        "my_feedback",
+        "收到的反馈",
+        Action.expert_edit,
+        OWN_EXPERT,
+        "/bookings#feedback-title",
+        LIST,
+        _my_feedback,
+    ),
     Panel(
         "expert_counts",
         "专家库概况",
@@ -245,11 +329,12 @@ PANELS: list[Panel] = [
 
 
 def panels_for(*, session: Session, user: User) -> list[dict[str, Any]]:
-    """The panels `user`'s role sees, each loaded (or marked as not available yet)."""
+    """The panels `user`'s role sees, each loaded."""
     shown = []
     for panel in PANELS:
         if scope_of(user, panel.action) not in panel.scopes:
             continue
-        data = panel.load(session, user) if panel.load is not None else None
-        shown.append({"panel": panel, "data": data, "ready": panel.load is not None})
+        if panel.load is None or panel.template is None:
+            continue  # a panel is shown only once it has something to show (no placeholders)
+        shown.append({"panel": panel, "data": panel.load(session, user)})
     return shown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated
@@ -128,6 +129,17 @@ async def _sqlite_write_turn(request: Request, engine: Engine) -> AsyncIterator[
         queue.release()
 
 
+async def password_turn(request: Request) -> AsyncIterator[None]:
+    """At most one password verification per CPU core at a time (Argon2 is CPU- and
+    memory-hard); logins beyond that wait here, in the event loop, holding no worker thread,
+    so a burst of logins cannot take every thread from the writer that holds the write lock."""
+    slots = getattr(request.app.state, "password_slots", None)
+    if slots is None:  # made in the event loop
+        slots = request.app.state.password_slots = anyio.Semaphore(os.cpu_count() or 1)
+    async with slots:
+        yield
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 # scope="function": commit before the response is sent, so that a client following a redirect
 # (post/redirect/get) or issuing its next call at once reads its own write, and so that a failed
@@ -135,6 +147,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # "request" scope runs the code after `yield` only once the response has gone out).
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
+# Declared after the session: released before the session's deferred writes are applied.
+PasswordTurn = Annotated[None, Depends(password_turn, scope="function")]
 
 
 def get_optional_user(

@@ -24,6 +24,8 @@ FLASH_MESSAGES = {
     "logged_out": messages.LOGGED_OUT,
     "account_created": messages.ACCOUNT_CREATED,
     "service_created": messages.SERVICE_CREATED,
+    "expert_status_changed": messages.EXPERT_STATUS_CHANGED,
+    "expert_verified": messages.EXPERT_VERIFIED,
     "service_saved": messages.SERVICE_SAVED,
     "service_retired": messages.SERVICE_RETIRED,
     "service_deleted": messages.SERVICE_DELETED,

@@ -94,3 +94,77 @@ def lorenz_chart(points: Sequence[Sequence[float]], *, title: str, size: int = 2
         f' transform="rotate(-90 10 {pad + inner / 2})" text-anchor="middle">分配累计占比</text>'
         "</svg>"
     )
+
+
+# Five sequential blues, light to dark (text on the two darkest tiles is white).
+TILE_COLOURS = ("#eef5f8", "#c6e0ea", "#8fc1d4", "#3f8fae", "#0f5e7a")
+ZERO_TILE = "#ffffff"
+
+
+def tile_map(
+    tiles: Sequence[tuple[str, str, float]], *, title: str, unit: str, columns: int = 14
+) -> Markup:
+    """A tile map of the province: one square per district, a row band per city, coloured by
+    the value per 1,000 students (`tiles`: city, district, value), in five equal-count classes;
+    districts with nothing are white. Drawn as SVG on the server."""
+    if not tiles:
+        return Markup("")
+    positive = sorted(v for _, _, v in tiles if v > 0)
+
+    def colour(value: float) -> tuple[str, str]:
+        if value <= 0 or not positive:
+            return ZERO_TILE, INK
+        rank = (sum(1 for v in positive if v < value) + 1) / len(positive)  # in (0, 1]
+        index = min(len(TILE_COLOURS) - 1, int(rank * len(TILE_COLOURS) - 1e-9))
+        return TILE_COLOURS[index], "#ffffff" if index >= 3 else INK
+
+    cities: dict[str, list[tuple[str, float]]] = {}
+    for city, district, value in tiles:
+        cities.setdefault(city, []).append((district, value))
+    tile, gap, label_width = 46, 4, 64
+    rows = sum(-(-len(ds) // columns) for ds in cities.values())
+    width = label_width + columns * (tile + gap)
+    height = rows * (tile + gap) + len(cities) * 6 + 40
+    parts = [
+        f'<svg class="report-chart tile-map" xmlns="http://www.w3.org/2000/svg"'
+        f' viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"'
+        f' aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+    ]
+    y = 0
+    for city, districts in cities.items():
+        parts.append(
+            f'<text x="0" y="{y + 28}" font-size="12" fill="{INK}">{escape(city[:5])}</text>'
+        )
+        for index, (district, value) in enumerate(districts):
+            row, col = divmod(index, columns)
+            x, top = label_width + col * (tile + gap), y + row * (tile + gap)
+            fill, ink = colour(value)
+            parts.append(
+                f"<g><title>{escape(city)} {escape(district)}：每千名学生 {value:.2f}{escape(unit)}"
+                f"</title>"
+                f'<rect x="{x}" y="{top}" width="{tile}" height="{tile}" rx="4" fill="{fill}"'
+                f' stroke="{LINE}"/>'
+                f'<text x="{x + tile / 2}" y="{top + 20}" font-size="11" text-anchor="middle"'
+                f' fill="{ink}">{escape(district[:3])}</text>'
+                f'<text x="{x + tile / 2}" y="{top + 36}" font-size="10" text-anchor="middle"'
+                f' fill="{ink}">{_number(round(value, 2), False) if value > 0 else "0"}</text></g>'
+            )
+        y += -(-len(districts) // columns) * (tile + gap) + 6
+    legend_y = y + 10
+    parts.append(
+        f'<text x="0" y="{legend_y + 13}" font-size="11" fill="{MUTED}">每千名学生</text>'
+        f'<rect x="{label_width}" y="{legend_y}" width="18" height="18" fill="{ZERO_TILE}"'
+        f' stroke="{LINE}"/><text x="{label_width + 22}" y="{legend_y + 13}" font-size="11"'
+        f' fill="{MUTED}">0</text>'
+    )
+    for index, fill in enumerate(TILE_COLOURS):
+        x = label_width + 50 + index * 60
+        low = positive[int(index * len(positive) / len(TILE_COLOURS))] if positive else 0
+        parts.append(
+            f'<rect x="{x}" y="{legend_y}" width="18" height="18" fill="{fill}" stroke="{LINE}"/>'
+            f'<text x="{x + 22}" y="{legend_y + 13}" font-size="11" fill="{MUTED}">'
+            f"≥{_number(round(low, 2), False)}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 -- every name and the title are escaped above

@@ -103,7 +103,7 @@ def _snapshot(user: User) -> dict:
 
 def _not_self(user: User, actor: Actor) -> None:
     if actor.user_id is not None and actor.user_id == user.id:
-        raise Forbidden(messages.CANNOT_CHANGE_OWN_ACCOUNT)
+        raise Forbidden(messages.CANNOT_CHANGE_OWN_ACCOUNT, code="own_account", field="role")
 
 
 def update_user(*, session: Session, user_id: int, data: UserUpdate, actor: Actor) -> User:
@@ -132,16 +132,22 @@ def update_user(*, session: Session, user_id: int, data: UserUpdate, actor: Acto
         )
     if role != Role.district.value:
         if "district" in fields and district_id is not None:
-            raise InvalidInput(messages.ROLE_DISTRICT_ONLY_FOR_DISTRICT)
+            raise InvalidInput(
+                messages.ROLE_DISTRICT_ONLY_FOR_DISTRICT,
+                code="district_not_allowed",
+                field="district",
+            )
         district_id = None
     elif district_id is None:
-        raise InvalidInput(messages.ROLE_NEEDS_DISTRICT)
+        raise InvalidInput(messages.ROLE_NEEDS_DISTRICT, code="district_required", field="district")
     if role != Role.expert.value:
         if "expert_id" in fields and expert_id is not None:
-            raise InvalidInput(messages.ROLE_EXPERT_ONLY_FOR_EXPERT)
+            raise InvalidInput(
+                messages.ROLE_EXPERT_ONLY_FOR_EXPERT, code="expert_not_allowed", field="expert_id"
+            )
         expert_id = None
     elif expert_id is None:
-        raise InvalidInput(messages.ROLE_NEEDS_EXPERT)
+        raise InvalidInput(messages.ROLE_NEEDS_EXPERT, code="expert_required", field="expert_id")
     user.role, user.district_id, user.expert_id = role, district_id, expert_id
     after = _snapshot(user)
     if after != before:
@@ -233,9 +239,13 @@ def change_own_password(*, session: Session, user: User, data: PasswordChange) -
     """Change one's own password (the current one first); other sessions and tokens end."""
     valid, _ = _hasher().verify_and_update(data.old_password, user.password_hash)
     if not valid:
-        raise InvalidInput(messages.OLD_PASSWORD_WRONG)
+        raise InvalidInput(
+            messages.OLD_PASSWORD_WRONG, code="old_password_wrong", field="old_password"
+        )
     if data.new_password == data.old_password:
-        raise InvalidInput(messages.PASSWORD_SAME_AS_OLD)
+        raise InvalidInput(
+            messages.PASSWORD_SAME_AS_OLD, code="password_unchanged", field="password"
+        )
     actor = Actor(label=user.username, user_id=user.id)
     set_password(session=session, user=user, password=data.new_password, actor=actor)
     user.must_change_password = False

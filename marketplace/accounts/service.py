@@ -62,7 +62,11 @@ def check_password_policy(password: str, *, user_inputs: Sequence[str] = ()) -> 
     them counts as guessable.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(messages.PASSWORD_TOO_SHORT.format(n=MIN_PASSWORD_LENGTH))
+        raise InvalidInput(
+            messages.PASSWORD_TOO_SHORT.format(n=MIN_PASSWORD_LENGTH),
+            code="password_short",
+            field="password",
+        )
     words = [w for w in (*user_inputs, *_SITE_WORDS) if w]
     estimate = zxcvbn(password[:_ESTIMATED_PREFIX], user_inputs=words)
     if estimate["score"] >= MIN_PASSWORD_SCORE:
@@ -71,7 +75,9 @@ def check_password_policy(password: str, *, user_inputs: Sequence[str] = ()) -> 
     raise InvalidInput(
         messages.PASSWORD_GUESSABLE.format(
             reasons="、".join(reasons) if reasons else messages.PASSWORD_REASON_SHORT_OR_SIMPLE
-        )
+        ),
+        code="password_guessable",
+        field="password",
     )
 
 
@@ -109,7 +115,11 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
     """Create a user; district users need a district, expert users an expert profile."""
     check_password_policy(data.password, user_inputs=(data.username, data.display_name))
     if session.exec(select(User).where(User.username == data.username)).first():
-        raise Conflict(messages.USER_EXISTS.format(username=data.username))
+        raise Conflict(
+            messages.USER_EXISTS.format(username=data.username),
+            code="username_taken",
+            field="username",
+        )
     district_id = None
     expert_id = None
     if data.role == Role.district:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -126,8 +126,11 @@ def current_lease(*, session: Session) -> SchedulerLease | None:
 
 
 def ensure_jobs(*, engine: Engine, specs: list[JobSpec], now: datetime) -> None:
-    """Create the state row of each job (first run: its current period) and keep intervals."""
+    """Create the state row of each job (first run: its current period) and keep intervals; a
+    job this release no longer has is dropped (it would look overdue forever)."""
     with serialized_write(engine) as session:
+        names = [spec.name for spec in specs]
+        session.execute(delete(JobState).where(col(JobState.name).not_in(names)))
         for spec in specs:
             state = session.get(JobState, spec.name)
             seconds = int(spec.interval.total_seconds())

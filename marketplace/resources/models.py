@@ -79,7 +79,9 @@ class Resource(SQLModel, table=True):
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
     author_names: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-    # The publishing center, by name until resource centers exist as records.
+    # The publishing resource center (the submitter's, else the province's) and its name as
+    # shown; imported material may name a center that has no record.
+    center_id: int | None = Field(default=None, foreign_key="resource_center.id", index=True)
     center: str = Field(default="", max_length=128)
     licence: str = Field(default="", max_length=200)
     access: str = Field(default=Access.all.value, max_length=16)
@@ -224,6 +226,7 @@ class ResourcePublic(BaseModel):
     specialties: list[str]
     author_expert_ids: list[str]
     author_names: list[str]
+    center_id: int | None = None
     center: str
     licence: str
     access: Access

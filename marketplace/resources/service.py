@@ -11,6 +11,9 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, roles_with, sees_everything
 from marketplace.audit.service import Actor, record
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import label as center_label
+from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.districts.models import City, District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -190,6 +193,10 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
     if fields["access"] != Access.region.value:
         fields["region_city_id"] = None
     resource = Resource(**fields, submitted_by=user.id)
+    publisher = publishing_center(session, user)
+    if publisher is not None:
+        resource.center_id = publisher.id
+        resource.center = resource.center or center_label(publisher)
     if not resource.author_names:
         resource.author_names = expert_names(session, resource.author_expert_ids) or [
             user.display_name or user.username
@@ -208,6 +215,12 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
         after={"title": resource.title, "kind": resource.kind},
     )
     return resource
+
+
+def publishing_center(session: Session, user: User) -> ResourceCenter | None:
+    """The center a submission is published by: the submitter's own, else the province's."""
+    own = session.get(ResourceCenter, user.center_id) if user.center_id else None
+    return own or province_center(session=session)
 
 
 def expert_names(session: Session, expert_ids: list[str]) -> list[str]:

@@ -207,3 +207,12 @@ def test_health_calls_a_job_overdue_once_it_is_late_past_the_grace(ops_db, clock
     with Session(ops_db.engine) as session:
         [health] = job_health(session=session, now=clock.now, grace=grace)
         assert health.overdue and health.lag_seconds > grace.total_seconds()
+
+
+def test_a_job_the_release_no_longer_has_is_dropped_so_it_never_looks_overdue(ops_db, clock):
+    with Session(ops_db.engine) as session:
+        session.add(JobState(name="retired_job", interval_seconds=60, created_at=clock.now))
+        session.commit()
+    round_(scheduler(ops_db, clock, [spec("every_minute", Calls())], "A"))
+    with Session(ops_db.engine) as session:
+        assert [s.name for s in session.exec(select(JobState)).all()] == ["every_minute"]

@@ -56,3 +56,26 @@ def test_matching_reuses_the_saved_model_with_its_encoder(corpus):
     (assigned,) = outcome.result.assignments
     assert len(assigned.expert_ids) == 2
     assert all("心理测评与量表" in p.summary for p in assigned.experts)
+
+
+def test_a_message_is_read_for_its_need(corpus):
+    _, _, service = corpus
+    message = (
+        "各位老师好！我是渭南市一所初中的心理老师，学校有两千多名学生，大部分住校。"
+        "最近初三有个男生在厕所用圆规划自己的手臂，被同学发现后情绪很激动。"
+        "想请专家这周来学校指导一下后续怎么处置。费用按中心标准，线上线下都可以。谢谢！"
+    )
+    model = service.need_model
+    assert model.extracts
+    kept = model.need_text(message)
+    assert "圆规划自己的手臂" in kept and "谢谢" not in kept and "费用" not in kept
+    result = service.search(SearchRequest(q=message, page_size=5))
+    assert result.needs[0][0] in {"自杀风险评估", "心理危机干预"}
+
+
+def test_a_second_rebuild_encodes_nothing_it_has_encoded_before(corpus):
+    _, _, service = corpus
+    cached = service.embedding_cache.count()
+    assert cached >= 600  # every profile (and the need model's training texts)
+    service.rebuild()
+    assert service.embedding_cache.count() == cached

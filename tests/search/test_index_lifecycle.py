@@ -8,10 +8,13 @@ import pytest
 from sqlmodel import Session
 
 from marketplace.audit.service import Actor
+from marketplace.clock import utcnow
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
 from marketplace.experts.models import ExpertUpdate
 from marketplace.experts.service import update_expert
+from marketplace.jobs.service import JobContext
+from search.jobs import index_drift_job
 from search.service import DRIFT_THRESHOLD, NEED_MODEL_VERSION, SearchRequest, SearchService
 from tests.conftest import (
     BACKENDS,
@@ -105,3 +108,16 @@ def test_edits_reach_the_index_and_a_drifted_need_model_is_retrained(imported):
     retrained = service.ensure_whole(threshold=1 / 600)
     assert retrained["action"] == "retrain"
     assert service.drift() == 0.0
+
+
+def test_the_nightly_check_builds_a_missing_need_model(imported):
+    settings, engine = imported
+    service = SearchService(settings=settings, engine=engine)
+    (service.model_dir / "need_model.npz").unlink(missing_ok=True)
+    (service.model_dir / "need_model.json").unlink(missing_ok=True)
+    job = index_drift_job(lambda: service)
+    summary = job(JobContext(engine=engine, settings=settings, now=utcnow()))
+    assert "需求模型：缺失，已重建" in summary
+    assert service.model_record()["version"] == NEED_MODEL_VERSION
+    again = job(JobContext(engine=engine, settings=settings, now=utcnow()))
+    assert "需求模型：无需重新训练" in again

@@ -311,6 +311,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/reports/monthly"): rule(STAFF),
     ("GET", "/services"): rule(DISTRICTS_AND_STAFF),
     ("GET", "/services/new"): rule(STAFF),
+    ("GET", "/experts/{expert_id}/status"): rule(STAFF),
+    ("POST", "/experts/{expert_id}/status"): rule(
+        STAFF, form=lambda w: {"status": "paused", "reason": "资质复核"}
+    ),
+    ("POST", "/experts/{expert_id}/verify"): rule(STAFF),
     ("POST", "/services"): rule(
         STAFF,
         form=lambda w: {

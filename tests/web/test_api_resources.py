@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
+from marketplace.centers.service import province_center
 from marketplace.districts.models import City
 from marketplace.outbox.models import IndexOutbox
 from marketplace.resources.files import store_for
@@ -59,10 +60,12 @@ def stored_files(session, settings) -> tuple[int, list[str]]:  # type: ignore[no
 
 
 def test_an_expert_submits_staff_publish_and_a_district_reads_and_downloads(
-    client, actors, settings
+    client, actors, settings, session
 ):
     created = create(client, actors.expert)
     assert created["status"] == "draft" and created["author_expert_ids"] == ["R00001"]
+    # Published by the submitter's resource center; an expert has none: the province's.
+    assert created["center_id"] == province_center(session=session).id
     assert created["author_names"] == ["林老师"]
     added = upload(client, actors.expert, created["id"], make_pdf())
     assert added.status_code == 201 and added.json()["media_type"] == "application/pdf"
@@ -337,3 +340,19 @@ def test_publishing_and_retiring_queue_the_search_index(client, actors, session)
         )
     ).all()
     assert len(queued) == 2
+
+
+def test_city_center_staff_publish_under_their_own_center(client, actors, session, settings):
+    from marketplace.centers.service import center_named, label
+    from marketplace.vocabulary import Role
+    from tests.conftest import auth_headers
+    from tests.marketplace.resource_support import quick_user
+
+    xian = center_named(session=session, name="西安市")
+    staff = quick_user(session, Role.staff)
+    staff.center_id = xian.id
+    session.add(staff)
+    session.commit()
+    body = resource_body(center="")
+    created = client.post("/api/resources", json=body, headers=auth_headers(staff, settings)).json()
+    assert created["center_id"] == xian.id and created["center"] == label(xian)

@@ -9,7 +9,6 @@ from typer.testing import CliRunner
 
 from tests.conftest import DEMO_EXPERTS
 from tests.marketplace.resource_support import make_pdf
-from tests.reliability.conftest import env  # noqa: F401 - the fixture
 from tests.reliability.test_backup import heart
 from web.cli import app
 
@@ -17,7 +16,7 @@ runner = CliRunner()
 DEMO_LIBRARY = DEMO_EXPERTS.parent / "resources.jsonl"
 
 
-def test_the_demo_library_imports_and_a_second_run_changes_nothing(env):  # noqa: F811
+def test_the_demo_library_imports_and_a_second_run_changes_nothing(env):
     heart(env, "init")
     heart(env, "import", "experts", str(DEMO_EXPERTS))
     first = heart(env, "import", "resources", str(DEMO_LIBRARY))
@@ -26,7 +25,7 @@ def test_the_demo_library_imports_and_a_second_run_changes_nothing(env):  # noqa
     assert "新增 0 · 未变 12 · 拒绝 0" in again.output
 
 
-def test_bad_lines_are_reported_by_file_and_number_and_the_good_ones_imported(env, tmp_path):  # noqa: F811
+def test_bad_lines_are_reported_by_file_and_number_and_the_good_ones_imported(env, tmp_path):
     heart(env, "init")
     folder = tmp_path / "library"
     folder.mkdir()

@@ -29,6 +29,7 @@ from web.cli.common import (
     load_settings,
     run_import,
 )
+from web.cli.demo_activity import seed_demo_activity
 
 
 def register(app: typer.Typer) -> None:
@@ -93,7 +94,7 @@ DEMO_USERS = [
     ("admin", Role.admin, None, None, "系统管理员"),
     ("staff", Role.staff, None, None, "资源中心 王老师"),
     ("beilin", Role.district, "西安市/碑林区", None, "碑林区 协调员"),
-    ("expert", Role.expert, None, "D00001", "专家 D00001"),
+    ("expert", Role.expert, None, "D00001", "黎洋馥"),
     ("xian", Role.city_staff, None, None, "西安市资源中心 李老师"),
     ("baoji", Role.city_staff, None, None, "宝鸡市资源中心 赵老师"),
     ("observer", Role.observer, None, None, "宝鸡市教育局 张科长"),
@@ -141,6 +142,16 @@ def build_demo(settings: Settings) -> None:
     console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
     console.print(f"演示资料 {library} 份 / demo library resources: {library}")
     build_search_index(settings)
+    engine = make_engine(settings)
+    try:
+        with session_scope(engine) as session:
+            activity = seed_demo_activity(session=session, settings=settings, demo_dir=DEMO_DIR)
+    finally:
+        engine.dispose()
+    console.print(
+        "演示活动 / demo activity: "
+        + "，".join(f"{name} {count}" for name, count in activity.items())
+    )
     table = Table(title="演示账号 / demo accounts")
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
         table.add_column(column)

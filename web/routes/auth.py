@@ -19,7 +19,7 @@ from marketplace.accounts.service import (
 from marketplace.errors import TooManyRequests, Unauthorized
 from marketplace.login_sessions import throttle
 from marketplace.login_sessions.service import end_session
-from web.deps import CurrentUser, ReadSessionDep, SessionDep, SettingsDep
+from web.deps import CurrentUser, PasswordTurn, ReadSessionDep, SessionDep, SettingsDep
 from web.sessions import client_address, throttle_policy
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -30,6 +30,7 @@ def login_for_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: ReadSessionDep,
+    _turn: PasswordTurn,
     settings: SettingsDep,
 ) -> Token:
     # A read session: the password is verified (Argon2) without holding the write lock; the

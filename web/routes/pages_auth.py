@@ -15,7 +15,7 @@ from marketplace.accounts.service import authenticate
 from marketplace.errors import Unauthorized
 from marketplace.login_sessions import throttle
 from marketplace.login_sessions.service import end_session, end_session_by_token
-from web.deps import ReadSessionDep, SessionDep, get_optional_user
+from web.deps import PasswordTurn, ReadSessionDep, SessionDep, get_optional_user
 from web.pages import set_flash
 from web.sessions import (
     COOKIE_NAME,
@@ -88,6 +88,7 @@ def login_page(
 def login_submit(
     request: Request,
     session: ReadSessionDep,  # verify without the write lock; writes follow (write_later)
+    _turn: PasswordTurn,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",

@@ -17,7 +17,7 @@ from marketplace.reports.service import allocation_report
 from marketplace.services.service import today
 from web.deps import SessionDep
 from web.pages import ReportPage
-from web.report_charts import bar_chart, lorenz_chart
+from web.report_charts import bar_chart, lorenz_chart, tile_map
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -62,6 +62,16 @@ def reports_page(
     pages = max(1, -(-len(rows) // DISTRICT_PAGE_SIZE))
     page = min(page, pages)
     params = {"period": period.strip(), "service_id": shown or "", "sort": sort}
+    unit = next((r.unit for r in rows), "")
+    name = dict(services).get(shown, "") if shown else ""
+    tiles = tile_map(
+        sorted(
+            ((r.city, r.district_name, r.net_allocated_per_10k / 10) for r in rows),
+            key=lambda t: (t[0], t[1]),
+        ),
+        title=f"{name}：各区县每千名学生净分配（{unit}）",
+        unit=unit,
+    )
     return render(
         request,
         "reports.html",
@@ -77,6 +87,7 @@ def reports_page(
             "bar_chart": bar_chart,
             "service_choices": services,
             "sort_choices": [(k, label) for k, (label, _) in SORTS.items()],
+            "tile_map": tiles,
             "district_rows": rows[(page - 1) * DISTRICT_PAGE_SIZE : page * DISTRICT_PAGE_SIZE],
             "district_count": len(rows),
             "zero_count": sum(1 for r in rows if r.net_allocated == 0),

@@ -44,15 +44,6 @@ FormText = Annotated[str, Form()]
 PAGE_SIZE = 50
 ROLE_CHOICES = [(r.value, messages.ROLE_LABELS[r.value]) for r in Role]
 ACTIVE_CHOICES = [("1", "启用"), ("0", "已停用")]
-# Which form field an error of the domain belongs to (branching on the error, not its text).
-_FIELD_OF_MESSAGE = {
-    messages.ROLE_NEEDS_DISTRICT: "district",
-    messages.ROLE_DISTRICT_ONLY_FOR_DISTRICT: "district",
-    messages.ROLE_NEEDS_EXPERT: "expert_id",
-    messages.ROLE_EXPERT_ONLY_FOR_EXPERT: "expert_id",
-    messages.CANNOT_CHANGE_OWN_ACCOUNT: "role",
-    messages.OLD_PASSWORD_WRONG: "old_password",
-}
 
 
 def _district_choices(session: Session) -> list[tuple[str, str]]:
@@ -62,10 +53,11 @@ def _district_choices(session: Session) -> list[tuple[str, str]]:
     ]
 
 
-def _error_field(exc: DomainError, default: str) -> str:
-    if exc.message.startswith(("密码", "新密码")):
-        return default
-    return _FIELD_OF_MESSAGE.get(exc.message, "__all__")
+def _error_field(exc: DomainError, *, new_password_form: bool = False) -> str:
+    """The form field a domain error names (the policy calls any password field `password`)."""
+    if exc.field == "password" and new_password_form:
+        return "new_password"
+    return exc.field or "__all__"
 
 
 @router.get("/users", summary="账号管理")
@@ -170,10 +162,7 @@ def create_user_page(
     try:
         created = create_user(session=session, data=data, actor=actor_for(user))
     except DomainError as exc:
-        field = "password" if exc.message.startswith("密码") else "__all__"
-        if exc.message.startswith("用户名"):
-            field = "username"
-        field = _FIELD_OF_MESSAGE.get(exc.message, field)
+        field = _error_field(exc)
         errors = {field: exc.message}
         if field != "__all__":
             errors["__all__"] = messages.FORM_HAS_ERRORS
@@ -277,7 +266,7 @@ def update_user_page(
     try:
         update_user(session=session, user_id=user_id, data=data, actor=actor_for(user))
     except DomainError as exc:
-        field = _FIELD_OF_MESSAGE.get(exc.message, "__all__")
+        field = _error_field(exc)
         errors = {field: exc.message, "__all__": exc.message}
         return _detail(
             request, session, account, form=form, errors=errors, status_code=exc.status_code
@@ -350,7 +339,7 @@ def password_submit(
     try:
         change_own_password(session=session, user=user, data=data)
     except DomainError as exc:
-        field = _error_field(exc, "new_password")
+        field = _error_field(exc, new_password_form=True)
         return _password_form(
             request,
             user,

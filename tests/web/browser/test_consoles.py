@@ -140,11 +140,22 @@ def test_staff_approve_the_suggested_amount_beside_its_context(new_page):
     card = staff.locator("#results li.card").filter(has_text="浏览器测试：按公平建议审批")
     expect(card.locator(".field-error")).to_contain_text("请填写批准数量")
     screenshot(staff, "approval-error-in-place")
+    service_name = card.locator("h3").inner_text()
     card.get_by_label(re.compile("批准数量")).fill(suggested)
     card.get_by_role("button", name="批准").click()
     expect(staff.get_by_role("status")).to_contain_text("已批准该申请")
+
+    staff.goto("/reports")
+    staff.get_by_label("区县分配表：服务").select_option(label=service_name)
+    staff.get_by_role("button", name="生成报表").click()
+    tile = staff.locator(".tile-map g").filter(has_text="碑林")
+    expect(tile.locator("title")).to_contain_text("每千名学生")
+    assert tile.locator("rect").get_attribute("fill") != "#ffffff"
+    staff.locator(".tile-map").scroll_into_view_if_needed()
+    screenshot(staff, "report-tile-map", full_page=False)
     phone = new_page(viewport=PHONE)
     log_in(phone, "staff")
-    phone.goto("/applications")
-    assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
-    screenshot(phone, "applications-phone")
+    for path, name in (("/applications", "applications-phone"), ("/reports", "report-phone")):
+        phone.goto(path)
+        assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        screenshot(phone, name, full_page=path != "/reports")
