@@ -15,6 +15,7 @@ from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import label as center_label
 from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
+from marketplace.db import write_later
 from marketplace.districts.models import City, District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert
@@ -559,16 +560,18 @@ def record_use(
     """Count a view or download by a district user (staff and authors are not counted)."""
     if user.role != Role.district.value or resource.status != ResourceStatus.published.value:
         return
-    session.add(
-        ResourceUse(
-            resource_id=resource.id,  # type: ignore[arg-type]
-            lineage_id=resource.lineage_id or resource.id,  # type: ignore[arg-type]
-            file_id=file_id,
-            user_id=user.id,
-            district_id=user.district_id,
-            action=action.value,
-        )
-    )
+    # Written after the read, through the write queue (write_later): a view or a download is a
+    # read request and never writes in its read transaction.
+    use = {
+        "resource_id": resource.id,
+        "lineage_id": resource.lineage_id or resource.id,
+        "file_id": file_id,
+        "user_id": user.id,
+        "district_id": user.district_id,
+        "action": action.value,
+        "at": utcnow(),
+    }
+    write_later(session, lambda target: target.add(ResourceUse(**use)))
 
 
 def use_counts(session: Session, lineage_ids: list[int]) -> dict[int, Counter]:
