@@ -11,6 +11,7 @@ from marketplace.allocation.service import approve_application, record_usage
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
 from marketplace.audit.service import Actor
+from marketplace.centers.service import center_named
 from marketplace.districts.models import City, Zone
 from marketplace.districts.service import find_district
 from marketplace.services.models import ProcuredService, ServiceCreate, ServiceKind
@@ -85,7 +86,10 @@ DEMO_APPLICATIONS = [
     ("西安市/周至县", 1, 4, None, 0, "选派专职心理教师参加高级研修"),
     ("宝鸡市/渭滨区", 1, 6, 5, 0, "区心理教研员与骨干教师研修"),
     ("西安市/碑林区", 3, 12, 12, 2, "全区中小学开通热线转介"),
+    ("西安市/雁塔区", 3, 6, None, 0, "雁塔区中学开通热线转介，先试半年"),
 ]
+# The hotline is bought by 西安市's own center (a city service); the rest by the province.
+CITY_SERVICES = {3: "西安市"}
 
 
 def seed_demo_services(*, session: Session) -> int:
@@ -95,6 +99,9 @@ def seed_demo_services(*, session: Session) -> int:
     if any(item.name in existing for item in catalogue):
         return 0
     services = [create_service(session=session, data=item, actor=DEMO_ACTOR) for item in catalogue]
+    for index, city in CITY_SERVICES.items():
+        services[index].center_id = center_named(session=session, name=city).id
+        session.add(services[index])
     for district, index, requested, approved, used, purpose in DEMO_APPLICATIONS:
         application = create_application(
             session=session,

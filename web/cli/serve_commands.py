@@ -96,6 +96,15 @@ DEMO_USERS = [
     ("beilin", Role.district, "西安市/碑林区", None, "碑林区 协调员"),
     ("expert", Role.expert, None, "D00001", "黎洋馥"),
 ]
+# City centers' accounts and an observer (issue 17). Kept apart from DEMO_USERS, whose accounts
+# the demo activity gives history and notices (tests/web/test_demo.py); these have none yet.
+DEMO_CENTER_USERS = [
+    ("xian", Role.city_staff, None, None, "西安市资源中心 李老师"),
+    ("baoji", Role.city_staff, None, None, "宝鸡市资源中心 赵老师"),
+    ("observer", Role.observer, None, None, "宝鸡市教育局 张科长"),
+]
+# The resource center each center account works for (province staff: the province's).
+DEMO_CENTERS = {"xian": "西安市", "baoji": "宝鸡市", "observer": "宝鸡市"}
 DEMO_PASSWORD = "heart-demo-2026"  # noqa: S105 - the printed demo password, demo databases only
 
 
@@ -112,7 +121,7 @@ def build_demo(settings: Settings) -> None:
     engine = make_engine(settings)
     try:
         with session_scope(engine) as session:
-            for username, role, district, expert_id, name in DEMO_USERS:
+            for username, role, district, expert_id, name in DEMO_USERS + DEMO_CENTER_USERS:
                 create_user(
                     session=session,
                     data=UserCreate(
@@ -121,6 +130,7 @@ def build_demo(settings: Settings) -> None:
                         role=role,
                         district=district,
                         expert_id=expert_id,
+                        center=DEMO_CENTERS.get(username),
                         display_name=name,
                     ),
                     actor=Actor.system("demo"),
@@ -149,8 +159,9 @@ def build_demo(settings: Settings) -> None:
     table = Table(title="演示账号 / demo accounts")
     for column in ("用户名 username", "角色 role", "密码 password", "绑定 bound to"):
         table.add_column(column)
-    for username, role, district, expert_id, _ in DEMO_USERS:
-        table.add_row(username, role.value, DEMO_PASSWORD, district or expert_id or "")
+    for username, role, district, expert_id, _ in DEMO_USERS + DEMO_CENTER_USERS:
+        bound = district or expert_id or DEMO_CENTERS.get(username, "")
+        table.add_row(username, role.value, DEMO_PASSWORD, bound)
     console.print(table)
 
 

@@ -20,7 +20,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, can, require
 from marketplace.accounts.service import actor_for
 from marketplace.allocation.service import approval_contexts, approve_application
-from marketplace.applications.models import ApplicationCreate, ApplicationStatus
+from marketplace.applications.models import ApplicationCreate, ApplicationStatus, ServiceApplication
 from marketplace.applications.service import (
     create_application,
     get_application,
@@ -52,6 +52,20 @@ router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
 _SCHOOL_SEPARATORS = re.compile(r"[\n\r,，、;；]+")
+
+
+def decides(session: Session, user: User, application: ServiceApplication) -> bool:
+    """Whether `user` may decide this application (asked of the policy via the service)."""
+    try:
+        get_application(
+            session=session,
+            application_id=application.id or 0,
+            user=user,
+            action=Action.application_decide,
+        )
+    except Forbidden:
+        return False
+    return True
 
 
 def _district_of(user: User, action: Action = Action.service_read) -> int | None:
@@ -110,6 +124,8 @@ def _applications(
         user=user,
     )
     deciding = can(user, Action.application_decide)
+    # The decision forms show only on cards this user may decide (their own center's services).
+    decidable = {a.id for a in applications if deciding and decides(session, user, a)}
     views = application_views(session=session, applications=list(reversed(applications)))
     contexts = approval_contexts(session=session, applications=applications) if deciding else {}
     return render(
@@ -121,6 +137,7 @@ def _applications(
             "status": chosen or "",
             "statuses": [s.value for s in ApplicationStatus],
             "staff": deciding,
+            "decidable": decidable,
             "errors": errors or {},
             "values": values or {},
         },
