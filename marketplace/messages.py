@@ -593,7 +593,9 @@ RESOURCE_IMPORT_LINE = "第 {line} 行：{error}"
 # --- request → match → session (pages_requests, booking.sessions) ---
 BOOKING_REQUEST_UNKNOWN = "关联的需求不存在或不属于该区县"
 BOOKING_REQUEST_CLOSED = "关联的需求当前为「{status}」，不能再预约"
-WEEK_NO_HOURS = "这位专家还没有设置每周可预约时间，暂时不能在线预约；可以在“需求与匹配”提交需求，由资源中心协调"
+WEEK_NO_HOURS = (
+    "这位专家还没有设置每周可预约时间，暂时不能在线预约；可以在“需求与匹配”提交需求，由资源中心协调"
+)
 WEEK_NO_HOURS_THIS_WEEK = "这位专家本周没有安排可预约时间，请看下一周"
 WEEK_FULLY_BOOKED = "本周的可预约时间已经约满，请看下一周"
 WEEK_NOT_OPEN = "该周尚未开放预约（专家最多开放未来 {days} 天）"
