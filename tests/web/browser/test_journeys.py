@@ -24,14 +24,18 @@ def test_a_coordinator_logs_in_searches_in_chinese_as_they_type_and_opens_a_prof
     screenshot(page, "experts-directory")
 
     expert_id, name = DEMO_EXPERT
-    page.get_by_label("搜索专家").press_sequentially(name, delay=40)  # no Enter: live search
+    page.get_by_label("描述需求或输入专家姓名").press_sequentially(
+        name, delay=40
+    )  # no Enter: live search
     expect(page.locator("#results .expert-card")).to_have_count(1)
     expect(page.locator("#results")).to_contain_text(name)
     expect(page).to_have_url(re.compile(r"/experts\?q="))
     screenshot(page, "experts-live-search")
 
     page.locator("#results").get_by_role("link", name=name).click()
-    expect(page).to_have_url(re.compile(f"/experts/{expert_id}$"))
+    expect(page).to_have_url(
+        re.compile(f"/experts/{expert_id}(\\?back=.+)?$")
+    )  # the query rides along for ← 返回
     expect(page.get_by_role("heading", level=1)).to_have_text(name)
     expect(page.locator("#next-slots")).to_be_visible()
     screenshot(page, "expert-profile")
@@ -42,6 +46,7 @@ def test_a_coordinator_filters_the_directory_and_pages_through_it(new_page):
     log_in(page, "beilin")
     page.goto("/experts")
     total_before = page.locator("#results strong").first.inner_text()
+    page.get_by_text("筛选条件").click()  # the filters fold away under the search box
     page.get_by_label("领域", exact=True).select_option(label="医学（精神科）")
     expect(page).to_have_url(re.compile(r"domain=medicine"))
     expect(page.locator("#results strong").first).not_to_have_text(total_before)
@@ -63,7 +68,7 @@ def test_pages_navigate_without_javascript(new_page):
     page = new_page(javascript=False)
     log_in(page, "beilin")
     page.goto("/experts")
-    page.get_by_label("搜索专家").fill(DEMO_EXPERT[1])
+    page.get_by_label("描述需求或输入专家姓名").fill(DEMO_EXPERT[1])
     page.get_by_role("button", name="搜索").click()
     expect(page.locator("#results .expert-card")).to_have_count(1)
     page.goto("/experts")
