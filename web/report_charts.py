@@ -158,9 +158,13 @@ def tile_map(
         f' stroke="{LINE}"/><text x="{label_width + 22}" y="{legend_y + 13}" font-size="11"'
         f' fill="{MUTED}">0</text>'
     )
-    for index, fill in enumerate(TILE_COLOURS):
+    # One legend entry per class that holds a district, from its smallest value (with few
+    # districts served, equal-count classes would otherwise repeat the same threshold).
+    lows: dict[str, float] = {}
+    for value in positive:
+        lows.setdefault(colour(value)[0], value)
+    for index, (fill, low) in enumerate(lows.items()):
         x = label_width + 50 + index * 60
-        low = positive[int(index * len(positive) / len(TILE_COLOURS))] if positive else 0
         parts.append(
             f'<rect x="{x}" y="{legend_y}" width="18" height="18" fill="{fill}" stroke="{LINE}"/>'
             f'<text x="{x + 22}" y="{legend_y + 13}" font-size="11" fill="{MUTED}">'

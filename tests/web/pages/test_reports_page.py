@@ -80,7 +80,7 @@ def test_the_district_table_lists_every_district_with_zeros_thirty_a_page(
     counted = re.search(r"全部列出，其中 (\d+) 个在本区间内没有获得分配", first)
     listed = int(re.search(r"可申请该服务的 (\d+) 个区县", first).group(1))
     assert listed > 30 and int(counted.group(1)) == listed - 1  # only Beilin received some
-    table = first.split("各区县分配（每万名学生）")[1].split("<table")[1].split("</table>")[0]
+    table = first.split("各区县分配</h2>")[1].split("<table")[1].split("</table>")[0]
     assert table.count("<tr>") == 31  # header + 30 rows
     assert table.index("碑林区") < table.index("雁塔区")  # highest first
     assert 'rel="next"' in first
@@ -89,7 +89,7 @@ def test_the_district_table_lists_every_district_with_zeros_thirty_a_page(
     ).text
     pages = -(-listed // 30)
     assert f"第 {pages} / {pages} 页" in last  # a page past the end shows the last one
-    last_table = last.split("各区县分配（每万名学生）")[1].split("<table")[1].split("</table>")[0]
+    last_table = last.split("各区县分配</h2>")[1].split("<table")[1].split("</table>")[0]
     assert "碑林区" not in last_table and last_table.count("<tr>") == 1 + listed - 30 * (pages - 1)
 
 
