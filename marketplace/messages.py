@@ -49,6 +49,12 @@ FORBIDDEN_CENTER_FOR_ROLE = "只有资源中心工作人员和只读账号绑定
 CENTER_NOT_FOUND = "未知资源中心：{name}"
 CENTER_OUTSIDE_REGION = "只能选择本中心所辖地区的区县或片区"
 CENTER_FOREIGN = "这项服务属于其他资源中心"
+GROUP_PROVINCE = "省级资源中心没有市级专家指导组，请选择一个市级资源中心"
+GROUP_FOREIGN = "只能管理本中心的市级专家指导组"
+GROUP_NOT_MEMBER = "该专家不在本市专家指导组中"
+GROUP_ZONE_OUTSIDE = "只能选择本市的片区"
+GROUP_MEMBER_SAVED = "已将专家加入本市专家指导组"
+GROUP_MEMBER_REMOVED = "已将专家移出本市专家指导组"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_GUESSABLE = (
     "密码太容易被猜到：{reasons}。请换用更长、更少见的组合，例如三四个互不相关的词加上数字或符号"

@@ -129,7 +129,7 @@ def upload_busy_calendar(
     now: datetime | None = None,
 ) -> BusyCalendar:
     """Store an uploaded .ics and its busy times (checked fully before anything is stored)."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     now = now or utcnow()
     window = _sync_window(session, expert_id, now)
@@ -169,7 +169,7 @@ def register_busy_feed(
     fetch: FetchIcs = fetch_ics,
 ) -> BusyCalendar:
     """Register an ICS feed URL; it is fetched once now and stored only if it reads cleanly."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     now = now or utcnow()
     window = _sync_window(session, expert_id, now)
@@ -191,7 +191,7 @@ def register_busy_feed(
 
 
 def list_busy_calendars(*, session: Session, expert_id: str, user: User) -> list[BusyCalendar]:
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     return list(
         session.exec(
             select(BusyCalendar)
@@ -205,7 +205,7 @@ def get_busy_calendar(
     *, session: Session, expert_id: str, calendar_id: int, user: User
 ) -> BusyCalendar:
     """One of the expert's busy calendars (the expert themself or staff)."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     calendar = session.get(BusyCalendar, calendar_id)
     if calendar is None or calendar.expert_id != expert_id:
         raise NotFound(messages.BUSY_CALENDAR_NOT_FOUND.format(id=calendar_id))

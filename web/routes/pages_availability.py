@@ -25,15 +25,23 @@ from booking.feeds.service import issue_feed_token, revoke_feed_tokens
 from booking.schedule.service import get_availability, set_availability
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action
+from marketplace.accounts.permissions import Action, Scope
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.availability_form import AvailabilityForm, form_from_availability, parse_form
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.feed_fetcher import feed_fetcher
-from web.pages import PageUser, field_errors, form_once, is_staff, login_id, redirect_with_flash
+from web.pages import (
+    PageUser,
+    field_errors,
+    form_once,
+    is_staff,
+    login_id,
+    page_allows,
+    redirect_with_flash,
+)
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -100,14 +108,14 @@ def _page(
     )
 
 
-@router.get("/availability", summary="可预约时间")
+@router.get("/availability", summary="可预约时间", dependencies=[performs(Action.expert_edit)])
 def availability_page(
     request: Request, session: SessionDep, user: PageUser, expert_id: ExpertParam = ""
 ) -> Response:
     return _page(request, session, user, _expert_for(user, expert_id))
 
 
-@router.post("/availability", summary="保存可预约时间")
+@router.post("/availability", summary="保存可预约时间", dependencies=[performs(Action.expert_edit)])
 def save_availability(
     request: Request,
     session: SessionDep,
@@ -167,7 +175,11 @@ def save_availability(
     return redirect_with_flash(_back(user, target), "availability_saved")
 
 
-@router.post("/availability/calendars/upload", summary="上传忙碌日历")
+@router.post(
+    "/availability/calendars/upload",
+    summary="上传忙碌日历",
+    dependencies=[performs(Action.expert_edit)],
+)
 def upload_calendar(
     request: Request,
     session: SessionDep,
@@ -205,7 +217,11 @@ def upload_calendar(
     return redirect_with_flash(_back(user, target), "busy_calendar_added")
 
 
-@router.post("/availability/calendars/feed", summary="登记忙碌日历订阅地址")
+@router.post(
+    "/availability/calendars/feed",
+    summary="登记忙碌日历订阅地址",
+    dependencies=[performs(Action.expert_edit)],
+)
 def register_feed(
     request: Request,
     session: SessionDep,
@@ -248,7 +264,11 @@ def register_feed(
     return redirect_with_flash(_back(user, target), "busy_calendar_added")
 
 
-@router.post("/availability/calendars/{calendar_id}/delete", summary="删除忙碌日历")
+@router.post(
+    "/availability/calendars/{calendar_id}/delete",
+    summary="删除忙碌日历",
+    dependencies=[performs(Action.expert_edit)],
+)
 def remove_calendar(
     calendar_id: RecordId, session: SessionDep, user: PageUser, expert_id: FormText = ""
 ) -> Response:
@@ -270,7 +290,18 @@ def _feed_owner(user: User) -> tuple[str, str]:
     )
 
 
-@router.post("/calendar-feed/rotate", summary="生成（更换）我的日历订阅链接")
+@router.post(
+    "/calendar-feed/rotate",
+    summary="生成（更换）我的日历订阅链接",
+    dependencies=[
+        page_allows(
+            Action.calendar_feed,
+            Scope.own_district,
+            Scope.own_expert,
+            refused=messages.FEED_LINK_STAFF,
+        )
+    ],
+)
 def rotate_feed(request: Request, session: SessionDep, user: PageUser) -> Response:
     owner_type, owner_id = _feed_owner(user)
     token = issue_feed_token(session=session, owner_type=owner_type, owner_id=owner_id, user=user)
@@ -282,7 +313,18 @@ def rotate_feed(request: Request, session: SessionDep, user: PageUser) -> Respon
     )
 
 
-@router.post("/calendar-feed/revoke", summary="撤销我的日历订阅链接")
+@router.post(
+    "/calendar-feed/revoke",
+    summary="撤销我的日历订阅链接",
+    dependencies=[
+        page_allows(
+            Action.calendar_feed,
+            Scope.own_district,
+            Scope.own_expert,
+            refused=messages.FEED_LINK_STAFF,
+        )
+    ],
+)
 def revoke_feed(request: Request, session: SessionDep, user: PageUser) -> Response:
     owner_type, owner_id = _feed_owner(user)
     revoke_feed_tokens(session=session, owner_type=owner_type, owner_id=owner_id, user=user)

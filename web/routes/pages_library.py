@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.districts.models import City
 from marketplace.errors import Forbidden, InvalidInput, Unavailable
 from marketplace.requests.models import PrivacyChoice
@@ -33,7 +34,7 @@ from marketplace.specialties.service import list_specialties
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from search.service import SearchRequest
-from web.deps import SessionDep, SettingsDep
+from web.deps import SessionDep, SettingsDep, performs
 from web.pages import PageUser, field_errors, form_once, login_id, redirect_with_flash
 from web.templating import render
 
@@ -70,7 +71,7 @@ def _search_hits(request: Request, session: Session, user: User, q: str, **filte
     return [(int(h.id), h.reasons) for h in found.hits]
 
 
-@router.get("/library", summary="资料库")
+@router.get("/library", summary="资料库", dependencies=[performs(Action.resource_read)])
 def library_page(
     request: Request,
     session: SessionDep,
@@ -187,14 +188,14 @@ EMPTY_FORM = {
 }
 
 
-@router.get("/library/new", summary="提交资料")
+@router.get("/library/new", summary="提交资料", dependencies=[performs(Action.resource_submit)])
 def new_resource_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     if user.role not in SUBMITTERS:
         raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
     return _form_page(request, session, dict(EMPTY_FORM))
 
 
-@router.post("/library", summary="保存并提交资料")
+@router.post("/library", summary="保存并提交资料", dependencies=[performs(Action.resource_submit)])
 def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     request: Request,
     session: SessionDep,
@@ -317,7 +318,9 @@ def _related(request: Request, session: Session, user: User, resource) -> dict[s
     return out
 
 
-@router.get("/library/{resource_id}", summary="资料详情")
+@router.get(
+    "/library/{resource_id}", summary="资料详情", dependencies=[performs(Action.resource_read)]
+)
 def resource_page(
     request: Request, resource_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
@@ -362,7 +365,11 @@ REVIEW_FLASH = {
 }
 
 
-@router.post("/library/{resource_id}/review", summary="审核资料")
+@router.post(
+    "/library/{resource_id}/review",
+    summary="审核资料",
+    dependencies=[performs(Action.resource_manage)],
+)
 def review_resource_page(
     request: Request,
     resource_id: RecordId,
@@ -401,7 +408,11 @@ def review_resource_page(
     return redirect_with_flash(f"/library/{resource_id}", REVIEW_FLASH[action])
 
 
-@router.post("/library/{resource_id}/versions", summary="创建新版本")
+@router.post(
+    "/library/{resource_id}/versions",
+    summary="创建新版本",
+    dependencies=[performs(Action.resource_submit)],
+)
 def new_version_page(
     request: Request, resource_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
@@ -409,7 +420,11 @@ def new_version_page(
     return redirect_with_flash(f"/library/{draft.id}", "resource_version_created")
 
 
-@router.post("/library/{resource_id}/submit", summary="提交审核")
+@router.post(
+    "/library/{resource_id}/submit",
+    summary="提交审核",
+    dependencies=[performs(Action.resource_submit)],
+)
 def submit_resource_page(
     request: Request,
     resource_id: RecordId,
@@ -431,7 +446,11 @@ def submit_resource_page(
     return redirect_with_flash(f"/library/{resource_id}", "resource_submitted")
 
 
-@router.post("/library/{resource_id}/files", summary="上传资料文件")
+@router.post(
+    "/library/{resource_id}/files",
+    summary="上传资料文件",
+    dependencies=[performs(Action.resource_submit)],
+)
 def upload_resource_file_page(
     request: Request,
     resource_id: RecordId,
