@@ -158,6 +158,12 @@ def get_optional_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    return _request_user(request, session, settings, token)
+
+
+def _request_user(
+    request: Request, session: Session, settings: Settings, token: str | None
+) -> User | None:
     user = None
     if token:
         user, login = token_login(session=session, token=token, secret=settings.secret_key)
@@ -186,6 +192,20 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_reading_user(
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The signed-in user, found through the request's read session (routes on ReadSessionDep
+    whose slow part must not hold the write lock: changing one's password verifies it first)."""
+    return get_current_user(request, _request_user(request, session, settings, token))
+
+
+ReadingUser = Annotated[User, Depends(get_reading_user)]
 
 
 def allowed_to(action: Action) -> Callable[[User], User]:
