@@ -120,7 +120,7 @@ def _write_once(engine: Engine, write: Callable[[Session], T]) -> T:
 async def write_now(session: Session, write: Callable[[Session], T]) -> T:
     """Run `write(session)` now in a short serialized write of its own and return its result.
 
-    For routes that read first (a ReadSessionDep, a ReadUser), do their slow part with no write
+    For routes that read first (a ReadSessionDep, a ReadingUser), do their slow part with no write
     lock held (a feed fetch, a sandboxed parse) and then store: only the store waits in the
     write queue. `write` gets a session of its own and must not use objects loaded by the read
     session except as plain values. A session without the read session's writer (a test's
@@ -190,10 +190,19 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 PasswordTurn = Annotated[None, Depends(password_turn, scope="function")]
 
 
-def _token_or_cookie_user(
-    request: Request, session: Session, settings: Settings, token: str | None
+def get_optional_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    return _request_user(request, session, settings, token)
+
+
+def _request_user(
+    request: Request, session: Session, settings: Settings, token: str | None
+) -> User | None:
     user = None
     if token:
         user, login = token_login(session=session, token=token, secret=settings.secret_key)
@@ -207,31 +216,13 @@ def _token_or_cookie_user(
     return user
 
 
-def get_optional_user(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User | None:
-    """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
-    return _token_or_cookie_user(request, session, settings, token)
-
-
-def get_optional_read_user(
-    request: Request,
-    session: ReadSessionDep,
-    settings: SettingsDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> User | None:
-    """As get_optional_user, on the read session: resolving the user takes no write lock."""
-    return _token_or_cookie_user(request, session, settings, token)
-
-
 # What a user holding a temporary password may still reach: who they are and the change form.
 PASSWORD_CHANGE_PATHS = frozenset({"/api/me", "/api/me/password", "/account/password"})
 
 
-def _signed_in(request: Request, user: User | None) -> User:
+def get_current_user(
+    request: Request, user: Annotated[User | None, Depends(get_optional_user)]
+) -> User:
     if user is None:
         raise Unauthorized(messages.NOT_AUTHENTICATED)
     if user.must_change_password and request.url.path not in PASSWORD_CHANGE_PATHS:
@@ -239,23 +230,21 @@ def _signed_in(request: Request, user: User | None) -> User:
     return user
 
 
-def get_current_user(
-    request: Request, user: Annotated[User | None, Depends(get_optional_user)]
-) -> User:
-    return _signed_in(request, user)
-
-
-def get_current_read_user(
-    request: Request, user: Annotated[User | None, Depends(get_optional_read_user)]
-) -> User:
-    """The signed-in user resolved on the read session (routes that read first, then write)."""
-    return _signed_in(request, user)
-
-
 CurrentUser = Annotated[User, Depends(get_current_user)]
-# For routes that do their slow part (a fetch, a sandboxed parse) before writing: the user and
-# the request's session are read-only, and the route writes through write_now.
-ReadUser = Annotated[User, Depends(get_current_read_user)]
+
+
+def get_reading_user(
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The signed-in user, found through the request's read session (routes on ReadSessionDep
+    whose slow part must not hold the write lock: changing one's password verifies it first)."""
+    return get_current_user(request, _request_user(request, session, settings, token))
+
+
+ReadingUser = Annotated[User, Depends(get_reading_user)]
 
 
 def allowed_to(action: Action) -> Callable[[User], User]:

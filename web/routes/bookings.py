@@ -39,7 +39,7 @@ from marketplace.audit.service import record_read
 from marketplace.clock import LOCAL_TZ
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.validation import RecordId, SaneDate, SaneDatetime
-from web.deps import CurrentUser, ReadSessionDep, ReadUser, SessionDep, SettingsDep, write_now
+from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep, SettingsDep, write_now
 from web.feed_fetcher import feed_fetcher
 
 router = APIRouter(tags=["booking"])
@@ -378,7 +378,7 @@ def list_busy_calendars(
 async def upload_busy_calendar(
     expert_id: str,
     session: ReadSessionDep,
-    user: ReadUser,
+    user: ReadingUser,
     file: Annotated[UploadFile, File()],
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> BusyCalendarPublic:
@@ -408,7 +408,7 @@ async def register_busy_feed(
     data: FeedRegistration,
     request: Request,
     session: ReadSessionDep,
-    user: ReadUser,
+    user: ReadingUser,
 ) -> BusyCalendarPublic:
     read = await run_in_threadpool(
         partial(
@@ -440,7 +440,7 @@ async def refresh_busy_feed(
     calendar_id: RecordId,
     request: Request,
     session: ReadSessionDep,
-    user: ReadUser,
+    user: ReadingUser,
 ) -> BusyCalendarPublic:
     def read() -> busy_service.RefreshRead:
         calendar = busy_service.get_busy_calendar(

@@ -38,7 +38,7 @@ from web.deps import ReadSessionDep, SessionDep, write_now
 from web.feed_fetcher import feed_fetcher
 from web.pages import (
     PageUser,
-    ReadPageUser,
+    ReadingPageUser,
     field_errors,
     form_once,
     is_staff,
@@ -187,7 +187,7 @@ def save_availability(
 async def upload_calendar(
     request: Request,
     session: ReadSessionDep,
-    user: ReadPageUser,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
     name: FormText = "",
     expert_id: FormText = "",
@@ -234,7 +234,7 @@ async def upload_calendar(
 async def register_feed(
     request: Request,
     session: ReadSessionDep,
-    user: ReadPageUser,
+    user: ReadingPageUser,
     url: FormText = "",
     name: FormText = "",
     expert_id: FormText = "",
