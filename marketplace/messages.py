@@ -73,6 +73,7 @@ OLD_PASSWORD_WRONG = "当前密码不正确"
 OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
 NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
 PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
+PASSWORD_CHANGED_MEANWHILE = "密码刚刚已被修改或重置，请重新登录后再试"  # noqa: S105 - a message
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
 CANNOT_CHANGE_OWN_ACCOUNT = "不能停用自己的账号或修改自己的角色"
