@@ -406,7 +406,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/library/{resource_id}"): rule(EXPERT_RECORD),
     ("POST", "/library/{resource_id}/review"): rule(STAFF, form=lambda w: {"action": "publish"}),
     ("POST", "/library/{resource_id}/submit"): rule(EXPERT_RECORD),
-    ("POST", "/library/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/versions"): rule(
+        EXPERT_RECORD, form=lambda w: {"change_reason": "更新了第二课时"}
+    ),
+    ("GET", "/library/{resource_id}/edit"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/edit"): rule(
+        EXPERT_RECORD, form=lambda w: {"title": "改名的课纲", "intent": "save"}
+    ),
     ("POST", "/library/{resource_id}/files"): rule(
         EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
     ),
