@@ -71,6 +71,8 @@ FLASH_MESSAGES = {
     "resource_retired": messages.RESOURCE_RETIRED,
     "resource_file_added": messages.RESOURCE_FILE_ADDED,
     "resource_version_created": messages.RESOURCE_VERSION_CREATED,
+    "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
+    "resource_saved": messages.RESOURCE_SAVED,
 }
 
 
