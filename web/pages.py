@@ -71,6 +71,9 @@ FLASH_MESSAGES = {
     "resource_retired": messages.RESOURCE_RETIRED,
     "resource_file_added": messages.RESOURCE_FILE_ADDED,
     "resource_version_created": messages.RESOURCE_VERSION_CREATED,
+    "expert_created": messages.EXPERT_CREATED,
+    "expert_saved": messages.EXPERT_SAVED,
+    "expert_unchanged": messages.EXPERT_UNCHANGED,
 }
 
 
