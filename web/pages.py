@@ -74,6 +74,8 @@ FLASH_MESSAGES = {
     "expert_created": messages.EXPERT_CREATED,
     "expert_saved": messages.EXPERT_SAVED,
     "expert_unchanged": messages.EXPERT_UNCHANGED,
+    "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
+    "resource_saved": messages.RESOURCE_SAVED,
 }
 
 

@@ -53,7 +53,8 @@ class Action(StrEnum):
     training_register = "training.register"
     report_read = "report.read"
     audit_read = "audit.read"
-    resource_manage = "resource.manage"  # review and publish the resource library
+    resource_manage = "resource.manage"  # review, publish and retire library material
+    resource_submit = "resource.submit"  # submit material to the library (and revise one's own)
     user_manage = "user.manage"
     ops_manage = "ops.manage"  # the scheduled jobs page: see runs and errors, run a job now
 
@@ -93,7 +94,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.training_register: {DIST: OWN_DISTRICT},
     Action.report_read: {**_CENTERS, OBS: REGION},
     Action.audit_read: {ADM: ALL, PROV: ALL},
-    Action.resource_manage: {ADM: ALL, PROV: ALL},
+    # A city center's staff review what is published by (or for) their center.
+    Action.resource_manage: {**_CENTERS},
+    Action.resource_submit: {**_CENTERS, EXP: OWN_EXPERT},
     Action.user_manage: {ADM: ALL},
     Action.ops_manage: {ADM: ALL},
 }
