@@ -601,6 +601,8 @@ WEEK_FULLY_BOOKED = "本周的可预约时间已经约满，请看下一周"
 WEEK_NOT_OPEN = "该周尚未开放预约（专家最多开放未来 {days} 天）"
 WEEK_PAST = "这一周已经过去，请选择今天以后的日期"
 WEEK_EXPERT_INACTIVE = "这位专家目前暂停接受预约"
+WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+REASON_FREE_THIS_WEEK = "本周有空：{count} 个时段，最早 {when}"
 RESOURCE_TEXT_PERSONAL_DATA = (
     "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
 )
