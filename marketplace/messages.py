@@ -73,6 +73,7 @@ OLD_PASSWORD_WRONG = "当前密码不正确"
 OLD_PASSWORD_REQUIRED = "请填写当前密码"  # noqa: S105 - a message, not a password
 NEW_PASSWORD_REQUIRED = "请填写新密码"  # noqa: S105 - a message, not a password
 PASSWORD_SAME_AS_OLD = "新密码不能与当前密码相同"
+PASSWORD_CHANGED_MEANWHILE = "密码刚刚已被修改或重置，请重新登录后再试"  # noqa: S105 - a message
 PASSWORD_MISMATCH = "两次输入的新密码不一致"
 PASSWORD_CHANGE_REQUIRED = "管理员已重置您的密码，请先设置新密码"
 CANNOT_CHANGE_OWN_ACCOUNT = "不能停用自己的账号或修改自己的角色"
@@ -545,7 +546,11 @@ RESOURCE_AUDIENCE_LABELS = {
     "parents": "家长",
     "leaders": "学校管理者",
 }
-RESOURCE_ACCESS_LABELS = {"all": "所有区县", "region": "指定城市的区县", "staff": "仅工作人员"}
+RESOURCE_ACCESS_LABELS = {
+    "all": "所有区县",
+    "region": "发布中心所辖区县",
+    "staff": "仅资源中心工作人员",
+}
 RESOURCE_STATUS_LABELS = {
     "draft": "草稿",
     "submitted": "待审核",
@@ -562,7 +567,14 @@ RESOURCE_WRONG_STATE = "资料当前状态为“{status}”，不能执行此操
 RESOURCE_NO_CONTENT = "请先上传至少一个文件、填写正文或视频链接，再提交审核"
 RESOURCE_UNKNOWN_SPECIALTIES = "未知的专长领域：{names}（请从专长词表中选择）"
 RESOURCE_UNKNOWN_EXPERTS = "未知的作者专家编号：{ids}"
-RESOURCE_UNKNOWN_CITY = "未知的城市编号：{id}"
+RESOURCE_UNKNOWN_CENTER = "未知的资源中心编号：{id}"
+RESOURCE_CENTER_NOT_YOURS = "市级资源中心的工作人员只能以本中心的名义发布资料"
+RESOURCE_NOT_YOUR_CENTER = "这份资料由其他资源中心发布，由该中心或省级资源中心审核"
+RESOURCE_FILE_INFECTED = "文件未通过病毒扫描（{name}），未保存"
+RESOURCE_SCAN_FAILED = "病毒扫描暂时无法完成，文件未保存。请稍后重试，或联系管理员"
+RESOURCE_REMOVE_FILE_UNKNOWN = "要删除的文件不属于这份资料"
+RESOURCE_CHANGE_REASON_REQUIRED = "请填写修订说明（这一版改了什么、为什么）"
+RESOURCE_UPDATED_AND_SUBMITTED = "修改已保存并重新提交审核"
 RESOURCE_UNKNOWN_SERVICE = "未知的采购服务编号：{id}"
 RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交资料"
 RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"

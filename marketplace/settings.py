@@ -55,11 +55,16 @@ class Settings(BaseSettings):
     calendar_allowed_hosts: str = ""
 
     # Web pages (web/sessions.py): server-side login sessions behind a signed cookie, and the
-    # login throttle (failures per username and per client address, counted in the database
-    # so that every worker process shares them; marketplace/login_sessions/throttle.py).
+    # login throttle (failures per username at an address, per username and per client
+    # address, counted in the database so that every worker process shares them;
+    # marketplace/login_sessions/throttle.py).
     session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
+    # Failed logins of one username from one client address before that address waits for it.
     login_max_failures: int = Field(default=5, ge=1, le=1000)
+    # Failed logins of one username from all addresses before it waits at addresses it has
+    # never logged in from (where the user has logged in before, this limit does not apply).
+    login_max_failures_per_user: int = Field(default=20, ge=1, le=100_000)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Failed logins from one client address (any usernames) before it waits too; higher than
     # the per-username limit because a school's NAT puts many people behind one address.

@@ -14,7 +14,7 @@ from marketplace.accounts.permissions import Action, Scope, require, scope_of
 from marketplace.errors import DomainError, Forbidden
 from marketplace.notifications.service import unread_count
 from marketplace.validation import describe_error, error_fields
-from web.deps import CurrentUser, SessionDep
+from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep
 
 FLASH_COOKIE = "heart_flash"
 # Flash notices are keys, never free text, so a cookie cannot inject words into a page.
@@ -75,6 +75,8 @@ FLASH_MESSAGES = {
     "time_request_offered": messages.TIME_REQUEST_OFFERED,
     "time_request_declined": messages.TIME_REQUEST_DECLINED,
     "time_request_withdrawn": messages.TIME_REQUEST_WITHDRAWN,
+    "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
+    "resource_saved": messages.RESOURCE_SAVED,
 }
 
 
@@ -86,6 +88,14 @@ def _page_user(request: Request, user: CurrentUser, session: SessionDep) -> User
 
 
 PageUser = Annotated[User, Depends(_page_user)]
+
+
+def _reading_page_user(request: Request, user: ReadingUser, session: ReadSessionDep) -> User:
+    return _page_user(request, user, session)
+
+
+# A page route on the read session (its writes follow it in the write queue's turn).
+ReadingPageUser = Annotated[User, Depends(_reading_page_user)]
 
 
 def page_allows(action: Action, *scopes: Scope) -> Any:

@@ -55,7 +55,8 @@ class Action(StrEnum):
     time_request_answer = "time_request.answer"  # the expert side offers a time or declines
     report_read = "report.read"
     audit_read = "audit.read"
-    resource_manage = "resource.manage"  # review and publish the resource library
+    resource_manage = "resource.manage"  # review, publish and retire library material
+    resource_submit = "resource.submit"  # submit material to the library (and revise one's own)
     user_manage = "user.manage"
     ops_manage = "ops.manage"  # the scheduled jobs page: see runs and errors, run a job now
 
@@ -95,7 +96,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.time_request_answer: {ADM: ALL, PROV: ALL, EXP: OWN_EXPERT},
     Action.report_read: {**_CENTERS, OBS: REGION},
     Action.audit_read: {ADM: ALL, PROV: ALL},
-    Action.resource_manage: {ADM: ALL, PROV: ALL},
+    # A city center's staff review what is published by (or for) their center.
+    Action.resource_manage: {**_CENTERS},
+    Action.resource_submit: {**_CENTERS, EXP: OWN_EXPERT},
     Action.user_manage: {ADM: ALL},
     Action.ops_manage: {ADM: ALL},
 }

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.audit.service import Actor, record
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.errors import DomainError
 from marketplace.outbox.service import enqueue
@@ -40,6 +42,8 @@ EXPORT_FIELDS = tuple(f for f in ResourceCreate.model_fields if f != "privacy")
 class ImportLine(ResourceCreate):
     publish: bool = False
     files: list[str] = pydantic.Field(default_factory=list, max_length=10)
+    # Lines exported before access followed the publishing center named a city: its center.
+    region_city_id: int | None = None
 
 
 @dataclass
@@ -79,6 +83,21 @@ def _attach(
     )
 
 
+def _center_of(session: Session, center_id: int | None, city_id: int | None) -> int | None:
+    """The publishing center of an imported line: its own, a legacy city's, else the province's."""
+    if center_id is not None:
+        return center_id
+    if city_id is not None:
+        center = session.exec(
+            select(ResourceCenter).where(ResourceCenter.city_id == city_id)
+        ).first()
+        if center is None:
+            raise DomainError(messages.RESOURCE_UNKNOWN_CENTER.format(id=city_id))
+        return center.id
+    province = province_center(session=session)
+    return province.id if province else None
+
+
 def import_line(
     *,
     session: Session,
@@ -100,8 +119,9 @@ def import_line(
     ).first()
     if existing is not None:
         return "unchanged"
-    fields = line.model_dump(exclude={"privacy", "publish", "files"}, mode="json")
+    fields = line.model_dump(exclude={"privacy", "publish", "files", "region_city_id"}, mode="json")
     check_references(session, fields)
+    fields["center_id"] = _center_of(session, fields["center_id"], line.region_city_id)
     text = " ".join([line.title, line.summary, line.body])
     findings = find_personal_data(text)
     if findings:

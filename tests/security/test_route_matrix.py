@@ -19,7 +19,7 @@ from fastapi.routing import iter_route_contexts
 
 from tests.booking.conftest import WORKDAY
 from tests.conftest import TEST_PASSWORD, expert_record
-from tests.security.conftest import Matrix
+from tests.security.conftest import Matrix, rolled_back
 from tests.security.world import ACTORS, BUSY_ICS, World, booking_body, slot_day
 
 # Outcomes: "ok" = allowed and found (2xx/3xx, or 409/422 for a refused state or body);
@@ -429,7 +429,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/library/{resource_id}"): rule(EXPERT_RECORD),
     ("POST", "/library/{resource_id}/review"): rule(STAFF, form=lambda w: {"action": "publish"}),
     ("POST", "/library/{resource_id}/submit"): rule(EXPERT_RECORD),
-    ("POST", "/library/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/versions"): rule(
+        EXPERT_RECORD, form=lambda w: {"change_reason": "更新了第二课时"}
+    ),
+    ("GET", "/library/{resource_id}/edit"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/edit"): rule(
+        EXPERT_RECORD, form=lambda w: {"title": "改名的课纲", "intent": "save"}
+    ),
     ("POST", "/library/{resource_id}/files"): rule(
         EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
     ),
@@ -537,7 +543,7 @@ def matches(expected: str, got: str) -> bool:
 
 
 def run_actor(matrix: Matrix, method: str, path: str, rule: Rule, actor: str):  # type: ignore[no-untyped-def]
-    client, session, world = matrix.client, matrix.session, matrix.world
+    client, world = matrix.client, matrix.world
     url = fill_path(path, world, rule.ids)
     kwargs: dict = {"headers": world.headers[actor], "follow_redirects": False}
     for name, builder in (
@@ -548,13 +554,8 @@ def run_actor(matrix: Matrix, method: str, path: str, rule: Rule, actor: str):  
     ):
         if builder is not None:
             kwargs[name] = builder(world)
-    savepoint = session.begin_nested()
-    try:
+    with rolled_back(matrix):
         return client.request(method, url, **kwargs)
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        session.expire_all()
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES), ids=lambda v: v)
@@ -628,13 +629,8 @@ def test_the_own_citys_staff_read_their_districts_requests_and_applications(matr
 
 
 def request_as(matrix: Matrix, actor: str, method: str, url: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    savepoint = matrix.session.begin_nested()
-    try:
+    with rolled_back(matrix):
         return matrix.client.request(method, url, headers=matrix.world.headers[actor], **kwargs)
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        matrix.session.expire_all()
 
 
 @pytest.mark.parametrize(
@@ -654,17 +650,13 @@ def test_a_guessed_or_revoked_feed_token_opens_nothing(matrix):
     guessed = world.feed_token[:-4] + ("AAAA" if not world.feed_token.endswith("AAAA") else "BBBB")
     response = request_as(matrix, "anonymous", "GET", f"/api/feeds/{guessed}.ics")
     assert response.status_code == 404 and world.leaks(response.text) == []
-    savepoint = matrix.session.begin_nested()
-    try:
+    with rolled_back(matrix):
         revoked = matrix.client.delete(
             f"/api/districts/{world.district_id}/feed-token", headers=world.headers["district_own"]
         )
         assert revoked.status_code == 204
         after = matrix.client.get(f"/api/feeds/{world.feed_token}.ics")
         assert after.status_code == 404 and world.leaks(after.text) == []
-    finally:
-        savepoint.rollback()
-        matrix.session.expire_all()
 
 
 def test_another_district_cannot_rotate_a_districts_feed_token_and_the_owners_keeps_working(matrix):

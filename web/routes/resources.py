@@ -22,10 +22,11 @@ from marketplace.resources.models import (
     ResourceUpdate,
     SubmitBody,
     UseAction,
+    VersionBody,
 )
 from marketplace.settings import Settings
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, SessionDep, SettingsDep, StaffUser
+from web.deps import CurrentUser, ResourceReviewer, SessionDep, SettingsDep
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
 
@@ -160,7 +161,10 @@ def submit_resource_route(
 
 @router.post("/{resource_id}/publish", response_model=ResourcePublic, summary="审核通过并发布")
 def publish_resource_route(
-    resource_id: RecordId, session: SessionDep, user: StaffUser, data: PublishBody | None = None
+    resource_id: RecordId,
+    session: SessionDep,
+    user: ResourceReviewer,
+    data: PublishBody | None = None,
 ) -> ResourcePublic:
     resource = service.publish_resource(
         session=session, resource_id=resource_id, user=user, privacy=data.privacy if data else None
@@ -179,21 +183,21 @@ def _decide(decision: str, resource_id: int, session, user, data: ReasonBody) ->
     "/{resource_id}/request-changes", response_model=ResourcePublic, summary="退回作者修改"
 )
 def request_changes_route(
-    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: ResourceReviewer
 ) -> ResourcePublic:
     return _decide("request_changes", resource_id, session, user, data)
 
 
 @router.post("/{resource_id}/reject", response_model=ResourcePublic, summary="驳回")
 def reject_route(
-    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: ResourceReviewer
 ) -> ResourcePublic:
     return _decide("reject", resource_id, session, user, data)
 
 
 @router.post("/{resource_id}/retire", response_model=ResourcePublic, summary="下架")
 def retire_route(
-    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: ResourceReviewer
 ) -> ResourcePublic:
     return _decide("retire", resource_id, session, user, data)
 
@@ -202,9 +206,14 @@ def retire_route(
     "/{resource_id}/versions", response_model=ResourcePublic, status_code=201, summary="创建新版本"
 )
 def new_version_route(
-    resource_id: RecordId, session: SessionDep, user: CurrentUser
+    resource_id: RecordId, session: SessionDep, user: CurrentUser, data: VersionBody | None = None
 ) -> ResourcePublic:
-    draft = service.new_version(session=session, resource_id=resource_id, user=user)
+    draft = service.new_version(
+        session=session,
+        resource_id=resource_id,
+        user=user,
+        change_reason=data.change_reason if data else "",
+    )
     return service.public_view(session=session, resource=draft)
 
 
