@@ -25,7 +25,12 @@ from marketplace.jobs.models import JobState
 from marketplace.notifications.models import Notification
 from marketplace.resources.files import store_for
 from marketplace.resources.models import ResourceCreate
-from marketplace.resources.service import add_file, create_resource, submit_resource
+from marketplace.resources.service import (
+    attach_file,
+    create_resource,
+    prepare_file,
+    submit_resource,
+)
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
 from marketplace.settings import Settings
@@ -215,12 +220,11 @@ def build_world(session: Session, settings: Settings) -> World:
         user=author,
     )
     world.resource_id = resource.id
-    world.resource_file_id = add_file(
+    world.resource_file_id = attach_file(
         session=session,
         resource_id=resource.id,
         user=author,
-        filename="课纲.png",
-        data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        prepared=prepare_file(filename="课纲.png", data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
         store=store_for(settings.data_dir),
     ).id
     submit_resource(session=session, resource_id=resource.id, user=author)
