@@ -39,6 +39,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/requests", "需求与匹配", Action.request_read, group="需求与匹配"),
     NavItem("/matching", "批量匹配", Action.match_run, group="需求与匹配"),
     NavItem("/bookings", "预约", Action.booking_read, group="预约与培训"),
+    NavItem("/time-requests", "预约意向", Action.time_request_read, group="预约与培训"),
     NavItem("/trainings", "培训报名", Action.booking_create, group="预约与培训"),
     NavItem("/availability", "可预约时间", Action.expert_edit, OWN_PROFILE),
     NavItem("/library", "资料库", Action.expert_read),

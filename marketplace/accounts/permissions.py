@@ -51,6 +51,9 @@ class Action(StrEnum):
     booking_create = "booking.create"
     booking_read = "booking.read"
     training_register = "training.register"
+    time_request_file = "time_request.file"  # ask an expert for a time (提交预约意向), withdraw it
+    time_request_read = "time_request.read"
+    time_request_answer = "time_request.answer"  # the expert side offers a time or declines
     report_read = "report.read"
     audit_read = "audit.read"
     resource_manage = "resource.manage"  # review, publish and retire library material
@@ -92,6 +95,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.booking_create: {**_CENTERS, DIST: OWN_DISTRICT},
     Action.booking_read: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
     Action.training_register: {DIST: OWN_DISTRICT},
+    Action.time_request_file: {**_CENTERS, DIST: OWN_DISTRICT},
+    Action.time_request_read: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
+    Action.time_request_answer: {ADM: ALL, PROV: ALL, EXP: OWN_EXPERT},
     Action.report_read: {**_CENTERS, OBS: REGION},
     Action.audit_read: {ADM: ALL, PROV: ALL},
     # A city center's staff review what is published by (or for) their center.

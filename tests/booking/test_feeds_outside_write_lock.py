@@ -8,6 +8,7 @@ district coordinator's change of their contact details) is answered within a sec
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -120,8 +121,11 @@ def while_slow(
     live: Live, slow: Callable[[], httpx.Response]
 ) -> tuple[httpx.Response, float, float]:
     """Start `slow` and, once it is under way, let a district coordinator change their e-mail
-    (a write through the same write queue); returns the slow answer, how long it took and how
-    long the district's write took meanwhile."""
+    again and again (writes through the same write queue) until it ends; returns the slow
+    answer, how long it took and the median time of the district's writes meanwhile.
+
+    Held behind the write lock, no write could finish before the slow request does; the
+    median (not one sample) keeps a busy test machine's hiccups from deciding the outcome."""
     answers: list[httpx.Response] = []
 
     def run() -> None:
@@ -131,17 +135,19 @@ def while_slow(
     worker = threading.Thread(target=run)
     worker.start()
     time.sleep(0.8)  # the slow request is fetching or parsing by now
-    write_began = time.monotonic()
-    filed = live.client.patch(
-        "/api/me", json={"email": "beilin-new@example.org"}, headers=live.district
-    )
-    write_took = time.monotonic() - write_began
+    writes: list[float] = []
+    while worker.is_alive():
+        write_began = time.monotonic()
+        changed = live.client.patch(
+            "/api/me", json={"email": f"beilin-{len(writes)}@example.org"}, headers=live.district
+        )
+        assert changed.status_code == 200, changed.text
+        if worker.is_alive():  # finished while the slow request was still running
+            writes.append(time.monotonic() - write_began)
     worker.join()
     slow_took = time.monotonic() - began
-    assert filed.status_code == 200, filed.text
-    # The district's write finished while the slow request was still running.
-    assert write_began - began + write_took < slow_took
-    return answers[0], slow_took, write_took
+    assert len(writes) >= 2, writes
+    return answers[0], slow_took, statistics.median(writes)
 
 
 @pytest.mark.parametrize("how", ["api", "page"])
