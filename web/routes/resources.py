@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from marketplace.accounts.permissions import Action
 from marketplace.resources import service
+from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
 from marketplace.resources.models import (
     Audience,
@@ -23,10 +26,21 @@ from marketplace.resources.models import (
     ResourceUpdate,
     SubmitBody,
     UseAction,
+    VersionBody,
 )
 from marketplace.settings import Settings
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, SessionDep, SettingsDep, StaffUser, performs
+from web.deps import (
+    CurrentUser,
+    ReadingUser,
+    ReadSessionDep,
+    ResourceReviewer,
+    SessionDep,
+    SettingsDep,
+    performs,
+    performs_reading,
+    write_now,
+)
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
 
@@ -109,28 +123,42 @@ def update_resource_route(
     response_model=ResourceFilePublic,
     status_code=201,
     summary="上传资料文件（PDF、DOCX、PPTX、PNG、JPEG）",
-    dependencies=[performs(Action.resource_submit)],
+    dependencies=[performs_reading(Action.resource_submit)],
 )
-def upload_resource_file(
+async def upload_resource_file(
     resource_id: RecordId,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: ReadingUser,
     file: Annotated[UploadFile, File()],
 ) -> ResourceFilePublic:
-    # A sync route: FastAPI runs it in a worker thread, and the text extraction runs in a
-    # child process with a time budget, so neither blocks the event loop.
+    # Read first, write last: the draft is checked, the upload scanned (the antivirus hook) and
+    # its text extracted in a child process on the read session, holding no write lock; only the
+    # store waits in the write queue.
+    await run_in_threadpool(
+        partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
+    )
     limit = max_bytes(settings)
-    data = file.file.read(limit + 1)
-    row = service.add_file(
-        session=session,
-        resource_id=resource_id,
-        user=user,
-        filename=file.filename or "",
-        data=data,
-        store=store_for(settings.data_dir),
-        max_bytes=limit,
-        extract_seconds=settings.resource_extract_seconds,
+    data = await file.read(limit + 1)
+    prepared = await run_in_threadpool(
+        partial(
+            service.prepare_file,
+            filename=file.filename or "",
+            data=data,
+            max_bytes=limit,
+            extract_seconds=settings.resource_extract_seconds,
+            antivirus=antivirus_from(settings.antivirus_command, settings.antivirus_seconds),
+        )
+    )
+    row = await write_now(
+        session,
+        lambda writing: service.attach_file(
+            session=writing,
+            resource_id=resource_id,
+            user=user,
+            prepared=prepared,
+            store=store_for(settings.data_dir),
+        ),
     )
     return ResourceFilePublic(
         id=row.id,  # type: ignore[arg-type]
@@ -192,7 +220,10 @@ def submit_resource_route(
 
 @router.post("/{resource_id}/publish", response_model=ResourcePublic, summary="审核通过并发布")
 def publish_resource_route(
-    resource_id: RecordId, session: SessionDep, user: StaffUser, data: PublishBody | None = None
+    resource_id: RecordId,
+    session: SessionDep,
+    user: ResourceReviewer,
+    data: PublishBody | None = None,
 ) -> ResourcePublic:
     resource = service.publish_resource(
         session=session, resource_id=resource_id, user=user, privacy=data.privacy if data else None
@@ -211,21 +242,21 @@ def _decide(decision: str, resource_id: int, session, user, data: ReasonBody) ->
     "/{resource_id}/request-changes", response_model=ResourcePublic, summary="退回作者修改"
 )
 def request_changes_route(
-    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: ResourceReviewer
 ) -> ResourcePublic:
     return _decide("request_changes", resource_id, session, user, data)
 
 
 @router.post("/{resource_id}/reject", response_model=ResourcePublic, summary="驳回")
 def reject_route(
-    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: ResourceReviewer
 ) -> ResourcePublic:
     return _decide("reject", resource_id, session, user, data)
 
 
 @router.post("/{resource_id}/retire", response_model=ResourcePublic, summary="下架")
 def retire_route(
-    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: StaffUser
+    resource_id: RecordId, data: ReasonBody, session: SessionDep, user: ResourceReviewer
 ) -> ResourcePublic:
     return _decide("retire", resource_id, session, user, data)
 
@@ -238,9 +269,14 @@ def retire_route(
     dependencies=[performs(Action.resource_submit)],
 )
 def new_version_route(
-    resource_id: RecordId, session: SessionDep, user: CurrentUser
+    resource_id: RecordId, session: SessionDep, user: CurrentUser, data: VersionBody | None = None
 ) -> ResourcePublic:
-    draft = service.new_version(session=session, resource_id=resource_id, user=user)
+    draft = service.new_version(
+        session=session,
+        resource_id=resource_id,
+        user=user,
+        change_reason=data.change_reason if data else "",
+    )
     return service.public_view(session=session, resource=draft)
 
 

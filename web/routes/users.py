@@ -25,7 +25,14 @@ from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for, create_user, issue_token, public_user
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
-from web.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, performs
+from web.deps import (
+    AdminUser,
+    ReadingUser,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    performs_reading,
+)
 from web.sessions import client_address
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -106,20 +113,20 @@ def force_logout_route(user_id: RecordId, session: SessionDep, user: AdminUser) 
     "/me/password",
     response_model=Token,
     summary="修改自己的密码 / change own password",
-    dependencies=[performs(Action.account)],
+    dependencies=[performs_reading(Action.account)],
 )
 def change_password_route(
     request: Request,
     data: PasswordChange,
-    session: SessionDep,
-    user: CurrentUser,
+    session: ReadSessionDep,  # verify (Argon2) without the write lock; the write follows
+    user: ReadingUser,
     settings: SettingsDep,
 ) -> Token:
     """Other sessions and tokens (this one too) end; the answer carries a fresh token."""
-    change_own_password(session=session, user=user, data=data)
+    changed = change_own_password(session=session, user=user, data=data)
     token = issue_token(
         session=session,
-        user=user,
+        user=changed,
         secret=settings.secret_key,
         minutes=settings.access_token_minutes,
         ip=client_address(request),
