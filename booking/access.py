@@ -9,7 +9,6 @@ from booking.sessions.models import Booking, BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import (
-    POLICY,
     Action,
     Owner,
     Scope,
@@ -18,11 +17,6 @@ from marketplace.accounts.permissions import (
     sees_everything,
 )
 from marketplace.errors import Forbidden, NotFound
-
-# The roles that see every booking (province staff, admins): staff mail goes to them.
-STAFF_ROLES = tuple(
-    sorted(role.value for role, scope in POLICY[Action.booking_read].items() if scope is Scope.all)
-)
 
 
 def is_staff(user: User) -> bool:

@@ -541,6 +541,7 @@ NOTIFY_BOOKING = {
     "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
+NOTIFY_APPLICATION_SUBMITTED = "{district}申请「{service}」，待审批"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
 NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
 NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"

@@ -21,9 +21,10 @@ from marketplace.centers.models import (
     ResourceCenter,
 )
 from marketplace.centers.service import label
-from marketplace.districts.models import Zone, ZoneExpert
+from marketplace.districts.models import District, Zone, ZoneExpert
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert
+from marketplace.vocabulary import ExpertStatus
 
 
 def group_center(*, session: Session, center_id: int, user: User) -> ResourceCenter:
@@ -180,3 +181,31 @@ def group_cities(*, session: Session) -> dict[str, set[int]]:
         if city_id is not None:
             groups.setdefault(expert_id, set()).add(city_id)
     return groups
+
+
+def seed_demo_groups(*, session: Session, per_city: int = 6) -> int:
+    """Demo city expert groups: each city center keeps the first `per_city` verified active
+    experts working in its city, each paired with the zone of their own district."""
+    added = 0
+    centers = session.exec(
+        select(ResourceCenter).where(col(ResourceCenter.city_id).is_not(None))
+    ).all()
+    for center in centers:
+        experts = session.exec(
+            select(Expert.id, District.zone_id)
+            .join(District, col(District.id) == Expert.district_id)
+            .where(
+                District.city_id == center.city_id,
+                Expert.status == ExpertStatus.active.value,
+                col(Expert.verified).is_(True),
+            )
+            .order_by(col(Expert.id))
+            .limit(per_city)
+        ).all()
+        for expert_id, zone_id in experts:
+            session.add(CenterExpert(center_id=center.id or 0, expert_id=expert_id))
+            if zone_id is not None:
+                session.add(ZoneExpert(zone_id=zone_id, expert_id=expert_id))
+            added += 1
+    session.flush()
+    return added
