@@ -184,8 +184,8 @@ def group_cities(*, session: Session) -> dict[str, set[int]]:
 
 
 def seed_demo_groups(*, session: Session, per_city: int = 6) -> int:
-    """Demo city expert groups: each city center keeps the first `per_city` verified active
-    experts working in its city, each paired with the zone of their own district."""
+    """Demo city expert groups: each city center keeps the first `per_city` active experts
+    working in its city, each paired with the zone of their own district."""
     added = 0
     centers = session.exec(
         select(ResourceCenter).where(col(ResourceCenter.city_id).is_not(None))
@@ -197,7 +197,6 @@ def seed_demo_groups(*, session: Session, per_city: int = 6) -> int:
             .where(
                 District.city_id == center.city_id,
                 Expert.status == ExpertStatus.active.value,
-                col(Expert.verified).is_(True),
             )
             .order_by(col(Expert.id))
             .limit(per_city)

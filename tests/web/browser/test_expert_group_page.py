@@ -53,7 +53,7 @@ def test_province_staff_switch_to_another_citys_group(new_page):
     page = new_page(viewport=WIDE)
     log_in(page, "staff")
     page.goto("/expert-groups")
-    page.get_by_label("资源中心").select_option(label="宝鸡市资源中心")
+    page.get_by_label("资源中心", exact=True).select_option(label="宝鸡市资源中心")
     page.get_by_role("button", name="查看").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("宝鸡市资源中心")
     screenshot(page, "expert-group-province-1366")
