@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Resource library files (marketplace/resources): upload limit and text-extraction budget.
     resource_max_mb: float = Field(default=20.0, gt=0, le=500)
     resource_extract_seconds: float = Field(default=10.0, gt=0, le=300)
+    # A virus scanner reading each upload on standard input (exit 0 clean, 1 infected); empty:
+    # no scan. Uploads are refused while a configured scanner fails or overruns its time limit.
+    antivirus_command: str = ""
+    antivirus_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""
@@ -55,11 +59,16 @@ class Settings(BaseSettings):
     calendar_allowed_hosts: str = ""
 
     # Web pages (web/sessions.py): server-side login sessions behind a signed cookie, and the
-    # login throttle (failures per username and per client address, counted in the database
-    # so that every worker process shares them; marketplace/login_sessions/throttle.py).
+    # login throttle (failures per username at an address, per username and per client
+    # address, counted in the database so that every worker process shares them;
+    # marketplace/login_sessions/throttle.py).
     session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=30 * 24)
+    # Failed logins of one username from one client address before that address waits for it.
     login_max_failures: int = Field(default=5, ge=1, le=1000)
+    # Failed logins of one username from all addresses before it waits at addresses it has
+    # never logged in from (where the user has logged in before, this limit does not apply).
+    login_max_failures_per_user: int = Field(default=20, ge=1, le=100_000)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # Failed logins from one client address (any usernames) before it waits too; higher than
     # the per-username limit because a school's NAT puts many people behind one address.

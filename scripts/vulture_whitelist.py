@@ -4,6 +4,7 @@ or benchmarks that exercise a library function), never to keep code nobody calls
 
 # ruff: noqa
 from booking import ical
+from booking.busy import service as busy
 from marketplace.experts import service as experts
 from marketplace.resources.files import FileStore
 from matching import assign, priors, records
@@ -11,6 +12,8 @@ from search import elastic, embed_cache, needs
 from web import availability_form, observability
 
 ical.busy_intervals  # tests/booking/test_ical.py, benchmarks/booking.py
+busy.upload_busy_calendar  # one-step read+store: tests/security/world.py, tests/booking
+busy.register_busy_feed  # one-step fetch+store: tests/booking/test_busy_polling.py
 experts.count_experts  # tests/marketplace/test_expert_import.py
 assign.lp_relaxation  # tests/matching/test_assign.py, benchmarks/matching.py (the LP bound)
 priors.ServiceTypePrior.from_labels  # scripts/derive_labelled_needs.py, tests/matching/test_priors.py

@@ -23,12 +23,20 @@ FILTER_FIELDS = (
     "languages",
     "status",
     # Resources (the library): their kind, audiences, and who may read them ("all",
-    # "city:<id>" for one city's districts, "staff").
+    # "center:<id>" for the region of the publishing center, "staff:<id>" for staff).
     "resource_kind",
     "audiences",
     "access",
 )
-FACET_FIELDS = ("domain", "specialties", "city", "formats", "service_types")
+FACET_FIELDS = (
+    "domain",
+    "specialties",
+    "city",
+    "formats",
+    "service_types",
+    "resource_kind",
+    "audiences",
+)
 # Library resources are matched on a token field of their own, so that their words never change
 # the BM25 collection statistics (document frequencies, average length) of experts and services:
 # adding material to the library leaves the expert ranking exactly as it was.

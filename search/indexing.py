@@ -21,7 +21,7 @@ from marketplace.messages import (
 )
 from marketplace.outbox.models import IndexOutbox
 from marketplace.resources.models import Resource, ResourceStatus
-from marketplace.resources.service import files_of
+from marketplace.resources.service import access_tokens, files_of
 from marketplace.services.models import ProcuredService
 from search.analysis import ChineseAnalyzer
 from search.base import SearchBackend, SearchDocument
@@ -107,13 +107,6 @@ def service_documents(
 RESOURCE_TEXT_CHARS = 20_000
 
 
-def resource_access(resource: Resource) -> list[str]:
-    """Who may find a resource: every district, one city's districts, or staff only."""
-    if resource.access == "region" and resource.region_city_id is not None:
-        return [f"city:{resource.region_city_id}"]
-    return [resource.access]
-
-
 def resource_documents(
     session: Session, ids: Sequence[str], analyzer: ChineseAnalyzer
 ) -> list[SearchDocument]:
@@ -156,7 +149,7 @@ def resource_documents(
                     "specialties": list(resource.specialties),
                     "resource_kind": [resource.kind],
                     "audiences": list(resource.audiences),
-                    "access": resource_access(resource),
+                    "access": access_tokens(resource),
                     "status": ["active"],
                 },
                 sort_key=f"{resource.id:010d}",

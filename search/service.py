@@ -92,7 +92,8 @@ class SearchRequest:
     language: str | None = None
     resource_kind: str | None = None
     audience: str | None = None
-    # Resources readable by the searcher ("all", "city:<id>"); None: no restriction (staff).
+    # Resources readable by the searcher ("all", "center:<id>", "staff:<id>"); None: no
+    # restriction (province staff).
     access: tuple[str, ...] | None = None
     include_inactive: bool = False
     page: int = 1

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -28,6 +28,10 @@ from marketplace.db import (
 from marketplace.errors import InvalidInput, PasswordChangeRequired, Unauthorized, Unavailable
 from marketplace.settings import Settings
 from marketplace.validation import has_control_characters
+
+T = TypeVar("T")
+# On a read session of get_read_session: runs a write now, in the write queue's turn.
+WRITE_NOW = "heart.write_now"
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -87,6 +91,7 @@ async def _read_then_write(request: Request, engine: Engine) -> AsyncIterator[Se
     try:
         async with contextmanager_in_threadpool(_read_session(engine)) as session:
             defer_writes(session)
+            session.info[WRITE_NOW] = _writer(request, engine)
             try:
                 yield session
             except Exception:
@@ -97,6 +102,40 @@ async def _read_then_write(request: Request, engine: Engine) -> AsyncIterator[Se
         if writes:
             async with _sqlite_write_turn(request, engine):
                 await run_in_threadpool(apply_writes, engine, writes)
+
+
+def _writer(request: Request, engine: Engine) -> Callable[[Callable[[Session], T]], Awaitable[T]]:
+    async def run(write: Callable[[Session], T]) -> T:
+        async with _sqlite_write_turn(request, engine):
+            return await run_in_threadpool(_write_once, engine, write)
+
+    return run
+
+
+def _write_once(engine: Engine, write: Callable[[Session], T]) -> T:
+    with serialized_write(engine) as session:
+        return write(session)
+
+
+async def write_now(session: Session, write: Callable[[Session], T]) -> T:
+    """Run `write(session)` now in a short serialized write of its own and return its result.
+
+    For routes that read first (a ReadSessionDep, a ReadingUser), do their slow part with no write
+    lock held (a feed fetch, a sandboxed parse) and then store: only the store waits in the
+    write queue. `write` gets a session of its own and must not use objects loaded by the read
+    session except as plain values. A session without the read session's writer (a test's
+    dependency override) is written into directly.
+    """
+    runner = session.info.get(WRITE_NOW)
+    if runner is None:
+        return await run_in_threadpool(_write_into, session, write)
+    return await runner(write)
+
+
+def _write_into(session: Session, write: Callable[[Session], T]) -> T:
+    result = write(session)
+    session.flush()
+    return result
 
 
 @contextmanager
@@ -158,6 +197,12 @@ def get_optional_user(
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User | None:
     """The user of a bearer token (API) or of the signed session cookie (pages), if any."""
+    return _request_user(request, session, settings, token)
+
+
+def _request_user(
+    request: Request, session: Session, settings: Settings, token: str | None
+) -> User | None:
     user = None
     if token:
         user, login = token_login(session=session, token=token, secret=settings.secret_key)
@@ -188,6 +233,20 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+def get_reading_user(
+    request: Request,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+) -> User:
+    """The signed-in user, found through the request's read session (routes on ReadSessionDep
+    whose slow part must not hold the write lock: changing one's password verifies it first)."""
+    return get_current_user(request, _request_user(request, session, settings, token))
+
+
+ReadingUser = Annotated[User, Depends(get_reading_user)]
+
+
 def allowed_to(action: Action) -> Callable[[User], User]:
     """A dependency admitting only users whom the policy lets do `action` somewhere (the scope
     of the record is then checked by the service)."""
@@ -206,3 +265,4 @@ ServiceManager = Annotated[User, Depends(allowed_to(Action.service_manage))]
 ApplicationDecider = Annotated[User, Depends(allowed_to(Action.application_decide))]
 MatchRunner = Annotated[User, Depends(allowed_to(Action.match_run))]
 ReportReader = Annotated[User, Depends(allowed_to(Action.report_read))]
+ResourceReviewer = Annotated[User, Depends(allowed_to(Action.resource_manage))]

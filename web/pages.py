@@ -11,10 +11,10 @@ from pydantic import ValidationError
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, require, scope_of
-from marketplace.errors import Forbidden
+from marketplace.errors import DomainError, Forbidden
 from marketplace.notifications.service import unread_count
-from marketplace.validation import describe_error
-from web.deps import CurrentUser, SessionDep
+from marketplace.validation import describe_error, error_fields
+from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep
 
 FLASH_COOKIE = "heart_flash"
 # Flash notices are keys, never free text, so a cookie cannot inject words into a page.
@@ -26,6 +26,9 @@ FLASH_MESSAGES = {
     "service_created": messages.SERVICE_CREATED,
     "expert_status_changed": messages.EXPERT_STATUS_CHANGED,
     "expert_verified": messages.EXPERT_VERIFIED,
+    "expert_created": messages.EXPERT_CREATED,
+    "expert_saved": messages.EXPERT_SAVED,
+    "expert_unchanged": messages.EXPERT_UNCHANGED,
     "service_saved": messages.SERVICE_SAVED,
     "service_retired": messages.SERVICE_RETIRED,
     "service_deleted": messages.SERVICE_DELETED,
@@ -71,6 +74,12 @@ FLASH_MESSAGES = {
     "resource_retired": messages.RESOURCE_RETIRED,
     "resource_file_added": messages.RESOURCE_FILE_ADDED,
     "resource_version_created": messages.RESOURCE_VERSION_CREATED,
+    "time_request_filed": messages.TIME_REQUEST_FILED,
+    "time_request_offered": messages.TIME_REQUEST_OFFERED,
+    "time_request_declined": messages.TIME_REQUEST_DECLINED,
+    "time_request_withdrawn": messages.TIME_REQUEST_WITHDRAWN,
+    "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
+    "resource_saved": messages.RESOURCE_SAVED,
 }
 
 
@@ -82,6 +91,14 @@ def _page_user(request: Request, user: CurrentUser, session: SessionDep) -> User
 
 
 PageUser = Annotated[User, Depends(_page_user)]
+
+
+def _reading_page_user(request: Request, user: ReadingUser, session: ReadSessionDep) -> User:
+    return _page_user(request, user, session)
+
+
+# A page route on the read session (its writes follow it in the write queue's turn).
+ReadingPageUser = Annotated[User, Depends(_reading_page_user)]
 
 
 def page_allows(action: Action, *scopes: Scope) -> Any:
@@ -169,10 +186,25 @@ def login_id(request: Request) -> int:
 
 
 def field_errors(exc: ValidationError, rename: Callable[[str], str] = str) -> dict[str, str]:
-    """The first error of each top-level field, as a Chinese reason without the field path."""
+    """The first error of each top-level field, as a Chinese reason without the field path; a
+    cross-field error (end before start) marks each field it names."""
     errors: dict[str, str] = {}
     for error in exc.errors():
-        loc = error.get("loc", ())
-        name = rename(str(loc[0])) if loc else "__all__"
-        errors.setdefault(name, describe_error({**error, "loc": ()}))
+        names = [rename(f) for f in error_fields(error)] or ["__all__"]
+        for name in names:
+            errors.setdefault(name, describe_error({**error, "loc": ()}))
+    return errors
+
+
+def form_errors(
+    exc: ValidationError | DomainError, rename: Callable[[str], str] = str
+) -> dict[str, str]:
+    """THE error mapping of every page form: each message next to the field it is about, and a
+    summary (`__all__`) above the form; an error about no field is the summary itself."""
+    if isinstance(exc, ValidationError):
+        errors = field_errors(exc, rename)
+    else:
+        errors = {rename(exc.field) if exc.field else "__all__": exc.message}
+    if "__all__" not in errors:
+        errors["__all__"] = messages.FORM_HAS_ERRORS
     return errors

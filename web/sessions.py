@@ -111,6 +111,7 @@ def throttle_policy(settings: Settings) -> ThrottlePolicy:
         max_failures=settings.login_max_failures,
         address_failures=settings.login_max_failures_per_address,
         window=timedelta(minutes=settings.login_lockout_minutes),
+        user_failures=settings.login_max_failures_per_user,
     )
 
 

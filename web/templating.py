@@ -90,11 +90,21 @@ def label_pair(value: str, labels: Mapping[str, str] | None = None) -> tuple[str
     return (value, (labels or {}).get(value, value))
 
 
+def minutes_pair(minutes: int) -> tuple[str, str]:
+    """(minutes, a Chinese duration label) for select options: 90 -> ("90", "1 小时 30 分钟")."""
+    hours, rest = divmod(int(minutes), 60)
+    label = " ".join(
+        part for part in (f"{hours} 小时" if hours else "", f"{rest} 分钟" if rest else "") if part
+    )
+    return (str(minutes), label)
+
+
 templates = Jinja2Blocks(directory=TEMPLATES_DIR, context_processors=[_shell_context])
 templates.env.filters["local_time"] = local_time
 templates.env.globals["zone_name"] = zone_name
 templates.env.filters["label_pair"] = label_pair
 templates.env.filters["quantity"] = quantity
+templates.env.filters["minutes_pair"] = minutes_pair
 # Audit details show Chinese as Chinese, not \uXXXX escapes.
 templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
 templates.env.globals.update(
@@ -111,6 +121,7 @@ templates.env.globals.update(
     URGENCY_LABELS=getattr(messages, "URGENCY_LABELS", {}),
     BOOKING_KIND_LABELS=messages.BOOKING_KIND_LABELS,
     BOOKING_STATUS_LABELS=messages.BOOKING_STATUS_LABELS,
+    FORM_CHECK_MESSAGES=messages.FORM_CHECK_MESSAGES,
 )
 # Shared macros (csrf_field, form fields, pagination) as a global, so fragments see them too.
 templates.env.globals["ui"] = templates.env.get_template("_ui.html").module

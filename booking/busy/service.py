@@ -3,8 +3,10 @@
 A calendar keeps its source (.ics) and the window its busy times were stored for; a window
 outside it is expanded from the source on demand (cached per calendar version), so a recurring
 series blocks for as long as it recurs. Every read of a calendar runs in the sandbox (a worker
-process with a CPU and time budget), never on the event loop; polling fetches and parses
-outside any write transaction.
+process with a CPU and time budget), never on the event loop. Reading (checks, fetch, sandboxed parse:
+read_upload, read_feed, read_refresh) writes nothing and is done with no write lock held; the
+store (add_busy_calendar, store_refresh) is a short write of its own, for the web routes and
+for polling alike.
 """
 
 from __future__ import annotations
@@ -119,6 +121,77 @@ def _store(
     session.flush()
 
 
+@dataclass(frozen=True)
+class CalendarRead:
+    """A calendar checked and read in the sandbox, ready to be stored (nothing written yet)."""
+
+    expert_id: str
+    data: bytes
+    read: ical.BusyRead
+    window: tuple[datetime, datetime]
+    now: datetime
+
+
+def read_upload(
+    *, session: Session, expert_id: str, data: bytes, user: User, now: datetime | None = None
+) -> CalendarRead:
+    """Check an uploaded .ics and read it in the sandbox; writes nothing (no write lock needed)."""
+    require_expert_editor(user, expert_id)
+    get_expert(session=session, expert_id=expert_id)
+    now = now or utcnow()
+    window = _sync_window(session, expert_id, now)
+    return CalendarRead(
+        expert_id, data, _read(data, _reader(session, expert_id), *window), window, now
+    )
+
+
+def read_feed(
+    *,
+    session: Session,
+    expert_id: str,
+    url: str,
+    user: User,
+    now: datetime | None = None,
+    fetch: FetchIcs = fetch_ics,
+) -> CalendarRead:
+    """Check a feed registration, fetch the feed and read it in the sandbox; writes nothing."""
+    require_expert_editor(user, expert_id)
+    get_expert(session=session, expert_id=expert_id)
+    now = now or utcnow()
+    window = _sync_window(session, expert_id, now)
+    reader = _reader(session, expert_id)
+    data = _fetch(url, fetch)
+    return CalendarRead(expert_id, data, _read(data, reader, *window), window, now)
+
+
+def add_busy_calendar(
+    *, session: Session, read: CalendarRead, name: str, user: User, url: str | None = None
+) -> BusyCalendar:
+    """Store a calendar read by read_upload (url None) or read_feed (its url): the short write."""
+    require_expert_editor(user, read.expert_id)
+    calendar = BusyCalendar(
+        expert_id=read.expert_id,
+        source="feed" if url else "upload",
+        name=name[:100],
+        url=url,
+    )
+    session.add(calendar)
+    session.flush()
+    _store(session, calendar, read.data, read.read, read.window, read.now)
+    after: dict[str, object] = {"calendar_id": calendar.id, "intervals": len(read.read.intervals)}
+    if url:
+        after["url"] = url
+    record(
+        session=session,
+        actor=actor_for(user),
+        action="busy_calendar.register" if url else "busy_calendar.upload",
+        entity_type="expert",
+        entity_id=read.expert_id,
+        after=after,
+    )
+    return calendar
+
+
 def upload_busy_calendar(
     *,
     session: Session,
@@ -128,25 +201,10 @@ def upload_busy_calendar(
     user: User,
     now: datetime | None = None,
 ) -> BusyCalendar:
-    """Store an uploaded .ics and its busy times (checked fully before anything is stored)."""
-    require_expert_editor(user, expert_id)
-    get_expert(session=session, expert_id=expert_id)
-    now = now or utcnow()
-    window = _sync_window(session, expert_id, now)
-    read = _read(data, _reader(session, expert_id), *window)
-    calendar = BusyCalendar(expert_id=expert_id, source="upload", name=name[:100])
-    session.add(calendar)
-    session.flush()
-    _store(session, calendar, data, read, window, now)
-    record(
-        session=session,
-        actor=actor_for(user),
-        action="busy_calendar.upload",
-        entity_type="expert",
-        entity_id=expert_id,
-        after={"calendar_id": calendar.id, "intervals": len(read.intervals)},
-    )
-    return calendar
+    """Store an uploaded .ics and its busy times (checked fully before anything is stored), in
+    one session; the web routes read first and store in a separate short write."""
+    read = read_upload(session=session, expert_id=expert_id, data=data, user=user, now=now)
+    return add_busy_calendar(session=session, read=read, name=name, user=user)
 
 
 def _fetch(url: str, fetch: FetchIcs) -> bytes:
@@ -168,26 +226,10 @@ def register_busy_feed(
     now: datetime | None = None,
     fetch: FetchIcs = fetch_ics,
 ) -> BusyCalendar:
-    """Register an ICS feed URL; it is fetched once now and stored only if it reads cleanly."""
-    require_expert_editor(user, expert_id)
-    get_expert(session=session, expert_id=expert_id)
-    now = now or utcnow()
-    window = _sync_window(session, expert_id, now)
-    data = _fetch(url, fetch)
-    read = _read(data, _reader(session, expert_id), *window)
-    calendar = BusyCalendar(expert_id=expert_id, source="feed", name=name[:100], url=url)
-    session.add(calendar)
-    session.flush()
-    _store(session, calendar, data, read, window, now)
-    record(
-        session=session,
-        actor=actor_for(user),
-        action="busy_calendar.register",
-        entity_type="expert",
-        entity_id=expert_id,
-        after={"calendar_id": calendar.id, "url": url, "intervals": len(read.intervals)},
-    )
-    return calendar
+    """Register an ICS feed URL; it is fetched once now and stored only if it reads cleanly (in
+    one session; the web routes fetch first and store in a separate short write)."""
+    read = read_feed(session=session, expert_id=expert_id, url=url, user=user, now=now, fetch=fetch)
+    return add_busy_calendar(session=session, read=read, name=name, user=user, url=url)
 
 
 def list_busy_calendars(*, session: Session, expert_id: str, user: User) -> list[BusyCalendar]:
@@ -230,29 +272,51 @@ def delete_busy_calendar(*, session: Session, expert_id: str, calendar_id: int, 
     )
 
 
-def refresh_busy_feed(
+@dataclass(frozen=True)
+class RefreshRead:
+    """A calendar's source fetched (feed) or taken (upload) and read again; nothing written."""
+
+    calendar_id: int
+    read: CalendarRead | None  # None: nothing to read (an upload without a stored source)
+    error: str | None = None
+
+
+def read_refresh(
     *,
     session: Session,
     calendar: BusyCalendar,
     now: datetime | None = None,
     fetch: FetchIcs = fetch_ics,
-) -> BusyCalendar:
-    """Refresh one calendar now: a feed is fetched again, an upload re-read from its source for
-    the current window; on failure the previous busy times stay and the error is recorded."""
+) -> RefreshRead:
+    """Fetch a feed again (an upload: its source) and read it for the current window; a
+    failure is kept as the error to record. Writes nothing (no write lock needed)."""
     now = now or utcnow()
     window = _sync_window(session, calendar.expert_id, now)
     reader = _reader(session, calendar.expert_id)
+    calendar_id = calendar.id or 0
     try:
         data = _source_now(calendar.source, calendar.url, calendar.source_ics, fetch)
         if data is None:
-            return calendar
+            return RefreshRead(calendar_id, None)
         read = _read(data, reader, *window)
     except InvalidInput as error:
-        calendar.last_error = error.message[:500]
+        return RefreshRead(calendar_id, None, error.message[:500])
+    return RefreshRead(calendar_id, CalendarRead(calendar.expert_id, data, read, window, now))
+
+
+def store_refresh(*, session: Session, refresh: RefreshRead) -> BusyCalendar | None:
+    """Store what read_refresh found: the new busy times, or the error beside the previous ones
+    (which stay). None when the calendar was deleted meanwhile."""
+    calendar = session.get(BusyCalendar, refresh.calendar_id)
+    if calendar is None:
+        return None
+    if refresh.error is not None:
+        calendar.last_error = refresh.error
         session.add(calendar)
         session.flush()
-        return calendar
-    _store(session, calendar, data, read, window, now)
+    elif refresh.read is not None:
+        read = refresh.read
+        _store(session, calendar, read.data, read.read, read.window, read.now)
     return calendar
 
 
@@ -293,15 +357,14 @@ def poll_busy_feeds(
             read = _read(data, readers[expert_id], *windows[expert_id])
         except InvalidInput as rejected:
             error = rejected.message[:500]
+        refresh = RefreshRead(
+            calendar_id,
+            None if error else CalendarRead(expert_id, data, read, windows[expert_id], now),
+            error,
+        )
         with serialized_session(engine) as session:
-            calendar = session.get(BusyCalendar, calendar_id)
-            if calendar is None:  # deleted meanwhile
+            if store_refresh(session=session, refresh=refresh) is None:  # deleted meanwhile
                 continue
-            if error is None:
-                _store(session, calendar, data, read, windows[expert_id], now)
-            else:
-                calendar.last_error = error
-                session.add(calendar)
         if error is None:
             report.refreshed += 1
         else:

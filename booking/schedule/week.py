@@ -139,3 +139,46 @@ def next_slots(
         if len(chosen) == count:
             break
     return chosen
+
+
+@dataclass(frozen=True)
+class FreeThisWeek:
+    count: int  # one-hour slots that do not overlap, from now to Sunday
+    first: datetime  # the earliest of them, local time
+
+
+def free_this_week(
+    *, session: Session, expert_id: str, now: datetime | None = None
+) -> FreeThisWeek | None:
+    """The expert's free one-hour time for the rest of the current week, or None if none."""
+    now = now or utcnow()
+    today = now.astimezone(LOCAL_TZ).date()
+    sunday = monday_of(today) + timedelta(days=6)
+    slots = list_slots(
+        session=session,
+        expert_id=expert_id,
+        start_day=today,
+        end_day=sunday,
+        duration_minutes=60,
+        now=now,
+    )
+    apart: list[tuple[datetime, datetime]] = []
+    for start, end in slots:
+        if start.astimezone(LOCAL_TZ).date() > sunday:
+            break
+        if not apart or start >= apart[-1][1]:
+            apart.append((start, end))
+    if not apart:
+        return None
+    return FreeThisWeek(count=len(apart), first=apart[0][0].astimezone(LOCAL_TZ))
+
+
+def free_this_week_reason(
+    *, session: Session, expert_id: str, now: datetime | None = None
+) -> str | None:
+    """A search hit's reason 本周有空 (how many free hours, the earliest), or None."""
+    free = free_this_week(session=session, expert_id=expert_id, now=now)
+    if free is None:
+        return None
+    when = f"{messages.WEEKDAY_NAMES[free.first.weekday()]} {free.first:%H:%M}"
+    return messages.REASON_FREE_THIS_WEEK.format(count=free.count, when=when)

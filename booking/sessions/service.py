@@ -76,6 +76,42 @@ def create_booking(
         raise Forbidden(messages.FORBIDDEN)
     if district_id is None:
         raise InvalidInput(messages.BOOKING_NEEDS_DISTRICT)
+    return _book(session, data, district_id=district_id, user=user, now=now)
+
+
+def book_offered_time(
+    *,
+    session: Session,
+    data: BookingCreate,
+    district_id: int,
+    requested_by_user_id: int | None,
+    user: User,
+    now: datetime | None = None,
+) -> Booking:
+    """The expert side books a time it offered for a district's request for a time: the district
+    asked for this window, so the session is confirmed at once (the district may still cancel)."""
+    return _book(
+        session,
+        data,
+        district_id=district_id,
+        user=user,
+        now=now or utcnow(),
+        created_by_user_id=requested_by_user_id,
+        status=BookingStatus.confirmed,
+    )
+
+
+def _book(
+    session: Session,
+    data: BookingCreate,
+    *,
+    district_id: int,
+    user: User,
+    now: datetime,
+    created_by_user_id: int | None = None,
+    status: BookingStatus = BookingStatus.requested,
+) -> Booking:
+    """Check the expert, the slot and the linked request, then write, audit and notify."""
     if session.get(District, district_id) is None:
         raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=district_id))
     expert = lock_expert(session, data.expert_id)
@@ -91,7 +127,7 @@ def create_booking(
         )
     check_slot(session, expert, data.start, data.end, now=now, kind=data.kind)
     if data.request_id is not None:
-        _check_request(session, data.request_id, district_id)
+        check_request(session, data.request_id, district_id)
     booking = Booking(
         uid=ical.session_uid(uuid.uuid4().hex),
         expert_id=expert.id,
@@ -104,7 +140,8 @@ def create_booking(
         start_at=data.start,
         end_at=data.end,
         capacity=data.capacity,
-        created_by_user_id=user.id,
+        status=status.value,
+        created_by_user_id=created_by_user_id or user.id,
         created_at=now,
         updated_at=now,
     )
@@ -117,13 +154,16 @@ def create_booking(
         entity_id=str(booking.id),
         after=snapshot(booking),
     )
-    notify(session, booking, "request", sides=("expert", "district"))
+    if status == BookingStatus.confirmed:
+        notify(session, booking, "confirmation")
+    else:
+        notify(session, booking, "request", sides=("expert", "district"))
     if booking.request_id is not None:
         _schedule_request(session, booking.request_id, user)
     return booking
 
 
-def _check_request(session: Session, request_id: int, district_id: int) -> None:
+def check_request(session: Session, request_id: int, district_id: int) -> None:
     """A booking may name only an open request of the district it is booked for."""
     request = session.get(DistrictRequest, request_id)
     if request is None or request.district_id != district_id:

@@ -12,12 +12,13 @@ from sqlmodel import Session, col, func, or_, select
 from marketplace import messages
 from marketplace.accounts.contact import Email, Phone, TimeZoneName
 from marketplace.accounts.models import User, UserPublic
-from marketplace.accounts.service import _hasher, set_password
+from marketplace.accounts.service import _hasher, check_password_policy, hash_password, set_password
 from marketplace.audit.service import Actor, record
 from marketplace.clock import DEFAULT_ZONE
+from marketplace.db import write_later
 from marketplace.districts.models import District
 from marketplace.districts.service import find_district
-from marketplace.errors import Forbidden, InvalidInput, NotFound
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.service import get_expert
 from marketplace.login_sessions.service import revoke_all_sessions
 from marketplace.vocabulary import Role
@@ -241,7 +242,13 @@ def reset_password(*, session: Session, user_id: int, actor: Actor) -> Temporary
 
 
 def change_own_password(*, session: Session, user: User, data: PasswordChange) -> User:
-    """Change one's own password (the current one first); other sessions and tokens end."""
+    """Change one's own password (the current one first); other sessions and tokens end.
+
+    The slow part reads only: the current password is verified and the new one checked and
+    hashed (Argon2) before any write; the short write follows (write_later: after the read,
+    in the write queue's turn, when `session` defers writes). Returns the account as it is
+    after the write, to open the fresh session or token on.
+    """
     valid, _ = _hasher().verify_and_update(data.old_password, user.password_hash)
     if not valid:
         raise InvalidInput(
@@ -251,18 +258,36 @@ def change_own_password(*, session: Session, user: User, data: PasswordChange) -
         raise InvalidInput(
             messages.PASSWORD_SAME_AS_OLD, code="password_unchanged", field="password"
         )
-    actor = Actor(label=user.username, user_id=user.id)
-    set_password(session=session, user=user, password=data.new_password, actor=actor)
-    user.must_change_password = False
-    session.add(user)
-    record(
-        session=session,
-        actor=actor,
-        action="user.password_change",
-        entity_type="user",
-        entity_id=str(user.id),
-    )
-    return user
+    check_password_policy(data.new_password, user_inputs=(user.username, user.display_name))
+    new_hash = hash_password(data.new_password)
+    user_id, read_version = user.id, user.token_version
+    actor = Actor(label=user.username, user_id=user_id)
+
+    def write(target: Session) -> None:
+        row = target.get(User, user_id)
+        # Someone else changed or reset the password (or ended the account) meanwhile.
+        if row is None or not row.is_active or row.token_version != read_version:
+            raise Conflict(messages.PASSWORD_CHANGED_MEANWHILE, code="password_changed_meanwhile")
+        row.password_hash = new_hash
+        row.must_change_password = False
+        target.add(row)
+        revoke_all_sessions(session=target, user=row, actor=actor, reason="password")
+        record(
+            session=target,
+            actor=actor,
+            action="user.password_change",
+            entity_type="user",
+            entity_id=str(user_id),
+        )
+
+    write_later(session, write)
+    if user.token_version != read_version:  # written at once (a session that does not defer)
+        return user
+    after = User.model_validate(user.model_dump())
+    after.password_hash = new_hash
+    after.must_change_password = False
+    after.token_version = read_version + 1
+    return after
 
 
 class UserPage(BaseModel):

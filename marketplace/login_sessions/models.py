@@ -32,11 +32,11 @@ class LoginSession(SQLModel, table=True):
 
 
 class LoginFailure(SQLModel, table=True):
-    """One failed login, counted per username and per client address (shared by all workers)."""
+    """One failed login, counted per username at an address, per username and per address."""
 
     __tablename__ = "login_failure"
     __table_args__ = (Index("ix_login_failure_scope_key_failed_at", "scope", "key", "failed_at"),)
     id: int | None = Field(default=None, primary_key=True)
-    scope: str = Field(max_length=8)  # "user" or "address"
+    scope: str = Field(max_length=8)  # "pair" (username at an address), "user" or "address"
     key: str = Field(max_length=128)
     failed_at: datetime = Field(default_factory=utcnow, index=True)

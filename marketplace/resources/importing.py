@@ -15,11 +15,14 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.audit.service import Actor, record
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.errors import DomainError
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import find_personal_data
-from marketplace.resources.files import FileStore, detect_type, extract_text, safe_filename
+from marketplace.resources.antivirus import Antivirus
+from marketplace.resources.files import FileStore
 from marketplace.resources.models import (
     Resource,
     ResourceCreate,
@@ -31,6 +34,7 @@ from marketplace.resources.service import (
     check_references,
     expert_names,
     finding_kinds,
+    prepare_file,
 )
 from marketplace.validation import describe_error
 
@@ -40,6 +44,8 @@ EXPORT_FIELDS = tuple(f for f in ResourceCreate.model_fields if f != "privacy")
 class ImportLine(ResourceCreate):
     publish: bool = False
     files: list[str] = pydantic.Field(default_factory=list, max_length=10)
+    # Lines exported before access followed the publishing center named a city: its center.
+    region_city_id: int | None = None
 
 
 @dataclass
@@ -53,30 +59,43 @@ def _validation_message(exc: pydantic.ValidationError) -> str:
     return describe_error(exc.errors()[0])
 
 
-def _attach(
-    session: Session, resource: Resource, path: Path, store: FileStore, max_bytes: int
+def _attach(  # noqa: PLR0913 - the file and the limits it is checked against
+    session: Session,
+    resource: Resource,
+    path: Path,
+    store: FileStore,
+    max_bytes: int,
+    antivirus: Antivirus | None,
 ) -> None:
-    data = path.read_bytes()
-    if len(data) > max_bytes:
-        raise DomainError(messages.RESOURCE_FILE_TOO_LARGE.format(mb=max_bytes // 1024 // 1024))
-    media_type = detect_type(data)
-    extracted = extract_text(data, media_type)
-    findings = find_personal_data(extracted.text)
-    if findings:
-        raise DomainError(
-            messages.RESOURCE_FILE_PERSONAL_DATA.format(kinds=finding_kinds(findings))
-        )
+    prepared = prepare_file(
+        filename=path.name, data=path.read_bytes(), max_bytes=max_bytes, antivirus=antivirus
+    )
     session.add(
         ResourceFile(
             resource_id=resource.id,  # type: ignore[arg-type]
-            sha256=store.put(data),
-            filename=safe_filename(path.name, media_type),
-            media_type=media_type,
-            size=len(data),
-            text=extracted.text,
-            text_status=extracted.status,
+            sha256=store.put(prepared.data),
+            filename=prepared.filename,
+            media_type=prepared.media_type,
+            size=len(prepared.data),
+            text=prepared.text,
+            text_status=prepared.text_status,
         )
     )
+
+
+def _center_of(session: Session, center_id: int | None, city_id: int | None) -> int | None:
+    """The publishing center of an imported line: its own, a legacy city's, else the province's."""
+    if center_id is not None:
+        return center_id
+    if city_id is not None:
+        center = session.exec(
+            select(ResourceCenter).where(ResourceCenter.city_id == city_id)
+        ).first()
+        if center is None:
+            raise DomainError(messages.RESOURCE_UNKNOWN_CENTER.format(id=city_id))
+        return center.id
+    province = province_center(session=session)
+    return province.id if province else None
 
 
 def import_line(
@@ -87,6 +106,7 @@ def import_line(
     store: FileStore,
     actor: Actor,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    antivirus: Antivirus | None = None,
 ) -> str:
     """Import one line; returns "created" or "unchanged" (same kind and title already there)."""
     try:
@@ -100,8 +120,9 @@ def import_line(
     ).first()
     if existing is not None:
         return "unchanged"
-    fields = line.model_dump(exclude={"privacy", "publish", "files"}, mode="json")
+    fields = line.model_dump(exclude={"privacy", "publish", "files", "region_city_id"}, mode="json")
     check_references(session, fields)
+    fields["center_id"] = _center_of(session, fields["center_id"], line.region_city_id)
     text = " ".join([line.title, line.summary, line.body])
     findings = find_personal_data(text)
     if findings:
@@ -118,7 +139,7 @@ def import_line(
         path = (base / name).resolve()
         if not path.is_file():
             raise DomainError(f"找不到文件：{name}")
-        _attach(session, resource, path, store, max_bytes)
+        _attach(session, resource, path, store, max_bytes, antivirus)
     if line.publish:
         now = utcnow()
         resource.status = ResourceStatus.published.value
@@ -142,7 +163,12 @@ def jsonl_files(source: Path) -> list[Path]:
 
 
 def import_resources(
-    *, session: Session, source: Path, store: FileStore, actor: Actor
+    *,
+    session: Session,
+    source: Path,
+    store: FileStore,
+    actor: Actor,
+    antivirus: Antivirus | None = None,
 ) -> ImportReport:
     """Every line of the JSONL file(s); a bad line is reported by number and changes nothing."""
     report = ImportReport()
@@ -153,7 +179,12 @@ def import_resources(
             savepoint = session.begin_nested()
             try:
                 outcome = import_line(
-                    session=session, raw=raw, base=path.parent, store=store, actor=actor
+                    session=session,
+                    raw=raw,
+                    base=path.parent,
+                    store=store,
+                    actor=actor,
+                    antivirus=antivirus,
                 )
             except DomainError as exc:
                 savepoint.rollback()

@@ -39,7 +39,7 @@ class Audience(StrEnum):
 
 class Access(StrEnum):
     all = "all"  # every district
-    region = "region"  # the districts of one city
+    region = "region"  # the districts of the publishing center's region
     staff = "staff"  # resource-center staff only
 
 
@@ -84,8 +84,9 @@ class Resource(SQLModel, table=True):
     center_id: int | None = Field(default=None, foreign_key="resource_center.id", index=True)
     center: str = Field(default="", max_length=128)
     licence: str = Field(default="", max_length=200)
+    # "region": the publishing center's region (the province center: every district; a city
+    # center: its city's districts).
     access: str = Field(default=Access.all.value, max_length=16)
-    region_city_id: int | None = Field(default=None, foreign_key="city.id")
     video_url: str = Field(default="", max_length=500)
     # Assessment scales.
     scale_abbreviation: str = Field(default="", max_length=32)
@@ -98,6 +99,9 @@ class Resource(SQLModel, table=True):
     privacy_confirmed: bool = False
     submitted_by: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     decision_reason: str = Field(default="", max_length=1000)
+    # Why this version differs from the previous one (the author's words, for the history).
+    change_reason: str = Field(default="", max_length=1000)
+    published_by: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     submitted_at: datetime | None = None
@@ -151,7 +155,8 @@ class ResourceCreate(_Fields):
     center: str = pydantic.Field(default="", max_length=128)
     licence: str = pydantic.Field(default="", max_length=200)
     access: Access = Access.all
-    region_city_id: int | None = None
+    # The publishing center (default: the submitter's own, else the province's).
+    center_id: int | None = None
     video_url: str = pydantic.Field(default="", max_length=500)
     scale_abbreviation: str = pydantic.Field(default="", max_length=32)
     scale_items: int | None = pydantic.Field(default=None, ge=1, le=2000)
@@ -164,8 +169,6 @@ class ResourceCreate(_Fields):
 
     @model_validator(mode="after")
     def _consistent(self) -> ResourceCreate:
-        if self.access == Access.region and self.region_city_id is None:
-            raise ValueError("按地区开放的资料须选择城市")
         if self.video_url and not self.video_url.startswith(("https://", "http://")):
             raise ValueError("视频链接须以 http:// 或 https:// 开头")
         return self
@@ -179,6 +182,8 @@ class ResourceUpdate(_Fields):
     specialties: list[str] | None = pydantic.Field(default=None, max_length=12)
     author_names: list[str] | None = pydantic.Field(default=None, max_length=10)
     licence: str | None = pydantic.Field(default=None, max_length=200)
+    access: Access | None = None
+    center_id: int | None = None
     video_url: str | None = pydantic.Field(default=None, max_length=500)
     scale_abbreviation: str | None = pydantic.Field(default=None, max_length=32)
     scale_items: int | None = pydantic.Field(default=None, ge=1, le=2000)
@@ -186,7 +191,19 @@ class ResourceUpdate(_Fields):
     scale_minutes: int | None = pydantic.Field(default=None, ge=1, le=600)
     scale_norm_source: str | None = pydantic.Field(default=None, max_length=300)
     scale_scoring_notes: str | None = pydantic.Field(default=None, max_length=4000)
+    licensed_by_service_id: int | None = None
+    change_reason: str | None = pydantic.Field(default=None, max_length=1000)
     privacy: PrivacyChoice | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResourceUpdate:
+        if self.video_url and not self.video_url.startswith(("https://", "http://")):
+            raise ValueError("视频链接须以 http:// 或 https:// 开头")
+        return self
+
+
+class VersionBody(_Fields):
+    change_reason: str = pydantic.Field(default="", max_length=1000)
 
 
 class SubmitBody(_Fields):
@@ -230,7 +247,6 @@ class ResourcePublic(BaseModel):
     center: str
     licence: str
     access: Access
-    region_city_id: int | None
     video_url: str
     scale_abbreviation: str
     scale_items: int | None
@@ -240,6 +256,7 @@ class ResourcePublic(BaseModel):
     scale_scoring_notes: str
     licensed_by_service_id: int | None
     decision_reason: str
+    change_reason: str = ""
     files: list[ResourceFilePublic]
     created_at: datetime
     updated_at: datetime

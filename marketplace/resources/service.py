@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, roles_with, sees_everything
+from marketplace.accounts.permissions import Action, can, covers_center, sees_everything
 from marketplace.audit.service import Actor, record
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import label as center_label
@@ -22,6 +25,7 @@ from marketplace.experts.models import Expert
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import Finding, find_personal_data, mask
 from marketplace.requests.models import PrivacyChoice
+from marketplace.resources.antivirus import Antivirus
 from marketplace.resources.files import FileStore, detect_type, extract_text, safe_filename
 from marketplace.resources.models import (
     EDITABLE,
@@ -41,16 +45,29 @@ from marketplace.services.models import ProcuredService
 from marketplace.specialties.models import Specialty
 from marketplace.vocabulary import Role
 
-STAFF_ROLES = roles_with(Action.resource_manage)
-SUBMITTER_ROLES = (*STAFF_ROLES, Role.expert.value)
 MAX_FILES = 10
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 SCREENED_FIELDS = ("title", "summary", "body")
 
 
 def is_staff(user: User) -> bool:
-    """Whether `user` reviews and publishes the library (the policy's `resource.manage`)."""
+    """Whether `user` reviews the whole library (province staff and admins)."""
     return sees_everything(user, Action.resource_manage)
+
+
+def is_reviewer(user: User) -> bool:
+    """Whether `user` reviews some of the library (province staff, or a city center's)."""
+    return can(user, Action.resource_manage)
+
+
+def reviews(session: Session, user: User, resource: Resource) -> bool:
+    """Whether `user` reviews `resource`: province staff all, a city center's staff what is
+    published by or for their center."""
+    return covers_center(session, user, Action.resource_manage, center_id=resource.center_id)
+
+
+def can_submit(user: User) -> bool:
+    return can(user, Action.resource_submit)
 
 
 def is_author(user: User, resource: Resource) -> bool:
@@ -60,26 +77,53 @@ def is_author(user: User, resource: Resource) -> bool:
     return user.expert_id is not None and user.expert_id in resource.author_expert_ids
 
 
-def city_of(session: Session, user: User) -> int | None:
-    if user.district_id is None:
-        return None
-    district = session.get(District, user.district_id)
-    return district.city_id if district else None
+def open_centers(session: Session, user: User) -> frozenset[int]:
+    """The centers whose region holds `user`: a coordinator's city center and province center;
+    a center user's own center and the province center above it."""
+    if user.district_id is not None:
+        district = session.get(District, user.district_id)
+        city = session.get(City, district.city_id) if district else None
+        if city is None:
+            return frozenset()
+        rows = session.exec(
+            select(ResourceCenter.id).where(
+                or_(
+                    ResourceCenter.city_id == city.id,
+                    and_(
+                        col(ResourceCenter.city_id).is_(None),
+                        ResourceCenter.province_id == city.province_id,
+                    ),
+                )
+            )
+        ).all()
+        return frozenset(i for i in rows if i is not None)
+    own = session.get(ResourceCenter, user.center_id) if user.center_id else None
+    if own is None:
+        return frozenset()
+    rows = session.exec(
+        select(ResourceCenter.id).where(
+            col(ResourceCenter.city_id).is_(None), ResourceCenter.province_id == own.province_id
+        )
+    ).all()
+    return frozenset({own.id, *(i for i in rows if i is not None)})  # type: ignore[arg-type]
 
 
-def can_see(session: Session, user: User, resource: Resource) -> bool:
-    """Staff see everything; authors their own; others published material open to them."""
-    if is_staff(user) or is_author(user, resource):
+def can_see(
+    session: Session, user: User, resource: Resource, centers: frozenset[int] | None = None
+) -> bool:
+    """Reviewers and authors see everything of theirs; others the published material open to
+    them: to all, to the publishing center's region when they are in it, or to staff."""
+    if is_author(user, resource) or reviews(session, user, resource):
         return True
     if resource.status != ResourceStatus.published.value:
         return False
     if resource.access == Access.all.value:
         return True
+    if centers is None:
+        centers = open_centers(session, user)
     if resource.access == Access.region.value:
-        return user.role == Role.district.value and city_of(session, user) == (
-            resource.region_city_id
-        )
-    return False
+        return resource.center_id in centers
+    return is_reviewer(user) and resource.center_id in centers
 
 
 def _actor(user: User) -> Actor:
@@ -104,7 +148,7 @@ def get_resource(*, session: Session, resource_id: int, user: User) -> Resource:
 
 def _editable_by(session: Session, user: User, resource_id: int) -> Resource:
     resource = get_resource(session=session, resource_id=resource_id, user=user)
-    if not (is_staff(user) or is_author(user, resource)):
+    if not (reviews(session, user, resource) or is_author(user, resource)):
         raise Forbidden(messages.FORBIDDEN)
     if resource.status not in EDITABLE:
         raise Conflict(
@@ -114,6 +158,11 @@ def _editable_by(session: Session, user: User, resource_id: int) -> Resource:
             details={"code": "not_editable", "field": "status"},
         )
     return resource
+
+
+def editable_resource(*, session: Session, resource_id: int, user: User) -> Resource:
+    """A draft (or one returned for changes) that `user` may edit: its author or reviewer."""
+    return _editable_by(session, user, resource_id)
 
 
 def check_references(session: Session, fields: dict) -> None:
@@ -137,16 +186,16 @@ def check_references(session: Session, fields: dict) -> None:
                 messages.RESOURCE_UNKNOWN_EXPERTS.format(ids="、".join(unknown)),
                 details={"field": "author_expert_ids"},
             )
-    city_id = fields.get("region_city_id")
-    if city_id is not None and session.get(City, city_id) is None:
-        raise InvalidInput(
-            messages.RESOURCE_UNKNOWN_CITY.format(id=city_id), details={"field": "region_city_id"}
-        )
     service_id = fields.get("licensed_by_service_id")
     if service_id is not None and session.get(ProcuredService, service_id) is None:
         raise InvalidInput(
             messages.RESOURCE_UNKNOWN_SERVICE.format(id=service_id),
             details={"field": "licensed_by_service_id"},
+        )
+    center_id = fields.get("center_id")
+    if center_id is not None and session.get(ResourceCenter, center_id) is None:
+        raise InvalidInput(
+            messages.RESOURCE_UNKNOWN_CENTER.format(id=center_id), details={"field": "center_id"}
         )
 
 
@@ -183,7 +232,7 @@ def _screen_fields(resource: Resource, choice: PrivacyChoice | None, message: st
 
 def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Resource:
     """A draft submitted by an expert (named among its authors) or by staff."""
-    if user.role not in SUBMITTER_ROLES:
+    if not can_submit(user):
         raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
     fields = data.model_dump(exclude={"privacy"}, mode="json")
     fields["specialties"] = list(dict.fromkeys(fields["specialties"]))
@@ -191,10 +240,8 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
         authors = [user.expert_id, *fields["author_expert_ids"]]
         fields["author_expert_ids"] = list(dict.fromkeys(authors))
     check_references(session, fields)
-    if fields["access"] != Access.region.value:
-        fields["region_city_id"] = None
     resource = Resource(**fields, submitted_by=user.id)
-    publisher = publishing_center(session, user)
+    publisher = _publisher(session, user, resource.center_id)
     if publisher is not None:
         resource.center_id = publisher.id
         resource.center = resource.center or center_label(publisher)
@@ -224,6 +271,30 @@ def publishing_center(session: Session, user: User) -> ResourceCenter | None:
     return own or province_center(session=session)
 
 
+def _publisher(session: Session, user: User, chosen: int | None) -> ResourceCenter | None:
+    """The chosen publishing center, which a city center's staff may only choose as their own;
+    by default the submitter's own center, else the province's."""
+    if chosen is None:
+        return publishing_center(session, user)
+    if not (is_staff(user) or user.center_id is None or chosen == user.center_id):
+        raise InvalidInput(messages.RESOURCE_CENTER_NOT_YOURS, details={"field": "center_id"})
+    return session.get(ResourceCenter, chosen)
+
+
+def center_choices(session: Session, user: User) -> list[ResourceCenter]:
+    """The centers `user` may publish under (province first, then the cities)."""
+    rows = list(
+        session.exec(
+            select(ResourceCenter).order_by(
+                col(ResourceCenter.city_id).is_not(None), col(ResourceCenter.id)
+            )
+        ).all()
+    )
+    if is_staff(user) or user.center_id is None:
+        return rows
+    return [c for c in rows if c.id == user.center_id]
+
+
 def expert_names(session: Session, expert_ids: list[str]) -> list[str]:
     if not expert_ids:
         return []
@@ -240,6 +311,12 @@ def update_resource(
     resource = _editable_by(session, user, resource_id)
     changes = data.model_dump(exclude_unset=True, exclude={"privacy"}, mode="json")
     check_references(session, changes)
+    if changes.get("center_id") not in (None, resource.center_id):
+        publisher = _publisher(session, user, changes["center_id"])
+        if publisher is not None and resource.center == center_label_of(session, resource):
+            changes["center"] = center_label(publisher)
+    elif "center_id" in changes:
+        del changes["center_id"]
     for key, value in changes.items():
         setattr(resource, key, value)
     _screen_fields(resource, data.privacy, messages.RESOURCE_PRIVACY_FINDINGS)
@@ -248,19 +325,27 @@ def update_resource(
     return resource
 
 
-def add_file(
+@dataclass(frozen=True)
+class PreparedFile:
+    """An upload that passed every check that needs no database (size, type from content, the
+    virus scan, text extraction, student data): ready to store."""
+
+    data: bytes
+    filename: str
+    media_type: str
+    text: str
+    text_status: str
+
+
+def prepare_file(
     *,
-    session: Session,
-    resource_id: int,
-    user: User,
     filename: str,
     data: bytes,
-    store: FileStore,
     max_bytes: int = DEFAULT_MAX_BYTES,
     extract_seconds: float | None = None,
-) -> ResourceFile:
-    """Check, extract and store one file of a draft; nothing is stored when it is refused."""
-    resource = _editable_by(session, user, resource_id)
+    antivirus: Antivirus | None = None,
+) -> PreparedFile:
+    """Check, scan and extract one upload (slow: call it holding no write lock)."""
     if len(data) > max_bytes:
         raise InvalidInput(
             messages.RESOURCE_FILE_TOO_LARGE.format(mb=round(max_bytes / 1024 / 1024, 1)),
@@ -268,16 +353,9 @@ def add_file(
         )
     if not data:
         raise InvalidInput(messages.RESOURCE_FILE_EMPTY, details={"field": "file"})
-    count = session.exec(
-        select(func.count())
-        .select_from(ResourceFile)
-        .where(ResourceFile.resource_id == resource.id)
-    ).one()
-    if count >= MAX_FILES:
-        raise InvalidInput(
-            messages.RESOURCE_FILE_TOO_MANY.format(count=MAX_FILES), details={"field": "file"}
-        )
     media_type = detect_type(data)
+    if antivirus is not None:
+        antivirus.check(data)
     extracted = (
         extract_text(data, media_type)
         if extract_seconds is None
@@ -293,15 +371,38 @@ def add_file(
                 "privacy": [f.as_dict() for f in findings],
             },
         )
-    digest = store.put(data)
+    return PreparedFile(
+        data=data,
+        filename=safe_filename(filename, media_type),
+        media_type=media_type,
+        text=extracted.text,
+        text_status=extracted.status,
+    )
+
+
+def attach_file(
+    *, session: Session, resource_id: int, user: User, prepared: PreparedFile, store: FileStore
+) -> ResourceFile:
+    """Store a prepared upload as a file of a draft `user` may edit."""
+    resource = _editable_by(session, user, resource_id)
+    count = session.exec(
+        select(func.count())
+        .select_from(ResourceFile)
+        .where(ResourceFile.resource_id == resource.id)
+    ).one()
+    if count >= MAX_FILES:
+        raise InvalidInput(
+            messages.RESOURCE_FILE_TOO_MANY.format(count=MAX_FILES), details={"field": "file"}
+        )
+    digest = store.put(prepared.data)
     row = ResourceFile(
         resource_id=resource.id,  # type: ignore[arg-type]
         sha256=digest,
-        filename=safe_filename(filename, media_type),
-        media_type=media_type,
-        size=len(data),
-        text=extracted.text,
-        text_status=extracted.status,
+        filename=prepared.filename,
+        media_type=prepared.media_type,
+        size=len(prepared.data),
+        text=prepared.text,
+        text_status=prepared.text_status,
     )
     session.add(row)
     resource.updated_at = utcnow()
@@ -316,6 +417,25 @@ def add_file(
         after={"file": row.filename, "sha256": digest, "text_status": row.text_status},
     )
     return row
+
+
+def remove_file(*, session: Session, resource_id: int, file_id: int, user: User) -> None:
+    """Take a file off a draft (its blob stays: other versions may share it)."""
+    resource = _editable_by(session, user, resource_id)
+    row = session.get(ResourceFile, file_id)
+    if row is None or row.resource_id != resource.id:
+        raise InvalidInput(messages.RESOURCE_REMOVE_FILE_UNKNOWN, details={"field": "file"})
+    session.delete(row)
+    resource.updated_at = utcnow()
+    session.add(resource)
+    record(
+        session=session,
+        actor=_actor(user),
+        action="resource.file_remove",
+        entity_type="resource",
+        entity_id=str(resource.id),
+        before={"file": row.filename, "sha256": row.sha256},
+    )
 
 
 def files_of(session: Session, resource_ids: list[int]) -> dict[int, list[ResourceFile]]:
@@ -379,17 +499,26 @@ def _audit(session: Session, user: User, resource: Resource, action: str, **afte
     )
 
 
-def _staff_only(user: User) -> None:
-    if not is_staff(user):
+def _reviewed_by(session: Session, user: User, resource_id: int) -> Resource:
+    """The resource, if `user` reviews it (Forbidden otherwise)."""
+    if not is_reviewer(user):
         raise Forbidden(messages.FORBIDDEN)
+    resource = _get(session, resource_id)
+    if not reviews(session, user, resource):
+        raise Forbidden(messages.RESOURCE_NOT_YOUR_CENTER)
+    return resource
+
+
+def center_label_of(session: Session, resource: Resource) -> str:
+    center = session.get(ResourceCenter, resource.center_id) if resource.center_id else None
+    return center_label(center) if center else ""
 
 
 def publish_resource(
     *, session: Session, resource_id: int, user: User, privacy: PrivacyChoice | None = None
 ) -> Resource:
-    """Publish a submitted version (staff); it supersedes the lineage's published one."""
-    _staff_only(user)
-    resource = _get(session, resource_id)
+    """Publish a submitted version (its reviewers); it supersedes the lineage's published one."""
+    resource = _reviewed_by(session, user, resource_id)
     _require_status(resource, ResourceStatus.submitted.value)
     if resource.kind == ResourceKind.case.value:
         findings = find_personal_data(_screened_text(session, resource))
@@ -417,6 +546,7 @@ def publish_resource(
         enqueue(session=session, entity_type="resource", entity_id=str(previous.id))
     resource.status = ResourceStatus.published.value
     resource.published_at = resource.updated_at = now
+    resource.published_by = user.id
     resource.decision_reason = ""
     session.add(resource)
     enqueue(session=session, entity_type="resource", entity_id=str(resource.id))
@@ -427,9 +557,9 @@ def publish_resource(
 def decide_resource(
     *, session: Session, resource_id: int, user: User, decision: str, reason: str
 ) -> Resource:
-    """Return a submitted version for changes, reject it, or retire a published one (staff)."""
-    _staff_only(user)
-    resource = _get(session, resource_id)
+    """Return a submitted version for changes, reject it, or retire a published one (its
+    reviewers)."""
+    resource = _reviewed_by(session, user, resource_id)
     if decision == "retire":
         _require_status(resource, ResourceStatus.published.value)
         resource.status = ResourceStatus.retired.value
@@ -448,10 +578,12 @@ def decide_resource(
     return resource
 
 
-def new_version(*, session: Session, resource_id: int, user: User) -> Resource:
+def new_version(
+    *, session: Session, resource_id: int, user: User, change_reason: str = ""
+) -> Resource:
     """A draft copy of a published version (with its files) to edit and submit again."""
     resource = get_resource(session=session, resource_id=resource_id, user=user)
-    if not (is_staff(user) or is_author(user, resource)):
+    if not (reviews(session, user, resource) or is_author(user, resource)):
         raise Forbidden(messages.FORBIDDEN)
     _require_status(resource, ResourceStatus.published.value)
     pending = session.exec(
@@ -478,9 +610,16 @@ def new_version(*, session: Session, resource_id: int, user: User) -> Resource:
             "published_at",
             "decision_reason",
             "submitted_by",
+            "published_by",
+            "change_reason",
         }
     )
-    draft = Resource(**fields, version=(newest or 1) + 1, submitted_by=user.id)
+    draft = Resource(
+        **fields,
+        version=(newest or 1) + 1,
+        submitted_by=user.id,
+        change_reason=change_reason.strip()[:1000],
+    )
     session.add(draft)
     session.flush()
     for old in files_of(session, [resource.id]).get(resource.id, []):  # type: ignore[arg-type]
@@ -510,6 +649,62 @@ def _history_visible(user: User, resource: Resource) -> bool:
     return resource.status == ResourceStatus.superseded.value and user.role != Role.expert.value
 
 
+@dataclass
+class VersionEntry:
+    """One row of a resource's version history."""
+
+    id: int
+    version: int
+    status: str
+    status_label: str
+    date: datetime
+    published_at: datetime | None
+    published_by: str
+    superseded_at: datetime | None
+    superseded_by: str
+    change_reason: str
+    decision_reason: str
+    readable: bool  # whether `user` may open this version
+
+
+def version_history(*, session: Session, resource_id: int, user: User) -> list[VersionEntry]:
+    """The lineage's versions `user` may know of, newest first: number, date, status, who
+    published it and who published the version that superseded it, and the change reason."""
+    rows = versions_of(session=session, resource_id=resource_id, user=user)
+    publisher_ids = {r.published_by for r in rows if r.published_by is not None}
+    names = {
+        u.id: u.display_name or u.username
+        for u in session.exec(select(User).where(col(User.id).in_(publisher_ids))).all()
+    }
+    published = sorted(
+        (r for r in rows if r.published_at is not None),
+        key=lambda r: r.published_at,  # type: ignore[arg-type,return-value]
+    )
+    successor = {a.id: b for a, b in zip(published, published[1:], strict=False)}
+    entries = []
+    for r in rows:
+        after = successor.get(r.id) if r.status == ResourceStatus.superseded.value else None
+        entries.append(
+            VersionEntry(
+                id=r.id,  # type: ignore[arg-type]
+                version=r.version,
+                status=r.status,
+                status_label=messages.RESOURCE_STATUS_LABELS[r.status],
+                date=r.published_at or r.submitted_at or r.created_at,
+                published_at=r.published_at,
+                published_by=names.get(r.published_by, "") if r.published_by else "",
+                superseded_at=after.published_at if after else None,
+                superseded_by=(
+                    names.get(after.published_by, "") if after and after.published_by else ""
+                ),
+                change_reason=r.change_reason,
+                decision_reason=r.decision_reason,
+                readable=can_see(session, user, r),
+            )
+        )
+    return entries
+
+
 def list_resources(
     *,
     session: Session,
@@ -529,7 +724,11 @@ def list_resources(
         query = query.where(Resource.status == status)
     elif not mine:
         query = query.where(Resource.status == ResourceStatus.published.value)
-    rows = [r for r in session.exec(query).all() if can_see(session, user, r)]
+    centers = open_centers(session, user)
+    rows = [r for r in session.exec(query).all() if can_see(session, user, r, centers)]
+    if status == ResourceStatus.submitted.value and not mine:
+        # The review queue: what the user reviews (not their own submissions awaiting others).
+        rows = [r for r in rows if reviews(session, user, r)]
     if mine:
         rows = [r for r in rows if is_author(user, r)]
     if audience:
@@ -630,10 +829,23 @@ def file_path(store: FileStore, row: ResourceFile) -> Path:
     return store.path_of(row.sha256)
 
 
+def access_tokens(resource: Resource) -> list[str]:
+    """The index's `access` value of a published resource: "all", "center:<id>" (the region of
+    the publishing center) or "staff:<id>" (that center's staff and the province's)."""
+    if resource.access == Access.all.value:
+        return [Access.all.value]
+    prefix = "center" if resource.access == Access.region.value else "staff"
+    return [f"{prefix}:{resource.center_id}" if resource.center_id else resource.access]
+
+
 def search_access(session: Session, user: User) -> tuple[str, ...] | None:
-    """The `access` values of the library documents `user` may find in search: staff all;
-    districts those open to every district or to their city; experts those open to all."""
+    """The `access` values of the library documents `user` may find in search (the same rule as
+    `can_see`): province staff all; others what is open to all, to the regions they are in and,
+    for a city center's staff, staff material of their center and the province's."""
     if is_staff(user):
         return None
-    city_id = city_of(session, user)
-    return ("all",) if city_id is None else ("all", f"city:{city_id}")
+    centers = sorted(open_centers(session, user))
+    tokens = ["all", *(f"center:{c}" for c in centers)]
+    if is_reviewer(user):
+        tokens += [f"staff:{c}" for c in centers]
+    return tuple(tokens)

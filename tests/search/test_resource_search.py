@@ -51,7 +51,7 @@ def library(tmp_path_factory):
                 "kind": "policy",
                 "title": "延安市区县心理普查工作安排",
                 "access": "region",
-                "region_city_id": yanan.id,
+                "region_city_id": yanan.id,  # a line exported before access followed the center
                 "specialties": ["心理测评与量表"],
                 "summary": "延安市各区县学生心理普查的量表选择与时间安排",
                 "publish": True,

@@ -10,15 +10,17 @@ what the next actor sees.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
 
 from tests.booking.conftest import WORKDAY
 from tests.conftest import TEST_PASSWORD, expert_record
-from tests.security.conftest import Matrix
+from tests.security.conftest import Matrix, rolled_back
 from tests.security.world import ACTORS, BUSY_ICS, World, booking_body, slot_day
 
 # Outcomes: "ok" = allowed and found (2xx/3xx, or 409/422 for a refused state or body);
@@ -103,6 +105,28 @@ def own_expert(world: World) -> dict:
 
 def availability_form(world: World) -> dict:
     return {**own_expert(world), "w_day": ["0"], "w_start": ["09:00"], "w_end": ["12:00"]}
+
+
+def time_request_body(world: World) -> dict:
+    day = slot_day()
+    return {
+        "expert_id": world.expert_id,
+        "kind": "supervision",
+        "format": "online",
+        "earliest_day": day.isoformat(),
+        "latest_day": (day + timedelta(days=3)).isoformat(),
+        "day_part": "afternoon",
+        "title": "新的意向",
+    }
+
+
+def offer_body(world: World) -> dict:
+    body = booking_body(world, hour=14)
+    return {"start": body["start"], "end": body["end"]}
+
+
+def offer_form(_: World) -> dict:
+    return {"day": slot_day().isoformat(), "start_time": "14:00"}
 
 
 def request_form(_: World) -> dict:
@@ -316,6 +340,35 @@ ROUTES: dict[tuple[str, str], Rule] = {
         STAFF, form=lambda w: {"status": "paused", "reason": "资质复核"}
     ),
     ("POST", "/experts/{expert_id}/verify"): rule(STAFF),
+    ("GET", "/expert-pool"): rule(STAFF),
+    ("GET", "/expert-pool/export.csv"): rule(STAFF),
+    ("GET", "/expert-pool/export.xlsx"): rule(STAFF),
+    ("GET", "/expert-pool/new"): rule(STAFF),
+    ("POST", "/expert-pool/new"): rule(
+        STAFF,
+        form=lambda w: {
+            "domain": "psychology",
+            "name": "矩阵新专家",
+            "organization": "矩阵中学",
+            "region": "陕西省|西安市|碑林区",
+            "specialties": "厌学",
+            "years_experience": "3",
+            "monthly_capacity_hours": "4",
+            "formats": ["online"],
+            "service_types": ["consultation"],
+        },
+    ),
+    ("GET", "/experts/{expert_id}/edit"): rule(STAFF),
+    ("POST", "/experts/{expert_id}/edit"): rule(
+        STAFF, form=lambda w: {"name": "改名", "domain": "psychology"}
+    ),
+    ("GET", "/expert-pool/import"): rule(STAFF),
+    ("POST", "/expert-pool/import"): rule(
+        STAFF,
+        files=lambda w: {
+            "file": ("e.jsonl", json.dumps(expert_record(id="MX1")).encode(), "text/plain")
+        },
+    ),
     ("POST", "/services"): rule(
         STAFF,
         form=lambda w: {
@@ -406,7 +459,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/library/{resource_id}"): rule(EXPERT_RECORD),
     ("POST", "/library/{resource_id}/review"): rule(STAFF, form=lambda w: {"action": "publish"}),
     ("POST", "/library/{resource_id}/submit"): rule(EXPERT_RECORD),
-    ("POST", "/library/{resource_id}/versions"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/versions"): rule(
+        EXPERT_RECORD, form=lambda w: {"change_reason": "更新了第二课时"}
+    ),
+    ("GET", "/library/{resource_id}/edit"): rule(EXPERT_RECORD),
+    ("POST", "/library/{resource_id}/edit"): rule(
+        EXPERT_RECORD, form=lambda w: {"title": "改名的课纲", "intent": "save"}
+    ),
     ("POST", "/library/{resource_id}/files"): rule(
         EXPERT_RECORD, files=lambda w: {"file": ("a.png", b"\x89PNG\r\n\x1a\n1", "image/png")}
     ),
@@ -419,6 +478,23 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("POST", "/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/matching/runs/{run_id}/discard"): rule(STAFF),
+    # Requests for a time (提交预约意向): districts ask, the expert side answers.
+    ("POST", "/api/time-requests"): rule(
+        (LOGIN, OK, OK, DENY, DENY, OK, OK), json=time_request_body
+    ),
+    ("GET", "/api/time-requests"): rule(ANY_USER),
+    ("GET", "/api/time-requests/{time_request_id}"): rule(BOOKING_PARTY),
+    ("POST", "/api/time-requests/{time_request_id}/offer"): rule(EXPERT_RECORD, json=offer_body),
+    ("POST", "/api/time-requests/{time_request_id}/decline"): rule(EXPERT_RECORD, json=reason),
+    ("POST", "/api/time-requests/{time_request_id}/withdraw"): rule(DISTRICT_RECORD),
+    ("GET", "/time-requests"): rule(ANY_USER),
+    ("GET", "/time-requests/new"): rule(DISTRICT_ONLY, params=own_expert),
+    ("POST", "/time-requests"): rule(
+        DISTRICT_ONLY, form=lambda w: {**time_request_body(w), "form_nonce": "n-10"}
+    ),
+    ("POST", "/time-requests/{time_request_id}/offer"): rule(EXPERT_RECORD, form=offer_form),
+    ("POST", "/time-requests/{time_request_id}/decline"): rule(EXPERT_RECORD, form=reason),
+    ("POST", "/time-requests/{time_request_id}/withdraw"): rule(DISTRICT_RECORD),
     # --- operations: metrics, scheduled jobs (issue 19) -------------------------------------
     ("GET", "/metrics"): rule(NETWORK_ONLY),
     ("GET", "/admin/jobs"): rule(ADMIN_ONLY),
@@ -462,6 +538,7 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
         "notification_id": world.notification_id,
+        "time_request_id": world.time_request_id,
         "token": world.feed_token,
         "user_id": world.user_id,
         "resource_id": world.resource_id,
@@ -496,7 +573,7 @@ def matches(expected: str, got: str) -> bool:
 
 
 def run_actor(matrix: Matrix, method: str, path: str, rule: Rule, actor: str):  # type: ignore[no-untyped-def]
-    client, session, world = matrix.client, matrix.session, matrix.world
+    client, world = matrix.client, matrix.world
     url = fill_path(path, world, rule.ids)
     kwargs: dict = {"headers": world.headers[actor], "follow_redirects": False}
     for name, builder in (
@@ -507,13 +584,8 @@ def run_actor(matrix: Matrix, method: str, path: str, rule: Rule, actor: str):  
     ):
         if builder is not None:
             kwargs[name] = builder(world)
-    savepoint = session.begin_nested()
-    try:
+    with rolled_back(matrix):
         return client.request(method, url, **kwargs)
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        session.expire_all()
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES), ids=lambda v: v)
@@ -587,13 +659,8 @@ def test_the_own_citys_staff_read_their_districts_requests_and_applications(matr
 
 
 def request_as(matrix: Matrix, actor: str, method: str, url: str, **kwargs: object):  # type: ignore[no-untyped-def]
-    savepoint = matrix.session.begin_nested()
-    try:
+    with rolled_back(matrix):
         return matrix.client.request(method, url, headers=matrix.world.headers[actor], **kwargs)
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
-        matrix.session.expire_all()
 
 
 @pytest.mark.parametrize(
@@ -613,17 +680,13 @@ def test_a_guessed_or_revoked_feed_token_opens_nothing(matrix):
     guessed = world.feed_token[:-4] + ("AAAA" if not world.feed_token.endswith("AAAA") else "BBBB")
     response = request_as(matrix, "anonymous", "GET", f"/api/feeds/{guessed}.ics")
     assert response.status_code == 404 and world.leaks(response.text) == []
-    savepoint = matrix.session.begin_nested()
-    try:
+    with rolled_back(matrix):
         revoked = matrix.client.delete(
             f"/api/districts/{world.district_id}/feed-token", headers=world.headers["district_own"]
         )
         assert revoked.status_code == 204
         after = matrix.client.get(f"/api/feeds/{world.feed_token}.ics")
         assert after.status_code == 404 and world.leaks(after.text) == []
-    finally:
-        savepoint.rollback()
-        matrix.session.expire_all()
 
 
 def test_another_district_cannot_rotate_a_districts_feed_token_and_the_owners_keeps_working(matrix):

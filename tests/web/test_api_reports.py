@@ -85,7 +85,16 @@ def test_districts_cannot_read_reports(client, actors):
     assert client.get("/api/reports/allocation", headers=actors.beilin).status_code == 403
 
 
-def test_the_csv_export_has_chinese_headers_and_one_row_per_district_and_service(
+def _eligible(client, actors, service_id: int) -> int:
+    report = client.get(
+        "/api/reports/allocation",
+        params={"period": this_month(), "service_id": service_id},
+        headers=actors.staff,
+    ).json()
+    return report["services"][0]["districts_eligible"]
+
+
+def test_the_csv_export_has_one_row_per_eligible_district_zero_allocations_included(
     client, actors, allocated
 ):
     response = client.get(
@@ -97,8 +106,12 @@ def test_the_csv_export_has_chinese_headers_and_one_row_per_district_and_service
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:5] == ["服务", "类别", "单位", "市", "区县"]
-    assert sorted(r[4] for r in rows[1:]) == ["碑林区", "雁塔区"]
     assert {r[1] for r in rows[1:]} == {"督导小时"}
+    # As on the reports page: every eligible district, those that received nothing too.
+    assert len(rows) - 1 == _eligible(client, actors, allocated["id"]) > 2
+    net = {r[4]: float(r[8]) for r in rows[1:]}
+    assert (net["碑林区"], net["雁塔区"]) == (4, 6)
+    assert sum(1 for value in net.values() if value == 0) == len(net) - 2
 
 
 def test_the_excel_export_opens_with_detail_equity_and_lorenz_sheets(client, actors, allocated):
@@ -113,7 +126,11 @@ def test_the_excel_export_opens_with_detail_equity_and_lorenz_sheets(client, act
     assert book.sheetnames[:3] == ["分配明细", "公平性", "洛伦兹曲线"]
     assert book.sheetnames[-1] == "说明"
     detail = list(book["分配明细"].iter_rows(values_only=True))
-    assert detail[1][4] == "区县" and {r[4] for r in detail[2:]} == {"碑林区", "雁塔区"}
+    assert detail[1][4] == "区县"
+    net = {r[4]: r[8] for r in detail[2:]}
+    assert len(detail) - 2 == _eligible(client, actors, allocated["id"]) > 2
+    assert (net["碑林区"], net["雁塔区"]) == (4, 6)
+    assert sorted(set(net.values())) == [0, 4, 6]
     equity = list(book["公平性"].iter_rows(values_only=True))
     assert equity[1][0] == "专家督导小时包" and equity[1][3] == 10
     assert len(book["洛伦兹曲线"]._charts) == 1

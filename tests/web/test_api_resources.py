@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
-from marketplace.centers.service import province_center
-from marketplace.districts.models import City
+from marketplace.centers.service import center_named, province_center
 from marketplace.outbox.models import IndexOutbox
 from marketplace.resources.files import store_for
 from marketplace.resources.models import ResourceFile
@@ -194,24 +193,37 @@ def test_retired_resources_are_hidden_from_districts_with_the_reason_kept(client
 
 
 def test_access_all_region_and_staff_only(client, actors, session):
-    xian = session.exec(select(City).where(City.name == "西安市")).one()
-    region = published(
-        client, actors, title="西安市区县资料", access="region", region_city_id=xian.id
-    )
+    # "A center's region" follows the publishing center: 西安市's center reaches its districts,
+    # the province center every district.
+    xian = center_named(session=session, name="西安市")
+    region = published(client, actors, title="西安市区县资料", access="region", center_id=xian.id)
+    province_wide = published(client, actors, title="省中心区县资料", access="region")
     staff_only = published(client, actors, title="内部工作资料", access="staff")
     everyone = published(client, actors, title="全省共享资料")
 
     def titles(headers) -> set[str]:  # type: ignore[no-untyped-def]
         return {r["title"] for r in client.get("/api/resources", headers=headers).json()}
 
-    assert titles(actors.beilin) == titles(actors.yanta) == {"西安市区县资料", "全省共享资料"}
-    assert titles(actors.baota) == {"全省共享资料"}
+    assert (
+        titles(actors.beilin)
+        == titles(actors.yanta)
+        == {"西安市区县资料", "省中心区县资料", "全省共享资料"}
+    )
+    assert titles(actors.baota) == {"省中心区县资料", "全省共享资料"}
     assert client.get(f"/api/resources/{region['id']}", headers=actors.baota).status_code == 404
     assert (
         client.get(f"/api/resources/{staff_only['id']}", headers=actors.beilin).status_code == 404
     )
-    assert titles(actors.staff) == {"西安市区县资料", "内部工作资料", "全省共享资料"}
-    assert everyone["access"] == "all"
+    assert titles(actors.staff) == {
+        "西安市区县资料",
+        "省中心区县资料",
+        "内部工作资料",
+        "全省共享资料",
+    }
+    assert (
+        everyone["access"] == "all"
+        and province_wide["center_id"] == province_center(session=session).id
+    )
 
 
 def test_filters_by_kind_audience_and_specialty(client, actors):
@@ -356,3 +368,60 @@ def test_city_center_staff_publish_under_their_own_center(client, actors, sessio
     body = resource_body(center="")
     created = client.post("/api/resources", json=body, headers=auth_headers(staff, settings)).json()
     assert created["center_id"] == xian.id and created["center"] == label(xian)
+
+
+def test_city_center_staff_review_what_is_published_by_or_for_their_center(
+    client, actors, session, settings
+):
+    from marketplace.vocabulary import Role
+    from tests.conftest import auth_headers
+    from tests.marketplace.resource_support import quick_user
+
+    xian, yanan = (center_named(session=session, name=n) for n in ("西安市", "延安市"))
+    reviewers = {}
+    for name, center in (("xian", xian), ("yanan", yanan)):
+        user = quick_user(session, Role.city_staff)
+        user.center_id = center.id
+        session.add(user)
+        reviewers[name] = auth_headers(user, settings)
+    session.commit()
+
+    def submitted(**overrides) -> int:  # type: ignore[no-untyped-def]
+        created = create(client, actors.expert, **overrides)
+        assert upload(client, actors.expert, created["id"], make_pdf()).status_code == 201
+        assert (
+            client.post(f"/api/resources/{created['id']}/submit", headers=actors.expert)
+        ).status_code == 200
+        return created["id"]
+
+    for_xian = submitted(title="西安市区县课纲", center_id=xian.id, access="region")
+    for_province = submitted(title="全省课纲")
+    # Each city's staff see only their own center's queue.
+    queue = client.get("/api/resources", params={"status": "submitted"}, headers=reviewers["xian"])
+    assert [r["title"] for r in queue.json()] == ["西安市区县课纲"]
+    assert (
+        client.get(
+            "/api/resources", params={"status": "submitted"}, headers=reviewers["yanan"]
+        ).json()
+        == []
+    )
+    # Another city's staff and the province's material are not theirs to review.
+    refused = client.post(f"/api/resources/{for_xian}/publish", headers=reviewers["yanan"])
+    assert refused.status_code in (403, 404)
+    refused = client.post(f"/api/resources/{for_province}/publish", headers=reviewers["xian"])
+    assert refused.status_code == 403 and "省级资源中心" in refused.json()["detail"]
+    published_ = client.post(f"/api/resources/{for_xian}/publish", headers=reviewers["xian"])
+    assert published_.status_code == 200 and published_.json()["status"] == "published"
+    retired = client.post(
+        f"/api/resources/{for_xian}/retire", json={"reason": "已过时"}, headers=reviewers["xian"]
+    )
+    assert retired.status_code == 200
+    # Province staff review every center's material.
+    assert (
+        client.post(f"/api/resources/{for_province}/publish", headers=actors.staff).status_code
+        == 200
+    )
+    # A city's staff publish under their own center only.
+    staff_body = resource_body(center="", center_id=yanan.id)
+    wrong = client.post("/api/resources", json=staff_body, headers=reviewers["xian"])
+    assert wrong.status_code == 422 and "本中心" in wrong.text

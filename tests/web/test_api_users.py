@@ -214,3 +214,69 @@ def test_changing_ones_own_password_needs_the_current_one_and_ends_other_session
     assert client.get("/api/me", headers=old_token).status_code == 401
     assert client.get("/requests", follow_redirects=False).status_code == 303  # page session
     assert _token(client, target.username, "Lantern-Quiet-4127")
+
+
+def test_a_password_change_verifies_the_old_password_while_another_writer_holds_the_lock(
+    tmp_path, monkeypatch
+):
+    """Argon2 runs on a read session: a wrong old password is answered while the database's
+    write lock is held elsewhere, and a right one is written once the lock is free."""
+    import threading
+    import time
+
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session
+
+    import web.deps
+    from marketplace.db import make_engine, run_migrations, serialized_write
+    from tests.conftest import make_settings, seed_reference
+    from web.app import create_app
+
+    monkeypatch.setattr(web.deps, "WRITE_WAIT_SECONDS", 20.0)
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'lock.db'}")
+    engine = make_engine(settings)
+    run_migrations(engine)
+    seed_reference(engine)
+    with Session(engine) as setup:
+        make_user(setup, Role.district, username="coord-lock")
+        setup.commit()
+    app = create_app(settings)
+    app.state.engine = engine
+    with TestClient(app) as client:
+        headers = _token(client, "coord-lock", TEST_PASSWORD)
+        held, release = threading.Event(), threading.Event()
+
+        def writer() -> None:
+            with serialized_write(engine):
+                held.set()
+                release.wait(20)
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        try:
+            assert held.wait(10)
+            started = time.monotonic()
+            wrong = client.post(
+                "/api/me/password",
+                json={"old_password": "not-it-9", "new_password": "Lantern-Quiet-4127"},
+                headers=headers,
+            )
+            assert wrong.status_code == 422
+            assert wrong.json()["field"] == "old_password"
+            assert time.monotonic() - started < 10  # not after the writer's 20 s
+            # The right one queues behind the writer and lands once it lets go.
+            threading.Timer(0.5, release.set).start()
+            right = client.post(
+                "/api/me/password",
+                json={"old_password": TEST_PASSWORD, "new_password": "Lantern-Quiet-4127"},
+                headers=headers,
+            )
+        finally:
+            release.set()
+            thread.join()
+        assert right.status_code == 200, right.text
+        assert client.get("/api/me", headers=headers).status_code == 401
+        fresh = {"Authorization": f"Bearer {right.json()['access_token']}"}
+        assert client.get("/api/me", headers=fresh).status_code == 200
+        _token(client, "coord-lock", "Lantern-Quiet-4127")
+    engine.dispose()

@@ -51,7 +51,7 @@ def login_for_token(
             session=session, username=form.username, address=address, policy=policy
         )
         raise
-    throttle.record_success(session=session, username=form.username)
+    throttle.record_success(session=session, username=form.username, address=address)
     token = issue_token(
         session=session,
         user=user,

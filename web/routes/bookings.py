@@ -3,10 +3,13 @@ busy calendars of experts, and iCalendar downloads and subscription feeds."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlmodel import Session
 
 from booking import access
 from booking.availability import MAX_DURATION_MINUTES, MIN_DURATION_MINUTES
@@ -34,9 +37,9 @@ from marketplace import messages
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record_read
 from marketplace.clock import LOCAL_TZ
-from marketplace.errors import InvalidInput
+from marketplace.errors import InvalidInput, NotFound
 from marketplace.validation import RecordId, SaneDate, SaneDatetime
-from web.deps import CurrentUser, SessionDep, SettingsDep
+from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep, SettingsDep, write_now
 from web.feed_fetcher import feed_fetcher
 
 router = APIRouter(tags=["booking"])
@@ -360,30 +363,38 @@ def list_busy_calendars(
     ]
 
 
+# Upload, registration and refresh read first and write last: the user is resolved and the
+# calendar fetched and parsed (the sandbox: up to seconds) on a read session, holding no write
+# lock; only the short store waits in the write queue (write_now). Other users' writes never
+# wait behind a slow feed or a hostile file.
+
+
 @router.post(
     "/api/experts/{expert_id}/busy-calendars/upload",
     response_model=BusyCalendarPublic,
     status_code=201,
     summary="上传忙碌日历（.ics）",
 )
-def upload_busy_calendar(
+async def upload_busy_calendar(
     expert_id: str,
-    session: SessionDep,
-    user: CurrentUser,
+    session: ReadSessionDep,
+    user: ReadingUser,
     file: Annotated[UploadFile, File()],
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> BusyCalendarPublic:
-    # A plain `def`: the read runs in a worker thread that waits for the sandboxed parser, so
-    # the event loop keeps answering other requests meanwhile.
-    data = file.file.read(MAX_ICS_BYTES + 1)
-    calendar = busy_service.upload_busy_calendar(
-        session=session,
-        expert_id=expert_id,
-        data=data,
-        name=name or (file.filename or ""),
-        user=user,
+    data = await file.read(MAX_ICS_BYTES + 1)
+    read = await run_in_threadpool(
+        partial(
+            busy_service.read_upload, session=session, expert_id=expert_id, data=data, user=user
+        )
     )
-    return _calendar_public(calendar)
+    label = name or (file.filename or "")
+    return await write_now(
+        session,
+        lambda writing: _calendar_public(
+            busy_service.add_busy_calendar(session=writing, read=read, name=label, user=user)
+        ),
+    )
 
 
 @router.post(
@@ -392,22 +403,31 @@ def upload_busy_calendar(
     status_code=201,
     summary="登记忙碌日历订阅地址（ICS）",
 )
-def register_busy_feed(
+async def register_busy_feed(
     expert_id: str,
     data: FeedRegistration,
     request: Request,
-    session: SessionDep,
-    user: CurrentUser,
+    session: ReadSessionDep,
+    user: ReadingUser,
 ) -> BusyCalendarPublic:
-    calendar = busy_service.register_busy_feed(
-        session=session,
-        expert_id=expert_id,
-        url=data.url,
-        name=data.name,
-        user=user,
-        fetch=feed_fetcher(request),
+    read = await run_in_threadpool(
+        partial(
+            busy_service.read_feed,
+            session=session,
+            expert_id=expert_id,
+            url=data.url,
+            user=user,
+            fetch=feed_fetcher(request),
+        )
     )
-    return _calendar_public(calendar)
+    return await write_now(
+        session,
+        lambda writing: _calendar_public(
+            busy_service.add_busy_calendar(
+                session=writing, read=read, name=data.name, user=user, url=data.url
+            )
+        ),
+    )
 
 
 @router.post(
@@ -415,20 +435,30 @@ def register_busy_feed(
     response_model=BusyCalendarPublic,
     summary="立即刷新忙碌日历订阅",
 )
-def refresh_busy_feed(
+async def refresh_busy_feed(
     expert_id: str,
     calendar_id: RecordId,
     request: Request,
-    session: SessionDep,
-    user: CurrentUser,
+    session: ReadSessionDep,
+    user: ReadingUser,
 ) -> BusyCalendarPublic:
-    calendar = busy_service.get_busy_calendar(
-        session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
-    )
-    refreshed = busy_service.refresh_busy_feed(
-        session=session, calendar=calendar, fetch=feed_fetcher(request)
-    )
-    return _calendar_public(refreshed)
+    def read() -> busy_service.RefreshRead:
+        calendar = busy_service.get_busy_calendar(
+            session=session, expert_id=expert_id, calendar_id=calendar_id, user=user
+        )
+        return busy_service.read_refresh(
+            session=session, calendar=calendar, fetch=feed_fetcher(request)
+        )
+
+    refresh = await run_in_threadpool(read)
+
+    def store(writing: Session) -> BusyCalendarPublic:
+        calendar = busy_service.store_refresh(session=writing, refresh=refresh)
+        if calendar is None:  # deleted while it was being fetched
+            raise NotFound(messages.BUSY_CALENDAR_NOT_FOUND.format(id=calendar_id))
+        return _calendar_public(calendar)
+
+    return await write_now(session, store)
 
 
 @router.delete(

@@ -135,7 +135,7 @@ def login_submit(
             error=messages.BAD_CREDENTIALS,
             status_code=401,
         )
-    throttle.record_success(session=session, username=username)
+    throttle.record_success(session=session, username=username, address=address)
     old = cookie_token(request)
     if old is not None:  # a session id that existed before login is never reused
         end_session_by_token(session=session, token=old)

@@ -8,18 +8,21 @@ expert themself (or staff) edits an expert's calendar. Staff open /availability?
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from booking import ical
 from booking.busy.models import FeedRegistration
 from booking.busy.service import (
+    add_busy_calendar,
     delete_busy_calendar,
     list_busy_calendars,
-    register_busy_feed,
-    upload_busy_calendar,
+    read_feed,
+    read_upload,
 )
 from booking.feeds.service import issue_feed_token, revoke_feed_tokens
 from booking.schedule.service import get_availability, set_availability
@@ -31,9 +34,17 @@ from marketplace.experts.service import get_expert
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.availability_form import AvailabilityForm, form_from_availability, parse_form
-from web.deps import SessionDep
+from web.deps import ReadSessionDep, SessionDep, write_now
 from web.feed_fetcher import feed_fetcher
-from web.pages import PageUser, field_errors, form_once, is_staff, login_id, redirect_with_flash
+from web.pages import (
+    PageUser,
+    ReadingPageUser,
+    field_errors,
+    form_once,
+    is_staff,
+    login_id,
+    redirect_with_flash,
+)
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -167,17 +178,22 @@ def save_availability(
     return redirect_with_flash(_back(user, target), "availability_saved")
 
 
+# Upload and registration read first and write last (as the API's): the file is parsed and the
+# feed fetched in the sandbox on the read session, holding no write lock; only the short store
+# waits in the write queue (write_now).
+
+
 @router.post("/availability/calendars/upload", summary="上传忙碌日历")
-def upload_calendar(
+async def upload_calendar(
     request: Request,
-    session: SessionDep,
-    user: PageUser,
+    session: ReadSessionDep,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
     name: FormText = "",
     expert_id: FormText = "",
 ) -> Response:
     target = _expert_for(user, expert_id)
-    data = file.file.read(ical.MAX_ICS_BYTES + 1) if file is not None else b""
+    data = await file.read(ical.MAX_ICS_BYTES + 1) if file is not None else b""
     error = ""
     if not data:
         error = messages.ICS_FILE_REQUIRED
@@ -186,30 +202,39 @@ def upload_calendar(
     else:
         label = name.strip()[:100] or ((file.filename or "") if file else "")[:100]
         try:
-            with session.begin_nested():
-                upload_busy_calendar(
-                    session=session, expert_id=target, data=data, name=label, user=user
-                )
+            read = await run_in_threadpool(
+                partial(read_upload, session=session, expert_id=target, data=data, user=user)
+            )
         except InvalidInput as exc:
             error = exc.message
+        else:
+            await write_now(
+                session,
+                lambda writing: add_busy_calendar(
+                    session=writing, read=read, name=label, user=user
+                ),
+            )
     if error:
-        return _page(
-            request,
-            session,
-            user,
-            target,
-            calendar_errors={"file": error},
-            calendar_form={"upload_name": name[:100]},
-            status_code=422,
+        return await run_in_threadpool(
+            partial(
+                _page,
+                request,
+                session,
+                user,
+                target,
+                calendar_errors={"file": error},
+                calendar_form={"upload_name": name[:100]},
+                status_code=422,
+            )
         )
     return redirect_with_flash(_back(user, target), "busy_calendar_added")
 
 
 @router.post("/availability/calendars/feed", summary="登记忙碌日历订阅地址")
-def register_feed(
+async def register_feed(
     request: Request,
-    session: SessionDep,
-    user: PageUser,
+    session: ReadSessionDep,
+    user: ReadingPageUser,
     url: FormText = "",
     name: FormText = "",
     expert_id: FormText = "",
@@ -222,28 +247,38 @@ def register_feed(
     except Exception as exc:  # pydantic ValidationError: shown next to the field
         errors = {"url": field_errors(exc).get("url") or messages.VALIDATION_FAILED}  # type: ignore[arg-type]
     else:
-        fetch = feed_fetcher(request)
         try:
-            with session.begin_nested():
-                register_busy_feed(
+            read = await run_in_threadpool(
+                partial(
+                    read_feed,
                     session=session,
                     expert_id=target,
                     url=data.url,
-                    name=data.name,
                     user=user,
-                    fetch=fetch,
+                    fetch=feed_fetcher(request),
                 )
+            )
         except InvalidInput as exc:
             errors = {"url": exc.message}
+        else:
+            await write_now(
+                session,
+                lambda writing: add_busy_calendar(
+                    session=writing, read=read, name=data.name, user=user, url=data.url
+                ),
+            )
     if errors:
-        return _page(
-            request,
-            session,
-            user,
-            target,
-            calendar_errors=errors,
-            calendar_form=form,
-            status_code=422,
+        return await run_in_threadpool(
+            partial(
+                _page,
+                request,
+                session,
+                user,
+                target,
+                calendar_errors=errors,
+                calendar_form=form,
+                status_code=422,
+            )
         )
     return redirect_with_flash(_back(user, target), "busy_calendar_added")
 

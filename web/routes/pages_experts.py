@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from booking.schedule.service import expert_zone
+from booking.schedule.week import free_this_week_reason
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
@@ -129,7 +130,10 @@ def _search_experts(
     views = {v.id: v for v in public_views(session=session, experts=list(experts))}
     home_city = _home_city(session, user)
     hits = [
-        ExpertHit(expert=views[h.id], reasons=_reasons(h, views[h.id], home_city))
+        ExpertHit(
+            expert=views[h.id],
+            reasons=_reasons(h, views[h.id], home_city) + _free_reason(session, views[h.id].id),
+        )
         for h in found.hits
         if h.id in views
     ]
@@ -169,6 +173,11 @@ def _reasons(hit: Any, expert: ExpertPublic, home_city: str | None) -> list[str]
             f"同在{home_city}，可到校服务" if "onsite" in expert.formats else f"同在{home_city}"
         )
     return out
+
+
+def _free_reason(session: Session, expert_id: str) -> list[str]:
+    reason = free_this_week_reason(session=session, expert_id=expert_id)
+    return [reason] if reason else []
 
 
 def _choice(value: str | None, allowed: type) -> str | None:

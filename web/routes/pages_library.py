@@ -6,19 +6,23 @@ messages next to the fields."""
 from __future__ import annotations
 
 import secrets
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.districts.models import City
+from marketplace.accounts.permissions import Action, can
+from marketplace.centers.service import label as center_label
 from marketplace.errors import Forbidden, InvalidInput, Unavailable
 from marketplace.requests.models import PrivacyChoice
 from marketplace.resources import service
+from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
 from marketplace.resources.models import (
     Access,
@@ -26,32 +30,54 @@ from marketplace.resources.models import (
     ResourceCreate,
     ResourceKind,
     ResourceStatus,
+    ResourceUpdate,
     UseAction,
 )
 from marketplace.resources.service import search_access
+from marketplace.services.models import ProcuredService, ServiceKind
 from marketplace.specialties.service import list_specialties
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from search.service import SearchRequest
-from web.deps import SessionDep, SettingsDep
-from web.pages import PageUser, field_errors, form_once, login_id, redirect_with_flash
+from web.deps import ReadSessionDep, SessionDep, SettingsDep, write_now
+from web.pages import (
+    PageUser,
+    ReadingPageUser,
+    field_errors,
+    form_once,
+    login_id,
+    redirect_with_flash,
+)
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
-SUBMITTERS = (Role.expert.value, Role.staff.value, Role.admin.value)
+FormList = Annotated[list[str] | None, Form()]
 RELATED = 4
 
 
-def _options(session: Session) -> dict[str, Any]:
-    return {
+def _options(session: Session, user: User | None = None) -> dict[str, Any]:
+    options: dict[str, Any] = {
         "kinds": [(k.value, messages.RESOURCE_KIND_LABELS[k.value]) for k in ResourceKind],
         "audiences": [(a.value, messages.RESOURCE_AUDIENCE_LABELS[a.value]) for a in Audience],
         "specialties": [(s.name, s.name) for s in list_specialties(session=session)],
         "accesses": [(a.value, messages.RESOURCE_ACCESS_LABELS[a.value]) for a in Access],
-        "cities": [(str(c.id), c.name) for c in session.exec(select(City).order_by(col(City.id)))],
     }
+    if user is not None:
+        options["centers"] = [
+            (str(c.id), center_label(c)) for c in service.center_choices(session, user)
+        ]
+        # Procured assessment-scale licences, for the scale's "licensed by" picker.
+        options["licences"] = [
+            (str(s.id), f"{s.name}（{s.vendor}）" if s.vendor else s.name)
+            for s in session.exec(
+                select(ProcuredService)
+                .where(ProcuredService.kind == ServiceKind.assessment_licence.value)
+                .order_by(col(ProcuredService.valid_to).desc(), col(ProcuredService.id))
+            ).all()
+        ]
+    return options
 
 
 def _search_hits(request: Request, session: Session, user: User, q: str, **filters: Any):  # type: ignore[no-untyped-def]
@@ -114,7 +140,7 @@ def library_page(
         )
     queue = (
         service.list_resources(session=session, user=user, status=ResourceStatus.submitted.value)
-        if service.is_staff(user)
+        if service.is_reviewer(user)
         else []
     )
     mine = (
@@ -123,7 +149,7 @@ def library_page(
             for r in service.list_resources(session=session, user=user, mine=True)
             if r.status != ResourceStatus.published.value
         ]
-        if user.role in SUBMITTERS
+        if service.can_submit(user)
         else []
     )
     return render(
@@ -136,7 +162,7 @@ def library_page(
             "mine": service.public_views(session=session, resources=mine),
             "params": {"q": q, "kind": kind, "audience": audience, "specialty": specialty},
             "options": _options(session),
-            "can_submit": user.role in SUBMITTERS,
+            "can_submit": service.can_submit(user),
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
             # Authors see the use of what they wrote, staff of everything.
             "authored": {r.id for r in rows if service.is_author(user, r)},
@@ -145,14 +171,17 @@ def library_page(
     )
 
 
-def _form_page(
+def _form_page(  # noqa: PLR0913 - the parts of one form page
     request: Request,
     session: Session,
+    user: User,
     form: dict[str, Any],
     errors: dict[str, str] | None = None,
     privacy: list[dict] | None = None,
     status_code: int = 200,
+    resource: Any = None,
 ) -> Response:
+    """The submission form, or (with `resource`) the form editing a draft."""
     return render(
         request,
         "library/new.html",
@@ -160,8 +189,11 @@ def _form_page(
             "form": form,
             "errors": errors or {},
             "privacy": privacy or [],
-            "options": _options(session),
+            "options": _options(session, user),
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
+            "r": None
+            if resource is None
+            else service.public_view(session=session, resource=resource),
         },
         status_code=status_code,
     )
@@ -175,7 +207,7 @@ EMPTY_FORM = {
     "audiences": [],
     "specialties": [],
     "access": "all",
-    "region_city_id": "",
+    "center_id": "",
     "licence": "",
     "video_url": "",
     "scale_abbreviation": "",
@@ -184,25 +216,83 @@ EMPTY_FORM = {
     "scale_minutes": "",
     "scale_norm_source": "",
     "scale_scoring_notes": "",
+    "licensed_by_service_id": "",
+    "change_reason": "",
 }
+NUMBER_FIELDS = ("scale_items", "scale_minutes", "center_id", "licensed_by_service_id")
+LIST_FIELDS = ("audiences", "specialties")
 
 
 @router.get("/library/new", summary="提交资料")
 def new_resource_page(request: Request, session: SessionDep, user: PageUser) -> Response:
-    if user.role not in SUBMITTERS:
+    if not service.can_submit(user):
         raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
-    return _form_page(request, session, dict(EMPTY_FORM))
+    form = dict(EMPTY_FORM)
+    publisher = service.publishing_center(session, user)
+    form["center_id"] = str(publisher.id) if publisher else ""
+    return _form_page(request, session, user, form)
+
+
+def _read_form(given: dict[str, Any]) -> dict[str, Any]:
+    """The submitted form as it is shown again (bounded), from the route's parameters."""
+    form: dict[str, Any] = {
+        k: str(given.get(k) or "")[:20000] for k in EMPTY_FORM if k not in LIST_FIELDS
+    }
+    form["audiences"] = (given.get("audiences") or [])[:6]
+    form["specialties"] = (given.get("specialties") or [])[:12]
+    form["form_nonce"] = str(given.get("form_nonce") or "")[:64]
+    return form
+
+
+async def _upload(settings: Any, file: UploadFile | None) -> tuple[bytes, str, int]:
+    limit = int(settings.resource_max_mb * 1024 * 1024)
+    data = await file.read(limit + 1) if file is not None and file.filename else b""
+    return data, (file.filename or "") if file is not None else "", limit
+
+
+async def _prepared(settings: Any, data: bytes, filename: str, limit: int) -> Any:
+    """The upload checked, scanned and extracted on no write lock (None without a file)."""
+    if not data:
+        return None
+    return await run_in_threadpool(
+        partial(
+            service.prepare_file,
+            filename=filename,
+            data=data,
+            max_bytes=limit,
+            extract_seconds=settings.resource_extract_seconds,
+            antivirus=antivirus_from(settings.antivirus_command, settings.antivirus_seconds),
+        )
+    )
+
+
+def _number_error(form: dict[str, Any]) -> dict[str, str] | None:
+    for number in NUMBER_FIELDS:
+        if form.get(number) and not str(form[number]).isdigit():
+            return {number: messages.WHOLE_NUMBER_REQUIRED}
+    return None
+
+
+def _domain_error(exc: InvalidInput) -> tuple[dict[str, str], list[dict] | None]:
+    details = exc.details if isinstance(exc.details, dict) else {}
+    field = details.get("field", "__all__")
+    return {field: exc.message}, details.get("privacy") if field != "file" else None
+
+
+# The form posts read first and write last: the user is found and the upload checked, scanned
+# and extracted on the read session, holding no write lock; only the store and the state change
+# wait in the write queue (write_now), in one savepoint, so a refusal stores nothing.
 
 
 @router.post("/library", summary="保存并提交资料")
-def create_resource_page(  # noqa: PLR0913 - one parameter per form field
+async def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: PageUser,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
-    audiences: Annotated[list[str] | None, Form()] = None,
-    specialties: Annotated[list[str] | None, Form()] = None,
+    audiences: FormList = None,
+    specialties: FormList = None,
     privacy: FormText = "",
     form_nonce: FormText = "",
     kind: FormText = "",
@@ -210,7 +300,7 @@ def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     summary: FormText = "",
     body: FormText = "",
     access: FormText = "all",
-    region_city_id: FormText = "",
+    center_id: FormText = "",
     licence: FormText = "",
     video_url: FormText = "",
     scale_abbreviation: FormText = "",
@@ -219,83 +309,174 @@ def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     scale_minutes: FormText = "",
     scale_norm_source: FormText = "",
     scale_scoring_notes: FormText = "",
+    licensed_by_service_id: FormText = "",
 ) -> Response:
-    given = locals()
-    form: dict[str, Any] = {
-        k: str(given[k])[:20000] for k in EMPTY_FORM if k not in ("audiences", "specialties")
-    }
-    form["audiences"] = (audiences or [])[:6]
-    form["specialties"] = (specialties or [])[:12]
-    form["form_nonce"] = form_nonce[:64]
-    limit = int(settings.resource_max_mb * 1024 * 1024)
-    data = file.file.read(limit + 1) if file is not None and file.filename else b""
-    filename = (file.filename or "") if file is not None else ""
-    return _create_from_form(request, session, settings, user, form, privacy, data, filename, limit)
+    form = _read_form(locals())
+    if not service.can_submit(user):
+        raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
 
+    async def again(errors: dict[str, str], privacy_found: list[dict] | None = None) -> Response:
+        return await run_in_threadpool(
+            partial(_form_page, request, session, user, form, errors, privacy_found, 422)
+        )
 
-def _create_from_form(  # noqa: PLR0913 - the parts of one submitted form
-    request: Request,
-    session: Session,
-    settings: Any,
-    user: User,
-    form: dict[str, Any],
-    privacy_choice: str,
-    data: bytes,
-    filename: str,
-    limit: int,
-) -> Response:
     once = form_once(request)
     if once.seen(login_id(request), form["form_nonce"]):
         return redirect_with_flash("/library", "duplicate_submission")
-    fields: dict[str, Any] = {k: v for k, v in form.items() if k != "form_nonce" and v != ""}
-    for number in ("scale_items", "scale_minutes", "region_city_id"):
-        if number in fields and not str(fields[number]).isdigit():
-            return _form_page(
-                request,
-                session,
-                form,
-                {number: messages.WHOLE_NUMBER_REQUIRED},
-                status_code=422,
-            )
-    if privacy_choice in {p.value for p in PrivacyChoice}:
-        fields["privacy"] = privacy_choice
+    bad_number = _number_error(form)
+    if bad_number:
+        return await again(bad_number)
+    fields: dict[str, Any] = {
+        k: v
+        for k, v in form.items()
+        if k not in ("form_nonce", "change_reason") and v != "" and v != []
+    }
+    if privacy in {p.value for p in PrivacyChoice}:
+        fields["privacy"] = privacy
     try:
         payload = ResourceCreate.model_validate(fields)
     except ValidationError as exc:
-        return _form_page(request, session, form, field_errors(exc), status_code=422)
-    try:
-        with session.begin_nested():
-            resource = service.create_resource(session=session, data=payload, user=user)
-            if data:
-                service.add_file(
-                    session=session,
-                    resource_id=resource.id,  # type: ignore[arg-type]
+        return await again(field_errors(exc))
+    data, filename, limit = await _upload(settings, file)
+
+    def write(writing: Session) -> int:
+        with writing.begin_nested():
+            resource = service.create_resource(session=writing, data=payload, user=user)
+            resource_id: int = resource.id  # type: ignore[assignment]
+            if prepared is not None:
+                service.attach_file(
+                    session=writing,
+                    resource_id=resource_id,
                     user=user,
-                    filename=filename,
-                    data=data,
+                    prepared=prepared,
                     store=store_for(settings.data_dir),
-                    max_bytes=limit,
-                    extract_seconds=settings.resource_extract_seconds,
                 )
             service.submit_resource(
-                session=session,
-                resource_id=resource.id,  # type: ignore[arg-type]
-                user=user,
-                privacy=payload.privacy,
+                session=writing, resource_id=resource_id, user=user, privacy=payload.privacy
             )
+            return resource_id
+
+    try:
+        prepared = await _prepared(settings, data, filename, limit)
+        new_id = await write_now(session, write)
     except InvalidInput as exc:
-        details = exc.details if isinstance(exc.details, dict) else {}
-        field = details.get("field", "__all__")
-        return _form_page(
-            request,
-            session,
-            form,
-            {field: exc.message},
-            privacy=details.get("privacy") if field != "file" else None,
-            status_code=422,
-        )
+        return await again(*_domain_error(exc))
     once.remember(login_id(request), form["form_nonce"])
-    return redirect_with_flash(f"/library/{resource.id}", "resource_submitted")
+    return redirect_with_flash(f"/library/{new_id}", "resource_submitted")
+
+
+def _form_of(resource: Any) -> dict[str, Any]:
+    """A draft's fields as the form shows them."""
+    form: dict[str, Any] = {}
+    for name in EMPTY_FORM:
+        value = getattr(resource, name)
+        form[name] = list(value) if name in LIST_FIELDS else "" if value is None else str(value)
+    return form
+
+
+@router.get("/library/{resource_id}/edit", summary="修改资料")
+def edit_resource_page(
+    request: Request, resource_id: RecordId, session: SessionDep, user: PageUser
+) -> Response:
+    resource = service.editable_resource(session=session, resource_id=resource_id, user=user)
+    return _form_page(request, session, user, _form_of(resource), resource=resource)
+
+
+@router.post("/library/{resource_id}/edit", summary="保存修改并重新提交")
+async def update_resource_page(  # noqa: PLR0913 - one parameter per form field
+    request: Request,
+    resource_id: RecordId,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    user: ReadingPageUser,
+    file: Annotated[UploadFile | None, File()] = None,
+    audiences: FormList = None,
+    specialties: FormList = None,
+    remove_files: FormList = None,
+    intent: FormText = "submit",
+    privacy: FormText = "",
+    form_nonce: FormText = "",
+    title: FormText = "",
+    summary: FormText = "",
+    body: FormText = "",
+    access: FormText = "all",
+    center_id: FormText = "",
+    licence: FormText = "",
+    video_url: FormText = "",
+    scale_abbreviation: FormText = "",
+    scale_items: FormText = "",
+    scale_age_range: FormText = "",
+    scale_minutes: FormText = "",
+    scale_norm_source: FormText = "",
+    scale_scoring_notes: FormText = "",
+    licensed_by_service_id: FormText = "",
+    change_reason: FormText = "",
+) -> Response:
+    form = _read_form(locals())
+    resource = await run_in_threadpool(
+        partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
+    )
+    form["kind"] = resource.kind
+
+    async def again(errors: dict[str, str], privacy_found: list[dict] | None = None) -> Response:
+        def page() -> Response:
+            session.refresh(resource)
+            return _form_page(
+                request, session, user, form, errors, privacy_found, 422, resource=resource
+            )
+
+        return await run_in_threadpool(page)
+
+    bad_number = _number_error(form)
+    if bad_number:
+        return await again(bad_number)
+    changes: dict[str, Any] = {
+        k: (int(v) if v else None) if k in NUMBER_FIELDS else v
+        for k, v in form.items()
+        if k not in ("form_nonce", "kind")
+    }
+    if privacy in {p.value for p in PrivacyChoice}:
+        changes["privacy"] = privacy
+    try:
+        payload = ResourceUpdate.model_validate(changes)
+    except ValidationError as exc:
+        return await again(field_errors(exc))
+    submit = intent != "save"
+    if submit and resource.version > 1 and not payload.change_reason:
+        return await again({"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED})
+    data, filename, limit = await _upload(settings, file)
+
+    def write(writing: Session) -> None:
+        with writing.begin_nested():
+            service.update_resource(
+                session=writing, resource_id=resource_id, data=payload, user=user
+            )
+            for file_id in remove_files or []:
+                if file_id.isdigit():
+                    service.remove_file(
+                        session=writing, resource_id=resource_id, file_id=int(file_id), user=user
+                    )
+            if prepared is not None:
+                service.attach_file(
+                    session=writing,
+                    resource_id=resource_id,
+                    user=user,
+                    prepared=prepared,
+                    store=store_for(settings.data_dir),
+                )
+            if submit:
+                service.submit_resource(
+                    session=writing, resource_id=resource_id, user=user, privacy=payload.privacy
+                )
+
+    try:
+        prepared = await _prepared(settings, data, filename, limit)
+        await write_now(session, write)
+    except InvalidInput as exc:
+        return await again(*_domain_error(exc))
+    return redirect_with_flash(
+        f"/library/{resource_id}", "resource_resubmitted" if submit else "resource_saved"
+    )
 
 
 def _related(request: Request, session: Session, user: User, resource) -> dict[str, list]:  # type: ignore[no-untyped-def]
@@ -336,19 +517,27 @@ def _detail(
 ) -> Response:
     view = service.public_view(session=session, resource=resource)
     author = service.is_author(user, resource)
+    reviewer = service.reviews(session, user, resource)
+    licence = (
+        session.get(ProcuredService, resource.licensed_by_service_id)
+        if resource.licensed_by_service_id
+        else None
+    )
     return render(
         request,
         "library/detail.html",
         {
             "r": view,
             "related": _related(request, session, user, resource),
-            "staff": service.is_staff(user),
+            "staff": reviewer,
             "author": author,
-            "show_use": service.is_staff(user) or author,
+            "show_use": reviewer or author,
             "errors": errors or {},
-            "city": session.get(City, resource.region_city_id) if resource.region_city_id else None,
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
             "access_labels": messages.RESOURCE_ACCESS_LABELS,
+            "licence_service": licence,
+            "can_read_services": can(user, Action.service_read),
+            "history": service.version_history(session=session, resource_id=resource.id, user=user),
         },
         status_code=status_code,
     )
@@ -403,10 +592,27 @@ def review_resource_page(
 
 @router.post("/library/{resource_id}/versions", summary="创建新版本")
 def new_version_page(
-    request: Request, resource_id: RecordId, session: SessionDep, user: PageUser
+    request: Request,
+    resource_id: RecordId,
+    session: SessionDep,
+    user: PageUser,
+    change_reason: FormText = "",
 ) -> Response:
-    draft = service.new_version(session=session, resource_id=resource_id, user=user)
-    return redirect_with_flash(f"/library/{draft.id}", "resource_version_created")
+    reason = change_reason.strip()[:1000]
+    if len(reason) < 2:
+        resource = service.get_resource(session=session, resource_id=resource_id, user=user)
+        return _detail(
+            request,
+            session,
+            user,
+            resource,
+            {"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED},
+            status_code=422,
+        )
+    draft = service.new_version(
+        session=session, resource_id=resource_id, user=user, change_reason=reason
+    )
+    return redirect_with_flash(f"/library/{draft.id}/edit", "resource_version_created")
 
 
 @router.post("/library/{resource_id}/submit", summary="提交审核")
@@ -432,29 +638,39 @@ def submit_resource_page(
 
 
 @router.post("/library/{resource_id}/files", summary="上传资料文件")
-def upload_resource_file_page(
+async def upload_resource_file_page(
     request: Request,
     resource_id: RecordId,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: PageUser,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    await run_in_threadpool(
+        partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
+    )
     limit = int(settings.resource_max_mb * 1024 * 1024)
-    data = file.file.read(limit + 1) if file is not None else b""
+    data = await file.read(limit + 1) if file is not None else b""
     try:
-        with session.begin_nested():
-            service.add_file(
-                session=session,
+        prepared = await _prepared(settings, data, (file.filename or "") if file else "", limit)
+        if prepared is None:
+            raise InvalidInput(messages.RESOURCE_FILE_EMPTY, details={"field": "file"})
+        await write_now(
+            session,
+            lambda writing: service.attach_file(
+                session=writing,
                 resource_id=resource_id,
                 user=user,
-                filename=(file.filename or "") if file is not None else "",
-                data=data,
+                prepared=prepared,
                 store=store_for(settings.data_dir),
-                max_bytes=limit,
-                extract_seconds=settings.resource_extract_seconds,
-            )
+            ),
+        )
     except InvalidInput as exc:
-        resource = service.get_resource(session=session, resource_id=resource_id, user=user)
-        return _detail(request, session, user, resource, {"file": exc.message}, status_code=422)
+        error = exc.message
+
+        def page() -> Response:
+            resource = service.get_resource(session=session, resource_id=resource_id, user=user)
+            return _detail(request, session, user, resource, {"file": error}, 422)
+
+        return await run_in_threadpool(page)
     return redirect_with_flash(f"/library/{resource_id}", "resource_file_added")

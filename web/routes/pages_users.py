@@ -34,8 +34,8 @@ from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
-from web.deps import SessionDep
-from web.pages import AdminPage, PageUser, field_errors, redirect_with_flash
+from web.deps import ReadSessionDep, SessionDep
+from web.pages import AdminPage, PageUser, ReadingPageUser, field_errors, redirect_with_flash
 from web.sessions import log_in
 from web.templating import render, zone_choices
 
@@ -325,8 +325,8 @@ def password_page(request: Request, user: PageUser) -> Response:
 @router.post("/account/password", summary="保存新密码")
 def password_submit(
     request: Request,
-    session: SessionDep,
-    user: PageUser,
+    session: ReadSessionDep,  # verify (Argon2) without the write lock; the write follows
+    user: ReadingPageUser,
     old_password: FormText = "",
     new_password: FormText = "",
     new_password_again: FormText = "",
@@ -343,7 +343,7 @@ def password_submit(
         return _password_form(request, user, errors, status_code=422)
     data = PasswordChange(old_password=old_password[:256], new_password=new_password[:256])
     try:
-        change_own_password(session=session, user=user, data=data)
+        changed = change_own_password(session=session, user=user, data=data)
     except DomainError as exc:
         field = _error_field(exc, new_password_form=True)
         return _password_form(
@@ -354,5 +354,5 @@ def password_submit(
         )
     # Every session ended with the old password, this one too: open a fresh one here.
     response = redirect_with_flash("/account", "password_changed")
-    log_in(request=request, response=response, session=session, user=user)
+    log_in(request=request, response=response, session=session, user=changed)
     return response

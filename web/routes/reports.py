@@ -69,7 +69,10 @@ def allocation_csv(
     table: TableQuery = None,
 ) -> Response:
     chosen = _period(period)
-    report = allocation_report(session=session, period=chosen, service_id=service_id, user=user)
+    # Every eligible district, those that received nothing too, as on the reports page.
+    report = allocation_report(
+        session=session, period=chosen, service_id=service_id, user=user, include_zero=True
+    )
     section_table = find_table(report, table) if table else None
     if table and section_table is None:
         raise InvalidInput(
@@ -92,7 +95,10 @@ def allocation_xlsx(
     service_id: RecordId | None = None,
 ) -> Response:
     chosen = _period(period)
-    report = allocation_report(session=session, period=chosen, service_id=service_id, user=user)
+    # Every eligible district, those that received nothing too, as on the reports page.
+    report = allocation_report(
+        session=session, period=chosen, service_id=service_id, user=user, include_zero=True
+    )
     return Response(
         to_xlsx(report),
         media_type=XLSX,

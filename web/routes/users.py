@@ -24,7 +24,7 @@ from marketplace.accounts.models import Token, UserCreate, UserPublic
 from marketplace.accounts.service import actor_for, create_user, issue_token, public_user
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
-from web.deps import AdminUser, CurrentUser, SessionDep, SettingsDep
+from web.deps import AdminUser, ReadingUser, ReadSessionDep, SessionDep, SettingsDep
 from web.sessions import client_address
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -105,15 +105,15 @@ def force_logout_route(user_id: RecordId, session: SessionDep, user: AdminUser) 
 def change_password_route(
     request: Request,
     data: PasswordChange,
-    session: SessionDep,
-    user: CurrentUser,
+    session: ReadSessionDep,  # verify (Argon2) without the write lock; the write follows
+    user: ReadingUser,
     settings: SettingsDep,
 ) -> Token:
     """Other sessions and tokens (this one too) end; the answer carries a fresh token."""
-    change_own_password(session=session, user=user, data=data)
+    changed = change_own_password(session=session, user=user, data=data)
     token = issue_token(
         session=session,
-        user=user,
+        user=changed,
         secret=settings.secret_key,
         minutes=settings.access_token_minutes,
         ip=client_address(request),
