@@ -6,6 +6,7 @@ messages next to the fields."""
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from functools import partial
 from typing import Annotated, Any
 
@@ -55,6 +56,7 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 FormList = Annotated[list[str] | None, Form()]
 RELATED = 4
+LIBRARY_HITS = 200  # a need search on /library lists every hit the search ranks
 
 
 def _options(session: Session, user: User | None = None) -> dict[str, Any]:
@@ -88,7 +90,11 @@ def _search_hits(request: Request, session: Session, user: User, q: str, **filte
     try:
         found = search.search(
             SearchRequest(
-                q=q, kind="resource", access=search_access(session, user), page_size=30, **filters
+                q=q,
+                kind="resource",
+                access=search_access(session, user),
+                page_size=LIBRARY_HITS,
+                **filters,
             )
         )
     except Unavailable:
@@ -161,6 +167,7 @@ def library_page(
             "queue": service.public_views(session=session, resources=queue),
             "mine": service.public_views(session=session, resources=mine),
             "params": {"q": q, "kind": kind, "audience": audience, "specialty": specialty},
+            "facets": _facets(rows),
             "options": _options(session),
             "can_submit": service.can_submit(user),
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
@@ -169,6 +176,22 @@ def library_page(
         },
         fragments=("results",),
     )
+
+
+def _facets(rows: list) -> dict[str, list[tuple[str, str, int]]]:
+    """Kind and audience counts over the listed resources: (value, label, count), clickable."""
+    kinds = Counter(r.kind for r in rows)
+    audiences = Counter(a for r in rows for a in set(r.audiences))
+    return {
+        "kind": [
+            (v, label, kinds[v]) for v, label in messages.RESOURCE_KIND_LABELS.items() if kinds[v]
+        ],
+        "audience": [
+            (v, label, audiences[v])
+            for v, label in messages.RESOURCE_AUDIENCE_LABELS.items()
+            if audiences[v]
+        ],
+    }
 
 
 def _form_page(  # noqa: PLR0913 - the parts of one form page
