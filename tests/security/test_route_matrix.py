@@ -473,6 +473,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/matching"): rule(STAFF),
     ("POST", "/matching/runs"): rule(STAFF, form=lambda w: {"method": "greedy"}),
     ("GET", "/matching/runs/{run_id}"): rule(STAFF),
+    ("GET", "/matching/runs/{run_id}/alternates"): rule(
+        STAFF, params=lambda w: {"request_id": w.request_id, "name": "专家"}
+    ),
     ("POST", "/matching/runs/{run_id}/adjust"): rule(
         STAFF, form=lambda w: {"action": "add", "request_id": w.request_id, "expert_id": "SX2"}
     ),
