@@ -90,6 +90,16 @@ SERVICE_CREATED = "采购服务已加入目录"
 EXPERT_STATUS_REASON_REQUIRED = "请填写原因"
 EXPERT_STATUS_CHANGED = "专家状态已更新"
 EXPERT_VERIFIED = "已认证该专家"
+# --- expert-pool console (web/routes/pages_expert_pool.py, marketplace/experts/pool.py) ---
+POOL_IMPORT_EMPTY = "请选择要导入的文件（文件不能为空）"
+POOL_IMPORT_TOO_LARGE = "文件超过 {mb} MB；更大的文件请用命令 heart import experts 导入"
+POOL_IMPORT_TYPE = "只能导入 .jsonl 或 .csv 文件"
+POOL_IMPORT_NOT_TEXT = "文件不是 UTF-8 文本：请从表格软件另存为“CSV UTF-8”，或上传 JSONL"
+POOL_IMPORT_CSV_HEADER = "CSV 第一行有无法识别的列：{columns}"
+POOL_IMPORT_CSV_MISSING = "CSV 缺少必需的列：{columns}"
+EXPERT_CREATED = "专家已添加：核对资质后可在此认证"
+EXPERT_SAVED = "专家资料已保存"
+EXPERT_UNCHANGED = "资料没有变化"
 SERVICE_SAVED = "采购服务已保存"
 SERVICE_RETIRED = "采购服务已停用：区县不能再申请"
 SERVICE_DELETED = "采购服务已删除"
@@ -405,10 +415,37 @@ MAIL_BODY = (
 )
 ZONE_BEIJING = "北京时间"
 ZONE_OTHER = "{zone} 时间"
+ZONE_NAMED = "{city}时间 / {zone}"
+# Chinese names of the zones people here are most likely to live or work in; others are named by
+# their IANA name alone.
+ZONE_CITY_NAMES = {
+    "Asia/Hong_Kong": "香港",
+    "Asia/Taipei": "台北",
+    "Asia/Macau": "澳门",
+    "Asia/Urumqi": "乌鲁木齐",
+    "Asia/Tokyo": "东京",
+    "Asia/Seoul": "首尔",
+    "Asia/Singapore": "新加坡",
+    "Asia/Bangkok": "曼谷",
+    "Asia/Dubai": "迪拜",
+    "Europe/London": "伦敦",
+    "Europe/Paris": "巴黎",
+    "Europe/Berlin": "柏林",
+    "Europe/Moscow": "莫斯科",
+    "America/New_York": "纽约",
+    "America/Chicago": "芝加哥",
+    "America/Los_Angeles": "洛杉矶",
+    "America/Vancouver": "温哥华",
+    "America/Toronto": "多伦多",
+    "Australia/Sydney": "悉尼",
+    "Australia/Melbourne": "墨尔本",
+    "Pacific/Auckland": "奥克兰",
+}
+TIMEZONE_INVALID = "不是有效的时区名称，请填写 IANA 时区，例如 Asia/Shanghai 或 Europe/London"
 MAIL_LINK = "查看、确认、拒绝或改期：{url}"
-PROPOSAL_MAIL = (
-    "专家提议把会话改到：{when}（北京时间）。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
-)
+PROPOSAL_MAIL = "专家提议把会话改到：{when}。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
+# The summary of the calendar event a proposal puts in the district's calendar until answered.
+PROPOSAL_SUMMARY = "改期提议：{title}"
 PROPOSAL_DECLINED_MAIL = "区县未接受改期提议（{when}），会话保持原时间。"
 PROPOSAL_NONE = "该预约没有待答复的改期提议"
 MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"
@@ -510,6 +547,8 @@ NOTIFICATION_KIND_LABELS = {
     "crisis_escalation": "危机支持待协调",
     "training_update": "培训通知",
     "system": "系统通知",
+    "time_request": "预约意向",
+    "time_request_answered": "预约意向已答复",
 }
 NOTIFY_BOOKING = {
     "request": "新的预约申请：{title}（{who}，{start}）",
@@ -613,6 +652,59 @@ WEEK_FULLY_BOOKED = "本周的可预约时间已经约满，请看下一周"
 WEEK_NOT_OPEN = "该周尚未开放预约（专家最多开放未来 {days} 天）"
 WEEK_PAST = "这一周已经过去，请选择今天以后的日期"
 WEEK_EXPERT_INACTIVE = "这位专家目前暂停接受预约"
+WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+REASON_FREE_THIS_WEEK = "本周有空：{count} 个时段，最早 {when}"
 RESOURCE_TEXT_PERSONAL_DATA = (
     "资料文字中似乎含有学生个人信息（{kinds}），未导入。请删除或打码后重试"
 )
+
+# --- requests for a time (booking/time_requests, 提交预约意向) ---
+TIME_REQUEST_DATE_ORDER = "最晚日期不能早于最早日期"
+TIME_REQUEST_WINDOW_TOO_LONG = "日期范围最长 {days} 天"
+TIME_REQUEST_NO_TRAINING = (
+    "培训由专家发布、各区县报名，不能提交预约意向；请选择督导、咨询或危机支持"
+)
+TIME_REQUEST_PAST = "最早日期不能早于今天"
+TIME_REQUEST_NOT_FOUND = "预约意向不存在"
+TIME_REQUEST_NOT_OPEN = "这条预约意向当前为「{status}」，不能再更改"
+TIME_REQUEST_OUTSIDE = "提供的时间须在对方希望的日期（{earliest} 至 {latest}）和时段（{part}）之内"
+TIME_REQUEST_DURATION = "提供的时长须为对方希望的 {minutes} 分钟"
+TIME_REQUEST_STATUS_LABELS = {
+    "open": "等待专家答复",
+    "offered": "专家已提供时间",
+    "declined": "专家未能接受",
+    "withdrawn": "已撤回",
+}
+DAY_PART_LABELS = {
+    "any": "不限时段",
+    "morning": "上午（6:00–12:00）",
+    "afternoon": "下午（12:00–18:00）",
+    "evening": "晚上（18:00–22:00）",
+}
+NOTIFY_TIME_REQUEST = {
+    "filed": "新的预约意向：{title}（{who}，{earliest} 至 {latest}）",
+    "offered": "专家已提供时间：{title}（{who}，{start}）",
+    "declined": "预约意向未被接受：{title}（{who}）原因：{reason}",
+    "withdrawn": "预约意向已撤回：{title}（{who}）",
+}
+TIME_REQUEST_OFFER_DAY = "请选择日期"
+TIME_REQUEST_OFFER_TIME = "请选择开始时间（HH:MM）"
+TIME_REQUEST_FILED = "预约意向已提交，专家答复后会通知您"
+TIME_REQUEST_OFFERED = "已提供时间，预约已确认并通知区县"
+TIME_REQUEST_DECLINED = "已答复：不能接受这条预约意向"
+TIME_REQUEST_WITHDRAWN = "预约意向已撤回"
+
+# --- forms checked in the browser (web/static/forms.js): the app's own words, not the bubble ---
+FORM_CHECK_MESSAGES = {
+    "valueMissing": "请填写此项",
+    "valueMissingSelect": "请选择一项",
+    "tooLong": "内容过长",
+    "typeMismatch": "格式不正确",
+    "typeMismatchEmail": "请输入有效的电子邮箱地址",
+    "rangeUnderflow": "不能小于 {min}",
+    "rangeOverflow": "不能大于 {max}",
+    "stepMismatch": "数值不符合要求的间隔",
+    "badInput": "请输入有效的值",
+    "patternMismatch": "格式不正确",
+    "other": "请检查此项",
+}

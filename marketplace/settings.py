@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     # Resource library files (marketplace/resources): upload limit and text-extraction budget.
     resource_max_mb: float = Field(default=20.0, gt=0, le=500)
     resource_extract_seconds: float = Field(default=10.0, gt=0, le=300)
+    # A virus scanner reading each upload on standard input (exit 0 clean, 1 infected); empty:
+    # no scan. Uploads are refused while a configured scanner fails or overruns its time limit.
+    antivirus_command: str = ""
+    antivirus_seconds: float = Field(default=30.0, gt=0, le=600)
 
     # Mail (booking notifications); empty host means "queue only".
     smtp_host: str = ""

@@ -33,8 +33,8 @@ _TEMPLATES = {
     "dict_type": "必须是对象",
     "model_type": "必须是对象",
     "model_attributes_type": "必须是对象",
-    "enum": "取值必须是 {expected} 之一",
-    "literal_error": "取值必须是 {expected} 之一",
+    "enum": "请选择其中之一：{expected}",
+    "literal_error": "请选择其中之一：{expected}",
     "string_pattern_mismatch": "格式不正确",
     "extra_forbidden": "不允许的字段",
     "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
@@ -52,11 +52,51 @@ _TEMPLATES = {
 }
 
 
+def _choice_labels() -> dict[str, str]:
+    """Every closed vocabulary's Chinese labels (first one wins where two share a value)."""
+    from marketplace import messages
+
+    merged: dict[str, str] = {}
+    for labels in (
+        messages.BOOKING_KIND_LABELS,
+        messages.SERVICE_TYPE_LABELS,
+        messages.FORMAT_LABELS,
+        messages.DOMAIN_LABELS,
+        messages.URGENCY_LABELS,
+        messages.ROLE_LABELS,
+        messages.STATUS_LABELS,
+        messages.SERVICE_KIND_LABELS,
+        messages.BOOKING_STATUS_LABELS,
+        messages.REQUEST_STATUS_LABELS,
+        messages.APPLICATION_STATUS_LABELS,
+        messages.RESOURCE_KIND_LABELS,
+        messages.RESOURCE_AUDIENCE_LABELS,
+        messages.RESOURCE_ACCESS_LABELS,
+        messages.DAY_PART_LABELS,
+        messages.TIME_REQUEST_STATUS_LABELS,
+    ):
+        for value, label in labels.items():
+            merged.setdefault(value, label)
+    return merged
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def choices_in_chinese(expected: str) -> str:
+    """pydantic's `'online' or 'onsite'` as 线上、到校/线下 (a value without a label stays)."""
+    values = _QUOTED.findall(expected) or [expected]
+    labels = _choice_labels()
+    return "、".join(labels.get(v, v) for v in values)
+
+
 def describe_error(error: dict[str, Any]) -> str:
     """One error as `字段 a.b：原因`."""
     location = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body",))
     kind = error.get("type", "")
     context = error.get("ctx") or {}
+    if kind in ("enum", "literal_error") and "expected" in context:
+        context = {**context, "expected": choices_in_chinese(str(context["expected"]))}
     template = _TEMPLATES.get(kind)
     if template is not None:
         try:
@@ -68,6 +108,21 @@ def describe_error(error: dict[str, Any]) -> str:
     else:
         reason = str(error.get("msg", kind))
     return f"字段 {location}：{reason}" if location else reason
+
+
+def cross_field_error(message: str, *fields: str) -> PydanticCustomError:
+    """A model-level error that is about several fields at once (end before start): forms mark
+    each of `fields` with `message` (the error's context names them)."""
+    return PydanticCustomError("cross_field", message, {"fields": ",".join(fields)})
+
+
+def error_fields(error: dict[str, Any]) -> list[str]:
+    """The form fields an error is about: its location, or the fields a cross-field error names."""
+    named = (error.get("ctx") or {}).get("fields")
+    if named:
+        return [f for f in str(named).split(",") if f]
+    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    return loc[:1]
 
 
 def describe_errors(errors: Sequence[dict[str, Any]]) -> str:

@@ -10,6 +10,7 @@ from booking.feeds.models import CalendarFeedToken
 from booking.notifications.models import BookingNotification
 from booking.schedule.models import AvailabilityException, AvailabilityProfile, AvailabilityRule
 from booking.sessions.models import Booking, BookingRating
+from booking.time_requests.models import TimeRequest
 from booking.trainings.models import TrainingRegistration
 from marketplace.accounts.models import User
 from marketplace.allocation.models import LedgerEntry
@@ -41,6 +42,7 @@ __all__ = [
     "BusyCalendar",
     "BusyTime",
     "CalendarFeedToken",
+    "TimeRequest",
     "TrainingRegistration",
     "AuditEntry",
     "City",

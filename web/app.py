@@ -49,12 +49,14 @@ from web.routes import (
     pages_requests,
     pages_services,
     pages_sessions,
+    pages_time_requests,
     pages_users,
     reference,
     reports,
     resources,
     search,
     services,
+    time_requests,
     users,
 )
 from web.security_headers import install_security_headers
@@ -149,6 +151,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pages_catalogue,
         pages_expert_pool,
     ):
+        app.include_router(module.router)
+    for module in (time_requests, pages_time_requests):
         app.include_router(module.router)
     for module in (notifications, pages_notifications, pages_account):
         app.include_router(module.router)

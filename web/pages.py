@@ -11,12 +11,13 @@ from pydantic import ValidationError
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, require, scope_of
-from marketplace.errors import Forbidden
+from marketplace.errors import DomainError, Forbidden
 from marketplace.notifications.service import unread_count
 from marketplace.validation import (
     HOSTILE_INPUT_ERRORS,
     control_character_reason,
     describe_error,
+    error_fields,
 )
 from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep
 
@@ -30,6 +31,9 @@ FLASH_MESSAGES = {
     "service_created": messages.SERVICE_CREATED,
     "expert_status_changed": messages.EXPERT_STATUS_CHANGED,
     "expert_verified": messages.EXPERT_VERIFIED,
+    "expert_created": messages.EXPERT_CREATED,
+    "expert_saved": messages.EXPERT_SAVED,
+    "expert_unchanged": messages.EXPERT_UNCHANGED,
     "service_saved": messages.SERVICE_SAVED,
     "service_retired": messages.SERVICE_RETIRED,
     "service_deleted": messages.SERVICE_DELETED,
@@ -75,6 +79,10 @@ FLASH_MESSAGES = {
     "resource_retired": messages.RESOURCE_RETIRED,
     "resource_file_added": messages.RESOURCE_FILE_ADDED,
     "resource_version_created": messages.RESOURCE_VERSION_CREATED,
+    "time_request_filed": messages.TIME_REQUEST_FILED,
+    "time_request_offered": messages.TIME_REQUEST_OFFERED,
+    "time_request_declined": messages.TIME_REQUEST_DECLINED,
+    "time_request_withdrawn": messages.TIME_REQUEST_WITHDRAWN,
     "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
     "resource_saved": messages.RESOURCE_SAVED,
 }
@@ -191,15 +199,31 @@ def text_error(value: str) -> str | None:
 
 
 def field_errors(exc: ValidationError, rename: Callable[[str], str] = str) -> dict[str, str]:
-    """The first error of each top-level field, as a Chinese reason without the field path."""
+    """The first error of each top-level field, as a Chinese reason without the field path; a
+    cross-field error (end before start) marks each field it names."""
     errors: dict[str, str] = {}
     for error in exc.errors():
-        loc = error.get("loc", ())
         context = error.get("ctx") or {}
-        if not loc and error.get("type") in HOSTILE_INPUT_ERRORS and context.get("field"):
+        hostile = error.get("type") in HOSTILE_INPUT_ERRORS and context.get("field")
+        if hostile and not error.get("loc"):
             # InputModel's model-wide checks name the field in their context: shown next to it.
             errors.setdefault(rename(str(context["field"]).split(".")[0]), str(context["reason"]))
             continue
-        name = rename(str(loc[0])) if loc else "__all__"
-        errors.setdefault(name, describe_error({**error, "loc": ()}))
+        names = [rename(f) for f in error_fields(error)] or ["__all__"]
+        for name in names:
+            errors.setdefault(name, describe_error({**error, "loc": ()}))
+    return errors
+
+
+def form_errors(
+    exc: ValidationError | DomainError, rename: Callable[[str], str] = str
+) -> dict[str, str]:
+    """THE error mapping of every page form: each message next to the field it is about, and a
+    summary (`__all__`) above the form; an error about no field is the summary itself."""
+    if isinstance(exc, ValidationError):
+        errors = field_errors(exc, rename)
+    else:
+        errors = {rename(exc.field) if exc.field else "__all__": exc.message}
+    if "__all__" not in errors:
+        errors["__all__"] = messages.FORM_HAS_ERRORS
     return errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from booking import ical
 from booking.access import is_expert_side, is_party, is_staff
+from booking.feeds.service import booking_ics
 from booking.notifications.service import notify
 from booking.schedule.service import check_slot, lock_expert
 from booking.sessions.history import audit_booking, snapshot
@@ -31,7 +33,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import LOCAL_TZ, in_zone, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
@@ -74,6 +76,42 @@ def create_booking(
         raise Forbidden(messages.FORBIDDEN)
     if district_id is None:
         raise InvalidInput(messages.BOOKING_NEEDS_DISTRICT)
+    return _book(session, data, district_id=district_id, user=user, now=now)
+
+
+def book_offered_time(
+    *,
+    session: Session,
+    data: BookingCreate,
+    district_id: int,
+    requested_by_user_id: int | None,
+    user: User,
+    now: datetime | None = None,
+) -> Booking:
+    """The expert side books a time it offered for a district's request for a time: the district
+    asked for this window, so the session is confirmed at once (the district may still cancel)."""
+    return _book(
+        session,
+        data,
+        district_id=district_id,
+        user=user,
+        now=now or utcnow(),
+        created_by_user_id=requested_by_user_id,
+        status=BookingStatus.confirmed,
+    )
+
+
+def _book(
+    session: Session,
+    data: BookingCreate,
+    *,
+    district_id: int,
+    user: User,
+    now: datetime,
+    created_by_user_id: int | None = None,
+    status: BookingStatus = BookingStatus.requested,
+) -> Booking:
+    """Check the expert, the slot and the linked request, then write, audit and notify."""
     if session.get(District, district_id) is None:
         raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=district_id))
     expert = lock_expert(session, data.expert_id)
@@ -89,7 +127,7 @@ def create_booking(
         )
     check_slot(session, expert, data.start, data.end, now=now, kind=data.kind)
     if data.request_id is not None:
-        _check_request(session, data.request_id, district_id)
+        check_request(session, data.request_id, district_id)
     booking = Booking(
         uid=ical.session_uid(uuid.uuid4().hex),
         expert_id=expert.id,
@@ -102,7 +140,8 @@ def create_booking(
         start_at=data.start,
         end_at=data.end,
         capacity=data.capacity,
-        created_by_user_id=user.id,
+        status=status.value,
+        created_by_user_id=created_by_user_id or user.id,
         created_at=now,
         updated_at=now,
     )
@@ -115,13 +154,16 @@ def create_booking(
         entity_id=str(booking.id),
         after=snapshot(booking),
     )
-    notify(session, booking, "request", sides=("expert", "district"))
+    if status == BookingStatus.confirmed:
+        notify(session, booking, "confirmation")
+    else:
+        notify(session, booking, "request", sides=("expert", "district"))
     if booking.request_id is not None:
         _schedule_request(session, booking.request_id, user)
     return booking
 
 
-def _check_request(session: Session, request_id: int, district_id: int) -> None:
+def check_request(session: Session, request_id: int, district_id: int) -> None:
     """A booking may name only an open request of the district it is booked for."""
     request = session.get(DistrictRequest, request_id)
     if request is None or request.district_id != district_id:
@@ -324,8 +366,9 @@ def _lock_live(session: Session, booking_id: int, user: User) -> Booking:
     return booking
 
 
-def _when(start: datetime, end: datetime) -> str:
-    return f"{start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} — {end.astimezone(LOCAL_TZ):%H:%M}"
+def _when(start: datetime, end: datetime) -> Callable[[str], str]:
+    """A time range as each recipient reads it: in their zone, the zone named."""
+    return lambda zone: f"{in_zone(start, zone)} — {in_zone(end, zone, '%H:%M', named=True)}"
 
 
 def propose_new_time(
@@ -337,7 +380,10 @@ def propose_new_time(
     user: User,
     now: datetime | None = None,
 ) -> Booking:
-    """The expert side proposes a new time; the district accepts or declines it."""
+    """The expert side proposes a new time; the district accepts or declines it.
+
+    The district's mail carries a REQUEST for the proposed time (next SEQUENCE, TENTATIVE, their
+    PARTSTAT NEEDS-ACTION), so their calendar shows the proposal until they answer."""
     now = now or utcnow()
     booking = _lock_live(session, booking_id, user)
     if not is_expert_side(user, booking):
@@ -346,6 +392,7 @@ def propose_new_time(
     check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
     before = snapshot(booking)
     booking.proposed_start_at, booking.proposed_end_at = start, end
+    booking.sequence += 1
     booking.updated_at = now
     session.add(booking)
     session.flush()
@@ -354,9 +401,10 @@ def propose_new_time(
         session,
         booking,
         "proposal",
-        extra=messages.PROPOSAL_MAIL.format(when=_when(start, end)),
+        extra=lambda zone: messages.PROPOSAL_MAIL.format(when=_when(start, end)(zone)),
         sides=("district",),
         dedupe_suffix=f":{start.isoformat()}",
+        ics=booking_ics(session=session, booking=booking, proposal=True),
     )
     return booking
 
@@ -395,22 +443,26 @@ def accept_proposal(
 def decline_proposal(
     *, session: Session, booking_id: int, user: User, now: datetime | None = None
 ) -> Booking:
-    """The district keeps the current time; the expert is told."""
+    """The district keeps the current time: the expert is told, and the district's calendar gets
+    the session back at that time (a REQUEST with the next SEQUENCE replaces the proposal)."""
     booking = _lock_proposal(session, booking_id, user)
     before = snapshot(booking)
-    declined = _when(booking.proposed_start_at, booking.proposed_end_at)  # type: ignore[arg-type]
+    declined_start, declined_end = booking.proposed_start_at, booking.proposed_end_at
+    assert declined_start is not None and declined_end is not None  # checked by _lock_proposal
     booking.proposed_start_at = booking.proposed_end_at = None
+    booking.sequence += 1
     booking.updated_at = now or utcnow()
     session.add(booking)
     session.flush()
     audit_booking(session, user, "booking.proposal_decline", booking, before)
+    declined = _when(declined_start, declined_end)
     notify(
         session,
         booking,
         "move_declined",
-        extra=messages.PROPOSAL_DECLINED_MAIL.format(when=declined),
-        sides=("expert",),
-        dedupe_suffix=f":{declined}",
+        extra=lambda zone: messages.PROPOSAL_DECLINED_MAIL.format(when=declined(zone)),
+        sides=("expert", "district"),
+        dedupe_suffix=f":{declined_start.isoformat()}",
     )
     return booking
 

@@ -26,6 +26,8 @@ class NotificationKind(StrEnum):
     crisis_escalation = "crisis_escalation"
     training_update = "training_update"
     system = "system"
+    time_request = "time_request"  # a district asks an expert for a time
+    time_request_answered = "time_request_answered"  # the expert offered a time or declined
 
 
 class Notification(SQLModel, table=True):

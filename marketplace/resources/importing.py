@@ -21,7 +21,8 @@ from marketplace.clock import utcnow
 from marketplace.errors import DomainError
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import find_personal_data
-from marketplace.resources.files import FileStore, detect_type, extract_text, safe_filename
+from marketplace.resources.antivirus import Antivirus
+from marketplace.resources.files import FileStore
 from marketplace.resources.models import (
     Resource,
     ResourceCreate,
@@ -33,6 +34,7 @@ from marketplace.resources.service import (
     check_references,
     expert_names,
     finding_kinds,
+    prepare_file,
 )
 from marketplace.validation import describe_error
 
@@ -57,28 +59,26 @@ def _validation_message(exc: pydantic.ValidationError) -> str:
     return describe_error(exc.errors()[0])
 
 
-def _attach(
-    session: Session, resource: Resource, path: Path, store: FileStore, max_bytes: int
+def _attach(  # noqa: PLR0913 - the file and the limits it is checked against
+    session: Session,
+    resource: Resource,
+    path: Path,
+    store: FileStore,
+    max_bytes: int,
+    antivirus: Antivirus | None,
 ) -> None:
-    data = path.read_bytes()
-    if len(data) > max_bytes:
-        raise DomainError(messages.RESOURCE_FILE_TOO_LARGE.format(mb=max_bytes // 1024 // 1024))
-    media_type = detect_type(data)
-    extracted = extract_text(data, media_type)
-    findings = find_personal_data(extracted.text)
-    if findings:
-        raise DomainError(
-            messages.RESOURCE_FILE_PERSONAL_DATA.format(kinds=finding_kinds(findings))
-        )
+    prepared = prepare_file(
+        filename=path.name, data=path.read_bytes(), max_bytes=max_bytes, antivirus=antivirus
+    )
     session.add(
         ResourceFile(
             resource_id=resource.id,  # type: ignore[arg-type]
-            sha256=store.put(data),
-            filename=safe_filename(path.name, media_type),
-            media_type=media_type,
-            size=len(data),
-            text=extracted.text,
-            text_status=extracted.status,
+            sha256=store.put(prepared.data),
+            filename=prepared.filename,
+            media_type=prepared.media_type,
+            size=len(prepared.data),
+            text=prepared.text,
+            text_status=prepared.text_status,
         )
     )
 
@@ -106,6 +106,7 @@ def import_line(
     store: FileStore,
     actor: Actor,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    antivirus: Antivirus | None = None,
 ) -> str:
     """Import one line; returns "created" or "unchanged" (same kind and title already there)."""
     try:
@@ -138,7 +139,7 @@ def import_line(
         path = (base / name).resolve()
         if not path.is_file():
             raise DomainError(f"找不到文件：{name}")
-        _attach(session, resource, path, store, max_bytes)
+        _attach(session, resource, path, store, max_bytes, antivirus)
     if line.publish:
         now = utcnow()
         resource.status = ResourceStatus.published.value
@@ -162,7 +163,12 @@ def jsonl_files(source: Path) -> list[Path]:
 
 
 def import_resources(
-    *, session: Session, source: Path, store: FileStore, actor: Actor
+    *,
+    session: Session,
+    source: Path,
+    store: FileStore,
+    actor: Actor,
+    antivirus: Antivirus | None = None,
 ) -> ImportReport:
     """Every line of the JSONL file(s); a bad line is reported by number and changes nothing."""
     report = ImportReport()
@@ -173,7 +179,12 @@ def import_resources(
             savepoint = session.begin_nested()
             try:
                 outcome = import_line(
-                    session=session, raw=raw, base=path.parent, store=store, actor=actor
+                    session=session,
+                    raw=raw,
+                    base=path.parent,
+                    store=store,
+                    actor=actor,
+                    antivirus=antivirus,
                 )
             except DomainError as exc:
                 savepoint.rollback()

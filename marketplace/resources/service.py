@@ -25,6 +25,7 @@ from marketplace.experts.models import Expert
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import Finding, find_personal_data, mask
 from marketplace.requests.models import PrivacyChoice
+from marketplace.resources.antivirus import Antivirus
 from marketplace.resources.files import FileStore, detect_type, extract_text, safe_filename
 from marketplace.resources.models import (
     EDITABLE,
@@ -324,19 +325,27 @@ def update_resource(
     return resource
 
 
-def add_file(
+@dataclass(frozen=True)
+class PreparedFile:
+    """An upload that passed every check that needs no database (size, type from content, the
+    virus scan, text extraction, student data): ready to store."""
+
+    data: bytes
+    filename: str
+    media_type: str
+    text: str
+    text_status: str
+
+
+def prepare_file(
     *,
-    session: Session,
-    resource_id: int,
-    user: User,
     filename: str,
     data: bytes,
-    store: FileStore,
     max_bytes: int = DEFAULT_MAX_BYTES,
     extract_seconds: float | None = None,
-) -> ResourceFile:
-    """Check, extract and store one file of a draft; nothing is stored when it is refused."""
-    resource = _editable_by(session, user, resource_id)
+    antivirus: Antivirus | None = None,
+) -> PreparedFile:
+    """Check, scan and extract one upload (slow: call it holding no write lock)."""
     if len(data) > max_bytes:
         raise InvalidInput(
             messages.RESOURCE_FILE_TOO_LARGE.format(mb=round(max_bytes / 1024 / 1024, 1)),
@@ -344,16 +353,9 @@ def add_file(
         )
     if not data:
         raise InvalidInput(messages.RESOURCE_FILE_EMPTY, details={"field": "file"})
-    count = session.exec(
-        select(func.count())
-        .select_from(ResourceFile)
-        .where(ResourceFile.resource_id == resource.id)
-    ).one()
-    if count >= MAX_FILES:
-        raise InvalidInput(
-            messages.RESOURCE_FILE_TOO_MANY.format(count=MAX_FILES), details={"field": "file"}
-        )
     media_type = detect_type(data)
+    if antivirus is not None:
+        antivirus.check(data)
     extracted = (
         extract_text(data, media_type)
         if extract_seconds is None
@@ -369,15 +371,38 @@ def add_file(
                 "privacy": [f.as_dict() for f in findings],
             },
         )
-    digest = store.put(data)
+    return PreparedFile(
+        data=data,
+        filename=safe_filename(filename, media_type),
+        media_type=media_type,
+        text=extracted.text,
+        text_status=extracted.status,
+    )
+
+
+def attach_file(
+    *, session: Session, resource_id: int, user: User, prepared: PreparedFile, store: FileStore
+) -> ResourceFile:
+    """Store a prepared upload as a file of a draft `user` may edit."""
+    resource = _editable_by(session, user, resource_id)
+    count = session.exec(
+        select(func.count())
+        .select_from(ResourceFile)
+        .where(ResourceFile.resource_id == resource.id)
+    ).one()
+    if count >= MAX_FILES:
+        raise InvalidInput(
+            messages.RESOURCE_FILE_TOO_MANY.format(count=MAX_FILES), details={"field": "file"}
+        )
+    digest = store.put(prepared.data)
     row = ResourceFile(
         resource_id=resource.id,  # type: ignore[arg-type]
         sha256=digest,
-        filename=safe_filename(filename, media_type),
-        media_type=media_type,
-        size=len(data),
-        text=extracted.text,
-        text_status=extracted.status,
+        filename=prepared.filename,
+        media_type=prepared.media_type,
+        size=len(prepared.data),
+        text=prepared.text,
+        text_status=prepared.text_status,
     )
     session.add(row)
     resource.updated_at = utcnow()

@@ -6,7 +6,7 @@ from pathlib import Path
 from marketplace.db import make_engine, session_scope
 from marketplace.resources.files import store_for
 from marketplace.resources.models import ResourceCreate
-from marketplace.resources.service import add_file, create_resource
+from marketplace.resources.service import attach_file, create_resource, prepare_file
 from marketplace.vocabulary import Role
 from tests.conftest import make_user
 from tests.marketplace.resource_support import make_pdf
@@ -26,12 +26,11 @@ def test_a_restore_brings_back_the_library_files_lost_since_the_backup(env, tmp_
                 data=ResourceCreate(kind="course", title="情绪调节课纲"),
                 user=staff,
             )
-            row = add_file(
+            row = attach_file(
                 session=session,
                 resource_id=resource.id,
                 user=staff,
-                filename="课纲.pdf",
-                data=make_pdf(),
+                prepared=prepare_file(filename="课纲.pdf", data=make_pdf()),
                 store=store,
             )
             digest = row.sha256

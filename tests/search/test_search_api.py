@@ -91,3 +91,37 @@ def test_procured_services_are_searchable_too(api):
     hits = response.json()["hits"]
     assert hits and all(hit["kind"] == "service" for hit in hits)
     assert "督导" in hits[0]["title"]
+
+
+def test_a_hit_whose_expert_has_free_hours_this_week_says_so(api, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from booking.schedule import week
+    from marketplace.clock import LOCAL_TZ
+
+    client, headers = api
+    need = {"q": "初三学生考试前失眠心慌，成绩下滑", "page_size": 2}
+    first, second = client.get("/api/search", params=need, headers=headers[Role.district]).json()[
+        "hits"
+    ]
+    # A Tuesday 08:00 of next week: the first expert works Tuesday to Friday afternoons.
+    today = datetime.now(LOCAL_TZ).date()
+    tuesday = week.monday_of(today) + timedelta(days=8)
+    monkeypatch.setattr(
+        week,
+        "utcnow",
+        lambda: datetime.combine(tuesday, datetime.min.time(), LOCAL_TZ) + timedelta(hours=8),
+    )
+    hours = {
+        "weekly": [{"weekday": d, "start": "14:00", "end": "17:00"} for d in range(7)],
+        "min_notice_minutes": 60,
+    }
+    url = f"/api/experts/{first['id']}/availability"
+    assert client.put(url, json=hours, headers=headers[Role.staff]).status_code == 200
+    try:
+        hits = client.get("/api/search", params=need, headers=headers[Role.district]).json()["hits"]
+    finally:
+        client.put(url, json={"weekly": []}, headers=headers[Role.staff])
+    reasons = {hit["id"]: hit["reasons"] for hit in hits}
+    assert "本周有空：18 个时段，最早 周二 14:00" in reasons[first["id"]]
+    assert not any(r.startswith("本周有空") for r in reasons[second["id"]])

@@ -10,8 +10,10 @@ what the next actor sees.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from fastapi.routing import iter_route_contexts
@@ -103,6 +105,28 @@ def own_expert(world: World) -> dict:
 
 def availability_form(world: World) -> dict:
     return {**own_expert(world), "w_day": ["0"], "w_start": ["09:00"], "w_end": ["12:00"]}
+
+
+def time_request_body(world: World) -> dict:
+    day = slot_day()
+    return {
+        "expert_id": world.expert_id,
+        "kind": "supervision",
+        "format": "online",
+        "earliest_day": day.isoformat(),
+        "latest_day": (day + timedelta(days=3)).isoformat(),
+        "day_part": "afternoon",
+        "title": "新的意向",
+    }
+
+
+def offer_body(world: World) -> dict:
+    body = booking_body(world, hour=14)
+    return {"start": body["start"], "end": body["end"]}
+
+
+def offer_form(_: World) -> dict:
+    return {"day": slot_day().isoformat(), "start_time": "14:00"}
 
 
 def request_form(_: World) -> dict:
@@ -316,6 +340,35 @@ ROUTES: dict[tuple[str, str], Rule] = {
         STAFF, form=lambda w: {"status": "paused", "reason": "资质复核"}
     ),
     ("POST", "/experts/{expert_id}/verify"): rule(STAFF),
+    ("GET", "/expert-pool"): rule(STAFF),
+    ("GET", "/expert-pool/export.csv"): rule(STAFF),
+    ("GET", "/expert-pool/export.xlsx"): rule(STAFF),
+    ("GET", "/expert-pool/new"): rule(STAFF),
+    ("POST", "/expert-pool/new"): rule(
+        STAFF,
+        form=lambda w: {
+            "domain": "psychology",
+            "name": "矩阵新专家",
+            "organization": "矩阵中学",
+            "region": "陕西省|西安市|碑林区",
+            "specialties": "厌学",
+            "years_experience": "3",
+            "monthly_capacity_hours": "4",
+            "formats": ["online"],
+            "service_types": ["consultation"],
+        },
+    ),
+    ("GET", "/experts/{expert_id}/edit"): rule(STAFF),
+    ("POST", "/experts/{expert_id}/edit"): rule(
+        STAFF, form=lambda w: {"name": "改名", "domain": "psychology"}
+    ),
+    ("GET", "/expert-pool/import"): rule(STAFF),
+    ("POST", "/expert-pool/import"): rule(
+        STAFF,
+        files=lambda w: {
+            "file": ("e.jsonl", json.dumps(expert_record(id="MX1")).encode(), "text/plain")
+        },
+    ),
     ("POST", "/services"): rule(
         STAFF,
         form=lambda w: {
@@ -420,11 +473,31 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/matching"): rule(STAFF),
     ("POST", "/matching/runs"): rule(STAFF, form=lambda w: {"method": "greedy"}),
     ("GET", "/matching/runs/{run_id}"): rule(STAFF),
+    ("GET", "/matching/runs/{run_id}/alternates"): rule(
+        STAFF, params=lambda w: {"request_id": w.request_id, "name": "专家"}
+    ),
     ("POST", "/matching/runs/{run_id}/adjust"): rule(
         STAFF, form=lambda w: {"action": "add", "request_id": w.request_id, "expert_id": "SX2"}
     ),
     ("POST", "/matching/runs/{run_id}/confirm"): rule(STAFF),
     ("POST", "/matching/runs/{run_id}/discard"): rule(STAFF),
+    # Requests for a time (提交预约意向): districts ask, the expert side answers.
+    ("POST", "/api/time-requests"): rule(
+        (LOGIN, OK, OK, DENY, DENY, OK, OK), json=time_request_body
+    ),
+    ("GET", "/api/time-requests"): rule(ANY_USER),
+    ("GET", "/api/time-requests/{time_request_id}"): rule(BOOKING_PARTY),
+    ("POST", "/api/time-requests/{time_request_id}/offer"): rule(EXPERT_RECORD, json=offer_body),
+    ("POST", "/api/time-requests/{time_request_id}/decline"): rule(EXPERT_RECORD, json=reason),
+    ("POST", "/api/time-requests/{time_request_id}/withdraw"): rule(DISTRICT_RECORD),
+    ("GET", "/time-requests"): rule(ANY_USER),
+    ("GET", "/time-requests/new"): rule(DISTRICT_ONLY, params=own_expert),
+    ("POST", "/time-requests"): rule(
+        DISTRICT_ONLY, form=lambda w: {**time_request_body(w), "form_nonce": "n-10"}
+    ),
+    ("POST", "/time-requests/{time_request_id}/offer"): rule(EXPERT_RECORD, form=offer_form),
+    ("POST", "/time-requests/{time_request_id}/decline"): rule(EXPERT_RECORD, form=reason),
+    ("POST", "/time-requests/{time_request_id}/withdraw"): rule(DISTRICT_RECORD),
     # --- operations: metrics, scheduled jobs (issue 19) -------------------------------------
     ("GET", "/metrics"): rule(NETWORK_ONLY),
     ("GET", "/admin/jobs"): rule(ADMIN_ONLY),
@@ -468,6 +541,7 @@ def fill_path(path: str, world: World, ids: dict[str, str]) -> str:
         "run_id": world.run_id,
         "calendar_id": world.calendar_id,
         "notification_id": world.notification_id,
+        "time_request_id": world.time_request_id,
         "token": world.feed_token,
         "user_id": world.user_id,
         "resource_id": world.resource_id,

@@ -14,6 +14,8 @@ from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
 from booking.sessions.models import BookingCreate
+from booking.time_requests import service as time_requests_service
+from booking.time_requests.models import TimeRequestCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
@@ -23,7 +25,12 @@ from marketplace.jobs.models import JobState
 from marketplace.notifications.models import Notification
 from marketplace.resources.files import store_for
 from marketplace.resources.models import ResourceCreate
-from marketplace.resources.service import add_file, create_resource, submit_resource
+from marketplace.resources.service import (
+    attach_file,
+    create_resource,
+    prepare_file,
+    submit_resource,
+)
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
 from marketplace.settings import Settings
@@ -84,6 +91,7 @@ class World:
     run_id: int = 0
     calendar_id: int = 0
     notification_id: int = 0  # the own expert's "new booking" inbox entry
+    time_request_id: int = 0  # the own district's request for a time with the own expert
     resource_id: int = 0  # a submission by the own expert, not yet published
     resource_file_id: int = 0
     feed_token: str = ""
@@ -158,6 +166,19 @@ def build_world(session: Session, settings: Settings) -> World:
     world.notification_id = session.exec(
         select(Notification.id).where(Notification.user_id == users["expert_own"].id)
     ).first()
+    world.time_request_id = time_requests_service.file_time_request(
+        session=session,
+        data=TimeRequestCreate(
+            expert_id="SX1",
+            kind="supervision",
+            format="online",
+            earliest_day=slot_day(),
+            latest_day=slot_day() + timedelta(days=3),
+            day_part="afternoon",
+            title=SECRETS[1],
+        ),
+        user=owner,
+    ).id
     world.training_id = sessions_service.create_booking(
         session=session,
         data=BookingCreate(
@@ -199,12 +220,11 @@ def build_world(session: Session, settings: Settings) -> World:
         user=author,
     )
     world.resource_id = resource.id
-    world.resource_file_id = add_file(
+    world.resource_file_id = attach_file(
         session=session,
         resource_id=resource.id,
         user=author,
-        filename="课纲.png",
-        data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+        prepared=prepare_file(filename="课纲.png", data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64),
         store=store_for(settings.data_dir),
     ).id
     submit_resource(session=session, resource_id=resource.id, user=author)

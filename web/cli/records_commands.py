@@ -11,6 +11,7 @@ import typer
 
 from marketplace.db import make_engine, session_scope
 from marketplace.experts.service import export_records
+from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
 from marketplace.resources.importing import export_lines, import_resources
 from web.cli.common import CLI_ACTOR, console, fail, load_settings, run_import
@@ -85,6 +86,7 @@ def import_resources_command(
                 source=source,
                 store=store_for(settings.data_dir),
                 actor=CLI_ACTOR,
+                antivirus=antivirus_from(settings.antivirus_command, settings.antivirus_seconds),
             )
     finally:
         engine.dispose()

@@ -6,9 +6,12 @@ messages next to the fields."""
 from __future__ import annotations
 
 import secrets
+from collections import Counter
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
@@ -20,6 +23,7 @@ from marketplace.centers.service import label as center_label
 from marketplace.errors import Forbidden, InvalidInput, Unavailable
 from marketplace.requests.models import PrivacyChoice
 from marketplace.resources import service
+from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
 from marketplace.resources.models import (
     Access,
@@ -36,9 +40,10 @@ from marketplace.specialties.service import list_specialties
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from search.service import SearchRequest
-from web.deps import SessionDep, SettingsDep
+from web.deps import ReadSessionDep, SessionDep, SettingsDep, write_now
 from web.pages import (
     PageUser,
+    ReadingPageUser,
     field_errors,
     form_once,
     login_id,
@@ -52,6 +57,7 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 FormList = Annotated[list[str] | None, Form()]
 RELATED = 4
+LIBRARY_HITS = 200  # a need search on /library lists every hit the search ranks
 
 
 def _options(session: Session, user: User | None = None) -> dict[str, Any]:
@@ -85,7 +91,11 @@ def _search_hits(request: Request, session: Session, user: User, q: str, **filte
     try:
         found = search.search(
             SearchRequest(
-                q=q, kind="resource", access=search_access(session, user), page_size=30, **filters
+                q=q,
+                kind="resource",
+                access=search_access(session, user),
+                page_size=LIBRARY_HITS,
+                **filters,
             )
         )
     except Unavailable:
@@ -158,6 +168,7 @@ def library_page(
             "queue": service.public_views(session=session, resources=queue),
             "mine": service.public_views(session=session, resources=mine),
             "params": {"q": q, "kind": kind, "audience": audience, "specialty": specialty},
+            "facets": _facets(rows),
             "options": _options(session),
             "can_submit": service.can_submit(user),
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
@@ -166,6 +177,22 @@ def library_page(
         },
         fragments=("results",),
     )
+
+
+def _facets(rows: list) -> dict[str, list[tuple[str, str, int]]]:
+    """Kind and audience counts over the listed resources: (value, label, count), clickable."""
+    kinds = Counter(r.kind for r in rows)
+    audiences = Counter(a for r in rows for a in set(r.audiences))
+    return {
+        "kind": [
+            (v, label, kinds[v]) for v, label in messages.RESOURCE_KIND_LABELS.items() if kinds[v]
+        ],
+        "audience": [
+            (v, label, audiences[v])
+            for v, label in messages.RESOURCE_AUDIENCE_LABELS.items()
+            if audiences[v]
+        ],
+    }
 
 
 def _form_page(  # noqa: PLR0913 - the parts of one form page
@@ -241,10 +268,26 @@ def _read_form(given: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
-def _upload(settings: Any, file: UploadFile | None) -> tuple[bytes, str, int]:
+async def _upload(settings: Any, file: UploadFile | None) -> tuple[bytes, str, int]:
     limit = int(settings.resource_max_mb * 1024 * 1024)
-    data = file.file.read(limit + 1) if file is not None and file.filename else b""
+    data = await file.read(limit + 1) if file is not None and file.filename else b""
     return data, (file.filename or "") if file is not None else "", limit
+
+
+async def _prepared(settings: Any, data: bytes, filename: str, limit: int) -> Any:
+    """The upload checked, scanned and extracted on no write lock (None without a file)."""
+    if not data:
+        return None
+    return await run_in_threadpool(
+        partial(
+            service.prepare_file,
+            filename=filename,
+            data=data,
+            max_bytes=limit,
+            extract_seconds=settings.resource_extract_seconds,
+            antivirus=antivirus_from(settings.antivirus_command, settings.antivirus_seconds),
+        )
+    )
 
 
 def _number_error(form: dict[str, Any]) -> dict[str, str] | None:
@@ -260,12 +303,17 @@ def _domain_error(exc: InvalidInput) -> tuple[dict[str, str], list[dict] | None]
     return {field: exc.message}, details.get("privacy") if field != "file" else None
 
 
+# The form posts read first and write last: the user is found and the upload checked, scanned
+# and extracted on the read session, holding no write lock; only the store and the state change
+# wait in the write queue (write_now), in one savepoint, so a refusal stores nothing.
+
+
 @router.post("/library", summary="保存并提交资料")
-def create_resource_page(  # noqa: PLR0913 - one parameter per form field
+async def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: PageUser,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
     audiences: FormList = None,
     specialties: FormList = None,
@@ -288,63 +336,57 @@ def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     licensed_by_service_id: FormText = "",
 ) -> Response:
     form = _read_form(locals())
-    data, filename, limit = _upload(settings, file)
-    return _create_from_form(request, session, settings, user, form, privacy, data, filename, limit)
+    if not service.can_submit(user):
+        raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
 
+    async def again(errors: dict[str, str], privacy_found: list[dict] | None = None) -> Response:
+        return await run_in_threadpool(
+            partial(_form_page, request, session, user, form, errors, privacy_found, 422)
+        )
 
-def _create_from_form(  # noqa: PLR0913 - the parts of one submitted form
-    request: Request,
-    session: Session,
-    settings: Any,
-    user: User,
-    form: dict[str, Any],
-    privacy_choice: str,
-    data: bytes,
-    filename: str,
-    limit: int,
-) -> Response:
     once = form_once(request)
     if once.seen(login_id(request), form["form_nonce"]):
         return redirect_with_flash("/library", "duplicate_submission")
     bad_number = _number_error(form)
     if bad_number:
-        return _form_page(request, session, user, form, bad_number, status_code=422)
+        return await again(bad_number)
     fields: dict[str, Any] = {
         k: v
         for k, v in form.items()
         if k not in ("form_nonce", "change_reason") and v != "" and v != []
     }
-    if privacy_choice in {p.value for p in PrivacyChoice}:
-        fields["privacy"] = privacy_choice
+    if privacy in {p.value for p in PrivacyChoice}:
+        fields["privacy"] = privacy
     try:
         payload = ResourceCreate.model_validate(fields)
     except ValidationError as exc:
-        return _form_page(request, session, user, form, field_errors(exc), status_code=422)
-    try:
-        with session.begin_nested():
-            resource = service.create_resource(session=session, data=payload, user=user)
-            if data:
-                service.add_file(
-                    session=session,
-                    resource_id=resource.id,  # type: ignore[arg-type]
+        return await again(field_errors(exc))
+    data, filename, limit = await _upload(settings, file)
+
+    def write(writing: Session) -> int:
+        with writing.begin_nested():
+            resource = service.create_resource(session=writing, data=payload, user=user)
+            resource_id: int = resource.id  # type: ignore[assignment]
+            if prepared is not None:
+                service.attach_file(
+                    session=writing,
+                    resource_id=resource_id,
                     user=user,
-                    filename=filename,
-                    data=data,
+                    prepared=prepared,
                     store=store_for(settings.data_dir),
-                    max_bytes=limit,
-                    extract_seconds=settings.resource_extract_seconds,
                 )
             service.submit_resource(
-                session=session,
-                resource_id=resource.id,  # type: ignore[arg-type]
-                user=user,
-                privacy=payload.privacy,
+                session=writing, resource_id=resource_id, user=user, privacy=payload.privacy
             )
+            return resource_id
+
+    try:
+        prepared = await _prepared(settings, data, filename, limit)
+        new_id = await write_now(session, write)
     except InvalidInput as exc:
-        errors, privacy = _domain_error(exc)
-        return _form_page(request, session, user, form, errors, privacy, status_code=422)
+        return await again(*_domain_error(exc))
     once.remember(login_id(request), form["form_nonce"])
-    return redirect_with_flash(f"/library/{resource.id}", "resource_submitted")
+    return redirect_with_flash(f"/library/{new_id}", "resource_submitted")
 
 
 def _form_of(resource: Any) -> dict[str, Any]:
@@ -365,12 +407,12 @@ def edit_resource_page(
 
 
 @router.post("/library/{resource_id}/edit", summary="保存修改并重新提交")
-def update_resource_page(  # noqa: PLR0913 - one parameter per form field
+async def update_resource_page(  # noqa: PLR0913 - one parameter per form field
     request: Request,
     resource_id: RecordId,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: PageUser,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
     audiences: FormList = None,
     specialties: FormList = None,
@@ -394,20 +436,24 @@ def update_resource_page(  # noqa: PLR0913 - one parameter per form field
     licensed_by_service_id: FormText = "",
     change_reason: FormText = "",
 ) -> Response:
-    resource = service.editable_resource(session=session, resource_id=resource_id, user=user)
     form = _read_form(locals())
+    resource = await run_in_threadpool(
+        partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
+    )
     form["kind"] = resource.kind
-    data, filename, limit = _upload(settings, file)
 
-    def again(errors: dict[str, str], privacy_found: list[dict] | None = None) -> Response:
-        session.refresh(resource)
-        return _form_page(
-            request, session, user, form, errors, privacy_found, 422, resource=resource
-        )
+    async def again(errors: dict[str, str], privacy_found: list[dict] | None = None) -> Response:
+        def page() -> Response:
+            session.refresh(resource)
+            return _form_page(
+                request, session, user, form, errors, privacy_found, 422, resource=resource
+            )
+
+        return await run_in_threadpool(page)
 
     bad_number = _number_error(form)
     if bad_number:
-        return again(bad_number)
+        return await again(bad_number)
     changes: dict[str, Any] = {
         k: (int(v) if v else None) if k in NUMBER_FIELDS else v
         for k, v in form.items()
@@ -418,37 +464,40 @@ def update_resource_page(  # noqa: PLR0913 - one parameter per form field
     try:
         payload = ResourceUpdate.model_validate(changes)
     except ValidationError as exc:
-        return again(field_errors(exc))
+        return await again(field_errors(exc))
     submit = intent != "save"
     if submit and resource.version > 1 and not payload.change_reason:
-        return again({"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED})
-    try:
-        with session.begin_nested():
+        return await again({"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED})
+    data, filename, limit = await _upload(settings, file)
+
+    def write(writing: Session) -> None:
+        with writing.begin_nested():
             service.update_resource(
-                session=session, resource_id=resource_id, data=payload, user=user
+                session=writing, resource_id=resource_id, data=payload, user=user
             )
             for file_id in remove_files or []:
                 if file_id.isdigit():
                     service.remove_file(
-                        session=session, resource_id=resource_id, file_id=int(file_id), user=user
+                        session=writing, resource_id=resource_id, file_id=int(file_id), user=user
                     )
-            if data:
-                service.add_file(
-                    session=session,
+            if prepared is not None:
+                service.attach_file(
+                    session=writing,
                     resource_id=resource_id,
                     user=user,
-                    filename=filename,
-                    data=data,
+                    prepared=prepared,
                     store=store_for(settings.data_dir),
-                    max_bytes=limit,
-                    extract_seconds=settings.resource_extract_seconds,
                 )
             if submit:
                 service.submit_resource(
-                    session=session, resource_id=resource_id, user=user, privacy=payload.privacy
+                    session=writing, resource_id=resource_id, user=user, privacy=payload.privacy
                 )
+
+    try:
+        prepared = await _prepared(settings, data, filename, limit)
+        await write_now(session, write)
     except InvalidInput as exc:
-        return again(*_domain_error(exc))
+        return await again(*_domain_error(exc))
     return redirect_with_flash(
         f"/library/{resource_id}", "resource_resubmitted" if submit else "resource_saved"
     )
@@ -612,29 +661,39 @@ def submit_resource_page(
 
 
 @router.post("/library/{resource_id}/files", summary="上传资料文件")
-def upload_resource_file_page(
+async def upload_resource_file_page(
     request: Request,
     resource_id: RecordId,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: PageUser,
+    user: ReadingPageUser,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
+    await run_in_threadpool(
+        partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
+    )
     limit = int(settings.resource_max_mb * 1024 * 1024)
-    data = file.file.read(limit + 1) if file is not None else b""
+    data = await file.read(limit + 1) if file is not None else b""
     try:
-        with session.begin_nested():
-            service.add_file(
-                session=session,
+        prepared = await _prepared(settings, data, (file.filename or "") if file else "", limit)
+        if prepared is None:
+            raise InvalidInput(messages.RESOURCE_FILE_EMPTY, details={"field": "file"})
+        await write_now(
+            session,
+            lambda writing: service.attach_file(
+                session=writing,
                 resource_id=resource_id,
                 user=user,
-                filename=(file.filename or "") if file is not None else "",
-                data=data,
+                prepared=prepared,
                 store=store_for(settings.data_dir),
-                max_bytes=limit,
-                extract_seconds=settings.resource_extract_seconds,
-            )
+            ),
+        )
     except InvalidInput as exc:
-        resource = service.get_resource(session=session, resource_id=resource_id, user=user)
-        return _detail(request, session, user, resource, {"file": exc.message}, status_code=422)
+        error = exc.message
+
+        def page() -> Response:
+            resource = service.get_resource(session=session, resource_id=resource_id, user=user)
+            return _detail(request, session, user, resource, {"file": error}, 422)
+
+        return await run_in_threadpool(page)
     return redirect_with_flash(f"/library/{resource_id}", "resource_file_added")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Query, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
 from marketplace.resources import service
+from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
 from marketplace.resources.models import (
     Audience,
@@ -26,7 +29,15 @@ from marketplace.resources.models import (
 )
 from marketplace.settings import Settings
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, ResourceReviewer, SessionDep, SettingsDep
+from web.deps import (
+    CurrentUser,
+    ReadingUser,
+    ReadSessionDep,
+    ResourceReviewer,
+    SessionDep,
+    SettingsDep,
+    write_now,
+)
 
 router = APIRouter(prefix="/api/resources", tags=["resources"])
 
@@ -89,26 +100,40 @@ def update_resource_route(
     status_code=201,
     summary="上传资料文件（PDF、DOCX、PPTX、PNG、JPEG）",
 )
-def upload_resource_file(
+async def upload_resource_file(
     resource_id: RecordId,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
-    user: CurrentUser,
+    user: ReadingUser,
     file: Annotated[UploadFile, File()],
 ) -> ResourceFilePublic:
-    # A sync route: FastAPI runs it in a worker thread, and the text extraction runs in a
-    # child process with a time budget, so neither blocks the event loop.
+    # Read first, write last: the draft is checked, the upload scanned (the antivirus hook) and
+    # its text extracted in a child process on the read session, holding no write lock; only the
+    # store waits in the write queue.
+    await run_in_threadpool(
+        partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
+    )
     limit = max_bytes(settings)
-    data = file.file.read(limit + 1)
-    row = service.add_file(
-        session=session,
-        resource_id=resource_id,
-        user=user,
-        filename=file.filename or "",
-        data=data,
-        store=store_for(settings.data_dir),
-        max_bytes=limit,
-        extract_seconds=settings.resource_extract_seconds,
+    data = await file.read(limit + 1)
+    prepared = await run_in_threadpool(
+        partial(
+            service.prepare_file,
+            filename=file.filename or "",
+            data=data,
+            max_bytes=limit,
+            extract_seconds=settings.resource_extract_seconds,
+            antivirus=antivirus_from(settings.antivirus_command, settings.antivirus_seconds),
+        )
+    )
+    row = await write_now(
+        session,
+        lambda writing: service.attach_file(
+            session=writing,
+            resource_id=resource_id,
+            user=user,
+            prepared=prepared,
+            store=store_for(settings.data_dir),
+        ),
     )
     return ResourceFilePublic(
         id=row.id,  # type: ignore[arg-type]

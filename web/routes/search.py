@@ -6,9 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
+from sqlmodel import Session
 
+from booking.schedule.week import free_this_week_reason
 from marketplace.accounts.permissions import Action, can
-from marketplace.errors import Unavailable
+from marketplace.errors import NotFound, Unavailable
 from marketplace.resources.models import Audience, ResourceKind
 from marketplace.resources.service import search_access
 from marketplace.vocabulary import Domain, Format, ServiceType
@@ -94,11 +96,16 @@ def search(
             page_size=page_size,
         )
     )
+    hits = [
+        SearchHitPublic(**{k: getattr(h, k) for k in SearchHitPublic.model_fields})
+        for h in result.hits
+    ]
+    for hit in hits:
+        if hit.kind == "expert":
+            free = _free_reason(session, hit.id)
+            hit.reasons = [*hit.reasons, free] if free else hit.reasons
     return SearchPage(
-        hits=[
-            SearchHitPublic(**{k: getattr(h, k) for k in SearchHitPublic.model_fields})
-            for h in result.hits
-        ],
+        hits=hits,
         total=result.total,
         page=result.page,
         page_size=result.page_size,
@@ -109,3 +116,10 @@ def search(
         no_match=result.no_match,
         suggestions=result.suggestions,
     )
+
+
+def _free_reason(session: Session, expert_id: str) -> str | None:
+    try:
+        return free_this_week_reason(session=session, expert_id=expert_id)
+    except NotFound:  # the index may briefly hold an expert the database no longer has
+        return None
