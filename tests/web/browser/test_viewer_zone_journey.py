@@ -15,9 +15,9 @@ DESKTOP = {"width": 1366, "height": 900}
 
 def set_zone(page, zone: str) -> None:
     page.goto("/account")
-    page.get_by_label("时区").fill(zone)
+    page.get_by_label("时区", exact=True).fill(zone)
     page.get_by_role("button", name="保存").click()
-    expect(page.get_by_label("时区")).to_have_value(zone)
+    expect(page.get_by_label("时区", exact=True)).to_have_value(zone)
 
 
 def test_a_coordinator_in_london_books_and_moves_a_session_in_london_time(new_page):
@@ -36,7 +36,7 @@ def test_a_coordinator_in_london_books_and_moves_a_session_in_london_time(new_pa
         screenshot(page, "zone-week-1366")
         first.click()
         expect(page.get_by_text(LONDON)).to_be_visible()
-        page.get_by_label("主题").fill("伦敦时间预约测试")
+        page.locator("#f-title").fill("伦敦时间预约测试")
         page.get_by_role("button", name="提交预约").click()
         page.wait_for_url(re.compile(r"/bookings"))
         card = page.locator("li.card", has_text="伦敦时间预约测试")
