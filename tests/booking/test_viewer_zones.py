@@ -100,6 +100,19 @@ def test_an_admin_sets_another_accounts_zone(client, world, session, settings):
     )
     assert changed.status_code == 200, changed.json()
     assert changed.json()["timezone"] == "America/New_York"
+    created = client.post(
+        "/api/users",
+        json={
+            "username": "vancouver",
+            "password": "Heart-Zone-2026!x",
+            "role": "district",
+            "district": "西安市/雁塔区",
+            "timezone": "America/Vancouver",
+        },
+        headers=auth_headers(admin, settings),
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["timezone"] == "America/Vancouver"
     assert login(client, admin.username).status_code == 303
     page = client.get(f"/users/{world.expert_user.id}")
     assert 'value="America/New_York"' in page.text
