@@ -42,6 +42,7 @@ from web.pages import (
     form_once,
     login_id,
     redirect_with_flash,
+    text_error,
 )
 from web.routes.pages_sessions import feedback_received, ratings_by_booking
 from web.templating import render
@@ -56,6 +57,9 @@ def _reason(text: str) -> str:
     text = text.strip()
     if not text or len(text) > MAX_REASON:
         raise InvalidInput(messages.REASON_REQUIRED)
+    refused = text_error(text)
+    if refused:
+        raise InvalidInput(refused, field="reason")
     return text
 
 

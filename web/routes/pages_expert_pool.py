@@ -51,7 +51,7 @@ from web.expert_form import (
     form_from_expert,
     submitted_form,
 )
-from web.pages import field_errors, page_allows, redirect_with_flash
+from web.pages import field_errors, page_allows, redirect_with_flash, text_error
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -435,15 +435,9 @@ def change_status(
             request, session, user, expert_id, errors={"status": messages.FORM_HAS_ERRORS},
             status_code=422,
         )  # fmt: skip
-    if not reason:
-        return _page(
-            request,
-            session,
-            user,
-            expert_id,
-            errors={"reason": messages.EXPERT_STATUS_REASON_REQUIRED},
-            status_code=422,
-        )
+    refused = messages.EXPERT_STATUS_REASON_REQUIRED if not reason else text_error(reason)
+    if refused:
+        return _page(request, session, user, expert_id, errors={"reason": refused}, status_code=422)
     update_expert(
         session=session,
         expert_id=expert_id,
