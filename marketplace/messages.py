@@ -421,10 +421,37 @@ MAIL_BODY = (
 )
 ZONE_BEIJING = "北京时间"
 ZONE_OTHER = "{zone} 时间"
+ZONE_NAMED = "{city}时间 / {zone}"
+# Chinese names of the zones people here are most likely to live or work in; others are named by
+# their IANA name alone.
+ZONE_CITY_NAMES = {
+    "Asia/Hong_Kong": "香港",
+    "Asia/Taipei": "台北",
+    "Asia/Macau": "澳门",
+    "Asia/Urumqi": "乌鲁木齐",
+    "Asia/Tokyo": "东京",
+    "Asia/Seoul": "首尔",
+    "Asia/Singapore": "新加坡",
+    "Asia/Bangkok": "曼谷",
+    "Asia/Dubai": "迪拜",
+    "Europe/London": "伦敦",
+    "Europe/Paris": "巴黎",
+    "Europe/Berlin": "柏林",
+    "Europe/Moscow": "莫斯科",
+    "America/New_York": "纽约",
+    "America/Chicago": "芝加哥",
+    "America/Los_Angeles": "洛杉矶",
+    "America/Vancouver": "温哥华",
+    "America/Toronto": "多伦多",
+    "Australia/Sydney": "悉尼",
+    "Australia/Melbourne": "墨尔本",
+    "Pacific/Auckland": "奥克兰",
+}
+TIMEZONE_INVALID = "不是有效的时区名称，请填写 IANA 时区，例如 Asia/Shanghai 或 Europe/London"
 MAIL_LINK = "查看、确认、拒绝或改期：{url}"
-PROPOSAL_MAIL = (
-    "专家提议把会话改到：{when}（北京时间）。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
-)
+PROPOSAL_MAIL = "专家提议把会话改到：{when}。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
+# The summary of the calendar event a proposal puts in the district's calendar until answered.
+PROPOSAL_SUMMARY = "改期提议：{title}"
 PROPOSAL_DECLINED_MAIL = "区县未接受改期提议（{when}），会话保持原时间。"
 PROPOSAL_NONE = "该预约没有待答复的改期提议"
 MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"

@@ -24,7 +24,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import DEFAULT_ZONE, LOCAL_TZ, utcnow
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
@@ -188,6 +188,12 @@ def set_availability(
         after=after.model_dump(mode="json"),
     )
     return after
+
+
+def expert_zone(*, session: Session, expert_id: str) -> str:
+    """The time zone the expert's availability is written in."""
+    profile = session.get(AvailabilityProfile, expert_id)
+    return profile.timezone if profile is not None else DEFAULT_ZONE
 
 
 def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:

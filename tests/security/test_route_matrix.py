@@ -306,6 +306,9 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/matching/runs/{run_id}/adjust"): Call(
         form=lambda w: {"action": "add", "request_id": w.request_id, "expert_id": "SX2"}
     ),
+    ("GET", "/matching/runs/{run_id}/alternates"): Call(
+        params=lambda w: {"request_id": w.request_id, "name": "专家"}
+    ),
     ("POST", "/admin/jobs/{name}/run"): Call(ids={"name": "job_name"}),
 }
 

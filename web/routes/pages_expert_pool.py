@@ -10,7 +10,7 @@ search index update); the reason and who verified when are kept in the audit log
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -30,7 +30,13 @@ from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.experts.importing import ImportReport, import_experts
 from marketplace.experts.models import ExpertAdminUpdate, ExpertCreate, ExpertPublic, ExpertUpdate
-from marketplace.experts.pool import IMPORT_MAX_BYTES, pool_csv, pool_xlsx, upload_lines
+from marketplace.experts.pool import (
+    IMPORT_MAX_BYTES,
+    pool_csv,
+    pool_xlsx,
+    upload_lines,
+    with_field_labels,
+)
 from marketplace.experts.service import (
     POOL_SORTS,
     ExpertFilters,
@@ -51,7 +57,7 @@ from web.expert_form import (
     form_from_expert,
     submitted_form,
 )
-from web.pages import field_errors, page_allows, redirect_with_flash
+from web.pages import field_errors, page_allows, redirect_with_flash, text_error
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -384,6 +390,7 @@ def import_submit(
             status_code=exc.status_code,
         )
     report = import_experts(session=session, lines=lines, actor=actor_for(user), strict=is_strict)
+    report.errors = [replace(e, reason=with_field_labels(e.reason)) for e in report.errors]
     return _import_page(request, report=report, filename=filename, strict=is_strict)
 
 
@@ -435,15 +442,9 @@ def change_status(
             request, session, user, expert_id, errors={"status": messages.FORM_HAS_ERRORS},
             status_code=422,
         )  # fmt: skip
-    if not reason:
-        return _page(
-            request,
-            session,
-            user,
-            expert_id,
-            errors={"reason": messages.EXPERT_STATUS_REASON_REQUIRED},
-            status_code=422,
-        )
+    refused = messages.EXPERT_STATUS_REASON_REQUIRED if not reason else text_error(reason)
+    if refused:
+        return _page(request, session, user, expert_id, errors={"reason": refused}, status_code=422)
     update_expert(
         session=session,
         expert_id=expert_id,

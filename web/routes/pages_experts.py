@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
+from booking.schedule.service import expert_zone
 from booking.schedule.week import free_this_week_reason
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action
-from marketplace.clock import LOCAL_TZ
+from marketplace.clock import zone
 from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert, ExpertPublic
@@ -371,7 +372,7 @@ def expert_profile(
     expert = public_view(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
-    today = datetime.now(LOCAL_TZ).date()
+    today = datetime.now(zone(user.timezone)).date()
     week_of = (parse_day(week) if week else None) or today
     booking = _booking_context(session, user, request_id, kind, format)
     week_view = week_slots(
@@ -380,6 +381,7 @@ def expert_profile(
         week_of=week_of,
         duration_minutes=duration,
         kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
+        timezone=user.timezone,
     )
     if not week and week_view.count == 0 and week_view.empty_reason == messages.WEEK_FULLY_BOOKED:
         # Late in the week the rest of it may be gone: open on the next week with free time.
@@ -389,6 +391,7 @@ def expert_profile(
             week_of=week_view.next,
             duration_minutes=duration,
             kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
+            timezone=user.timezone,
         )
         if following.count:
             week_view = following
@@ -404,6 +407,7 @@ def expert_profile(
             "booking": booking,
             "back": _safe_back(back),
             "is_own_profile": own,
+            "expert_zone": expert_zone(session=session, expert_id=expert.id),
             "can_book": user.role == Role.district.value and expert.status == "active",
         },
         fragments=("week",),

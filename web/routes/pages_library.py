@@ -48,6 +48,7 @@ from web.pages import (
     form_once,
     login_id,
     redirect_with_flash,
+    text_error,
 )
 from web.templating import render
 
@@ -171,8 +172,12 @@ def library_page(
             "options": _options(session),
             "can_submit": service.can_submit(user),
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
-            # Authors see the use of what they wrote, staff of everything.
-            "authored": {r.id for r in rows if service.is_author(user, r)},
+            # Authors see the use of what they wrote, reviewers of what they review.
+            "authored": {
+                r.id
+                for r in rows
+                if service.is_author(user, r) or service.reviews(session, user, r)
+            },
         },
         fragments=("results",),
     )
@@ -615,6 +620,9 @@ def review_resource_page(
                 reason = reason.strip()[:1000]
                 if len(reason) < 2:
                     raise InvalidInput(messages.REASON_REQUIRED, details={"field": "reason"})
+                refused = text_error(reason)
+                if refused:
+                    raise InvalidInput(refused, details={"field": "reason"})
                 service.decide_resource(
                     session=session,
                     resource_id=resource_id,
@@ -642,15 +650,11 @@ def new_version_page(
     change_reason: FormText = "",
 ) -> Response:
     reason = change_reason.strip()[:1000]
-    if len(reason) < 2:
+    refused = messages.RESOURCE_CHANGE_REASON_REQUIRED if len(reason) < 2 else text_error(reason)
+    if refused:
         resource = service.get_resource(session=session, resource_id=resource_id, user=user)
         return _detail(
-            request,
-            session,
-            user,
-            resource,
-            {"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED},
-            status_code=422,
+            request, session, user, resource, {"change_reason": refused}, status_code=422
         )
     draft = service.new_version(
         session=session, resource_id=resource_id, user=user, change_reason=reason

@@ -30,6 +30,7 @@ from marketplace.accounts.admin import (
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for, create_user
+from marketplace.clock import DEFAULT_ZONE
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.validation import RecordId
@@ -37,7 +38,7 @@ from marketplace.vocabulary import Role
 from web.deps import ReadSessionDep, SessionDep, performs, performs_reading
 from web.pages import AdminPage, PageUser, ReadingPageUser, field_errors, redirect_with_flash
 from web.sessions import log_in
-from web.templating import render
+from web.templating import render, zone_choices
 
 router = APIRouter(include_in_schema=False)
 
@@ -204,8 +205,10 @@ def _detail(
         "expert_id": view.expert_id or "",
         "email": view.email or "",
         "phone": view.phone or "",
+        "timezone": view.timezone,
     }
     context: dict[str, Any] = {
+        "zone_choices": zone_choices(),
         "account": view,
         "last_login_at": account.last_login_at,
         "created_at": account.created_at,
@@ -239,6 +242,7 @@ def update_user_page(
     expert_id: FormText = "",
     email: FormText = "",
     phone: FormText = "",
+    timezone: FormText = DEFAULT_ZONE,
 ) -> Response:
     account = get_user(session=session, user_id=user_id)
     form = {
@@ -248,6 +252,7 @@ def update_user_page(
         "expert_id": expert_id.strip()[:32],
         "email": email.strip()[:300],
         "phone": phone.strip()[:64],
+        "timezone": timezone.strip()[:64],
     }
     try:
         data = UserUpdate.model_validate(
@@ -258,6 +263,7 @@ def update_user_page(
                 "expert_id": form["expert_id"] or None,
                 "email": form["email"],
                 "phone": form["phone"],
+                "timezone": form["timezone"],
             }
         )
     except ValidationError as exc:
