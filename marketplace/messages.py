@@ -90,6 +90,16 @@ SERVICE_CREATED = "采购服务已加入目录"
 EXPERT_STATUS_REASON_REQUIRED = "请填写原因"
 EXPERT_STATUS_CHANGED = "专家状态已更新"
 EXPERT_VERIFIED = "已认证该专家"
+# --- expert-pool console (web/routes/pages_expert_pool.py, marketplace/experts/pool.py) ---
+POOL_IMPORT_EMPTY = "请选择要导入的文件（文件不能为空）"
+POOL_IMPORT_TOO_LARGE = "文件超过 {mb} MB；更大的文件请用命令 heart import experts 导入"
+POOL_IMPORT_TYPE = "只能导入 .jsonl 或 .csv 文件"
+POOL_IMPORT_NOT_TEXT = "文件不是 UTF-8 文本：请从表格软件另存为“CSV UTF-8”，或上传 JSONL"
+POOL_IMPORT_CSV_HEADER = "CSV 第一行有无法识别的列：{columns}"
+POOL_IMPORT_CSV_MISSING = "CSV 缺少必需的列：{columns}"
+EXPERT_CREATED = "专家已添加：核对资质后可在此认证"
+EXPERT_SAVED = "专家资料已保存"
+EXPERT_UNCHANGED = "资料没有变化"
 SERVICE_SAVED = "采购服务已保存"
 SERVICE_RETIRED = "采购服务已停用：区县不能再申请"
 SERVICE_DELETED = "采购服务已删除"
@@ -405,10 +415,37 @@ MAIL_BODY = (
 )
 ZONE_BEIJING = "北京时间"
 ZONE_OTHER = "{zone} 时间"
+ZONE_NAMED = "{city}时间 / {zone}"
+# Chinese names of the zones people here are most likely to live or work in; others are named by
+# their IANA name alone.
+ZONE_CITY_NAMES = {
+    "Asia/Hong_Kong": "香港",
+    "Asia/Taipei": "台北",
+    "Asia/Macau": "澳门",
+    "Asia/Urumqi": "乌鲁木齐",
+    "Asia/Tokyo": "东京",
+    "Asia/Seoul": "首尔",
+    "Asia/Singapore": "新加坡",
+    "Asia/Bangkok": "曼谷",
+    "Asia/Dubai": "迪拜",
+    "Europe/London": "伦敦",
+    "Europe/Paris": "巴黎",
+    "Europe/Berlin": "柏林",
+    "Europe/Moscow": "莫斯科",
+    "America/New_York": "纽约",
+    "America/Chicago": "芝加哥",
+    "America/Los_Angeles": "洛杉矶",
+    "America/Vancouver": "温哥华",
+    "America/Toronto": "多伦多",
+    "Australia/Sydney": "悉尼",
+    "Australia/Melbourne": "墨尔本",
+    "Pacific/Auckland": "奥克兰",
+}
+TIMEZONE_INVALID = "不是有效的时区名称，请填写 IANA 时区，例如 Asia/Shanghai 或 Europe/London"
 MAIL_LINK = "查看、确认、拒绝或改期：{url}"
-PROPOSAL_MAIL = (
-    "专家提议把会话改到：{when}（北京时间）。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
-)
+PROPOSAL_MAIL = "专家提议把会话改到：{when}。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
+# The summary of the calendar event a proposal puts in the district's calendar until answered.
+PROPOSAL_SUMMARY = "改期提议：{title}"
 PROPOSAL_DECLINED_MAIL = "区县未接受改期提议（{when}），会话保持原时间。"
 PROPOSAL_NONE = "该预约没有待答复的改期提议"
 MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"

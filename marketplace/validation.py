@@ -98,6 +98,8 @@ def describe_error(error: dict[str, Any]) -> str:
     if kind in ("enum", "literal_error") and "expected" in context:
         context = {**context, "expected": choices_in_chinese(str(context["expected"]))}
     template = _TEMPLATES.get(kind)
+    if kind == "string_too_short" and int(context.get("min_length", 1)) > 1:
+        template = "至少 {min_length} 个字符"  # "x" for a title is too short, not empty
     if template is not None:
         try:
             reason = template.format(**context)
@@ -140,11 +142,30 @@ RecordId = Annotated[int, annotated_types.Ge(1), annotated_types.Le(MAX_RECORD_I
 # minus a time-zone offset, year 9999 plus a day) and PostgreSQL and Python disagree on range.
 EARLIEST_DATE = date(1970, 1, 1)
 LATEST_DATE = date(2100, 12, 31)
-# C0 control characters except tab, line feed and carriage return, plus DEL: NUL fails on
-# PostgreSQL, and the rest break exports, logs and terminals while meaning nothing in a form.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 control characters except tab, line feed and carriage return, DEL and the C1 controls:
+# NUL fails on PostgreSQL, and the rest break exports, logs and terminals while meaning nothing
+# in a form. Bidi embedding, override and isolate characters (U+202A–U+202E, U+2066–U+2069)
+# reorder the text shown around them ("Trojan source"): a name or title could display as
+# something other than what is stored, so they are refused as well (the hub's text is Chinese
+# and needs no explicit direction marks).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _RANGE_MESSAGE = f"日期须在 {EARLIEST_DATE.isoformat()} 至 {LATEST_DATE.isoformat()} 之间"
 _CONTROL_MESSAGE = "含有不允许的控制字符"
+_BIDI_MESSAGE = "含有改变文字显示方向的控制字符（可能使显示的内容与实际不符），请删除后再提交"
+
+
+# The error types of InputModel's model-wide checks; their context names the field and reason.
+HOSTILE_INPUT_ERRORS = frozenset({"control_character", "date_out_of_range"})
+
+
+def control_character_reason(value: str) -> str | None:
+    """Why `value` is refused (Chinese), or None when it holds no control character."""
+    if _BIDI.search(value):
+        return _BIDI_MESSAGE
+    if _CONTROL.search(value):
+        return _CONTROL_MESSAGE
+    return None
 
 
 def check_date_in_range(value: date | datetime) -> date | datetime:
@@ -157,8 +178,9 @@ def check_date_in_range(value: date | datetime) -> date | datetime:
 
 def check_text(value: str) -> str:
     """`value` itself, or ValueError (Chinese) when it holds a control character."""
-    if _CONTROL.search(value):
-        raise ValueError(_CONTROL_MESSAGE)
+    reason = control_character_reason(value)
+    if reason:
+        raise ValueError(reason)
     return value
 
 
@@ -190,11 +212,10 @@ CleanText = Annotated[str, AfterValidator(check_text)]
 def _walk(value: Any, path: str) -> Any:
     """Check one parsed value; returns it with duplicate choices removed from lists."""
     if isinstance(value, str):
-        if _CONTROL.search(value):
+        reason = control_character_reason(value)
+        if reason:
             raise PydanticCustomError(
-                "control_character",
-                "字段 {field}：{reason}",
-                {"field": path, "reason": _CONTROL_MESSAGE},
+                "control_character", "字段 {field}：{reason}", {"field": path, "reason": reason}
             )
         return value
     if isinstance(value, date):  # datetime too

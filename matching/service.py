@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlmodel import Session, col, select
@@ -833,19 +834,11 @@ def confirmed_pairs(
 # --- recommendations for one request ----------------------------------------------------------
 
 
-def recommend(
-    *,
-    session: Session,
-    request_id: int,
-    user: User,
-    relevance_factory: RelevanceFactory,
-    k: int = 10,
-    explain_excluded: bool = False,
-) -> Recommendations:
-    """The top-k feasible experts for a request with reasons; with `explain_excluded`, the most
-    relevant experts the hard rules rule out, and why."""
-    request = get_request(session=session, request_id=request_id, user=user)
-    k = max(1, min(k, MAX_RECOMMENDATIONS))
+def _ranked(
+    session: Session, request: DistrictRequest, relevance_factory: RelevanceFactory
+) -> tuple[Pool, Need, Any, Any, Any, list[int]]:
+    """The pool scored for one request: feasible experts' indices best fit first (ties by
+    pool order), with what explain() needs."""
     regions = RegionIndex(session)
     need = need_from_request(request, regions)
     pool = load_pool(session=session, month_of=request.window_start)
@@ -860,7 +853,76 @@ def recommend(
         if pool.experts
         else np.zeros(0)
     )
-    order = [i for i in np.lexsort((np.arange(len(row)), -row)) if np.isfinite(row[i])][:k]
+    order = [int(i) for i in np.lexsort((np.arange(len(row)), -row)) if np.isfinite(row[i])]
+    return pool, need, scores, weights, arrays, order
+
+
+def run_alternates(
+    *,
+    session: Session,
+    run_id: int,
+    request_id: int,
+    user: User,
+    relevance_factory: RelevanceFactory,
+    name: str = "",
+    k: int = 10,
+) -> list[Recommendation]:
+    """Experts who could take a place on `request_id` in this proposed run, best fit first,
+    only those whose name contains `name` when given: every hard rule holds, they are not on
+    the request already, and their hours left after the run's other assignments suffice."""
+    run = get_run(session=session, run_id=run_id, user=user)
+    if request_id not in run.request_ids:
+        raise InvalidInput(messages.MATCH_REQUEST_NOT_IN_RUN.format(request=request_id))
+    request = get_request(session=session, request_id=request_id)
+    pool, need, scores, weights, arrays, order = _ranked(session, request, relevance_factory)
+    active = [p for p in _pairs(session, run_id) if _active(p)]
+    on_request = {p.expert_id for p in active if p.request_id == request_id}
+    in_run: dict[str, float] = {}
+    for pair in active:
+        in_run[pair.expert_id] = in_run.get(pair.expert_id, 0.0) + pair.hours
+    name = name.strip()
+    items: list[Recommendation] = []
+    for i in order:
+        expert = pool.experts[i]
+        if expert.id in on_request or (name and name not in pool.names[expert.id]):
+            continue
+        if expert.remaining_hours - in_run.get(expert.id, 0.0) < request.hours:
+            continue
+        exp = explain(
+            need,
+            expert,
+            relevance=float(scores[0][i]),
+            specialty_weights=weights[0],
+            related=arrays.related,
+        )
+        items.append(
+            Recommendation(
+                expert_id=expert.id,
+                name=pool.names[expert.id],
+                score=exp.score,
+                reasons=exp.reasons,
+            )
+        )
+        if len(items) >= k:
+            break
+    return items
+
+
+def recommend(
+    *,
+    session: Session,
+    request_id: int,
+    user: User,
+    relevance_factory: RelevanceFactory,
+    k: int = 10,
+    explain_excluded: bool = False,
+) -> Recommendations:
+    """The top-k feasible experts for a request with reasons; with `explain_excluded`, the most
+    relevant experts the hard rules rule out, and why."""
+    request = get_request(session=session, request_id=request_id, user=user)
+    k = max(1, min(k, MAX_RECOMMENDATIONS))
+    pool, need, scores, weights, arrays, ranked = _ranked(session, request, relevance_factory)
+    order = ranked[:k]
     items = []
     for i in order:
         e = pool.experts[i]
@@ -878,6 +940,10 @@ def recommend(
         )
     excluded = None
     if explain_excluded:
+        from matching.scoring import feasible_mask, score_row, specialty_fit_rows  # noqa: PLC0415
+
+        mask, _ = feasible_mask(need, arrays)
+        fit = specialty_fit_rows(weights, arrays)[0] if pool.experts else np.zeros(0)
         all_ok = np.ones(len(pool.experts), dtype=bool)
         unrestricted = (
             score_row(need, arrays, relevance=scores[0], specialty_fit=fit, mask=all_ok)

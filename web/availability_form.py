@@ -21,7 +21,7 @@ from booking.schedule.models import (
     WeeklyRuleIn,
 )
 from marketplace import messages
-from marketplace.clock import LOCAL_TZ
+from marketplace.clock import zone
 from marketplace.validation import describe_error, parse_day
 
 WEEKDAY_LABELS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
@@ -96,8 +96,9 @@ def form_from_availability(current: AvailabilityPublic) -> AvailabilityForm:
                 Row({"date": exception.date.isoformat(), "ranges": ranges, "note": exception.note})
             )
         else:
-            start = exception.start.astimezone(LOCAL_TZ)
-            end = exception.end.astimezone(LOCAL_TZ)
+            # Days away are whole days where the expert is.
+            start = exception.start.astimezone(zone(current.timezone))
+            end = exception.end.astimezone(zone(current.timezone))
             last = (end - timedelta(days=1)).date() if end.time() == time(0) else end.date()
             form.away.append(
                 Row(
@@ -233,8 +234,8 @@ def parse_form(fields: dict[str, list[str]]) -> tuple[AvailabilityForm, Availabi
             exceptions.append(
                 {
                     "kind": "out_of_office",
-                    "start": datetime.combine(first, time(0), LOCAL_TZ),
-                    "end": datetime.combine(last + timedelta(days=1), time(0), LOCAL_TZ),
+                    "start": datetime.combine(first, time(0), zone(form.timezone)),
+                    "end": datetime.combine(last + timedelta(days=1), time(0), zone(form.timezone)),
                     "note": row.values["note"],
                 }
             )

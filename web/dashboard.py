@@ -14,7 +14,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, scope_of
 from marketplace.audit.service import list_entries
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import DEFAULT_ZONE, in_zone, utcnow
 from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
 from marketplace.vocabulary import ExpertStatus
 from web.audit_view import describe
@@ -138,7 +138,7 @@ def _upcoming_bookings(days: int) -> Loader:
             (
                 b.title,
                 "/bookings",
-                f"{b.start.astimezone(LOCAL_TZ):%m-%d %H:%M} · "
+                f"{in_zone(b.start, user.timezone, '%m-%d %H:%M', named=user.timezone != DEFAULT_ZONE)} · "
                 + messages.BOOKING_STATUS_LABELS.get(b.status, b.status),
             )
             for b in views

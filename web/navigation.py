@@ -46,6 +46,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/services", "服务目录", Action.service_read, group="采购服务"),
     NavItem("/applications", "服务申请", Action.application_read, group="采购服务"),
     NavItem("/reports", "统计报表", Action.report_read),
+    NavItem("/expert-pool", "专家管理", Action.expert_pool, group="管理"),
     NavItem("/audit", "审计日志", Action.audit_read, group="管理"),
     NavItem("/users", "账号管理", Action.user_manage, group="管理"),
     NavItem("/admin/jobs", "定时任务", Action.ops_manage, group="管理"),

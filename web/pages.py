@@ -13,7 +13,12 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, require, scope_of
 from marketplace.errors import DomainError, Forbidden
 from marketplace.notifications.service import unread_count
-from marketplace.validation import describe_error, error_fields
+from marketplace.validation import (
+    HOSTILE_INPUT_ERRORS,
+    control_character_reason,
+    describe_error,
+    error_fields,
+)
 from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep
 
 FLASH_COOKIE = "heart_flash"
@@ -26,6 +31,9 @@ FLASH_MESSAGES = {
     "service_created": messages.SERVICE_CREATED,
     "expert_status_changed": messages.EXPERT_STATUS_CHANGED,
     "expert_verified": messages.EXPERT_VERIFIED,
+    "expert_created": messages.EXPERT_CREATED,
+    "expert_saved": messages.EXPERT_SAVED,
+    "expert_unchanged": messages.EXPERT_UNCHANGED,
     "service_saved": messages.SERVICE_SAVED,
     "service_retired": messages.SERVICE_RETIRED,
     "service_deleted": messages.SERVICE_DELETED,
@@ -182,11 +190,25 @@ def login_id(request: Request) -> int:
     return login.id if login is not None else 0
 
 
+def text_error(value: str) -> str | None:
+    """The one check of form text a page stores as typed (outside an input schema): the
+    Chinese reason it is refused (control, C1 or text-direction characters), or None.
+
+    Text that goes through an input schema is checked there (marketplace.validation)."""
+    return control_character_reason(value)
+
+
 def field_errors(exc: ValidationError, rename: Callable[[str], str] = str) -> dict[str, str]:
     """The first error of each top-level field, as a Chinese reason without the field path; a
     cross-field error (end before start) marks each field it names."""
     errors: dict[str, str] = {}
     for error in exc.errors():
+        context = error.get("ctx") or {}
+        hostile = error.get("type") in HOSTILE_INPUT_ERRORS and context.get("field")
+        if hostile and not error.get("loc"):
+            # InputModel's model-wide checks name the field in their context: shown next to it.
+            errors.setdefault(rename(str(context["field"]).split(".")[0]), str(context["reason"]))
+            continue
         names = [rename(f) for f in error_fields(error)] or ["__all__"]
         for name in names:
             errors.setdefault(name, describe_error({**error, "loc": ()}))

@@ -7,14 +7,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from jinja2_fragments.fastapi import Jinja2Blocks
 
 from marketplace import messages
-from marketplace.clock import LOCAL_TZ
+from marketplace.clock import DEFAULT_ZONE, in_zone, zone_label
 from web.navigation import nav_for
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -39,11 +40,36 @@ def _shell_context(request: Request) -> dict[str, Any]:
     }
 
 
-def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M", zone: str = "") -> str:
-    """An aware datetime shown in Asia/Shanghai (or in `zone`, the viewer's own time zone)."""
-    if value is None:
-        return ""
-    return value.astimezone(ZoneInfo(zone) if zone else LOCAL_TZ).strftime(fmt)
+def viewer_zone(context: Mapping[str, Any]) -> str:
+    """The time zone of whoever the page is for: their own, Beijing time when anonymous."""
+    user = context.get("current_user")
+    return getattr(user, "timezone", "") or DEFAULT_ZONE
+
+
+@pass_context
+def local_time(
+    context: Context,
+    value: datetime | None,
+    fmt: str = "%Y-%m-%d %H:%M",
+    zone: str = "",
+    named: bool = False,
+) -> str:
+    """The one way pages show a time: in the viewer's own zone (or `zone`, e.g. an expert's on
+    their availability page), followed by the zone's name when `named`: 10:00（北京时间）."""
+    return in_zone(value, zone or viewer_zone(context), fmt, named=named)
+
+
+@pass_context
+def zone_name(context: Context, zone: str = "") -> str:
+    """The viewer's zone (or `zone`) as pages name it: 北京时间, 伦敦时间 / Europe/London."""
+    return zone_label(zone or viewer_zone(context))
+
+
+def zone_choices() -> list[tuple[str, str]]:
+    """The zones offered first on account forms (any other IANA name is accepted too)."""
+    return [(DEFAULT_ZONE, messages.ZONE_BEIJING)] + [
+        (name, zone_label(name)) for name in messages.ZONE_CITY_NAMES
+    ]
 
 
 def query_with(params: Mapping[str, Any], **changes: Any) -> str:
@@ -75,6 +101,7 @@ def minutes_pair(minutes: int) -> tuple[str, str]:
 
 templates = Jinja2Blocks(directory=TEMPLATES_DIR, context_processors=[_shell_context])
 templates.env.filters["local_time"] = local_time
+templates.env.globals["zone_name"] = zone_name
 templates.env.filters["label_pair"] = label_pair
 templates.env.filters["quantity"] = quantity
 templates.env.filters["minutes_pair"] = minutes_pair

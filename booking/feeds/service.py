@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
@@ -95,9 +96,14 @@ def booking_ics(
     booking: Booking,
     publish: bool = False,
     organizer_fallback: str | None = None,
+    proposal: bool = False,
 ) -> bytes:
     """The session's invitation: REQUEST while live, CANCEL once cancelled or declined (or a
-    PUBLISH copy for the organizer). Trainings invite every registered district too."""
+    PUBLISH copy for the organizer). Trainings invite every registered district too.
+
+    With `proposal`, the REQUEST a district receives when the expert proposes a new time: the
+    same UID at the proposed DTSTART/DTEND with the booking's (already bumped) SEQUENCE,
+    STATUS:TENTATIVE, the district's PARTSTAT NEEDS-ACTION, and a summary naming it a proposal."""
     district = session.get(District, booking.district_id)
     district_name = district.name if district else str(booking.district_id)
     organizer = organizer_of(session, booking, organizer_fallback)
@@ -108,8 +114,17 @@ def booking_ics(
         if email_of(u)
     ] or [ical.Party(district_name, None, key=f"district:{booking.district_id}")]
     cancelled = booking.status in (BookingStatus.cancelled, BookingStatus.declined)
+    info = session_info(booking, district_name)
+    if proposal and booking.proposed_start_at and booking.proposed_end_at:
+        info = replace(
+            info,
+            start=booking.proposed_start_at,
+            end=booking.proposed_end_at,
+            status=BookingStatus.requested.value,
+            title=messages.PROPOSAL_SUMMARY.format(title=info.title),
+        )
     return ical.session_ics(
-        session_info(booking, district_name),
+        info,
         organizer=organizer,
         attendees=attendees,
         cancelled=cancelled,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from booking.sessions.models import Booking
 from marketplace import messages
-from marketplace.clock import LOCAL_TZ
+from marketplace.accounts.models import User
+from marketplace.clock import DEFAULT_ZONE, in_zone
 from marketplace.districts.models import District
 from marketplace.experts.models import Expert
 from marketplace.notifications.models import NotificationKind
@@ -58,16 +60,33 @@ def notify_booking(
         users += recipients(session=session, district_id=district_id)
     if kind == "request":
         users = [u for u in users if u != booking.created_by_user_id]
-    title = messages.NOTIFY_BOOKING[kind].format(
-        title=booking.title,
-        who=who,
-        start=booking.start_at.astimezone(LOCAL_TZ).strftime("%m-%d %H:%M"),
-    )
-    return notify(
-        session=session,
-        user_ids=users,
-        kind=KINDS[kind],
-        title=title,
-        link=booking_link(booking),
-        dedupe_key=f"booking:{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}",
-    )
+    # The title names the time, so each zone among the recipients gets its own wording.
+    by_zone: dict[str, list[int]] = defaultdict(list)
+    for user_id, timezone in zones_of(session, users):
+        by_zone[timezone].append(user_id)
+    added = 0
+    for timezone, user_ids in sorted(by_zone.items()):
+        title = messages.NOTIFY_BOOKING[kind].format(
+            title=booking.title,
+            who=who,
+            start=in_zone(
+                booking.start_at, timezone, "%m-%d %H:%M", named=timezone != DEFAULT_ZONE
+            ),
+        )
+        added += notify(
+            session=session,
+            user_ids=user_ids,
+            kind=KINDS[kind],
+            title=title,
+            link=booking_link(booking),
+            dedupe_key=f"booking:{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}",
+        )
+    return added
+
+
+def zones_of(session: Session, user_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(user id, time zone) of each of `user_ids`."""
+    if not user_ids:
+        return []
+    rows = session.exec(select(User.id, User.timezone).where(col(User.id).in_(user_ids))).all()
+    return [(i, z or DEFAULT_ZONE) for i, z in rows if i is not None]

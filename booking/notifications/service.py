@@ -2,44 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from booking.access import STAFF_ROLES
 from booking.feeds.service import active_users, booking_ics, email_of, registrant_districts
 from booking.notifications import inbox, outbox
-from booking.schedule.models import AvailabilityProfile
 from booking.sessions.history import audit_booking, snapshot
 from booking.sessions.models import Booking, BookingKind, BookingStatus
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.audit.service import Actor
-from marketplace.clock import utcnow
+from marketplace.clock import DEFAULT_ZONE, in_zone, utcnow, zone_label
 from marketplace.vocabulary import Role
 
 CRISIS_ESCALATION_MINUTES = 30
 
 
-def zone_label(timezone: str) -> str:
-    """How a time zone is named next to a time: 北京时间, or the zone's own name."""
-    if timezone == "Asia/Shanghai":
-        return messages.ZONE_BEIJING
-    return messages.ZONE_OTHER.format(zone=timezone)
+# A mail's extra line: fixed text, or text that names a time and so is written per recipient zone.
+Extra = str | Callable[[str], str]
 
 
-def _mail_body(booking: Booking, extra: str = "", timezone: str = "Asia/Shanghai") -> str:
-    tz = ZoneInfo(timezone)
+def _mail_body(booking: Booking, extra: Extra = "", timezone: str = DEFAULT_ZONE) -> str:
     return messages.MAIL_BODY.format(
         kind=messages.BOOKING_KIND_LABELS.get(booking.kind, booking.kind),
         title=booking.title,
-        start=booking.start_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        end=booking.end_at.astimezone(tz).strftime("%H:%M"),
+        start=in_zone(booking.start_at, timezone),
+        end=in_zone(booking.end_at, timezone, "%H:%M"),
         zone=zone_label(timezone),
         format=messages.FORMAT_LABELS.get(booking.format, booking.format),
         status=messages.BOOKING_STATUS_LABELS.get(booking.status, booking.status),
-        extra=extra,
+        extra=extra(timezone) if callable(extra) else extra,
     )
 
 
@@ -48,14 +43,16 @@ def notify(
     booking: Booking,
     kind: str,
     *,
-    extra: str = "",
+    extra: Extra = "",
     sides: tuple[str, ...] = ("expert", "district"),
     dedupe_suffix: str = "",
+    ics: bytes | None = None,
 ) -> int:
     """Queue the mail of one change, and its in-app notices. Attendees (the booking district
-    and, for a training, every registered district) get the invitation (REQUEST or CANCEL); the
-    organizer side (the expert) and staff get a notice with a PUBLISH copy, never a request to
-    answer their own event."""
+    and, for a training, every registered district) get the invitation (REQUEST or CANCEL, or
+    `ics` when the change carries its own, such as a proposed new time); the organizer side
+    (the expert) and staff get a notice with a PUBLISH copy, never a request to answer their
+    own event. Each recipient reads the times in their own time zone."""
     registrants = registrant_districts(session, booking) if "district" in sides else []
     inbox.notify_booking(
         session,
@@ -78,33 +75,32 @@ def notify(
     told = sorted({a for a in map(email_of, organizers) if a} - set(invited))
     if not invited and not told:
         return 0
-    # The expert reads times in the zone of their own availability; everyone else in Beijing time.
-    profile = session.get(AvailabilityProfile, booking.expert_id)
-    expert_zone = profile.timezone if profile else "Asia/Shanghai"
-    expert_addresses = {
-        a
-        for a in map(email_of, organizers)
-        if a and any(u.role == Role.expert.value and email_of(u) == a for u in organizers)
-    }
+    # One address may belong to several accounts; the first account's zone is the one used.
+    zones: dict[str, str] = {}
+    for user in [*attendees, *organizers]:
+        address = email_of(user)
+        if address:
+            zones.setdefault(address, user.timezone or DEFAULT_ZONE)
     cancelled = booking.status in (BookingStatus.cancelled, BookingStatus.declined)
     subject = messages.MAIL_SUBJECTS[kind].format(title=booking.title)
     queued = 0
     for addresses, publish in ((invited, False), (told, True)):
         if not addresses:
             continue
-        ics = booking_ics(session=session, booking=booking, publish=publish)
+        calendar = booking_ics(session=session, booking=booking, publish=publish)
+        if ics is not None and not publish:
+            calendar = ics
         method = "PUBLISH" if publish else "CANCEL" if cancelled else "REQUEST"
         for address in addresses:
-            zone = expert_zone if address in expert_addresses else "Asia/Shanghai"
             queued += outbox.enqueue(
                 session=session,
                 kind=kind,
                 recipient=address,
                 subject=subject,
-                body=_mail_body(booking, extra, zone),
+                body=_mail_body(booking, extra, zones.get(address, DEFAULT_ZONE)),
                 dedupe_key=f"{kind}:{booking.id}:{booking.sequence}{dedupe_suffix}:{address}",
                 booking_id=booking.id,
-                ics=ics,
+                ics=calendar,
                 ics_method=method,
             )
     session.flush()

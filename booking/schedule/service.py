@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
 from booking import availability as av
 from booking.access import require_expert_editor
+from booking.busy.models import BusyCalendar
 from booking.busy.service import busy_between
 from booking.schedule.models import (
     AvailabilityException,
@@ -22,7 +24,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import DEFAULT_ZONE, LOCAL_TZ, utcnow
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
@@ -188,11 +190,29 @@ def set_availability(
     return after
 
 
+def expert_zone(*, session: Session, expert_id: str) -> str:
+    """The time zone the expert's availability is written in."""
+    profile = session.get(AvailabilityProfile, expert_id)
+    return profile.timezone if profile is not None else DEFAULT_ZONE
+
+
 def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:
     """The pure availability input for one expert."""
-    profile = session.get(AvailabilityProfile, expert.id) or AvailabilityProfile(
-        expert_id=expert.id
+    return _schedule(
+        expert,
+        session.get(AvailabilityProfile, expert.id),
+        _rules(session, expert.id),
+        _exceptions(session, expert.id),
     )
+
+
+def _schedule(
+    expert: Expert,
+    profile: AvailabilityProfile | None,
+    rules: list[AvailabilityRule],
+    exceptions: list[AvailabilityException],
+) -> av.Schedule:
+    profile = profile or AvailabilityProfile(expert_id=expert.id)
     monthly_hours = (
         profile.monthly_limit_hours
         if profile.monthly_limit_hours is not None
@@ -212,7 +232,7 @@ def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:
     )
     overrides: dict[date, list[tuple[int, int]]] = {}
     out_of_office: list[av.Interval] = []
-    for row in _exceptions(session, expert.id):
+    for row in exceptions:
         if row.kind == "out_of_office" and row.start_at and row.end_at:
             out_of_office.append((row.start_at, row.end_at))
         elif row.day is not None:
@@ -221,10 +241,7 @@ def load_schedule(*, session: Session, expert: Expert) -> av.Schedule:
                 ranges.append((row.start_minute, row.end_minute))
     return av.Schedule(
         policy=policy,
-        weekly=tuple(
-            av.WeeklyRule(r.weekday, r.start_minute, r.end_minute)
-            for r in _rules(session, expert.id)
-        ),
+        weekly=tuple(av.WeeklyRule(r.weekday, r.start_minute, r.end_minute) for r in rules),
         overrides=tuple(av.DateOverride(day, tuple(r)) for day, r in overrides.items()),
         out_of_office=tuple(out_of_office),
     )
@@ -343,3 +360,111 @@ def lock_expert(session: Session, expert_id: str) -> Expert:
     if expert is None:
         raise NotFound(messages.EXPERT_NOT_FOUND.format(id=expert_id))
     return expert
+
+
+FREE_TIME_DAYS = 14
+
+
+def experts_with_free_time(
+    *,
+    session: Session,
+    among: Collection[str] | None = None,
+    days: int = FREE_TIME_DAYS,
+    now: datetime | None = None,
+) -> frozenset[str]:
+    """The active experts with at least one bookable hour in the next `days` local days.
+
+    The same answer as asking list_slots for each (rules, exceptions, busy times, bookings,
+    limits), with the inputs of every candidate loaded in a handful of queries: only experts
+    with weekly hours or a date with hours in the window are candidates (`among`: of these).
+    """
+    now = now or utcnow()
+    today = now.astimezone(LOCAL_TZ).date()
+    last = today + timedelta(days=days - 1)
+    with_hours = select(AvailabilityRule.expert_id).union(
+        select(AvailabilityException.expert_id).where(
+            AvailabilityException.kind == "override",
+            col(AvailabilityException.start_minute).is_not(None),
+            col(AvailabilityException.day) >= today,
+            col(AvailabilityException.day) <= last,
+        )
+    )
+    query = select(Expert).where(
+        Expert.status == ExpertStatus.active.value, col(Expert.id).in_(with_hours)
+    )
+    if among is not None:
+        query = query.where(col(Expert.id).in_(sorted(among)))
+    experts = session.exec(query).all()
+    ids = sorted(e.id for e in experts)
+    if not ids:
+        return frozenset()
+    profiles = {
+        p.expert_id: p
+        for p in session.exec(
+            select(AvailabilityProfile).where(col(AvailabilityProfile.expert_id).in_(ids))
+        ).all()
+    }
+    rules: dict[str, list[AvailabilityRule]] = {}
+    for rule in session.exec(
+        select(AvailabilityRule)
+        .where(col(AvailabilityRule.expert_id).in_(ids))
+        .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
+    ).all():
+        rules.setdefault(rule.expert_id, []).append(rule)
+    exceptions: dict[str, list[AvailabilityException]] = {}
+    for row in session.exec(
+        select(AvailabilityException)
+        .where(col(AvailabilityException.expert_id).in_(ids))
+        .order_by(col(AvailabilityException.id))
+    ).all():
+        exceptions.setdefault(row.expert_id, []).append(row)
+    with_calendars = set(
+        session.exec(select(BusyCalendar.expert_id).where(col(BusyCalendar.expert_id).in_(ids)))
+    )
+    # Wide enough for every expert's time zone (±1 day) and the context window.
+    low, high = _context_window(
+        datetime.combine(today - timedelta(days=1), time(0), tzinfo=LOCAL_TZ),
+        datetime.combine(last + timedelta(days=2), time(0), tzinfo=LOCAL_TZ),
+    )
+    booked: dict[str, list[av.Interval]] = {}
+    for expert_id, start, end in [
+        *session.exec(
+            select(Booking.expert_id, Booking.start_at, Booking.end_at).where(
+                col(Booking.expert_id).in_(ids),
+                col(Booking.status).in_(TIME_USING_STATUSES),
+                Booking.start_at < high,
+                Booking.end_at > low,
+            )
+        ).all(),
+        *session.exec(
+            select(Booking.expert_id, Booking.proposed_start_at, Booking.proposed_end_at).where(
+                col(Booking.expert_id).in_(ids),
+                col(Booking.status).in_(LIVE_STATUSES),
+                col(Booking.proposed_start_at).is_not(None),
+                col(Booking.proposed_start_at) < high,
+                col(Booking.proposed_end_at) > low,
+            )
+        ).all(),
+    ]:
+        if start is not None and end is not None:
+            booked.setdefault(expert_id, []).append((start, end))
+    free = set()
+    for expert in experts:
+        schedule = _schedule(
+            expert, profiles.get(expert.id), rules.get(expert.id, []), exceptions.get(expert.id, [])
+        )
+        tz = av.parse_timezone(schedule.policy.timezone)
+        start = datetime.combine(today, time(0), tzinfo=tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
+        busy = _busy(session, expert.id, low, high) if expert.id in with_calendars else []
+        if av.free_slots(
+            schedule,
+            busy=busy,
+            booked=sorted(booked.get(expert.id, [])),
+            start=start,
+            end=end,
+            duration_minutes=60,
+            now=now,
+        ):
+            free.add(expert.id)
+    return frozenset(free)

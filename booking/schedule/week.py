@@ -11,7 +11,7 @@ from booking import availability as av
 from booking.schedule.service import list_slots, load_schedule
 from booking.sessions.models import BookingKind
 from marketplace import messages
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import DEFAULT_ZONE, LOCAL_TZ, utcnow, zone
 from marketplace.experts.service import get_expert
 from marketplace.vocabulary import ExpertStatus
 
@@ -55,9 +55,12 @@ def week_slots(
     duration_minutes: int = 60,
     kind: BookingKind | None = None,
     now: datetime | None = None,
+    timezone: str = DEFAULT_ZONE,
 ) -> WeekSlots:
-    """The free slots of the week containing `week_of` (local days), with a reason if none."""
+    """The free slots of the week containing `week_of`, days and times as the viewer's zone
+    `timezone` reads them, with a reason if none."""
     now = now or utcnow()
+    tz = zone(timezone)
     start = monday_of(week_of)
     expert = get_expert(session=session, expert_id=expert_id)
     schedule = load_schedule(session=session, expert=expert)
@@ -69,7 +72,7 @@ def week_slots(
         slot_minutes=duration_minutes,
         step_minutes=schedule.policy.slot_step_minutes,
     )
-    today = now.astimezone(LOCAL_TZ).date()
+    today = now.astimezone(tz).date()
     horizon_end = today + timedelta(days=schedule.policy.horizon_days)
     if expert.status != ExpertStatus.active:
         week.empty_reason = messages.WEEK_EXPERT_INACTIVE
@@ -84,20 +87,21 @@ def week_slots(
         week.empty_reason = messages.WEEK_NOT_OPEN.format(days=schedule.policy.horizon_days)
         return week
     first, last = max(start, today), min(start + timedelta(days=6), horizon_end)
+    # The expert's days may start hours before or after the viewer's: ask one day either side.
     slots = list_slots(
         session=session,
         expert_id=expert_id,
-        start_day=first,
-        end_day=last,
+        start_day=first - timedelta(days=1),
+        end_day=last + timedelta(days=1),
         duration_minutes=duration_minutes,
         now=now,
         kind=kind,
     )
     by_day = {d.day: d for d in days}
     for slot_start, slot_end in slots:
-        local_start = slot_start.astimezone(LOCAL_TZ)
-        if local_start.date() in by_day:
-            by_day[local_start.date()].slots.append((local_start, slot_end.astimezone(LOCAL_TZ)))
+        local_start = slot_start.astimezone(tz)
+        if first <= local_start.date() <= last:
+            by_day[local_start.date()].slots.append((local_start, slot_end.astimezone(tz)))
     if not week.count:
         if not any(_has_hours(schedule, d.day) for d in days if first <= d.day <= last):
             week.empty_reason = messages.WEEK_NO_HOURS_THIS_WEEK

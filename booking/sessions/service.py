@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func
@@ -11,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from booking import ical
 from booking.access import is_expert_side, is_party, is_staff
+from booking.feeds.service import booking_ics
 from booking.notifications.service import notify
 from booking.schedule.service import check_slot, lock_expert
 from booking.sessions.history import audit_booking, snapshot
@@ -31,7 +33,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import LOCAL_TZ, in_zone, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
@@ -364,8 +366,9 @@ def _lock_live(session: Session, booking_id: int, user: User) -> Booking:
     return booking
 
 
-def _when(start: datetime, end: datetime) -> str:
-    return f"{start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} — {end.astimezone(LOCAL_TZ):%H:%M}"
+def _when(start: datetime, end: datetime) -> Callable[[str], str]:
+    """A time range as each recipient reads it: in their zone, the zone named."""
+    return lambda zone: f"{in_zone(start, zone)} — {in_zone(end, zone, '%H:%M', named=True)}"
 
 
 def propose_new_time(
@@ -377,7 +380,10 @@ def propose_new_time(
     user: User,
     now: datetime | None = None,
 ) -> Booking:
-    """The expert side proposes a new time; the district accepts or declines it."""
+    """The expert side proposes a new time; the district accepts or declines it.
+
+    The district's mail carries a REQUEST for the proposed time (next SEQUENCE, TENTATIVE, their
+    PARTSTAT NEEDS-ACTION), so their calendar shows the proposal until they answer."""
     now = now or utcnow()
     booking = _lock_live(session, booking_id, user)
     if not is_expert_side(user, booking):
@@ -386,6 +392,7 @@ def propose_new_time(
     check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
     before = snapshot(booking)
     booking.proposed_start_at, booking.proposed_end_at = start, end
+    booking.sequence += 1
     booking.updated_at = now
     session.add(booking)
     session.flush()
@@ -394,9 +401,10 @@ def propose_new_time(
         session,
         booking,
         "proposal",
-        extra=messages.PROPOSAL_MAIL.format(when=_when(start, end)),
+        extra=lambda zone: messages.PROPOSAL_MAIL.format(when=_when(start, end)(zone)),
         sides=("district",),
         dedupe_suffix=f":{start.isoformat()}",
+        ics=booking_ics(session=session, booking=booking, proposal=True),
     )
     return booking
 
@@ -435,22 +443,26 @@ def accept_proposal(
 def decline_proposal(
     *, session: Session, booking_id: int, user: User, now: datetime | None = None
 ) -> Booking:
-    """The district keeps the current time; the expert is told."""
+    """The district keeps the current time: the expert is told, and the district's calendar gets
+    the session back at that time (a REQUEST with the next SEQUENCE replaces the proposal)."""
     booking = _lock_proposal(session, booking_id, user)
     before = snapshot(booking)
-    declined = _when(booking.proposed_start_at, booking.proposed_end_at)  # type: ignore[arg-type]
+    declined_start, declined_end = booking.proposed_start_at, booking.proposed_end_at
+    assert declined_start is not None and declined_end is not None  # checked by _lock_proposal
     booking.proposed_start_at = booking.proposed_end_at = None
+    booking.sequence += 1
     booking.updated_at = now or utcnow()
     session.add(booking)
     session.flush()
     audit_booking(session, user, "booking.proposal_decline", booking, before)
+    declined = _when(declined_start, declined_end)
     notify(
         session,
         booking,
         "move_declined",
-        extra=messages.PROPOSAL_DECLINED_MAIL.format(when=declined),
-        sides=("expert",),
-        dedupe_suffix=f":{declined}",
+        extra=lambda zone: messages.PROPOSAL_DECLINED_MAIL.format(when=declined(zone)),
+        sides=("expert", "district"),
+        dedupe_suffix=f":{declined_start.isoformat()}",
     )
     return booking
 

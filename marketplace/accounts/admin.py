@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, func, or_, select
 
 from marketplace import messages
-from marketplace.accounts.contact import Email, Phone
+from marketplace.accounts.contact import Email, Phone, TimeZoneName
 from marketplace.accounts.models import User, UserPublic
 from marketplace.accounts.service import _hasher, check_password_policy, hash_password, set_password
 from marketplace.audit.service import Actor, record
+from marketplace.clock import DEFAULT_ZONE
 from marketplace.db import write_later
 from marketplace.districts.models import District
 from marketplace.districts.service import find_district
@@ -35,6 +36,7 @@ class UserUpdate(BaseModel):
     expert_id: str | None = pydantic.Field(default=None, max_length=32)
     email: Email = None
     phone: Phone = None
+    timezone: TimeZoneName = DEFAULT_ZONE
 
 
 class PasswordChange(BaseModel):
@@ -98,6 +100,7 @@ def _snapshot(user: User) -> dict:
         "expert_id": user.expert_id,
         "email": user.email,
         "phone": user.phone,
+        "timezone": user.timezone,
         "is_active": user.is_active,
     }
 
@@ -121,6 +124,8 @@ def update_user(*, session: Session, user_id: int, data: UserUpdate, actor: Acto
         user.email = data.email
     if "phone" in fields:
         user.phone = data.phone
+    if "timezone" in fields:
+        user.timezone = data.timezone
     district_id = user.district_id
     expert_id = user.expert_id
     if "district" in fields:

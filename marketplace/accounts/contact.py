@@ -1,4 +1,4 @@
-"""E-mail addresses and phone numbers of accounts: checked and normalised on the way in."""
+"""E-mail addresses, phone numbers and time zones of accounts: checked and normalised on the way in."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 
 from marketplace import messages
+from marketplace.clock import known_zones
 
 MAX_EMAIL_CHARS = 254
 # One @, a local part without spaces, a domain with at least one dot and a 2+ letter TLD.
@@ -51,5 +52,16 @@ def normalise_phone(value: Any) -> str | None:
     return text
 
 
+def normalise_timezone(value: Any) -> str:
+    """An IANA zone name this machine knows (Europe/London), exactly as the tz database spells it."""
+    if not isinstance(value, str):
+        raise ValueError(messages.TIMEZONE_INVALID)
+    text = value.strip()
+    if text not in known_zones():
+        raise ValueError(messages.TIMEZONE_INVALID)
+    return text
+
+
 Email = Annotated[str | None, BeforeValidator(normalise_email)]
 Phone = Annotated[str | None, BeforeValidator(normalise_phone)]
+TimeZoneName = Annotated[str, BeforeValidator(normalise_timezone)]

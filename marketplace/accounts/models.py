@@ -8,8 +8,8 @@ import pydantic
 from pydantic import BaseModel
 from sqlmodel import Field, SQLModel
 
-from marketplace.accounts.contact import Email, Phone
-from marketplace.clock import utcnow
+from marketplace.accounts.contact import Email, Phone, TimeZoneName
+from marketplace.clock import DEFAULT_ZONE, utcnow
 from marketplace.validation import InputModel
 from marketplace.vocabulary import Role
 
@@ -28,6 +28,8 @@ class User(SQLModel, table=True):
     # Where mail and reminders go; optional, validated on the way in (see contact.py).
     email: str | None = Field(default=None, max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=32)
+    # The IANA zone this person reads times in: pages and mail show sessions in it.
+    timezone: str = Field(default=DEFAULT_ZONE, max_length=64)
     is_active: bool = True
     # Bumped on password change / forced logout: tokens carry it and die with it.
     token_version: int = 0
@@ -47,13 +49,16 @@ class UserCreate(InputModel):
     center: str | None = pydantic.Field(default=None, max_length=64)
     email: Email = None
     phone: Phone = None
+    timezone: TimeZoneName = DEFAULT_ZONE
 
 
 class UserContactUpdate(InputModel):
-    """The contact details an owner (or an admin) edits; an empty value clears the field."""
+    """The contact details an owner (or an admin) edits; an empty value clears the field. The
+    time zone cannot be cleared, only changed."""
 
     email: Email = None
     phone: Phone = None
+    timezone: TimeZoneName = DEFAULT_ZONE
 
 
 class UserPublic(BaseModel):
@@ -67,6 +72,7 @@ class UserPublic(BaseModel):
     center_id: int | None = None
     email: str | None = None
     phone: str | None = None
+    timezone: str = DEFAULT_ZONE
     is_active: bool = True
     must_change_password: bool = False
 

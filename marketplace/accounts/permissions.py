@@ -38,6 +38,7 @@ class Action(StrEnum):
     expert_read = "expert.read"  # the directory and profiles
     expert_manage = "expert.manage"  # create, pause, activate; see paused and retired experts
     expert_edit = "expert.edit"  # edit a profile, its availability, busy calendars, feed
+    expert_pool = "expert.pool"  # the expert-pool console's table and export, any status
     service_read = "service.read"  # the catalogue of procured services, ledgers
     service_manage = "service.manage"  # create, change, delete, expire, fair proposals
     application_file = "application.file"  # apply, withdraw, record usage, close
@@ -79,6 +80,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.expert_read: {ADM: ALL, PROV: ALL, CITY: ALL, DIST: ALL, EXP: ALL, OBS: ALL},
     Action.expert_manage: {ADM: ALL, PROV: ALL},
     Action.expert_edit: {ADM: ALL, PROV: ALL, EXP: OWN_EXPERT},
+    # City staff see their region's experts in the pool; adding and changing them is the
+    # province center's (expert_manage).
+    Action.expert_pool: {**_CENTERS},
     Action.service_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
     Action.service_manage: {**_CENTERS},
     Action.application_file: {DIST: OWN_DISTRICT},

@@ -145,6 +145,7 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         center_id=center_id,
         email=data.email,
         phone=data.phone,
+        timezone=data.timezone,
     )
     session.add(user)
     session.flush()
@@ -199,13 +200,15 @@ def _center_for(session: Session, data: UserCreate) -> int | None:
 
 
 def update_contact(*, session: Session, user: User, data: UserContactUpdate, actor: Actor) -> User:
-    """Set the e-mail address and/or phone number of `user` (only the fields given)."""
-    before = {"email": user.email, "phone": user.phone}
+    """Set the e-mail address, phone number and/or time zone of `user` (only the fields given)."""
+    before = {"email": user.email, "phone": user.phone, "timezone": user.timezone}
     if "email" in data.model_fields_set:
         user.email = data.email
     if "phone" in data.model_fields_set:
         user.phone = data.phone
-    after = {"email": user.email, "phone": user.phone}
+    if "timezone" in data.model_fields_set:
+        user.timezone = data.timezone
+    after = {"email": user.email, "phone": user.phone, "timezone": user.timezone}
     if after != before:
         session.add(user)
         session.flush()
@@ -336,6 +339,7 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         center_id=user.center_id,
         email=user.email,
         phone=user.phone,
+        timezone=user.timezone,
         is_active=user.is_active,
         must_change_password=user.must_change_password,
     )

@@ -110,6 +110,25 @@ def list_entries(
     return list(rows), total
 
 
+def latest_entries(
+    *, session: Session, entity_type: str, entity_ids: list[str], action: str
+) -> dict[str, AuditEntry]:
+    """The newest entry of `action` for each of these records (who verified each expert, when)."""
+    if not entity_ids:
+        return {}
+    newest = (
+        select(func.max(AuditEntry.id))
+        .where(
+            AuditEntry.entity_type == entity_type,
+            AuditEntry.action == action,
+            col(AuditEntry.entity_id).in_(entity_ids),
+        )
+        .group_by(AuditEntry.entity_id)
+    )
+    rows = session.exec(select(AuditEntry).where(col(AuditEntry.id).in_(newest))).all()
+    return {row.entity_id: row for row in rows}
+
+
 def known_actions(*, session: Session) -> list[str]:
     """Every action code the log holds."""
     return sorted(session.exec(select(AuditEntry.action).distinct()).all())

@@ -44,6 +44,22 @@ class ExpertFilters:
     status: str | None = None
     name: str | None = None
     language: str | None = None
+    verified: bool | None = None
+    district_ids: frozenset[int] | None = None  # None: every district (a regional reach)
+    ids: frozenset[str] | None = None  # only these experts (e.g. those with free time)
+
+
+# Orders of the expert-pool console: key -> (label, ORDER BY). Newest changes first by default,
+# so an expert just added or edited is at the top.
+POOL_SORTS: dict[str, tuple[str, tuple[Any, ...]]] = {
+    "updated": ("最近更新", (col(Expert.updated_at).desc(), col(Expert.id))),
+    "name": ("姓名", (col(Expert.name), col(Expert.id))),
+    "id": ("编号", (col(Expert.id),)),
+    "unverified": (
+        "未认证在前",
+        (col(Expert.verified), col(Expert.updated_at).desc(), col(Expert.id)),
+    ),
+}
 
 
 def get_expert(*, session: Session, expert_id: str) -> Expert:
@@ -115,10 +131,41 @@ def json_list_contains(column: Any, value: str, dialect: str) -> ColumnElement[b
 
 
 def list_experts(
-    *, session: Session, filters: ExpertFilters, page: int = 1, page_size: int = 20
+    *,
+    session: Session,
+    filters: ExpertFilters,
+    page: int = 1,
+    page_size: int = 20,
+    sort: str = "id",
 ) -> tuple[list[ExpertPublic], int]:
-    """A page of experts matching the filters, in id order, with the total count."""
+    """A page of experts matching the filters (in id order, or a POOL_SORTS order), with the
+    total count."""
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    query = _filtered(session, filters)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    experts = session.exec(
+        query.order_by(*POOL_SORTS.get(sort, POOL_SORTS["id"])[1])
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    return public_views(session=session, experts=list(experts)), total
+
+
+def iter_experts(
+    *, session: Session, filters: ExpertFilters, sort: str = "id", batch_size: int = 500
+) -> Iterator[ExpertPublic]:
+    """Every expert matching the filters, in the chosen order, loaded a batch at a time."""
+    query = _filtered(session, filters).order_by(*POOL_SORTS.get(sort, POOL_SORTS["id"])[1])
+    offset = 0
+    while True:
+        batch = session.exec(query.offset(offset).limit(batch_size)).all()
+        if not batch:
+            return
+        yield from public_views(session=session, experts=list(batch))
+        offset += batch_size
+
+
+def _filtered(session: Session, filters: ExpertFilters) -> Any:
     query = select(Expert)
     if filters.city or filters.district:
         query = query.join(District, District.id == Expert.district_id).join(
@@ -150,11 +197,13 @@ def list_experts(
                 .where(Specialty.name == filters.specialty)
             )
         )
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
-    experts = session.exec(
-        query.order_by(Expert.id).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return public_views(session=session, experts=list(experts)), total
+    if filters.verified is not None:
+        query = query.where(Expert.verified == filters.verified)
+    if filters.district_ids is not None:
+        query = query.where(col(Expert.district_id).in_(sorted(filters.district_ids)))
+    if filters.ids is not None:
+        query = query.where(col(Expert.id).in_(sorted(filters.ids)))
+    return query
 
 
 class _Lookups:

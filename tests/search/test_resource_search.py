@@ -4,6 +4,8 @@ only by those allowed to read them, gone when retired, and the expert ranking un
 from __future__ import annotations
 
 import json
+import re
+from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -180,3 +182,43 @@ def test_a_resource_page_shows_related_experts_and_services(library):
     html = client.get(f"/library/{hit['id']}", headers=headers["beilin"]).text
     related = html.split('id="related-title"')[1]
     assert related.count('href="/experts/') >= 3 and 'href="/services"' in related
+
+
+def _facet_links(html: str) -> list[tuple[str, int]]:
+    """(href, count) of each facet link of the page's resource facets."""
+    block = html.split('class="facets resource-facets"')[1].split("</div>")[0]
+    return [
+        (unescape(href), int(count))
+        for href, count in re.findall(r'href="([^"]+)">[^<]*? (\d+)</a>', block)
+    ]
+
+
+def test_the_directory_counts_material_by_kind_and_audience_and_the_counts_hold(library):
+    client, headers, *_ = library
+    q = "学生心理筛查 量表"
+    page = client.get("/experts", params={"q": q}, headers=headers["beilin"]).text
+    total = ask(client, headers["beilin"], q)["total"]
+    assert f'href="#found-resources">资料 {total}</a>' in page and f"资料（{total}）" in page
+    links = _facet_links(page.split('id="found-resources"')[1])
+    kinds = [(h, c) for h, c in links if "rkind=" in h]
+    audiences = [(h, c) for h, c in links if "raudience=" in h]
+    assert kinds and audiences and sum(c for _, c in kinds) == total
+    for href, count in links:
+        clicked = client.get(href.split("#")[0], headers=headers["beilin"]).text
+        # The chosen facet narrows the 资料 section to exactly the count it showed.
+        assert f"资料（{count}）" in clicked, href
+        assert 'aria-current="true"' in clicked.split('id="found-resources"')[1]
+    scale_href = next(h for h, _ in kinds if "rkind=scale" in h)
+    scales = client.get(scale_href.split("#")[0], headers=headers["beilin"]).text
+    material = scales.split('id="found-resources"')[1]
+    assert "使用卡" in material and "不限类型" in material
+
+
+def test_the_library_page_facets_are_clickable_with_true_counts(library):
+    client, headers, *_ = library
+    page = client.get("/library", headers=headers["beilin"]).text
+    links = _facet_links(page)
+    assert any("kind=scale" in h for h, _ in links) and any("audience=" in h for h, _ in links)
+    for href, count in links:
+        listed = client.get(href, headers=headers["beilin"]).text
+        assert f"已发布的资料（{count}）" in listed, href

@@ -10,6 +10,7 @@ what the next actor sees.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -339,6 +340,35 @@ ROUTES: dict[tuple[str, str], Rule] = {
         STAFF, form=lambda w: {"status": "paused", "reason": "资质复核"}
     ),
     ("POST", "/experts/{expert_id}/verify"): rule(STAFF),
+    ("GET", "/expert-pool"): rule(STAFF),
+    ("GET", "/expert-pool/export.csv"): rule(STAFF),
+    ("GET", "/expert-pool/export.xlsx"): rule(STAFF),
+    ("GET", "/expert-pool/new"): rule(STAFF),
+    ("POST", "/expert-pool/new"): rule(
+        STAFF,
+        form=lambda w: {
+            "domain": "psychology",
+            "name": "矩阵新专家",
+            "organization": "矩阵中学",
+            "region": "陕西省|西安市|碑林区",
+            "specialties": "厌学",
+            "years_experience": "3",
+            "monthly_capacity_hours": "4",
+            "formats": ["online"],
+            "service_types": ["consultation"],
+        },
+    ),
+    ("GET", "/experts/{expert_id}/edit"): rule(STAFF),
+    ("POST", "/experts/{expert_id}/edit"): rule(
+        STAFF, form=lambda w: {"name": "改名", "domain": "psychology"}
+    ),
+    ("GET", "/expert-pool/import"): rule(STAFF),
+    ("POST", "/expert-pool/import"): rule(
+        STAFF,
+        files=lambda w: {
+            "file": ("e.jsonl", json.dumps(expert_record(id="MX1")).encode(), "text/plain")
+        },
+    ),
     ("POST", "/services"): rule(
         STAFF,
         form=lambda w: {
@@ -443,6 +473,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/matching"): rule(STAFF),
     ("POST", "/matching/runs"): rule(STAFF, form=lambda w: {"method": "greedy"}),
     ("GET", "/matching/runs/{run_id}"): rule(STAFF),
+    ("GET", "/matching/runs/{run_id}/alternates"): rule(
+        STAFF, params=lambda w: {"request_id": w.request_id, "name": "专家"}
+    ),
     ("POST", "/matching/runs/{run_id}/adjust"): rule(
         STAFF, form=lambda w: {"action": "add", "request_id": w.request_id, "expert_id": "SX2"}
     ),

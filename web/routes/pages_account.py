@@ -1,4 +1,4 @@
-"""Page: every user sees their account and edits their own e-mail address and phone number."""
+"""Page: every user sees their account and edits their own e-mail address, phone and time zone."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate
 from marketplace.accounts.service import actor_for, public_user, update_contact
+from marketplace.clock import DEFAULT_ZONE
 from web.deps import SessionDep
 from web.pages import PageUser, field_errors, redirect_with_flash
-from web.templating import render
+from web.templating import render, zone_choices
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,6 +32,7 @@ def _page(
 ) -> Response:
     context = {
         "account": public_user(session=session, user=user),
+        "zone_choices": zone_choices(),
         "form": form,
         "errors": errors or {},
     }
@@ -39,7 +41,7 @@ def _page(
 
 @router.get("/account", summary="我的账号")
 def account_page(request: Request, session: SessionDep, user: PageUser) -> Response:
-    form = {"email": user.email or "", "phone": user.phone or ""}
+    form = {"email": user.email or "", "phone": user.phone or "", "timezone": user.timezone}
     return _page(request, session, user, form)
 
 
@@ -50,8 +52,9 @@ def account_submit(
     user: PageUser,
     email: FormText = "",
     phone: FormText = "",
+    timezone: FormText = DEFAULT_ZONE,
 ) -> Response:
-    form = {"email": email[:300], "phone": phone[:64]}
+    form = {"email": email[:300], "phone": phone[:64], "timezone": timezone.strip()[:64]}
     try:
         data = UserContactUpdate.model_validate(form)
     except ValidationError as exc:

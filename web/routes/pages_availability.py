@@ -44,6 +44,7 @@ from web.pages import (
     is_staff,
     login_id,
     redirect_with_flash,
+    text_error,
 )
 from web.templating import render
 
@@ -195,7 +196,9 @@ async def upload_calendar(
     target = _expert_for(user, expert_id)
     data = await file.read(ical.MAX_ICS_BYTES + 1) if file is not None else b""
     error = ""
-    if not data:
+    if refused := text_error(name):
+        error = refused
+    elif not data:
         error = messages.ICS_FILE_REQUIRED
     elif len(data) > ical.MAX_ICS_BYTES:
         error = messages.ICS_FILE_TOO_LARGE.format(mb=ical.MAX_ICS_BYTES // (1024 * 1024))

@@ -14,7 +14,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
-from booking.schedule.models import AvailabilityProfile
 from booking.sessions.models import Booking, BookingCreate, BookingKind, BookingStatus
 from booking.sessions.service import (
     cancel_booking,
@@ -26,7 +25,7 @@ from booking.sessions.service import (
 )
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import utcnow, zone
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.experts.models import Expert
@@ -43,6 +42,7 @@ from web.pages import (
     form_once,
     login_id,
     redirect_with_flash,
+    text_error,
 )
 from web.routes.pages_sessions import feedback_received, ratings_by_booking
 from web.templating import render
@@ -57,6 +57,9 @@ def _reason(text: str) -> str:
     text = text.strip()
     if not text or len(text) > MAX_REASON:
         raise InvalidInput(messages.REASON_REQUIRED)
+    refused = text_error(text)
+    if refused:
+        raise InvalidInput(refused, field="reason")
     return text
 
 
@@ -74,13 +77,6 @@ def bookings_page(
     views = [public_view(session=session, booking=b) for b in bookings]
     ratings = ratings_by_booking(session, user, [v.id for v in views])
     who = _who_and_why(session, bookings)
-    # An expert whose availability is in another zone reads times in that zone, named.
-    profile = (
-        session.get(AvailabilityProfile, user.expert_id)
-        if user.role == Role.expert.value and user.expert_id
-        else None
-    )
-    viewer_zone = profile.timezone if profile and profile.timezone != "Asia/Shanghai" else ""
     return render(
         request,
         "bookings/list.html",
@@ -89,10 +85,8 @@ def bookings_page(
             "status": chosen,
             "statuses": [s.value for s in BookingStatus],
             "is_expert": user.role == Role.expert.value,
-            "local_tz": LOCAL_TZ,
             "ratings": ratings,
             "who": who,
-            "viewer_zone": viewer_zone,
             "feedback": feedback_received(session, user),
             "now": utcnow(),
             "nonce": secrets.token_urlsafe(12),
@@ -156,17 +150,19 @@ def _new_form(
             "form": form,
             "errors": errors or {},
             "kinds": kinds,
+            "chosen": [_parse_time(form[k], request.state.user.timezone) for k in ("start", "end")],
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
         },
         status_code=status_code,
     )
 
 
-def _parse_time(text: str) -> datetime | None:
+def _parse_time(text: str, timezone: str) -> datetime | None:
+    """A moment from the form; one without an offset is read in the viewer's zone."""
     value = parse_moment(text)
     if value is None:
         return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=LOCAL_TZ)
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone(timezone))
 
 
 @router.get("/bookings/new", summary="预约专家")
@@ -250,8 +246,8 @@ def submit_booking(
                     if k not in ("start", "end", "form_nonce", "request_id")
                 },
                 "request_id": form["request_id"] or None,
-                "start": _parse_time(form["start"]),
-                "end": _parse_time(form["end"]),
+                "start": _parse_time(form["start"], user.timezone),
+                "end": _parse_time(form["end"], user.timezone),
                 # Only a training has seats; a capacity typed for another kind is ignored.
                 "capacity": form["capacity"] or None if form["kind"] == "training" else None,
             }

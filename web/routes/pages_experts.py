@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
+from booking.schedule.service import expert_zone
 from booking.schedule.week import free_this_week_reason
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action
-from marketplace.clock import LOCAL_TZ
+from marketplace.clock import zone
 from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert, ExpertPublic
@@ -26,8 +27,15 @@ from marketplace.experts.service import (
     public_view,
     public_views,
 )
-from marketplace.messages import DOMAIN_LABELS, FORMAT_LABELS, SERVICE_TYPE_LABELS
+from marketplace.messages import (
+    DOMAIN_LABELS,
+    FORMAT_LABELS,
+    RESOURCE_AUDIENCE_LABELS,
+    RESOURCE_KIND_LABELS,
+    SERVICE_TYPE_LABELS,
+)
 from marketplace.requests.models import DistrictRequest
+from marketplace.resources.models import Audience, ResourceKind
 from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
 from marketplace.validation import parse_day
@@ -210,9 +218,14 @@ def experts_page(
     city: Annotated[str, Query(max_length=64)] = "",
     specialty: Annotated[str, Query(max_length=64)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
+    rkind: Annotated[str, Query(max_length=16)] = "",
+    raudience: Annotated[str, Query(max_length=16)] = "",
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
     q = q.strip()
+    # The 资料 section's own facets: the library's kind and audience.
+    rkind = _choice(rkind, ResourceKind) or ""
+    raudience = _choice(raudience, Audience) or ""
     # Coordinators and experts see experts who take work; staff may look at every status.
     chosen_status = (
         _choice(status, ExpertStatus)
@@ -244,6 +257,8 @@ def experts_page(
         "city": filters.city or "",
         "specialty": filters.specialty or "",
         "status": (filters.status or "") if is_staff(user, Action.expert_manage) else "",
+        "rkind": rkind,
+        "raudience": raudience,
     }
     pages = max(1, -(-results.total // PAGE_SIZE))
     context = {
@@ -255,7 +270,7 @@ def experts_page(
         if request.headers.get("HX-Target") != "results"
         else {},
         "show_status_filter": is_staff(user, Action.expert_manage),
-        "others": _other_kinds(request, session, user, q) if q else None,
+        "others": _other_kinds(request, session, user, q, rkind, raudience) if q else None,
     }
     return render(request, "experts/list.html", context, fragments=("results",))
 
@@ -263,24 +278,54 @@ def experts_page(
 OTHER_KINDS_SHOWN = 3
 
 
-def _other_kinds(request: Request, session: Session, user: User, q: str) -> dict | None:
-    """Services (for coordinators and staff) and library material for the same need."""
+def _other_kinds(  # noqa: PLR0913 - the need and the library section's two facets
+    request: Request, session: Session, user: User, q: str, rkind: str, raudience: str
+) -> dict | None:
+    """Services (for coordinators and staff) and library material for the same need, with the
+    true number of each and the library's kind and audience facets (counted over every
+    resource the need finds under the chosen facets, not only the few shown)."""
     search = getattr(request.app.state, "search", None)
     if search is None:
         return None
-    found: dict[str, list | None] = {"services": None, "resources": []}
-    kinds = [("resources", "resource", search_access(session, user))]
+    found: dict[str, Any] = {"services": None, "resources": [], "totals": {}, "facets": {}}
+    kinds = [
+        (
+            "resources",
+            SearchRequest(
+                q=q,
+                kind="resource",
+                access=search_access(session, user),
+                resource_kind=rkind or None,
+                audience=raudience or None,
+                page_size=OTHER_KINDS_SHOWN,
+            ),
+        )
+    ]
     if user.role != Role.expert.value:
-        kinds.append(("services", "service", None))
-    for key, kind, access in kinds:
+        kinds.append(("services", SearchRequest(q=q, kind="service", page_size=OTHER_KINDS_SHOWN)))
+    for key, search_request in kinds:
         try:
-            response = search.search(
-                SearchRequest(q=q, kind=kind, access=access, page_size=OTHER_KINDS_SHOWN)
-            )
+            response = search.search(search_request)
         except Unavailable:
             return None
         found[key] = response.hits
+        found["totals"][key] = response.total
+        if key == "resources":
+            found["facets"] = {
+                "rkind": _resource_facet(
+                    response.facets.get("resource_kind"), RESOURCE_KIND_LABELS
+                ),
+                "raudience": _resource_facet(
+                    response.facets.get("audiences"), RESOURCE_AUDIENCE_LABELS
+                ),
+            }
     return found
+
+
+def _resource_facet(counts: dict[str, int] | None, labels: dict[str, str]) -> list[tuple]:
+    """(value, label, count) in the vocabulary's order."""
+    counts = counts or {}
+    return [(value, label, counts[value]) for value, label in labels.items() if counts.get(value)]
 
 
 def _booking_context(
@@ -328,7 +373,7 @@ def expert_profile(
     expert = public_view(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
-    today = datetime.now(LOCAL_TZ).date()
+    today = datetime.now(zone(user.timezone)).date()
     week_of = (parse_day(week) if week else None) or today
     booking = _booking_context(session, user, request_id, kind, format)
     week_view = week_slots(
@@ -337,6 +382,7 @@ def expert_profile(
         week_of=week_of,
         duration_minutes=duration,
         kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
+        timezone=user.timezone,
     )
     if not week and week_view.count == 0 and week_view.empty_reason in _REST_OF_WEEK_EMPTY:
         # Late in the week the rest of it may be gone or without hours (a Saturday for an
@@ -347,6 +393,7 @@ def expert_profile(
             week_of=week_view.next,
             duration_minutes=duration,
             kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
+            timezone=user.timezone,
         )
         if following.count:
             week_view = following
@@ -362,6 +409,7 @@ def expert_profile(
             "booking": booking,
             "back": _safe_back(back),
             "is_own_profile": own,
+            "expert_zone": expert_zone(session=session, expert_id=expert.id),
             "can_book": user.role == Role.district.value and expert.status == "active",
         },
         fragments=("week",),

@@ -6,6 +6,7 @@ messages next to the fields."""
 from __future__ import annotations
 
 import secrets
+from collections import Counter
 from functools import partial
 from typing import Annotated, Any
 
@@ -47,6 +48,7 @@ from web.pages import (
     form_once,
     login_id,
     redirect_with_flash,
+    text_error,
 )
 from web.templating import render
 
@@ -55,6 +57,7 @@ router = APIRouter(include_in_schema=False)
 FormText = Annotated[str, Form()]
 FormList = Annotated[list[str] | None, Form()]
 RELATED = 4
+LIBRARY_HITS = 200  # a need search on /library lists every hit the search ranks
 
 
 def _options(session: Session, user: User | None = None) -> dict[str, Any]:
@@ -88,7 +91,11 @@ def _search_hits(request: Request, session: Session, user: User, q: str, **filte
     try:
         found = search.search(
             SearchRequest(
-                q=q, kind="resource", access=search_access(session, user), page_size=30, **filters
+                q=q,
+                kind="resource",
+                access=search_access(session, user),
+                page_size=LIBRARY_HITS,
+                **filters,
             )
         )
     except Unavailable:
@@ -161,14 +168,35 @@ def library_page(
             "queue": service.public_views(session=session, resources=queue),
             "mine": service.public_views(session=session, resources=mine),
             "params": {"q": q, "kind": kind, "audience": audience, "specialty": specialty},
+            "facets": _facets(rows),
             "options": _options(session),
             "can_submit": service.can_submit(user),
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
-            # Authors see the use of what they wrote, staff of everything.
-            "authored": {r.id for r in rows if service.is_author(user, r)},
+            # Authors see the use of what they wrote, reviewers of what they review.
+            "authored": {
+                r.id
+                for r in rows
+                if service.is_author(user, r) or service.reviews(session, user, r)
+            },
         },
         fragments=("results",),
     )
+
+
+def _facets(rows: list) -> dict[str, list[tuple[str, str, int]]]:
+    """Kind and audience counts over the listed resources: (value, label, count), clickable."""
+    kinds = Counter(r.kind for r in rows)
+    audiences = Counter(a for r in rows for a in set(r.audiences))
+    return {
+        "kind": [
+            (v, label, kinds[v]) for v, label in messages.RESOURCE_KIND_LABELS.items() if kinds[v]
+        ],
+        "audience": [
+            (v, label, audiences[v])
+            for v, label in messages.RESOURCE_AUDIENCE_LABELS.items()
+            if audiences[v]
+        ],
+    }
 
 
 def _form_page(  # noqa: PLR0913 - the parts of one form page
@@ -576,6 +604,9 @@ def review_resource_page(
                 reason = reason.strip()[:1000]
                 if len(reason) < 2:
                     raise InvalidInput(messages.REASON_REQUIRED, details={"field": "reason"})
+                refused = text_error(reason)
+                if refused:
+                    raise InvalidInput(refused, details={"field": "reason"})
                 service.decide_resource(
                     session=session,
                     resource_id=resource_id,
@@ -599,15 +630,11 @@ def new_version_page(
     change_reason: FormText = "",
 ) -> Response:
     reason = change_reason.strip()[:1000]
-    if len(reason) < 2:
+    refused = messages.RESOURCE_CHANGE_REASON_REQUIRED if len(reason) < 2 else text_error(reason)
+    if refused:
         resource = service.get_resource(session=session, resource_id=resource_id, user=user)
         return _detail(
-            request,
-            session,
-            user,
-            resource,
-            {"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED},
-            status_code=422,
+            request, session, user, resource, {"change_reason": refused}, status_code=422
         )
     draft = service.new_version(
         session=session, resource_id=resource_id, user=user, change_reason=reason

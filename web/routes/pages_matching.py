@@ -11,7 +11,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -33,12 +33,13 @@ from matching.service import (
     get_run,
     list_runs,
     relevance_factory_for,
+    run_alternates,
     run_batch,
     run_view,
 )
 from web.deps import SessionDep
 from web.pages import MatchPage, form_once, login_id, redirect_with_flash
-from web.templating import render
+from web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -224,6 +225,52 @@ def adjust(
     if request.headers.get("HX-Request") == "true":
         return _run_page(request, session, user, run_id)
     return redirect_with_flash(f"/matching/runs/{run_id}", "match_run_adjusted")
+
+
+@router.get("/matching/runs/{run_id}/alternates", summary="按姓名查找可替换的专家")
+def alternates(
+    request: Request,
+    run_id: RecordId,
+    session: SessionDep,
+    user: MatchPage,
+    request_id: RecordId,
+    expert_id: Annotated[str, Query(max_length=32)] = "",
+    name: Annotated[str, Query(max_length=32)] = "",
+) -> Response:
+    """Feasible experts for a place on one request of the run, best fit first, by name: each
+    with a button that puts them in (in place of `expert_id` when given)."""
+    run = run_view(session=session, run=get_run(session=session, run_id=run_id, user=user))
+    items = run_alternates(
+        session=session,
+        run_id=run_id,
+        request_id=request_id,
+        user=user,
+        relevance_factory=_relevance(request),
+        name=name,
+    )
+    context = {
+        "run": run,
+        "request_id": request_id,
+        "expert_id": expert_id.strip(),
+        "replaced": _expert_name(session, expert_id.strip()),
+        "name": name.strip(),
+        "items": items,
+        "fit_word": fit_word,
+        "editable": run.status == RunStatus.proposed,
+    }
+    # htmx asks for the list alone (it fills the box under the search field); a browser
+    # without JavaScript gets it as a page of its own.
+    return render(
+        request,
+        "matching/alternates.html",
+        context,
+        block="alternates" if is_htmx(request) else None,
+    )
+
+
+def _expert_name(session: Session, expert_id: str) -> str:
+    expert = session.get(Expert, expert_id) if expert_id else None
+    return expert.name if expert is not None else ""
 
 
 @router.post("/matching/runs/{run_id}/confirm", summary="确认匹配方案")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -12,60 +11,22 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.service import actor_for
-from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.experts.models import ExpertPublic, ExpertUpdate
 from marketplace.experts.service import get_expert, public_view, update_expert
-from marketplace.vocabulary import Format, ServiceType
 from web.deps import SessionDep
+from web.expert_form import changes_from_form, form_choices, form_from_expert, submitted_form
 from web.pages import FLASH_MESSAGES, ExpertPage, field_errors, set_flash
 from web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
-TEXT_FIELDS = ("name", "title", "organization", "bio")
-LIST_FIELDS = ("specialties", "certifications", "languages")
-NUMBER_FIELDS = ("years_experience", "monthly_capacity_hours")
-CHOICE_FIELDS = ("formats", "service_types")
-_LIST_SEPARATORS = re.compile(r"[\n\r,，、;；]+")
-MAX_FIELD_CHARS = 10_000
 # Form fields are read as plain text (no FastAPI limits) so that every problem is reported next
 # to its field by the page, instead of as a whole-page 422.
 FormText = Annotated[str, Form()]
 FormChoices = Annotated[
     list[str] | None, Form()
 ]  # anything longer is cut before validation reports it as too long
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in _LIST_SEPARATORS.split(text) if part.strip()]
-
-
-def _region_value(region: Any) -> str:
-    return f"{region.province}|{region.city}|{region.district}"
-
-
-def _form_from_expert(expert: ExpertPublic) -> dict[str, Any]:
-    return {
-        **{name: getattr(expert, name) for name in TEXT_FIELDS},
-        **{name: "\n".join(getattr(expert, name)) for name in LIST_FIELDS},
-        **{name: str(getattr(expert, name)) for name in NUMBER_FIELDS},
-        "formats": [f.value for f in expert.formats],
-        "service_types": [s.value for s in expert.service_types],
-        "region": _region_value(expert.region),
-    }
-
-
-def _changes_from_form(form: dict[str, Any]) -> dict[str, Any]:
-    """The submitted form as ExpertUpdate input (lists split, region parsed)."""
-    data: dict[str, Any] = {name: form[name] for name in TEXT_FIELDS + NUMBER_FIELDS}
-    data.update({name: _split(form[name]) for name in LIST_FIELDS})
-    data.update({name: form[name] for name in CHOICE_FIELDS})
-    parts = form["region"].split("|")
-    data["region"] = (
-        {"province": parts[0], "city": parts[1], "district": parts[2]} if len(parts) == 3 else None
-    )
-    return data
 
 
 def _page(
@@ -77,17 +38,12 @@ def _page(
     status_code: int = 200,
     notice: str | None = None,
 ) -> Response:
-    districts = list_districts(session=session)
     context = {
         "expert": expert,
         "form": form,
         "errors": errors or {},
         "notice": notice,
-        "regions": [
-            (f"{d.province}|{d.city}|{d.district}", f"{d.city} · {d.district}") for d in districts
-        ],
-        "format_choices": [f.value for f in Format],
-        "service_type_choices": [s.value for s in ServiceType],
+        **form_choices(session),
     }
     return render(
         request, "profile.html", context, status_code=status_code, fragments=("profile_form",)
@@ -103,7 +59,7 @@ def _own_expert(session: Session, user: Any) -> ExpertPublic:
 @router.get("/profile", summary="我的资料")
 def profile_page(request: Request, session: SessionDep, user: ExpertPage) -> Response:
     expert = _own_expert(session, user)
-    return _page(request, session, expert, _form_from_expert(expert))
+    return _page(request, session, expert, form_from_expert(expert))
 
 
 @router.post("/profile", summary="保存我的资料")
@@ -135,13 +91,11 @@ def profile_submit(
         "years_experience": years_experience,
         "monthly_capacity_hours": monthly_capacity_hours,
     }
-    form: dict[str, Any] = {field: value[:MAX_FIELD_CHARS] for field, value in texts.items()}
-    form["formats"] = [v[:32] for v in formats or []][:10]
-    form["service_types"] = [v[:32] for v in service_types or []][:10]
+    form = submitted_form(texts, formats or [], service_types or [])
     form["region"] = region[:300]
     expert = _own_expert(session, user)
     try:
-        changes = ExpertUpdate.model_validate(_changes_from_form(form))
+        changes = ExpertUpdate.model_validate(changes_from_form(form))
     except ValidationError as exc:
         errors = field_errors(exc)
         errors["__all__"] = messages.FORM_HAS_ERRORS
@@ -161,7 +115,7 @@ def profile_submit(
     if is_htmx(request):  # htmx swaps the form in place: show the outcome inside it
         fresh = public_view(session=session, expert=updated)
         return _page(
-            request, session, fresh, _form_from_expert(fresh), notice=FLASH_MESSAGES[outcome]
+            request, session, fresh, form_from_expert(fresh), notice=FLASH_MESSAGES[outcome]
         )
     response = RedirectResponse("/profile", status_code=303)  # post/redirect/get without JS
     set_flash(response, outcome)

@@ -45,6 +45,7 @@ from web.pages import (
     form_once,
     login_id,
     redirect_with_flash,
+    text_error,
 )
 from web.templating import render
 
@@ -292,6 +293,9 @@ def reject(
     reason = reason.strip()
     if not reason or len(reason) > 500:
         raise InvalidInput("请填写驳回原因（不超过 500 字）")
+    refused = text_error(reason)
+    if refused:
+        raise InvalidInput(refused, field="reason")
     reject_application(
         session=session,
         application_id=application_id,

@@ -34,7 +34,7 @@ from booking.trainings.models import RegistrationCreate
 from booking.trainings.service import list_open_trainings, list_registrations, register_for_training
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.clock import LOCAL_TZ, utcnow
+from marketplace.clock import LOCAL_TZ, utcnow, zone
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.validation import RecordId, parse_day, parse_moment
@@ -60,10 +60,13 @@ MAX_SLOT_CHOICES = 12
 # --- reschedule ----------------------------------------------------------------------------
 
 
-def _parse_local(day: str, clock: str) -> datetime | None:
+def _parse_local(day: str, clock: str, timezone: str) -> datetime | None:
+    """A day and a clock time as the viewer typed them, in their own zone."""
     parsed = parse_day(day)
     try:
-        return datetime.combine(parsed, time.fromisoformat(clock), LOCAL_TZ) if parsed else None
+        return (
+            datetime.combine(parsed, time.fromisoformat(clock), zone(timezone)) if parsed else None
+        )
     except ValueError:
         return None
 
@@ -99,11 +102,11 @@ def _reschedule_page(
     except InvalidInput:
         slots = []
     if form is None:
-        start = view.start
+        start = view.start.astimezone(zone(user.timezone))
         form = {
             "day": start.date().isoformat(),
             "start_time": start.strftime("%H:%M"),
-            "end_time": view.end.strftime("%H:%M"),
+            "end_time": view.end.astimezone(zone(user.timezone)).strftime("%H:%M"),
         }
     return render(
         request,
@@ -113,7 +116,7 @@ def _reschedule_page(
             "expert": get_expert(session=session, expert_id=booking.expert_id),
             "form": form,
             "errors": errors or {},
-            "slots": [(s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)) for s, e in slots],
+            "slots": slots,
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
             "needs_reconfirm": user.role == Role.district.value,
             "is_expert_proposal": user.role == Role.expert.value,
@@ -135,7 +138,7 @@ def reschedule_page(
     if start and end:  # a free slot picked from the list
         s, e = parse_moment(start), parse_moment(end)
         if s is not None and e is not None:
-            s, e = s.astimezone(LOCAL_TZ), e.astimezone(LOCAL_TZ)
+            s, e = s.astimezone(zone(user.timezone)), e.astimezone(zone(user.timezone))
             form = {
                 "day": s.date().isoformat(),
                 "start_time": s.strftime("%H:%M"),
@@ -167,10 +170,10 @@ def submit_reschedule(
     }
     errors: dict[str, str] = {}
     start, end = (
-        _parse_local(form["day"], form["start_time"]),
-        _parse_local(form["day"], form["end_time"]),
+        _parse_local(form["day"], form["start_time"], user.timezone),
+        _parse_local(form["day"], form["end_time"], user.timezone),
     )
-    if _parse_local(form["day"], "00:00") is None:
+    if _parse_local(form["day"], "00:00", user.timezone) is None:
         errors["day"] = messages.DATE_INVALID
     else:
         if start is None:

@@ -24,7 +24,7 @@ from booking.time_requests.models import (
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, covers_expert
-from marketplace.clock import LOCAL_TZ
+from marketplace.clock import zone
 from marketplace.errors import Conflict, DomainError, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
@@ -203,7 +203,10 @@ def submit_time_request(
     return redirect_with_flash("/time-requests", "time_request_filed")
 
 
-def _offered_time(day: str, start_time: str, minutes: int) -> tuple[datetime, datetime]:
+def _offered_time(
+    day: str, start_time: str, minutes: int, timezone: str
+) -> tuple[datetime, datetime]:
+    """The offered start as the expert typed or picked it, in their own zone."""
     chosen = parse_day(day)
     if chosen is None:
         raise InvalidInput(messages.TIME_REQUEST_OFFER_DAY, field="day")
@@ -211,7 +214,7 @@ def _offered_time(day: str, start_time: str, minutes: int) -> tuple[datetime, da
         at = time.fromisoformat(start_time.strip())
     except ValueError:
         raise InvalidInput(messages.TIME_REQUEST_OFFER_TIME, field="start_time") from None
-    start = datetime.combine(chosen, at, tzinfo=LOCAL_TZ)
+    start = datetime.combine(chosen, at, tzinfo=zone(timezone))
     return start, start + timedelta(minutes=minutes)
 
 
@@ -229,7 +232,7 @@ def offer(
         time_request = service.get_time_request(
             session=session, time_request_id=time_request_id, user=user
         )
-        start, end = _offered_time(day, start_time, time_request.duration_minutes)
+        start, end = _offered_time(day, start_time, time_request.duration_minutes, user.timezone)
         service.offer_time(
             session=session, time_request_id=time_request_id, start=start, end=end, user=user
         )

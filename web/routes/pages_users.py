@@ -29,6 +29,7 @@ from marketplace.accounts.admin import (
 )
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.service import actor_for, create_user
+from marketplace.clock import DEFAULT_ZONE
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.validation import RecordId
@@ -36,7 +37,7 @@ from marketplace.vocabulary import Role
 from web.deps import ReadSessionDep, SessionDep
 from web.pages import AdminPage, PageUser, ReadingPageUser, form_errors, redirect_with_flash
 from web.sessions import log_in
-from web.templating import render
+from web.templating import render, zone_choices
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,8 +196,10 @@ def _detail(
         "expert_id": view.expert_id or "",
         "email": view.email or "",
         "phone": view.phone or "",
+        "timezone": view.timezone,
     }
     context: dict[str, Any] = {
+        "zone_choices": zone_choices(),
         "account": view,
         "last_login_at": account.last_login_at,
         "created_at": account.created_at,
@@ -230,6 +233,7 @@ def update_user_page(
     expert_id: FormText = "",
     email: FormText = "",
     phone: FormText = "",
+    timezone: FormText = DEFAULT_ZONE,
 ) -> Response:
     account = get_user(session=session, user_id=user_id)
     form = {
@@ -239,6 +243,7 @@ def update_user_page(
         "expert_id": expert_id.strip()[:32],
         "email": email.strip()[:300],
         "phone": phone.strip()[:64],
+        "timezone": timezone.strip()[:64],
     }
     try:
         data = UserUpdate.model_validate(
@@ -249,6 +254,7 @@ def update_user_page(
                 "expert_id": form["expert_id"] or None,
                 "email": form["email"],
                 "phone": form["phone"],
+                "timezone": form["timezone"],
             }
         )
     except ValidationError as exc:

@@ -194,3 +194,62 @@ def test_staff_replace_an_assignment_with_the_alternate_in_one_click(
     assert re.search(
         r'<span class="fit" title="匹配度 [0-9.]+">(很适合|适合|一般) <meter', replaced.text
     )
+
+
+def test_staff_find_a_feasible_replacement_by_name_and_put_them_in(
+    client, session, staff_user, pool
+):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    request_id, expert_id = _assigned(page.text)
+    url = f"/matching/runs/{run_id}/alternates"
+    assert f"{url}?request_id={request_id}&amp;expert_id={expert_id}" in page.text
+    params = {"request_id": request_id, "expert_id": expert_id}
+    htmx = {"HX-Request": "true"}
+    everyone = client.get(url, params=params, headers=htmx).text
+    assert everyone.lstrip().startswith('<div class="alternates-list">')
+    offered = re.findall(r'name="replace_with" value="([^"]+)">', everyone)
+    # Feasible and not already on the request: 宝鸡丁 (M4) serves another city, so never.
+    assert offered and expert_id not in offered and "M4" not in offered
+    by_name = client.get(url, params={**params, "name": "丙"}, headers=htmx).text
+    assert re.findall(r'name="replace_with" value="([^"]+)">', by_name) == ["M3"]
+    assert "换成 家庭丙" in by_name
+    nobody = client.get(url, params={**params, "name": "丁"}, headers=htmx).text
+    assert '没有姓名含“<span class="user-text">丁</span>”且符合条件的专家' in nobody
+    replaced = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={
+            "csrf_token": form_token(page.text),
+            "action": "replace",
+            "request_id": request_id,
+            "expert_id": expert_id,
+            "replace_with": "M3",
+        },
+    )
+    assert _assigned(replaced.text) == (request_id, "M3")
+    assert _stat(replaced.text, "已满足名额") == "1 / 1"
+    # Without JavaScript the same list is a page of its own, with the search form.
+    whole = client.get(url, params={**params, "name": "危机"})
+    assert whole.status_code == 200 and "<html" in whole.text and "专家姓名" in whole.text
+
+
+def test_an_open_place_offers_a_search_by_name_to_add_an_expert(client, session, staff_user, pool):
+    logged_in(client, staff_user)
+    page, run_id = _run(client)
+    request_id, expert_id = _assigned(page.text)
+    removed = client.post(
+        f"/matching/runs/{run_id}/adjust",
+        data={
+            "csrf_token": form_token(page.text),
+            "action": "remove",
+            "request_id": request_id,
+            "expert_id": expert_id,
+        },
+    )
+    assert "按姓名查找并添加专家" in removed.text
+    listing = client.get(
+        f"/matching/runs/{run_id}/alternates",
+        params={"request_id": request_id, "name": "家庭"},
+        headers={"HX-Request": "true"},
+    ).text
+    assert "添加 家庭丙" in listing and 'name="action" value="add"' in listing
