@@ -146,7 +146,13 @@ def library_page(
             specialty=specialty or None,
         )
     queue = (
-        service.list_resources(session=session, user=user, status=ResourceStatus.submitted.value)
+        [
+            r
+            for r in service.list_resources(
+                session=session, user=user, status=ResourceStatus.submitted.value
+            )
+            if service.reviews(session, user, r)
+        ]
         if service.is_reviewer(user)
         else []
     )
