@@ -661,9 +661,6 @@ RESOURCE_TEXT_PERSONAL_DATA = (
 # --- requests for a time (booking/time_requests, 提交预约意向) ---
 TIME_REQUEST_DATE_ORDER = "最晚日期不能早于最早日期"
 TIME_REQUEST_WINDOW_TOO_LONG = "日期范围最长 {days} 天"
-TIME_REQUEST_NO_TRAINING = (
-    "培训由专家发布、各区县报名，不能提交预约意向；请选择督导、咨询或危机支持"
-)
 TIME_REQUEST_PAST = "最早日期不能早于今天"
 TIME_REQUEST_NOT_FOUND = "预约意向不存在"
 TIME_REQUEST_NOT_OPEN = "这条预约意向当前为「{status}」，不能再更改"

@@ -598,8 +598,18 @@ def _active(pair: MatchPair) -> bool:
     return pair.role == PairRole.assigned.value and pair.status != PairStatus.removed.value
 
 
-def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User) -> MatchRun:
-    """Remove and add pairs of a proposed run, re-checking every hard rule for added pairs."""
+def adjust_run(
+    *,
+    session: Session,
+    run_id: int,
+    changes: RunAdjust,
+    user: User,
+    relevance_factory: RelevanceFactory | None = None,
+) -> MatchRun:
+    """Remove and add pairs of a proposed run, re-checking every hard rule for added pairs.
+
+    With `relevance_factory`, an added pair's fit is scored as the batch and the list of
+    alternates score it (need relevance included), so it reads the same once put in."""
     run = get_run(session=session, run_id=run_id, user=user)
     if run.status != RunStatus.proposed.value:
         raise Conflict(messages.MATCH_RUN_NOT_OPEN.format(status=run.status))
@@ -624,6 +634,8 @@ def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User)
         }
         pool = load_pool(session=session, month_of=min(r.window_start for r in requests.values()))
         profiles = {e.id: e for e in pool.experts}
+        positions = {e.id: i for i, e in enumerate(pool.experts)}
+        arrays = expert_arrays(pool.experts) if relevance_factory is not None else None
         for change in changes.add:
             if change.request_id not in run.request_ids:
                 raise InvalidInput(
@@ -660,7 +672,17 @@ def adjust_run(*, session: Session, run_id: int, changes: RunAdjust, user: User)
                         expert=change.expert_id, left=int(left), hours=request.hours
                     )
                 )
-            explanation = explain(need, expert, relevance=0.0)
+            if relevance_factory is not None and arrays is not None:
+                scores, weights = _score_inputs(session, pool, [need], relevance_factory)
+                explanation = explain(
+                    need,
+                    expert,
+                    relevance=float(scores[0][positions[expert.id]]),
+                    specialty_weights=weights[0],
+                    related=arrays.related,
+                )
+            else:
+                explanation = explain(need, expert, relevance=0.0)
             reasons = [messages.REASON_STAFF_ADDED, *explanation.reasons]
             pair = index.get((change.request_id, change.expert_id))
             if pair is None:

@@ -37,6 +37,15 @@ DAY_PART_HOURS = {
 }
 
 
+class RequestableKind(StrEnum):
+    """The session kinds a district may ask a time for: a training has seats for many
+    districts, so the expert publishes it and districts register instead."""
+
+    supervision = "supervision"
+    consultation = "consultation"
+    crisis_support = "crisis_support"
+
+
 class TimeRequestStatus(StrEnum):
     open = "open"  # waiting for the expert
     offered = "offered"  # the expert offered a time: a confirmed session exists
@@ -73,7 +82,7 @@ class TimeRequest(SQLModel, table=True):
 class TimeRequestCreate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     expert_id: str = pydantic.Field(min_length=1, max_length=32)
-    kind: BookingKind
+    kind: RequestableKind
     format: Format
     duration_minutes: int = pydantic.Field(
         default=60, ge=MIN_DURATION_MINUTES, le=MAX_DURATION_MINUTES, multiple_of=15
@@ -89,9 +98,6 @@ class TimeRequestCreate(InputModel):
 
     @model_validator(mode="after")
     def _window(self) -> TimeRequestCreate:
-        if self.kind == BookingKind.training:
-            # A training has seats for many districts: the expert publishes it, nobody asks.
-            raise cross_field_error(messages.TIME_REQUEST_NO_TRAINING, "kind")
         if self.latest_day < self.earliest_day:
             raise cross_field_error(messages.TIME_REQUEST_DATE_ORDER, "earliest_day", "latest_day")
         if (self.latest_day - self.earliest_day).days > MAX_WINDOW_DAYS:

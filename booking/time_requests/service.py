@@ -94,7 +94,7 @@ def file_time_request(
         raise InvalidInput(messages.EXPERT_NOT_BOOKABLE, field="expert_id")
     if data.kind.value not in expert.service_types:
         raise InvalidInput(
-            messages.EXPERT_NO_SERVICE.format(kind=messages.BOOKING_KIND_LABELS[data.kind]),
+            messages.EXPERT_NO_SERVICE.format(kind=messages.BOOKING_KIND_LABELS[data.kind.value]),
             field="kind",
         )
     if data.format.value not in expert.formats:

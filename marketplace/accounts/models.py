@@ -49,6 +49,7 @@ class UserCreate(InputModel):
     center: str | None = pydantic.Field(default=None, max_length=64)
     email: Email = None
     phone: Phone = None
+    timezone: TimeZoneName = DEFAULT_ZONE
 
 
 class UserContactUpdate(InputModel):

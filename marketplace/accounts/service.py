@@ -145,6 +145,7 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         center_id=center_id,
         email=data.email,
         phone=data.phone,
+        timezone=data.timezone,
     )
     session.add(user)
     session.flush()

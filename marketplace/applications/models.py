@@ -12,7 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
-from marketplace.validation import InputModel, RecordId
+from marketplace.validation import InputModel, RecordId, cross_field_error
 
 
 class ApplicationStatus(StrEnum):
@@ -77,7 +77,7 @@ class ApplicationCreate(InputModel):
     @model_validator(mode="after")
     def _period_ordered(self) -> ApplicationCreate:
         if self.period_start and self.period_end and self.period_start > self.period_end:
-            raise ValueError("使用期开始日期不能晚于结束日期")
+            raise cross_field_error("使用期开始日期不能晚于结束日期", "period_start", "period_end")
         return self
 
 

@@ -59,6 +59,23 @@ _CHOICE_CODES = {
 }
 
 
+_FIELD_IN_REASON = re.compile(r"字段 ([a-z_]+)((?:\.[a-z0-9_]+)*)：")
+
+
+def with_field_labels(reason: str) -> str:
+    """An import error's reason with the Chinese header beside each field name it cites
+    (`字段 years_experience（从业年限）：不能小于 0`): CSV files carry the Chinese headers."""
+    labels = dict(COLUMNS)
+
+    def label(match: re.Match[str]) -> str:
+        name, rest = match.group(1), match.group(2)
+        field = rest.lstrip(".").split(".")[0] if name == "region" and rest else name
+        text = labels.get(field)
+        return f"字段 {name}{rest}（{text}）：" if text else match.group(0)
+
+    return _FIELD_IN_REASON.sub(label, reason)
+
+
 def upload_lines(data: bytes, filename: str) -> list[str]:
     """The import lines of an uploaded file (JSONL as it is, CSV converted line by line);
     InvalidInput (field `file`) for an empty, too large, binary or unknown file."""

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
+from marketplace import messages
 from marketplace.clock import utcnow
 from marketplace.experts.models import EXPERT_ID_PATTERN, MAX_MONTHLY_HOURS, RegionRef
-from marketplace.validation import InputModel
+from marketplace.validation import InputModel, cross_field_error
 from marketplace.vocabulary import Format, ServiceType
 
 MAX_EXPERTS_PER_REQUEST = 20
@@ -114,7 +115,7 @@ class _RequestFields(InputModel):
     @model_validator(mode="after")
     def _window_in_order(self) -> _RequestFields:
         if self.window_end < self.window_start:
-            raise ValueError("时间窗口的结束日期不能早于开始日期")
+            raise cross_field_error(messages.REQUEST_WINDOW_ORDER, "window_start", "window_end")
         return self
 
 

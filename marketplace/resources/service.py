@@ -726,9 +726,6 @@ def list_resources(
         query = query.where(Resource.status == ResourceStatus.published.value)
     centers = open_centers(session, user)
     rows = [r for r in session.exec(query).all() if can_see(session, user, r, centers)]
-    if status == ResourceStatus.submitted.value and not mine:
-        # The review queue: what the user reviews (not their own submissions awaiting others).
-        rows = [r for r in rows if reviews(session, user, r)]
     if mine:
         rows = [r for r in rows if is_author(user, r)]
     if audience:

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from sqlalchemy import JSON, CheckConstraint, Column, Text
 from sqlmodel import Field, SQLModel
 
+from marketplace import messages
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
-from marketplace.validation import InputModel, RecordId
+from marketplace.validation import InputModel, RecordId, cross_field_error
 
 
 class ServiceKind(StrEnum):
@@ -71,7 +72,7 @@ class ServiceCreate(_ServiceFields):
     @model_validator(mode="after")
     def _validity_ordered(self) -> ServiceCreate:
         if self.valid_from > self.valid_to:
-            raise ValueError("有效期开始日期不能晚于结束日期")
+            raise cross_field_error(messages.SERVICE_VALIDITY_INVALID, "valid_from", "valid_to")
         return self
 
 

@@ -100,6 +100,19 @@ def test_an_admin_sets_another_accounts_zone(client, world, session, settings):
     )
     assert changed.status_code == 200, changed.json()
     assert changed.json()["timezone"] == "America/New_York"
+    created = client.post(
+        "/api/users",
+        json={
+            "username": "vancouver",
+            "password": "Heart-Zone-2026!x",
+            "role": "district",
+            "district": "西安市/雁塔区",
+            "timezone": "America/Vancouver",
+        },
+        headers=auth_headers(admin, settings),
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["timezone"] == "America/Vancouver"
     assert login(client, admin.username).status_code == 303
     page = client.get(f"/users/{world.expert_user.id}")
     assert 'value="America/New_York"' in page.text
@@ -281,3 +294,12 @@ def test_a_proposal_mail_names_the_new_time_in_the_districts_zone(client, h, wor
     mail = mails(session, "proposal")["beilin@example.org"].body
     assert f"专家提议把会话改到：{in_london(local(day, 14))}" in mail
     assert LONDON_NAME in mail and "北京时间" not in mail
+
+
+def test_the_home_pages_upcoming_sessions_are_in_the_viewers_zone(client, h, world, session):
+    day, _ = booked_at_18(client, h)
+    set_zone(session, world.district_user, "Europe/London")
+    assert login(client, world.district_user.username).status_code == 303
+    home = client.get("/").text
+    eighteen = local(day, 18).astimezone(LONDON)
+    assert f"{eighteen:%m-%d %H:%M}（{LONDON_NAME}）" in home

@@ -99,11 +99,16 @@ def read_run(run_id: RecordId, session: SessionDep, user: MatchRunner) -> RunPub
     summary="调整匹配方案（工作人员）",
 )
 def adjust_run_route(
-    run_id: RecordId, data: RunAdjust, session: SessionDep, user: MatchRunner
+    request: Request, run_id: RecordId, data: RunAdjust, session: SessionDep, user: MatchRunner
 ) -> RunPublic:
-    return run_view(
-        session=session, run=adjust_run(session=session, run_id=run_id, changes=data, user=user)
+    run = adjust_run(
+        session=session,
+        run_id=run_id,
+        changes=data,
+        user=user,
+        relevance_factory=_relevance(request),
     )
+    return run_view(session=session, run=run)
 
 
 @router.post(

@@ -10,7 +10,7 @@ search index update); the reason and who verified when are kept in the audit log
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -30,7 +30,13 @@ from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.experts.importing import ImportReport, import_experts
 from marketplace.experts.models import ExpertAdminUpdate, ExpertCreate, ExpertPublic, ExpertUpdate
-from marketplace.experts.pool import IMPORT_MAX_BYTES, pool_csv, pool_xlsx, upload_lines
+from marketplace.experts.pool import (
+    IMPORT_MAX_BYTES,
+    pool_csv,
+    pool_xlsx,
+    upload_lines,
+    with_field_labels,
+)
 from marketplace.experts.service import (
     POOL_SORTS,
     ExpertFilters,
@@ -384,6 +390,7 @@ def import_submit(
             status_code=exc.status_code,
         )
     report = import_experts(session=session, lines=lines, actor=actor_for(user), strict=is_strict)
+    report.errors = [replace(e, reason=with_field_labels(e.reason)) for e in report.errors]
     return _import_page(request, report=report, filename=filename, strict=is_strict)
 
 

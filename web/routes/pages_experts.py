@@ -92,6 +92,7 @@ FACET_PARAMS = {
     "service_types": "service_type",
 }
 _KINDS = {k.value for k in BookingKind}
+_REST_OF_WEEK_EMPTY = (messages.WEEK_FULLY_BOOKED, messages.WEEK_NO_HOURS_THIS_WEEK)
 
 
 def _search_experts(
@@ -383,8 +384,9 @@ def expert_profile(
         kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
         timezone=user.timezone,
     )
-    if not week and week_view.count == 0 and week_view.empty_reason == messages.WEEK_FULLY_BOOKED:
-        # Late in the week the rest of it may be gone: open on the next week with free time.
+    if not week and week_view.count == 0 and week_view.empty_reason in _REST_OF_WEEK_EMPTY:
+        # Late in the week the rest of it may be gone or without hours (a Saturday for an
+        # expert who works weekdays): open on the next week with free time.
         following = week_slots(
             session=session,
             expert_id=expert.id,

@@ -146,7 +146,13 @@ def library_page(
             specialty=specialty or None,
         )
     queue = (
-        service.list_resources(session=session, user=user, status=ResourceStatus.submitted.value)
+        [
+            r
+            for r in service.list_resources(
+                session=session, user=user, status=ResourceStatus.submitted.value
+            )
+            if service.reviews(session, user, r)
+        ]
         if service.is_reviewer(user)
         else []
     )
@@ -172,8 +178,12 @@ def library_page(
             "options": _options(session),
             "can_submit": service.can_submit(user),
             "labels": messages.RESOURCE_AUDIENCE_LABELS,
-            # Authors see the use of what they wrote, staff of everything.
-            "authored": {r.id for r in rows if service.is_author(user, r)},
+            # Authors see the use of what they wrote, reviewers of what they review.
+            "authored": {
+                r.id
+                for r in rows
+                if service.is_author(user, r) or service.reviews(session, user, r)
+            },
         },
         fragments=("results",),
     )

@@ -211,7 +211,13 @@ def adjust(
         )
     try:
         with session.begin_nested():
-            adjust_run(session=session, run_id=run_id, changes=changes, user=user)
+            adjust_run(
+                session=session,
+                run_id=run_id,
+                changes=changes,
+                user=user,
+                relevance_factory=_relevance(request),
+            )
     except (InvalidInput, NotFound, Conflict) as exc:
         return _run_page(
             request,

@@ -13,7 +13,6 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import col, select
 
-from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
 from marketplace.errors import Forbidden, InvalidInput
@@ -33,7 +32,7 @@ from web.deps import SessionDep
 from web.pages import (
     DistrictPage,
     PageUser,
-    field_errors,
+    form_errors,
     form_once,
     login_id,
     redirect_with_flash,
@@ -160,14 +159,12 @@ def submit_request(
     try:
         data = DistrictRequestCreate.model_validate({**data_in, "submit": True})
     except ValidationError as exc:
-        errors = field_errors(exc)
-        errors["__all__"] = messages.FORM_HAS_ERRORS
-        return _form_page(request, form, errors, status_code=422)
+        return _form_page(request, form, form_errors(exc), status_code=422)
     try:
         filed = create_request(session=session, data=data, user=user)
     except (InvalidInput, Forbidden) as exc:
         session.rollback()
-        return _form_page(request, form, {"__all__": exc.message}, status_code=exc.status_code)
+        return _form_page(request, form, form_errors(exc), status_code=exc.status_code)
     once.remember(login_id(request), form_nonce)
     return redirect_with_flash(f"/requests/{filed.id}", "request_filed")
 

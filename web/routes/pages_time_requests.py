@@ -14,9 +14,13 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from booking.sessions.models import BookingKind
 from booking.time_requests import service
-from booking.time_requests.models import DayPart, TimeRequestCreate, TimeRequestStatus
+from booking.time_requests.models import (
+    DayPart,
+    RequestableKind,
+    TimeRequestCreate,
+    TimeRequestStatus,
+)
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, covers_expert
@@ -41,9 +45,8 @@ router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
 TimeRequestPage = Annotated[User, page_allows(Action.time_request_read)]
-REQUESTABLE_KINDS = [k.value for k in BookingKind if k != BookingKind.training]
+REQUESTABLE_KINDS = [k.value for k in RequestableKind]
 DURATIONS = (30, 45, 60, 90, 120, 180)
-CHOICES = ("kind", "format", "day_part")
 MAX_REASON = 500
 
 
@@ -96,6 +99,12 @@ def _new_form(
         session=session, expert=get_expert(session=session, expert_id=form["expert_id"])
     )
     offered = {str(t) for t in expert.service_types}
+    kinds = [k for k in REQUESTABLE_KINDS if k in offered] or REQUESTABLE_KINDS
+    # A single possible choice is made already.
+    if not form["kind"] and len(kinds) == 1:
+        form["kind"] = kinds[0]
+    if not form["format"] and len(expert.formats) == 1:
+        form["format"] = str(expert.formats[0])
     return render(
         request,
         "time_requests/new.html",
@@ -103,7 +112,7 @@ def _new_form(
             "expert": expert,
             "form": form,
             "errors": errors or {},
-            "kinds": [k for k in REQUESTABLE_KINDS if k in offered] or REQUESTABLE_KINDS,
+            "kinds": kinds,
             "durations": DURATIONS,
             "day_parts": [(p.value, messages.DAY_PART_LABELS[p.value]) for p in DayPart],
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
@@ -182,8 +191,8 @@ def submit_time_request(
     }
     try:
         data = TimeRequestCreate.model_validate(
-            # An empty choice stays in: its error names the choices in Chinese.
-            {k: v for k, v in form.items() if k != "form_nonce" and (v or k in CHOICES)}
+            # Empty fields stay in: an empty choice's error names the choices in Chinese.
+            {k: v for k, v in form.items() if k != "form_nonce" and (v or k != "request_id")}
         )
         service.file_time_request(session=session, data=data, user=user)
     except (ValidationError, DomainError) as exc:

@@ -35,7 +35,7 @@ from marketplace.errors import DomainError
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import ReadSessionDep, SessionDep
-from web.pages import AdminPage, PageUser, ReadingPageUser, field_errors, redirect_with_flash
+from web.pages import AdminPage, PageUser, ReadingPageUser, form_errors, redirect_with_flash
 from web.sessions import log_in
 from web.templating import render, zone_choices
 
@@ -54,11 +54,9 @@ def _district_choices(session: Session) -> list[tuple[str, str]]:
     ]
 
 
-def _error_field(exc: DomainError, *, new_password_form: bool = False) -> str:
-    """The form field a domain error names (the policy calls any password field `password`)."""
-    if exc.field == "password" and new_password_form:
-        return "new_password"
-    return exc.field or "__all__"
+def _new_password_field(name: str) -> str:
+    """On the own-password form the policy's `password` is the new password's field."""
+    return "new_password" if name == "password" else name
 
 
 @router.get("/users", summary="账号管理")
@@ -157,17 +155,11 @@ def create_user_page(
             }
         )
     except ValidationError as exc:
-        errors = field_errors(exc)
-        errors["__all__"] = messages.FORM_HAS_ERRORS
-        return _new_form(request, session, form, errors, status_code=422)
+        return _new_form(request, session, form, form_errors(exc), status_code=422)
     try:
         created = create_user(session=session, data=data, actor=actor_for(user))
     except DomainError as exc:
-        field = _error_field(exc)
-        errors = {field: exc.message}
-        if field != "__all__":
-            errors["__all__"] = messages.FORM_HAS_ERRORS
-        return _new_form(request, session, form, errors, status_code=exc.status_code)
+        return _new_form(request, session, form, form_errors(exc), status_code=exc.status_code)
     if generated:
         created.must_change_password = True
         session.add(created)
@@ -266,14 +258,12 @@ def update_user_page(
             }
         )
     except ValidationError as exc:
-        errors = field_errors(exc)
-        errors["__all__"] = messages.FORM_HAS_ERRORS
+        errors = form_errors(exc)
         return _detail(request, session, account, form=form, errors=errors, status_code=422)
     try:
         update_user(session=session, user_id=user_id, data=data, actor=actor_for(user))
     except DomainError as exc:
-        field = _error_field(exc)
-        errors = {field: exc.message, "__all__": exc.message}
+        errors = form_errors(exc)
         return _detail(
             request, session, account, form=form, errors=errors, status_code=exc.status_code
         )
@@ -345,12 +335,8 @@ def password_submit(
     try:
         changed = change_own_password(session=session, user=user, data=data)
     except DomainError as exc:
-        field = _error_field(exc, new_password_form=True)
         return _password_form(
-            request,
-            user,
-            {field: exc.message, "__all__": messages.FORM_HAS_ERRORS},
-            status_code=exc.status_code,
+            request, user, form_errors(exc, _new_password_field), status_code=exc.status_code
         )
     # Every session ended with the old password, this one too: open a fresh one here.
     response = redirect_with_flash("/account", "password_changed")

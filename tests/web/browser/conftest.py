@@ -65,11 +65,8 @@ def _open_demo_expert(settings) -> None:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app served by uvicorn over a fresh demo database; yields its base URL."""
-    import uvicorn
-
-    from web.app import create_app
+def demo_settings(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The settings of the served demo (journeys that need an extra account use its database)."""
     from web.cli import build_demo
 
     data_dir = tmp_path_factory.mktemp("browser-demo")
@@ -78,6 +75,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = make_settings(data_dir, search_drain_seconds=1)
     build_demo(settings)
     _open_demo_expert(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app served by uvicorn over a fresh demo database; yields its base URL."""
+    import uvicorn
+
+    from web.app import create_app
+
+    settings = demo_settings
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -226,6 +226,7 @@ def test_staff_import_a_jsonl_file_and_see_the_per_line_report(client, session, 
     text = report.text
     assert "<dt>新增</dt><dd>2</dd>" in text and "<dt>有误</dt><dd>2</dd>" in text
     assert "第 2 行" in text and "IM3" in text and "第 4 行" in text and "不是有效的 JSON" in text
+    assert "字段 years_experience（从业年限）" in text  # the CSV header beside the JSON key
     session.expire_all()
     assert session.get(Expert, "IM1") and session.get(Expert, "IM2")
     assert session.get(Expert, "IM3") is None

@@ -221,3 +221,43 @@ def test_a_scale_names_its_licensing_service_from_a_picker(
     logged_in(client, expert_user)
     page = client.get(f"/library/{resource.id}").text
     assert "SDQ 量表授权" in page and "/services#service-" not in page
+
+
+def test_a_city_centers_staff_review_their_centers_submissions_on_the_pages(
+    client, session, expert_user, staff_user
+):
+    from marketplace.accounts.models import UserCreate
+    from marketplace.accounts.service import create_user
+    from marketplace.centers.service import center_named
+    from marketplace.vocabulary import Role
+    from tests.conftest import TEST_PASSWORD
+
+    xian = center_named(session=session, name="西安市")
+    city_staff = create_user(
+        session=session,
+        data=UserCreate(
+            username="xian-staff", password=TEST_PASSWORD, role=Role.city_staff, center="西安市"
+        ),
+        actor=Actor.system("test"),
+    )
+    session.commit()
+    logged_in(client, expert_user)
+    form = client.get("/library/new").text
+    assert f'value="{xian.id}"' in form  # an expert may submit for a city's center
+    assert _submit(client, title="西安市区县课纲", center_id=str(xian.id)).status_code == 303
+    for_xian = _newest(session)
+    assert _submit(client, title="全省课纲").status_code == 303
+    for_province = _newest(session)
+
+    logged_in(client, city_staff)
+    listing = client.get("/library").text
+    assert "待审核（1）" in listing and "西安市区县课纲" in listing
+    # Only their own center is offered when they submit.
+    form = client.get("/library/new").text
+    assert f'value="{xian.id}"' in form and "省级资源中心</option>" not in form
+    province_page = client.get(f"/library/{for_province.id}")
+    assert province_page.status_code == 404  # a draft of another center: not theirs to see
+    assert "通过并发布" in client.get(f"/library/{for_xian.id}").text
+    assert _review(client, for_xian.id, "publish").status_code == 303
+    session.expire_all()
+    assert session.get(Resource, for_xian.id).published_by == city_staff.id  # type: ignore[union-attr]

@@ -228,6 +228,9 @@ def test_staff_find_a_feasible_replacement_by_name_and_put_them_in(
     )
     assert _assigned(replaced.text) == (request_id, "M3")
     assert _stat(replaced.text, "已满足名额") == "1 / 1"
+    # Put in, the expert reads as fit as in the list they were picked from.
+    listed = re.search(r'<span class="fit" title="(匹配度 [0-9.]+)">', by_name).group(1)
+    assert f'<span class="fit" title="{listed}">' in replaced.text
     # Without JavaScript the same list is a page of its own, with the search form.
     whole = client.get(url, params={**params, "name": "危机"})
     assert whole.status_code == 200 and "<html" in whole.text and "专家姓名" in whole.text

@@ -222,3 +222,31 @@ def test_a_fully_booked_week_says_so(client, session, district_user, staff_user)
     full = client.get(f"/experts/P3?week={monday.isoformat()}").text
     assert "已经约满" in full
     assert _links(full, "/bookings/new?") == []
+
+
+def test_a_week_without_hours_left_opens_on_the_next_week_with_free_time(
+    client, session, district_user, staff_user
+):
+    import_records(session, expert_record(id="P4", name="工作日专家"))
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    sunday = today + timedelta(days=6 - today.weekday())
+    closed = [
+        {"kind": "override", "date": (today + timedelta(days=n)).isoformat(), "ranges": []}
+        for n in range((sunday - today).days + 1)
+    ]
+    set_availability(
+        session=session,
+        expert_id="P4",
+        data=AvailabilityUpdate(weekly=EVERY_DAY, exceptions=closed),
+        user=staff_user,
+    )
+    session.commit()
+    logged_in(client, district_user)
+    page = client.get("/experts/P4").text
+    monday = sunday + timedelta(days=1)
+    assert f"可预约时间 · {monday:%m-%d}" in page
+    assert _links(page, "/bookings/new?")
+    assert "本周没有安排可预约时间" not in page
+    # Asked for this week explicitly, the reason is given, with the request for a time.
+    this_week = client.get(f"/experts/P4?week={today.isoformat()}").text
+    assert "本周没有安排可预约时间" in this_week and "提交预约意向" in this_week
