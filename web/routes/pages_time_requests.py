@@ -62,7 +62,7 @@ def _list_page(
     rows = service.list_time_requests(session=session, user=user)
     views = service.public_views(session=session, time_requests=rows)
     answerable = {
-        t.id: service.offer_choices(session=session, time_request=t)
+        t.id: service.offer_choices(session=session, time_request=t, limit=12)
         for t in rows
         if t.id is not None
         and t.status == TimeRequestStatus.open.value
