@@ -182,7 +182,9 @@ def all_record_ids(session: Session) -> dict[str, list[str]]:
         "expert": list(session.exec(select(Expert.id).order_by(Expert.id)).all()),
         "service": [
             str(i)
-            for i in session.exec(select(ProcuredService.id).order_by(ProcuredService.id)).all()
+            for i in session.exec(
+                select(ProcuredService.id).order_by(col(ProcuredService.id))
+            ).all()
         ],
         "resource": [
             str(i)

@@ -219,7 +219,7 @@ def feed_for_token(
         # calendar to remove them, then leave the feed.
         or_(
             col(Booking.status).not_in(GONE_STATUSES),
-            Booking.updated_at >= now - timedelta(days=FEED_CANCELLED_DAYS),
+            col(Booking.updated_at) >= now - timedelta(days=FEED_CANCELLED_DAYS),
         ),
     )
     if row.owner_type == "expert":
@@ -232,7 +232,7 @@ def feed_for_token(
             TrainingRegistration.district_id == district_id
         )
         query = query.where(
-            or_(Booking.district_id == district_id, col(Booking.id).in_(registered))
+            or_(col(Booking.district_id) == district_id, col(Booking.id).in_(registered))
         )
         district = session.get(District, district_id)
         name = f"HEART · {district.name if district else row.owner_id}"

@@ -258,7 +258,9 @@ def public_views(
         d.id: d for d in session.exec(select(District).where(col(District.id).in_(district_ids)))
     }
     totals = ledger_totals(
-        session=session, by="application", application_ids=[a.id for a in applications]
+        session=session,
+        by="application",
+        application_ids=[a.id for a in applications if a.id is not None],
     )
     views = []
     for a in applications:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from marketplace import messages
@@ -39,7 +39,7 @@ def recipients(
     province staff (`staff`), the centers' staff acting for a district's records (its city's
     center and the province's: `staff_of_district`), or the staff of the center that owns a
     record (`staff_of_center`: a city center's own staff, or the province's)."""
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     for center_id in (_center_of(session, staff_of_district), staff_of_center):
         if center_id is None:
             continue
@@ -48,22 +48,21 @@ def recipients(
             staff = True
         else:
             clauses.append(
-                (User.role == Role.city_staff.value) & (col(User.center_id) == center_id)
+                and_(col(User.role) == Role.city_staff.value, col(User.center_id) == center_id)
             )
     if staff_of_district is not None:
         staff = True
     if district_id is not None:
-        clauses.append((User.role == Role.district.value) & (User.district_id == district_id))
+        clauses.append(
+            and_(col(User.role) == Role.district.value, col(User.district_id) == district_id)
+        )
     if expert_id is not None:
-        clauses.append((User.role == Role.expert.value) & (User.expert_id == expert_id))
+        clauses.append(and_(col(User.role) == Role.expert.value, col(User.expert_id) == expert_id))
     if staff:
         clauses.append(col(User.role).in_(STAFF_ROLES))
     if not clauses:
         return []
-    condition = clauses[0]
-    for clause in clauses[1:]:
-        condition = condition | clause
-    query = select(User.id).where(condition, User.is_active == True)  # noqa: E712
+    query = select(User.id).where(or_(*clauses), col(User.is_active).is_(True))
     return sorted({i for i in session.exec(query).all() if i is not None})
 
 

@@ -185,7 +185,9 @@ def _application_response(
             ServiceApplication.created_at < period.end_at,
         )
     hours = [
-        (decided - created).total_seconds() / 3600 for created, decided in session.exec(query).all()
+        (decided - created).total_seconds() / 3600
+        for created, decided in session.exec(query).all()
+        if decided is not None  # the query keeps decided applications only
     ]
     data = {
         "decided": len(hours),

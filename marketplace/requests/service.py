@@ -307,4 +307,4 @@ def open_requests(*, session: Session, ids: list[int] | None = None) -> list[Dis
     )
     if ids is not None:
         query = query.where(col(DistrictRequest.id).in_(ids))
-    return list(session.exec(query.order_by(DistrictRequest.id)).all())
+    return list(session.exec(query.order_by(col(DistrictRequest.id))).all())

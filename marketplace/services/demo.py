@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from marketplace.allocation.service import approve_application, record_usage
 from marketplace.applications.models import ApplicationCreate
@@ -22,7 +22,7 @@ DEMO_ACTOR = Actor.system("demo")
 
 def _xian_zone_ids(session: Session) -> list[int]:
     rows = session.exec(
-        select(Zone.id).join(City, City.id == Zone.city_id).where(City.name == "西安市")
+        select(Zone.id).join(City, col(City.id) == Zone.city_id).where(City.name == "西安市")
     )
     return sorted(z for z in rows.all() if z is not None)
 
@@ -106,7 +106,7 @@ def seed_demo_services(*, session: Session) -> int:
         application = create_application(
             session=session,
             data=ApplicationCreate(
-                service_id=services[index].id, quantity=Decimal(requested), purpose=purpose
+                service_id=services[index].id or 0, quantity=Decimal(requested), purpose=purpose
             ),
             district_id=find_district(session=session, name=district).id,  # type: ignore[arg-type]
             actor=Actor(label=f"demo:{district}"),
@@ -115,7 +115,7 @@ def seed_demo_services(*, session: Session) -> int:
             continue
         approve_application(
             session=session,
-            application_id=application.id,
+            application_id=application.id or 0,
             quantity=Decimal(approved),
             actor=DEMO_ACTOR,
         )
