@@ -7,6 +7,7 @@ when the user sees two or more of them, so the bar fits one row at 1366 px for e
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fastapi import FastAPI
@@ -26,6 +27,9 @@ class NavItem:
     action: Action
     scopes: frozenset[Scope] = frozenset()
     group: str | None = None
+    # Pages elsewhere in the URL space that belong to this entry (a regular expression): an
+    # expert's status and edit pages are the pool console's, not the directory's.
+    also: str = ""
 
     def shown_to(self, user: User) -> bool:
         scope = scope_of(user, self.action)
@@ -46,7 +50,14 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/services", "服务目录", Action.service_read, group="采购服务"),
     NavItem("/applications", "服务申请", Action.application_read, group="采购服务"),
     NavItem("/reports", "统计报表", Action.report_read),
-    NavItem("/expert-pool", "专家管理", Action.expert_pool, group="管理"),
+    NavItem("/expert-groups", "专家指导组", Action.expert_group, group="管理"),
+    NavItem(
+        "/expert-pool",
+        "专家管理",
+        Action.expert_pool,
+        group="管理",
+        also=r"^/experts/[^/]+/(status|edit)$",
+    ),
     NavItem("/audit", "审计日志", Action.audit_read, group="管理"),
     NavItem("/users", "账号管理", Action.user_manage, group="管理"),
     NavItem("/admin/jobs", "定时任务", Action.ops_manage, group="管理"),
@@ -86,9 +97,14 @@ def nav_for(app: FastAPI, user: User | None, current_path: str) -> list[dict[str
             sizes[item.group] = sizes.get(item.group, 0) + 1
     entries: list[dict[str, object]] = []
     groups: dict[str, dict[str, object]] = {}
+    owner = next((i for i in visible if i.also and re.match(i.also, current_path)), None)
     for item in visible:
-        active = current_path == item.path or (
-            item.path != "/" and current_path.startswith(item.path + "/")
+        active = (item is owner) or (
+            owner is None
+            and (
+                current_path == item.path
+                or (item.path != "/" and current_path.startswith(item.path + "/"))
+            )
         )
         link = {"path": item.path, "label": item.label, "active": active}
         if not item.group or sizes[item.group] < 2:

@@ -167,6 +167,12 @@ def pool_page(
         "free": experts_with_free_time(session=session, among=ids),
         "free_days": FREE_TIME_DAYS,
         "verified_by": verifications(session, ids),
+        "paused_why": latest_entries(
+            session=session,
+            entity_type="expert",
+            entity_ids=[e.id for e in experts if e.status != ExpertStatus.active],
+            action="expert.pause",
+        ),
         "can_manage": can(user, Action.expert_manage),
         "domain_choices": DOMAIN_CHOICES,
         "status_choices": STATUS_CHOICES,

@@ -283,6 +283,8 @@ def test_staff_pause_an_expert_with_a_reason_and_activate_again(client, session,
     assert '暂停专家：<span class="user-text">专家申请暂停至学期末</span>' in paused.text
     session.expire_all()
     assert session.get(Expert, "V1").status == "paused"
+    pool = client.get("/expert-pool?status=paused").text
+    assert "许可" in pool and "专家申请暂停至学期末" in pool  # the reason beside the status
     client.post(
         "/experts/V1/status", data={"csrf_token": token, "status": "active", "reason": "已返岗"}
     )
@@ -308,3 +310,12 @@ def test_coordinators_cannot_change_an_experts_status(client, session, district_
     logged_in(client, district_user)
     assert client.get("/experts/V3/status").status_code == 403
     assert 'href="/experts/V3/status"' not in client.get("/experts/V3").text
+
+
+def test_an_experts_status_and_edit_pages_sit_under_the_pool_in_the_menu(client, pool, staff_user):
+    logged_in(client, staff_user)
+    for path in ("/experts/Q1/status", "/experts/Q1/edit"):
+        html = client.get(path).text
+        assert '<a href="/expert-pool" aria-current="page">' in html, path
+        assert '<a href="/experts" aria-current="page">' not in html, path
+    assert '<a href="/experts" aria-current="page">' in client.get("/experts/Q1").text
