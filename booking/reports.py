@@ -76,8 +76,11 @@ def _group_totals(experts: Iterable[dict], key: str, label: str) -> list[dict[st
     ]
 
 
-def expert_utilisation(session: Session, period: Period | None) -> ReportSection:
-    """Booked and completed session hours against each expert's monthly capacity."""
+def expert_utilisation(
+    session: Session, period: Period | None, districts: frozenset[int] | None = None
+) -> ReportSection:
+    """Booked and completed session hours against each expert's monthly capacity (of the
+    experts working in `districts`, when given)."""
     note = ""
     if period is None:
         # Capacity is monthly: an unbounded period has none, so the current month is shown.
@@ -102,7 +105,10 @@ def expert_utilisation(session: Session, period: Period | None) -> ReportSection
             completed[expert_id] += _hours(start, end)
     places = _district_names(session)
     rows = []
-    for expert in session.exec(select(Expert).order_by(col(Expert.id))).all():
+    experts = select(Expert).order_by(col(Expert.id))
+    if districts is not None:
+        experts = experts.where(col(Expert.district_id).in_(sorted(districts)))
+    for expert in session.exec(experts).all():
         limit = profiles.get(expert.id)
         monthly = expert.monthly_capacity_hours if limit is None else limit
         capacity = monthly * months if expert.status == ExpertStatus.active.value else 0.0
@@ -204,9 +210,14 @@ def expert_utilisation(session: Session, period: Period | None) -> ReportSection
     )
 
 
-def sessions_and_ratings(session: Session, period: Period | None) -> ReportSection:
-    """Sessions per district by kind and status, and the ratings districts gave them."""
+def sessions_and_ratings(
+    session: Session, period: Period | None, districts: frozenset[int] | None = None
+) -> ReportSection:
+    """Sessions per district by kind and status, and the ratings districts gave them (of
+    `districts`, when given)."""
     query = select(Booking.id, Booking.district_id, Booking.kind, Booking.status)
+    if districts is not None:
+        query = query.where(col(Booking.district_id).in_(sorted(districts)))
     if period is not None:
         query = query.where(Booking.start_at >= period.start_at, Booking.start_at < period.end_at)
     sessions = session.exec(query).all()

@@ -49,6 +49,12 @@ FORBIDDEN_CENTER_FOR_ROLE = "只有资源中心工作人员和只读账号绑定
 CENTER_NOT_FOUND = "未知资源中心：{name}"
 CENTER_OUTSIDE_REGION = "只能选择本中心所辖地区的区县或片区"
 CENTER_FOREIGN = "这项服务属于其他资源中心"
+GROUP_PROVINCE = "省级资源中心没有市级专家指导组，请选择一个市级资源中心"
+GROUP_FOREIGN = "只能管理本中心的市级专家指导组"
+GROUP_NOT_MEMBER = "该专家不在本市专家指导组中"
+GROUP_ZONE_OUTSIDE = "只能选择本市的片区"
+GROUP_MEMBER_SAVED = "已将专家加入本市专家指导组"
+GROUP_MEMBER_REMOVED = "已将专家移出本市专家指导组"
 PASSWORD_TOO_SHORT = "密码至少 {n} 个字符"
 PASSWORD_GUESSABLE = (
     "密码太容易被猜到：{reasons}。请换用更长、更少见的组合，例如三四个互不相关的词加上数字或符号"
@@ -562,6 +568,7 @@ NOTIFY_BOOKING = {
     "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
+NOTIFY_APPLICATION_SUBMITTED = "{district}申请「{service}」，待审批"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
 NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
 NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"

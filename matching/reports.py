@@ -122,9 +122,13 @@ def _figures(lines: list[_Timeline]) -> dict[str, object]:
     }
 
 
-def request_response(session: Session, period: Period | None) -> ReportSection:
+def request_response(
+    session: Session, period: Period | None, districts: frozenset[int] | None = None
+) -> ReportSection:
     """Median and 90th percentile of hours from submission to match and to schedule, per district."""
     timelines = _timelines(session, period)
+    if districts is not None:
+        timelines = {k: v for k, v in timelines.items() if v.district_id in districts}
     by_district: dict[int, list[_Timeline]] = defaultdict(list)
     for line in timelines.values():
         by_district[line.district_id].append(line)

@@ -25,8 +25,8 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach, user_center
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
+from marketplace.centers.group import group_cities
 from marketplace.clock import utcnow
-from marketplace.districts.models import Zone, ZoneExpert
 from marketplace.districts.service import RegionIndex
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert, ExpertSpecialty
@@ -400,16 +400,6 @@ def _load_requests(session: Session, request_ids: list[int] | None) -> list[Dist
 CITY_GROUP_TIE_BREAK = 1e-4
 
 
-def _city_groups(session: Session) -> dict[str, set[int]]:
-    """expert id → the cities whose expert group (through its zones) the expert belongs to."""
-    groups: dict[str, set[int]] = {}
-    for expert_id, city_id in session.exec(
-        select(ZoneExpert.expert_id, Zone.city_id).join(Zone, col(Zone.id) == ZoneExpert.zone_id)
-    ).all():
-        groups.setdefault(expert_id, set()).add(city_id)
-    return groups
-
-
 def _regional_pool(pool: Pool, groups: dict[str, set[int]], city_id: int) -> tuple[Pool, set[str]]:
     """A city center's pool: the province's experts (in no city group) and the city's own group;
     other cities' groups are left out. Returns the pool and the ids of the city's group."""
@@ -463,7 +453,7 @@ def run_batch(
     center = None if user is None else user_center(session, user)
     own_group: set[str] = set()
     if districts is not None and center is not None and center.city_id is not None:
-        pool, own_group = _regional_pool(pool, _city_groups(session), center.city_id)
+        pool, own_group = _regional_pool(pool, group_cities(session=session), center.city_id)
     scores, weights = _score_inputs(session, pool, needs, relevance_factory)
     if own_group and scores.size:
         columns = [j for j, e in enumerate(pool.experts) if e.id in own_group]

@@ -16,7 +16,7 @@ from marketplace.accounts.models import User
 from marketplace.allocation.models import LedgerEntry
 from marketplace.applications.models import ServiceApplication
 from marketplace.audit.models import AuditEntry
-from marketplace.centers.models import ResourceCenter
+from marketplace.centers.models import CenterExpert, ResourceCenter
 from marketplace.districts.models import City, District, Province, Zone, ZoneExpert
 from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.jobs.models import JobRun, JobState, SchedulerLease
@@ -37,6 +37,7 @@ __all__ = [
     "AvailabilityProfile",
     "AvailabilityRule",
     "Booking",
+    "CenterExpert",
     "BookingNotification",
     "BookingRating",
     "BusyCalendar",

@@ -26,6 +26,7 @@ from web.routes import (
     applications,
     auth,
     bookings,
+    centers,
     district_requests,
     experts,
     health,
@@ -38,6 +39,7 @@ from web.routes import (
     pages_availability,
     pages_bookings,
     pages_catalogue,
+    pages_centers,
     pages_expert_pool,
     pages_experts,
     pages_home,
@@ -154,6 +156,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (time_requests, pages_time_requests):
         app.include_router(module.router)
-    for module in (notifications, pages_notifications, pages_account):
+    for module in (notifications, pages_notifications, pages_account, centers, pages_centers):
         app.include_router(module.router)
     return app

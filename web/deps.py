@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, Request
@@ -16,7 +16,7 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, require
+from marketplace.accounts.permissions import PUBLIC, Action, require
 from marketplace.accounts.service import token_login
 from marketplace.db import (
     WRITE_WAIT_SECONDS,
@@ -249,13 +249,46 @@ ReadingUser = Annotated[User, Depends(get_reading_user)]
 
 def allowed_to(action: Action) -> Callable[[User], User]:
     """A dependency admitting only users whom the policy lets do `action` somewhere (the scope
-    of the record is then checked by the service)."""
+    of the record is then checked by the service). The action it carries (`.action`) is the
+    route's declaration: the route × role matrix test reads it from the route table."""
 
     def _check(user: CurrentUser) -> User:
         require(user, action)
         return user
 
+    _check.action = action  # type: ignore[attr-defined]
     return _check
+
+
+def reading_allowed_to(action: Action) -> Callable[[User], User]:
+    """`allowed_to` for routes on the read session (a ReadingUser): no write lock is taken."""
+
+    def _check(user: ReadingUser) -> User:
+        require(user, action)
+        return user
+
+    _check.action = action  # type: ignore[attr-defined]
+    return _check
+
+
+def performs_reading(action: Action) -> Any:
+    """`performs` for routes on the read session (their slow part holds no write lock)."""
+    return Depends(reading_allowed_to(action))
+
+
+def performs(action: Action) -> Any:
+    """`dependencies=[performs(Action.X)]`: declare (and check) a route's action where the
+    handler does not take the user through an action-named alias."""
+    return Depends(allowed_to(action))
+
+
+def _anyone() -> None:
+    """Open to everyone, signed in or not (login, health, capability feed URLs)."""
+
+
+_anyone.action = PUBLIC  # type: ignore[attr-defined]
+# `dependencies=[PUBLIC_ROUTE]`: the route's declaration that it needs no login at all.
+PUBLIC_ROUTE = Depends(_anyone)
 
 
 # Users the policy lets do an action somewhere (named after the action; see permissions.POLICY).

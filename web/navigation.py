@@ -50,6 +50,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("/services", "服务目录", Action.service_read, group="采购服务"),
     NavItem("/applications", "服务申请", Action.application_read, group="采购服务"),
     NavItem("/reports", "统计报表", Action.report_read),
+    NavItem("/expert-groups", "专家指导组", Action.expert_group, group="管理"),
     NavItem(
         "/expert-pool",
         "专家管理",

@@ -79,6 +79,8 @@ FLASH_MESSAGES = {
     "resource_retired": messages.RESOURCE_RETIRED,
     "resource_file_added": messages.RESOURCE_FILE_ADDED,
     "resource_version_created": messages.RESOURCE_VERSION_CREATED,
+    "group_member_saved": messages.GROUP_MEMBER_SAVED,
+    "group_member_removed": messages.GROUP_MEMBER_REMOVED,
     "time_request_filed": messages.TIME_REQUEST_FILED,
     "time_request_offered": messages.TIME_REQUEST_OFFERED,
     "time_request_declined": messages.TIME_REQUEST_DECLINED,
@@ -106,16 +108,19 @@ def _reading_page_user(request: Request, user: ReadingUser, session: ReadSession
 ReadingPageUser = Annotated[User, Depends(_reading_page_user)]
 
 
-def page_allows(action: Action, *scopes: Scope) -> Any:
+def page_allows(action: Action, *scopes: Scope, refused: str = messages.FORBIDDEN) -> Any:
     """A dependency admitting to a page only users whom the policy lets do `action` (with one of
-    `scopes`, when given); a 403 page otherwise."""
+    `scopes`, when given); a 403 page (saying `refused` to a scope left out) otherwise."""
 
     def _check(user: PageUser) -> User:
         scope = require(user, action)
         if scopes and scope not in scopes:
-            raise Forbidden(messages.FORBIDDEN, code="forbidden")
+            raise Forbidden(refused, code="forbidden")
         return user
 
+    # The page's declaration, read by the route × role matrix test from the route table.
+    _check.action = action  # type: ignore[attr-defined]
+    _check.scopes = scopes  # type: ignore[attr-defined]
     return Depends(_check)
 
 

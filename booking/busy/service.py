@@ -136,7 +136,7 @@ def read_upload(
     *, session: Session, expert_id: str, data: bytes, user: User, now: datetime | None = None
 ) -> CalendarRead:
     """Check an uploaded .ics and read it in the sandbox; writes nothing (no write lock needed)."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     now = now or utcnow()
     window = _sync_window(session, expert_id, now)
@@ -155,7 +155,7 @@ def read_feed(
     fetch: FetchIcs = fetch_ics,
 ) -> CalendarRead:
     """Check a feed registration, fetch the feed and read it in the sandbox; writes nothing."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     now = now or utcnow()
     window = _sync_window(session, expert_id, now)
@@ -168,7 +168,7 @@ def add_busy_calendar(
     *, session: Session, read: CalendarRead, name: str, user: User, url: str | None = None
 ) -> BusyCalendar:
     """Store a calendar read by read_upload (url None) or read_feed (its url): the short write."""
-    require_expert_editor(user, read.expert_id)
+    require_expert_editor(session, user, read.expert_id)
     calendar = BusyCalendar(
         expert_id=read.expert_id,
         source="feed" if url else "upload",
@@ -233,7 +233,7 @@ def register_busy_feed(
 
 
 def list_busy_calendars(*, session: Session, expert_id: str, user: User) -> list[BusyCalendar]:
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     return list(
         session.exec(
             select(BusyCalendar)
@@ -247,7 +247,7 @@ def get_busy_calendar(
     *, session: Session, expert_id: str, calendar_id: int, user: User
 ) -> BusyCalendar:
     """One of the expert's busy calendars (the expert themself or staff)."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     calendar = session.get(BusyCalendar, calendar_id)
     if calendar is None or calendar.expert_id != expert_id:
         raise NotFound(messages.BUSY_CALENDAR_NOT_FOUND.format(id=calendar_id))

@@ -11,12 +11,13 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from booking import ical
-from booking.access import require_district_owner, require_expert_editor
+from booking.access import require_feed_owner
 from booking.feeds.models import CalendarFeedToken
 from booking.sessions.models import Booking, BookingKind, BookingStatus
 from booking.trainings.models import TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Owner
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
 from marketplace.clock import utcnow
@@ -139,11 +140,11 @@ def _hash_token(token: str) -> str:
 def _check_feed_owner(session: Session, user: User, owner_type: str, owner_id: str) -> None:
     if owner_type == "expert":
         get_expert(session=session, expert_id=owner_id)
-        require_expert_editor(user, owner_id)
+        require_feed_owner(session, user, Owner(expert_id=owner_id))
     elif owner_type == "district":
         if not owner_id.isdigit() or session.get(District, int(owner_id)) is None:
             raise NotFound(messages.DISTRICT_NOT_FOUND.format(name=owner_id))
-        require_district_owner(user, int(owner_id))
+        require_feed_owner(session, user, Owner(district_id=int(owner_id)))
     else:
         raise InvalidInput(messages.VALIDATION_FAILED)
 

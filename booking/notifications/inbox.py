@@ -54,7 +54,8 @@ def notify_booking(
         session=session,
         expert_id=booking.expert_id if "expert" in sides else None,
         district_id=booking.district_id if "district" in sides else None,
-        staff="staff" in sides,
+        # The centers acting for the district: its city's staff and the province's.
+        staff_of_district=booking.district_id if "staff" in sides else None,
     )
     for district_id in also_districts:  # districts registered for a training
         users += recipients(session=session, district_id=district_id)

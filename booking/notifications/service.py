@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from booking.access import STAFF_ROLES
 from booking.feeds.service import active_users, booking_ics, email_of, registrant_districts
 from booking.notifications import inbox, outbox
 from booking.sessions.history import audit_booking, snapshot
@@ -16,6 +15,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.audit.service import Actor
 from marketplace.clock import DEFAULT_ZONE, in_zone, utcnow, zone_label
+from marketplace.notifications.service import recipients
 from marketplace.vocabulary import Role
 
 CRISIS_ESCALATION_MINUTES = 30
@@ -67,7 +67,9 @@ def notify(
     if "expert" in sides:
         organizers += active_users(session, role=Role.expert.value, expert_id=booking.expert_id)
     if "staff" in sides:
-        organizers += active_users(session, role=STAFF_ROLES)
+        # The centers acting for the district: its city's staff and the province's.
+        staff_ids = recipients(session=session, staff_of_district=booking.district_id)
+        organizers += session.exec(select(User).where(col(User.id).in_(staff_ids or [0]))).all()
     if "district" in sides:
         for district_id in [booking.district_id, *registrants]:
             attendees += active_users(session, role=Role.district.value, district_id=district_id)

@@ -116,7 +116,7 @@ def set_availability(
     *, session: Session, expert_id: str, data: AvailabilityUpdate, user: User
 ) -> AvailabilityPublic:
     """Replace the expert's policy, weekly rules and exceptions (expert themself or staff)."""
-    require_expert_editor(user, expert_id)
+    require_expert_editor(session, user, expert_id)
     get_expert(session=session, expert_id=expert_id)
     before = get_availability(session=session, expert_id=expert_id).model_dump(mode="json")
     profile = session.get(AvailabilityProfile, expert_id) or AvailabilityProfile(

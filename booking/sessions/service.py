@@ -10,8 +10,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from booking import ical
-from booking.access import is_expert_side, is_party, is_staff
+from booking import access, ical
 from booking.feeds.service import booking_ics
 from booking.notifications.service import notify
 from booking.schedule.service import check_slot, lock_expert
@@ -30,7 +29,7 @@ from booking.sessions.models import (
 from booking.trainings.models import TrainingRegistration
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, reach
+from marketplace.accounts.permissions import Action, covers, reach
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
 from marketplace.clock import LOCAL_TZ, in_zone, utcnow
@@ -70,12 +69,12 @@ def create_booking(
         if data.district_id is not None and data.district_id != user.district_id:
             raise Forbidden(messages.BOOKING_OWN_DISTRICT_ONLY)
         district_id = user.district_id
-    elif is_staff(user):
-        district_id = data.district_id
     else:
-        raise Forbidden(messages.FORBIDDEN)
+        district_id = data.district_id
     if district_id is None:
         raise InvalidInput(messages.BOOKING_NEEDS_DISTRICT)
+    if not covers(session, user, Action.booking_create, district_id=district_id):
+        raise Forbidden(messages.FORBIDDEN)
     return _book(session, data, district_id=district_id, user=user, now=now)
 
 
@@ -208,15 +207,12 @@ def bookings_for_request(*, session: Session, request_id: int) -> list[Booking]:
 
 
 def get_booking(*, session: Session, booking_id: int, user: User) -> Booking:
-    """A booking the user may see (a party to it, staff, or any district for a training)."""
+    """A booking the user may see (a party to it, a center reaching its district, or any
+    district for a training); 404 otherwise."""
     booking = session.get(Booking, booking_id)
-    if booking is None:
+    if booking is None or not access.can_see(session, user, booking):
         raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
-    if is_party(user, booking) or (
-        booking.kind == BookingKind.training and user.role == Role.district
-    ):
-        return booking
-    raise Forbidden(messages.FORBIDDEN)
+    return booking
 
 
 def list_bookings(
@@ -235,7 +231,7 @@ def list_bookings(
         query = query.where(Booking.district_id == user.district_id)
     elif user.role == Role.expert:
         query = query.where(Booking.expert_id == user.expert_id)
-    elif not is_staff(user):
+    else:
         districts = reach(session, user, Action.booking_read)
         if districts is not None:
             query = query.where(col(Booking.district_id).in_(sorted(districts)))
@@ -250,12 +246,19 @@ def list_bookings(
     )
 
 
-def lock_booking(session: Session, booking_id: int) -> Booking:
+def lock_booking(session: Session, booking_id: int, user: User, action: Action | None) -> Booking:
+    """The booking, locked, once the policy lets `user` do `action` on it (404 for one they
+    may not see, 403 for one they see but may not change this way; None: seeing is enough)."""
     booking = session.exec(
         select(Booking).where(Booking.id == booking_id).with_for_update()
     ).first()
     if booking is None:
         raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
+    if action is None:
+        if not access.can_see(session, user, booking):
+            raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
+    else:
+        access.require(session, user, action, booking)
     return booking
 
 
@@ -278,9 +281,7 @@ def _transition(
 
 def confirm_booking(*, session: Session, booking_id: int, user: User) -> Booking:
     """The expert (or staff) accepts a requested session."""
-    booking = lock_booking(session, booking_id)
-    if not is_expert_side(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+    booking = lock_booking(session, booking_id, user, Action.booking_respond)
     before = _transition(
         session, booking, allowed_from=(BookingStatus.requested,), to=BookingStatus.confirmed
     )
@@ -292,9 +293,7 @@ def confirm_booking(*, session: Session, booking_id: int, user: User) -> Booking
 
 def decline_booking(*, session: Session, booking_id: int, reason: str, user: User) -> Booking:
     """The expert (or staff) declines a requested session, with a reason."""
-    booking = lock_booking(session, booking_id)
-    if not is_expert_side(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+    booking = lock_booking(session, booking_id, user, Action.booking_respond)
     before = _transition(
         session, booking, allowed_from=(BookingStatus.requested,), to=BookingStatus.declined
     )
@@ -307,9 +306,7 @@ def decline_booking(*, session: Session, booking_id: int, reason: str, user: Use
 
 def cancel_booking(*, session: Session, booking_id: int, reason: str, user: User) -> Booking:
     """Either party (or staff) cancels a live session, with a reason; the slot is freed."""
-    booking = lock_booking(session, booking_id)
-    if not is_party(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+    booking = lock_booking(session, booking_id, user, Action.booking_change)
     before = _transition(session, booking, allowed_from=LIVE_STATUSES, to=BookingStatus.cancelled)
     booking.cancel_reason = reason
     booking.cancelled_by = f"{user.role}:{user.username}"[:64]
@@ -353,10 +350,10 @@ def reschedule_booking(
     return booking
 
 
-def _lock_live(session: Session, booking_id: int, user: User) -> Booking:
-    booking = lock_booking(session, booking_id)
-    if not is_party(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+def _lock_live(
+    session: Session, booking_id: int, user: User, action: Action = Action.booking_change
+) -> Booking:
+    booking = lock_booking(session, booking_id, user, action)
     if booking.status not in LIVE_STATUSES:
         raise Conflict(
             messages.BOOKING_BAD_TRANSITION.format(
@@ -385,9 +382,7 @@ def propose_new_time(
     The district's mail carries a REQUEST for the proposed time (next SEQUENCE, TENTATIVE, their
     PARTSTAT NEEDS-ACTION), so their calendar shows the proposal until they answer."""
     now = now or utcnow()
-    booking = _lock_live(session, booking_id, user)
-    if not is_expert_side(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+    booking = _lock_live(session, booking_id, user, Action.booking_respond)
     expert = lock_expert(session, booking.expert_id)
     check_slot(session, expert, start, end, now=now, kind=booking.kind, exclude_id=booking.id)
     before = snapshot(booking)
@@ -410,9 +405,8 @@ def propose_new_time(
 
 
 def _lock_proposal(session: Session, booking_id: int, user: User) -> Booking:
-    booking = _lock_live(session, booking_id, user)
-    if not (is_staff(user) or (user.role == Role.district and is_party(user, booking))):
-        raise Forbidden(messages.FORBIDDEN)
+    # The district side answers the expert's proposal (Action.booking_create: book for it).
+    booking = _lock_live(session, booking_id, user, Action.booking_create)
     if booking.proposed_start_at is None or booking.proposed_end_at is None:
         raise Conflict(messages.PROPOSAL_NONE)
     return booking
@@ -476,9 +470,7 @@ def complete_booking(
     *, session: Session, booking_id: int, user: User, now: datetime | None = None
 ) -> Booking:
     """Mark a confirmed session as held; supervision and training draw on the district's package."""
-    booking = lock_booking(session, booking_id)
-    if not is_expert_side(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+    booking = lock_booking(session, booking_id, user, Action.booking_respond)
     _require_started(booking, now or utcnow())
     before = _transition(
         session, booking, allowed_from=(BookingStatus.confirmed,), to=BookingStatus.completed
@@ -496,9 +488,7 @@ def mark_no_show(
     *, session: Session, booking_id: int, user: User, now: datetime | None = None
 ) -> Booking:
     """Record that the district side did not attend a confirmed session."""
-    booking = lock_booking(session, booking_id)
-    if not is_expert_side(user, booking):
-        raise Forbidden(messages.FORBIDDEN)
+    booking = lock_booking(session, booking_id, user, Action.booking_respond)
     _require_started(booking, now or utcnow())
     before = _transition(
         session, booking, allowed_from=(BookingStatus.confirmed,), to=BookingStatus.no_show
@@ -540,8 +530,10 @@ def list_ratings(
         query = query.where(BookingRating.district_id == user.district_id)
     elif user.role == Role.expert:
         query = query.where(Booking.expert_id == user.expert_id)
-    elif not is_staff(user):
-        raise Forbidden(messages.FORBIDDEN)
+    else:
+        districts = reach(session, user, Action.booking_read)
+        if districts is not None:
+            query = query.where(col(BookingRating.district_id).in_(sorted(districts)))
     if booking_ids is not None:
         query = query.where(col(BookingRating.booking_id).in_(booking_ids or [0]))
     return list(session.exec(query.order_by(col(BookingRating.id).desc()).limit(limit)).all())
@@ -552,9 +544,9 @@ def rate_booking(
 ) -> BookingRating:
     """The booking district rates a completed session once."""
     booking = session.get(Booking, booking_id)
-    if booking is None:
+    if booking is None or not access.can_see(session, user, booking):
         raise NotFound(messages.BOOKING_NOT_FOUND.format(id=booking_id))
-    if not (user.role == Role.district and user.district_id == booking.district_id):
+    if not access.may(session, user, Action.booking_rate, booking):
         raise Forbidden(messages.FORBIDDEN)
     if booking.status != BookingStatus.completed:
         raise InvalidInput(messages.RATING_NEEDS_COMPLETED)

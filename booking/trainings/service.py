@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from booking.access import is_party
+from booking import access
 from booking.sessions.models import LIVE_STATUSES, Booking, BookingKind
 from booking.sessions.service import get_booking, lock_booking, seats_taken
 from booking.trainings.models import RegistrationCreate, TrainingRegistration
@@ -16,17 +16,17 @@ from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record
 from marketplace.clock import utcnow
-from marketplace.errors import Conflict, Forbidden, InvalidInput
-from marketplace.vocabulary import Role
+from marketplace.errors import Conflict, InvalidInput
 
 
 def register_for_training(
     *, session: Session, booking_id: int, data: RegistrationCreate, user: User
 ) -> TrainingRegistration:
     """A district registers a school's participants for a training; never over capacity."""
-    if user.role != Role.district or user.district_id is None:
-        raise Forbidden(messages.FORBIDDEN)
-    booking = lock_booking(session, booking_id)
+    require(user, Action.training_register)  # a district registers its own schools
+    district_id = user.district_id
+    assert district_id is not None  # scope own_district requires the user's district
+    booking = lock_booking(session, booking_id, user, None)
     if booking.kind != BookingKind.training:
         raise InvalidInput(messages.TRAINING_ONLY)
     if booking.status not in LIVE_STATUSES:
@@ -40,7 +40,7 @@ def register_for_training(
         raise Conflict(messages.TRAINING_FULL.format(left=max(left, 0)))
     registration = TrainingRegistration(
         booking_id=booking_id,
-        district_id=user.district_id,
+        district_id=district_id,
         school=data.school,
         participants=data.participants,
     )
@@ -68,7 +68,7 @@ def list_registrations(
     """Registrations of a training: all for its parties, a district's own for other districts."""
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     query = select(TrainingRegistration).where(TrainingRegistration.booking_id == booking.id)
-    if not is_party(user, booking):
+    if not access.may(session, user, Action.booking_read, booking):
         query = query.where(TrainingRegistration.district_id == user.district_id)
     return list(session.exec(query.order_by(col(TrainingRegistration.id))).all())
 

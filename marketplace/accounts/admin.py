@@ -21,12 +21,13 @@ from marketplace.districts.service import find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.service import get_expert
 from marketplace.login_sessions.service import revoke_all_sessions
+from marketplace.validation import InputModel
 from marketplace.vocabulary import Role
 
 TEMPORARY_PASSWORD_LENGTH = 14
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(InputModel):
     """An admin's edit of an account; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

@@ -5,6 +5,7 @@ dashboard and the CLI all ask it (`scope_of`, `require`, `reach`, `covers`, `rol
 new role or action is one edit here. The route × role matrix test is generated from it.
 
 Scopes, from narrowest to widest:
+- `own`: the user's own account (their contact details, password, inbox);
 - `own_expert`: the expert profile the user is bound to;
 - `own_district`: the district the user is bound to;
 - `region`: the districts of the user's resource center (a city's districts for a city center,
@@ -15,6 +16,7 @@ A role missing from an action's row may not do it at all.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlmodel import Session
@@ -28,6 +30,7 @@ from marketplace.vocabulary import Role
 
 
 class Scope(StrEnum):
+    own = "own"
     own_expert = "own_expert"
     own_district = "own_district"
     region = "region"
@@ -48,7 +51,7 @@ class Action(StrEnum):
     request_file = "request.file"  # file and edit a district's need
     request_read = "request.read"
     match_run = "match.run"  # batch matching and its review
-    booking_create = "booking.create"
+    booking_create = "booking.create"  # book; answer the expert's proposed new time; trainings
     booking_read = "booking.read"
     training_register = "training.register"
     time_request_file = "time_request.file"  # ask an expert for a time (提交预约意向), withdraw it
@@ -60,13 +63,25 @@ class Action(StrEnum):
     resource_submit = "resource.submit"  # submit material to the library (and revise one's own)
     user_manage = "user.manage"
     ops_manage = "ops.manage"  # the scheduled jobs page: see runs and errors, run a job now
+    account = "account.own"  # one's own account: who am I, contact, password, inbox
+    booking_respond = "booking.respond"  # the expert side: confirm, decline, complete, no-show
+    booking_change = "booking.change"  # either party: cancel, reschedule
+    booking_rate = "booking.rate"  # the booking district rates a session
+    calendar_feed = "calendar.feed"  # a district's or expert's calendar subscription link
+    resource_read = "resource.read"  # the published resource library
+    expert_group = "expert.group"  # a city center's expert group: attach, detach, pair zones
 
 
-ALL, REGION, OWN_DISTRICT, OWN_EXPERT = (
+# A route's declaration that it needs no login at all (login, health, capability feed URLs).
+PUBLIC = "public"
+
+
+ALL, REGION, OWN_DISTRICT, OWN_EXPERT, OWN = (
     Scope.all,
     Scope.region,
     Scope.own_district,
     Scope.own_expert,
+    Scope.own,
 )
 ADM = Role.admin
 PROV = Role.staff  # province staff (省级资源中心); the stored value `staff` predates city centers
@@ -105,7 +120,22 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.resource_submit: {**_CENTERS, EXP: OWN_EXPERT},
     Action.user_manage: {ADM: ALL},
     Action.ops_manage: {ADM: ALL},
+    Action.account: {role: OWN for role in Role},
+    Action.booking_respond: {**_CENTERS, EXP: OWN_EXPERT},
+    Action.booking_change: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
+    Action.booking_rate: {DIST: OWN_DISTRICT},
+    Action.calendar_feed: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
+    Action.resource_read: {role: ALL for role in Role},
+    Action.expert_group: {**_CENTERS},
 }
+# What a role the action's row leaves out is told (default: messages.FORBIDDEN).
+REFUSALS: dict[Action, str] = {
+    Action.application_file: messages.NEEDS_DISTRICT_ACCOUNT,
+    Action.resource_submit: messages.RESOURCE_SUBMITTER_ROLE,
+}
+# Actions on records a center owns (its services, the applications to them, its expert group):
+# a regional user's scope is their own center's records, not records of their districts.
+CENTER_OWNED = frozenset({Action.service_manage, Action.application_decide, Action.expert_group})
 
 
 def scope_of(user: User | None, action: Action) -> Scope | None:
@@ -135,7 +165,7 @@ def require(user: User | None, action: Action) -> Scope:
     """The user's scope for `action`, or Forbidden."""
     scope = scope_of(user, action)
     if scope is None:
-        raise Forbidden(messages.FORBIDDEN, code="forbidden")
+        raise Forbidden(REFUSALS.get(action, messages.FORBIDDEN), code="forbidden")
     return scope
 
 
@@ -198,3 +228,38 @@ def covers_center(session: Session, user: User, action: Action, *, center_id: in
     if scope is not Scope.region:
         return False
     return center_id is not None and user.center_id == center_id
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Whose a record is, as far as the policy's scopes go."""
+
+    district_id: int | None = None
+    expert_id: str | None = None
+    center_id: int | None = None  # the owning center (services, applications, runs)
+    user_id: int | None = None  # an account's own records (inbox entries)
+    every_district: bool = False  # open to every district (trainings, province-wide services)
+
+
+def permits(session: Session, user: User | None, action: Action, owner: Owner) -> bool:
+    """Whether `user` may do `action` on a record of `owner` (the one record-level check)."""
+    scope = scope_of(user, action)
+    if scope is None or user is None:
+        return False
+    if scope is Scope.all:
+        return True
+    if scope is Scope.own:
+        return owner.user_id is not None and owner.user_id == user.id
+    if scope is Scope.own_expert:
+        return owner.expert_id is not None and owner.expert_id == user.expert_id
+    if scope is Scope.own_district:
+        return owner.every_district or (
+            owner.district_id is not None and owner.district_id == user.district_id
+        )
+    if action in CENTER_OWNED:
+        return owner.center_id is not None and owner.center_id == user.center_id
+    if owner.every_district:
+        return True
+    return owner.district_id is not None and covers(
+        session, user, action, district_id=owner.district_id
+    )

@@ -490,14 +490,17 @@ def pool_balance(*, session: Session, service_id: int) -> PoolBalance:
 
 
 def district_balances(
-    *, session: Session, service_id: int | None = None, district_id: int | None = None
+    *,
+    session: Session,
+    service_id: int | None = None,
+    districts: frozenset[int] | None = None,
 ) -> list[DistrictBalance]:
-    """Per-district ledger sums, for one service or all, optionally for one district."""
+    """Per-district ledger sums, for one service or all, optionally for some districts."""
     grouped = ledger_totals(
         session=session,
         by="district",
         service_ids=None if service_id is None else [service_id],
-        district_ids=None if district_id is None else [district_id],
+        district_ids=None if districts is None else sorted(districts),
     )
     names = dict(
         session.exec(
@@ -519,19 +522,23 @@ def district_balances(
 
 
 def ledger_view(
-    *, session: Session, service_id: int, district_id: int | None = None, limit: int = 500
+    *,
+    session: Session,
+    service_id: int,
+    districts: frozenset[int] | None = None,
+    with_pool: bool = True,
+    limit: int = 500,
 ) -> LedgerView:
-    """The newest ledger entries of a service with balances; a district sees only its own."""
+    """The newest ledger entries of a service with balances, of `districts` only when given (a
+    district its own, a city center or observer its region's); the pool when `with_pool`."""
     get_service(session=session, service_id=service_id)
     query = select(LedgerEntry).where(LedgerEntry.service_id == service_id)
-    if district_id is not None:
-        query = query.where(LedgerEntry.district_id == district_id)
+    if districts is not None:
+        query = query.where(col(LedgerEntry.district_id).in_(sorted(districts)))
     entries = session.exec(query.order_by(col(LedgerEntry.id).desc()).limit(limit)).all()
     return LedgerView(
-        pool=None
-        if district_id is not None
-        else pool_balance(session=session, service_id=service_id),
-        balances=district_balances(session=session, service_id=service_id, district_id=district_id),
+        pool=pool_balance(session=session, service_id=service_id) if with_pool else None,
+        balances=district_balances(session=session, service_id=service_id, districts=districts),
         entries=[
             LedgerEntryPublic(
                 id=e.id,  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from marketplace.applications.models import (
     ServiceApplication,
 )
 from marketplace.audit.service import Actor, record
+from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -114,7 +115,25 @@ def create_application(
         entity_id=str(application.id),
         after=snapshot(application),
     )
+    # The staff of the center that owns the service decide it (a city center's own staff).
+    notify(
+        session=session,
+        user_ids=recipients(session=session, staff_of_center=_owning_center(session, service)),
+        kind=NotificationKind.application_submitted,
+        title=messages.NOTIFY_APPLICATION_SUBMITTED.format(
+            district=district.name, service=service.name
+        ),
+        link=f"/applications#application-{application.id}",
+        dedupe_key=f"application:submitted:{application.id}",
+    )
     return application
+
+
+def _owning_center(session: Session, service: ProcuredService) -> int | None:
+    if service.center_id is not None:
+        return service.center_id
+    center = province_center(session=session)
+    return None if center is None else center.id
 
 
 def withdraw_application(

@@ -20,6 +20,7 @@ class NotificationKind(StrEnum):
     booking_cancelled = "booking_cancelled"
     booking_reminder = "booking_reminder"
     request_matched = "request_matched"
+    application_submitted = "application_submitted"  # to the owning center's staff
     application_approved = "application_approved"
     application_partly_approved = "application_partly_approved"
     application_rejected = "application_rejected"

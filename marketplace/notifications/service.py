@@ -15,7 +15,9 @@ from sqlmodel import Session, col, select
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, roles_with
+from marketplace.centers.models import ResourceCenter
 from marketplace.clock import utcnow
+from marketplace.districts.models import District
 from marketplace.errors import NotFound
 from marketplace.notifications.models import Notification, NotificationKind, NotificationPublic
 from marketplace.vocabulary import Role
@@ -30,9 +32,26 @@ def recipients(
     district_id: int | None = None,
     expert_id: str | None = None,
     staff: bool = False,
+    staff_of_district: int | None = None,
+    staff_of_center: int | None = None,
 ) -> list[int]:
-    """Ids of the active users concerned: a district's coordinators, an expert's account, staff."""
+    """Ids of the active users concerned: a district's coordinators, an expert's account,
+    province staff (`staff`), the centers' staff acting for a district's records (its city's
+    center and the province's: `staff_of_district`), or the staff of the center that owns a
+    record (`staff_of_center`: a city center's own staff, or the province's)."""
     clauses = []
+    for center_id in (_center_of(session, staff_of_district), staff_of_center):
+        if center_id is None:
+            continue
+        center = session.get(ResourceCenter, center_id)
+        if center is None or center.city_id is None:
+            staff = True
+        else:
+            clauses.append(
+                (User.role == Role.city_staff.value) & (col(User.center_id) == center_id)
+            )
+    if staff_of_district is not None:
+        staff = True
     if district_id is not None:
         clauses.append((User.role == Role.district.value) & (User.district_id == district_id))
     if expert_id is not None:
@@ -46,6 +65,18 @@ def recipients(
         condition = condition | clause
     query = select(User.id).where(condition, User.is_active == True)  # noqa: E712
     return sorted({i for i in session.exec(query).all() if i is not None})
+
+
+def _center_of(session: Session, district_id: int | None) -> int | None:
+    """The city center of a district's city (None: no district, or no such center)."""
+    if district_id is None:
+        return None
+    district = session.get(District, district_id)
+    if district is None:
+        return None
+    return session.exec(
+        select(ResourceCenter.id).where(ResourceCenter.city_id == district.city_id)
+    ).first()
 
 
 def notify(

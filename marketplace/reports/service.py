@@ -28,7 +28,8 @@ from marketplace.services.service import is_eligible, list_services
 
 PER_STUDENTS = 10_000
 
-SectionProvider = Callable[[Session, Period | None], ReportSection]
+# A section over the given districts (None: every district), for the period.
+SectionProvider = Callable[[Session, Period | None, frozenset[int] | None], ReportSection]
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,9 @@ def allocation_report(
 ) -> AllocationReport:
     """Allocated, used and per-capita figures per district and service, with equity measures
     (`include_zero`: a row for every eligible district, also those that received nothing).
-    With `user` of a regional scope (city staff, observers): their region's districts and the
-    services they see; the province-wide sections are left out."""
+    With `user` of a regional scope (city staff, observers): their region's districts, the
+    services they see (the province-wide ones' allocations to those districts included), and
+    every section limited to the region."""
     regional = None if user is None else reach(session, user, Action.report_read)
     query = select(ProcuredService).order_by(col(ProcuredService.id))
     if service_id is not None:
@@ -147,15 +149,14 @@ def allocation_report(
         generated_at=utcnow(),
         rows=rows,
         services=equity,
-        sections=(
-            []
-            if regional is not None
-            else [_application_response(session, period)] + _registered_sections(session, period)
-        ),
+        sections=[_application_response(session, period, regional)]
+        + _registered_sections(session, period, regional),
     )
 
 
-def _registered_sections(session: Session, period: Period | None) -> list[ReportSection]:
+def _registered_sections(
+    session: Session, period: Period | None, districts: frozenset[int] | None
+) -> list[ReportSection]:
     sections = []
     for key, registered in _SECTIONS.items():
         if registered.provider is None:
@@ -165,15 +166,19 @@ def _registered_sections(session: Session, period: Period | None) -> list[Report
                 )
             )
         else:
-            sections.append(registered.provider(session, period))
+            sections.append(registered.provider(session, period, districts))
     return sections
 
 
-def _application_response(session: Session, period: Period | None) -> ReportSection:
-    """How long staff took to decide district applications submitted in the period."""
+def _application_response(
+    session: Session, period: Period | None, districts: frozenset[int] | None
+) -> ReportSection:
+    """How long staff took to decide applications of `districts` submitted in the period."""
     query = select(ServiceApplication.created_at, ServiceApplication.decided_at).where(
         col(ServiceApplication.decided_at).is_not(None)
     )
+    if districts is not None:
+        query = query.where(col(ServiceApplication.district_id).in_(sorted(districts)))
     if period is not None:
         query = query.where(
             ServiceApplication.created_at >= period.start_at,

@@ -18,6 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.requests.models import PrivacyChoice
+from marketplace.validation import InputModel
 
 
 class ResourceKind(StrEnum):
@@ -139,7 +140,7 @@ class ResourceUse(SQLModel, table=True):
 # --- schemas ------------------------------------------------------------------------------
 
 
-class _Fields(BaseModel):
+class _Fields(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 

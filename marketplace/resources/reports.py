@@ -18,11 +18,15 @@ TITLE = "资料库使用情况"
 TOP = 20
 
 
-def library_use(session: Session, period: Period | None) -> ReportSection:
+def library_use(
+    session: Session, period: Period | None, districts: frozenset[int] | None = None
+) -> ReportSection:
     """Views and downloads of published material by district coordinators in the period."""
     query = select(
         ResourceUse.district_id, ResourceUse.lineage_id, ResourceUse.action, func.count()
     ).group_by(col(ResourceUse.district_id), col(ResourceUse.lineage_id), col(ResourceUse.action))
+    if districts is not None:
+        query = query.where(col(ResourceUse.district_id).in_(sorted(districts)))
     if period is not None:
         query = query.where(ResourceUse.at >= period.start_at, ResourceUse.at < period.end_at)
     rows = session.exec(query).all()

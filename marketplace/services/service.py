@@ -178,6 +178,17 @@ def require_own_service(
         raise Forbidden(messages.CENTER_FOREIGN, code="foreign_center")
 
 
+def manages(*, session: Session, user: User, service: ProcuredService) -> bool:
+    """Whether `user` may manage `service` (province staff any, city staff their center's)."""
+    try:
+        require_own_service(
+            session=session, user=user, service=service, action=Action.service_manage
+        )
+    except Forbidden:
+        return False
+    return True
+
+
 def require_readable(*, session: Session, user: User, service: ProcuredService) -> None:
     """Forbidden unless `user` may see the service: everything for scope `all`; their own and
     the province center's services for a region; for a district, services it may apply for or

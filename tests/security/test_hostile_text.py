@@ -15,6 +15,7 @@ from marketplace.experts.models import Expert
 from marketplace.vocabulary import Role
 from tests.booking.test_hostile_calendars import FEBRUARY_30TH
 from tests.conftest import auth_headers, expert_record, make_user
+from tests.marketplace.resource_support import resource_body
 from tests.web.pages.conftest import form_token, import_records, logged_in
 
 BIDI = ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"]
@@ -88,6 +89,25 @@ def test_bidi_and_c1_characters_in_api_text_are_refused_and_not_stored(
     _refused(client.post("/api/requests", json=request, headers=people["district"]), words)
     listed = client.get("/api/experts", params={"q": f"韩{bad}"}, headers=people["staff"])
     assert listed.status_code == 422
+
+
+@pytest.mark.parametrize("bad", ["\u202e", "\x85x", "\x00"])
+def test_a_library_title_and_an_accounts_display_name_are_checked_too(
+    client, session, settings, people, bad
+):
+    words = BIDI_WORDS if bad == "\u202e" else "控制字符"
+    titled = client.post(
+        "/api/resources", json=resource_body(title=f"考前{bad}焦虑课纲"), headers=people["staff"]
+    )
+    _refused(titled, words)
+    admin = make_user(session, Role.admin, username="ht-admin")
+    session.commit()
+    renamed = client.patch(
+        f"/api/users/{people['expert_user'].id}",
+        json={"display_name": f"韩{bad}老师"},
+        headers=auth_headers(admin, settings),
+    )
+    _refused(renamed, words)
 
 
 def test_a_spoofing_name_on_the_profile_page_is_refused_next_to_the_field(client, session, people):

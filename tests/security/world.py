@@ -1,5 +1,7 @@
-"""A small world for the security suites: two districts, two experts, one user per role, and
-records owned by the first district / first expert (the targets of IDOR attempts)."""
+"""A small world for the security suites: two districts, two experts, one user per role (the
+centers' staff and observers of the owner's city, 西安市, and of another, 宝鸡市), and records
+owned by the first district / first expert (the targets of IDOR attempts), with their owners
+as the permission policy sees them (`World.owners`)."""
 
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ from booking.sessions.models import BookingCreate
 from booking.time_requests import service as time_requests_service
 from booking.time_requests.models import TimeRequestCreate
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Owner
 from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
-from marketplace.centers.service import center_named
+from marketplace.centers.models import CenterExpert
+from marketplace.centers.service import center_named, province_center
 from marketplace.jobs.models import JobState
 from marketplace.notifications.models import Notification
 from marketplace.resources.files import store_for
@@ -56,7 +60,11 @@ ACTORS = (
     "district_other",
     "expert_own",
     "expert_other",
-    "staff",
+    "staff",  # province staff
+    "city_own",  # staff of 西安市's center (the owner's city)
+    "city_other",  # staff of 宝鸡市's center
+    "observer_own",  # an education-bureau observer of 西安市
+    "observer_other",  # an observer of 宝鸡市
     "admin",
 )
 # Text that only the owning district (and staff) may ever see.
@@ -97,6 +105,36 @@ class World:
     feed_token: str = ""
     job_name: str = "crisis_escalation"
     secrets: tuple[str, ...] = field(default=SECRETS)
+    province_center_id: int = 0
+    city_center_id: int = 0  # 西安市's center; its expert group holds the own expert
+
+    def owners(self) -> dict[str, Owner]:
+        """Whose the record each path parameter names is (the policy's view of it)."""
+        district = Owner(district_id=self.district_id)
+        expert = Owner(expert_id=self.expert_id)
+        return {
+            "expert_id": expert,
+            "calendar_id": expert,
+            "resource_id": expert,  # the own expert's submission (not yet published)
+            "file_id": expert,
+            "district_id": district,
+            "request_id": district,
+            "run_id": district,  # a batch run over the district's request
+            "booking_id": Owner(district_id=self.district_id, expert_id=self.expert_id),
+            "time_request_id": Owner(district_id=self.district_id, expert_id=self.expert_id),
+            # A training is open to every district (each registers its own schools).
+            "training_id": Owner(
+                district_id=self.district_id, expert_id=self.expert_id, every_district=True
+            ),
+            "application_id": Owner(
+                district_id=self.district_id, center_id=self.province_center_id
+            ),
+            # A province-wide service: every district is eligible; the province center runs it.
+            "service_id": Owner(center_id=self.province_center_id, every_district=True),
+            "notification_id": Owner(user_id=self.users["expert_own"].id),
+            "user_id": Owner(user_id=self.user_id),
+            "center_id": Owner(center_id=self.city_center_id),
+        }
 
     @property
     def user_id(self) -> int:
@@ -122,11 +160,12 @@ def build_world(session: Session, settings: Settings) -> World:
         "staff": quick_user(session, Role.staff, "sec-staff"),
         "admin": quick_user(session, Role.admin, "sec-admin"),
     }
-    # Beyond the seven matrix columns: a city center's staff of the owner's city (西安市) and of
-    # another city (宝鸡市), and an observer of the other city (test_cross_city_idor uses them).
+    # The centers: staff of the owner's city (西安市) and of another city (宝鸡市), and an
+    # observer of each.
     for key, role, center in (
         ("city_own", Role.city_staff, "西安市"),
         ("city_other", Role.city_staff, "宝鸡市"),
+        ("observer_own", Role.observer, "西安市"),
         ("observer_other", Role.observer, "宝鸡市"),
     ):
         user = quick_user(session, role, f"sec-{key}")
@@ -140,7 +179,10 @@ def build_world(session: Session, settings: Settings) -> World:
         headers={"anonymous": {}} | {k: auth_headers(u, settings) for k, u in users.items()},
         district_id=owner.district_id,
         other_district_id=users["district_other"].district_id,
+        province_center_id=province_center(session=session).id,  # type: ignore[union-attr]
+        city_center_id=users["city_own"].center_id or 0,
     )
+    session.add(CenterExpert(center_id=world.city_center_id, expert_id="SX1"))
     schedule_service.set_availability(
         session=session, expert_id="SX1", data=AvailabilityUpdate(**WORKDAY), user=staff
     )

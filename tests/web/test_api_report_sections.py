@@ -147,3 +147,39 @@ def test_districts_cannot_export_section_tables(client, actors, month):
         headers=actors.beilin,
     )
     assert response.status_code == 403
+
+
+def _city_sections(client, session, settings, role, center: str) -> dict:
+    from marketplace.centers.service import center_named
+    from tests.conftest import auth_headers
+    from tests.web.allocation_support import quick_user
+
+    user = quick_user(session, role)
+    user.center_id = center_named(session=session, name=center).id
+    session.add(user)
+    session.flush()
+    response = client.get(
+        "/api/reports/allocation", params={"period": MONTH}, headers=auth_headers(user, settings)
+    )
+    assert response.status_code == 200, response.text
+    return {s["key"]: s for s in response.json()["sections"]}
+
+
+def test_a_citys_report_has_every_section_limited_to_its_region(
+    client, session, settings, actors, month
+):
+    from marketplace.vocabulary import Role
+
+    province = sections(client, actors)
+    xian = _city_sections(client, session, settings, Role.city_staff, "西安市")
+    baoji = _city_sections(client, session, settings, Role.observer, "宝鸡市")
+    assert set(xian) == set(baoji) == set(province)
+    # Every record of the month is 西安's: its staff see the province's figures ...
+    for key in ("sessions_ratings", "request_response", "expert_utilisation"):
+        assert xian[key]["data"] == province[key]["data"], key
+    # ... and 宝鸡's observer sees the same sections with none of 西安's districts or experts.
+    assert baoji["sessions_ratings"]["data"]["sessions"] == 0
+    assert baoji["request_response"]["data"]["submitted"] == 0
+    assert baoji["expert_utilisation"]["data"]["experts"] == 0
+    shown = str([t["rows"] for s in baoji.values() for t in s.get("tables", [])])
+    assert "碑林区" not in shown and "雁塔区" not in shown and "甲专家" not in shown

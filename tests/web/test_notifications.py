@@ -278,3 +278,60 @@ def test_the_badge_counts_unread_and_the_inbox_opens_an_entry_at_its_record(
     assert opened.status_code == 303
     assert opened.headers["location"] == f"/bookings#booking-{booking.id}"
     assert "条未读" not in client.get("/", headers=headers).text
+
+
+def _center_staff(session, role: Role, center: str) -> User:
+    from marketplace.centers.service import center_named
+    from tests.booking.conftest import quick_user
+
+    user = quick_user(session, role, f"notice-{center}")
+    user.center_id = center_named(session=session, name=center).id
+    session.add(user)
+    session.flush()
+    return user
+
+
+def test_a_crisis_escalation_reaches_the_districts_city_center_and_the_province(session, people):
+    xian = _center_staff(session, Role.city_staff, "西安市")
+    baoji = _center_staff(session, Role.city_staff, "宝鸡市")
+    booking = _book(session, people, kind="crisis_support")
+    notifications_service.escalate_unanswered_crisis(
+        session=session, now=booking.created_at + timedelta(minutes=31)
+    )
+    for user in (people["staff"], xian):
+        assert [n.kind for n in inbox(session, user)] == ["crisis_escalation"]
+    assert inbox(session, baoji) == []
+
+
+def test_a_new_application_reaches_the_staff_of_the_center_that_owns_the_service(session, people):
+    xian = _center_staff(session, Role.city_staff, "西安市")
+    baoji = _center_staff(session, Role.city_staff, "宝鸡市")
+    coordinator = people["coordinator"]
+    # A province-wide service: province staff decide it.
+    _application(session, coordinator.district_id, 2)
+    assert [n.kind for n in inbox(session, people["staff"])] == ["application_submitted"]
+    assert inbox(session, xian) == [] and inbox(session, baoji) == []
+    # 西安's own service: 西安's staff decide it, nobody else is told.
+    service = create_service(
+        session=session,
+        data=ServiceCreate(
+            name="西安市热线",
+            kind="hotline",
+            unit="次",
+            quantity=10,
+            valid_from=today() - timedelta(days=1),
+            valid_to=today() + timedelta(days=200),
+        ),
+        actor=ACTOR,
+        user=xian,
+    )
+    create_application(
+        session=session,
+        data=ApplicationCreate(service_id=service.id, quantity=1, purpose="热线转介"),
+        district_id=coordinator.district_id,
+        actor=ACTOR,
+    )
+    [notice] = inbox(session, xian)
+    assert notice.kind == "application_submitted" and "西安市热线" in notice.title
+    assert notice.link.startswith("/applications#application-")
+    assert len(inbox(session, people["staff"])) == 1 and inbox(session, baoji) == []

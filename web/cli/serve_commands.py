@@ -14,6 +14,7 @@ from rich.table import Table
 from marketplace.accounts.models import UserCreate
 from marketplace.accounts.service import create_user
 from marketplace.audit.service import Actor
+from marketplace.centers.group import seed_demo_groups
 from marketplace.db import make_engine, session_scope
 from marketplace.resources.demo import seed_demo_resources
 from marketplace.resources.files import store_for
@@ -136,6 +137,7 @@ def build_demo(settings: Settings) -> None:
                     actor=Actor.system("demo"),
                 )
             services = seed_demo_services(session=session)
+            groups = seed_demo_groups(session=session)
             library = seed_demo_resources(
                 session=session,
                 source=DEMO_DIR / "resources.jsonl",
@@ -144,6 +146,7 @@ def build_demo(settings: Settings) -> None:
     finally:
         engine.dispose()
     console.print(f"演示采购服务 {services} 项 / demo procured services: {services}")
+    console.print(f"市级专家指导组成员 {groups} 位 / demo city expert group members: {groups}")
     console.print(f"演示资料 {library} 份 / demo library resources: {library}")
     build_search_index(settings)
     engine = make_engine(settings)

@@ -35,7 +35,7 @@ from marketplace.applications.service import (
 )
 from marketplace.errors import Forbidden
 from marketplace.validation import RecordId
-from web.deps import ApplicationDecider, CurrentUser, SessionDep
+from web.deps import ApplicationDecider, CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
 DECIDE = Action.application_decide
@@ -52,7 +52,13 @@ def _own_side(session: Session, user: User, application_id: int) -> int | None:
     )
 
 
-@router.post("", response_model=ApplicationPublic, status_code=201, summary="区县提交服务申请")
+@router.post(
+    "",
+    response_model=ApplicationPublic,
+    status_code=201,
+    summary="区县提交服务申请",
+    dependencies=[performs(Action.application_file)],
+)
 def create_application_route(
     data: ApplicationCreate, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
@@ -64,7 +70,12 @@ def create_application_route(
     return public_view(session=session, application=application)
 
 
-@router.get("", response_model=list[ApplicationPublic], summary="申请列表（区县仅见本区县）")
+@router.get(
+    "",
+    response_model=list[ApplicationPublic],
+    summary="申请列表（区县仅见本区县）",
+    dependencies=[performs(Action.application_read)],
+)
 def list_applications_route(
     session: SessionDep,
     user: CurrentUser,
@@ -80,7 +91,12 @@ def list_applications_route(
     return public_views(session=session, applications=applications)
 
 
-@router.get("/{application_id}", response_model=ApplicationPublic, summary="申请详情")
+@router.get(
+    "/{application_id}",
+    response_model=ApplicationPublic,
+    summary="申请详情",
+    dependencies=[performs(Action.application_read)],
+)
 def read_application(
     application_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
@@ -127,7 +143,10 @@ def reject_route(
 
 
 @router.post(
-    "/{application_id}/withdraw", response_model=ApplicationPublic, summary="撤回待审批的申请"
+    "/{application_id}/withdraw",
+    response_model=ApplicationPublic,
+    summary="撤回待审批的申请",
+    dependencies=[performs(Action.application_use)],
 )
 def withdraw_route(
     application_id: RecordId, session: SessionDep, user: CurrentUser
@@ -145,6 +164,7 @@ def withdraw_route(
     "/{application_id}/usage",
     response_model=ApplicationPublic,
     summary="登记使用（授权、名额、小时）",
+    dependencies=[performs(Action.application_use)],
 )
 def record_usage_route(
     application_id: RecordId, data: UsageRequest, session: SessionDep, user: CurrentUser
@@ -188,6 +208,7 @@ def release_route(
     "/{application_id}/close",
     response_model=ApplicationPublic,
     summary="结束使用（余额退回或过期）",
+    dependencies=[performs(Action.application_use)],
 )
 def close_route(
     application_id: RecordId, session: SessionDep, user: CurrentUser

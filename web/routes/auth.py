@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from marketplace import messages
 from marketplace.accounts.models import Token, UserContactUpdate, UserPublic
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import (
     actor_for,
     authenticate,
@@ -19,13 +20,26 @@ from marketplace.accounts.service import (
 from marketplace.errors import TooManyRequests, Unauthorized
 from marketplace.login_sessions import throttle
 from marketplace.login_sessions.service import end_session
-from web.deps import CurrentUser, PasswordTurn, ReadSessionDep, SessionDep, SettingsDep
+from web.deps import (
+    PUBLIC_ROUTE,
+    CurrentUser,
+    PasswordTurn,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    performs,
+)
 from web.sessions import client_address, throttle_policy
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
 
-@router.post("/auth/token", response_model=Token, summary="登录获取令牌 / get a bearer token")
+@router.post(
+    "/auth/token",
+    response_model=Token,
+    summary="登录获取令牌 / get a bearer token",
+    dependencies=[PUBLIC_ROUTE],
+)
 def login_for_token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -68,6 +82,7 @@ def login_for_token(
     status_code=204,
     summary="注销当前令牌 / revoke the bearer token",
     responses={401: {"description": "未登录或令牌无效"}},
+    dependencies=[performs(Action.account)],
 )
 def logout_token(request: Request, user: CurrentUser, session: SessionDep) -> None:
     """End the login session the request's bearer token names; the token opens nothing after."""
@@ -77,13 +92,21 @@ def logout_token(request: Request, user: CurrentUser, session: SessionDep) -> No
     end_session(session=session, login=login)
 
 
-@router.get("/me", response_model=UserPublic, summary="当前用户 / current user")
+@router.get(
+    "/me",
+    response_model=UserPublic,
+    summary="当前用户 / current user",
+    dependencies=[performs(Action.account)],
+)
 def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
     return public_user(session=session, user=user)
 
 
 @router.patch(
-    "/me", response_model=UserPublic, summary="修改我的联系方式 / edit my e-mail and phone"
+    "/me",
+    response_model=UserPublic,
+    summary="修改我的联系方式 / edit my e-mail and phone",
+    dependencies=[performs(Action.account)],
 )
 def update_me(data: UserContactUpdate, user: CurrentUser, session: SessionDep) -> UserPublic:
     update_contact(session=session, user=user, data=data, actor=actor_for(user))

@@ -34,12 +34,23 @@ from booking.sessions.models import (
 from booking.trainings import service as trainings_service
 from booking.trainings.models import RegistrationCreate, RegistrationPublic
 from marketplace import messages
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import record_read
 from marketplace.clock import LOCAL_TZ
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.validation import RecordId, SaneDate, SaneDatetime
-from web.deps import CurrentUser, ReadingUser, ReadSessionDep, SessionDep, SettingsDep, write_now
+from web.deps import (
+    PUBLIC_ROUTE,
+    CurrentUser,
+    ReadingUser,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    performs,
+    performs_reading,
+    write_now,
+)
 from web.feed_fetcher import feed_fetcher
 
 router = APIRouter(tags=["booking"])
@@ -64,6 +75,7 @@ def _ics(data: bytes, filename: str) -> Response:
     "/api/experts/{expert_id}/availability",
     response_model=AvailabilityPublic,
     summary="专家可预约时间设置 / availability",
+    dependencies=[performs(Action.expert_read)],
 )
 def read_availability(expert_id: str, session: SessionDep, user: CurrentUser) -> AvailabilityPublic:
     return schedule_service.get_availability(session=session, expert_id=expert_id)
@@ -73,6 +85,7 @@ def read_availability(expert_id: str, session: SessionDep, user: CurrentUser) ->
     "/api/experts/{expert_id}/availability",
     response_model=AvailabilityPublic,
     summary="设置可预约时间（专家本人或工作人员）",
+    dependencies=[performs(Action.expert_edit)],
 )
 def put_availability(
     expert_id: str, data: AvailabilityUpdate, session: SessionDep, user: CurrentUser
@@ -86,6 +99,7 @@ def put_availability(
     "/api/experts/{expert_id}/slots",
     response_model=list[SlotPublic],
     summary="可预约时段 / free slots",
+    dependencies=[performs(Action.expert_read)],
 )
 def list_slots(
     expert_id: str,
@@ -111,14 +125,23 @@ def list_slots(
 
 
 @router.post(
-    "/api/bookings", response_model=BookingPublic, status_code=201, summary="预约 / book a session"
+    "/api/bookings",
+    response_model=BookingPublic,
+    status_code=201,
+    summary="预约 / book a session",
+    dependencies=[performs(Action.booking_create)],
 )
 def create_booking(data: BookingCreate, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.create_booking(session=session, data=data, user=user)
     return sessions_service.public_view(session=session, booking=booking)
 
 
-@router.get("/api/bookings", response_model=list[BookingPublic], summary="我的预约 / my bookings")
+@router.get(
+    "/api/bookings",
+    response_model=list[BookingPublic],
+    summary="我的预约 / my bookings",
+    dependencies=[performs(Action.booking_read)],
+)
 def list_bookings(
     session: SessionDep,
     user: CurrentUser,
@@ -132,7 +155,11 @@ def list_bookings(
     return [sessions_service.public_view(session=session, booking=b) for b in bookings]
 
 
-@router.get("/api/bookings/{booking_id}.ics", summary="预约日历文件 / session .ics")
+@router.get(
+    "/api/bookings/{booking_id}.ics",
+    summary="预约日历文件 / session .ics",
+    dependencies=[performs(Action.booking_read)],
+)
 def booking_ics(
     booking_id: RecordId, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> Response:
@@ -145,24 +172,37 @@ def booking_ics(
     )
 
 
-@router.get("/api/bookings/{booking_id}", response_model=BookingPublic, summary="预约详情")
+@router.get(
+    "/api/bookings/{booking_id}",
+    response_model=BookingPublic,
+    summary="预约详情",
+    dependencies=[performs(Action.booking_read)],
+)
 def read_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.get_booking(session=session, booking_id=booking_id, user=user)
-    if access.is_staff(user):  # who read what: staff opening a district's session is noted
+    if access.reads_as_center(user):  # who read what: a center opening a district's session
         record_read(
             session=session, actor=actor_for(user), entity_type="booking", entity_id=str(booking.id)
         )
     return sessions_service.public_view(session=session, booking=booking)
 
 
-@router.post("/api/bookings/{booking_id}/confirm", response_model=BookingPublic, summary="专家确认")
+@router.post(
+    "/api/bookings/{booking_id}/confirm",
+    response_model=BookingPublic,
+    summary="专家确认",
+    dependencies=[performs(Action.booking_respond)],
+)
 def confirm_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.confirm_booking(session=session, booking_id=booking_id, user=user)
     return sessions_service.public_view(session=session, booking=booking)
 
 
 @router.post(
-    "/api/bookings/{booking_id}/decline", response_model=BookingPublic, summary="专家拒绝（需原因）"
+    "/api/bookings/{booking_id}/decline",
+    response_model=BookingPublic,
+    summary="专家拒绝（需原因）",
+    dependencies=[performs(Action.booking_respond)],
 )
 def decline_booking(
     booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
@@ -174,7 +214,10 @@ def decline_booking(
 
 
 @router.post(
-    "/api/bookings/{booking_id}/cancel", response_model=BookingPublic, summary="取消（需原因）"
+    "/api/bookings/{booking_id}/cancel",
+    response_model=BookingPublic,
+    summary="取消（需原因）",
+    dependencies=[performs(Action.booking_change)],
 )
 def cancel_booking(
     booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
@@ -185,7 +228,12 @@ def cancel_booking(
     return sessions_service.public_view(session=session, booking=booking)
 
 
-@router.post("/api/bookings/{booking_id}/reschedule", response_model=BookingPublic, summary="改期")
+@router.post(
+    "/api/bookings/{booking_id}/reschedule",
+    response_model=BookingPublic,
+    summary="改期",
+    dependencies=[performs(Action.booking_change)],
+)
 def reschedule_booking(
     booking_id: RecordId, data: Reschedule, session: SessionDep, user: CurrentUser
 ) -> BookingPublic:
@@ -199,6 +247,7 @@ def reschedule_booking(
     "/api/bookings/{booking_id}/proposal/accept",
     response_model=BookingPublic,
     summary="接受专家的改期提议",
+    dependencies=[performs(Action.booking_create)],
 )
 def accept_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.accept_proposal(session=session, booking_id=booking_id, user=user)
@@ -209,6 +258,7 @@ def accept_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser
     "/api/bookings/{booking_id}/proposal/decline",
     response_model=BookingPublic,
     summary="拒绝专家的改期提议（保持原时间）",
+    dependencies=[performs(Action.booking_create)],
 )
 def decline_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.decline_proposal(session=session, booking_id=booking_id, user=user)
@@ -216,7 +266,10 @@ def decline_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUse
 
 
 @router.post(
-    "/api/bookings/{booking_id}/complete", response_model=BookingPublic, summary="标记完成"
+    "/api/bookings/{booking_id}/complete",
+    response_model=BookingPublic,
+    summary="标记完成",
+    dependencies=[performs(Action.booking_respond)],
 )
 def complete_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.complete_booking(session=session, booking_id=booking_id, user=user)
@@ -224,7 +277,10 @@ def complete_booking(booking_id: RecordId, session: SessionDep, user: CurrentUse
 
 
 @router.post(
-    "/api/bookings/{booking_id}/no-show", response_model=BookingPublic, summary="标记未出席"
+    "/api/bookings/{booking_id}/no-show",
+    response_model=BookingPublic,
+    summary="标记未出席",
+    dependencies=[performs(Action.booking_respond)],
 )
 def mark_no_show(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
     booking = sessions_service.mark_no_show(session=session, booking_id=booking_id, user=user)
@@ -236,6 +292,7 @@ def mark_no_show(booking_id: RecordId, session: SessionDep, user: CurrentUser) -
     response_model=RegistrationPublic,
     status_code=201,
     summary="培训报名（区县）",
+    dependencies=[performs(Action.training_register)],
 )
 def register_for_training(
     booking_id: RecordId, data: RegistrationCreate, session: SessionDep, user: CurrentUser
@@ -250,6 +307,7 @@ def register_for_training(
     "/api/bookings/{booking_id}/registrations",
     response_model=list[RegistrationPublic],
     summary="培训报名列表",
+    dependencies=[performs(Action.booking_read)],
 )
 def list_registrations(
     booking_id: RecordId, session: SessionDep, user: CurrentUser
@@ -263,6 +321,7 @@ def list_registrations(
     response_model=RatingPublic,
     status_code=201,
     summary="评价（区县，完成后）",
+    dependencies=[performs(Action.booking_rate)],
 )
 def rate_booking(
     booking_id: RecordId, data: RatingCreate, session: SessionDep, user: CurrentUser
@@ -285,6 +344,7 @@ def _feed_url(request: Request, token: str) -> str:
     response_model=FeedTokenPublic,
     status_code=201,
     summary="生成（轮换）专家日历订阅地址",
+    dependencies=[performs(Action.calendar_feed)],
 )
 def rotate_expert_feed(
     expert_id: str, request: Request, session: SessionDep, user: CurrentUser
@@ -296,7 +356,10 @@ def rotate_expert_feed(
 
 
 @router.delete(
-    "/api/experts/{expert_id}/feed-token", status_code=204, summary="撤销专家日历订阅地址"
+    "/api/experts/{expert_id}/feed-token",
+    status_code=204,
+    summary="撤销专家日历订阅地址",
+    dependencies=[performs(Action.calendar_feed)],
 )
 def revoke_expert_feed(expert_id: str, session: SessionDep, user: CurrentUser) -> Response:
     feeds_service.revoke_feed_tokens(
@@ -310,6 +373,7 @@ def revoke_expert_feed(expert_id: str, session: SessionDep, user: CurrentUser) -
     response_model=FeedTokenPublic,
     status_code=201,
     summary="生成（轮换）区县日历订阅地址",
+    dependencies=[performs(Action.calendar_feed)],
 )
 def rotate_district_feed(
     district_id: RecordId, request: Request, session: SessionDep, user: CurrentUser
@@ -321,7 +385,10 @@ def rotate_district_feed(
 
 
 @router.delete(
-    "/api/districts/{district_id}/feed-token", status_code=204, summary="撤销区县日历订阅地址"
+    "/api/districts/{district_id}/feed-token",
+    status_code=204,
+    summary="撤销区县日历订阅地址",
+    dependencies=[performs(Action.calendar_feed)],
 )
 def revoke_district_feed(district_id: RecordId, session: SessionDep, user: CurrentUser) -> Response:
     feeds_service.revoke_feed_tokens(
@@ -331,7 +398,10 @@ def revoke_district_feed(district_id: RecordId, session: SessionDep, user: Curre
 
 
 @router.get(
-    "/api/feeds/{token}.ics", name="calendar_feed", summary="日历订阅（凭密钥地址，无需登录）"
+    "/api/feeds/{token}.ics",
+    name="calendar_feed",
+    summary="日历订阅（凭密钥地址，无需登录）",
+    dependencies=[PUBLIC_ROUTE],
 )
 def calendar_feed(token: str, session: SessionDep, settings: SettingsDep) -> Response:
     if len(token) > 100:
@@ -353,6 +423,7 @@ def _calendar_public(calendar) -> BusyCalendarPublic:  # type: ignore[no-untyped
     "/api/experts/{expert_id}/busy-calendars",
     response_model=list[BusyCalendarPublic],
     summary="专家的忙碌日历",
+    dependencies=[performs(Action.expert_edit)],
 )
 def list_busy_calendars(
     expert_id: str, session: SessionDep, user: CurrentUser
@@ -374,6 +445,7 @@ def list_busy_calendars(
     response_model=BusyCalendarPublic,
     status_code=201,
     summary="上传忙碌日历（.ics）",
+    dependencies=[performs_reading(Action.expert_edit)],
 )
 async def upload_busy_calendar(
     expert_id: str,
@@ -402,6 +474,7 @@ async def upload_busy_calendar(
     response_model=BusyCalendarPublic,
     status_code=201,
     summary="登记忙碌日历订阅地址（ICS）",
+    dependencies=[performs_reading(Action.expert_edit)],
 )
 async def register_busy_feed(
     expert_id: str,
@@ -434,6 +507,7 @@ async def register_busy_feed(
     "/api/experts/{expert_id}/busy-calendars/{calendar_id}/refresh",
     response_model=BusyCalendarPublic,
     summary="立即刷新忙碌日历订阅",
+    dependencies=[performs_reading(Action.expert_edit)],
 )
 async def refresh_busy_feed(
     expert_id: str,
@@ -462,7 +536,10 @@ async def refresh_busy_feed(
 
 
 @router.delete(
-    "/api/experts/{expert_id}/busy-calendars/{calendar_id}", status_code=204, summary="删除忙碌日历"
+    "/api/experts/{expert_id}/busy-calendars/{calendar_id}",
+    status_code=204,
+    summary="删除忙碌日历",
+    dependencies=[performs(Action.expert_edit)],
 )
 def delete_busy_calendar(
     expert_id: str, calendar_id: RecordId, session: SessionDep, user: CurrentUser

@@ -26,7 +26,7 @@ from marketplace.requests.service import read_request as read_request_for
 from marketplace.validation import InputModel, RecordId
 from matching.models import RequestDetail
 from matching.service import request_detail
-from web.deps import CurrentUser, SessionDep
+from web.deps import CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api/requests", tags=["district requests"])
 
@@ -45,6 +45,7 @@ class StatusChange(InputModel):
     response_model=DistrictRequestPublic,
     status_code=201,
     summary="提交区县申请 / file a request",
+    dependencies=[performs(Action.request_file)],
 )
 def create_request_route(
     data: DistrictRequestCreate, session: SessionDep, user: CurrentUser
@@ -53,7 +54,12 @@ def create_request_route(
     return public_view(session=session, request=request)
 
 
-@router.get("", response_model=DistrictRequestPage, summary="申请列表 / list requests")
+@router.get(
+    "",
+    response_model=DistrictRequestPage,
+    summary="申请列表 / list requests",
+    dependencies=[performs(Action.request_read)],
+)
 def list_requests_route(
     session: SessionDep,
     user: CurrentUser,
@@ -77,6 +83,7 @@ def list_requests_route(
     "/{request_id}",
     response_model=RequestDetail,
     summary="申请详情（含已分配专家）/ request detail with assigned experts",
+    dependencies=[performs(Action.request_read)],
 )
 def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -> RequestDetail:
     request = read_request_for(
@@ -86,7 +93,10 @@ def read_request(request_id: RecordId, session: SessionDep, user: CurrentUser) -
 
 
 @router.patch(
-    "/{request_id}", response_model=DistrictRequestPublic, summary="修改申请 / edit a request"
+    "/{request_id}",
+    response_model=DistrictRequestPublic,
+    summary="修改申请 / edit a request",
+    dependencies=[performs(Action.request_file)],
 )
 def update_request_route(
     request_id: RecordId, data: DistrictRequestUpdate, session: SessionDep, user: CurrentUser
@@ -101,6 +111,7 @@ def update_request_route(
     "/{request_id}/status",
     response_model=DistrictRequestPublic,
     summary="变更申请状态 / change status",
+    dependencies=[performs(Action.request_file)],
 )
 def change_status_route(
     request_id: RecordId, data: StatusChange, session: SessionDep, user: CurrentUser

@@ -26,12 +26,17 @@ from marketplace.experts.service import (
     update_expert,
 )
 from marketplace.vocabulary import Domain, ExpertStatus, Format, ServiceType
-from web.deps import CurrentUser, SessionDep, StaffUser
+from web.deps import CurrentUser, SessionDep, StaffUser, performs
 
 router = APIRouter(prefix="/api/experts", tags=["experts"])
 
 
-@router.get("", response_model=ExpertPage, summary="专家列表 / list experts")
+@router.get(
+    "",
+    response_model=ExpertPage,
+    summary="专家列表 / list experts",
+    dependencies=[performs(Action.expert_read)],
+)
 def list_experts_route(
     session: SessionDep,
     user: CurrentUser,
@@ -62,7 +67,12 @@ def list_experts_route(
     return ExpertPage(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/{expert_id}", response_model=ExpertPublic, summary="专家详情 / expert detail")
+@router.get(
+    "/{expert_id}",
+    response_model=ExpertPublic,
+    summary="专家详情 / expert detail",
+    dependencies=[performs(Action.expert_read)],
+)
 def read_expert(expert_id: str, session: SessionDep, user: CurrentUser) -> ExpertPublic:
     return public_view(session=session, expert=get_expert(session=session, expert_id=expert_id))
 
@@ -73,7 +83,12 @@ def create_expert_route(data: ExpertCreate, session: SessionDep, user: StaffUser
     return public_view(session=session, expert=expert)
 
 
-@router.patch("/{expert_id}", response_model=ExpertPublic, summary="修改专家资料")
+@router.patch(
+    "/{expert_id}",
+    response_model=ExpertPublic,
+    summary="修改专家资料",
+    dependencies=[performs(Action.expert_edit)],
+)
 def update_expert_route(
     expert_id: str, data: ExpertAdminUpdate, session: SessionDep, user: CurrentUser
 ) -> ExpertPublic:

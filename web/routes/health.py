@@ -16,6 +16,7 @@ from marketplace import messages
 from marketplace.db import current_revisions
 from marketplace.errors import Forbidden
 from marketplace.jobs.service import current_lease, job_health
+from web.deps import PUBLIC_ROUTE
 from web.observability import metrics_allowed, outbox_depths
 
 router = APIRouter(tags=["health"])
@@ -25,7 +26,7 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-@router.get("/api/health", summary="健康检查 / health")
+@router.get("/api/health", summary="健康检查 / health", dependencies=[PUBLIC_ROUTE])
 def health(request: Request) -> JSONResponse:
     """200 when the database is reachable and migrated and no scheduled job is overdue; 503
     otherwise. Reports the search backend, each job's last success, last error and lag, the
@@ -95,7 +96,12 @@ def health(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=503 if overdue else 200)
 
 
-@router.get("/metrics", summary="Prometheus 监控指标 / metrics", include_in_schema=False)
+@router.get(
+    "/metrics",
+    summary="Prometheus 监控指标 / metrics",
+    include_in_schema=False,
+    dependencies=[PUBLIC_ROUTE],
+)
 def metrics(request: Request) -> Response:
     """Prometheus text format; open to HEART_METRICS_NETWORKS or a HEART_METRICS_TOKEN bearer."""
     settings = request.app.state.settings

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from marketplace.accounts.permissions import Action, require
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for
 from marketplace.validation import RecordId
 from matching.models import ConfirmedPair, Recommendations, RunAdjust, RunCreate, RunPublic
@@ -23,7 +23,7 @@ from matching.service import (
     run_batch,
     run_view,
 )
-from web.deps import CurrentUser, MatchRunner, SessionDep
+from web.deps import CurrentUser, MatchRunner, SessionDep, performs
 
 router = APIRouter(tags=["matching"])
 
@@ -38,6 +38,7 @@ def _relevance(request: Request) -> RelevanceFactory:
     "/api/requests/{request_id}/recommendations",
     response_model=Recommendations,
     summary="为申请推荐专家（含理由）/ recommended experts with reasons",
+    dependencies=[performs(Action.request_read)],
 )
 def recommendations(
     request_id: RecordId,
@@ -47,7 +48,6 @@ def recommendations(
     k: Annotated[int, Query(ge=1, le=50)] = 10,
     explain: bool = False,
 ) -> Recommendations:
-    require(user, Action.request_file)
     return recommend(
         session=session,
         request_id=request_id,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from marketplace.accounts.permissions import Action
 from marketplace.notifications.models import NotificationPublic
 from marketplace.notifications.service import (
     list_notifications,
@@ -16,7 +17,7 @@ from marketplace.notifications.service import (
     unread_count,
 )
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, SessionDep
+from web.deps import CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
@@ -26,7 +27,12 @@ class ReadAll(BaseModel):
     unread: int
 
 
-@router.get("", response_model=list[NotificationPublic], summary="我的通知 / my notifications")
+@router.get(
+    "",
+    response_model=list[NotificationPublic],
+    summary="我的通知 / my notifications",
+    dependencies=[performs(Action.account)],
+)
 def list_my_notifications(
     session: SessionDep,
     user: CurrentUser,
@@ -39,14 +45,22 @@ def list_my_notifications(
     return [public_view(e) for e in entries]
 
 
-@router.post("/read-all", response_model=ReadAll, summary="全部标为已读 / mark all read")
+@router.post(
+    "/read-all",
+    response_model=ReadAll,
+    summary="全部标为已读 / mark all read",
+    dependencies=[performs(Action.account)],
+)
 def read_all(session: SessionDep, user: CurrentUser) -> ReadAll:
     updated = mark_all_read(session=session, user_id=user.id or 0)
     return ReadAll(updated=updated, unread=unread_count(session=session, user_id=user.id or 0))
 
 
 @router.post(
-    "/{notification_id}/read", response_model=NotificationPublic, summary="标为已读 / mark read"
+    "/{notification_id}/read",
+    response_model=NotificationPublic,
+    summary="标为已读 / mark read",
+    dependencies=[performs(Action.account)],
 )
 def read_one(
     notification_id: RecordId, session: SessionDep, user: CurrentUser

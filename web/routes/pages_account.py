@@ -11,9 +11,10 @@ from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for, public_user, update_contact
 from marketplace.clock import DEFAULT_ZONE
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import PageUser, field_errors, redirect_with_flash
 from web.templating import render, zone_choices
 
@@ -39,13 +40,13 @@ def _page(
     return render(request, "account.html", context, status_code=status_code)
 
 
-@router.get("/account", summary="我的账号")
+@router.get("/account", summary="我的账号", dependencies=[performs(Action.account)])
 def account_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     form = {"email": user.email or "", "phone": user.phone or "", "timezone": user.timezone}
     return _page(request, session, user, form)
 
 
-@router.post("/account", summary="保存联系方式")
+@router.post("/account", summary="保存联系方式", dependencies=[performs(Action.account)])
 def account_submit(
     request: Request,
     session: SessionDep,

@@ -15,7 +15,7 @@ from marketplace.accounts.service import authenticate
 from marketplace.errors import Unauthorized
 from marketplace.login_sessions import throttle
 from marketplace.login_sessions.service import end_session, end_session_by_token
-from web.deps import PasswordTurn, ReadSessionDep, SessionDep, get_optional_user
+from web.deps import PUBLIC_ROUTE, PasswordTurn, ReadSessionDep, SessionDep, get_optional_user
 from web.pages import set_flash
 from web.sessions import (
     COOKIE_NAME,
@@ -71,7 +71,7 @@ def _login_form(
     return response
 
 
-@router.get("/login", summary="登录页")
+@router.get("/login", summary="登录页", dependencies=[PUBLIC_ROUTE])
 def login_page(
     request: Request,
     user: Annotated[User | None, Depends(get_optional_user)],
@@ -84,7 +84,7 @@ def login_page(
     return _login_form(request, next_path=safe_next(next), notice=notice)
 
 
-@router.post("/login", summary="登录")
+@router.post("/login", summary="登录", dependencies=[PUBLIC_ROUTE])
 def login_submit(
     request: Request,
     session: ReadSessionDep,  # verify without the write lock; writes follow (write_later)
@@ -145,7 +145,7 @@ def login_submit(
     return response
 
 
-@router.post("/logout", summary="退出登录")
+@router.post("/logout", summary="退出登录", dependencies=[PUBLIC_ROUTE])
 def logout(
     request: Request,
     session: SessionDep,

@@ -28,13 +28,13 @@ from booking.feeds.service import issue_feed_token, revoke_feed_tokens
 from booking.schedule.service import get_availability, set_availability
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action
+from marketplace.accounts.permissions import Action, Scope
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.availability_form import AvailabilityForm, form_from_availability, parse_form
-from web.deps import ReadSessionDep, SessionDep, write_now
+from web.deps import ReadSessionDep, SessionDep, performs, performs_reading, write_now
 from web.feed_fetcher import feed_fetcher
 from web.pages import (
     PageUser,
@@ -43,6 +43,7 @@ from web.pages import (
     form_once,
     is_staff,
     login_id,
+    page_allows,
     redirect_with_flash,
     text_error,
 )
@@ -112,14 +113,14 @@ def _page(
     )
 
 
-@router.get("/availability", summary="可预约时间")
+@router.get("/availability", summary="可预约时间", dependencies=[performs(Action.expert_edit)])
 def availability_page(
     request: Request, session: SessionDep, user: PageUser, expert_id: ExpertParam = ""
 ) -> Response:
     return _page(request, session, user, _expert_for(user, expert_id))
 
 
-@router.post("/availability", summary="保存可预约时间")
+@router.post("/availability", summary="保存可预约时间", dependencies=[performs(Action.expert_edit)])
 def save_availability(
     request: Request,
     session: SessionDep,
@@ -184,7 +185,11 @@ def save_availability(
 # waits in the write queue (write_now).
 
 
-@router.post("/availability/calendars/upload", summary="上传忙碌日历")
+@router.post(
+    "/availability/calendars/upload",
+    summary="上传忙碌日历",
+    dependencies=[performs_reading(Action.expert_edit)],
+)
 async def upload_calendar(
     request: Request,
     session: ReadSessionDep,
@@ -233,7 +238,11 @@ async def upload_calendar(
     return redirect_with_flash(_back(user, target), "busy_calendar_added")
 
 
-@router.post("/availability/calendars/feed", summary="登记忙碌日历订阅地址")
+@router.post(
+    "/availability/calendars/feed",
+    summary="登记忙碌日历订阅地址",
+    dependencies=[performs_reading(Action.expert_edit)],
+)
 async def register_feed(
     request: Request,
     session: ReadSessionDep,
@@ -286,7 +295,11 @@ async def register_feed(
     return redirect_with_flash(_back(user, target), "busy_calendar_added")
 
 
-@router.post("/availability/calendars/{calendar_id}/delete", summary="删除忙碌日历")
+@router.post(
+    "/availability/calendars/{calendar_id}/delete",
+    summary="删除忙碌日历",
+    dependencies=[performs(Action.expert_edit)],
+)
 def remove_calendar(
     calendar_id: RecordId, session: SessionDep, user: PageUser, expert_id: FormText = ""
 ) -> Response:
@@ -308,7 +321,18 @@ def _feed_owner(user: User) -> tuple[str, str]:
     )
 
 
-@router.post("/calendar-feed/rotate", summary="生成（更换）我的日历订阅链接")
+@router.post(
+    "/calendar-feed/rotate",
+    summary="生成（更换）我的日历订阅链接",
+    dependencies=[
+        page_allows(
+            Action.calendar_feed,
+            Scope.own_district,
+            Scope.own_expert,
+            refused=messages.FEED_LINK_STAFF,
+        )
+    ],
+)
 def rotate_feed(request: Request, session: SessionDep, user: PageUser) -> Response:
     owner_type, owner_id = _feed_owner(user)
     token = issue_feed_token(session=session, owner_type=owner_type, owner_id=owner_id, user=user)
@@ -320,7 +344,18 @@ def rotate_feed(request: Request, session: SessionDep, user: PageUser) -> Respon
     )
 
 
-@router.post("/calendar-feed/revoke", summary="撤销我的日历订阅链接")
+@router.post(
+    "/calendar-feed/revoke",
+    summary="撤销我的日历订阅链接",
+    dependencies=[
+        page_allows(
+            Action.calendar_feed,
+            Scope.own_district,
+            Scope.own_expert,
+            refused=messages.FEED_LINK_STAFF,
+        )
+    ],
+)
 def revoke_feed(request: Request, session: SessionDep, user: PageUser) -> Response:
     owner_type, owner_id = _feed_owner(user)
     revoke_feed_tokens(session=session, owner_type=owner_type, owner_id=owner_id, user=user)

@@ -25,6 +25,7 @@ from booking.sessions.service import (
 )
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.clock import utcnow, zone
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput
@@ -34,7 +35,7 @@ from marketplace.experts.service import public_view as expert_view
 from marketplace.requests.models import DistrictRequest
 from marketplace.validation import RecordId, parse_moment
 from marketplace.vocabulary import Role
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import (
     DistrictPage,
     PageUser,
@@ -63,7 +64,7 @@ def _reason(text: str) -> str:
     return text
 
 
-@router.get("/bookings", summary="预约")
+@router.get("/bookings", summary="预约", dependencies=[performs(Action.booking_read)])
 def bookings_page(
     request: Request,
     session: SessionDep,
@@ -267,13 +268,21 @@ def submit_booking(
     return redirect_with_flash("/bookings", "booking_requested")
 
 
-@router.post("/bookings/{booking_id}/confirm", summary="确认预约")
+@router.post(
+    "/bookings/{booking_id}/confirm",
+    summary="确认预约",
+    dependencies=[performs(Action.booking_respond)],
+)
 def confirm(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     confirm_booking(session=session, booking_id=booking_id, user=user)
     return redirect_with_flash("/bookings", "booking_confirmed")
 
 
-@router.post("/bookings/{booking_id}/decline", summary="拒绝预约")
+@router.post(
+    "/bookings/{booking_id}/decline",
+    summary="拒绝预约",
+    dependencies=[performs(Action.booking_respond)],
+)
 def decline(
     booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
 ) -> Response:
@@ -281,7 +290,11 @@ def decline(
     return redirect_with_flash("/bookings", "booking_declined")
 
 
-@router.post("/bookings/{booking_id}/cancel", summary="取消预约")
+@router.post(
+    "/bookings/{booking_id}/cancel",
+    summary="取消预约",
+    dependencies=[performs(Action.booking_change)],
+)
 def cancel(
     booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
 ) -> Response:

@@ -22,12 +22,13 @@ from marketplace.accounts.service import actor_for
 from marketplace.districts.models import City, Zone
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
-from marketplace.services.models import ServiceCreate, ServiceKind, ServiceUpdate
+from marketplace.services.models import ProcuredService, ServiceCreate, ServiceKind, ServiceUpdate
 from marketplace.services.service import (
     create_service,
     delete_service,
     get_service,
     public_view,
+    require_own_service,
     today,
     update_service,
 )
@@ -170,6 +171,13 @@ def create_service_page(
     return redirect_with_flash(f"/services#service-{service.id}", "service_created")
 
 
+def _managed(session: Session, user: User, service_id: int) -> ProcuredService:
+    """The service, once the policy lets `user` manage it (a city center: its own services)."""
+    service = get_service(session=session, service_id=service_id)
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
+    return service
+
+
 def _stored_form(session: Session, service_id: int) -> dict[str, Any]:
     service = get_service(session=session, service_id=service_id)
     return {
@@ -190,6 +198,7 @@ def _stored_form(session: Session, service_id: int) -> dict[str, Any]:
 def edit_service_page(
     request: Request, session: SessionDep, user: CataloguePage, service_id: RecordId
 ) -> Response:
+    _managed(session, user, service_id)
     form = _stored_form(session, service_id)
     return _form_page(request, session, form=form, service_id=service_id)
 
@@ -211,7 +220,7 @@ def update_service_page(
     eligible_district_ids: FormIds = [],  # noqa: B006
     eligible_zone_ids: FormIds = [],  # noqa: B006
 ) -> Response:
-    get_service(session=session, service_id=service_id)
+    _managed(session, user, service_id)
     form = _typed(
         name, kind, vendor, unit, quantity, valid_from, valid_to, description,
         eligible_district_ids, eligible_zone_ids,
@@ -245,7 +254,7 @@ def retire_service_page(
     request: Request, session: SessionDep, user: CataloguePage, service_id: RecordId
 ) -> Response:
     """End the service's validity yesterday: no new applications or approvals from today."""
-    service = get_service(session=session, service_id=service_id)
+    service = _managed(session, user, service_id)
     end = today() - timedelta(days=1)
     changes: dict[str, Any] = {"valid_to": end}
     if service.valid_from > end:

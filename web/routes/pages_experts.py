@@ -41,7 +41,7 @@ from marketplace.specialties.service import list_specialties
 from marketplace.validation import parse_day
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
 from search.service import SearchRequest, SearchService
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import PageUser, is_staff
 from web.templating import render
 
@@ -206,7 +206,7 @@ def _filter_options(session: Session) -> dict[str, Any]:
     }
 
 
-@router.get("/experts", summary="专家库")
+@router.get("/experts", summary="专家库", dependencies=[performs(Action.expert_read)])
 def experts_page(
     request: Request,
     session: SessionDep,
@@ -355,7 +355,7 @@ def _safe_back(back: str) -> str:
     return text if "//" not in text and "\\" not in text else ""
 
 
-@router.get("/experts/{expert_id}", summary="专家详情")
+@router.get("/experts/{expert_id}", summary="专家详情", dependencies=[performs(Action.expert_read)])
 def expert_profile(
     request: Request,
     expert_id: str,

@@ -40,7 +40,7 @@ from marketplace.specialties.service import list_specialties
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from search.service import SearchRequest
-from web.deps import ReadSessionDep, SessionDep, SettingsDep, write_now
+from web.deps import ReadSessionDep, SessionDep, SettingsDep, performs, performs_reading, write_now
 from web.pages import (
     PageUser,
     ReadingPageUser,
@@ -103,7 +103,7 @@ def _search_hits(request: Request, session: Session, user: User, q: str, **filte
     return [(int(h.id), h.reasons) for h in found.hits]
 
 
-@router.get("/library", summary="资料库")
+@router.get("/library", summary="资料库", dependencies=[performs(Action.resource_read)])
 def library_page(
     request: Request,
     session: SessionDep,
@@ -257,7 +257,7 @@ NUMBER_FIELDS = ("scale_items", "scale_minutes", "center_id", "licensed_by_servi
 LIST_FIELDS = ("audiences", "specialties")
 
 
-@router.get("/library/new", summary="提交资料")
+@router.get("/library/new", summary="提交资料", dependencies=[performs(Action.resource_submit)])
 def new_resource_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     if not service.can_submit(user):
         raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
@@ -318,7 +318,9 @@ def _domain_error(exc: InvalidInput) -> tuple[dict[str, str], list[dict] | None]
 # wait in the write queue (write_now), in one savepoint, so a refusal stores nothing.
 
 
-@router.post("/library", summary="保存并提交资料")
+@router.post(
+    "/library", summary="保存并提交资料", dependencies=[performs_reading(Action.resource_submit)]
+)
 async def create_resource_page(  # noqa: PLR0913 - one parameter per form field
     request: Request,
     session: ReadSessionDep,
@@ -408,7 +410,11 @@ def _form_of(resource: Any) -> dict[str, Any]:
     return form
 
 
-@router.get("/library/{resource_id}/edit", summary="修改资料")
+@router.get(
+    "/library/{resource_id}/edit",
+    summary="修改资料",
+    dependencies=[performs(Action.resource_submit)],
+)
 def edit_resource_page(
     request: Request, resource_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
@@ -416,7 +422,11 @@ def edit_resource_page(
     return _form_page(request, session, user, _form_of(resource), resource=resource)
 
 
-@router.post("/library/{resource_id}/edit", summary="保存修改并重新提交")
+@router.post(
+    "/library/{resource_id}/edit",
+    summary="保存修改并重新提交",
+    dependencies=[performs_reading(Action.resource_submit)],
+)
 async def update_resource_page(  # noqa: PLR0913 - one parameter per form field
     request: Request,
     resource_id: RecordId,
@@ -532,7 +542,9 @@ def _related(request: Request, session: Session, user: User, resource) -> dict[s
     return out
 
 
-@router.get("/library/{resource_id}", summary="资料详情")
+@router.get(
+    "/library/{resource_id}", summary="资料详情", dependencies=[performs(Action.resource_read)]
+)
 def resource_page(
     request: Request, resource_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
@@ -585,7 +597,11 @@ REVIEW_FLASH = {
 }
 
 
-@router.post("/library/{resource_id}/review", summary="审核资料")
+@router.post(
+    "/library/{resource_id}/review",
+    summary="审核资料",
+    dependencies=[performs(Action.resource_manage)],
+)
 def review_resource_page(
     request: Request,
     resource_id: RecordId,
@@ -627,7 +643,11 @@ def review_resource_page(
     return redirect_with_flash(f"/library/{resource_id}", REVIEW_FLASH[action])
 
 
-@router.post("/library/{resource_id}/versions", summary="创建新版本")
+@router.post(
+    "/library/{resource_id}/versions",
+    summary="创建新版本",
+    dependencies=[performs(Action.resource_submit)],
+)
 def new_version_page(
     request: Request,
     resource_id: RecordId,
@@ -648,7 +668,11 @@ def new_version_page(
     return redirect_with_flash(f"/library/{draft.id}/edit", "resource_version_created")
 
 
-@router.post("/library/{resource_id}/submit", summary="提交审核")
+@router.post(
+    "/library/{resource_id}/submit",
+    summary="提交审核",
+    dependencies=[performs(Action.resource_submit)],
+)
 def submit_resource_page(
     request: Request,
     resource_id: RecordId,
@@ -670,7 +694,11 @@ def submit_resource_page(
     return redirect_with_flash(f"/library/{resource_id}", "resource_submitted")
 
 
-@router.post("/library/{resource_id}/files", summary="上传资料文件")
+@router.post(
+    "/library/{resource_id}/files",
+    summary="上传资料文件",
+    dependencies=[performs_reading(Action.resource_submit)],
+)
 async def upload_resource_file_page(
     request: Request,
     resource_id: RecordId,

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from marketplace.accounts.permissions import Action
 from marketplace.notifications.service import list_notifications, mark_all_read, mark_read
 from marketplace.validation import RecordId
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import PageUser, redirect_with_flash
 from web.templating import render
 
@@ -21,7 +22,7 @@ def _safe_link(link: str) -> str:
     return link if link.startswith("/") and not link.startswith("//") else "/notifications"
 
 
-@router.get("/notifications", summary="通知")
+@router.get("/notifications", summary="通知", dependencies=[performs(Action.account)])
 def inbox_page(
     request: Request,
     session: SessionDep,
@@ -35,13 +36,19 @@ def inbox_page(
     return render(request, "notifications.html", context)
 
 
-@router.post("/notifications/read-all", summary="全部标为已读")
+@router.post(
+    "/notifications/read-all", summary="全部标为已读", dependencies=[performs(Action.account)]
+)
 def inbox_read_all(session: SessionDep, user: PageUser) -> Response:
     mark_all_read(session=session, user_id=user.id or 0)
     return redirect_with_flash("/notifications", "notifications_all_read")
 
 
-@router.post("/notifications/{notification_id}/open", summary="查看通知")
+@router.post(
+    "/notifications/{notification_id}/open",
+    summary="查看通知",
+    dependencies=[performs(Action.account)],
+)
 def inbox_open(notification_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     entry = mark_read(session=session, user_id=user.id or 0, notification_id=notification_id)
     return RedirectResponse(_safe_link(entry.link), status_code=303)

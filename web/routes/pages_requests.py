@@ -28,7 +28,7 @@ from marketplace.requests.service import (
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Format, Role, ServiceType
 from matching.service import assigned_experts, recommend, relevance_factory_for
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import (
     DistrictPage,
     PageUser,
@@ -69,7 +69,7 @@ def _choices() -> dict[str, list[str]]:
     }
 
 
-@router.get("/requests", summary="需求与匹配")
+@router.get("/requests", summary="需求与匹配", dependencies=[performs(Action.request_read)])
 def requests_page(
     request: Request,
     session: SessionDep,
@@ -169,7 +169,9 @@ def submit_request(
     return redirect_with_flash(f"/requests/{filed.id}", "request_filed")
 
 
-@router.get("/requests/{request_id}", summary="需求详情")
+@router.get(
+    "/requests/{request_id}", summary="需求详情", dependencies=[performs(Action.request_read)]
+)
 def request_detail(
     request: Request, request_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:
@@ -201,7 +203,11 @@ def request_detail(
     )
 
 
-@router.get("/requests/{request_id}/recommendations", summary="推荐专家")
+@router.get(
+    "/requests/{request_id}/recommendations",
+    summary="推荐专家",
+    dependencies=[performs(Action.request_read)],
+)
 def request_recommendations(
     request: Request, request_id: RecordId, session: SessionDep, user: PageUser
 ) -> Response:

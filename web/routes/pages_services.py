@@ -36,7 +36,7 @@ from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.services.service import get_service, is_eligible, list_services, public_view
 from marketplace.services.service import public_views as service_views
 from marketplace.validation import RecordId
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import (
     DistrictPage,
     PageUser,
@@ -76,7 +76,7 @@ def _district_of(user: User, action: Action = Action.service_read) -> int | None
     return user.district_id if scope is Scope.own_district else None
 
 
-@router.get("/services", summary="服务目录")
+@router.get("/services", summary="服务目录", dependencies=[performs(Action.service_read)])
 def services_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     district_id = _district_of(user)
     district = None if district_id is None else session.get(District, district_id)
@@ -92,7 +92,7 @@ def services_page(request: Request, session: SessionDep, user: PageUser) -> Resp
     )
 
 
-@router.get("/applications", summary="服务申请")
+@router.get("/applications", summary="服务申请", dependencies=[performs(Action.application_read)])
 def applications_page(
     request: Request,
     session: SessionDep,

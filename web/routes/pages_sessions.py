@@ -34,12 +34,13 @@ from booking.trainings.models import RegistrationCreate
 from booking.trainings.service import list_open_trainings, list_registrations, register_for_training
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action
 from marketplace.clock import LOCAL_TZ, utcnow, zone
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.experts.service import get_expert
 from marketplace.validation import RecordId, parse_day, parse_moment
 from marketplace.vocabulary import Role
-from web.deps import SessionDep
+from web.deps import SessionDep, performs
 from web.pages import (
     DistrictPage,
     PageUser,
@@ -82,11 +83,7 @@ def _reschedule_page(
 ) -> Response:
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     view = public_view(session=session, booking=booking)
-    if not (
-        access.is_staff(user)
-        or user.role == Role.expert.value
-        or user.district_id == booking.district_id
-    ):
+    if not access.may(session, user, Action.booking_change, booking):
         raise Forbidden(messages.FORBIDDEN)  # a training's guest district may not move it
     minutes = int((booking.end_at - booking.start_at).total_seconds() // 60)
     today = utcnow().astimezone(LOCAL_TZ).date()
@@ -125,7 +122,11 @@ def _reschedule_page(
     )
 
 
-@router.get("/bookings/{booking_id}/reschedule", summary="改期")
+@router.get(
+    "/bookings/{booking_id}/reschedule",
+    summary="改期",
+    dependencies=[performs(Action.booking_change)],
+)
 def reschedule_page(
     request: Request,
     booking_id: RecordId,
@@ -147,7 +148,11 @@ def reschedule_page(
     return _reschedule_page(request, session, user, booking_id, form)
 
 
-@router.post("/bookings/{booking_id}/reschedule", summary="提交改期")
+@router.post(
+    "/bookings/{booking_id}/reschedule",
+    summary="提交改期",
+    dependencies=[performs(Action.booking_change)],
+)
 def submit_reschedule(
     request: Request,
     booking_id: RecordId,
@@ -209,25 +214,41 @@ def submit_reschedule(
 # --- after the session ---------------------------------------------------------------------
 
 
-@router.post("/bookings/{booking_id}/proposal/accept", summary="接受改期提议")
+@router.post(
+    "/bookings/{booking_id}/proposal/accept",
+    summary="接受改期提议",
+    dependencies=[performs(Action.booking_create)],
+)
 def accept_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     accept_proposal(session=session, booking_id=booking_id, user=user)
     return redirect_with_flash("/bookings", "booking_proposal_accepted")
 
 
-@router.post("/bookings/{booking_id}/proposal/decline", summary="拒绝改期提议")
+@router.post(
+    "/bookings/{booking_id}/proposal/decline",
+    summary="拒绝改期提议",
+    dependencies=[performs(Action.booking_create)],
+)
 def decline_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     decline_proposal(session=session, booking_id=booking_id, user=user)
     return redirect_with_flash("/bookings", "booking_proposal_declined")
 
 
-@router.post("/bookings/{booking_id}/complete", summary="标记为已完成")
+@router.post(
+    "/bookings/{booking_id}/complete",
+    summary="标记为已完成",
+    dependencies=[performs(Action.booking_respond)],
+)
 def complete(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     complete_booking(session=session, booking_id=booking_id, user=user)
     return redirect_with_flash("/bookings", "booking_completed")
 
 
-@router.post("/bookings/{booking_id}/no-show", summary="标记为未出席")
+@router.post(
+    "/bookings/{booking_id}/no-show",
+    summary="标记为未出席",
+    dependencies=[performs(Action.booking_respond)],
+)
 def no_show(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
     mark_no_show(session=session, booking_id=booking_id, user=user)
     return redirect_with_flash("/bookings", "booking_no_show")
@@ -305,7 +326,7 @@ def _trainings(
     )
 
 
-@router.get("/trainings", summary="培训报名")
+@router.get("/trainings", summary="培训报名", dependencies=[performs(Action.booking_create)])
 def trainings_page(request: Request, session: SessionDep, user: PageUser) -> Response:
     return _trainings(request, session, user)
 

@@ -45,6 +45,8 @@ router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
 TimeRequestPage = Annotated[User, page_allows(Action.time_request_read)]
+AnswerPage = Annotated[User, page_allows(Action.time_request_answer)]  # the expert side
+WithdrawPage = Annotated[User, page_allows(Action.time_request_file)]  # the district side
 REQUESTABLE_KINDS = [k.value for k in RequestableKind]
 DURATIONS = (30, 45, 60, 90, 120, 180)
 MAX_REASON = 500
@@ -223,7 +225,7 @@ def offer(
     request: Request,
     time_request_id: RecordId,
     session: SessionDep,
-    user: TimeRequestPage,
+    user: AnswerPage,
     day: FormText = "",
     start_time: FormText = "",
 ) -> Response:
@@ -259,7 +261,7 @@ def decline(
     request: Request,
     time_request_id: RecordId,
     session: SessionDep,
-    user: TimeRequestPage,
+    user: AnswerPage,
     reason: FormText = "",
 ) -> Response:
     text = reason.strip()
@@ -279,6 +281,6 @@ def decline(
 
 
 @router.post("/time-requests/{time_request_id}/withdraw", summary="撤回预约意向")
-def withdraw(time_request_id: RecordId, session: SessionDep, user: TimeRequestPage) -> Response:
+def withdraw(time_request_id: RecordId, session: SessionDep, user: WithdrawPage) -> Response:
     service.withdraw_time_request(session=session, time_request_id=time_request_id, user=user)
     return redirect_with_flash("/time-requests", "time_request_withdrawn")

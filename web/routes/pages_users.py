@@ -28,13 +28,14 @@ from marketplace.accounts.admin import (
     update_user,
 )
 from marketplace.accounts.models import User, UserCreate
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for, create_user
 from marketplace.clock import DEFAULT_ZONE
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
-from web.deps import ReadSessionDep, SessionDep
+from web.deps import ReadSessionDep, SessionDep, performs, performs_reading
 from web.pages import AdminPage, PageUser, ReadingPageUser, form_errors, redirect_with_flash
 from web.sessions import log_in
 from web.templating import render, zone_choices
@@ -307,12 +308,14 @@ def _password_form(
     return render(request, "users/password.html", context, status_code=status_code)
 
 
-@router.get("/account/password", summary="修改密码")
+@router.get("/account/password", summary="修改密码", dependencies=[performs(Action.account)])
 def password_page(request: Request, user: PageUser) -> Response:
     return _password_form(request, user)
 
 
-@router.post("/account/password", summary="保存新密码")
+@router.post(
+    "/account/password", summary="保存新密码", dependencies=[performs_reading(Action.account)]
+)
 def password_submit(
     request: Request,
     session: ReadSessionDep,  # verify (Argon2) without the write lock; the write follows

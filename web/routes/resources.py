@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 
+from marketplace.accounts.permissions import Action
 from marketplace.resources import service
 from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
@@ -36,6 +37,8 @@ from web.deps import (
     ResourceReviewer,
     SessionDep,
     SettingsDep,
+    performs,
+    performs_reading,
     write_now,
 )
 
@@ -46,7 +49,12 @@ def max_bytes(settings: Settings) -> int:
     return int(settings.resource_max_mb * 1024 * 1024)
 
 
-@router.get("", response_model=list[ResourcePublic], summary="资料库 / list resources")
+@router.get(
+    "",
+    response_model=list[ResourcePublic],
+    summary="资料库 / list resources",
+    dependencies=[performs(Action.resource_read)],
+)
 def list_resources_route(
     session: SessionDep,
     user: CurrentUser,
@@ -69,7 +77,13 @@ def list_resources_route(
     return service.public_views(session=session, resources=rows)
 
 
-@router.post("", response_model=ResourcePublic, status_code=201, summary="新建资料草稿")
+@router.post(
+    "",
+    response_model=ResourcePublic,
+    status_code=201,
+    summary="新建资料草稿",
+    dependencies=[performs(Action.resource_submit)],
+)
 def create_resource_route(
     data: ResourceCreate, session: SessionDep, user: CurrentUser
 ) -> ResourcePublic:
@@ -77,14 +91,24 @@ def create_resource_route(
     return service.public_view(session=session, resource=resource)
 
 
-@router.get("/{resource_id}", response_model=ResourcePublic, summary="资料详情")
+@router.get(
+    "/{resource_id}",
+    response_model=ResourcePublic,
+    summary="资料详情",
+    dependencies=[performs(Action.resource_read)],
+)
 def read_resource(resource_id: RecordId, session: SessionDep, user: CurrentUser) -> ResourcePublic:
     resource = service.get_resource(session=session, resource_id=resource_id, user=user)
     service.record_use(session=session, resource=resource, user=user, action=UseAction.view)
     return service.public_view(session=session, resource=resource)
 
 
-@router.patch("/{resource_id}", response_model=ResourcePublic, summary="修改资料草稿")
+@router.patch(
+    "/{resource_id}",
+    response_model=ResourcePublic,
+    summary="修改资料草稿",
+    dependencies=[performs(Action.resource_submit)],
+)
 def update_resource_route(
     resource_id: RecordId, data: ResourceUpdate, session: SessionDep, user: CurrentUser
 ) -> ResourcePublic:
@@ -99,6 +123,7 @@ def update_resource_route(
     response_model=ResourceFilePublic,
     status_code=201,
     summary="上传资料文件（PDF、DOCX、PPTX、PNG、JPEG）",
+    dependencies=[performs_reading(Action.resource_submit)],
 )
 async def upload_resource_file(
     resource_id: RecordId,
@@ -145,7 +170,11 @@ async def upload_resource_file(
     )
 
 
-@router.get("/{resource_id}/files/{file_id}", summary="下载资料文件")
+@router.get(
+    "/{resource_id}/files/{file_id}",
+    summary="下载资料文件",
+    dependencies=[performs(Action.resource_read)],
+)
 def download_resource_file(
     resource_id: RecordId,
     file_id: RecordId,
@@ -171,7 +200,12 @@ def download_resource_file(
     )
 
 
-@router.post("/{resource_id}/submit", response_model=ResourcePublic, summary="提交审核")
+@router.post(
+    "/{resource_id}/submit",
+    response_model=ResourcePublic,
+    summary="提交审核",
+    dependencies=[performs(Action.resource_submit)],
+)
 def submit_resource_route(
     resource_id: RecordId, session: SessionDep, user: CurrentUser, data: SubmitBody | None = None
 ) -> ResourcePublic:
@@ -228,7 +262,11 @@ def retire_route(
 
 
 @router.post(
-    "/{resource_id}/versions", response_model=ResourcePublic, status_code=201, summary="创建新版本"
+    "/{resource_id}/versions",
+    response_model=ResourcePublic,
+    status_code=201,
+    summary="创建新版本",
+    dependencies=[performs(Action.resource_submit)],
 )
 def new_version_route(
     resource_id: RecordId, session: SessionDep, user: CurrentUser, data: VersionBody | None = None
@@ -242,7 +280,12 @@ def new_version_route(
     return service.public_view(session=session, resource=draft)
 
 
-@router.get("/{resource_id}/versions", response_model=list[ResourcePublic], summary="版本历史")
+@router.get(
+    "/{resource_id}/versions",
+    response_model=list[ResourcePublic],
+    summary="版本历史",
+    dependencies=[performs(Action.resource_read)],
+)
 def list_versions_route(
     resource_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> list[ResourcePublic]:

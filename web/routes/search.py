@@ -15,7 +15,7 @@ from marketplace.resources.models import Audience, ResourceKind
 from marketplace.resources.service import search_access
 from marketplace.vocabulary import Domain, Format, ServiceType
 from search.service import SearchRequest, SearchService
-from web.deps import CurrentUser, SessionDep
+from web.deps import CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api", tags=["search"])
 
@@ -56,7 +56,12 @@ def get_search(request: Request) -> SearchService:
     return service
 
 
-@router.get("/search", response_model=SearchPage, summary="搜索专家、服务与资料 / hybrid search")
+@router.get(
+    "/search",
+    response_model=SearchPage,
+    summary="搜索专家、服务与资料 / hybrid search",
+    dependencies=[performs(Action.expert_read)],
+)
 def search(
     request: Request,
     session: SessionDep,

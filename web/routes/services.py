@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from sqlmodel import Session
 
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, Scope, require
+from marketplace.accounts.permissions import Action, Scope, reach, require
 from marketplace.accounts.service import actor_for
 from marketplace.allocation.models import LedgerView, ProposalConfirm, ProposalPublic
 from marketplace.allocation.service import (
@@ -24,6 +24,7 @@ from marketplace.services.service import (
     delete_service,
     get_service,
     list_services,
+    manages,
     public_view,
     public_views,
     require_own_service,
@@ -32,7 +33,7 @@ from marketplace.services.service import (
     update_service,
 )
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, ServiceManager, SessionDep
+from web.deps import CurrentUser, ServiceManager, SessionDep, performs
 
 router = APIRouter(prefix="/api/services", tags=["services"])
 
@@ -49,7 +50,12 @@ def _managed(session: Session, user: User, service_id: int) -> None:
     require_own_service(session=session, user=user, service=service, action=Action.service_manage)
 
 
-@router.get("", response_model=list[ServicePublic], summary="采购服务目录 / list procured services")
+@router.get(
+    "",
+    response_model=list[ServicePublic],
+    summary="采购服务目录 / list procured services",
+    dependencies=[performs(Action.service_read)],
+)
 def list_services_route(
     session: SessionDep,
     user: CurrentUser,
@@ -78,7 +84,12 @@ def create_service_route(
     return public_view(session=session, service=service)
 
 
-@router.get("/{service_id}", response_model=ServicePublic, summary="采购服务详情（含剩余数量）")
+@router.get(
+    "/{service_id}",
+    response_model=ServicePublic,
+    summary="采购服务详情（含剩余数量）",
+    dependencies=[performs(Action.service_read)],
+)
 def read_service(service_id: RecordId, session: SessionDep, user: CurrentUser) -> ServicePublic:
     service = get_service(session=session, service_id=service_id)
     require_readable(session=session, user=user, service=service)
@@ -104,16 +115,24 @@ def delete_service_route(
 
 
 @router.get(
-    "/{service_id}/ledger", response_model=LedgerView, summary="台账与余额 / ledger and balances"
+    "/{service_id}/ledger",
+    response_model=LedgerView,
+    summary="台账与余额 / ledger and balances",
+    dependencies=[performs(Action.service_read)],
 )
 def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) -> LedgerView:
-    """Staff see the whole ledger and the pool (city staff of their own center's services); a
-    district only its own entries and balance."""
-    district_id = _district_of(user)
-    if district_id is None:
-        service = get_service(session=session, service_id=service_id)
-        require_own_service(session=session, user=user, service=service, action=Action.service_read)
-    return ledger_view(session=session, service_id=service_id, district_id=district_id)
+    """The ledger of the districts the reader reaches: everything for province staff; a city
+    center's or observer's region (of a province-wide service too); a district's own entries.
+    The pool is shown to whoever may manage the service."""
+    service = get_service(session=session, service_id=service_id)
+    require_readable(session=session, user=user, service=service)
+    districts = reach(session, user, Action.service_read)
+    return ledger_view(
+        session=session,
+        service_id=service_id,
+        districts=districts,
+        with_pool=manages(session=session, user=user, service=service),
+    )
 
 
 @router.get(

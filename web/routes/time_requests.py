@@ -12,8 +12,9 @@ from booking.time_requests.models import (
     TimeRequestPublic,
     TimeRequestStatus,
 )
+from marketplace.accounts.permissions import Action
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, SessionDep
+from web.deps import CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api/time-requests", tags=["booking"])
 
@@ -23,7 +24,11 @@ def _one(session: SessionDep, time_request) -> TimeRequestPublic:  # type: ignor
 
 
 @router.post(
-    "", response_model=TimeRequestPublic, status_code=201, summary="提交预约意向 / ask for a time"
+    "",
+    response_model=TimeRequestPublic,
+    status_code=201,
+    summary="提交预约意向 / ask for a time",
+    dependencies=[performs(Action.time_request_file)],
 )
 def file_time_request(
     data: TimeRequestCreate, session: SessionDep, user: CurrentUser
@@ -31,7 +36,12 @@ def file_time_request(
     return _one(session, service.file_time_request(session=session, data=data, user=user))
 
 
-@router.get("", response_model=list[TimeRequestPublic], summary="预约意向列表")
+@router.get(
+    "",
+    response_model=list[TimeRequestPublic],
+    summary="预约意向列表",
+    dependencies=[performs(Action.time_request_read)],
+)
 def list_time_requests(
     session: SessionDep, user: CurrentUser, status: TimeRequestStatus | None = None
 ) -> list[TimeRequestPublic]:
@@ -39,7 +49,12 @@ def list_time_requests(
     return service.public_views(session=session, time_requests=rows)
 
 
-@router.get("/{time_request_id}", response_model=TimeRequestPublic, summary="预约意向详情")
+@router.get(
+    "/{time_request_id}",
+    response_model=TimeRequestPublic,
+    summary="预约意向详情",
+    dependencies=[performs(Action.time_request_read)],
+)
 def read_time_request(
     time_request_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> TimeRequestPublic:
@@ -53,6 +68,7 @@ def read_time_request(
     "/{time_request_id}/offer",
     response_model=TimeRequestPublic,
     summary="专家提供时间（即确认一次预约）",
+    dependencies=[performs(Action.time_request_answer)],
 )
 def offer_time(
     time_request_id: RecordId, data: TimeOffer, session: SessionDep, user: CurrentUser
@@ -64,7 +80,10 @@ def offer_time(
 
 
 @router.post(
-    "/{time_request_id}/decline", response_model=TimeRequestPublic, summary="专家婉拒（需原因）"
+    "/{time_request_id}/decline",
+    response_model=TimeRequestPublic,
+    summary="专家婉拒（需原因）",
+    dependencies=[performs(Action.time_request_answer)],
 )
 def decline_time_request(
     time_request_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
@@ -76,7 +95,10 @@ def decline_time_request(
 
 
 @router.post(
-    "/{time_request_id}/withdraw", response_model=TimeRequestPublic, summary="区县撤回预约意向"
+    "/{time_request_id}/withdraw",
+    response_model=TimeRequestPublic,
+    summary="区县撤回预约意向",
+    dependencies=[performs(Action.time_request_file)],
 )
 def withdraw_time_request(
     time_request_id: RecordId, session: SessionDep, user: CurrentUser

@@ -21,10 +21,18 @@ from marketplace.accounts.admin import (
     update_user,
 )
 from marketplace.accounts.models import Token, UserCreate, UserPublic
+from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import actor_for, create_user, issue_token, public_user
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
-from web.deps import AdminUser, ReadingUser, ReadSessionDep, SessionDep, SettingsDep
+from web.deps import (
+    AdminUser,
+    ReadingUser,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+    performs_reading,
+)
 from web.sessions import client_address
 
 router = APIRouter(prefix="/api", tags=["users"])
@@ -101,7 +109,12 @@ def force_logout_route(user_id: RecordId, session: SessionDep, user: AdminUser) 
     return {"user_id": user_id, "sessions_ended": ended}
 
 
-@router.post("/me/password", response_model=Token, summary="修改自己的密码 / change own password")
+@router.post(
+    "/me/password",
+    response_model=Token,
+    summary="修改自己的密码 / change own password",
+    dependencies=[performs_reading(Action.account)],
+)
 def change_password_route(
     request: Request,
     data: PasswordChange,
