@@ -693,6 +693,9 @@ NOTIFY_TIME_REQUEST = {
 }
 TIME_REQUEST_OFFER_DAY = "请选择日期"
 TIME_REQUEST_OFFER_TIME = "请选择开始时间（HH:MM）"
+TIME_REQUEST_MAIL_BODY = (
+    "{title}\n\n请登录 HEART 专家资源库，在“预约与培训 → 预约意向”中查看并答复。"
+)
 TIME_REQUEST_FILED = "预约意向已提交，专家答复后会通知您"
 TIME_REQUEST_OFFERED = "已提供时间，预约已确认并通知区县"
 TIME_REQUEST_DECLINED = "已答复：不能接受这条预约意向"

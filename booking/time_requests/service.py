@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from booking.notifications import outbox
 from booking.schedule.service import list_slots
 from booking.sessions.models import BookingCreate
 from booking.sessions.service import book_offered_time, check_request
@@ -52,6 +53,41 @@ def _who(session: Session, time_request: TimeRequest) -> str:
     return "，".join(
         n for n in (expert.name if expert else "", district.name if district else "") if n
     )
+
+
+def _tell(
+    *,
+    session: Session,
+    user_ids: list[int],
+    kind: NotificationKind,
+    title: str,
+    link: str,
+    dedupe_key: str,
+    now: datetime,
+) -> None:
+    """The inbox entry of each user concerned and, for those with an address, an e-mail: both
+    written in the caller's transaction, with the change."""
+    notify(
+        session=session,
+        user_ids=user_ids,
+        kind=kind,
+        title=title,
+        link=link,
+        dedupe_key=dedupe_key,
+        now=now,
+    )
+    if not user_ids:
+        return
+    for user in session.exec(select(User).where(col(User.id).in_(user_ids))).all():
+        if user.email:
+            outbox.enqueue(
+                session=session,
+                kind="time_request",
+                recipient=user.email,
+                subject=title,
+                body=messages.TIME_REQUEST_MAIL_BODY.format(title=title),
+                dedupe_key=f"{dedupe_key}:{user.email}",
+            )
 
 
 def _snapshot(time_request: TimeRequest) -> dict:
@@ -125,7 +161,7 @@ def file_time_request(
     session.add(time_request)
     session.flush()
     _audit(session, user, "time_request.create", time_request, None)
-    notify(
+    _tell(
         session=session,
         user_ids=recipients(session=session, expert_id=expert.id),
         kind=NotificationKind.time_request,
@@ -291,7 +327,7 @@ def decline_time_request(
     session.add(time_request)
     session.flush()
     _audit(session, user, "time_request.decline", time_request, before)
-    notify(
+    _tell(
         session=session,
         user_ids=recipients(session=session, district_id=time_request.district_id),
         kind=NotificationKind.time_request_answered,
@@ -324,7 +360,7 @@ def withdraw_time_request(
     session.add(time_request)
     session.flush()
     _audit(session, user, "time_request.withdraw", time_request, before)
-    notify(
+    _tell(
         session=session,
         user_ids=recipients(session=session, expert_id=time_request.expert_id),
         kind=NotificationKind.time_request_answered,

@@ -183,3 +183,21 @@ def test_a_time_for_a_request_books_the_request(client, h, session, world):
     assert len(booked) == 1
     session.refresh(session.get(DistrictRequest, request.id))
     assert session.get(DistrictRequest, request.id).status == "scheduled"
+
+
+def test_the_expert_and_then_the_district_are_mailed_where_they_have_an_address(client, h, session):
+    from booking.notifications.models import BookingNotification
+
+    day = future_weekday()
+    filed = ask(client, h, day).json()
+    client.post(
+        f"/api/time-requests/{filed['id']}/decline",
+        json={"reason": "外出培训"},
+        headers=h["expert_user"],
+    )
+    mails = session.exec(
+        select(BookingNotification).where(BookingNotification.kind == "time_request")
+    ).all()
+    assert sorted(m.recipient for m in mails) == ["beilin@example.org", "bk1@example.org"]
+    to_district = next(m for m in mails if m.recipient == "beilin@example.org")
+    assert "外出培训" in to_district.subject and "预约意向" in to_district.body
