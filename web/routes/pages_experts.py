@@ -40,7 +40,7 @@ from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
 from marketplace.validation import parse_day
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
-from search.service import SearchRequest, SearchService
+from search.service import MAX_RESULTS, SearchRequest, SearchService
 from web.deps import SessionDep, performs
 from web.pages import PageUser, is_staff
 from web.templating import render
@@ -270,6 +270,7 @@ def experts_page(
         if request.headers.get("HX-Target") != "results"
         else {},
         "show_status_filter": is_staff(user, Action.expert_manage),
+        "max_results": MAX_RESULTS,
         "others": _other_kinds(request, session, user, q, rkind, raudience) if q else None,
     }
     return render(request, "experts/list.html", context, fragments=("results",))

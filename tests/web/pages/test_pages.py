@@ -68,7 +68,7 @@ def test_the_directory_pages_through_results_twenty_at_a_time(client, session, d
     logged_in(client, district_user)
     first = client.get("/experts", params={"q": "测名"})
     second = client.get("/experts", params={"q": "测名", "page": 2})
-    assert "共 <strong>23</strong> 位专家" in first.text
+    assert "找到 <strong>23</strong> 位与“测名”相关的专家" in first.text
     assert len(_names(first.text)) == 20 and len(_names(second.text)) == 3
     assert 'href="/experts?q=%E6%B5%8B%E5%90%8D&amp;page=2"' in first.text
 
