@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from marketplace import messages
@@ -250,9 +250,37 @@ def run_migrations(engine: Engine, revision: str = "heads") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection, _sqlite_foreign_keys_deferred(connection):
+        with connection.begin():
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            _check_foreign_keys(connection)
+
+
+@contextmanager
+def _sqlite_foreign_keys_deferred(connection: Connection) -> Iterator[None]:
+    """SQLite's way to change a table that others reference (https://sqlite.org/lang_altertable.html):
+    foreign keys off outside the transaction, the batch migration copies and drops the table,
+    `foreign_key_check` before the commit, foreign keys back on. With them on, dropping the old
+    copy of a referenced table (resource, with its files and uses) failed on existing data."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA foreign_keys=OFF")  # autocommit connection: takes effect at once
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys=ON")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:  # the transaction rolls back: the database stays at its old revision
+        raise RuntimeError(messages.MIGRATION_BROKE_FOREIGN_KEYS.format(rows=broken[:5]))
 
 
 def current_revisions(engine: Engine) -> set[str]:

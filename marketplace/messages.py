@@ -715,3 +715,7 @@ FORM_CHECK_MESSAGES = {
     "patternMismatch": "格式不正确",
     "other": "请检查此项",
 }
+
+MIGRATION_BROKE_FOREIGN_KEYS = (
+    "数据库升级未完成：升级后有记录指向不存在的数据（{rows}），已全部撤回，数据库保持原样"
+)
