@@ -219,7 +219,8 @@ def test_the_availability_page_names_the_experts_zone(client, h, world):
     assert login(client, world.expert_user.username).status_code == 303
     page = client.get("/availability").text
     assert (
-        f"时间为专家所在时区的{LONDON_NAME}" in page and "时间为专家所在时区的北京时间" not in page
+        f"时间按专家所在时区填写：{LONDON_NAME}" in page
+        and "时间按专家所在时区填写：北京时间" not in page
     )
 
 
