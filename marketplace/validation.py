@@ -98,8 +98,9 @@ def describe_error(error: dict[str, Any]) -> str:
     if kind in ("enum", "literal_error") and "expected" in context:
         context = {**context, "expected": choices_in_chinese(str(context["expected"]))}
     template = _TEMPLATES.get(kind)
-    if kind == "string_too_short" and int(context.get("min_length", 1)) > 1:
-        template = "至少 {min_length} 个字符"  # "x" for a title is too short, not empty
+    typed = str(error.get("input") or "").strip()
+    if kind == "string_too_short" and int(context.get("min_length", 1)) > 1 and typed:
+        template = "至少 {min_length} 个字符"  # "x" for a title is too short; nothing is empty
     if template is not None:
         try:
             reason = template.format(**context)

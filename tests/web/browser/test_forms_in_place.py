@@ -127,3 +127,23 @@ def test_a_coordinator_asks_for_a_time_and_the_expert_answers_with_one_click(new
     expect(card).to_contain_text("专家已提供时间")
     coordinator.goto("/notifications")
     expect(coordinator.locator("main")).to_contain_text("预约已确认：浏览器测试：希望下午的督导")
+
+
+def test_an_empty_service_application_marks_required_fields_and_says_what_is_missing(new_page):
+    page = new_page(viewport=DESKTOP)
+    log_in(page, "beilin")
+    page.goto("/services")
+    page.locator("a[href^='/applications/new?service_id=']").first.click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("申请：")
+    for name in ("quantity", "purpose"):
+        expect(page.locator(f"label[for=f-{name}] .required-mark")).to_have_text("*")
+        expect(page.locator(f"#f-{name}")).to_have_attribute("aria-required", "true")
+    expect(page.locator("label[for=f-period_start] .required-mark")).to_have_count(0)
+    page.get_by_role("button", name="提交申请").click()
+    for name in ("quantity", "purpose"):
+        expect(page.locator(f"#err-{name}")).to_have_text(re.compile(r"[\u4e00-\u9fff]"))
+        expect(page.locator(f"#err-{name}")).not_to_have_text(re.compile(r"[A-Za-z]{4,}"))
+        expect(page.locator(f"#f-{name}")).to_have_attribute("aria-invalid", "true")
+    screenshot(page, "forms-empty-application-1366")
+    page.set_viewport_size(PHONE)
+    screenshot(page, "forms-empty-application-390", full_page=False)
