@@ -112,7 +112,7 @@ def test_unknown_filter_values_are_ignored_not_errors(client, session, district_
         "/experts", params={"q": "测名", "domain": "astrology", "format": "<script>"}
     )
     assert response.status_code == 200
-    assert "共 <strong>23</strong>" in response.text
+    assert "找到 <strong>23</strong> 位" in response.text
 
 
 def test_an_overlong_query_is_a_friendly_422_page(client, district_user):
