@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -32,8 +33,8 @@ def test_login_page_is_a_chinese_form_with_labelled_fields(client):
     page = client.get("/login")
     assert page.status_code == 200
     assert '<html lang="zh-CN">' in page.text
-    assert '<label for="username">用户名</label>' in page.text
-    assert '<label for="password">密码</label>' in page.text
+    assert re.search(r'<label for="username">用户名\s*<span class="required-mark"', page.text)
+    assert re.search(r'<label for="password">密码\s*<span class="required-mark"', page.text)
 
 
 def test_good_credentials_set_an_httponly_lax_session_cookie_and_redirect(client, staff_user):
