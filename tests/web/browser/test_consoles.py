@@ -148,6 +148,7 @@ def test_staff_approve_the_suggested_amount_beside_its_context(new_page):
     staff.goto("/reports")
     staff.get_by_label("区县分配表：服务").select_option(label=service_name)
     staff.get_by_role("button", name="生成报表").click()
+    staff.wait_for_load_state("networkidle")  # the report replaces the page's first map
     tile = staff.locator(".tile-map g").filter(has_text="碑林")
     expect(tile.locator("title")).to_contain_text("每千名学生")
     assert tile.locator("rect").get_attribute("fill") != "#ffffff"
