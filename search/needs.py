@@ -723,9 +723,8 @@ def fit_need_model(
     for t in texts:
         cnt = Counter(features[f] for f in feat_cache[t] if f in features)
         row_idx = np.fromiter(cnt.keys(), dtype=np.int64, count=len(cnt))
-        row_val = (
-            1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))
-        ) * idf[row_idx]
+        tf = 1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))
+        row_val = tf * idf[row_idx]
         nrm = np.linalg.norm(row_val)
         if nrm > 0:
             row_val /= nrm
