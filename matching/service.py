@@ -25,7 +25,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach, user_center
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
-from marketplace.centers.group import group_cities
+from marketplace.centers.group import group_cities, zone_pairs
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -243,10 +243,12 @@ def served_districts(*, session: Session, regions: RegionIndex) -> dict[str, set
 
 
 def load_pool(*, session: Session, month_of: date | None = None) -> Pool:
-    """Every expert as a matching profile, with hours booked in the month and continuity."""
+    """Every expert as a matching profile, with hours booked in the month, continuity and the
+    zones their city expert group pairs them with."""
     regions = RegionIndex(session)
     booked = booked_hours(session=session, month_of=month_of or utcnow().date())
     served = served_districts(session=session, regions=regions)
+    paired = zone_pairs(session=session)
     specialties: dict[str, list[str]] = {}
     for expert_id, name in session.exec(
         select(ExpertSpecialty.expert_id, Specialty.name)
@@ -270,6 +272,7 @@ def load_pool(*, session: Session, month_of: date | None = None) -> Pool:
                 years_experience=e.years_experience,
                 served_districts=frozenset(served.get(e.id, ())),
                 active=e.status == ExpertStatus.active.value,
+                zones=frozenset(paired.get(e.id, ())),
             )
         )
         pool.texts.append(ExpertText(e.id, held, e.title, e.bio))
