@@ -136,7 +136,7 @@ def _claim(engine: Engine, row_id: int) -> BookingNotification | None:
     with serialized_session(engine) as session:
         # an UPDATE's result is a CursorResult (rowcount); Session.execute is typed as Result
         result = cast(
-            "CursorResult[Any]",
+            CursorResult[Any],
             session.execute(
                 update(BookingNotification)
                 .where(
