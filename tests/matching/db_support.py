@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.experts.importing import import_experts
 from marketplace.requests.models import DistrictRequestCreate
 from marketplace.requests.service import create_request
@@ -69,7 +69,7 @@ def seed_pool(session: Session) -> None:
     report = import_experts(
         session=session,
         lines=[json.dumps(r, ensure_ascii=False) for r in records],
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     assert report.created == 4
 
