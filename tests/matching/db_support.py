@@ -75,6 +75,7 @@ def seed_pool(session: Session) -> None:
 
 
 def file_request(session: Session, *, user=None, **overrides: object):  # type: ignore[no-untyped-def]
+    """File a request as `user` (default: the system principal, for the district named)."""
     values: dict = {
         "text": "学生自伤，需要心理危机干预",
         "district": "西安市/碑林区",
@@ -87,4 +88,8 @@ def file_request(session: Session, *, user=None, **overrides: object):  # type: 
         "submit": True,
     }
     values.update(overrides)
-    return create_request(session=session, data=DistrictRequestCreate(**values), user=user)
+    return create_request(
+        session=session,
+        data=DistrictRequestCreate(**values),
+        user=user or system_principal("t"),
+    )

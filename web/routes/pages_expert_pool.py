@@ -453,7 +453,7 @@ def change_status(
         session=session,
         expert_id=expert_id,
         data=ExpertAdminUpdate(status=ExpertStatus(status)),
-        actor=actor_for(user),
+        user=user,
     )
     record(
         session=session,
