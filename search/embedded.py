@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import bm25s
 import numpy as np
@@ -85,7 +86,7 @@ class EmbeddedIndex:
         except FileNotFoundError:
             return None
 
-    def _file_lock(self):  # type: ignore[no-untyped-def]
+    def _file_lock(self) -> TextIO:
         handle = open(self.path / ".lock", "a+")  # noqa: SIM115
         fcntl.flock(handle, fcntl.LOCK_EX)
         return handle
@@ -101,12 +102,11 @@ class EmbeddedIndex:
         return "upsert", doc
 
     def _apply_line(self, line: str) -> None:
-        op, value = self._decode(line)
-        if op == "delete":
-            self._docs.pop(value, None)  # type: ignore[arg-type]
+        _, value = self._decode(line)
+        if isinstance(value, str):  # a delete names the document
+            self._docs.pop(value, None)
         else:
-            doc = value  # type: ignore[assignment]
-            self._docs[doc.id] = doc  # type: ignore[union-attr]
+            self._docs[value.id] = value
 
     def _refresh(self) -> None:
         """Catch up with what other processes (or a rebuild) wrote."""
