@@ -23,7 +23,6 @@ records.text_from_record  # benchmarks/matching.py, benchmarks/matching_quality.
 elastic.ElasticIndex.compact  # tests/search/test_elastic.py
 elastic.ElasticIndex.drop  # tests/search, benchmarks/search.py (test indices are dropped)
 embed_cache.EmbeddingCache.prune  # tests/search/test_embedding_cache.py
-needs.NeedModel._dense_logp  # search/needs.py's dense path, exercised by tests/search
 needs.NeedModel.logits  # benchmarks and tests/search inspect the need model's raw scores
 availability_form.AvailabilityForm.weekly_by_day  # web/templates/availability/page.html
 observability.JsonFormatter  # named in the logging configuration (HEART_LOG_FORMAT=json)

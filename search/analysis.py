@@ -113,11 +113,8 @@ class ChineseAnalyzer:
             words.append(term)
             words.extend(syns)
         words.extend(extra_words)
-        seen: set[str] = set()
         self.user_words: tuple[str, ...] = tuple(
-            w
-            for w in (_normalise(x).strip() for x in words)
-            if w and not (w in seen or seen.add(w))
+            dict.fromkeys(w for w in (_normalise(x).strip() for x in words) if w)
         )
         self.stop_words = frozenset(DEFAULT_STOP_WORDS if stop_words is None else stop_words)
         self.subwords = subwords

@@ -33,13 +33,17 @@ import json
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from search.analysis import ChineseAnalyzer
+
+if TYPE_CHECKING:
+    from search.encoder import Encoder
 
 __all__ = [
     "NeedModel",
@@ -233,8 +237,8 @@ class NeedModel:
     need_sharpness: float = NEED_SHARPNESS
     whole_weight: float = WHOLE_WEIGHT
     _analyzer: ChineseAnalyzer | None = field(default=None, repr=False, compare=False)
-    _mem: object = field(default=None, repr=False, compare=False)
-    _encoder: object = field(default=None, repr=False, compare=False)
+    _mem: Any = field(default=None, repr=False, compare=False)  # scipy CSR of the kNN memory
+    _encoder: Encoder | None = field(default=None, repr=False, compare=False)
 
     # -- inference -----------------------------------------------------------------------
     @property
@@ -260,7 +264,7 @@ class NeedModel:
         return idx, val
 
     # -- dense view ------------------------------------------------------------------------
-    def attach_encoder(self, encoder) -> bool:  # type: ignore[no-untyped-def]
+    def attach_encoder(self, encoder: Encoder | None) -> bool:
         """Give the model its encoder (after loading); False when it is not the one trained with."""
         if self.dense_coef is None or encoder is None:
             return False
@@ -276,10 +280,10 @@ class NeedModel:
     def uses_dense(self) -> bool:
         return self.dense_coef is not None and self._encoder is not None
 
-    def _dense_logp(self, vector: np.ndarray) -> np.ndarray:
-        z = self.dense_coef.astype(np.float64) @ np.asarray(vector, dtype=np.float64)
-        z = z - z.max()
-        return z - np.log(np.exp(z).sum())
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        """The attached encoder's vectors of `texts` (only called when `uses_dense`)."""
+        assert self._encoder is not None
+        return self._encoder.encode(texts)
 
     def logits(self, text: str, vector: np.ndarray | None = None) -> np.ndarray:
         """Log-linear scores of the specialties: the lexical LR mixed with the kNN vote when
@@ -304,9 +308,9 @@ class NeedModel:
         knn = self._knn(idx, val)
         if knn is not None:
             z = (1.0 - self.knn_weight) * z + self.knn_weight * np.log(knn)
-        if self.uses_dense:
+        if self.uses_dense and self.dense_coef is not None:
             if vector is None:
-                vector = self._encoder.encode([text])[0]
+                vector = self._encode([text])[0]
             z = z - _logsumexp(z)
             dense = self.dense_coef.astype(np.float64) @ np.asarray(vector, dtype=np.float64)
             z = (1.0 - self.dense_weight) * z + self.dense_weight * (dense - _logsumexp(dense))
@@ -320,6 +324,7 @@ class NeedModel:
     def _knn(self, idx: np.ndarray, val: np.ndarray) -> np.ndarray | None:
         if self.mem_labels is None or not self.knn_weight or len(idx) == 0:
             return None
+        assert self.mem_indptr is not None
         if self._mem is None:
             from scipy import sparse  # noqa: PLC0415
 
@@ -343,7 +348,7 @@ class NeedModel:
         self,
         text: str,
         vector: np.ndarray | None = None,
-        clause_vectors: Sequence[np.ndarray] | None = None,
+        clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None,
         need_vector: np.ndarray | None = None,
     ) -> np.ndarray:
         """Probability vector over ``self.labels`` (uniform-ish prior for empty text).
@@ -365,7 +370,7 @@ class NeedModel:
             return _softmax(self._read(text, vector)[0])
         need_text, kept, weights = plan
         if self.uses_dense and need_vector is None:
-            need_vector = self._encoder.encode([need_text])[0]
+            need_vector = self._encode([need_text])[0]
         whole = _softmax(self._read(need_text, need_vector)[0])
         mixture = sum(w * q for w, q in zip(weights, kept, strict=True)) / sum(weights)
         logp = (1.0 - self.whole_weight) * np.log(mixture + 1e-12) + self.whole_weight * np.log(
@@ -399,7 +404,7 @@ class NeedModel:
         return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * p
 
     def _plan(
-        self, text: str, clause_vectors: Sequence[np.ndarray] | None = None
+        self, text: str, clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None
     ) -> tuple[str, list[np.ndarray], list[float]] | None:
         """(need text, specialty distributions and weights of its clauses), or None when the
         text is read whole (no detector, one clause, or nothing reads as context)."""
@@ -407,7 +412,7 @@ class NeedModel:
         if len(clauses) < 2:
             return None
         if self.uses_dense and clause_vectors is None:
-            clause_vectors = self._encoder.encode(clauses)
+            clause_vectors = self._encode(clauses)
         read = [
             self._read(c, clause_vectors[k] if clause_vectors is not None else None)
             for k, c in enumerate(clauses)
@@ -430,7 +435,7 @@ class NeedModel:
         top: int = 5,
         min_prob: float = 0.0,
         vector: np.ndarray | None = None,
-        clause_vectors: Sequence[np.ndarray] | None = None,
+        clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None,
         need_vector: np.ndarray | None = None,
     ) -> dict[str, float]:
         """Most probable specialties for ``text``: ``{specialty: probability}``, best first."""
@@ -453,7 +458,7 @@ class NeedModel:
             return [self.predict(t, top, min_prob) for t in texts]
         clauses = [split_clauses(t) if self.extracts else [] for t in texts]
         flat = texts + [c for cs in clauses for c in cs if len(cs) >= 2]
-        vectors = self._encoder.encode(flat)
+        vectors = self._encode(flat)
         mine: list[np.ndarray | None] = []
         at = len(texts)
         for cs in clauses:
@@ -463,7 +468,7 @@ class NeedModel:
             self._plan(t, m) if m is not None else None for t, m in zip(texts, mine, strict=True)
         ]
         stripped = [plan[0] for plan in plans if plan is not None]
-        need_vectors = iter(self._encoder.encode(stripped)) if stripped else iter(())
+        need_vectors = iter(self._encode(stripped)) if stripped else iter(())
         return [
             self.predict(
                 t, top, min_prob, vectors[i], mine[i], next(need_vectors) if plan else None
@@ -497,7 +502,7 @@ class NeedModel:
                 "whole_weight": self.whole_weight,
             },
         }
-        arrays = {
+        arrays: dict[str, np.ndarray] = {
             "header": np.frombuffer(
                 json.dumps(header, ensure_ascii=False).encode(), dtype=np.uint8
             ),
@@ -505,7 +510,12 @@ class NeedModel:
             "coef": self.coef.astype(np.float16),
             "intercept": self.intercept.astype(np.float32),
         }
-        if self.mem_labels is not None:
+        if (
+            self.mem_labels is not None
+            and self.mem_indptr is not None
+            and self.mem_indices is not None
+            and self.mem_data is not None
+        ):
             arrays.update(
                 mem_indptr=self.mem_indptr.astype(np.int64),
                 mem_indices=self.mem_indices.astype(np.int32),
@@ -519,7 +529,9 @@ class NeedModel:
         if self.dense_context_coef is not None:
             arrays["dense_context_coef"] = self.dense_context_coef.astype(np.float32)
         buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
+        # numpy's stubs read **arrays as its allow_pickle flag; the names are array names here
+        savez: Callable[..., None] = np.savez_compressed
+        savez(buf, **arrays)
         return buf.getvalue()
 
     @classmethod
@@ -705,16 +717,19 @@ def fit_need_model(
 
     texts = list(feat_cache)
     text_row = {t: i for i, t in enumerate(texts)}
-    data, ind, indptr = [], [], [0]
+    data: list[float] = []
+    ind: list[int] = []
+    indptr = [0]
     for t in texts:
         cnt = Counter(features[f] for f in feat_cache[t] if f in features)
-        idx = np.fromiter(cnt.keys(), dtype=np.int64, count=len(cnt))
-        val = (1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))) * idf[idx]
-        nrm = np.linalg.norm(val)
+        row_idx = np.fromiter(cnt.keys(), dtype=np.int64, count=len(cnt))
+        tf = 1.0 + np.log(np.fromiter(cnt.values(), dtype=np.float64, count=len(cnt)))
+        row_val = tf * idf[row_idx]
+        nrm = np.linalg.norm(row_val)
         if nrm > 0:
-            val /= nrm
-        ind.extend(idx.tolist())
-        data.extend(val.tolist())
+            row_val /= nrm
+        ind.extend(row_idx.tolist())
+        data.extend(row_val.tolist())
         indptr.append(len(ind))
     X_text = sparse.csr_matrix((data, ind, indptr), shape=(len(texts), len(vocab)))
 
@@ -852,8 +867,8 @@ def encoder_lift(
     if not rows:
         return 0.0
     nearest = np.argmax(vectors[rows] @ vectors[list(name_rows)].T, axis=1)
-    right = np.mean([c in text_labels[r] for r, c in zip(rows, nearest, strict=True)])
-    chance = np.mean([len(text_labels[r]) / len(name_rows) for r in rows])
+    right = float(np.mean([c in text_labels[r] for r, c in zip(rows, nearest, strict=True)]))
+    chance = float(np.mean([len(text_labels[r]) / len(name_rows) for r in rows]))
     return float(max(0.0, (right - chance) / (1.0 - chance))) if chance < 1 else 0.0
 
 
