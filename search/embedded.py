@@ -267,9 +267,7 @@ class EmbeddedIndex:
             with self._lock:
                 self._deriving = False
 
-    def _derive(
-        self, docs: list[SearchDocument], doc_vectors: list[np.ndarray | None]
-    ) -> _Derived:
+    def _derive(self, docs: list[SearchDocument], doc_vectors: list[np.ndarray | None]) -> _Derived:
         ids = [d.id for d in docs]
         columns: dict[str, int] = {}
         rows, cols = [], []
