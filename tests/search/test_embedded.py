@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
+import pytest
 
 import search.embedded as embedded
 from search.base import Filters, SearchDocument
@@ -99,3 +101,20 @@ def test_a_large_index_scans_vectors_in_two_stages_and_finds_the_exact_nearest(
             assert nearest(staged) == nearest(exact)
             assert len(nearest(staged)) == 10
     assert staged._state().coarse is not None
+
+
+def test_an_index_written_with_vectors_as_json_lists_still_answers(tmp_path):
+    """Version files of earlier releases held each vector as a JSON list of numbers."""
+    docs = _vector_docs(50, dims=8, rank=3)
+    EmbeddedIndex(tmp_path, vector_dims=8).rebuild(docs)
+    version = (tmp_path / "CURRENT").read_text(encoding="utf-8").strip()
+    lines = [
+        json.dumps({"op": "upsert", "doc": d.to_source(), "vector": d.vector}, ensure_ascii=False)
+        for d in docs
+    ]
+    (tmp_path / version / "docs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = EmbeddedIndex(tmp_path, vector_dims=8).retrieve(
+        tokens=[], specialty_weights={}, vector=docs[7].vector, filters=Filters.of(), size=3
+    )
+    assert found.candidates[0].doc.id == docs[7].id
+    assert found.candidates[0].dense == pytest.approx(1.0, abs=1e-5)
