@@ -36,7 +36,7 @@ from marketplace.clock import LOCAL_TZ, in_zone, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
-from marketplace.requests.service import change_status
+from marketplace.requests.service import follow_on_status
 from marketplace.vocabulary import ExpertStatus, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
@@ -186,12 +186,8 @@ def _schedule_request(session: Session, request_id: int, user: User) -> None:
         )
     ).one()
     if booked >= request.experts_needed:
-        change_status(
-            session=session,
-            request_id=request_id,
-            status=RequestStatus.scheduled,
-            user=None,
-            actor=actor_for(user),
+        follow_on_status(
+            session=session, request_id=request_id, status=RequestStatus.scheduled, user=user
         )
 
 
