@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.wrapped_needs import wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import HARD_STYLES, wrap_queries  # noqa: E402
 from matching.batch import BatchResult, plan_batch  # noqa: E402
 from matching.priors import ServiceTypePrior  # noqa: E402
 from matching.records import (  # noqa: E402
@@ -74,6 +74,7 @@ DEV = next(
     Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev",
 )
 EXTRACT = [True]  # --no-extraction sets it off (the need model then reads every text whole)
+FIT_OPTIONS: dict = {}  # --evidence-power sets search.needs' clause evidence weighting
 BM25_ONLY = Weights(
     relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0
 )
@@ -191,7 +192,12 @@ def relevance_inputs(
     queries = {q: t for q, t in dev.queries.items() if labelled_queries and q in labelled_queries}
     extra = examples_from_qrels(queries, dev.qrels, specialties) if queries else []
     model = fit_need_model(
-        bios + extra, vocabulary=names, synonyms=synonyms, encoder=encoder, extract=EXTRACT[0]
+        bios + extra,
+        vocabulary=names,
+        synonyms=synonyms,
+        encoder=encoder,
+        extract=EXTRACT[0],
+        **FIT_OPTIONS,
     )
     relevance = need_model_relevance(
         texts, vocabulary=names, synonyms=synonyms, model=model, encoder=encoder
@@ -288,9 +294,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--needs",
-        choices=("bare", "wrapped", "both"),
+        choices=("bare", "wrapped", "both", "forward", "all"),
         default="both",
-        help="request texts as in the dev set, wrapped in message context, or both",
+        help="request texts as in the dev set, wrapped in message context (letter, chat, "
+        "narrative), both, the harder forwarded WeChat message (benchmarks/wrapped_needs.py "
+        "HARD_STYLES), or all three sets",
+    )
+    parser.add_argument(
+        "--evidence-power",
+        type=float,
+        help="need model: weight of a clause's specialty evidence (search.needs.EVIDENCE_POWER)",
     )
     parser.add_argument(
         "--embed-cache",
@@ -304,6 +317,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     EXTRACT[0] = not args.no_extraction
+    if args.evidence_power is not None:
+        FIT_OPTIONS["evidence_power"] = args.evidence_power
     print(f"need extraction: {'off' if args.no_extraction else 'on'}")
     encoder = load_encoder(args.embed_model)
     if encoder is not None:
@@ -327,14 +342,23 @@ def main() -> None:
     texts = [text_from_record(r) for r in dev.records]
     bare = [need_from_line(line, zones) for line in parse_request_lines(dev.lines).lines]
     sets = []
-    if args.needs in ("bare", "both"):
+    if args.needs in ("bare", "both", "all"):
         sets.append(("bare", bare, ctx))
-    if args.needs in ("wrapped", "both"):
+    wrappings = []
+    if args.needs in ("wrapped", "both", "all"):
+        wrappings.append(("wrapped", None))
+    if args.needs in ("forward", "all"):
+        wrappings.append(("forwarded", HARD_STYLES))
+    for label, styles in wrappings:
         # every request's text wrapped by the evaluation generator (benchmarks/wrapped_needs.py);
         # a narrative's second need comes from the same CV fold, so no model saw either need
         folds = query_folds([dev.query_of[n.id] for n in bare], args.folds, args.seed)
         wrapped, wrapped_qrels, style_of, _ = wrap_queries(
-            dev.queries, dev.qrels, seed=args.seed, groups=folds
+            dev.queries,
+            dev.qrels,
+            seed=args.seed,
+            groups=folds,
+            **({"styles": styles} if styles else {}),
         )
         wid_of = {q: w for w in wrapped for q in [w.split("~")[0]]}
         wrapped_needs = [replace(n, text=wrapped[wid_of[dev.query_of[n.id]]]) for n in bare]
@@ -347,12 +371,12 @@ def main() -> None:
         for n in bare:
             styles[style_of[wid_of[dev.query_of[n.id]]]] += 1
         print(
-            "wrapped requests: "
+            f"{label} requests: "
             + ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
             + " (benchmarks/wrapped_needs.py: the evaluation generator's own context sentences,"
             " written apart from the product's training context)"
         )
-        sets.append(("wrapped", wrapped_needs, wrapped_ctx))
+        sets.append((label, wrapped_needs, wrapped_ctx))
     for label, needs, set_ctx in sets:
         rows = run_set(dev, needs, pool, texts, names, synonyms, encoder, args, set_ctx)
         print_rows(f"{label} requests", rows, needs, pool)

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 __all__ = ["ChineseAnalyzer", "DEFAULT_STOP_WORDS", "MAX_CHARS"]
 
 MAX_CHARS = 4000
+SHORT_WORD_CHARS = 3  # a run of at most this many characters, split into single ones, stays whole
 
 # Function words and filler common in requests and bios; deliberately small: the need model
 # and BM25 IDF handle frequent content words themselves.
@@ -149,7 +150,18 @@ class ChineseAnalyzer:
                 continue
             if tok is None:
                 tok = self._jieba()
-            pieces = tok.cut_for_search(chunk, HMM=True) if self.subwords else tok.cut(chunk)
+            pieces = list(
+                tok.cut_for_search(chunk, HMM=True) if self.subwords else tok.cut(chunk)
+            )
+            if (
+                len(pieces) > 1
+                and len(chunk) <= SHORT_WORD_CHARS
+                and all(len(p) == 1 and p not in self.stop_words for p in pieces)
+            ):
+                # a short run jieba does not know splits into characters alone ("自伤" as a
+                # query, or between commas in a bio), while inside a longer run its HMM keeps
+                # it whole: keep the run too, so both sides share it
+                pieces.append(chunk)
             for piece in pieces:
                 for w in _KEEP.findall(piece):  # jieba can return mixed pieces
                     if w in self.stop_words:
