@@ -112,13 +112,16 @@ def violations(result: dict, requests: dict[str, dict], experts: dict[str, dict]
 
 def report(name: str, result: BatchResult, seconds: float, ctx: dict) -> dict:
     data = result.to_json()
-    grades, by_city = [], defaultdict(list)
+    grades, by_city, by_style = [], defaultdict(list), defaultdict(list)
     for a in data["assignments"]:
         judged = ctx["qrels"][ctx["query_of"][a["request_id"]]]
         city = ctx["requests"][a["request_id"]]["district"]["city"]
+        style = ctx.get("style_of", {}).get(a["request_id"])
         for e in a["expert_ids"]:
             grades.append(judged.get(e, 0))
             by_city[city].append(judged.get(e, 0))
+            if style:
+                by_style[style].append(judged.get(e, 0))
     slots = sum(r["experts_needed"] for r in ctx["requests"].values())
     seen = {a["request_id"] for a in data["assignments"]} | {
         u["request_id"] for u in data["unassigned"]
@@ -134,6 +137,10 @@ def report(name: str, result: BatchResult, seconds: float, ctx: dict) -> dict:
         "slots_filled": round(len(grades) / slots, 3),
         "min_city_mean_grade": round(min(city_means.values()), 3) if city_means else 0.0,
         "city_mean_grade": {c: round(v, 2) for c, v in city_means.items()},
+        "style_grade": {
+            st: (round(float(np.mean(g)), 3), round(float(np.mean(np.array(g) == 2)), 3))
+            for st, g in sorted(by_style.items())
+        },
     }
 
 
@@ -366,6 +373,7 @@ def main() -> None:
             **ctx,
             "qrels": {**dev.qrels, **wrapped_qrels},
             "query_of": {n.id: wid_of[dev.query_of[n.id]] for n in bare},
+            "style_of": {n.id: style_of[wid_of[dev.query_of[n.id]]] for n in bare},
         }
         styles = defaultdict(int)
         for n in bare:
@@ -463,6 +471,8 @@ def print_rows(title: str, rows: list[dict], needs, pool) -> None:  # type: igno
                 f"mean grade ratio {r['method']} / baseline: {r['mean_grade'] / base['mean_grade']:.2f}x"
             )
             print(f"  per-city: {json.dumps(r['city_mean_grade'], ensure_ascii=False)}")
+            if r["style_grade"]:
+                print(f"  per-style (mean grade, grade-2 share): {json.dumps(r['style_grade'])}")
     print(f"  per-city (baseline): {json.dumps(base['city_mean_grade'], ensure_ascii=False)}")
 
 
