@@ -145,7 +145,7 @@ _FORWARD_ASK = [
 ]
 
 
-def _fill(template: str, rng: random.Random) -> str:
+def _fill(template: str, rng: random.Random, **extra: object) -> str:
     city, district = rng.choice(_CITIES)
     return template.format(
         city=city,
@@ -154,12 +154,20 @@ def _fill(template: str, rng: random.Random) -> str:
         school_kind=rng.choice(["农村初中", "城区小学", "寄宿制高中", "九年一贯制学校"]),
         role=rng.choice(_ROLES),
         surname=rng.choice(_SURNAMES),
-        grade=rng.choice(["初一", "初二", "五年级", "高一"]),
-        month=rng.randint(1, 12),
-        day=rng.randint(1, 28),
-        hour=rng.randint(7, 22),
-        minute=f"{rng.randint(0, 59):02d}",
+        **extra,
     )
+
+
+def _forward_fill(template: str, rng: random.Random) -> str:
+    # its own draws after _fill's, so the three styles above draw exactly what they drew before
+    extra = {
+        "grade": rng.choice(["初一", "初二", "五年级", "高一"]),
+        "month": rng.randint(1, 12),
+        "day": rng.randint(1, 28),
+        "hour": rng.randint(7, 22),
+        "minute": f"{rng.randint(0, 59):02d}",
+    }
+    return _fill(template, rng, **extra)
 
 
 def _trim(need: str) -> str:
@@ -213,8 +221,8 @@ def forward(need: str, rng: random.Random) -> str:
     quoted = [*pieces[:1], details[0] + "，", *pieces[1:], "，" + details[1]]
     return "\n".join(
         [
-            _fill(rng.choice(_FORWARD_HEAD), rng),
-            _fill(rng.choice(_FORWARD_WHY), rng) + "：",
+            _forward_fill(rng.choice(_FORWARD_HEAD), rng),
+            _forward_fill(rng.choice(_FORWARD_WHY), rng) + "：",
             "“" + "".join(quoted) + "”",
             rng.choice(_FORWARD_ASK),
         ]

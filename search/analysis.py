@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 __all__ = ["ChineseAnalyzer", "DEFAULT_STOP_WORDS", "MAX_CHARS"]
 
 MAX_CHARS = 4000
-SHORT_WORD_CHARS = 3  # a run of at most this many characters, split into single ones, stays whole
+SHORT_WORD_CHARS = 3  # a query of at most this many characters, split into single ones, stays whole
 
 # Function words and filler common in requests and bios; deliberately small: the need model
 # and BM25 IDF handle frequent content words themselves.
@@ -150,18 +150,7 @@ class ChineseAnalyzer:
                 continue
             if tok is None:
                 tok = self._jieba()
-            pieces = list(
-                tok.cut_for_search(chunk, HMM=True) if self.subwords else tok.cut(chunk)
-            )
-            if (
-                len(pieces) > 1
-                and len(chunk) <= SHORT_WORD_CHARS
-                and all(len(p) == 1 and p not in self.stop_words for p in pieces)
-            ):
-                # a short run jieba does not know splits into characters alone ("自伤" as a
-                # query, or between commas in a bio), while inside a longer run its HMM keeps
-                # it whole: keep the run too, so both sides share it
-                pieces.append(chunk)
+            pieces = tok.cut_for_search(chunk, HMM=True) if self.subwords else tok.cut(chunk)
             for piece in pieces:
                 for w in _KEEP.findall(piece):  # jieba can return mixed pieces
                     if w in self.stop_words:
@@ -169,6 +158,22 @@ class ChineseAnalyzer:
                     if len(w) == 1 and not self.keep_single_chars and not w.isascii():
                         continue
                     out.append(w)
+        return out
+
+    def query_tokens(self, text: str | None) -> list[str]:
+        """:meth:`tokens` of a search query. A query of a few characters that jieba does not
+        know ("自伤") splits into single characters, while inside a bio's longer run its HMM keeps
+        the word whole: the query keeps the whole run too, so it can meet those bios. (Applied to
+        documents and to the need model's features as well, the same rule cost 0.02 nDCG@10 on
+        wrapped needs: benchmarks/search_quality.py.)"""
+        out = self.tokens(text)
+        core = "".join(_KEEP.findall(_normalise(str(text or ""))))
+        if (
+            1 < len(out) <= SHORT_WORD_CHARS
+            and "".join(out) == core
+            and all(len(t) == 1 and not t.isascii() for t in out)
+        ):
+            out.append(core)
         return out
 
     def __call__(self, text: str | None) -> list[str]:

@@ -482,7 +482,7 @@ class SearchService:
         filters = request.filters()
         page_size = max(1, min(request.page_size, MAX_RESULTS))
         offset = (max(1, request.page) - 1) * page_size
-        tokens = self.analyzer.tokens(q) if q else []
+        tokens = self.analyzer.query_tokens(q) if q else []
         if q and not tokens:  # only emoji, punctuation or symbols: nothing to search for
             return self._no_match(request, page_size, {}, backend.name, degraded)
         if not tokens:

@@ -11,7 +11,13 @@ from marketplace.audit.service import Actor
 from marketplace.experts.models import ExpertAdminUpdate, ExpertUpdate
 from marketplace.experts.service import update_expert
 from search.service import SearchRequest
-from tests.conftest import BACKENDS, DEMO_EXPERTS, _pg_admin_url, create_pg_database, drop_pg_database
+from tests.conftest import (
+    BACKENDS,
+    DEMO_EXPERTS,
+    _pg_admin_url,
+    create_pg_database,
+    drop_pg_database,
+)
 from tests.search.corpus import build_corpus
 
 
