@@ -122,7 +122,7 @@ def _event(info: SessionInfo, tz: ZoneInfo, *, cancelled: bool) -> icalendar.Eve
         event.add("location", info.location)
     event.add("status", "CANCELLED" if cancelled else EVENT_STATUS.get(info.status, "TENTATIVE"))
     if info.organizer is not None:
-        event.add("organizer", info.organizer.address(), encode=0)
+        event.add("organizer", info.organizer.address(), encode=False)
     return event
 
 
@@ -142,7 +142,7 @@ def session_ics(
     calendar = _calendar(method)
     event = _event(info, tz, cancelled=cancelled)
     if info.organizer is None:
-        event.add("organizer", organizer.address(), encode=0)
+        event.add("organizer", organizer.address(), encode=False)
     for party in attendees:
         attendee = party.address()
         attendee.params["ROLE"] = "REQ-PARTICIPANT"
@@ -151,7 +151,7 @@ def session_ics(
         if not publish:
             # Without RSVP=TRUE calendar clients (Outlook, Gmail, Apple) send no reply.
             attendee.params["RSVP"] = "TRUE"
-        event.add("attendee", attendee, encode=0)
+        event.add("attendee", attendee, encode=False)
     calendar.add_component(event)
     calendar.add_missing_timezones()
     return calendar.to_ical()
@@ -242,7 +242,7 @@ def _never_occurs(rule: icalendar.vRecur) -> bool:
 
 def _start_year(event: icalendar.cal.Component) -> int | None:
     try:
-        value = event["DTSTART"].dt
+        value = getattr(event["DTSTART"], "dt", None)
     except Exception:  # noqa: BLE001  (missing or broken: the expansion reports it as malformed)
         return None
     return value.year if isinstance(value, date) else None

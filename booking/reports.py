@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal, TypedDict
 
 from sqlmodel import Session, col, select
 
@@ -51,18 +52,37 @@ def _district_names(session: Session) -> dict[int, tuple[str, str]]:
     rows = session.exec(
         select(District.id, District.name, City.name).join(City, col(City.id) == District.city_id)
     ).all()
-    return {district_id: (city, name) for district_id, name, city in rows}
+    return {
+        district_id: (city, name) for district_id, name, city in rows if district_id is not None
+    }
 
 
-def _group_totals(experts: Iterable[dict], key: str, label: str) -> list[dict[str, object]]:
+class UtilisationRow(TypedDict):
+    """One expert's line of the utilisation section."""
+
+    expert_id: str
+    expert_name: str
+    domain: str
+    city: str
+    capacity_hours: float
+    booked_hours: float
+    completed_hours: float
+    utilisation: float | None
+    completed_utilisation: float | None
+
+
+def _group_totals(
+    experts: Iterable[UtilisationRow], key: Literal["domain", "city"], label: str
+) -> list[dict[str, object]]:
     groups: dict[str, dict[str, float]] = defaultdict(
         lambda: {"experts": 0, "capacity_hours": 0.0, "booked_hours": 0.0, "completed_hours": 0.0}
     )
     for row in experts:
         group = groups[row[key]]
         group["experts"] += 1
-        for field in ("capacity_hours", "booked_hours", "completed_hours"):
-            group[field] += row[field]
+        group["capacity_hours"] += row["capacity_hours"]
+        group["booked_hours"] += row["booked_hours"]
+        group["completed_hours"] += row["completed_hours"]
     return [
         {
             label: name,
@@ -104,7 +124,7 @@ def expert_utilisation(
         if status == BookingStatus.completed.value:
             completed[expert_id] += _hours(start, end)
     places = _district_names(session)
-    rows = []
+    rows: list[UtilisationRow] = []
     experts = select(Expert).order_by(col(Expert.id))
     if districts is not None:
         experts = experts.where(col(Expert.district_id).in_(sorted(districts)))
@@ -115,17 +135,17 @@ def expert_utilisation(
         if capacity <= 0 and expert.id not in booked:
             continue
         rows.append(
-            {
-                "expert_id": expert.id,
-                "expert_name": expert.name,
-                "domain": messages.DOMAIN_LABELS.get(expert.domain, expert.domain),
-                "city": places.get(expert.district_id, ("", ""))[0],
-                "capacity_hours": round(float(capacity), 2),
-                "booked_hours": round(booked.get(expert.id, 0.0), 2),
-                "completed_hours": round(completed.get(expert.id, 0.0), 2),
-                "utilisation": ratio(booked.get(expert.id, 0.0), capacity),
-                "completed_utilisation": ratio(completed.get(expert.id, 0.0), capacity),
-            }
+            UtilisationRow(
+                expert_id=expert.id,
+                expert_name=expert.name,
+                domain=messages.DOMAIN_LABELS.get(expert.domain, expert.domain),
+                city=places.get(expert.district_id, ("", ""))[0],
+                capacity_hours=round(float(capacity), 2),
+                booked_hours=round(booked.get(expert.id, 0.0), 2),
+                completed_hours=round(completed.get(expert.id, 0.0), 2),
+                utilisation=ratio(booked.get(expert.id, 0.0), capacity),
+                completed_utilisation=ratio(completed.get(expert.id, 0.0), capacity),
+            )
         )
     capacity_total = sum(r["capacity_hours"] for r in rows)
     booked_total = sum(r["booked_hours"] for r in rows)
@@ -204,7 +224,7 @@ def expert_utilisation(
                     ("utilisation", "预约利用率"),
                     ("completed_utilisation", "完成利用率"),
                 ),
-                rows=rows,
+                rows=[dict(r) for r in rows],
             ),
         ],
     )

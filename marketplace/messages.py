@@ -26,6 +26,7 @@ ROLE_LABELS = {
     "observer": "教育局（只读）",
 }
 CENTER_PROVINCE = "省级资源中心"
+SYSTEM_ROLE_NOT_AN_ACCOUNT = "系统身份只供命令行、演示数据和定时任务使用，不能保存为账号"
 CENTER_CITY = "{city}资源中心"
 
 NOT_AUTHENTICATED = "请先登录"
@@ -340,6 +341,7 @@ REASON_SPECIALTY = "擅长：{specialty}"
 REASON_RELEVANT = "简介与需求相关"
 REASON_SAME_DISTRICT = "同区县可到校"
 REASON_SAME_ZONE = "同片区可到校"
+REASON_ZONE_GROUP = "{zone}专家组成员"
 REASON_SAME_CITY = "同市可到校"
 REASON_ONLINE = "线上服务不受距离限制"
 REASON_REMAINING = "本月剩余 {hours} 小时"
@@ -480,7 +482,12 @@ JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
 JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
 JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
 JOB_SUMMARY_DRIFT = "需求模型：{action}（目录变化 {drift}）；索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
-JOB_DRIFT_ACTIONS = {"rebuild": "缺失，已重建", "retrain": "已重新训练", "drain": "无需重新训练"}
+JOB_DRIFT_ACTIONS = {
+    "rebuild": "缺失，已重建",
+    "reencode": "向量模型已更换，已重建",
+    "retrain": "已重新训练",
+    "drain": "无需重新训练",
+}
 METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------

@@ -4,7 +4,7 @@ the checks against hostile input every input schema runs (InputModel)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Annotated, Any, Self
@@ -90,7 +90,7 @@ def choices_in_chinese(expected: str) -> str:
     return "、".join(labels.get(v, v) for v in values)
 
 
-def describe_error(error: dict[str, Any]) -> str:
+def describe_error(error: Mapping[str, Any]) -> str:
     """One error as `字段 a.b：原因`."""
     location = ".".join(str(part) for part in error.get("loc", ()) if part not in ("body",))
     kind = error.get("type", "")
@@ -128,7 +128,7 @@ def error_fields(error: dict[str, Any]) -> list[str]:
     return loc[:1]
 
 
-def describe_errors(errors: Sequence[dict[str, Any]]) -> str:
+def describe_errors(errors: Sequence[Mapping[str, Any]]) -> str:
     return "；".join(describe_error(e) for e in errors)
 
 

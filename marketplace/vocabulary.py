@@ -40,3 +40,10 @@ class Role(StrEnum):
     district = "district"
     expert = "expert"
     observer = "observer"
+
+
+class SystemRole(StrEnum):
+    """The role of a process acting by itself (the CLI, demo seeding, scheduled jobs, importers).
+    Not a `Role`: no account can hold it and nobody logs in with it (see accounts/principal.py)."""
+
+    system = "system"

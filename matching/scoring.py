@@ -44,6 +44,9 @@ class ExpertProfile:
     years_experience: int = 0
     served_districts: frozenset[tuple[str, str]] = frozenset()  # (city, district) served before
     active: bool = True
+    # (city, zone) of the zones (片区) the expert is paired with as a member of that city's
+    # expert group: requests from those zones' districts count the expert as near ("zone").
+    zones: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def remaining_hours(self) -> float:
@@ -194,18 +197,28 @@ def rule_violations(need: Need, expert: ExpertProfile, *, check_capacity: bool =
     return out
 
 
-def region_level(need: Need, expert: ExpertProfile) -> str:
-    """How close the expert works to the district: district, zone, city, province or other."""
-    a, b = need.place, expert.place
-    if a.province != b.province:
+def paired_with_zone(need: Need, expert: ExpertProfile) -> bool:
+    """Whether the expert's city expert group pairs them with the zone of the need's district."""
+    return bool(need.place.zone) and (need.place.city, need.place.zone) in expert.zones
+
+
+def _place_level(need: Place, expert: Place) -> str:
+    if need.province != expert.province:
         return "other"
-    if a.city != b.city:
+    if need.city != expert.city:
         return "province"
-    if a.district == b.district:
+    if need.district == expert.district:
         return "district"
-    if a.zone and a.zone == b.zone:
+    if need.zone and need.zone == expert.zone:
         return "zone"
     return "city"
+
+
+def region_level(need: Need, expert: ExpertProfile) -> str:
+    """How close the expert works to the district: district, zone (the same zone, or paired
+    with it through the city's expert group), city, province or other."""
+    level = _place_level(need.place, expert.place)
+    return "zone" if level == "city" and paired_with_zone(need, expert) else level
 
 
 def _region_part(need: Need, expert: ExpertProfile) -> float:
@@ -314,14 +327,15 @@ def explain(
     elif parts["relevance"] >= 0.5:
         reasons.append(messages.REASON_RELEVANT)
     if need.format == "onsite":
-        level = region_level(need, expert)
         label = {
             "district": messages.REASON_SAME_DISTRICT,
             "zone": messages.REASON_SAME_ZONE,
             "city": messages.REASON_SAME_CITY,
-        }.get(level)
+        }.get(_place_level(need.place, expert.place))
         if label:
             reasons.append(label)
+            if paired_with_zone(need, expert):
+                reasons.append(messages.REASON_ZONE_GROUP.format(zone=need.place.zone))
     else:
         reasons.append(messages.REASON_ONLINE)
     reasons.append(messages.REASON_REMAINING.format(hours=_hours(expert.remaining_hours)))
@@ -370,6 +384,8 @@ class ExpertArrays:
     labels: list[str]
     served: dict[tuple[str, str], np.ndarray]  # (city, district) -> expert indices served
     codes: dict[tuple, int]
+    # (city, zone) -> indices of the experts paired with that zone (city expert groups)
+    paired: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
 
 def expert_arrays(
@@ -389,12 +405,15 @@ def expert_arrays(
     n = len(pool)
     spec = np.zeros((n, len(labels)), dtype=np.float32)
     served: dict[tuple[str, str], list[int]] = {}
+    paired: dict[tuple[str, str], list[int]] = {}
     for i, e in enumerate(pool):
         for s in e.specialties:
             if s in label_index:
                 spec[i, label_index[s]] = 1.0
         for key in e.served_districts:
             served.setdefault(key, []).append(i)
+        for key in e.zones:
+            paired.setdefault(key, []).append(i)
     related = (
         dict(related) if related is not None else related_specialties(e.specialties for e in pool)
     )
@@ -436,6 +455,7 @@ def expert_arrays(
         labels=labels,
         served={k: np.array(v, dtype=np.int64) for k, v in served.items()},
         codes=codes,
+        paired={k: np.array(v, dtype=np.int64) for k, v in paired.items()},
     )
 
 
@@ -523,6 +543,11 @@ def score_row(
         zone = arrays.codes.get(("z", need.place.province, need.place.city, need.place.zone), -2)
         if need.place.zone:
             region[arrays.zone_key == zone] = REGION_SCORES["zone"]
+            # experts of the city paired with the zone by its expert group count as the zone's
+            paired = arrays.paired.get((need.place.city, need.place.zone))
+            if paired is not None:
+                city = arrays.codes.get(("c", need.place.province, need.place.city), -2)
+                region[paired[arrays.city_key[paired] == city]] = REGION_SCORES["zone"]
         district = arrays.codes.get(
             ("d", need.place.province, need.place.city, need.place.district), -2
         )

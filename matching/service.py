@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlmodel import Session, col, select
@@ -25,7 +25,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach, user_center
 from marketplace.accounts.service import actor_for
 from marketplace.audit.service import Actor, record
-from marketplace.centers.group import group_cities
+from marketplace.centers.group import group_cities, zone_pairs
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -39,7 +39,7 @@ from marketplace.requests.service import public_view as request_public_view
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
 from marketplace.vocabulary import ExpertStatus
-from matching.batch import BatchResult, Progress, Unserved, plan_batch
+from matching.batch import Assigned, BatchResult, Progress, Unserved, plan_batch
 from matching.models import (
     AssignedExpert,
     ConfirmedPair,
@@ -60,6 +60,9 @@ from matching.priors import ServiceTypePrior, load_prior
 from matching.records import need_from_line, parse_request_lines
 from matching.relevance import ExpertText, Relevance, default_relevance, need_model_relevance
 from matching.scoring import ExpertProfile, Need, Place, expert_arrays, explain, rule_violations
+
+if TYPE_CHECKING:
+    from search.encoder import Encoder
 
 log = logging.getLogger("heart.matching")
 
@@ -93,7 +96,7 @@ def _labelled_needs(settings: Settings | None) -> list[tuple]:
         return []
 
 
-def _encoder(settings: Settings | None):  # type: ignore[no-untyped-def]
+def _encoder(settings: Settings | None) -> Encoder | None:
     """The dense encoder search uses (HEART_EMBED_MODEL), for the need model's dense view."""
     if settings is None:
         return None
@@ -214,7 +217,7 @@ def booked_hours(*, session: Session, month_of: date) -> dict[str, float]:
     start, end = _month(month_of)
     rows = session.exec(
         select(MatchPair.expert_id, MatchPair.hours)
-        .join(DistrictRequest, DistrictRequest.id == MatchPair.request_id)
+        .join(DistrictRequest, col(DistrictRequest.id) == MatchPair.request_id)
         .where(
             MatchPair.status == PairStatus.confirmed.value,
             DistrictRequest.status != RequestStatus.withdrawn.value,
@@ -232,7 +235,7 @@ def served_districts(*, session: Session, regions: RegionIndex) -> dict[str, set
     """(city, district) each expert has a confirmed pair in: continuity."""
     rows = session.exec(
         select(MatchPair.expert_id, DistrictRequest.district_id)
-        .join(DistrictRequest, DistrictRequest.id == MatchPair.request_id)
+        .join(DistrictRequest, col(DistrictRequest.id) == MatchPair.request_id)
         .where(MatchPair.status == PairStatus.confirmed.value)
     ).all()
     out: dict[str, set[tuple[str, str]]] = {}
@@ -243,15 +246,17 @@ def served_districts(*, session: Session, regions: RegionIndex) -> dict[str, set
 
 
 def load_pool(*, session: Session, month_of: date | None = None) -> Pool:
-    """Every expert as a matching profile, with hours booked in the month and continuity."""
+    """Every expert as a matching profile, with hours booked in the month, continuity and the
+    zones their city expert group pairs them with."""
     regions = RegionIndex(session)
     booked = booked_hours(session=session, month_of=month_of or utcnow().date())
     served = served_districts(session=session, regions=regions)
+    paired = zone_pairs(session=session)
     specialties: dict[str, list[str]] = {}
     for expert_id, name in session.exec(
         select(ExpertSpecialty.expert_id, Specialty.name)
-        .join(Specialty, Specialty.id == ExpertSpecialty.specialty_id)
-        .order_by(ExpertSpecialty.expert_id, ExpertSpecialty.position)
+        .join(Specialty, col(Specialty.id) == ExpertSpecialty.specialty_id)
+        .order_by(col(ExpertSpecialty.expert_id), col(ExpertSpecialty.position))
     ).all():
         specialties.setdefault(expert_id, []).append(name)
     pool = Pool([], [])
@@ -270,6 +275,7 @@ def load_pool(*, session: Session, month_of: date | None = None) -> Pool:
                 years_experience=e.years_experience,
                 served_districts=frozenset(served.get(e.id, ())),
                 active=e.status == ExpertStatus.active.value,
+                zones=frozenset(paired.get(e.id, ())),
             )
         )
         pool.texts.append(ExpertText(e.id, held, e.title, e.bio))
@@ -278,7 +284,7 @@ def load_pool(*, session: Session, month_of: date | None = None) -> Pool:
 
 
 def _vocabulary(session: Session) -> tuple[list[str], dict[str, list[str]]]:
-    rows = session.exec(select(Specialty).order_by(Specialty.id)).all()
+    rows = session.exec(select(Specialty).order_by(col(Specialty.id))).all()
     return [s.name for s in rows], {s.name: list(s.synonyms) for s in rows}
 
 
@@ -485,10 +491,11 @@ def run_batch(
                     run.id, request, pair.expert_id, pair.score, pair.reasons, PairRole.assigned
                 )
             )
-    for item in [*result.assignments, *result.unassigned]:
-        alternate = item.alternate
+    items: list[Assigned | Unserved] = [*result.assignments, *result.unassigned]
+    for entry in items:
+        alternate = entry.alternate
         if alternate is not None:
-            request = by_id[item.need_id]
+            request = by_id[entry.need_id]
             session.add(
                 _pair_row(
                     run.id,
@@ -563,7 +570,7 @@ def _pairs(session: Session, run_id: int) -> list[MatchPair]:
         session.exec(
             select(MatchPair)
             .where(MatchPair.run_id == run_id)
-            .order_by(MatchPair.request_id, MatchPair.id)
+            .order_by(col(MatchPair.request_id), col(MatchPair.id))
         ).all()
     )
 
@@ -733,12 +740,12 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
     for pair in pairs:
         pair.status = PairStatus.confirmed.value
         session.add(pair)
-    for request in requests.values():
+    for request_id, request in requests.items():
         if request.status == RequestStatus.submitted.value:
             change_status(
                 session=session,
-                request_id=request.id,
-                status=RequestStatus.matched,  # type: ignore[arg-type]
+                request_id=request_id,
+                status=RequestStatus.matched,
                 user=None,
                 actor=actor_for(user),
             )
@@ -815,7 +822,7 @@ def confirmed_pairs(
     with `user`, of the districts within their reach."""
     query = (
         select(MatchPair, DistrictRequest)
-        .join(DistrictRequest, DistrictRequest.id == MatchPair.request_id)
+        .join(DistrictRequest, col(DistrictRequest.id) == MatchPair.request_id)
         .where(MatchPair.status == PairStatus.confirmed.value)
     )
     districts = None if user is None else reach(session, user, Action.match_run)
@@ -839,7 +846,7 @@ def confirmed_pairs(
             service_type=request.service_type,
             district_id=request.district_id,
         )
-        for pair, request in session.exec(query.order_by(MatchPair.id)).all()
+        for pair, request in session.exec(query.order_by(col(MatchPair.id))).all()
     ]
 
 

@@ -349,19 +349,18 @@ def poll_busy_feeds(
         readers = {e: _reader(session, e) for e in {c[1] for c in calendars}}
         windows = {e: _sync_window(session, e, now) for e in readers}
     for calendar_id, expert_id, source, url, stored in calendars:
+        assert calendar_id is not None  # read back from the table
         error: str | None = None
+        result: CalendarRead | None = None
         try:
             data = _source_now(source, url, stored, fetch)
             if data is None:
                 continue
             read = _read(data, readers[expert_id], *windows[expert_id])
+            result = CalendarRead(expert_id, data, read, windows[expert_id], now)
         except InvalidInput as rejected:
             error = rejected.message[:500]
-        refresh = RefreshRead(
-            calendar_id,
-            None if error else CalendarRead(expert_id, data, read, windows[expert_id], now),
-            error,
-        )
+        refresh = RefreshRead(calendar_id, result, error)
         with serialized_session(engine) as session:
             if store_refresh(session=session, refresh=refresh) is None:  # deleted meanwhile
                 continue

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
+from typing import Any, cast
 
 import icalendar
 from sqlalchemy import update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlmodel import Session, col, select
 
 from booking.locking import serialized_session
@@ -80,7 +81,7 @@ def _organizer_mailbox(ics: str, sender: str) -> bytes:
                 address.params["CN"] = name
             if organizer is not None:
                 del event["ORGANIZER"]
-            event.add("organizer", address, encode=0)
+            event.add("organizer", address, encode=False)
     return calendar.to_ical()
 
 
@@ -133,16 +134,20 @@ def build_message(row: BookingNotification, sender: str, base_url: str = "") -> 
 
 def _claim(engine: Engine, row_id: int) -> BookingNotification | None:
     with serialized_session(engine) as session:
-        result = session.execute(
-            update(BookingNotification)
-            .where(
-                col(BookingNotification.id) == row_id,
-                col(BookingNotification.sent_at).is_(None),
-                col(BookingNotification.claimed_at).is_(None),
-            )
-            .values(claimed_at=utcnow(), attempts=BookingNotification.attempts + 1)
+        # an UPDATE's result is a CursorResult (rowcount); Session.execute is typed as Result
+        result = cast(
+            CursorResult[Any],
+            session.execute(
+                update(BookingNotification)
+                .where(
+                    col(BookingNotification.id) == row_id,
+                    col(BookingNotification.sent_at).is_(None),
+                    col(BookingNotification.claimed_at).is_(None),
+                )
+                .values(claimed_at=utcnow(), attempts=BookingNotification.attempts + 1)
+            ),
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             return None
         return session.get(BookingNotification, row_id)
 
@@ -169,13 +174,17 @@ def deliver_pending(*, engine: Engine, settings: Settings, limit: int = 200) -> 
     if not settings.smtp_host:
         return report
     with Session(engine) as session:
-        ids = session.exec(
-            select(BookingNotification.id)
-            .where(col(BookingNotification.sent_at).is_(None))
-            .where(col(BookingNotification.claimed_at).is_(None))
-            .order_by(col(BookingNotification.id))
-            .limit(limit)
-        ).all()
+        ids = [
+            row_id
+            for row_id in session.exec(
+                select(BookingNotification.id)
+                .where(col(BookingNotification.sent_at).is_(None))
+                .where(col(BookingNotification.claimed_at).is_(None))
+                .order_by(col(BookingNotification.id))
+                .limit(limit)
+            ).all()
+            if row_id is not None
+        ]
     if not ids:
         return report
     try:

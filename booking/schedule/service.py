@@ -36,7 +36,7 @@ def _rules(session: Session, expert_id: str) -> list[AvailabilityRule]:
         session.exec(
             select(AvailabilityRule)
             .where(AvailabilityRule.expert_id == expert_id)
-            .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
+            .order_by(col(AvailabilityRule.weekday), col(AvailabilityRule.start_minute))
         ).all()
     )
 
@@ -408,7 +408,7 @@ def experts_with_free_time(
     for rule in session.exec(
         select(AvailabilityRule)
         .where(col(AvailabilityRule.expert_id).in_(ids))
-        .order_by(AvailabilityRule.weekday, AvailabilityRule.start_minute)
+        .order_by(col(AvailabilityRule.weekday), col(AvailabilityRule.start_minute))
     ).all():
         rules.setdefault(rule.expert_id, []).append(rule)
     exceptions: dict[str, list[AvailabilityException]] = {}

@@ -12,6 +12,10 @@ Scopes, from narrowest to widest:
   every district for the province center);
 - `all`: everything.
 A role missing from an action's row may not do it at all.
+
+Besides the people's roles, the system principal (`SystemRole.system`, see
+`accounts/principal.py`: the CLI, demo seeding, scheduled jobs and importers acting by
+themselves) has scope `all` for exactly the actions those callers perform.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from marketplace.accounts.models import User
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import center_district_ids
 from marketplace.errors import Forbidden
-from marketplace.vocabulary import Role
+from marketplace.vocabulary import Role, SystemRole
 
 
 class Scope(StrEnum):
@@ -89,24 +93,32 @@ CITY = Role.city_staff
 DIST = Role.district
 EXP = Role.expert
 OBS = Role.observer  # education-bureau leaders: read reports and lists of their region
-_CENTERS = {ADM: ALL, PROV: ALL, CITY: REGION}
+SYS = SystemRole.system  # the CLI, demo seeding, scheduled jobs, importers (never a person)
+# Whoever a policy row names: a person's role or the system principal's.
+Principal = Role | SystemRole
+_CENTERS: dict[Principal, Scope] = {ADM: ALL, PROV: ALL, CITY: REGION}
+# The system principal: importers and the CLI's expert commands (expert_manage, expert_pool),
+# service expiry and demo catalogue (service_*), the demo's applications (application_*),
+# batch matching from the CLI (request_read, match_run), demo and CLI requests (request_file),
+# the library importer (resource_*), `heart users` and demo accounts (user_manage).
+_SYSTEM: dict[Principal, Scope] = {SYS: ALL}
 
-POLICY: dict[Action, dict[Role, Scope]] = {
+POLICY: dict[Action, dict[Principal, Scope]] = {
     Action.expert_read: {ADM: ALL, PROV: ALL, CITY: ALL, DIST: ALL, EXP: ALL, OBS: ALL},
-    Action.expert_manage: {ADM: ALL, PROV: ALL},
+    Action.expert_manage: {ADM: ALL, PROV: ALL, **_SYSTEM},
     Action.expert_edit: {ADM: ALL, PROV: ALL, EXP: OWN_EXPERT},
     # City staff see their region's experts in the pool; adding and changing them is the
     # province center's (expert_manage).
-    Action.expert_pool: {**_CENTERS},
-    Action.service_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
-    Action.service_manage: {**_CENTERS},
-    Action.application_file: {DIST: OWN_DISTRICT},
-    Action.application_use: {**_CENTERS, DIST: OWN_DISTRICT},
-    Action.application_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
-    Action.application_decide: {**_CENTERS},
-    Action.request_file: {**_CENTERS, DIST: OWN_DISTRICT},
-    Action.request_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION},
-    Action.match_run: {**_CENTERS},
+    Action.expert_pool: {**_CENTERS, **_SYSTEM},
+    Action.service_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION, **_SYSTEM},
+    Action.service_manage: {**_CENTERS, **_SYSTEM},
+    Action.application_file: {DIST: OWN_DISTRICT, **_SYSTEM},
+    Action.application_use: {**_CENTERS, DIST: OWN_DISTRICT, **_SYSTEM},
+    Action.application_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION, **_SYSTEM},
+    Action.application_decide: {**_CENTERS, **_SYSTEM},
+    Action.request_file: {**_CENTERS, DIST: OWN_DISTRICT, **_SYSTEM},
+    Action.request_read: {**_CENTERS, DIST: OWN_DISTRICT, OBS: REGION, **_SYSTEM},
+    Action.match_run: {**_CENTERS, **_SYSTEM},
     Action.booking_create: {**_CENTERS, DIST: OWN_DISTRICT},
     Action.booking_read: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
     Action.training_register: {DIST: OWN_DISTRICT},
@@ -116,9 +128,9 @@ POLICY: dict[Action, dict[Role, Scope]] = {
     Action.report_read: {**_CENTERS, OBS: REGION},
     Action.audit_read: {ADM: ALL, PROV: ALL},
     # A city center's staff review what is published by (or for) their center.
-    Action.resource_manage: {**_CENTERS},
-    Action.resource_submit: {**_CENTERS, EXP: OWN_EXPERT},
-    Action.user_manage: {ADM: ALL},
+    Action.resource_manage: {**_CENTERS, **_SYSTEM},
+    Action.resource_submit: {**_CENTERS, EXP: OWN_EXPERT, **_SYSTEM},
+    Action.user_manage: {ADM: ALL, **_SYSTEM},
     Action.ops_manage: {ADM: ALL},
     Action.account: {role: OWN for role in Role},
     Action.booking_respond: {**_CENTERS, EXP: OWN_EXPERT},
@@ -138,13 +150,23 @@ REFUSALS: dict[Action, str] = {
 CENTER_OWNED = frozenset({Action.service_manage, Action.application_decide, Action.expert_group})
 
 
+def _role_of(user: User) -> Principal | None:
+    if user.role == SystemRole.system.value:
+        # Only the never-stored principal acts as the system; a stored row claiming the role
+        # (which the model refuses to write) is nobody.
+        return SystemRole.system if user.id is None else None
+    try:
+        return Role(user.role)
+    except ValueError:
+        return None
+
+
 def scope_of(user: User | None, action: Action) -> Scope | None:
     """The scope over which `user` may do `action`, or None if not at all."""
     if user is None or not user.is_active:
         return None
-    try:
-        role = Role(user.role)
-    except ValueError:
+    role = _role_of(user)
+    if role is None:
         return None
     scope = POLICY[action].get(role)
     if scope is Scope.own_district and user.district_id is None:
@@ -170,8 +192,15 @@ def require(user: User | None, action: Action) -> Scope:
 
 
 def roles_with(action: Action, scope: Scope = Scope.all) -> tuple[str, ...]:
-    """The role values whose scope for `action` is `scope` (e.g. who gets province staff mail)."""
-    return tuple(sorted(role.value for role, held in POLICY[action].items() if held is scope))
+    """The people's role values whose scope for `action` is `scope` (e.g. who gets province
+    staff mail)."""
+    return tuple(
+        sorted(
+            role.value
+            for role, held in POLICY[action].items()
+            if held is scope and isinstance(role, Role)
+        )
+    )
 
 
 def sees_everything(user: User | None, action: Action) -> bool:

@@ -14,6 +14,7 @@ from zxcvbn import zxcvbn
 
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
+from marketplace.accounts.principal import actor_for as actor_for  # callers import it here too
 from marketplace.audit.service import Actor, record
 from marketplace.centers.service import center_named, province_center
 from marketplace.clock import utcnow
@@ -41,6 +42,8 @@ MIN_PASSWORD_SCORE = 3
 _ESTIMATED_PREFIX = 100
 # Words of this site a password should not lean on (the estimator treats them as known).
 _SITE_WORDS = ("heart", "hub", "heart-hub", "xian", "beilin", "shaanxi")
+# Only these log in: a row holding any other role (the system principal's) is nobody.
+PERSON_ROLES = frozenset(role.value for role in Role)
 TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name, not a secret
 
 
@@ -233,7 +236,7 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
         else session.exec(select(User).where(User.username == username)).first()
     )
     hasher = _hasher()
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or user.role not in PERSON_ROLES:
         hasher.verify(password, _dummy_hash())
         raise Unauthorized(messages.BAD_CREDENTIALS)
     valid, new_hash = hasher.verify_and_update(password, user.password_hash)
@@ -311,7 +314,12 @@ def token_login(*, session: Session, token: str, secret: str) -> tuple[User, Log
     except (jwt.PyJWTError, ValueError, KeyError, TypeError):
         raise Unauthorized(messages.TOKEN_INVALID) from None
     user = session.get(User, user_id)
-    if user is None or not user.is_active or payload.get("ver") != user.token_version:
+    if (
+        user is None
+        or not user.is_active
+        or user.role not in PERSON_ROLES
+        or payload.get("ver") != user.token_version
+    ):
         raise Unauthorized(messages.TOKEN_INVALID)
     login = live_token_session(session=session, token=session_secret, user=user)
     if login is None:
@@ -343,7 +351,3 @@ def public_user(*, session: Session, user: User) -> UserPublic:
         is_active=user.is_active,
         must_change_password=user.must_change_password,
     )
-
-
-def actor_for(user: User) -> Actor:
-    return Actor(label=user.username, user_id=user.id)

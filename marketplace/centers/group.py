@@ -1,7 +1,8 @@
 """A city center's expert group (市级专家指导组): experts attached to the center, each paired
 with zones (片区) of the city. City staff keep their own city's group, province staff any city's
 (the policy's `expert.group`). Batch matching over a city's districts ranks the group first
-where fit is equal (matching.service reads `group_cities`)."""
+where fit is equal (matching.service reads `group_cities`), and counts a member as near for
+requests from the zones they are paired with (`zone_pairs`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from marketplace.centers.models import (
     ResourceCenter,
 )
 from marketplace.centers.service import label
-from marketplace.districts.models import District, Zone, ZoneExpert
+from marketplace.districts.models import City, District, Zone, ZoneExpert
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert
 from marketplace.vocabulary import ExpertStatus
@@ -181,6 +182,25 @@ def group_cities(*, session: Session) -> dict[str, set[int]]:
         if city_id is not None:
             groups.setdefault(expert_id, set()).add(city_id)
     return groups
+
+
+def zone_pairs(*, session: Session) -> dict[str, set[tuple[str, str]]]:
+    """expert id → (city, zone) names of the zones the expert is paired with as a member of that
+    city's expert group (matching counts them as near for those zones' districts)."""
+    pairs: dict[str, set[tuple[str, str]]] = {}
+    for expert_id, city, zone in session.exec(
+        select(ZoneExpert.expert_id, City.name, Zone.name)
+        .join(Zone, col(Zone.id) == ZoneExpert.zone_id)
+        .join(City, col(City.id) == Zone.city_id)
+        .join(ResourceCenter, col(ResourceCenter.city_id) == City.id)
+        .join(
+            CenterExpert,
+            (col(CenterExpert.center_id) == ResourceCenter.id)
+            & (col(CenterExpert.expert_id) == ZoneExpert.expert_id),
+        )
+    ).all():
+        pairs.setdefault(expert_id, set()).add((city, zone))
+    return pairs
 
 
 def seed_demo_groups(*, session: Session, per_city: int = 6) -> int:

@@ -49,6 +49,39 @@ def test_onsite_region_prefers_same_district_then_zone_then_city():
     ]
 
 
+def test_a_city_group_member_paired_with_the_zone_counts_as_the_zones_in_both_scorings():
+    paired = frozenset({("西安市", "城六区片区")})
+    pool = [
+        expert("E1", place=XIAN_HUYI),
+        expert("E2", place=XIAN_HUYI, zones=paired),
+        expert("E3", place=SHANGLUO, zones=paired),  # paired, but onsite needs the same city
+        expert("E4", place=XIAN_YANTA),
+    ]
+    n = need()
+    explained = [explain(n, e, relevance=0.5) for e in pool]
+    assert [region_level(n, e) for e in pool] == ["city", "zone", "province", "zone"]
+    assert explained[1].parts["region"] == explained[3].parts["region"]
+    assert explained[1].score > explained[0].score
+    assert explained[1].reasons[1:3] == ["同市可到校", "城六区片区专家组成员"]
+    assert not explained[2].feasible
+    assert not any("专家组成员" in r for e in (0, 3) for r in explained[e].reasons)
+    arrays = expert_arrays(pool)
+    mask, _ = feasible_mask(n, arrays)
+    row = score_row(
+        n, arrays, relevance=np.full(4, 0.5), specialty_fit=np.zeros(4), mask=np.ones(4, bool)
+    )
+    explained = [explain(n, e, relevance=0.5, specialty_weights={}) for e in pool]
+    feasible = [0, 1, 3]
+    assert list(mask) == [True, True, False, True]
+    assert np.allclose(row[feasible], [explained[i].score for i in feasible], atol=1e-4)
+    # A request from a district of another zone gains nothing from the pairing.
+    elsewhere = need(place=XIAN_HUYI)
+    assert (
+        explain(elsewhere, pool[1], relevance=0.5).score
+        == explain(elsewhere, pool[0], relevance=0.5).score
+    )
+
+
 def test_every_hard_rule_is_named_when_broken():
     reasons = rule_violations(
         need(excluded=frozenset({"E1"}), hours=30),

@@ -64,6 +64,36 @@ def test_the_directory_works_on_a_phone(new_page):
     screenshot(page, "phone-experts", full_page=False)
 
 
+def test_a_need_search_on_a_phone_lists_compact_cards_whose_other_reasons_open_in_place(
+    new_page,
+):
+    page = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(page, "beilin")
+    page.goto("/experts?q=初三学生考试焦虑，需要到校辅导")
+    cards = page.locator("#results .expert-card")
+    expect(cards).to_have_count(20)
+    # Every reason in full made 20 cards about 5,500 px tall at 390 px; one reason each is 3,200.
+    height = page.evaluate("document.querySelector('#results .cards').offsetHeight")
+    assert height < 20 * 190, f"20 cards take {height} px on a phone"
+    for card in cards.all():
+        expect(card.locator(".reasons li").first).to_be_visible()
+    folded = cards.filter(has=page.locator("summary", has_text="更多理由")).first
+    hidden = folded.locator("details.card-more .reasons li").first
+    expect(hidden).to_be_hidden()
+    folded.locator("summary").click()
+    expect(hidden).to_be_visible()
+    expect(hidden).not_to_be_empty()
+    # A card shows three specialties; the whole list is one tap away.
+    longer = cards.filter(has=page.locator(".tag-count")).first
+    unshown = int(re.search(r"\d+", longer.locator(".tag-count").inner_text()).group())
+    longer.locator("summary").click()
+    everything = longer.get_by_role("list", name="全部专长").locator("li")
+    expect(everything.first).to_be_visible()
+    expect(everything).to_have_count(3 + unshown)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(page, "phone-experts-need-search", full_page=False)
+
+
 def test_pages_navigate_without_javascript(new_page):
     page = new_page(javascript=False)
     log_in(page, "beilin")
