@@ -247,8 +247,7 @@ def build_world(session: Session, settings: Settings) -> World:
     ).id
     world.run_id = run_batch(
         session=session,
-        actor=actor_for(staff),
-        user_id=staff.id,
+        user=staff,
         relevance_factory=fake_relevance,
         request_ids=[world.request_id],
     ).id
