@@ -76,7 +76,7 @@ sys.path.insert(0, str(ROOT))
 
 from search import ranking  # noqa: E402
 from search.analysis import ChineseAnalyzer  # noqa: E402
-from search.base import Candidate, SearchDocument  # noqa: E402
+from search.base import Candidate, Filters, SearchDocument  # noqa: E402
 from search.embedded import BM25_B, BM25_K1, EmbeddedIndex  # noqa: E402
 from search.encoder import DEFAULT_MODEL  # noqa: E402
 from search.needs import examples_from_experts, fit_need_model, split_sentences  # noqa: E402
@@ -447,6 +447,69 @@ def _hybrid_run(backend, dense=None) -> Callable[[str], list[str]]:  # type: ign
     return run
 
 
+def _indexed_dense_run(backend, encoder, phases: dict[str, float]) -> Callable[[str], list[str]]:  # type: ignore[no-untyped-def]
+    """The SearchService.search path with the query encoded (one thread) and passed to the
+    index's own dense retrieval (the embedded index's exact or two-stage scan, Elasticsearch's
+    kNN); `phases` sums the seconds spent encoding, retrieving and ranking."""
+    analyzer, need_model, filters = CTX["analyzer"], CTX["need_model"], SearchRequest().filters()
+    fusion_base = replace(Weights().fusion(), dense=DENSE_BENCH_WEIGHT)
+
+    def run(q: str) -> list[str]:
+        t0 = time.perf_counter()
+        tokens = analyzer.tokens(q)
+        vector = encoder.encode([q])[0]
+        t1 = time.perf_counter()
+        needs = need_model.predict(q, top=NEED_TOP)
+        t2 = time.perf_counter()
+        candidates = backend.retrieve(
+            tokens=dedupe(tokens),
+            specialty_weights=needs,
+            vector=vector.tolist(),
+            filters=filters,
+            size=CANDIDATES_PER_SIGNAL,
+        ).candidates
+        t3 = time.perf_counter()
+        fusion = fusion_base
+        lookup = lookup_strength(tokens, candidates)
+        if lookup > 0:
+            fusion = replace(fusion, lexical=fusion.lexical + LOOKUP_LEXICAL_WEIGHT * lookup)
+        fused = ranking.fuse_scores(
+            [c.doc.specialties for c in candidates],
+            needs or None,
+            [c.lexical for c in candidates],
+            [c.dense for c in candidates],
+            weights=fusion,
+        )
+        order = sorted(
+            range(len(candidates)), key=lambda i: (-fused[i], candidates[i].doc.sort_key)
+        )
+        t4 = time.perf_counter()
+        for name, span in (("encode", t1 - t0), ("need", t2 - t1), ("retrieve", t3 - t2)):
+            phases[name] = phases.get(name, 0.0) + span
+        phases["fuse"] = phases.get("fuse", 0.0) + t4 - t3
+        return [candidates[i].doc.id for i in order[:TOP_K]]
+
+    return run
+
+
+def _dense_agreement(index, encoder, queries: list[str]) -> float:  # type: ignore[no-untyped-def]
+    """Mean share of the exact cosine top CANDIDATES_PER_SIGNAL that the index's dense
+    retrieval returns (1.0 when it scans exactly)."""
+    import search.embedded as embedded  # noqa: PLC0415
+
+    state = index._state()
+    shares = []
+    for q in queries:
+        vector = encoder.encode([q])[0]
+        exact = np.argpartition(-(state.vectors @ vector), CANDIDATES_PER_SIGNAL - 1)
+        wanted = {state.ids[i] for i in exact[:CANDIDATES_PER_SIGNAL]}
+        mask = np.ones(len(state.ids), dtype=bool)
+        got = embedded._dense_scores(state, vector, mask, CANDIDATES_PER_SIGNAL)
+        top = np.argpartition(-got, CANDIDATES_PER_SIGNAL - 1)[:CANDIDATES_PER_SIGNAL]
+        shares.append(len(wanted & {state.ids[i] for i in top}) / len(wanted))
+    return float(np.mean(shares))
+
+
 def _dense_rows(index, size: int, queries: list[str], n_default_threads: int) -> list[dict]:  # type: ignore[no-untyped-def]
     """Query encoding alone (torch's default threads, then one) and the hybrid path with it."""
     import torch  # noqa: PLC0415
@@ -593,13 +656,17 @@ def bench_encoded(
             torch.set_num_threads(threads)
         cache = EmbeddingCache(scratch / "embeddings.sqlite")
         cold = CachedEncoder(encoder, cache)
-        t0 = time.perf_counter()
+        load_start = os.getloadavg()[0]
+        c0, t0 = time.process_time(), time.perf_counter()
         built = with_vectors([replace(d) for d in docs], cold)
-        t1 = time.perf_counter()
+        c1, t1 = time.process_time(), time.perf_counter()
         index = EmbeddedIndex(scratch / "index", vector_dims=encoder.dims)
         index.rebuild(built)
         index.count()
-        t2 = time.perf_counter()
+        index.retrieve(
+            tokens=["预热"], specialty_weights={}, vector=None, filters=Filters.of(), size=1
+        )  # the derived structures (BM25, vectors, the two-stage projection) are part of it
+        c2, t2 = time.process_time(), time.perf_counter()
         build_mb = peak.delta_mb()
         rng = random.Random(size)
         changed = set(rng.sample(range(size), max(1, int(size * change))))
@@ -610,25 +677,35 @@ def bench_encoded(
             for i, d in enumerate(docs)
         ]
         warm = CachedEncoder(encoder, cache)
-        t3 = time.perf_counter()
+        c3, t3 = time.process_time(), time.perf_counter()
         rebuilt = with_vectors(edited, warm)
         t4 = time.perf_counter()
         index.rebuild(rebuilt)
         index.count()
-        t5 = time.perf_counter()
-        vectors = np.asarray([d.vector for d in rebuilt], dtype=np.float32)
-        position = {d.id: i for i, d in enumerate(rebuilt)}
+        index.retrieve(
+            tokens=["预热"], specialty_weights={}, vector=None, filters=Filters.of(), size=1
+        )
+        c5, t5 = time.process_time(), time.perf_counter()
         if not isinstance(encoder, OnnxEncoder):
             torch.set_num_threads(1)
         peak.reset()
-        result = time_queries(
-            _hybrid_run(index, dense=(encoder, vectors, position)), queries, warmup
-        )
+        phases: dict[str, float] = {}
+        q0 = time.process_time()
+        result = time_queries(_indexed_dense_run(index, encoder, phases), queries, warmup)
+        query_cpu_ms = (time.process_time() - q0) * 1000 / (len(queries) + len(warmup))
+        per_query = {k: v * 1000 / (len(queries) + len(warmup)) for k, v in phases.items()}
         extra = {
             "encode_s": t1 - t0,
             "index_write_s": t2 - t1,
             "re_encode_s": t4 - t3,
             "re_write_s": t5 - t4,
+            "build_cpu_s": c2 - c0,
+            "encode_cpu_s": c1 - c0,
+            "rebuild_cpu_s": c5 - c3,
+            "query_cpu_ms": query_cpu_ms,
+            "phases_ms": per_query,
+            "dense_agreement": _dense_agreement(index, encoder, queries[:50]),
+            "load": f"{load_start:.2f} -> {os.getloadavg()[0]:.2f}",
             "re_encoded": warm.encoded,
             "changed": len(changed),
             "threads": threads,
@@ -658,9 +735,10 @@ def bench_encoded(
                 elastic.rebuild(rebuilt)
                 t8 = time.perf_counter()
                 peak.reset()
-                result = time_queries(
-                    _hybrid_run(elastic, dense=(encoder, vectors, position)), queries, warmup
-                )
+                phases = {}
+                q0 = time.process_time()
+                result = time_queries(_indexed_dense_run(elastic, encoder, phases), queries, warmup)
+                n = len(queries) + len(warmup)
                 rows.append(
                     _row(
                         f"elasticsearch + {encoder.name}",
@@ -669,7 +747,14 @@ def bench_encoded(
                         result,
                         build_mb,
                         peak.delta_mb(),
-                        **{**extra, "index_write_s": t7 - t6, "re_write_s": t8 - t7},
+                        **{
+                            **extra,
+                            "index_write_s": t7 - t6,
+                            "re_write_s": t8 - t7,
+                            "query_cpu_ms": (time.process_time() - q0) * 1000 / n,
+                            "phases_ms": {k: v * 1000 / n for k, v in phases.items()},
+                            "dense_agreement": None,
+                        },
                     )
                 )
             finally:
@@ -698,11 +783,26 @@ def print_encoded(rows: list[dict]) -> None:
             f"{r['re_encoded']:>5}/{r['changed']:<4} {r['p50']:>7.1f} {r['p95']:>7.1f} "
             f"{r['build_mb']:>7.0f} MB"
         )
+    for r in encoded:
+        phases = ", ".join(f"{k} {v:.1f}" for k, v in r["phases_ms"].items())
+        agreement = (
+            f"; dense top {CANDIDATES_PER_SIGNAL} = exact on {r['dense_agreement']:.1%}"
+            if r.get("dense_agreement") is not None
+            else ""
+        )
+        full_cpu = r["build_cpu_s"] if r["method"].startswith("embedded") else r["encode_cpu_s"]
+        print(
+            f"# {r['size']:,} {r['method']}: CPU build {full_cpu:.0f} s "
+            f"(encode {r['encode_cpu_s']:.0f} s = {r['size'] / r['encode_cpu_s']:.1f} docs/CPU-s), "
+            f"CPU 1% rebuild {r['rebuild_cpu_s']:.1f} s; query {r['query_cpu_ms']:.1f} CPU-ms, "
+            f"mean wall ms by phase: {phases}{agreement}; load avg {r['load']}"
+        )
     print(
         "# build = every document encoded (cold embedding cache, length-sorted batches on `thr` "
         "threads) + index write; rebuild = the same after the change, the cache answering the "
-        "unchanged texts; p50/p95 = hybrid query with its encoding (1 thread) and an exact cosine "
-        "top 200 over the document vectors; Elasticsearch rows reuse the encoded vectors (its "
+        "unchanged texts; p50/p95 = hybrid query with its encoding (1 thread) passed to the index's "
+        "own dense retrieval (embedded: exact, or two-stage above search.embedded.COARSE_MIN_DOCS; "
+        "Elasticsearch: kNN); Elasticsearch rows reuse the encoded vectors (its "
         "build figure adds the same encoding time to its bulk load)"
     )
 
@@ -845,10 +945,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only-encoded", action="store_true", help="only the --encode rows (skip the others)"
     )
+    parser.add_argument(
+        "--coarse-min-docs",
+        type=int,
+        default=None,
+        help="search.embedded.COARSE_MIN_DOCS for this run (e.g. lower it to measure the "
+        "two-stage dense scan's agreement with the exact one on real vectors at 10k)",
+    )
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--dev", type=Path, default=DEV)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    if args.coarse_min_docs is not None:
+        import search.embedded as embedded  # noqa: PLC0415
+
+        embedded.COARSE_MIN_DOCS = args.coarse_min_docs
+        print(f"# two-stage dense scan from {args.coarse_min_docs:,} documents (--coarse-min-docs)")
     n_baseline = min(args.queries, args.baseline_queries)
 
     print(f"# load average at start: {loadavg()}")

@@ -345,7 +345,7 @@ def _resources_run(
     rebuilt: the baseline is the same service without resources."""
     import tempfile
 
-    from marketplace.audit.service import Actor
+    from marketplace.accounts.principal import system_principal
     from marketplace.db import make_engine, run_migrations, session_scope
     from marketplace.districts.service import seed_regions
     from marketplace.experts.importing import import_experts
@@ -373,7 +373,7 @@ def _resources_run(
             import_experts(
                 session=session,
                 lines=experts_path.read_text(encoding="utf-8").splitlines(),
-                actor=Actor.system("benchmark"),
+                user=system_principal("benchmark"),
             )
             seed_demo_services(session=session)
         service = SearchService(settings=settings, engine=engine)

@@ -26,6 +26,7 @@ ROLE_LABELS = {
     "observer": "教育局（只读）",
 }
 CENTER_PROVINCE = "省级资源中心"
+EXPERT_OWN_STATUS = "专家不能修改自己的状态或认证标记"
 SYSTEM_ROLE_NOT_AN_ACCOUNT = "系统身份只供命令行、演示数据和定时任务使用，不能保存为账号"
 CENTER_CITY = "{city}资源中心"
 
@@ -482,7 +483,12 @@ JOB_SUMMARY_REMINDERS = "排队提醒 {count} 封"
 JOB_SUMMARY_EXPIRY = "登记过期 {entries} 条（截至 {on}）"
 JOB_SUMMARY_PURGE = "删除 {count} 个过期登录会话"
 JOB_SUMMARY_DRIFT = "需求模型：{action}（目录变化 {drift}）；索引 {indexed} 条，数据库 {records} 条；补入 {requeued} 条"
-JOB_DRIFT_ACTIONS = {"rebuild": "缺失，已重建", "retrain": "已重新训练", "drain": "无需重新训练"}
+JOB_DRIFT_ACTIONS = {
+    "rebuild": "缺失，已重建",
+    "reencode": "向量模型已更换，已重建",
+    "retrain": "已重新训练",
+    "drain": "无需重新训练",
+}
 METRICS_FORBIDDEN = "监控指标仅对允许的网络或持有令牌的请求开放"
 
 # --- reliability and security: backups, privacy (marketplace/backup.py, privacy.py) ---------

@@ -34,7 +34,12 @@ from marketplace.experts.service import public_views as expert_public_views
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.requests.models import DistrictRequest, RequestStatus
-from marketplace.requests.service import change_status, get_request, open_requests
+from marketplace.requests.service import (
+    follow_on_status,
+    get_request,
+    load_request,
+    open_requests,
+)
 from marketplace.requests.service import public_view as request_public_view
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
@@ -395,7 +400,7 @@ def _load_requests(session: Session, request_ids: list[int] | None) -> list[Dist
         return open_requests(session=session)
     requests = []
     for request_id in dict.fromkeys(request_ids):
-        request = get_request(session=session, request_id=request_id)
+        request = load_request(session=session, request_id=request_id)
         if request.status != RequestStatus.submitted.value:
             raise InvalidInput(
                 messages.MATCH_REQUEST_NOT_OPEN.format(id=request_id, status=request.status)
@@ -625,7 +630,7 @@ def adjust_run(
     if changes.add:
         regions = RegionIndex(session)
         requests = {
-            r: get_request(session=session, request_id=r)
+            r: load_request(session=session, request_id=r)
             for r in {c.request_id for c in changes.add}
         }
         pool = load_pool(session=session, month_of=min(r.window_start for r in requests.values()))
@@ -721,7 +726,7 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
         raise Conflict(messages.MATCH_RUN_NOT_OPEN.format(status=run.status))
     pairs = [p for p in _pairs(session, run_id) if _active(p)]
     requests = {
-        r: get_request(session=session, request_id=r) for r in {p.request_id for p in pairs}
+        r: load_request(session=session, request_id=r) for r in {p.request_id for p in pairs}
     }
     # Capacity may have been taken by another run confirmed since this one was proposed.
     if requests:
@@ -741,12 +746,11 @@ def confirm_run(*, session: Session, run_id: int, user: User) -> MatchRun:
         session.add(pair)
     for request_id, request in requests.items():
         if request.status == RequestStatus.submitted.value:
-            change_status(
+            follow_on_status(
                 session=session,
                 request_id=request_id,
                 status=RequestStatus.matched,
-                user=None,
-                actor=actor_for(user),
+                user=user,
             )
     run.status = RunStatus.confirmed.value
     run.confirmed_at = utcnow()
@@ -891,7 +895,7 @@ def run_alternates(
     run = get_run(session=session, run_id=run_id, user=user)
     if request_id not in run.request_ids:
         raise InvalidInput(messages.MATCH_REQUEST_NOT_IN_RUN.format(request=request_id))
-    request = get_request(session=session, request_id=request_id)
+    request = load_request(session=session, request_id=request_id)
     pool, need, scores, weights, arrays, order = _ranked(session, request, relevance_factory)
     active = [p for p in _pairs(session, run_id) if _active(p)]
     on_request = {p.expert_id for p in active if p.request_id == request_id}

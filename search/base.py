@@ -7,7 +7,7 @@ done once, in search/service.py, so both backends rank alike.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -143,7 +143,12 @@ class SearchBackend(Protocol):
     def delete(self, doc_ids: Sequence[str]) -> None:
         """Remove documents; unknown ids are ignored."""
 
-    def rebuild(self, docs: Iterable[SearchDocument], total: int | None = None) -> str:
+    def rebuild(
+        self,
+        docs: Iterable[SearchDocument],
+        total: int | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> str:
         """Build a new index version from scratch and switch to it atomically; returns its name."""
 
     def retrieve(

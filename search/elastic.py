@@ -537,7 +537,7 @@ class ElasticIndex:
                         query=query,
                         sort=sort,
                         size=step,
-                        _source=False,
+                        source=False,
                         track_total_hits=False,
                         search_after=search_after,
                     )

@@ -4,7 +4,10 @@ Encoding is most of a rebuild's cost (bge-small-zh on 2 cores: tens of profiles 
 a rebuild after a small change meets almost only texts it has encoded before. The cache is one
 SQLite file beside the index (stdlib sqlite3, WAL, safe across the processes that share a data
 directory); a vector is stored as float32 bytes, so a cached vector is exactly the one the
-encoder gave. Entries of texts no longer in the directory stay until :meth:`prune`.
+encoder gave. A full rebuild asks for every text the directory still has, so it sweeps the rest:
+between :meth:`begin_sweep` and :meth:`end_sweep` the cache notes each key asked for, and the
+end drops the entries of texts no longer asked for and of other models (a cache of 100k
+profiles holds ~200 MB per model).
 """
 
 from __future__ import annotations
@@ -47,11 +50,14 @@ class EmbeddingCache:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(_SCHEMA)
         self._db.commit()
+        self._sweep: set[tuple[str, bytes]] | None = None  # keys asked for since begin_sweep
 
     def get_many(self, model: str, keys: list[bytes]) -> dict[bytes, np.ndarray]:
         """The cached vectors among `keys`."""
         found: dict[bytes, np.ndarray] = {}
         with self._lock:
+            if self._sweep is not None:
+                self._sweep.update((model, k) for k in keys)
             for start in range(0, len(keys), _CHUNK):
                 part = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(part))
@@ -98,6 +104,24 @@ class EmbeddingCache:
             )
             self._db.commit()
         return len(gone)
+
+    def begin_sweep(self) -> None:
+        """Start noting the keys asked for (a full rebuild is about to read every text)."""
+        with self._lock:
+            self._sweep = set()
+
+    def end_sweep(self, model: str, *, prune: bool = True) -> int:
+        """Stop noting; with `prune`, drop every entry not asked for since :meth:`begin_sweep`
+        (texts no longer in the directory, and all vectors of other models). Returns how many."""
+        with self._lock:
+            asked, self._sweep = self._sweep, None
+        if not prune or asked is None:
+            return 0
+        keep = {key for m, key in asked if m == model}
+        with self._lock:
+            others = self._db.execute("DELETE FROM vectors WHERE model != ?", [model]).rowcount
+            self._db.commit()
+        return others + self.prune(model, keep)
 
     def close(self) -> None:
         with self._lock:

@@ -190,7 +190,7 @@ class SearchService:
 
     def _vocabulary(self) -> tuple[list[str], dict[str, list[str]]]:
         with Session(self.engine) as session:
-            rows = session.exec(select(Specialty).order_by(Specialty.id)).all()
+            rows = session.exec(select(Specialty).order_by(col(Specialty.id))).all()
         return [s.name for s in rows], {s.name: list(s.synonyms) for s in rows}
 
     @property
@@ -278,7 +278,7 @@ class SearchService:
             examples, extra, vocabulary=names, synonyms=synonyms, encoder=encoder
         )
         model = fit_need_model(
-            examples + extra, vocabulary=names, synonyms=synonyms, encoder=encoder
+            [*examples, *extra], vocabulary=names, synonyms=synonyms, encoder=encoder
         )
         model.meta.update(
             version=NEED_MODEL_VERSION,
@@ -332,8 +332,13 @@ class SearchService:
     ) -> dict:
         """What `heart index` does: build what is missing, retrain a drifted need model, and
         drain the outbox. A data dir without a need model gets a full rebuild (model, weights,
-        vectors); a model that has not read DRIFT_THRESHOLD of the directory is retrained."""
+        vectors), and so does one whose need model or vectors another encoder made (action
+        "reencode"); a model that has not read DRIFT_THRESHOLD of the directory is retrained."""
         limit = DRIFT_THRESHOLD if threshold is None else threshold
+        stale_encoder = self._stale_encoder()
+        if stale_encoder is not None:
+            result = self.rebuild(progress)
+            return {"action": "reencode", "reason": stale_encoder, **result}
         if self.model_record() is None:
             names, _ = self._vocabulary()
             with Session(self.engine) as session:
@@ -350,6 +355,21 @@ class SearchService:
         report = self.drain()
         return {"action": action, "drift": drift, "drained": report.events}
 
+    def _stale_encoder(self) -> str | None:
+        """`old -> new` when the need model or the index vectors were made by another encoder
+        than the setting now loads (e.g. `auto` moved to the int8 model), else None."""
+        record = self.model_record() or {}
+        try:
+            meta = json.loads((self.model_dir / "encoder.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            meta = {}
+        used = {record.get("encoder"), meta.get("model") if meta.get("dims") else None} - {None}
+        if not used:
+            return None
+        current = self.encoder.name if self.encoder is not None else None
+        stale = sorted(str(u) for u in used if u != current)
+        return f"{', '.join(stale)} -> {current}" if stale else None
+
     def status(self) -> dict:
         """Documents per backend, pending outbox, the need model's age and version, encoder."""
         with Session(self.engine) as session:
@@ -358,7 +378,7 @@ class SearchService:
                 .select_from(IndexOutbox)
                 .where(col(IndexOutbox.processed_at).is_(None))
             ).one()
-        documents = {}
+        documents: dict[str, int | None] = {}
         for backend in self._backends():
             try:
                 documents[backend.name] = backend.count()
@@ -397,6 +417,23 @@ class SearchService:
         """Retrain the need model, measure the encoder, and rebuild every backend from the database."""
         self._analyzer = None
         started_after = last_outbox_id(self.engine)
+        # The rebuild asks the embedding cache for every text the directory has now: what it
+        # does not ask for (edited or removed profiles, another encoder's vectors) is dropped.
+        sweeping = self.encoder is not None
+        if sweeping:
+            self.embedding_cache.begin_sweep()
+        try:
+            result = self._rebuild(started_after, progress)
+        except BaseException:
+            if sweeping:
+                self.embedding_cache.end_sweep("", prune=False)
+            raise
+        if sweeping and self.encoder is not None:
+            pruned = self.embedding_cache.end_sweep(self.encoder.name)
+            log.info("embedding cache: %d vectors of texts no longer indexed dropped", pruned)
+        return result
+
+    def _rebuild(self, started_after: int, progress: Callable[[int, int], None] | None) -> dict:
         self.train_need_model()
         # One rebuild meets each document's text up to three times (calibration sample, then
         # once per backend), and most texts were encoded by the rebuild before: the embedding
@@ -503,11 +540,12 @@ class SearchService:
         need_model = self.need_model
         weights = self.weights
         query_vector = None  # encoded once, for the need model's dense view and dense retrieval
-        wants_dense = weights.dense > 0 and self._dense_on() and self.encoder is not None
-        if wants_dense or (need_model is not None and need_model.uses_dense):
-            query_vector = self.encoder.encode([q])[0]
+        encoder = self.encoder
+        wants_dense = weights.dense > 0 and self._dense_on() and encoder is not None
+        if encoder is not None and (wants_dense or (need_model and need_model.uses_dense)):
+            query_vector = encoder.encode([q])[0]
         needs = need_model.predict(q, top=NEED_TOP, vector=query_vector) if need_model else {}
-        vector = query_vector.tolist() if wants_dense else None
+        vector = query_vector.tolist() if wants_dense and query_vector is not None else None
         retrieval = backend.retrieve(
             tokens=list(dict.fromkeys(tokens)),
             specialty_weights=needs,
@@ -644,7 +682,7 @@ def _snippet(
     text: str, terms: set[str], sentences: SentenceTerms, width: int = 120
 ) -> tuple[str, list[str]]:
     """The sentence of `text` sharing most terms with the query, and the shared terms."""
-    best, best_terms = "", []
+    best, best_terms = "", list[str]()
     for sentence, sentence_tokens in sentences:
         shared = [t for t in sentence_tokens if t in terms]
         if len(shared) > len(best_terms):

@@ -36,7 +36,7 @@ from marketplace.clock import LOCAL_TZ, in_zone, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
-from marketplace.requests.service import change_status
+from marketplace.requests.service import follow_on_status
 from marketplace.vocabulary import ExpertStatus, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
@@ -186,12 +186,8 @@ def _schedule_request(session: Session, request_id: int, user: User) -> None:
         )
     ).one()
     if booked >= request.experts_needed:
-        change_status(
-            session=session,
-            request_id=request_id,
-            status=RequestStatus.scheduled,
-            user=None,
-            actor=actor_for(user),
+        follow_on_status(
+            session=session, request_id=request_id, status=RequestStatus.scheduled, user=user
         )
 
 
@@ -223,9 +219,11 @@ def list_bookings(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 500,
+    newest_first: bool = False,
 ) -> list[Booking]:
     """Bookings by role: a district's own, an expert's own, a city center's districts', every
-    booking for province staff (see the policy's `booking.read`)."""
+    booking for province staff (see the policy's `booking.read`); soonest first, or with
+    `newest_first` the latest first (so a limit keeps the recent past, not the oldest)."""
     query = select(Booking)
     if user.role == Role.district:
         query = query.where(Booking.district_id == user.district_id)
@@ -241,9 +239,12 @@ def list_bookings(
         query = query.where(Booking.end_at > start)
     if end is not None:
         query = query.where(Booking.start_at < end)
-    return list(
-        session.exec(query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit)).all()
+    order = (
+        (col(Booking.start_at).desc(), col(Booking.id).desc())
+        if newest_first
+        else (col(Booking.start_at), col(Booking.id))
     )
+    return list(session.exec(query.order_by(*order).limit(limit)).all())
 
 
 def lock_booking(session: Session, booking_id: int, user: User, action: Action | None) -> Booking:

@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.errors import Unavailable
 from marketplace.experts.models import ExpertAdminUpdate, ExpertUpdate
 from marketplace.experts.service import update_expert
@@ -150,13 +150,13 @@ def test_updates_and_status_changes_reach_both_after_a_drain(both):
             session=session,
             expert_id="D00010",
             data=ExpertUpdate(bio="擅长音乐治疗与表达性艺术干预。"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         update_expert(
             session=session,
             expert_id="D00011",
             data=ExpertAdminUpdate(status="retired"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     service.drain()
@@ -201,7 +201,7 @@ def test_writes_made_while_the_engine_is_down_stay_queued_and_arrive_later(both,
             session=session,
             expert_id="D00020",
             data=ExpertUpdate(bio="长期研究园艺疗法在校园的应用。"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     with pytest.raises(Unavailable):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
+
+import numpy as np
+import pytest
 
 import search.embedded as embedded
 from search.base import Filters, SearchDocument
@@ -51,3 +55,66 @@ def test_a_large_index_answers_from_the_previous_state_while_a_change_is_folded_
     while ids(index, "危机") != {"1", "3"}:
         assert time.monotonic() < deadline, "the change never reached the index"
         time.sleep(0.05)
+
+
+def _vector_docs(n: int, dims: int, rank: int, seed: int = 0) -> list[SearchDocument]:
+    """Documents whose vectors lie near a `rank`-dimensional subspace, as sentence vectors do;
+    every other one is in city 甲."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((n, rank)) @ rng.standard_normal((rank, dims))
+    vectors += 0.05 * rng.standard_normal((n, dims))
+    docs = []
+    for i, v in enumerate(vectors):
+        d = doc(i, ["词"])
+        d.filters = {"kind": ["expert"], "city": ["甲" if i % 2 else "乙"]}
+        d.vector = (v / np.linalg.norm(v)).tolist()
+        docs.append(d)
+    return docs
+
+
+def test_a_large_index_scans_vectors_in_two_stages_and_finds_the_exact_nearest(
+    tmp_path, monkeypatch
+):
+    docs = _vector_docs(3000, dims=64, rank=12)
+    exact = EmbeddedIndex(tmp_path / "exact", vector_dims=64)
+    exact.rebuild(docs)
+    assert exact._state().coarse is None  # derived before the threshold is lowered
+    monkeypatch.setattr(embedded, "COARSE_MIN_DOCS", 1000)
+    monkeypatch.setattr(embedded, "COARSE_DIMS", 16)
+    monkeypatch.setattr(embedded, "COARSE_SHORTLIST_MIN", 100)
+    staged = EmbeddedIndex(tmp_path / "staged", vector_dims=64)
+    staged.rebuild(docs)
+    queries = _vector_docs(20, dims=64, rank=12, seed=1)
+    for query in queries:
+        for filters in (Filters.of(), Filters.of(city="甲")):
+
+            def nearest(index: EmbeddedIndex) -> list[tuple[str, float]]:
+                found = index.retrieve(
+                    tokens=[],
+                    specialty_weights={},
+                    vector=query.vector,
+                    filters=filters,
+                    size=10,  # noqa: B023
+                )
+                return [(c.doc.id, round(c.dense, 5)) for c in found.candidates]
+
+            assert nearest(staged) == nearest(exact)
+            assert len(nearest(staged)) == 10
+    assert staged._state().coarse is not None
+
+
+def test_an_index_written_with_vectors_as_json_lists_still_answers(tmp_path):
+    """Version files of earlier releases held each vector as a JSON list of numbers."""
+    docs = _vector_docs(50, dims=8, rank=3)
+    EmbeddedIndex(tmp_path, vector_dims=8).rebuild(docs)
+    version = (tmp_path / "CURRENT").read_text(encoding="utf-8").strip()
+    lines = [
+        json.dumps({"op": "upsert", "doc": d.to_source(), "vector": d.vector}, ensure_ascii=False)
+        for d in docs
+    ]
+    (tmp_path / version / "docs.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    found = EmbeddedIndex(tmp_path, vector_dims=8).retrieve(
+        tokens=[], specialty_weights={}, vector=docs[7].vector, filters=Filters.of(), size=3
+    )
+    assert found.candidates[0].doc.id == docs[7].id
+    assert found.candidates[0].dense == pytest.approx(1.0, abs=1e-5)

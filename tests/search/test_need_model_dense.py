@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 from marketplace.errors import InvalidInput
-from search.encoder import CHINESE_MODEL, DEFAULT_MODEL, effective_model, load_encoder
+from search.encoder import (
+    CHINESE_MODEL,
+    CHINESE_MODEL_INT8,
+    DEFAULT_MODEL,
+    effective_model,
+    load_encoder,
+)
 from search.needs import NeedModel, examples_from_experts, fit_need_model
 from tests.conftest import DEMO_EXPERTS
 from tests.search.test_calibration import SPECIALTIES, NoiseEncoder
@@ -85,14 +91,26 @@ def test_an_encoder_that_reads_nothing_adds_no_dense_view():
     assert model.dense_coef is None and not model.uses_dense
 
 
-def test_auto_picks_the_chinese_model_only_when_it_is_installed(tmp_path):
-    assert effective_model("auto", tmp_path) == DEFAULT_MODEL
-    installed = tmp_path / CHINESE_MODEL
+def _install_fake(models_dir, name):
+    installed = models_dir / name
     installed.mkdir()
     (installed / "model.onnx").write_bytes(b"")
     (installed / "tokenizer.json").write_text("{}")
+
+
+def test_auto_picks_the_chinese_model_only_when_it_is_installed(tmp_path):
+    assert effective_model("auto", tmp_path) == DEFAULT_MODEL
+    _install_fake(tmp_path, CHINESE_MODEL)
     assert effective_model("auto", tmp_path) == CHINESE_MODEL
     assert effective_model("none", tmp_path) == "none"
+
+
+def test_auto_prefers_the_int8_chinese_model_and_fp32_stays_selectable_by_name(tmp_path):
+    _install_fake(tmp_path, CHINESE_MODEL)
+    _install_fake(tmp_path, CHINESE_MODEL_INT8)
+    assert effective_model("auto", tmp_path) == CHINESE_MODEL_INT8
+    assert effective_model("AUTO", tmp_path) == CHINESE_MODEL_INT8
+    assert effective_model(CHINESE_MODEL, tmp_path) == CHINESE_MODEL
 
 
 def test_a_named_model_that_is_not_installed_is_a_clear_error(tmp_path):

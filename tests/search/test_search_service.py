@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.experts.models import ExpertAdminUpdate, ExpertUpdate
 from marketplace.experts.service import update_expert
 from search.service import SearchRequest
@@ -92,7 +92,7 @@ def test_a_profile_change_reaches_the_index_through_the_outbox(corpus):
             session=session,
             expert_id="D00002",
             data=ExpertUpdate(bio="专注于沙盘游戏与表达性艺术治疗的研究与实践。"),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
         session.commit()
     assert "D00002" not in {h.id for h in search(service, "表达性艺术治疗", page_size=20).hits}
@@ -108,7 +108,7 @@ def test_paused_experts_leave_results_unless_inactive_are_included(corpus):
             session=session,
             expert_id="D00003",
             data=ExpertAdminUpdate(status="paused"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     service.drain()
@@ -128,7 +128,7 @@ def test_a_second_process_sees_changes_drained_by_another(corpus):
             session=session,
             expert_id="D00004",
             data=ExpertAdminUpdate(status="retired"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     service.drain()

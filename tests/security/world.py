@@ -235,15 +235,13 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=staff,
     ).id
-    service = create_service(
-        session=session, data=ServiceCreate(**service_body()), actor=actor_for(staff)
-    )
+    service = create_service(session=session, data=ServiceCreate(**service_body()), user=staff)
     world.service_id = service.id
     world.application_id = create_application(
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=2, purpose=SECRETS[2]),
         district_id=owner.district_id,
-        actor=actor_for(owner),
+        user=owner,
     ).id
     world.run_id = run_batch(
         session=session,

@@ -230,7 +230,7 @@ def seed_demo_activity(*, session: Session, settings: Settings, demo_dir: Path) 
                 session=session,
                 application_id=application.id,
                 quantity=None,
-                actor=actor_for(staff),
+                user=staff,
             )
         elif position == 1:
             half = Decimal(application.quantity_hundredths) / 200
@@ -238,14 +238,14 @@ def seed_demo_activity(*, session: Session, settings: Settings, demo_dir: Path) 
                 session=session,
                 application_id=application.id,
                 quantity=max(Decimal(1), half.quantize(Decimal(1))),
-                actor=actor_for(staff),
+                user=staff,
             )
         else:
             reject_application(
                 session=session,
                 application_id=application.id,
                 reason="本学期名额已优先分配给尚未获得服务的区县",
-                actor=actor_for(staff),
+                user=staff,
             )
         decided += 1
     counts["decided_applications"] = decided

@@ -75,7 +75,12 @@ def index_command(
                 result = service.ensure_whole(
                     progress=lambda done, total: progress.update(task, completed=done, total=total)
                 )
-            if result["action"] == "rebuild":
+            if result["action"] == "reencode":
+                console.print(
+                    f"向量模型已更换（{result['reason']}），已完整重建索引"
+                    f" / encoder changed: rebuilt {result['versions']}"
+                )
+            elif result["action"] == "rebuild":
                 console.print(
                     "尚无需求模型，已完整重建索引 / no need model yet: rebuilt "
                     f"{result['versions']}"

@@ -277,7 +277,7 @@ def create_expert_page(  # noqa: PLR0913 - one parameter per form field
         errors["__all__"] = messages.FORM_HAS_ERRORS
         return _form_page(request, session, form, errors=errors, status_code=422)
     try:
-        expert = create_expert(session=session, data=create, actor=actor_for(user))
+        expert = create_expert(session=session, data=create, user=user)
     except DomainError as exc:
         session.rollback()
         return _form_page(
@@ -329,9 +329,7 @@ def save_expert_page(  # noqa: PLR0913 - one parameter per form field
         return _form_page(request, session, form, expert=expert, errors=errors, status_code=422)
     before = expert.updated_at
     try:
-        updated = update_expert(
-            session=session, expert_id=expert.id, data=changes, actor=actor_for(user)
-        )
+        updated = update_expert(session=session, expert_id=expert.id, data=changes, user=user)
     except DomainError as exc:
         session.rollback()
         return _form_page(
@@ -395,7 +393,7 @@ def import_submit(
             strict=is_strict,
             status_code=exc.status_code,
         )
-    report = import_experts(session=session, lines=lines, actor=actor_for(user), strict=is_strict)
+    report = import_experts(session=session, lines=lines, user=user, strict=is_strict)
     report.errors = [replace(e, reason=with_field_labels(e.reason)) for e in report.errors]
     return _import_page(request, report=report, filename=filename, strict=is_strict)
 
@@ -455,7 +453,7 @@ def change_status(
         session=session,
         expert_id=expert_id,
         data=ExpertAdminUpdate(status=ExpertStatus(status)),
-        actor=actor_for(user),
+        user=user,
     )
     record(
         session=session,
@@ -475,7 +473,7 @@ def verify(request: Request, session: SessionDep, user: PoolPage, expert_id: str
         session=session,
         expert_id=expert_id,
         data=ExpertAdminUpdate(verified=True),
-        actor=actor_for(user),
+        user=user,
     )
     record(
         session=session,

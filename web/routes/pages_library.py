@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import ValidationError
@@ -278,6 +279,43 @@ def _read_form(given: dict[str, Any]) -> dict[str, Any]:
     return form
 
 
+@dataclass(frozen=True)
+class ResourceForm:
+    """The posted submission form: its fields as shown again (bounded) and the privacy choice."""
+
+    fields: dict[str, Any]
+    privacy: str
+
+
+def _resource_form(  # noqa: PLR0913 - one parameter per form field
+    audiences: FormList = None,
+    specialties: FormList = None,
+    privacy: FormText = "",
+    form_nonce: FormText = "",
+    kind: FormText = "",
+    title: FormText = "",
+    summary: FormText = "",
+    body: FormText = "",
+    access: FormText = "all",
+    center_id: FormText = "",
+    licence: FormText = "",
+    video_url: FormText = "",
+    scale_abbreviation: FormText = "",
+    scale_items: FormText = "",
+    scale_age_range: FormText = "",
+    scale_minutes: FormText = "",
+    scale_norm_source: FormText = "",
+    scale_scoring_notes: FormText = "",
+    licensed_by_service_id: FormText = "",
+    change_reason: FormText = "",
+) -> ResourceForm:
+    """The create and edit forms post the same fields (edit adds the change reason)."""
+    return ResourceForm(fields=_read_form(locals()), privacy=privacy)
+
+
+ResourceFormDep = Annotated[ResourceForm, Depends(_resource_form)]
+
+
 async def _upload(settings: Any, file: UploadFile | None) -> tuple[bytes, str, int]:
     limit = int(settings.resource_max_mb * 1024 * 1024)
     data = await file.read(limit + 1) if file is not None and file.filename else b""
@@ -321,33 +359,15 @@ def _domain_error(exc: InvalidInput) -> tuple[dict[str, str], list[dict] | None]
 @router.post(
     "/library", summary="保存并提交资料", dependencies=[performs_reading(Action.resource_submit)]
 )
-async def create_resource_page(  # noqa: PLR0913 - one parameter per form field
+async def create_resource_page(
     request: Request,
     session: ReadSessionDep,
     settings: SettingsDep,
     user: ReadingPageUser,
+    posted: ResourceFormDep,
     file: Annotated[UploadFile | None, File()] = None,
-    audiences: FormList = None,
-    specialties: FormList = None,
-    privacy: FormText = "",
-    form_nonce: FormText = "",
-    kind: FormText = "",
-    title: FormText = "",
-    summary: FormText = "",
-    body: FormText = "",
-    access: FormText = "all",
-    center_id: FormText = "",
-    licence: FormText = "",
-    video_url: FormText = "",
-    scale_abbreviation: FormText = "",
-    scale_items: FormText = "",
-    scale_age_range: FormText = "",
-    scale_minutes: FormText = "",
-    scale_norm_source: FormText = "",
-    scale_scoring_notes: FormText = "",
-    licensed_by_service_id: FormText = "",
 ) -> Response:
-    form = _read_form(locals())
+    form, privacy = posted.fields, posted.privacy
     if not service.can_submit(user):
         raise Forbidden(messages.RESOURCE_SUBMITTER_ROLE)
 
@@ -427,36 +447,18 @@ def edit_resource_page(
     summary="保存修改并重新提交",
     dependencies=[performs_reading(Action.resource_submit)],
 )
-async def update_resource_page(  # noqa: PLR0913 - one parameter per form field
+async def update_resource_page(
     request: Request,
     resource_id: RecordId,
     session: ReadSessionDep,
     settings: SettingsDep,
     user: ReadingPageUser,
+    posted: ResourceFormDep,
     file: Annotated[UploadFile | None, File()] = None,
-    audiences: FormList = None,
-    specialties: FormList = None,
     remove_files: FormList = None,
     intent: FormText = "submit",
-    privacy: FormText = "",
-    form_nonce: FormText = "",
-    title: FormText = "",
-    summary: FormText = "",
-    body: FormText = "",
-    access: FormText = "all",
-    center_id: FormText = "",
-    licence: FormText = "",
-    video_url: FormText = "",
-    scale_abbreviation: FormText = "",
-    scale_items: FormText = "",
-    scale_age_range: FormText = "",
-    scale_minutes: FormText = "",
-    scale_norm_source: FormText = "",
-    scale_scoring_notes: FormText = "",
-    licensed_by_service_id: FormText = "",
-    change_reason: FormText = "",
 ) -> Response:
-    form = _read_form(locals())
+    form, privacy = posted.fields, posted.privacy
     resource = await run_in_threadpool(
         partial(service.editable_resource, session=session, resource_id=resource_id, user=user)
     )

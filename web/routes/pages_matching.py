@@ -21,7 +21,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert
-from marketplace.requests.service import get_request, open_requests, public_views
+from marketplace.requests.service import load_request, open_requests, public_views
 from marketplace.validation import RecordId
 from matching.models import PairRole, PairStatus, RunAdjust, RunStatus
 from matching.review import fit_word, is_active, review_summary
@@ -120,7 +120,7 @@ def _run_page(
         r.id: r
         for r in public_views(
             session=session,
-            requests=[get_request(session=session, request_id=i) for i in run.request_ids],
+            requests=[load_request(session=session, request_id=i) for i in run.request_ids],
         )
     }
     expert_ids = {p.expert_id for p in run.pairs}

@@ -10,7 +10,6 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from marketplace import messages
-from marketplace.accounts.service import actor_for
 from marketplace.errors import DomainError
 from marketplace.experts.models import ExpertPublic, ExpertUpdate
 from marketplace.experts.service import get_expert, public_view, update_expert
@@ -102,9 +101,7 @@ def profile_submit(
         return _page(request, session, expert, form, errors, status_code=422)
     before = expert.updated_at
     try:
-        updated = update_expert(
-            session=session, expert_id=expert.id, data=changes, actor=actor_for(user)
-        )
+        updated = update_expert(session=session, expert_id=expert.id, data=changes, user=user)
     except DomainError as exc:
         session.rollback()  # the service may have touched the row before refusing
         errors = {"__all__": exc.message}

@@ -1,0 +1,160 @@
+"""What a rebuild costs and keeps: the embedding cache forgets texts the directory no longer
+has (and other encoders' vectors), an edit re-encodes only the edited texts, and `heart index`
+rebuilds when the encoder the setting loads is not the one the index was made with (SQLite and
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sqlmodel import Session
+
+from marketplace.accounts.principal import system_principal
+from marketplace.db import make_engine, run_migrations, session_scope
+from marketplace.experts.importing import import_experts
+from marketplace.experts.models import ExpertUpdate
+from marketplace.experts.service import update_expert
+from search.embed_cache import EmbeddingCache, text_hash
+from search.service import EMBED_CACHE, SearchService
+from tests.conftest import (
+    BACKENDS,
+    DEMO_EXPERTS,
+    _pg_admin_url,
+    create_pg_database,
+    drop_pg_database,
+    make_settings,
+    seed_reference,
+)
+from tests.search.test_calibration import SPECIALTIES
+
+LINES = DEMO_EXPERTS.read_text(encoding="utf-8").splitlines()[:150]
+RECORDS = [json.loads(line) for line in LINES]
+NEW_MARK = "绘画疗愈工作坊"
+
+
+class SpecialtyEncoder:
+    """Places a text near the first specialty of the profile it comes from, else of the first
+    specialty name it contains (a stand-in for a Chinese model that reads the profiles), and
+    records what it was asked to encode."""
+
+    dims = len(SPECIALTIES)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.calls: list[str] = []
+
+    @staticmethod
+    def _specialty(text: str) -> str | None:
+        core = text.strip(" ，,、。；")
+        for record in RECORDS:
+            if core and (core in record["bio"] or record["bio"] in text):
+                return record["specialties"][0]
+        return next((s for s in SPECIALTIES if s in text), None)
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        self.calls += texts
+        out = np.full((len(texts), self.dims), 1e-2, dtype=np.float32)
+        for row, text in enumerate(texts):
+            specialty = self._specialty(text)
+            if specialty in SPECIALTIES:
+                out[row, SPECIALTIES.index(specialty)] = 1.0
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def directory(request, tmp_path, monkeypatch):
+    """150 imported experts; `use(name)` makes the next SearchService load that encoder."""
+    if request.param == "sqlite":
+        url, admin = f"sqlite:///{tmp_path / 'search.db'}", None
+    else:
+        admin = _pg_admin_url()
+        url = create_pg_database(admin)
+    settings = make_settings(tmp_path / "data", url, embed_model="specialty-test")
+    engine = make_engine(settings)
+    run_migrations(engine)
+    seed_reference(engine)
+    with session_scope(engine) as session:
+        import_experts(session=session, lines=LINES, user=system_principal("test"))
+    encoders: dict[str, SpecialtyEncoder] = {}
+
+    def use(name: str) -> SpecialtyEncoder:
+        encoders[name] = SpecialtyEncoder(name)
+        monkeypatch.setattr("search.service.load_encoder", lambda *_: encoders[name])
+        return encoders[name]
+
+    yield settings, engine, use
+    engine.dispose()
+    if admin:
+        drop_pg_database(admin, url)
+
+
+def _edit_bio(engine, expert_id: str, bio: str) -> None:
+    with Session(engine) as session:
+        update_expert(
+            session=session,
+            expert_id=expert_id,
+            data=ExpertUpdate(bio=bio),
+            user=system_principal("test"),
+        )
+        session.commit()
+
+
+def test_a_rebuild_after_an_edit_encodes_only_the_edit_and_the_cache_forgets_the_old_text(
+    directory,
+):
+    settings, engine, use = directory
+    encoder = use("specialty-test")
+    service = SearchService(settings=settings, engine=engine)
+    service.rebuild()
+    assert service.weights.dense > 0  # the profiles carry vectors, so their texts are cached
+    cache = EmbeddingCache(settings.search_dir / EMBED_CACHE)
+    first = set(encoder.calls)
+    old_profile = [t for t in first if _bio(engine, "D00007") in t]
+    assert old_profile and cache.get_many(encoder.name, [text_hash(t) for t in old_profile])
+    # another encoder's vectors, left from before a change of setting
+    cache.put_many("an-older-model", [(text_hash("厌学"), np.ones(4, dtype=np.float32))])
+    assert cache.count("an-older-model") == 1
+
+    _edit_bio(engine, "D00007", f"多年从事{NEW_MARK}与家校沟通培训，服务中小学教师。")
+    encoder.calls.clear()
+    service.rebuild()
+
+    assert any(NEW_MARK in t for t in encoder.calls), "the edited profile is encoded again"
+    # besides it, only a few clauses the retrained need model now reads differently
+    assert len(set(encoder.calls)) < 0.05 * len(first)
+    assert not cache.get_many(encoder.name, [text_hash(t) for t in old_profile])
+    assert cache.count("an-older-model") == 0
+
+    # the cache now holds exactly what a rebuild from scratch of this directory asks for
+    fresh = use("specialty-test")
+    elsewhere = settings.model_copy(update={"data_dir": settings.data_dir.parent / "fresh"})
+    SearchService(settings=elsewhere, engine=engine).rebuild()
+    wanted = {text_hash(t) for t in fresh.calls}
+    assert cache.get_many(encoder.name, list(wanted)).keys() == wanted
+    assert cache.count() == len(wanted)
+
+
+def _bio(engine, expert_id: str) -> str:
+    from marketplace.experts.models import Expert  # noqa: PLC0415
+
+    with Session(engine) as session:
+        expert = session.get(Expert, expert_id)
+        assert expert is not None
+        return expert.bio
+
+
+def test_index_rebuilds_when_the_setting_now_loads_another_encoder(directory):
+    settings, engine, use = directory
+    use("specialty-test")
+    SearchService(settings=settings, engine=engine).rebuild()
+    assert SearchService(settings=settings, engine=engine).ensure_whole()["action"] == "drain"
+
+    use("specialty-test-int8")  # e.g. `auto` now picks the int8 model
+    service = SearchService(settings=settings, engine=engine)
+    result = service.ensure_whole()
+    assert result["action"] == "reencode"
+    assert result["reason"] == "specialty-test -> specialty-test-int8"
+    assert service.status()["encoder"]["index_vectors"] == "specialty-test-int8"
+    assert service.ensure_whole()["action"] == "drain"
