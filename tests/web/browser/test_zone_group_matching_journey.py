@@ -89,11 +89,11 @@ def test_city_staff_see_a_zone_paired_member_marked_in_their_batch_review(new_pa
     else:
         search = card.locator("details.find-by-name").first
         search.locator("summary").click()
-        expect(search.locator(".alternates-list li").first).to_be_visible()
+        expect(search.locator(".alternates-list li").first).to_be_visible(timeout=60_000)
         search.get_by_label("专家姓名").fill(name)
         search.get_by_role("button", name="查找").click()
         found = _named(staff, search.locator(".alternates-list li"), name)
-        expect(found.first).to_contain_text(REASON)
+        expect(found.first).to_contain_text(REASON, timeout=60_000)
     card.scroll_into_view_if_needed()
     screenshot(staff, "matching-zone-group-1366")
 
@@ -104,10 +104,10 @@ def test_city_staff_see_a_zone_paired_member_marked_in_their_batch_review(new_pa
     if not _named(phone, card.locator(".compact-list > li"), name).count():
         search = card.locator("details.find-by-name").first
         search.locator("summary").click()
-        expect(search.locator(".alternates-list li").first).to_be_visible()
+        expect(search.locator(".alternates-list li").first).to_be_visible(timeout=60_000)
         search.get_by_label("专家姓名").fill(name)
         search.get_by_role("button", name="查找").click()
-    expect(card).to_contain_text(REASON)
+    expect(card).to_contain_text(REASON, timeout=60_000)
     card.scroll_into_view_if_needed()
     screenshot(phone, "matching-zone-group-390")
     assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
