@@ -20,7 +20,6 @@ from booking.time_requests import service as time_requests_service
 from booking.time_requests.models import TimeRequestCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Owner
-from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
 from marketplace.centers.models import CenterExpert

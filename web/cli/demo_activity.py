@@ -26,7 +26,6 @@ from booking.sessions.service import (
 )
 from marketplace.accounts.models import User
 from marketplace.accounts.principal import system_principal
-from marketplace.accounts.service import actor_for
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationStatus, ServiceApplication
 from marketplace.applications.service import reject_application
