@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from marketplace.accounts.models import User
+from marketplace.accounts.admin import reset_password, set_active
+from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.principal import system_principal
+from marketplace.accounts.service import create_user
 from marketplace.allocation.service import approve_application, expire_lapsed, record_usage
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import (
@@ -28,7 +30,7 @@ from marketplace.requests.service import change_status, follow_on_status
 from marketplace.services.models import ServiceCreate, ServiceUpdate
 from marketplace.services.service import create_service, delete_service, today, update_service
 from marketplace.vocabulary import ExpertStatus, Role
-from tests.conftest import expert_record
+from tests.conftest import TEST_PASSWORD, expert_record
 from tests.matching.db_support import file_request
 from tests.web.allocation_support import quick_user
 
@@ -197,3 +199,17 @@ def test_a_follow_on_move_is_only_matched_or_scheduled(session):
         session=session, request_id=request.id, status=RequestStatus.matched, user=coordinator
     )
     assert moved.status == RequestStatus.matched.value
+
+
+def test_only_whoever_manages_accounts_creates_or_changes_them(session):
+    staff = quick_user(session, Role.staff)
+    coordinator = quick_user(session, Role.district, district="西安市/碑林区")
+    data = UserCreate(username="new-coordinator", password=TEST_PASSWORD, role=Role.observer)
+    with pytest.raises(Forbidden):
+        create_user(session=session, data=data, user=staff)
+    with pytest.raises(Forbidden):
+        set_active(session=session, user_id=coordinator.id, active=False, user=staff)
+    with pytest.raises(Forbidden):
+        reset_password(session=session, user_id=coordinator.id, user=staff)
+    stopped = set_active(session=session, user_id=coordinator.id, active=False, user=SYSTEM)
+    assert stopped.is_active is False

@@ -29,6 +29,9 @@ QUERIES = [
     "想请专家给班主任做一次家校沟通的培训",
     "孩子沉迷手机游戏，和家长冲突不断",
     "随班就读的孤独症学生需要个别化支持方案",
+    # messages: the lexical stage of both reads the need the model extracts (search.service)
+    "各位老师好，我是城关小学的德育主任。班上有个孩子总说活着没意思，下周二下午都行，谢谢！",
+    "老师好～打扰一下，想请黎洋馥老师来指导随班就读的孩子，线上就可以，谢谢",
 ]
 
 
