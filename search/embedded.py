@@ -461,7 +461,7 @@ def _dense_scores(state: _Derived, query: np.ndarray, mask: np.ndarray, size: in
     if state.coarse is None:
         return _scan(state.vectors, query)
     basis, projected = state.coarse
-    approx = _scan(projected, _scan(basis, query))
+    approx = _scan(projected, np.einsum("i,ij->j", query, basis))
     approx[~mask] = -np.inf
     shortlist = min(len(approx), max(COARSE_SHORTLIST * size, COARSE_SHORTLIST_MIN))
     best = np.argpartition(-approx, shortlist - 1)[:shortlist]
