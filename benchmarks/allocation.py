@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from marketplace.accounts.models import User  # noqa: E402
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import issue_token  # noqa: E402
 from marketplace.allocation.fairness import DistrictInfo, PendingApplication, propose  # noqa: E402
 from marketplace.applications.models import ApplicationCreate  # noqa: E402
@@ -52,6 +53,7 @@ from marketplace.settings import Settings  # noqa: E402
 
 SECRET = "benchmark-secret-" + "b" * 40
 ACTOR = Actor.system("benchmark")
+SYSTEM = system_principal("benchmark")
 
 
 # --- 1. approvals under concurrency --------------------------------------------------------
@@ -86,7 +88,7 @@ def _prepare(engine, applications: int) -> tuple[int, list[int]]:
                 valid_from=today(),
                 valid_to=today() + timedelta(days=30),
             ),
-            actor=ACTOR,
+            user=SYSTEM,
         )
         districts = session.exec(select(District.id).order_by(District.id)).all()
         ids = [
@@ -96,7 +98,7 @@ def _prepare(engine, applications: int) -> tuple[int, list[int]]:
                     service_id=service.id, quantity=Decimal(1), purpose="基准测试"
                 ),
                 district_id=districts[i % len(districts)],
-                actor=ACTOR,
+                user=SYSTEM,
             ).id
             for i in range(applications)
         ]

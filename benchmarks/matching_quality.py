@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.wrapped_needs import wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import HARD_STYLES, wrap_queries  # noqa: E402
 from matching.batch import BatchResult, plan_batch  # noqa: E402
 from matching.priors import ServiceTypePrior  # noqa: E402
 from matching.records import (  # noqa: E402
@@ -74,6 +74,7 @@ DEV = next(
     Path(__file__).resolve().parents[2] / "shared" / "eval" / "dev",
 )
 EXTRACT = [True]  # --no-extraction sets it off (the need model then reads every text whole)
+FIT_OPTIONS: dict = {}  # --evidence-power sets search.needs' clause evidence weighting
 BM25_ONLY = Weights(
     relevance=1.0, specialty=0.0, region=0.0, capacity=0.0, continuity=0.0, seniority=0.0
 )
@@ -111,13 +112,16 @@ def violations(result: dict, requests: dict[str, dict], experts: dict[str, dict]
 
 def report(name: str, result: BatchResult, seconds: float, ctx: dict) -> dict:
     data = result.to_json()
-    grades, by_city = [], defaultdict(list)
+    grades, by_city, by_style = [], defaultdict(list), defaultdict(list)
     for a in data["assignments"]:
         judged = ctx["qrels"][ctx["query_of"][a["request_id"]]]
         city = ctx["requests"][a["request_id"]]["district"]["city"]
+        style = ctx.get("style_of", {}).get(a["request_id"])
         for e in a["expert_ids"]:
             grades.append(judged.get(e, 0))
             by_city[city].append(judged.get(e, 0))
+            if style:
+                by_style[style].append(judged.get(e, 0))
     slots = sum(r["experts_needed"] for r in ctx["requests"].values())
     seen = {a["request_id"] for a in data["assignments"]} | {
         u["request_id"] for u in data["unassigned"]
@@ -133,6 +137,10 @@ def report(name: str, result: BatchResult, seconds: float, ctx: dict) -> dict:
         "slots_filled": round(len(grades) / slots, 3),
         "min_city_mean_grade": round(min(city_means.values()), 3) if city_means else 0.0,
         "city_mean_grade": {c: round(v, 2) for c, v in city_means.items()},
+        "style_grade": {
+            st: (round(float(np.mean(g)), 3), round(float(np.mean(np.array(g) == 2)), 3))
+            for st, g in sorted(by_style.items())
+        },
     }
 
 
@@ -191,7 +199,12 @@ def relevance_inputs(
     queries = {q: t for q, t in dev.queries.items() if labelled_queries and q in labelled_queries}
     extra = examples_from_qrels(queries, dev.qrels, specialties) if queries else []
     model = fit_need_model(
-        bios + extra, vocabulary=names, synonyms=synonyms, encoder=encoder, extract=EXTRACT[0]
+        bios + extra,
+        vocabulary=names,
+        synonyms=synonyms,
+        encoder=encoder,
+        extract=EXTRACT[0],
+        **FIT_OPTIONS,
     )
     relevance = need_model_relevance(
         texts, vocabulary=names, synonyms=synonyms, model=model, encoder=encoder
@@ -288,9 +301,16 @@ def main() -> None:
     )
     parser.add_argument(
         "--needs",
-        choices=("bare", "wrapped", "both"),
+        choices=("bare", "wrapped", "both", "forward", "all"),
         default="both",
-        help="request texts as in the dev set, wrapped in message context, or both",
+        help="request texts as in the dev set, wrapped in message context (letter, chat, "
+        "narrative), both, the harder forwarded WeChat message (benchmarks/wrapped_needs.py "
+        "HARD_STYLES), or all three sets",
+    )
+    parser.add_argument(
+        "--evidence-power",
+        type=float,
+        help="need model: weight of a clause's specialty evidence (search.needs.EVIDENCE_POWER)",
     )
     parser.add_argument(
         "--embed-cache",
@@ -304,6 +324,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     EXTRACT[0] = not args.no_extraction
+    if args.evidence_power is not None:
+        FIT_OPTIONS["evidence_power"] = args.evidence_power
     print(f"need extraction: {'off' if args.no_extraction else 'on'}")
     encoder = load_encoder(args.embed_model)
     if encoder is not None:
@@ -327,14 +349,23 @@ def main() -> None:
     texts = [text_from_record(r) for r in dev.records]
     bare = [need_from_line(line, zones) for line in parse_request_lines(dev.lines).lines]
     sets = []
-    if args.needs in ("bare", "both"):
+    if args.needs in ("bare", "both", "all"):
         sets.append(("bare", bare, ctx))
-    if args.needs in ("wrapped", "both"):
+    wrappings = []
+    if args.needs in ("wrapped", "both", "all"):
+        wrappings.append(("wrapped", None))
+    if args.needs in ("forward", "all"):
+        wrappings.append(("forwarded", HARD_STYLES))
+    for label, styles in wrappings:
         # every request's text wrapped by the evaluation generator (benchmarks/wrapped_needs.py);
         # a narrative's second need comes from the same CV fold, so no model saw either need
         folds = query_folds([dev.query_of[n.id] for n in bare], args.folds, args.seed)
         wrapped, wrapped_qrels, style_of, _ = wrap_queries(
-            dev.queries, dev.qrels, seed=args.seed, groups=folds
+            dev.queries,
+            dev.qrels,
+            seed=args.seed,
+            groups=folds,
+            **({"styles": styles} if styles else {}),
         )
         wid_of = {q: w for w in wrapped for q in [w.split("~")[0]]}
         wrapped_needs = [replace(n, text=wrapped[wid_of[dev.query_of[n.id]]]) for n in bare]
@@ -342,17 +373,18 @@ def main() -> None:
             **ctx,
             "qrels": {**dev.qrels, **wrapped_qrels},
             "query_of": {n.id: wid_of[dev.query_of[n.id]] for n in bare},
+            "style_of": {n.id: style_of[wid_of[dev.query_of[n.id]]] for n in bare},
         }
         styles = defaultdict(int)
         for n in bare:
             styles[style_of[wid_of[dev.query_of[n.id]]]] += 1
         print(
-            "wrapped requests: "
+            f"{label} requests: "
             + ", ".join(f"{k} {v}" for k, v in sorted(styles.items()))
             + " (benchmarks/wrapped_needs.py: the evaluation generator's own context sentences,"
             " written apart from the product's training context)"
         )
-        sets.append(("wrapped", wrapped_needs, wrapped_ctx))
+        sets.append((label, wrapped_needs, wrapped_ctx))
     for label, needs, set_ctx in sets:
         rows = run_set(dev, needs, pool, texts, names, synonyms, encoder, args, set_ctx)
         print_rows(f"{label} requests", rows, needs, pool)
@@ -439,6 +471,8 @@ def print_rows(title: str, rows: list[dict], needs, pool) -> None:  # type: igno
                 f"mean grade ratio {r['method']} / baseline: {r['mean_grade'] / base['mean_grade']:.2f}x"
             )
             print(f"  per-city: {json.dumps(r['city_mean_grade'], ensure_ascii=False)}")
+            if r["style_grade"]:
+                print(f"  per-style (mean grade, grade-2 share): {json.dumps(r['style_grade'])}")
     print(f"  per-city (baseline): {json.dumps(base['city_mean_grade'], ensure_ascii=False)}")
 
 

@@ -41,15 +41,17 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.wrapped_needs import STYLES, wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import HARD_STYLES, STYLES, wrap_queries  # noqa: E402
 from search.analysis import ChineseAnalyzer  # noqa: E402
 from search.embed_cache import CachedEncoder, EmbeddingCache  # noqa: E402
 from search.encoder import MemoEncoder, load_encoder  # noqa: E402
 from search.metrics import mean, ndcg_at_k, precision_at_k, recall_at_k  # noqa: E402
 from search.needs import (  # noqa: E402
+    context_sentences,
     examples_from_experts,
     examples_from_qrels,
     fit_need_model,
+    wrap_in_context,
 )
 from search.ranking import DEFAULT_WEIGHTS, FusionWeights, fuse_scores, rank, rrf  # noqa: E402
 from search.tuning import DENSE_WEIGHT_MAX  # noqa: E402
@@ -156,16 +158,20 @@ def need_predictions(
     wrapped: dict[str, str] | None = None,
     sources: dict[str, list[str]] | None = None,
     fit_options: dict | None = None,
+    need_texts: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, dict[str, dict[str, float]]]:
     """{regime: {query id: need distribution}} for "bios only" and "CV k-fold", for the bare
     queries and their wrapped variants (a wrapped text is predicted by the fold model that
-    holds out every query it was made from)."""
+    holds out every query it was made from); `need_texts` is filled with {regime: {query id:
+    what that model has the lexical stage read (NeedModel.need_text)}}."""
+    need_texts = need_texts if need_texts is not None else {}
     wrapped = wrapped or {}
     sources = sources or {}
     options = fit_options or {}
     bio = examples_from_experts(train_experts, vocabulary=vocab)
     cv = f"CV {len(folds)}-fold"
     out: dict[str, dict[str, dict[str, float]]] = {"bios only": {}, cv: {}}
+    need_texts.update({"bios only": {}, cv: {}})
     texts = {**queries, **wrapped}
     t = time.perf_counter()
     model = fit_need_model(
@@ -176,6 +182,7 @@ def need_predictions(
         texts, model.predict_many(list(texts.values()), top=len(vocab)), strict=True
     ):
         out["bios only"][q] = dist
+        need_texts["bios only"][q] = model.need_text(texts[q])
     qids = list(queries)
     for test in folds:
         held = set(test)
@@ -197,6 +204,7 @@ def need_predictions(
             strict=True,
         ):
             out[cv][q] = dist
+            need_texts[cv][q] = model.need_text(texts[q])
     return out
 
 
@@ -221,9 +229,16 @@ def run_pool(
     specs = [e.get("specialties") or [] for e in pool]
     bm25 = BM25Scorer(pool, analyzer)
     texts = {**queries, **wrapped}
-    lex = {q: bm25.scores(t) for q, t in texts.items()}
+    lex = lex_message = {q: bm25.scores(t) for q, t in texts.items()}
     rows = []
-    sets = {"bare": list(queries), "wrapped": list(wrapped)}
+    sets = {
+        "bare": list(queries),
+        "wrapped": [q for q in wrapped if style_of[q] in STYLES],
+        **{
+            style: [q for q in wrapped if style_of[q] == style]
+            for style in (*HARD_STYLES, "tuning")
+        },
+    }
 
     def add(method: str, regime: str, scores: dict[str, list[float]] | dict[str, list[str]]):
         rankings = {
@@ -233,7 +248,7 @@ def run_pool(
             part = {q: rankings[q] for q in members if q in rankings}
             if part:
                 rows.append((name, method, regime, label, *evaluate(part, qrels)))
-        for style in STYLES:
+        for style in STYLES + HARD_STYLES:
             part = {q: r for q, r in rankings.items() if style_of.get(q) == style}
             if part:
                 args._by_style[(name, method, regime, style)] = evaluate(part, qrels)[0]
@@ -250,6 +265,7 @@ def run_pool(
             rr = rrf([rank(ids, list(lex[q])), rank(ids, list(dense_pool[q]))])
             fused_rrf[q] = sorted(rr, key=lambda x: -rr[x])
         add("naive RRF(BM25, dense)", "-", fused_rrf)
+    need_texts: dict[str, dict[str, str]] = {}
     preds = need_predictions(
         train_experts,
         queries,
@@ -264,9 +280,18 @@ def run_pool(
         wrapped=wrapped,
         sources=args._sources,
         fit_options=args._fit_options,
+        need_texts=need_texts,
     )
     need_only = FusionWeights(lexical=0.0, dense=0.0)
     for regime, dist in preds.items():
+        # the product's lexical stage reads the extracted need (search.service); with
+        # --lexical-message it reads the whole message, as before
+        if not args.lexical_message:
+            lex = {
+                q: bm25.scores(need_texts[regime][q]) if need_texts[regime][q] != texts[q] else v
+                for q, v in lex_message.items()
+            }
+            add("BM25 on the extracted need", regime, {q: list(lex[q]) for q in dist})
         add(
             "need model alone",
             regime,
@@ -345,7 +370,7 @@ def _resources_run(
     rebuilt: the baseline is the same service without resources."""
     import tempfile
 
-    from marketplace.audit.service import Actor
+    from marketplace.accounts.principal import system_principal
     from marketplace.db import make_engine, run_migrations, session_scope
     from marketplace.districts.service import seed_regions
     from marketplace.experts.importing import import_experts
@@ -373,7 +398,7 @@ def _resources_run(
             import_experts(
                 session=session,
                 lines=experts_path.read_text(encoding="utf-8").splitlines(),
-                actor=Actor.system("benchmark"),
+                user=system_principal("benchmark"),
             )
             seed_demo_services(session=session)
         service = SearchService(settings=settings, engine=engine)
@@ -474,6 +499,22 @@ def main(argv: list[str] | None = None) -> int:
         help="only the resource-library table: expert ranking of the product's search service "
         "over the dev experts, without and with the demo library indexed beside them",
     )
+    ap.add_argument(
+        "--evidence-power",
+        type=float,
+        help="need model: weight of a clause's specialty evidence (search.needs.EVIDENCE_POWER)",
+    )
+    ap.add_argument(
+        "--tuning-wraps",
+        action="store_true",
+        help="also a 'tuning' set: every need wrapped in the product's own training sentences "
+        "(what need extraction's constants are chosen on)",
+    )
+    ap.add_argument(
+        "--lexical-message",
+        action="store_true",
+        help="fused rows: BM25 reads the whole message (before need extraction fed it)",
+    )
     ap.add_argument("--save-model", type=Path, help="save the bios-only need model (npz)")
     ap.add_argument(
         "--synonyms",
@@ -513,13 +554,32 @@ def main(argv: list[str] | None = None) -> int:
     wrapped, wrapped_qrels, style_of, sources = wrap_queries(
         queries, qrels, seed=args.seed, groups=[set(f) for f in folds]
     )
+    # the harder style apart (every need wrapped in it once), so the three keep their figures
+    hard = wrap_queries(
+        queries, qrels, seed=args.seed, groups=[set(f) for f in folds], styles=HARD_STYLES
+    )
+    for mine, theirs in zip((wrapped, wrapped_qrels, style_of, sources), hard, strict=True):
+        mine.update(theirs)
     args._wrapped, args._wrapped_qrels = wrapped, wrapped_qrels
     args._style_of, args._sources = style_of, sources
     args._by_style = {}
     args._fit_options = {"extract": False} if args.no_extraction else {}
+    if args.evidence_power is not None:
+        args._fit_options["evidence_power"] = args.evidence_power
+    if args.tuning_wraps:
+        # needs wrapped by the product's own training sentences (search.needs.wrap_in_context):
+        # the set constants of need extraction are chosen on, never the evaluation wraps
+        rng = np.random.default_rng(args.seed)
+        sentences = context_sentences()
+        for q, text in queries.items():
+            wid = f"{q}~tuning"
+            wrapped[wid] = wrap_in_context(text, sentences, rng)
+            wrapped_qrels[wid], style_of[wid], sources[wid] = dict(qrels.get(q, {})), "tuning", [q]
     print(
         f"# wrapped needs: {len(wrapped)} (benchmarks/wrapped_needs.py, seed {args.seed}: "
-        + ", ".join(f"{st} {sum(v == st for v in style_of.values())}" for st in STYLES)
+        + ", ".join(
+            f"{st} {sum(v == st for v in style_of.values())}" for st in STYLES + HARD_STYLES
+        )
         + "); their context sentences are the evaluation generator's own, written apart from "
         "the product's training context (search/data/context_sentences.txt)"
     )

@@ -16,6 +16,14 @@ shared with it, so the wrapped figure is honest):
   of the two needs' grades, and an expert graded for both gets one grade more (capped at 2),
   so a ranking that puts holders of both first scores best.
 
+A fourth, harder style is kept apart (``HARD_STYLES``: every need is also wrapped in it, and it
+is reported on its own, so the three styles above keep their figures): ``forward``, a WeChat
+group message forwarding a class teacher's words - a time stamp, an @-mention, who forwards
+and why, the teacher's message in quotation marks with the need cut into pieces among
+classroom details, "[图片]" placeholders and a request to whoever reads the group. Its
+sentences were written after the three styles above and after the product's training
+sentences, apart from both.
+
 Deterministic for a seed. Used by benchmarks/search_quality.py and matching_quality.py.
 """
 
@@ -25,6 +33,7 @@ import random
 from collections.abc import Mapping
 
 STYLES = ("letter", "chat", "narrative")
+HARD_STYLES = ("forward",)
 
 _CITIES = [
     ("西安市", "雁塔区"),
@@ -108,7 +117,35 @@ _NARRATIVE_CLOSE = [
 ]
 
 
-def _fill(template: str, rng: random.Random) -> str:
+_FORWARD_HEAD = [
+    "【转发】{surname}老师 {month}月{day}日 {hour}:{minute}",
+    "@资源中心值班老师 @{district}心理教研员 帮忙看看这个",
+    "[群消息转发] 来自“{district}班主任交流群”",
+    "{hour}:{minute} 转发聊天记录：",
+]
+_FORWARD_WHY = [
+    "下面是我们{grade}班主任刚在群里发的，原话转过来，大家帮着出出主意",
+    "这个情况班主任跟我说了好几次了，我把她的话贴在这里",
+    "家长群里也有人在问，我先把班主任的描述转一下",
+    "刚开完年级会，{surname}老师让我转给中心",
+]
+_FORWARD_DETAIL = [
+    "这个娃平时挺乖的，成绩中等，坐第三排",
+    "他爸妈都在西安打工，跟着奶奶住",
+    "上学期还当过小组长，这学期像换了个人",
+    "班里一共四十二个人，这种情况以前没遇到过",
+    "[图片][图片]",
+    "家访的时候奶奶也说不清楚",
+]
+_FORWARD_ASK = [
+    "有没有懂这块的老师能接一下，在线等",
+    "收到的老师回个1，看谁方便对接",
+    "谁有合适的人选麻烦私信我",
+    "不急但也别拖太久哈，周五前有个回音就行",
+]
+
+
+def _fill(template: str, rng: random.Random, **extra: object) -> str:
     city, district = rng.choice(_CITIES)
     return template.format(
         city=city,
@@ -117,7 +154,20 @@ def _fill(template: str, rng: random.Random) -> str:
         school_kind=rng.choice(["农村初中", "城区小学", "寄宿制高中", "九年一贯制学校"]),
         role=rng.choice(_ROLES),
         surname=rng.choice(_SURNAMES),
+        **extra,
     )
+
+
+def _forward_fill(template: str, rng: random.Random) -> str:
+    # its own draws after _fill's, so the three styles above draw exactly what they drew before
+    extra = {
+        "grade": rng.choice(["初一", "初二", "五年级", "高一"]),
+        "month": rng.randint(1, 12),
+        "day": rng.randint(1, 28),
+        "hour": rng.randint(7, 22),
+        "minute": f"{rng.randint(0, 59):02d}",
+    }
+    return _fill(template, rng, **extra)
 
 
 def _trim(need: str) -> str:
@@ -164,16 +214,33 @@ def narrative(need: str, second: str, rng: random.Random) -> str:
     )
 
 
+def forward(need: str, rng: random.Random) -> str:
+    """A WeChat group message forwarding a class teacher's words around one need."""
+    pieces = [p for p in _trim(need).replace("，", "，\n").split("\n") if p]
+    details = rng.sample(_FORWARD_DETAIL, 2)
+    quoted = [*pieces[:1], details[0] + "，", *pieces[1:], "，" + details[1]]
+    return "\n".join(
+        [
+            _forward_fill(rng.choice(_FORWARD_HEAD), rng),
+            _forward_fill(rng.choice(_FORWARD_WHY), rng) + "：",
+            "“" + "".join(quoted) + "”",
+            rng.choice(_FORWARD_ASK),
+        ]
+    )
+
+
 def wrap_queries(
     queries: Mapping[str, str],
     qrels: Mapping[str, Mapping[str, int]],
     *,
     seed: int = 0,
     groups: list[set[str]] | None = None,
+    styles: tuple[str, ...] = STYLES,
 ) -> tuple[dict[str, str], dict[str, dict[str, int]], dict[str, str], dict[str, list[str]]]:
     """(wrapped texts, their qrels, style of each, source query ids of each) for every query.
 
-    Styles rotate over the queries in a seeded order (a third each); a narrative pairs its
+    `styles` rotate over the queries in a seeded order (a third each for STYLES; with
+    HARD_STYLES every query is wrapped in its one style); a narrative pairs its
     query with another query that shares none of its grade-2 experts, drawn at random from the
     same group of `groups` (cross-validation folds: both needs of a narrative are then held
     out together). Wrapped ids are ``<query id>~<style>``.
@@ -188,7 +255,7 @@ def wrap_queries(
     style_of: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
     for n, q in enumerate(order):
-        style = STYLES[n % len(STYLES)]
+        style = styles[n % len(styles)]
         wid = f"{q}~{style}"
         if style == "narrative":
             top = {x for x, g in qrels.get(q, {}).items() if g >= 2}
@@ -206,7 +273,8 @@ def wrap_queries(
             judged[wid] = merged
             sources[wid] = [q, other]
         else:
-            texts[wid] = (letter if style == "letter" else chat)(queries[q], rng)
+            wrap = {"letter": letter, "chat": chat, "forward": forward}[style]
+            texts[wid] = wrap(queries[q], rng)
             judged[wid] = dict(qrels.get(q, {}))
             sources[wid] = [q]
         style_of[wid] = style

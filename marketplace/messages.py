@@ -26,6 +26,7 @@ ROLE_LABELS = {
     "observer": "教育局（只读）",
 }
 CENTER_PROVINCE = "省级资源中心"
+EXPERT_OWN_STATUS = "专家不能修改自己的状态或认证标记"
 SYSTEM_ROLE_NOT_AN_ACCOUNT = "系统身份只供命令行、演示数据和定时任务使用，不能保存为账号"
 CENTER_CITY = "{city}资源中心"
 

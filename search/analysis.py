@@ -27,6 +27,7 @@ from collections.abc import Iterable, Mapping
 __all__ = ["ChineseAnalyzer", "DEFAULT_STOP_WORDS", "MAX_CHARS"]
 
 MAX_CHARS = 4000
+SHORT_WORD_CHARS = 3  # a query of at most this many characters, split into single ones, stays whole
 
 # Function words and filler common in requests and bios; deliberately small: the need model
 # and BM25 IDF handle frequent content words themselves.
@@ -157,6 +158,22 @@ class ChineseAnalyzer:
                     if len(w) == 1 and not self.keep_single_chars and not w.isascii():
                         continue
                     out.append(w)
+        return out
+
+    def query_tokens(self, text: str | None) -> list[str]:
+        """:meth:`tokens` of a search query. A query of a few characters that jieba does not
+        know ("自伤") splits into single characters, while inside a bio's longer run its HMM keeps
+        the word whole: the query keeps the whole run too, so it can meet those bios. (Applied to
+        documents and to the need model's features as well, the same rule cost 0.02 nDCG@10 on
+        wrapped needs: benchmarks/search_quality.py.)"""
+        out = self.tokens(text)
+        core = "".join(_KEEP.findall(_normalise(str(text or ""))))
+        if (
+            1 < len(out) <= SHORT_WORD_CHARS
+            and "".join(out) == core
+            and all(len(t) == 1 and not t.isascii() for t in out)
+        ):
+            out.append(core)
         return out
 
     def __call__(self, text: str | None) -> list[str]:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NeedModel",
+    "Reading",
     "fit_need_model",
     "examples_from_experts",
     "examples_from_qrels",
@@ -141,6 +142,10 @@ MESSAGE_WEIGHT = 0.0  # log-linear share of the unstripped message's own reading
 DETECTOR_MIN_NEEDS = 20
 AUGMENT_COPIES = 0  # wrapped copies of each labelled need (sharing the need's weight)
 NEED_SHARPNESS = 2.0  # a clause's weight: P(need | clause) ** NEED_SHARPNESS
+# ... times its specialty evidence ** EVIDENCE_POWER: 1 - the normalised entropy of the clause's
+# own specialty distribution. A clause can read as need and still name no problem ("想请专家来校
+# 指导", "需要专家给建议"): its flat distribution then weighs little beside the clause that does.
+EVIDENCE_POWER = 0.0
 WHOLE_WEIGHT = 0.3  # log-linear share of the whole text's distribution beside the clauses
 _CLAUSE_SPLIT = re.compile(r"[。；;！!？?\n\r，,～~：:]+")
 MIN_CLAUSE_CHARS = 2
@@ -197,6 +202,15 @@ def featurize(
 # ----------------------------------------------------------------------------------------
 # the model
 # ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reading:
+    """What the need model reads in a message: its specialties (best first) and the text the
+    lexical stage should search with (NeedModel.need_text)."""
+
+    needs: dict[str, float]
+    need_text: str
+
+
 @dataclass
 class NeedModel:
     """Linear text -> specialty classifier over TF-IDF features.
@@ -236,6 +250,7 @@ class NeedModel:
     message_weight: float = MESSAGE_WEIGHT
     need_sharpness: float = NEED_SHARPNESS
     whole_weight: float = WHOLE_WEIGHT
+    evidence_power: float = EVIDENCE_POWER
     _analyzer: ChineseAnalyzer | None = field(default=None, repr=False, compare=False)
     _mem: Any = field(default=None, repr=False, compare=False)  # scipy CSR of the kNN memory
     _encoder: Encoder | None = field(default=None, repr=False, compare=False)
@@ -362,13 +377,23 @@ class NeedModel:
         (`clause_vectors`, `need_vector`: encoder vectors of the clauses and of the stripped
         text, when the caller already has them.)
         """
+        return self._proba(text, vector, clause_vectors, need_vector)[0]
+
+    def _proba(
+        self,
+        text: str,
+        vector: np.ndarray | None = None,
+        clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None,
+        need_vector: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, str]:
+        """(predict_proba's vector, what lexical search should read: see `need_text`)."""
         terms = self._term_reading(text)
         if terms is not None:
-            return terms
+            return terms, text
         plan = self._plan(text, clause_vectors)
         if plan is None:
-            return _softmax(self._read(text, vector)[0])
-        need_text, kept, weights = plan
+            return _softmax(self._read(text, vector)[0]), text
+        need_text, kept, weights, nothing_kept = plan
         if self.uses_dense and need_vector is None:
             need_vector = self._encode([need_text])[0]
         whole = _softmax(self._read(need_text, need_vector)[0])
@@ -381,7 +406,7 @@ class NeedModel:
             logp = (1.0 - self.message_weight) * logp + self.message_weight * np.log(
                 message + 1e-12
             )
-        return _softmax(logp)
+        return _softmax(logp), text if nothing_kept else need_text
 
     def _term_reading(self, text: str) -> np.ndarray | None:
         """A query that is (almost) only vocabulary terms (厌学, 家校沟通, a specialty's name)
@@ -405,9 +430,10 @@ class NeedModel:
 
     def _plan(
         self, text: str, clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None
-    ) -> tuple[str, list[np.ndarray], list[float]] | None:
-        """(need text, specialty distributions and weights of its clauses), or None when the
-        text is read whole (no detector, one clause, or nothing reads as context)."""
+    ) -> tuple[str, list[np.ndarray], list[float], bool] | None:
+        """(need text, specialty distributions and weights of its clauses, True when no clause
+        read as need and the likeliest one stands in), or None when the text is read whole (no
+        detector, one clause, or nothing reads as context)."""
         clauses = split_clauses(text) if self.extracts else []
         if len(clauses) < 2:
             return None
@@ -421,13 +447,17 @@ class NeedModel:
         keep = [k for k, p in enumerate(p_need) if p >= 1.0 - self.context_threshold]
         if len(keep) == len(clauses):
             return None
-        if not keep:
+        nothing_kept = not keep
+        if nothing_kept:
             keep = [int(np.argmax(p_need))]
-        return (
-            "，".join(clauses[k] for k in keep),
-            [_softmax(read[k][0]) for k in keep],
-            [p_need[k] ** self.need_sharpness for k in keep],
-        )
+        dists = [_softmax(read[k][0]) for k in keep]
+        weights = [p_need[k] ** self.need_sharpness for k in keep]
+        if self.evidence_power and len(keep) > 1:
+            weights = [
+                w * max(_evidence(d), 1e-3) ** self.evidence_power
+                for w, d in zip(weights, dists, strict=True)
+            ]
+        return "，".join(clauses[k] for k in keep), dists, weights, nothing_kept
 
     def predict(
         self,
@@ -443,10 +473,21 @@ class NeedModel:
         order = np.argsort(-p)[:top]
         return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
 
+    def read(
+        self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None
+    ) -> Reading:
+        """:meth:`predict` and :meth:`need_text` of one text in one pass."""
+        p, need_text = self._proba(text, vector)
+        order = np.argsort(-p)[:top]
+        needs = {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
+        return Reading(needs=needs, need_text=need_text)
+
     def need_text(self, text: str) -> str:
-        """What of `text` the model reads as need (the text itself when nothing is stripped)."""
+        """What lexical search should read of `text`: the clauses read as need, without the
+        greeting, school facts, logistics and thanks around them; the whole text when nothing
+        is stripped (a short query, a bare need, a single clause) or no clause reads as need."""
         plan = self._plan(text)
-        return text if plan is None else plan[0]
+        return text if plan is None or plan[3] else plan[0]
 
     def predict_many(
         self, texts: Sequence[str], top: int = 5, min_prob: float = 0.0
@@ -500,6 +541,7 @@ class NeedModel:
                 "message_weight": self.message_weight,
                 "need_sharpness": self.need_sharpness,
                 "whole_weight": self.whole_weight,
+                "evidence_power": self.evidence_power,
             },
         }
         arrays: dict[str, np.ndarray] = {
@@ -574,6 +616,7 @@ class NeedModel:
                 message_weight=float(extract.get("message_weight", MESSAGE_WEIGHT)),
                 need_sharpness=float(extract.get("need_sharpness", NEED_SHARPNESS)),
                 whole_weight=float(extract.get("whole_weight", WHOLE_WEIGHT)),
+                evidence_power=float(extract.get("evidence_power", 0.0)),
             )
 
     def save(self, path: str | Path) -> None:
@@ -613,6 +656,7 @@ def fit_need_model(
     extract: bool = True,
     context: Sequence[str] | None = None,
     augment_copies: int = AUGMENT_COPIES,
+    evidence_power: float = EVIDENCE_POWER,
     seed: int = 0,
 ) -> NeedModel:
     """Fit ``P(specialty | text)``.
@@ -823,6 +867,7 @@ def fit_need_model(
         coef=coef,
         intercept=intercept,
         **extraction,
+        evidence_power=evidence_power,
         vocabulary=labels,
         synonyms=syn,
         word_bigrams=word_bigrams,
@@ -850,6 +895,12 @@ def _logsumexp(z: np.ndarray) -> float:
 def _softmax(z: np.ndarray) -> np.ndarray:
     e = np.exp(z - z.max())
     return e / e.sum()
+
+
+def _evidence(p: np.ndarray) -> float:
+    """How much a distribution over the specialties says: 1 - its entropy / log(n), 0..1."""
+    q = p[p > 0]
+    return float(1.0 + (q * np.log(q)).sum() / math.log(len(p))) if len(p) > 1 else 1.0
 
 
 def _sigmoid(x: float) -> float:

@@ -29,7 +29,7 @@ from marketplace.experts.service import export_records
 from marketplace.outbox.models import IndexOutbox
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
-from search import floor, ranking, tuning
+from search import floor, lookup, ranking, tuning
 from search.analysis import ChineseAnalyzer
 from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
 from search.embed_cache import CachedEncoder, EmbeddingCache
@@ -62,6 +62,7 @@ CANDIDATES_PER_SIGNAL = 200
 SNIPPET_CACHE_TEXTS = 4096  # documents whose sentence tokens are kept for snippets
 CALIBRATION_SAMPLE = 300  # experts encoded to measure the dense signal before a rebuild
 NEED_TOP = 8
+NAMED_CANDIDATES = 10  # lexical hits of a message's stripped words searched for a named expert
 EMBED_CACHE = "embeddings.sqlite"  # search.embed_cache, beside the index versions
 MODEL_RECORD = "need_model.json"  # what the need model read and measured when trained
 NEED_MODEL_VERSION = "needs-2"  # 2: need extraction (context class, clause reading)
@@ -518,7 +519,7 @@ class SearchService:
         filters = request.filters()
         page_size = max(1, min(request.page_size, MAX_RESULTS))
         offset = (max(1, request.page) - 1) * page_size
-        tokens = self.analyzer.tokens(q) if q else []
+        tokens = self.analyzer.query_tokens(q) if q else []
         if q and not tokens:  # only emoji, punctuation or symbols: nothing to search for
             return self._no_match(request, page_size, {}, backend.name, degraded)
         if not tokens:
@@ -544,18 +545,27 @@ class SearchService:
         wants_dense = weights.dense > 0 and self._dense_on() and encoder is not None
         if encoder is not None and (wants_dense or (need_model and need_model.uses_dense)):
             query_vector = encoder.encode([q])[0]
-        needs = need_model.predict(q, top=NEED_TOP, vector=query_vector) if need_model else {}
+        needs: dict[str, float] = {}
+        lexical_tokens = tokens
+        if need_model is not None:
+            reading = need_model.read(q, top=NEED_TOP, vector=query_vector)
+            needs = reading.needs
+            if reading.need_text != q:  # BM25 reads the need, not the message around it
+                lexical_tokens = self.analyzer.tokens(reading.need_text) or tokens
         vector = query_vector.tolist() if wants_dense and query_vector is not None else None
         retrieval = backend.retrieve(
-            tokens=list(dict.fromkeys(tokens)),
+            tokens=list(dict.fromkeys(lexical_tokens)),
             specialty_weights=needs,
             vector=vector,
             filters=filters,
             size=CANDIDATES_PER_SIGNAL,
         )
         candidates = retrieval.candidates
-        lookup = lookup_strength(tokens, candidates)
-        if floor.is_no_match(tokens, candidates, needs, lookup=lookup):
+        named = self._named(q, tokens, lexical_tokens, candidates, backend, filters)
+        retrieved = {c.doc.id for c in candidates}
+        candidates += [c for c in named if c.doc.id not in retrieved]
+        lookup = 1.0 if named else lookup_strength(lexical_tokens, candidates)
+        if floor.is_no_match(lexical_tokens, candidates, needs, lookup=lookup):
             return self._no_match(request, page_size, needs, backend.name, degraded)
         fusion = weights.fusion()
         if lookup > 0:
@@ -567,13 +577,19 @@ class SearchService:
             [c.dense for c in candidates] if vector is not None else None,
             weights=fusion,
         )
+        first = {c.doc.id: k for k, c in enumerate(named)}  # named experts lead, in order
         order = sorted(
-            range(len(candidates)), key=lambda i: (-fused[i], candidates[i].doc.sort_key)
+            range(len(candidates)),
+            key=lambda i: (
+                first.get(candidates[i].doc.id, len(first)),
+                -fused[i],
+                candidates[i].doc.sort_key,
+            ),
         )
         scored = [(candidates[i], fused[i]) for i in order][:MAX_RESULTS]
         facets = _count_facets([c.doc.filters for c, _ in scored])
         page = scored[offset : offset + page_size]
-        query_terms = set(tokens)
+        query_terms = set(lexical_tokens)  # the keywords shown are the ones searched for
         sentences_of = self._sentence_terms or partial(sentence_terms, self.analyzer)
         hits = []
         for candidate, score in page:
@@ -597,6 +613,33 @@ class SearchService:
         return SearchResponse(
             hits, len(scored), request.page, page_size, facets, top_needs, backend.name, degraded
         )
+
+    def _named(
+        self,
+        q: str,
+        tokens: list[str],
+        lexical_tokens: list[str],
+        candidates: list[Candidate],
+        backend: SearchBackend,
+        filters: Filters,
+    ) -> list[Candidate]:
+        """Experts the message asks for by name (search.lookup), also where need extraction
+        stripped the name's clause: its words are then searched for on their own."""
+        pool = list(candidates)
+        kept = set(lexical_tokens)
+        stripped = [t for t in dict.fromkeys(tokens) if t not in kept]
+        if stripped:
+            extra = backend.retrieve(
+                tokens=stripped,
+                specialty_weights={},
+                vector=None,
+                filters=filters,
+                size=NAMED_CANDIDATES,
+            ).candidates
+            held = {c.doc.id for c in pool}
+            # ranked by the need and the need's words: the stripped words' scores stay out
+            pool += [replace(c, lexical=0.0) for c in extra if c.doc.id not in held]
+        return lookup.named_experts(q, pool)
 
     def _no_match(
         self,

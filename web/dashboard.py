@@ -73,6 +73,11 @@ def _nothing(session: Session, user: User) -> dict[str, Any]:
 PANEL_ITEMS = 5
 
 
+def _excerpt(text: str, length: int = 30) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def _requests(status: str | None) -> Loader:
     def load(session: Session, user: User) -> dict[str, Any]:
         from marketplace.requests.models import RequestStatus
@@ -86,10 +91,12 @@ def _requests(status: str | None) -> Loader:
         )
         rows = [
             (
-                f"#{r.id} {messages.SERVICE_TYPE_LABELS.get(r.service_type, r.service_type)}"
-                f" · {r.district.district}",
+                # named by what the school asked for, as the request list shows it
+                _excerpt(r.text),
                 f"/requests/{r.id}",
-                messages.REQUEST_STATUS_LABELS.get(r.status, r.status)
+                f"{messages.SERVICE_TYPE_LABELS.get(r.service_type, r.service_type)}"
+                f" · {r.district.district} · "
+                + messages.REQUEST_STATUS_LABELS.get(r.status, r.status)
                 + (
                     ""
                     if r.urgency == "normal"

@@ -31,12 +31,12 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, covers, reach
 from marketplace.accounts.service import actor_for
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import record
 from marketplace.clock import LOCAL_TZ, in_zone, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
-from marketplace.requests.service import change_status
+from marketplace.requests.service import follow_on_status
 from marketplace.vocabulary import ExpertStatus, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
@@ -186,12 +186,8 @@ def _schedule_request(session: Session, request_id: int, user: User) -> None:
         )
     ).one()
     if booked >= request.experts_needed:
-        change_status(
-            session=session,
-            request_id=request_id,
-            status=RequestStatus.scheduled,
-            user=None,
-            actor=actor_for(user),
+        follow_on_status(
+            session=session, request_id=request_id, status=RequestStatus.scheduled, user=user
         )
 
 
@@ -223,9 +219,11 @@ def list_bookings(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: int = 500,
+    newest_first: bool = False,
 ) -> list[Booking]:
     """Bookings by role: a district's own, an expert's own, a city center's districts', every
-    booking for province staff (see the policy's `booking.read`)."""
+    booking for province staff (see the policy's `booking.read`); soonest first, or with
+    `newest_first` the latest first (so a limit keeps the recent past, not the oldest)."""
     query = select(Booking)
     if user.role == Role.district:
         query = query.where(Booking.district_id == user.district_id)
@@ -241,9 +239,12 @@ def list_bookings(
         query = query.where(Booking.end_at > start)
     if end is not None:
         query = query.where(Booking.start_at < end)
-    return list(
-        session.exec(query.order_by(col(Booking.start_at), col(Booking.id)).limit(limit)).all()
+    order = (
+        (col(Booking.start_at).desc(), col(Booking.id).desc())
+        if newest_first
+        else (col(Booking.start_at), col(Booking.id))
     )
+    return list(session.exec(query.order_by(*order).limit(limit)).all())
 
 
 def lock_booking(session: Session, booking_id: int, user: User, action: Action | None) -> Booking:
@@ -476,9 +477,7 @@ def complete_booking(
         session, booking, allowed_from=(BookingStatus.confirmed,), to=BookingStatus.completed
     )
     if booking.kind in CHARGED_KINDS:
-        booking.charged = _charge_district_package(
-            session=session, booking=booking, actor=actor_for(user)
-        )
+        booking.charged = _charge_district_package(session=session, booking=booking, user=user)
     session.flush()
     audit_booking(session, user, "booking.complete", booking, before)
     return booking
@@ -498,8 +497,9 @@ def mark_no_show(
     return booking
 
 
-def _charge_district_package(*, session: Session, booking: Booking, actor: Actor) -> bool:
-    """The single call site into procured-service allocation: charge the session's hours."""
+def _charge_district_package(*, session: Session, booking: Booking, user: User) -> bool:
+    """The single call site into procured-service allocation: charge the session's hours, as
+    `user` (who marked the session held)."""
     from marketplace.allocation.service import consume_supervision_hours  # lazy: sibling domain
 
     hours = (booking.end_at - booking.start_at).total_seconds() / 3600
@@ -508,7 +508,7 @@ def _charge_district_package(*, session: Session, booking: Booking, actor: Actor
         district_id=booking.district_id,
         hours=hours,
         reference=f"booking:{booking.id}:{booking.uid}",
-        actor=actor,
+        actor=actor_for(user),
     )
 
 

@@ -69,14 +69,15 @@ def ledger_totals(
 ) -> dict[Any, Totals]:
     """Ledger sums grouped `by` "service", "district", "application" or "service_district"."""
     keys = {
-        "service": (LedgerEntry.service_id,),
-        "district": (LedgerEntry.district_id,),
-        "application": (LedgerEntry.application_id,),
-        "service_district": (LedgerEntry.service_id, LedgerEntry.district_id),
+        "service": (col(LedgerEntry.service_id),),
+        "district": (col(LedgerEntry.district_id),),
+        "application": (col(LedgerEntry.application_id),),
+        "service_district": (col(LedgerEntry.service_id), col(LedgerEntry.district_id)),
     }[by]
-    query = select(*keys, LedgerEntry.kind, func.sum(LedgerEntry.hundredths)).group_by(
-        *keys, LedgerEntry.kind
-    )
+    # One or two key columns: select()'s overloads are typed per number of columns, so the
+    # statement's row type cannot be named here (rows are unpacked below).
+    columns: tuple[Any, ...] = (*keys, col(LedgerEntry.kind), func.sum(LedgerEntry.hundredths))
+    query: Any = select(*columns).group_by(*columns[:-1])
     if service_ids is not None:
         query = query.where(col(LedgerEntry.service_id).in_(list(service_ids)))
     if district_ids is not None:

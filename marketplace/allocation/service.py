@@ -17,7 +17,8 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action
+from marketplace.accounts.permissions import Action, reach, sees_everything
+from marketplace.accounts.principal import actor_for
 from marketplace.allocation import fairness
 from marketplace.allocation.balances import Totals, ledger_totals, reconciles
 from marketplace.allocation.models import (
@@ -42,13 +43,20 @@ from marketplace.applications.service import (
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
-from marketplace.errors import Conflict, InvalidInput
+from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.reports.periods import term_of
 from marketplace.services.models import ProcuredService, ServiceKind
 from marketplace.services.quantity import format_quantity, from_hundredths, to_hundredths
-from marketplace.services.service import get_service, lock_service, today
+from marketplace.services.service import (
+    get_service,
+    lock_service,
+    manages,
+    require_own_service,
+    require_readable,
+    today,
+)
 
 DECIDE = Action.application_decide
 
@@ -184,11 +192,10 @@ def approve_application(
     session: Session,
     application_id: int,
     quantity: Decimal | None,
-    actor: Actor,
-    user: User | None = None,
+    user: User,
 ) -> ServiceApplication:
-    """Approve a pending application fully or partly; Conflict when the remainder is short.
-    With `user`, only if the policy lets them decide it (the owning center's staff)."""
+    """Approve a pending application fully or partly, if the policy lets `user` decide it (the
+    owning center's staff); Conflict when the remainder is short."""
     service_id = get_application(
         session=session, application_id=application_id, user=user, action=DECIDE
     ).service_id
@@ -197,15 +204,15 @@ def approve_application(
     amount = application.quantity_hundredths if quantity is None else to_hundredths(quantity)
     if amount <= 0:
         raise InvalidInput(messages.VALIDATION_FAILED)
-    _approve_locked(session, service, application, amount, actor)
+    _approve_locked(session, service, application, amount, actor_for(user))
     return application
 
 
 def _lock_holding(
-    session: Session, application_id: int, district_id: int | None
+    session: Session, application_id: int, user: User, action: Action
 ) -> tuple[ProcuredService, ServiceApplication, Totals]:
     service_id = get_application(
-        session=session, application_id=application_id, district_id=district_id
+        session=session, application_id=application_id, user=user, action=action
     ).service_id
     service = lock_service(session=session, service_id=service_id)
     application = lock_application(session=session, application_id=application_id)
@@ -221,13 +228,16 @@ def record_usage(
     session: Session,
     application_id: int,
     quantity: Decimal,
-    actor: Actor,
+    user: User,
     reference: str = "",
     note: str = "",
-    district_id: int | None = None,
 ) -> LedgerEntry:
-    """Record use of an approved allocation (licences assigned, seats taken, hours consumed)."""
-    service, application, totals = _lock_holding(session, application_id, district_id)
+    """Record use of an approved allocation (licences assigned, seats taken, hours consumed):
+    the district's side (its coordinator, or center staff reaching it)."""
+    service, application, totals = _lock_holding(
+        session, application_id, user, Action.application_use
+    )
+    actor = actor_for(user)
     amount = to_hundredths(quantity)
     if amount > totals.held:
         raise Conflict(
@@ -270,14 +280,13 @@ def release_allocation(
     session: Session,
     application_id: int,
     quantity: Decimal | None,
-    actor: Actor,
+    user: User,
     note: str = "",
-    user: User | None = None,
 ) -> ServiceApplication:
-    """Give unused quantity back to the pool (default: all); giving all closes it. With `user`,
-    only if the policy lets them decide the application (the owning center's staff)."""
-    get_application(session=session, application_id=application_id, user=user, action=DECIDE)
-    service, application, totals = _lock_holding(session, application_id, None)
+    """Give unused quantity back to the pool (default: all); giving all closes it. Only if the
+    policy lets `user` decide the application (the owning center's staff)."""
+    service, application, totals = _lock_holding(session, application_id, user, DECIDE)
+    actor = actor_for(user)
     if service.valid_to < today():
         raise Conflict(messages.SERVICE_EXPIRED.format(valid_to=service.valid_to.isoformat()))
     amount = totals.held if quantity is None else to_hundredths(quantity)
@@ -299,11 +308,13 @@ def release_allocation(
     return application
 
 
-def close_application(
-    *, session: Session, application_id: int, actor: Actor, district_id: int | None = None
-) -> ServiceApplication:
-    """End an allocation: unused balance returns to the pool, or lapses if expired."""
-    service, application, totals = _lock_holding(session, application_id, district_id)
+def close_application(*, session: Session, application_id: int, user: User) -> ServiceApplication:
+    """End an allocation (the district's side): unused balance returns to the pool, or lapses
+    if expired."""
+    service, application, totals = _lock_holding(
+        session, application_id, user, Action.application_use
+    )
+    actor = actor_for(user)
     before = snapshot(application)
     lapsed = service.valid_to < today()
     if totals.held > 0:
@@ -321,12 +332,13 @@ def close_application(
     return application
 
 
-def expire_service(
-    *, session: Session, service_id: int, actor: Actor, on: date | None = None
-) -> int:
-    """Lapse the unused balances of a service that ended before `on`; returns entries written."""
+def expire_service(*, session: Session, service_id: int, user: User, on: date | None = None) -> int:
+    """Lapse the unused balances of a service that ended before `on`, if `user` manages it;
+    returns entries written."""
     on = on or today()
     service = lock_service(session=session, service_id=service_id)
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
+    actor = actor_for(user)
     if service.valid_to >= on:
         raise Conflict(messages.SERVICE_STILL_VALID.format(valid_to=service.valid_to.isoformat()))
     holding = session.exec(
@@ -340,7 +352,7 @@ def expire_service(
         .execution_options(populate_existing=True)
     ).all()
     totals = ledger_totals(
-        session=session, by="application", application_ids=[a.id for a in holding]
+        session=session, by="application", application_ids=[a.id for a in holding if a.id]
     )
     written = 0
     for application in holding:
@@ -363,8 +375,11 @@ def expire_service(
     return written
 
 
-def expire_lapsed(*, session: Session, actor: Actor, on: date | None = None) -> int:
-    """Expire unused balances of every service that has ended; returns entries written."""
+def expire_lapsed(*, session: Session, user: User, on: date | None = None) -> int:
+    """Expire unused balances of every service that has ended (whoever manages every service:
+    the scheduler and the CLI as the system principal); returns entries written."""
+    if not sees_everything(user, Action.service_manage):
+        raise Forbidden(messages.FORBIDDEN, code="forbidden")
     on = on or today()
     lapsed = session.exec(
         select(ServiceApplication.service_id)
@@ -373,8 +388,9 @@ def expire_lapsed(*, session: Session, actor: Actor, on: date | None = None) -> 
         .distinct()
     ).all()
     return sum(
-        expire_service(session=session, service_id=sid, actor=actor, on=on)
+        expire_service(session=session, service_id=sid, user=user, on=on)
         for sid in sorted(lapsed)
+        if sid is not None
     )
 
 
@@ -416,16 +432,16 @@ def consume_supervision_hours(
         return False
     services = {
         sid: lock_service(session=session, service_id=sid)
-        for sid in sorted({s for _, s in candidates})
+        for sid in sorted({s for _, s in candidates if s is not None})
     }
     applications = [
         lock_application(session=session, application_id=aid)
-        for aid in sorted(a for a, _ in candidates)
+        for aid in sorted(a for a, _ in candidates if a is not None)
     ]
     applications = [a for a in applications if a.status in HOLDING_STATUSES]
     applications.sort(key=lambda a: (services[a.service_id].valid_to, a.id))
     totals = ledger_totals(
-        session=session, by="application", application_ids=[a.id for a in applications]
+        session=session, by="application", application_ids=[a.id for a in applications if a.id]
     )
     held = {a.id: totals.get(a.id, Totals()).held for a in applications}
     if sum(held.values()) < amount:
@@ -521,17 +537,14 @@ def district_balances(
     ]
 
 
-def ledger_view(
-    *,
-    session: Session,
-    service_id: int,
-    districts: frozenset[int] | None = None,
-    with_pool: bool = True,
-    limit: int = 500,
-) -> LedgerView:
-    """The newest ledger entries of a service with balances, of `districts` only when given (a
-    district its own, a city center or observer its region's); the pool when `with_pool`."""
-    get_service(session=session, service_id=service_id)
+def ledger_view(*, session: Session, service_id: int, user: User, limit: int = 500) -> LedgerView:
+    """The newest ledger entries of a service with balances, as far as `user` reaches: every
+    district for scope `all`, a city center's or observer's region, a district its own entries.
+    The pool is shown to whoever manages the service."""
+    service = get_service(session=session, service_id=service_id)
+    require_readable(session=session, user=user, service=service)
+    districts = reach(session, user, Action.service_read)
+    with_pool = manages(session=session, user=user, service=service)
     query = select(LedgerEntry).where(LedgerEntry.service_id == service_id)
     if districts is not None:
         query = query.where(col(LedgerEntry.district_id).in_(sorted(districts)))
@@ -569,6 +582,7 @@ class ProposalInputs:
 
 
 def _proposal_inputs(session: Session, service: ProcuredService) -> ProposalInputs:
+    assert service.id is not None  # a stored service
     pending = session.exec(
         select(ServiceApplication)
         .where(
@@ -581,10 +595,10 @@ def _proposal_inputs(session: Session, service: ProcuredService) -> ProposalInpu
     districts = session.exec(select(District).where(col(District.id).in_(district_ids))).all()
     past = ledger_totals(
         session=session, by="district", service_ids=[service.id], district_ids=district_ids
-    )  # type: ignore[list-item]
+    )
     return ProposalInputs(
         service=service,
-        capacity=_service_totals(session, service.id).remaining(service.quantity_hundredths),  # type: ignore[arg-type]
+        capacity=_service_totals(session, service.id).remaining(service.quantity_hundredths),
         districts=[
             fairness.DistrictInfo(
                 district_id=d.id,  # type: ignore[arg-type]
@@ -601,9 +615,12 @@ def _proposal_inputs(session: Session, service: ProcuredService) -> ProposalInpu
     )
 
 
-def fair_proposal(*, session: Session, service_id: int) -> ProposalPublic:
-    """The fair proposal for a service's pending applications, with reasoning (nothing changes)."""
-    inputs = _proposal_inputs(session, get_service(session=session, service_id=service_id))
+def fair_proposal(*, session: Session, service_id: int, user: User) -> ProposalPublic:
+    """The fair proposal for a service's pending applications, with reasoning (nothing changes),
+    for whoever manages the service."""
+    service = get_service(session=session, service_id=service_id)
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
+    inputs = _proposal_inputs(session, service)
     proposal = fairness.propose(
         capacity=inputs.capacity,
         districts=inputs.districts,
@@ -644,10 +661,13 @@ def fair_proposal(*, session: Session, service_id: int) -> ProposalPublic:
 
 
 def confirm_fair_proposal(
-    *, session: Session, service_id: int, fingerprint: str, actor: Actor
+    *, session: Session, service_id: int, fingerprint: str, user: User
 ) -> list[ServiceApplication]:
-    """Apply the proposal staff saw (same fingerprint): approve each application with its share."""
+    """Apply the proposal staff saw (same fingerprint): approve each application with its share,
+    if `user` manages the service."""
     service = lock_service(session=session, service_id=service_id)
+    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
+    actor = actor_for(user)
     inputs = _proposal_inputs(session, service)
     if not inputs.applications:
         raise Conflict(messages.PROPOSAL_EMPTY)

@@ -6,7 +6,8 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, reach, require_district
+from marketplace.accounts.permissions import Action, reach, require, require_district
+from marketplace.accounts.principal import actor_for
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import (
     ApplicationCreate,
@@ -50,23 +51,18 @@ def get_application(
     *,
     session: Session,
     application_id: int,
-    district_id: int | None = None,
-    user: User | None = None,
+    user: User,
     action: Action = Action.application_read,
 ) -> ServiceApplication:
-    """The application, or NotFound; with `district_id`, Forbidden unless it is that district's;
-    with `user`, Forbidden unless the policy lets them do `action` on it (its district in their
-    reach; for decisions, the service is their own center's)."""
+    """The application, or NotFound; Forbidden unless the policy lets `user` do `action` on it
+    (its district in their reach; for decisions, the service is their own center's)."""
     application = session.get(ServiceApplication, application_id)
     if application is None:
         raise NotFound(messages.APPLICATION_NOT_FOUND.format(id=application_id))
-    if district_id is not None and application.district_id != district_id:
-        raise Forbidden(messages.FORBIDDEN)
-    if user is not None:
-        require_district(session, user, action, district_id=application.district_id)
-        if action is Action.application_decide:
-            service = get_service(session=session, service_id=application.service_id)
-            require_own_service(session=session, user=user, service=service, action=action)
+    require_district(session, user, action, district_id=application.district_id)
+    if action is Action.application_decide:
+        service = get_service(session=session, service_id=application.service_id)
+        require_own_service(session=session, user=user, service=service, action=action)
     return application
 
 
@@ -84,9 +80,16 @@ def lock_application(*, session: Session, application_id: int) -> ServiceApplica
 
 
 def create_application(
-    *, session: Session, data: ApplicationCreate, district_id: int, actor: Actor
+    *, session: Session, data: ApplicationCreate, user: User, district_id: int | None = None
 ) -> ServiceApplication:
-    """Submit a district's application for a valid service it is eligible for."""
+    """Submit a district's application for a valid service it is eligible for: a coordinator
+    for their own district; the system principal (demo seeding) names `district_id`."""
+    require(user, Action.application_file)
+    district_id = user.district_id if district_id is None else district_id
+    if district_id is None:
+        raise Forbidden(messages.NEEDS_DISTRICT_ACCOUNT, code="forbidden")
+    require_district(session, user, Action.application_file, district_id=district_id)
+    actor = actor_for(user)
     service = get_service(session=session, service_id=data.service_id)
     district = session.get(District, district_id)
     if district is None:
@@ -137,14 +140,16 @@ def _owning_center(session: Session, service: ProcuredService) -> int | None:
 
 
 def withdraw_application(
-    *, session: Session, application_id: int, district_id: int | None, actor: Actor
+    *, session: Session, application_id: int, user: User
 ) -> ServiceApplication:
-    """Withdraw an application that is still waiting for a decision."""
-    get_application(session=session, application_id=application_id, district_id=district_id)
+    """Withdraw an application that is still waiting for a decision (the district's side)."""
+    get_application(
+        session=session, application_id=application_id, user=user, action=Action.application_use
+    )
     application = lock_application(session=session, application_id=application_id)
     _require_pending(application)
     return _set_status(
-        session, application, ApplicationStatus.withdrawn, actor, "application.withdraw"
+        session, application, ApplicationStatus.withdrawn, actor_for(user), "application.withdraw"
     )
 
 
@@ -153,11 +158,10 @@ def reject_application(
     session: Session,
     application_id: int,
     reason: str,
-    actor: Actor,
-    user: User | None = None,
+    user: User,
 ) -> ServiceApplication:
-    """Turn down a pending application with a reason the district will see. With `user`, only
-    if the policy lets them decide it (the owning center's staff)."""
+    """Turn down a pending application with a reason the district will see, if the policy lets
+    `user` decide it (the owning center's staff)."""
     get_application(
         session=session, application_id=application_id, user=user, action=Action.application_decide
     )
@@ -165,7 +169,7 @@ def reject_application(
     _require_pending(application)
     application.rejection_reason = reason
     rejected = _set_status(
-        session, application, ApplicationStatus.rejected, actor, "application.reject"
+        session, application, ApplicationStatus.rejected, actor_for(user), "application.reject"
     )
     service = session.get(ProcuredService, application.service_id)
     notify(
@@ -222,15 +226,14 @@ def list_applications(
     district_id: int | None = None,
     service_id: int | None = None,
     status: ApplicationStatus | None = None,
-    user: User | None = None,
+    user: User,
 ) -> list[ServiceApplication]:
-    """Applications in submission order; `district_id` limits to one district's own, `user` to
-    the districts the policy lets them read."""
+    """The applications `user` may read (their districts' as the policy reaches), in submission
+    order; `district_id` limits to one district's own."""
     query = select(ServiceApplication).order_by(col(ServiceApplication.id))
-    if user is not None:
-        districts = reach(session, user, Action.application_read)
-        if districts is not None:
-            query = query.where(col(ServiceApplication.district_id).in_(sorted(districts)))
+    districts = reach(session, user, Action.application_read)
+    if districts is not None:
+        query = query.where(col(ServiceApplication.district_id).in_(sorted(districts)))
     if district_id is not None:
         query = query.where(ServiceApplication.district_id == district_id)
     if service_id is not None:

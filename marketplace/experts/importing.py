@@ -10,7 +10,8 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, require
 from marketplace.errors import DomainError
 from marketplace.experts.models import ExpertRecord
 from marketplace.experts.service import make_lookups, upsert_record
@@ -91,14 +92,16 @@ def import_experts(
     *,
     session: Session,
     lines: Iterable[str],
-    actor: Actor,
+    user: User,
     strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Upsert valid lines by id; bad lines are reported and never partly written.
+    """Upsert valid lines by id (whoever may manage experts); bad lines are reported and never
+    partly written.
 
     With `strict`, nothing is written when any line is bad.
     """
+    require(user, Action.expert_manage)
     good, errors = parse_records(lines, session)
     report = ImportReport(errors=errors)
     if strict and errors:
@@ -108,7 +111,7 @@ def import_experts(
     for done, (number, record) in enumerate(good, start=1):
         try:
             with session.begin_nested():
-                outcome = upsert_record(session=session, rec=record, actor=actor, lookups=lookups)
+                outcome = upsert_record(session=session, rec=record, user=user, lookups=lookups)
         except (DomainError, SQLAlchemyError) as exc:
             reason = (
                 exc.message

@@ -11,11 +11,14 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session, col, func, select
 
 from marketplace import messages
-from marketplace.audit.service import Actor, record
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, can, covers_expert, require
+from marketplace.accounts.principal import actor_for
+from marketplace.audit.service import record
 from marketplace.clock import utcnow
 from marketplace.districts.models import City, District
 from marketplace.districts.service import RegionIndex, regions_by_id
-from marketplace.errors import Conflict, NotFound
+from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.experts.models import (
     Expert,
     ExpertAdminUpdate,
@@ -24,11 +27,13 @@ from marketplace.experts.models import (
     ExpertRecord,
     ExpertSpecialty,
     ExpertUpdate,
+    RegionRef,
 )
 from marketplace.organizations.models import Organization
 from marketplace.outbox.service import enqueue
 from marketplace.specialties.models import Specialty
 from marketplace.specialties.service import ensure_specialties
+from marketplace.vocabulary import Domain, ExpertStatus, Format, ServiceType
 
 MAX_PAGE_SIZE = 100
 
@@ -77,9 +82,9 @@ def public_views(*, session: Session, experts: list[Expert]) -> list[ExpertPubli
     ids = [e.id for e in experts]
     specialty_rows = session.exec(
         select(ExpertSpecialty.expert_id, Specialty.name)
-        .join(Specialty, Specialty.id == ExpertSpecialty.specialty_id)
+        .join(Specialty, col(Specialty.id) == col(ExpertSpecialty.specialty_id))
         .where(col(ExpertSpecialty.expert_id).in_(ids))
-        .order_by(ExpertSpecialty.expert_id, ExpertSpecialty.position)
+        .order_by(col(ExpertSpecialty.expert_id), col(ExpertSpecialty.position))
     ).all()
     specialties: dict[str, list[str]] = {}
     for expert_id, name in specialty_rows:
@@ -97,19 +102,19 @@ def public_views(*, session: Session, experts: list[Expert]) -> list[ExpertPubli
             ExpertPublic(
                 id=e.id,
                 name=e.name,
-                domain=e.domain,
+                domain=Domain(e.domain),
                 title=e.title,
                 organization=organizations.get(e.organization_id, ""),
-                region={"province": names.province, "city": names.city, "district": names.district},
+                region=RegionRef(province=names.province, city=names.city, district=names.district),
                 specialties=specialties.get(e.id, []),
                 bio=e.bio,
                 certifications=e.certifications,
-                formats=e.formats,
-                service_types=e.service_types,
+                formats=[Format(f) for f in e.formats],
+                service_types=[ServiceType(t) for t in e.service_types],
                 languages=e.languages,
                 years_experience=e.years_experience,
                 monthly_capacity_hours=e.monthly_capacity_hours,
-                status=e.status,
+                status=ExpertStatus(e.status),
                 verified=e.verified,
                 updated_at=e.updated_at,
             )
@@ -168,8 +173,8 @@ def iter_experts(
 def _filtered(session: Session, filters: ExpertFilters) -> Any:
     query = select(Expert)
     if filters.city or filters.district:
-        query = query.join(District, District.id == Expert.district_id).join(
-            City, City.id == District.city_id
+        query = query.join(District, col(District.id) == col(Expert.district_id)).join(
+            City, col(City.id) == col(District.city_id)
         )
         if filters.city:
             query = query.where(City.name == filters.city)
@@ -193,7 +198,7 @@ def _filtered(session: Session, filters: ExpertFilters) -> Any:
         query = query.where(
             col(Expert.id).in_(
                 select(ExpertSpecialty.expert_id)
-                .join(Specialty, Specialty.id == ExpertSpecialty.specialty_id)
+                .join(Specialty, col(Specialty.id) == col(ExpertSpecialty.specialty_id))
                 .where(Specialty.name == filters.specialty)
             )
         )
@@ -268,19 +273,25 @@ def _next_expert_id(session: Session) -> str:
     return f"E{candidate:06d}"
 
 
-def create_expert(*, session: Session, data: ExpertCreate, actor: Actor) -> Expert:
-    """Add a new expert (staff); the id is generated when not given."""
+def create_expert(*, session: Session, data: ExpertCreate, user: User) -> Expert:
+    """Add a new expert (whoever may manage experts); the id is generated when not given."""
+    require(user, Action.expert_manage)
     expert_id = data.id or _next_expert_id(session)
     if session.get(Expert, expert_id) is not None:
         raise Conflict(messages.EXPERT_EXISTS.format(id=expert_id))
     fields = data.model_dump(mode="json", exclude={"id"})
     lookups = _Lookups(session)
-    expert = Expert(id=expert_id, district_id=lookups.regions.district_id(**fields["region"]))
+    expert = Expert(
+        id=expert_id,
+        name=data.name,
+        domain=data.domain.value,
+        district_id=lookups.regions.district_id(**fields["region"]),
+    )
     _apply(session, lookups, expert, fields, domain=data.domain.value)
     session.flush()
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action="expert.create",
         entity_type="expert",
         entity_id=expert.id,
@@ -290,10 +301,27 @@ def create_expert(*, session: Session, data: ExpertCreate, actor: Actor) -> Expe
     return expert
 
 
+def require_expert_edit(
+    *, user: User, expert_id: str, data: ExpertUpdate | ExpertAdminUpdate
+) -> None:
+    """Forbidden unless `user` may make these changes: whoever manages experts any field, an
+    expert the profile fields of their own record (not its status or verification)."""
+    if can(user, Action.expert_manage):
+        return
+    if not covers_expert(user, Action.expert_edit, expert_id=expert_id):
+        raise Forbidden(messages.FORBIDDEN, code="forbidden")
+    if isinstance(data, ExpertAdminUpdate) and (
+        data.status is not None or data.verified is not None
+    ):
+        raise Forbidden(messages.EXPERT_OWN_STATUS, code="own_status", field="status")
+
+
 def update_expert(
-    *, session: Session, expert_id: str, data: ExpertUpdate | ExpertAdminUpdate, actor: Actor
+    *, session: Session, expert_id: str, data: ExpertUpdate | ExpertAdminUpdate, user: User
 ) -> Expert:
-    """Change some fields of an expert; unchanged input writes nothing."""
+    """Change some fields of an expert (see `require_expert_edit` for who may change which);
+    unchanged input writes nothing."""
+    require_expert_edit(user=user, expert_id=expert_id, data=data)
     expert = get_expert(session=session, expert_id=expert_id)
     before = _snapshot(session, expert)
     changes = data.model_dump(mode="json", exclude_unset=True)
@@ -315,7 +343,7 @@ def update_expert(
     session.add(expert)
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action="expert.update",
         entity_type="expert",
         entity_id=expert.id,
@@ -327,15 +355,18 @@ def update_expert(
 
 
 def upsert_record(
-    *, session: Session, rec: ExpertRecord, actor: Actor, lookups: _Lookups | None = None
+    *, session: Session, rec: ExpertRecord, user: User, lookups: _Lookups | None = None
 ) -> str:
-    """Insert or update one import record; returns "created", "updated" or "unchanged"."""
+    """Insert or update one import record (whoever may manage experts); returns "created",
+    "updated" or "unchanged"."""
+    require(user, Action.expert_manage)
+    actor = actor_for(user)
     lookups = lookups or _Lookups(session)
     fields = rec.model_dump(mode="json", exclude={"id"})
     district_id = lookups.regions.district_id(**fields["region"])
     expert = session.get(Expert, rec.id)
     if expert is None:
-        expert = Expert(id=rec.id, district_id=district_id)
+        expert = Expert(id=rec.id, name=rec.name, domain=rec.domain.value, district_id=district_id)
         _apply(session, lookups, expert, fields, domain=rec.domain.value)
         session.flush()
         record(

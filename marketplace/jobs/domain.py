@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from marketplace import messages
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import expire_lapsed
-from marketplace.audit.service import Actor
 from marketplace.clock import LOCAL_TZ
 from marketplace.db import serialized_write
 from marketplace.jobs.service import JobContext, JobSpec
@@ -17,7 +17,7 @@ def expire_services(ctx: JobContext) -> str:
     """Lapse the unused balances of services whose validity ended (a no-op when repeated)."""
     on = ctx.now.astimezone(LOCAL_TZ).date()
     with serialized_write(ctx.engine) as session:
-        written = expire_lapsed(session=session, actor=Actor.system("scheduler"), on=on)
+        written = expire_lapsed(session=session, user=system_principal("scheduler"), on=on)
     return messages.JOB_SUMMARY_EXPIRY.format(entries=written, on=on.isoformat())
 
 

@@ -15,8 +15,8 @@ from marketplace.accounts.permissions import (
     require_district,
     scope_of,
 )
-from marketplace.accounts.service import actor_for
-from marketplace.audit.service import Actor, record, record_read
+from marketplace.accounts.principal import actor_for
+from marketplace.audit.service import record, record_read
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex, find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -94,20 +94,21 @@ def public_view(*, session: Session, request: DistrictRequest) -> DistrictReques
     return public_views(session=session, requests=[request])[0]
 
 
-def get_request(
-    *,
-    session: Session,
-    request_id: int,
-    user: User | None = None,
-    action: Action = Action.request_read,
-) -> DistrictRequest:
-    """The request with this id (one `user`, when given, may do `action` on), or
-    NotFound/Forbidden."""
+def load_request(*, session: Session, request_id: int) -> DistrictRequest:
+    """The request with this id, or NotFound: for services that have checked their caller on
+    the record that names it (a batch run's requests, a booking's request)."""
     request = session.get(DistrictRequest, request_id)
     if request is None:
         raise NotFound(messages.REQUEST_NOT_FOUND.format(id=request_id))
-    if user is not None:
-        _check_can_see(session, user, request, action)
+    return request
+
+
+def get_request(
+    *, session: Session, request_id: int, user: User, action: Action = Action.request_read
+) -> DistrictRequest:
+    """The request with this id, if `user` may do `action` on it; NotFound/Forbidden."""
+    request = load_request(session=session, request_id=request_id)
+    _check_can_see(session, user, request, action)
     return request
 
 
@@ -145,11 +146,10 @@ def read_request(*, session: Session, request_id: int, user: User) -> DistrictRe
     return request
 
 
-def create_request(
-    *, session: Session, data: DistrictRequestCreate, user: User | None, actor: Actor | None = None
-) -> DistrictRequest:
-    """File a request: a district user for their own district, staff for the district named."""
-    if user is not None and require(user, Action.request_file) is Scope.own_district:
+def create_request(*, session: Session, data: DistrictRequestCreate, user: User) -> DistrictRequest:
+    """File a request: a district user for their own district, staff (and the system principal)
+    for the district named, within their reach."""
+    if require(user, Action.request_file) is Scope.own_district:
         assert user.district_id is not None  # scope_of checked the binding
         district_id = user.district_id
         if data.district:
@@ -161,8 +161,7 @@ def create_request(
                 messages.REQUEST_NEEDS_DISTRICT, code="district_required", field="district"
             )
         district_id = _district_id(session, data.district)
-        if user is not None:
-            require_district(session, user, Action.request_file, district_id=district_id)
+        require_district(session, user, Action.request_file, district_id=district_id)
     if data.external_id and find_by_external_id(session=session, external_id=data.external_id):
         raise Conflict(messages.REQUEST_EXISTS.format(id=data.external_id))
     _check_known_experts(session, data.excluded_expert_ids)
@@ -172,13 +171,13 @@ def create_request(
         **fields,
         district_id=district_id,
         status=(RequestStatus.submitted if data.submit else RequestStatus.draft).value,
-        created_by=user.id if user is not None else None,
+        created_by=user.id,
     )
     session.add(request)
     session.flush()
     record(
         session=session,
-        actor=actor or (actor_for(user) if user else Actor.system()),
+        actor=actor_for(user),
         action="request.create",
         entity_type="district_request",
         entity_id=str(request.id),
@@ -237,10 +236,10 @@ def change_status(
     session: Session,
     request_id: int,
     status: RequestStatus,
-    user: User | None,
-    actor: Actor | None = None,
+    user: User,
 ) -> DistrictRequest:
-    """Move a request along its life cycle; districts may only submit, withdraw or re-draft."""
+    """Move a request along its life cycle, if `user` may file requests for its district;
+    districts may only submit, withdraw or re-draft."""
     request = get_request(
         session=session, request_id=request_id, user=user, action=Action.request_file
     )
@@ -252,9 +251,38 @@ def change_status(
             messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
         )
     district_allowed = {RequestStatus.submitted, RequestStatus.withdrawn, RequestStatus.draft}
-    own_side = user is not None and scope_of(user, Action.match_run) is None
+    own_side = scope_of(user, Action.match_run) is None
     if own_side and status not in district_allowed:
         raise Forbidden(messages.FORBIDDEN)
+    return _move(session, request, status, user)
+
+
+# What other services move a request to as the outcome of their own, checked, action.
+FOLLOW_ON = {RequestStatus.matched, RequestStatus.scheduled}
+
+
+def follow_on_status(
+    *, session: Session, request_id: int, status: RequestStatus, user: User
+) -> DistrictRequest:
+    """Move a request on as the outcome of what `user` did through another service that checked
+    them on it (its batch run confirmed: matched; enough sessions booked: scheduled). Only those
+    moves, only along the life cycle; the audit log names `user`."""
+    if status not in FOLLOW_ON:
+        raise InvalidInput(messages.VALIDATION_FAILED)
+    request = load_request(session=session, request_id=request_id)
+    current = RequestStatus(request.status)
+    if current == status:
+        return request
+    if status not in TRANSITIONS[current]:
+        raise Conflict(
+            messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
+        )
+    return _move(session, request, status, user)
+
+
+def _move(
+    session: Session, request: DistrictRequest, status: RequestStatus, user: User
+) -> DistrictRequest:
     before = {"status": request.status}
     request.status = status.value
     request.updated_at = utcnow()
@@ -262,7 +290,7 @@ def change_status(
     session.flush()
     record(
         session=session,
-        actor=actor or (actor_for(user) if user else Actor.system()),
+        actor=actor_for(user),
         action="request.status",
         entity_type="district_request",
         entity_id=str(request.id),

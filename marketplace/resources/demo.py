@@ -9,13 +9,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, select
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.resources.files import DOCX, FileStore, extract_text
 from marketplace.resources.importing import import_resources
 from marketplace.resources.models import Resource, ResourceFile, ResourceKind
 from marketplace.resources.service import files_of
 
-DEMO_ACTOR = Actor.system("demo")
+DEMO = system_principal("demo")
 
 
 def outline_docx(title: str, body: str) -> bytes:
@@ -33,7 +33,7 @@ def outline_docx(title: str, body: str) -> bytes:
 
 def seed_demo_resources(*, session: Session, source: Path, store: FileStore) -> int:
     """Import the demo library; returns how many resources it holds afterwards."""
-    report = import_resources(session=session, source=source, store=store, actor=DEMO_ACTOR)
+    report = import_resources(session=session, source=source, store=store, user=DEMO)
     if report.errors:
         raise ValueError(f"demo library line errors: {report.errors}")
     courses = session.exec(select(Resource).where(Resource.kind == ResourceKind.course.value)).all()

@@ -14,11 +14,14 @@ import pydantic
 from sqlmodel import Session, col, select
 
 from marketplace import messages
-from marketplace.audit.service import Actor, record
+from marketplace.accounts.models import User
+from marketplace.accounts.permissions import Action, sees_everything
+from marketplace.accounts.principal import actor_for
+from marketplace.audit.service import record
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, Forbidden
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import find_personal_data
 from marketplace.resources.antivirus import Antivirus
@@ -98,17 +101,25 @@ def _center_of(session: Session, center_id: int | None, city_id: int | None) -> 
     return province.id if province else None
 
 
+def _require_importer(user: User) -> None:
+    """Lines publish straight into any center's library: only whoever manages every center's
+    material (province staff, admins, the system principal) imports them."""
+    if not sees_everything(user, Action.resource_manage):
+        raise Forbidden(messages.FORBIDDEN, code="forbidden")
+
+
 def import_line(
     *,
     session: Session,
     raw: str,
     base: Path,
     store: FileStore,
-    actor: Actor,
+    user: User,
     max_bytes: int = DEFAULT_MAX_BYTES,
     antivirus: Antivirus | None = None,
 ) -> str:
     """Import one line; returns "created" or "unchanged" (same kind and title already there)."""
+    _require_importer(user)
     try:
         line = ImportLine.model_validate(json.loads(raw))
     except json.JSONDecodeError as exc:
@@ -148,7 +159,7 @@ def import_line(
     session.add(resource)
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action="resource.import",
         entity_type="resource",
         entity_id=str(resource.id),
@@ -167,10 +178,11 @@ def import_resources(
     session: Session,
     source: Path,
     store: FileStore,
-    actor: Actor,
+    user: User,
     antivirus: Antivirus | None = None,
 ) -> ImportReport:
     """Every line of the JSONL file(s); a bad line is reported by number and changes nothing."""
+    _require_importer(user)
     report = ImportReport()
     for path in jsonl_files(source):
         for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -183,7 +195,7 @@ def import_resources(
                     raw=raw,
                     base=path.parent,
                     store=store,
-                    actor=actor,
+                    user=user,
                     antivirus=antivirus,
                 )
             except DomainError as exc:

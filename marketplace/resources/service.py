@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
@@ -13,7 +14,8 @@ from sqlmodel import Session, col, func, select
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, can, covers_center, sees_everything
-from marketplace.audit.service import Actor, record
+from marketplace.accounts.principal import actor_for
+from marketplace.audit.service import record
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import label as center_label
 from marketplace.centers.service import province_center
@@ -88,10 +90,10 @@ def open_centers(session: Session, user: User) -> frozenset[int]:
         rows = session.exec(
             select(ResourceCenter.id).where(
                 or_(
-                    ResourceCenter.city_id == city.id,
+                    col(ResourceCenter.city_id) == city.id,
                     and_(
                         col(ResourceCenter.city_id).is_(None),
-                        ResourceCenter.province_id == city.province_id,
+                        col(ResourceCenter.province_id) == city.province_id,
                     ),
                 )
             )
@@ -124,10 +126,6 @@ def can_see(
     if resource.access == Access.region.value:
         return resource.center_id in centers
     return is_reviewer(user) and resource.center_id in centers
-
-
-def _actor(user: User) -> Actor:
-    return Actor(label=user.username, user_id=user.id)
 
 
 def _get(session: Session, resource_id: int) -> Resource:
@@ -256,7 +254,7 @@ def create_resource(*, session: Session, data: ResourceCreate, user: User) -> Re
     session.add(resource)
     record(
         session=session,
-        actor=_actor(user),
+        actor=actor_for(user),
         action="resource.create",
         entity_type="resource",
         entity_id=str(resource.id),
@@ -410,7 +408,7 @@ def attach_file(
     session.flush()
     record(
         session=session,
-        actor=_actor(user),
+        actor=actor_for(user),
         action="resource.file_add",
         entity_type="resource",
         entity_id=str(resource.id),
@@ -430,7 +428,7 @@ def remove_file(*, session: Session, resource_id: int, file_id: int, user: User)
     session.add(resource)
     record(
         session=session,
-        actor=_actor(user),
+        actor=actor_for(user),
         action="resource.file_remove",
         entity_type="resource",
         entity_id=str(resource.id),
@@ -453,8 +451,9 @@ def files_of(session: Session, resource_ids: list[int]) -> dict[int, list[Resour
 
 
 def _screened_text(session: Session, resource: Resource) -> str:
+    assert resource.id is not None  # a stored resource
     texts = [resource.title, resource.summary, resource.body]
-    texts += [f.text for f in files_of(session, [resource.id]).get(resource.id, [])]  # type: ignore[list-item]
+    texts += [f.text for f in files_of(session, [resource.id]).get(resource.id, [])]
     return "\n".join(texts)
 
 
@@ -491,7 +490,7 @@ def submit_resource(
 def _audit(session: Session, user: User, resource: Resource, action: str, **after: object) -> None:
     record(
         session=session,
-        actor=_actor(user),
+        actor=actor_for(user),
         action=action,
         entity_type="resource",
         entity_id=str(resource.id),
@@ -622,7 +621,8 @@ def new_version(
     )
     session.add(draft)
     session.flush()
-    for old in files_of(session, [resource.id]).get(resource.id, []):  # type: ignore[arg-type]
+    assert resource.id is not None  # a stored resource
+    for old in files_of(session, [resource.id]).get(resource.id, []):
         session.add(
             ResourceFile(
                 resource_id=draft.id,  # type: ignore[arg-type]
@@ -758,7 +758,7 @@ def record_use(
         return
     # Written after the read, through the write queue (write_later): a view or a download is a
     # read request and never writes in its read transaction.
-    use = {
+    use: dict[str, Any] = {
         "resource_id": resource.id,
         "lineage_id": resource.lineage_id or resource.id,
         "file_id": file_id,
@@ -791,13 +791,15 @@ def public_views(*, session: Session, resources: list[Resource]) -> list[Resourc
     counts = use_counts(session, [r.lineage_id or r.id for r in resources])  # type: ignore[misc]
     views = []
     for r in resources:
-        used = counts.get(r.lineage_id or r.id, Counter())  # type: ignore[arg-type]
+        lineage = r.lineage_id or r.id
+        assert lineage is not None  # a stored resource
+        used = counts.get(lineage, Counter())
         views.append(
             ResourcePublic(
                 **r.model_dump(
                     exclude={"submitted_by", "privacy_confirmed", "submitted_at", "lineage_id"}
                 ),
-                lineage_id=r.lineage_id or r.id,
+                lineage_id=lineage,
                 kind_label=messages.RESOURCE_KIND_LABELS[r.kind],
                 status_label=messages.RESOURCE_STATUS_LABELS[r.status],
                 files=[

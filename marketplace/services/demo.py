@@ -7,17 +7,18 @@ from decimal import Decimal
 
 from sqlmodel import Session, col, select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approve_application, record_usage
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
-from marketplace.audit.service import Actor
 from marketplace.centers.service import center_named
 from marketplace.districts.models import City, Zone
 from marketplace.districts.service import find_district
 from marketplace.services.models import ProcuredService, ServiceCreate, ServiceKind
 from marketplace.services.service import create_service, today
 
-DEMO_ACTOR = Actor.system("demo")
+# Demo seeding acts as the system principal ("demo"; a district's application as "demo:<district>").
+DEMO = system_principal("demo")
 
 
 def _xian_zone_ids(session: Session) -> list[int]:
@@ -98,7 +99,7 @@ def seed_demo_services(*, session: Session) -> int:
     catalogue = _demo_catalogue(session)
     if any(item.name in existing for item in catalogue):
         return 0
-    services = [create_service(session=session, data=item, actor=DEMO_ACTOR) for item in catalogue]
+    services = [create_service(session=session, data=item, user=DEMO) for item in catalogue]
     for index, city in CITY_SERVICES.items():
         services[index].center_id = center_named(session=session, name=city).id
         session.add(services[index])
@@ -108,8 +109,8 @@ def seed_demo_services(*, session: Session) -> int:
             data=ApplicationCreate(
                 service_id=services[index].id or 0, quantity=Decimal(requested), purpose=purpose
             ),
-            district_id=find_district(session=session, name=district).id,  # type: ignore[arg-type]
-            actor=Actor(label=f"demo:{district}"),
+            district_id=find_district(session=session, name=district).id,
+            user=system_principal(f"demo:{district}"),
         )
         if approved is None:
             continue
@@ -117,7 +118,7 @@ def seed_demo_services(*, session: Session) -> int:
             session=session,
             application_id=application.id or 0,
             quantity=Decimal(approved),
-            actor=DEMO_ACTOR,
+            user=DEMO,
         )
         if used:
             record_usage(
@@ -125,7 +126,7 @@ def seed_demo_services(*, session: Session) -> int:
                 application_id=application.id,  # type: ignore[arg-type]
                 quantity=Decimal(used),
                 reference="demo",
-                actor=DEMO_ACTOR,
+                user=DEMO,
             )
     session.flush()
     return len(services)

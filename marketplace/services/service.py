@@ -9,9 +9,10 @@ from sqlmodel import Session, col, select
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, covers_center, require, user_center
+from marketplace.accounts.principal import actor_for
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import ServiceApplication
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import record
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import center_district_ids, province_center
 from marketplace.centers.service import label as center_label
@@ -98,13 +99,11 @@ def _snapshot(service: ProcuredService) -> dict:
     }
 
 
-def _owning_center(session: Session, user: User | None) -> ResourceCenter | None:
+def _owning_center(session: Session, user: User) -> ResourceCenter | None:
     """The center a new service belongs to: a city staff member's own center; the province
-    center for province staff, admins and system callers."""
-    if user is not None:
-        scope = require(user, Action.service_manage)
-        if scope is Scope.region:
-            return user_center(session, user)
+    center for province staff, admins and the system principal. Forbidden for anyone else."""
+    if require(user, Action.service_manage) is Scope.region:
+        return user_center(session, user)
     return province_center(session=session)
 
 
@@ -122,16 +121,14 @@ def _check_region(
         )
 
 
-def create_service(
-    *, session: Session, data: ServiceCreate, actor: Actor, user: User | None = None
-) -> ProcuredService:
-    """Add a procured service to the catalogue of the acting user's center (`user` None: a
-    system caller, for the province center). A city center's service is open to the city's
-    districts unless narrowed."""
+def create_service(*, session: Session, data: ServiceCreate, user: User) -> ProcuredService:
+    """Add a procured service to the catalogue of the acting user's center (the province
+    center's for province staff and the system principal). A city center's service is open to
+    the city's districts unless narrowed."""
+    center = _owning_center(session, user)
     district_ids = sorted(set(data.eligible_district_ids))
     zone_ids = sorted(set(data.eligible_zone_ids))
     _check_scope(session, district_ids, zone_ids)
-    center = _owning_center(session, user)
     _check_region(session, center, district_ids, zone_ids)
     if center is not None and center.city_id is not None and not (district_ids or zone_ids):
         district_ids = sorted(center_district_ids(session=session, center=center))
@@ -152,7 +149,7 @@ def create_service(
     session.flush()
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action="service.create",
         entity_type="service",
         entity_id=str(service.id),
@@ -163,12 +160,10 @@ def create_service(
 
 
 def require_own_service(
-    *, session: Session, user: User | None, service: ProcuredService, action: Action
+    *, session: Session, user: User, service: ProcuredService, action: Action
 ) -> None:
-    """Forbidden unless `user` (None: a system caller) may do `action` on the service: staff
-    with scope `all` on every service, city staff on their own center's services."""
-    if user is None:
-        return
+    """Forbidden unless `user` may do `action` on the service: staff with scope `all` (and the
+    system principal) on every service, city staff on their own center's services."""
     require(user, action)
     center_id = service.center_id
     if center_id is None:
@@ -217,8 +212,7 @@ def update_service(
     session: Session,
     service_id: int,
     data: ServiceUpdate,
-    actor: Actor,
-    user: User | None = None,
+    user: User,
 ) -> ProcuredService:
     """Change catalogue fields; the quantity bought never drops below what is already committed."""
     changes = data.model_dump(exclude_unset=True)
@@ -273,7 +267,7 @@ def update_service(
         session.flush()
         record(
             session=session,
-            actor=actor,
+            actor=actor_for(user),
             action="service.update",
             entity_type="service",
             entity_id=str(service.id),
@@ -284,9 +278,7 @@ def update_service(
     return service
 
 
-def delete_service(
-    *, session: Session, service_id: int, actor: Actor, user: User | None = None
-) -> None:
+def delete_service(*, session: Session, service_id: int, user: User) -> None:
     """Remove a service nobody has applied for (otherwise its history must stay)."""
     service = lock_service(session=session, service_id=service_id)
     require_own_service(session=session, user=user, service=service, action=Action.service_manage)
@@ -300,7 +292,7 @@ def delete_service(
     session.flush()
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action="service.delete",
         entity_type="service",
         entity_id=str(service_id),
@@ -320,13 +312,13 @@ def list_services(
     kind: ServiceKind | None = None,
     eligible_for: District | None = None,
     valid_on: date | None = None,
-    user: User | None = None,
+    user: User,
 ) -> list[ProcuredService]:
-    """Services in id order, optionally of one kind, valid on a day, or open to one district.
-    With `user` of a regional scope (city staff, observers), the services of their own center
-    and the province center's."""
+    """The services `user` may see, in id order, optionally of one kind, valid on a day, or open
+    to one district: every service for scope `all`; for a regional scope (city staff,
+    observers) those of their own center and the province center's."""
     query = select(ProcuredService).order_by(col(ProcuredService.id))
-    if user is not None and require(user, Action.service_read) is Scope.region:
+    if require(user, Action.service_read) is Scope.region:
         center = province_center(session=session)
         own = [user.center_id] + ([center.id] if center is not None else [])
         query = query.where(

@@ -13,8 +13,8 @@ from sqlmodel import Session
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from marketplace.accounts.models import User
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import hash_password
-from marketplace.audit.service import Actor
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.districts.service import find_district
 from marketplace.experts.importing import import_experts
@@ -40,7 +40,7 @@ def add_experts(session: Session, *records: dict) -> None:
     report = import_experts(
         session=session,
         lines=[json.dumps(r, ensure_ascii=False) for r in records],
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     assert report.created == len(records), report
 

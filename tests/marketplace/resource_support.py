@@ -6,7 +6,7 @@ import io
 import uuid
 
 from marketplace.accounts.models import User
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.districts.service import find_district
 from marketplace.experts.models import ExpertRecord
 from marketplace.experts.service import upsert_record
@@ -30,7 +30,7 @@ def quick_user(session, role: Role, *, district: str | None = None, expert_id: s
 
 def make_expert(session, expert_id: str, name: str = "测试专家") -> str:  # type: ignore[no-untyped-def]
     rec = ExpertRecord.model_validate(expert_record(id=expert_id, name=name))
-    upsert_record(session=session, rec=rec, actor=Actor.system("test"))
+    upsert_record(session=session, rec=rec, user=system_principal("test"))
     session.flush()
     return expert_id
 

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import func, select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.allocation.models import LedgerEntry
 from marketplace.allocation.service import (
@@ -29,6 +30,7 @@ from marketplace.services.models import ProcuredService, ServiceCreate
 from marketplace.services.service import create_service, today
 
 ACTOR = Actor.system("property")
+SYSTEM = system_principal("property")
 DISTRICTS = ["西安市/碑林区", "西安市/雁塔区", "宝鸡市/渭滨区"]
 BOUGHT = 12
 
@@ -53,7 +55,7 @@ def run(
             session=session,
             data=ApplicationCreate(service_id=service.id, quantity=amount * 2, purpose="性质测试"),
             district_id=districts[index],
-            actor=ACTOR,
+            user=SYSTEM,
         )
         applications.append(application.id)
         return
@@ -70,23 +72,23 @@ def run(
         service.valid_to = today() - timedelta(days=1)
         session.add(service)
         session.flush()
-        expire_service(session=session, service_id=service.id, actor=ACTOR)
+        expire_service(session=session, service_id=service.id, user=SYSTEM)
         return
     if not applications:
         return
     application_id = applications[index % len(applications)]
     if kind == "approve":
         approve_application(
-            session=session, application_id=application_id, quantity=amount, actor=ACTOR
+            session=session, application_id=application_id, quantity=amount, user=SYSTEM
         )
     elif kind == "use":
-        record_usage(session=session, application_id=application_id, quantity=amount, actor=ACTOR)
+        record_usage(session=session, application_id=application_id, quantity=amount, user=SYSTEM)
     elif kind == "release":
         release_allocation(
-            session=session, application_id=application_id, quantity=amount, actor=ACTOR
+            session=session, application_id=application_id, quantity=amount, user=SYSTEM
         )
     elif kind == "close":
-        close_application(session=session, application_id=application_id, actor=ACTOR)
+        close_application(session=session, application_id=application_id, user=SYSTEM)
 
 
 def ledger_size(session, service_id: int) -> int:
@@ -134,7 +136,7 @@ def test_random_operation_sequences_keep_the_ledger_reconciled_and_balances_non_
                 valid_from=today() - timedelta(days=10),
                 valid_to=today() + timedelta(days=10),
             ),
-            actor=ACTOR,
+            user=SYSTEM,
         )
         applications: list[int] = []
         for op in operations:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approval_contexts, approve_application
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
@@ -15,6 +16,7 @@ from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service, today
 
 ACTOR = Actor.system("test")
+SYSTEM = system_principal("test")
 
 
 def _service(session, quantity=10):
@@ -28,7 +30,7 @@ def _service(session, quantity=10):
             valid_from=today() - timedelta(days=1),
             valid_to=today() + timedelta(days=200),
         ),
-        actor=ACTOR,
+        user=SYSTEM,
     )
     session.flush()
     return service
@@ -39,7 +41,7 @@ def _apply(session, service, district, quantity):
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=quantity, purpose="测评"),
         district_id=district.id,
-        actor=ACTOR,
+        user=SYSTEM,
     )
 
 
@@ -51,7 +53,7 @@ def test_the_context_counts_this_terms_approvals_per_thousand_students_and_the_f
     beilin.student_count, yanta.student_count = 20_000, 20_000
     service = _service(session, quantity=10)
     first = _apply(session, service, beilin, 4)
-    approve_application(session=session, application_id=first.id, quantity=Decimal(4), actor=ACTOR)
+    approve_application(session=session, application_id=first.id, quantity=Decimal(4), user=SYSTEM)
     again = _apply(session, service, beilin, 6)
     newcomer = _apply(session, service, yanta, 6)
     session.flush()
@@ -73,7 +75,7 @@ def test_approvals_of_an_earlier_term_do_not_count_as_this_terms_share(session):
     beilin = find_district(session=session, name="西安市/碑林区")
     service = _service(session)
     first = _apply(session, service, beilin, 2)
-    approve_application(session=session, application_id=first.id, quantity=Decimal(2), actor=ACTOR)
+    approve_application(session=session, application_id=first.id, quantity=Decimal(2), user=SYSTEM)
     pending = _apply(session, service, beilin, 2)
     later = term_of(term_of(today()).end + timedelta(days=1)).start
     [context] = approval_contexts(session=session, applications=[pending], on=later).values()

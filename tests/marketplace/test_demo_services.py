@@ -2,6 +2,7 @@
 
 from sqlmodel import select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import fair_proposal, pool_balance
 from marketplace.applications.models import ServiceApplication
 from marketplace.services.demo import seed_demo_services
@@ -24,6 +25,8 @@ def test_the_demo_supervision_pool_has_a_fair_proposal_that_serves_new_districts
     supervision = session.exec(
         select(ProcuredService).where(ProcuredService.name == "专家督导小时包")
     ).one()
-    proposal = fair_proposal(session=session, service_id=supervision.id)
+    proposal = fair_proposal(
+        session=session, service_id=supervision.id, user=system_principal("test")
+    )
     first = {d.district_name for d in proposal.districts if d.no_allocation_yet and d.proposed > 0}
     assert {"雁塔区", "周至县"} <= first

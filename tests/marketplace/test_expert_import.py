@@ -2,14 +2,14 @@ import json
 
 from sqlmodel import Session, select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.audit.models import AuditEntry
-from marketplace.audit.service import Actor
 from marketplace.experts.importing import import_experts
 from marketplace.experts.service import count_experts, export_records
 from marketplace.outbox.models import IndexOutbox
 from tests.conftest import DEMO_EXPERTS, expert_record
 
-ACTOR = Actor.system("test")
+SYSTEM = system_principal("test")
 
 
 def lines_of(*records: object) -> list[str]:
@@ -18,8 +18,8 @@ def lines_of(*records: object) -> list[str]:
 
 def test_importing_the_dev_pool_twice_leaves_600_experts_that_export_identically(session: Session):
     lines = DEMO_EXPERTS.read_text(encoding="utf-8").splitlines()
-    first = import_experts(session=session, lines=lines, actor=ACTOR)
-    second = import_experts(session=session, lines=lines, actor=ACTOR)
+    first = import_experts(session=session, lines=lines, user=SYSTEM)
+    second = import_experts(session=session, lines=lines, user=SYSTEM)
     assert (first.created, first.errors) == (600, [])
     assert (second.created, second.updated, second.unchanged) == (0, 0, 600)
     assert count_experts(session=session) == 600
@@ -42,7 +42,7 @@ def test_bad_lines_are_reported_with_line_numbers_and_the_good_ones_kept(session
         "[1, 2]",
         expert_record(id="OK2"),
     )
-    report = import_experts(session=session, lines=lines, actor=ACTOR)
+    report = import_experts(session=session, lines=lines, user=SYSTEM)
     assert report.created == 2
     assert [e.line for e in report.errors] == [2, 3, 4, 5, 6, 7, 8, 9]
     reasons = {e.line: e.reason for e in report.errors}
@@ -61,16 +61,16 @@ def test_bad_lines_are_reported_with_line_numbers_and_the_good_ones_kept(session
 def test_strict_import_writes_nothing_when_any_line_is_bad(session: Session):
     before = count_experts(session=session)
     report = import_experts(
-        session=session, lines=lines_of(expert_record(id="S1"), "oops"), actor=ACTOR, strict=True
+        session=session, lines=lines_of(expert_record(id="S1"), "oops"), user=SYSTEM, strict=True
     )
     assert not report.written and len(report.errors) == 1
     assert count_experts(session=session) == before
 
 
 def test_reimport_with_a_change_updates_and_is_audited_with_before_and_after(session: Session):
-    import_experts(session=session, lines=lines_of(expert_record(id="A1")), actor=ACTOR)
+    import_experts(session=session, lines=lines_of(expert_record(id="A1")), user=SYSTEM)
     report = import_experts(
-        session=session, lines=lines_of(expert_record(id="A1", title="主任医师")), actor=ACTOR
+        session=session, lines=lines_of(expert_record(id="A1", title="主任医师")), user=SYSTEM
     )
     assert report.updated == 1
     entry = session.exec(
@@ -83,8 +83,8 @@ def test_reimport_with_a_change_updates_and_is_audited_with_before_and_after(ses
 
 
 def test_every_imported_change_is_queued_for_the_search_index(session: Session):
-    import_experts(session=session, lines=lines_of(expert_record(id="Q1")), actor=ACTOR)
-    import_experts(session=session, lines=lines_of(expert_record(id="Q1")), actor=ACTOR)
+    import_experts(session=session, lines=lines_of(expert_record(id="Q1")), user=SYSTEM)
+    import_experts(session=session, lines=lines_of(expert_record(id="Q1")), user=SYSTEM)
     queued = session.exec(select(IndexOutbox).where(IndexOutbox.entity_id == "Q1")).all()
     assert len(queued) == 1  # the unchanged re-import queues nothing
 
@@ -95,7 +95,7 @@ def test_unknown_specialties_join_the_vocabulary_under_the_experts_domain(sessio
     import_experts(
         session=session,
         lines=lines_of(expert_record(id="V1", specialties=["沙盘游戏治疗"])),
-        actor=ACTOR,
+        user=SYSTEM,
     )
     added = {s.name: s.domain for s in list_specialties(session=session)}
     assert added["沙盘游戏治疗"] == "psychology"

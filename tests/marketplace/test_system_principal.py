@@ -4,6 +4,8 @@ nobody logs in with it (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
@@ -11,9 +13,11 @@ from sqlmodel import select
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import POLICY, Action, Scope, scope_of
 from marketplace.accounts.principal import actor_for, system_principal
+from marketplace.audit.models import AuditEntry
 from marketplace.errors import InvalidInput
+from marketplace.experts.importing import import_experts
 from marketplace.vocabulary import Role, SystemRole
-from tests.conftest import TEST_PASSWORD, auth_headers, make_user
+from tests.conftest import TEST_PASSWORD, auth_headers, expert_record, make_user
 
 
 def test_the_system_principal_acts_everywhere_for_its_actions_and_nowhere_else():
@@ -77,3 +81,14 @@ def test_a_stored_row_claiming_the_system_role_can_neither_log_in_nor_act(client
         "/api/auth/token", data={"username": "sneaky", "password": TEST_PASSWORD}
     )
     assert response.status_code == 401
+
+
+def test_cli_import_is_recorded_under_the_cli_label(session):
+    report = import_experts(
+        session=session,
+        lines=[json.dumps(expert_record(id="SYS001"), ensure_ascii=False)],
+        user=system_principal("cli"),
+    )
+    assert report.created == 1
+    entry = session.exec(select(AuditEntry).where(AuditEntry.entity_id == "SYS001")).first()
+    assert entry is not None and (entry.actor, entry.actor_id) == ("cli", None)

@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.experts.importing import import_experts
 from marketplace.requests.models import DistrictRequestCreate
 from marketplace.requests.service import create_request
@@ -69,12 +69,13 @@ def seed_pool(session: Session) -> None:
     report = import_experts(
         session=session,
         lines=[json.dumps(r, ensure_ascii=False) for r in records],
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     assert report.created == 4
 
 
 def file_request(session: Session, *, user=None, **overrides: object):  # type: ignore[no-untyped-def]
+    """File a request as `user` (default: the system principal, for the district named)."""
     values: dict = {
         "text": "学生自伤，需要心理危机干预",
         "district": "西安市/碑林区",
@@ -87,4 +88,8 @@ def file_request(session: Session, *, user=None, **overrides: object):  # type: 
         "submit": True,
     }
     values.update(overrides)
-    return create_request(session=session, data=DistrictRequestCreate(**values), user=user)
+    return create_request(
+        session=session,
+        data=DistrictRequestCreate(**values),
+        user=user or system_principal("t"),
+    )

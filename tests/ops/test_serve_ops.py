@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,52 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TEST_SECRET
-from tests.web.test_serve_workers import children, free_port
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.serving import heart_serve
 
 
 @pytest.fixture
 def served(tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "HEART_ENVIRONMENT": "production",
-        "HEART_SECRET_KEY": TEST_SECRET,
-        "HEART_DATABASE_URL": f"sqlite:///{tmp_path / 'heart.db'}",
-        "HEART_DATA_DIR": str(data),
-        "HEART_EMBED_MODEL": "none",
-    }
-    heart = [sys.executable, "-m", "web.cli"]
-    subprocess.run([*heart, "init"], cwd=ROOT, env=env, check=True, capture_output=True)
-    port = free_port()
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        [*heart, "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if len(children(process.pid)) >= 2 and httpx.get(f"{url}/api/health").is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        else:
-            pytest.fail((tmp_path / "serve.log").read_text())
-        yield url, data
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    with heart_serve(tmp_path) as server:
+        yield server.url, server.data
 
 
 def health_requests(url: str) -> float:

@@ -175,3 +175,23 @@ def test_worker_once_runs_the_due_jobs_and_exits(ops_db, tmp_path):
     assert sorted(r.job for r in runs) == sorted(JOBS)
     assert {r.status for r in runs} == {"ok"}, [(r.job, r.error) for r in runs]
     assert lease(ops_db).expires_at <= datetime.now().astimezone()  # handed back on exit
+    said = (tmp_path / "once.log").read_text(encoding="utf-8")
+    for job in JOBS:  # the operator reads what ran
+        assert f"{job}: 成功 ok" in said, said
+
+
+def test_worker_once_says_so_when_another_process_holds_the_lease(ops_db, tmp_path):
+    from marketplace.jobs.service import acquire_lease
+
+    holder = "elsewhere:1:serve"
+    assert acquire_lease(
+        engine=ops_db.engine,
+        holder=holder,
+        now=datetime.now().astimezone(),
+        ttl=timedelta(minutes=5),
+    )
+    worker = start_worker(ops_db, tmp_path / "held.log", "--once")
+    assert worker.wait(timeout=120) == 0
+    said = (tmp_path / "held.log").read_text(encoding="utf-8")
+    assert f"调度租约由 {holder} 持有，本轮没有运行任务" in said, said
+    assert all_runs(ops_db) == []

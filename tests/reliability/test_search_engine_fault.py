@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.errors import Unavailable
 from marketplace.experts.models import ExpertAdminUpdate
@@ -134,7 +134,7 @@ def test_a_node_killed_mid_drain_loses_nothing_once_it_is_back(node: Node, tmp_p
                 session=session,
                 expert_id=expert_id,
                 data=ExpertAdminUpdate(**changes),
-                actor=Actor.system("fault-test"),
+                user=system_principal("fault-test"),
             )
     assert pending_events(engine) == EXPERTS
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
 from marketplace.resources.demo import seed_demo_resources
@@ -31,7 +31,7 @@ def build_corpus(
         report = import_experts(
             session=session,
             lines=DEMO_EXPERTS.read_text(encoding="utf-8").splitlines(),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
         assert report.created == 600
         seed_demo_services(session=session)

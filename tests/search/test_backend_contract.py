@@ -12,7 +12,7 @@ import uuid
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.errors import Unavailable
 from marketplace.experts.models import ExpertAdminUpdate, ExpertUpdate
 from marketplace.experts.service import update_expert
@@ -29,6 +29,9 @@ QUERIES = [
     "想请专家给班主任做一次家校沟通的培训",
     "孩子沉迷手机游戏，和家长冲突不断",
     "随班就读的孤独症学生需要个别化支持方案",
+    # messages: the lexical stage of both reads the need the model extracts (search.service)
+    "各位老师好，我是城关小学的德育主任。班上有个孩子总说活着没意思，下周二下午都行，谢谢！",
+    "老师好～打扰一下，想请黎洋馥老师来指导随班就读的孩子，线上就可以，谢谢",
 ]
 
 
@@ -150,13 +153,13 @@ def test_updates_and_status_changes_reach_both_after_a_drain(both):
             session=session,
             expert_id="D00010",
             data=ExpertUpdate(bio="擅长音乐治疗与表达性艺术干预。"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         update_expert(
             session=session,
             expert_id="D00011",
             data=ExpertAdminUpdate(status="retired"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     service.drain()
@@ -201,7 +204,7 @@ def test_writes_made_while_the_engine_is_down_stay_queued_and_arrive_later(both,
             session=session,
             expert_id="D00020",
             data=ExpertUpdate(bio="长期研究园艺疗法在校园的应用。"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     with pytest.raises(Unavailable):

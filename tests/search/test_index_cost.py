@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
 from marketplace.experts.models import ExpertUpdate
@@ -76,7 +76,7 @@ def directory(request, tmp_path, monkeypatch):
     run_migrations(engine)
     seed_reference(engine)
     with session_scope(engine) as session:
-        import_experts(session=session, lines=LINES, actor=Actor.system("test"))
+        import_experts(session=session, lines=LINES, user=system_principal("test"))
     encoders: dict[str, SpecialtyEncoder] = {}
 
     def use(name: str) -> SpecialtyEncoder:
@@ -96,7 +96,7 @@ def _edit_bio(engine, expert_id: str, bio: str) -> None:
             session=session,
             expert_id=expert_id,
             data=ExpertUpdate(bio=bio),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
         session.commit()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.clock import utcnow
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
@@ -46,7 +46,7 @@ def imported(request, tmp_path_factory):
         import_experts(
             session=session,
             lines=DEMO_EXPERTS.read_text(encoding="utf-8").splitlines(),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
     yield settings, engine
     engine.dispose()
@@ -91,7 +91,7 @@ def test_edits_reach_the_index_and_a_drifted_need_model_is_retrained(imported):
             session=session,
             expert_id="D00007",
             data=ExpertUpdate(bio="长期从事校园心理危机干预与沙盘游戏治疗，熟悉家校沟通。"),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
         session.commit()
     assert service.drift() == pytest.approx(1 / 600)

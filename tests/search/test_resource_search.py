@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.districts.models import City
 from marketplace.resources.demo import seed_demo_resources
 from marketplace.resources.files import store_for
@@ -72,7 +72,7 @@ def library(tmp_path_factory):
                 raw=json.dumps(extra, ensure_ascii=False),
                 base=DEMO_RESOURCES.parent,
                 store=store,
-                actor=Actor.system("test"),
+                user=system_principal("test"),
             )
         users = {
             "beilin": make_user(session, Role.district, district="西安市/碑林区"),

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.experts.models import ExpertAdminUpdate, ExpertUpdate
 from marketplace.experts.service import update_expert
 from search.service import SearchRequest
-from tests.conftest import BACKENDS, _pg_admin_url, create_pg_database, drop_pg_database
+from tests.conftest import (
+    BACKENDS,
+    DEMO_EXPERTS,
+    _pg_admin_url,
+    create_pg_database,
+    drop_pg_database,
+)
 from tests.search.corpus import build_corpus
 
 
@@ -92,7 +100,7 @@ def test_a_profile_change_reaches_the_index_through_the_outbox(corpus):
             session=session,
             expert_id="D00002",
             data=ExpertUpdate(bio="专注于沙盘游戏与表达性艺术治疗的研究与实践。"),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
         session.commit()
     assert "D00002" not in {h.id for h in search(service, "表达性艺术治疗", page_size=20).hits}
@@ -108,7 +116,7 @@ def test_paused_experts_leave_results_unless_inactive_are_included(corpus):
             session=session,
             expert_id="D00003",
             data=ExpertAdminUpdate(status="paused"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     service.drain()
@@ -128,7 +136,7 @@ def test_a_second_process_sees_changes_drained_by_another(corpus):
             session=session,
             expert_id="D00004",
             data=ExpertAdminUpdate(status="retired"),
-            actor=Actor.system("t"),
+            user=system_principal("t"),
         )
         session.commit()
     service.drain()
@@ -140,3 +148,64 @@ def test_a_name_or_an_exact_term_is_a_look_up_that_finds_that_expert_first(corpu
     assert search(service, "黎洋馥", page_size=3).hits[0].id == "D00001"
     organisation = search(service, "高陵区青少年事务社工站", page_size=2)
     assert {hit.id for hit in organisation.hits} == {"D00002", "D00505"}  # the two who work there
+
+
+MESSAGE_NEED = "班上有个孩子总说活着没意思，还在手腕上划了几道口子"
+MESSAGE = (
+    "各位老师好，我是高陵区一所小学的德育主任，学校在城乡接合部。"
+    + MESSAGE_NEED
+    + "。下周二下午或者周四上午都行，地点在学校报告厅，谢谢！"
+)
+
+
+def test_bm25_reads_the_need_a_message_carries_not_its_greeting_school_and_logistics(corpus):
+    _, _, service = corpus
+    need = service.need_model.need_text(MESSAGE)
+    assert MESSAGE_NEED.split("，")[0] in need and "周四上午" not in need and "谢谢" not in need
+    message, bare = search(service, MESSAGE, page_size=20), search(service, need, page_size=20)
+    lexical = {hit.id: hit.signals["lexical"] for hit in bare.hits}
+    shared = [hit for hit in message.hits if hit.id in lexical]
+    assert len(shared) >= 10
+    assert all(hit.signals["lexical"] == pytest.approx(lexical[hit.id]) for hit in shared)
+    keywords = {word for hit in message.hits for word in hit.highlights}
+    assert not keywords & {"周二", "周四", "下午", "上午", "谢谢"}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "您好，想约一下黎洋馥老师，谢谢！",
+        "老师好～打扰一下，我们学校有几个随班就读的孩子，想请黎洋馥老师来指导，下周二下午都行，谢谢",
+        "各位好，孩子们考试前总是失眠心慌，听同事推荐黎洋馥，不知道能不能约，麻烦啦",
+    ],
+)
+def test_an_expert_asked_for_by_name_inside_a_message_comes_first(corpus, message):
+    _, _, service = corpus
+    assert search(service, message, page_size=5).hits[0].id == "D00001"
+
+
+def test_a_writer_introducing_themself_by_an_experts_name_is_not_a_look_up(corpus):
+    _, _, service = corpus
+    message = "您好，我是黎洋馥，初三学生考试前失眠、心慌，成绩下滑明显，想请专家做团体辅导，谢谢"
+    hits = search(service, message, page_size=10).hits
+    assert hits and "D00001" not in [hit.id for hit in hits[:3]]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("厌学", {"学业压力与考试焦虑"}),
+        ("自伤", {"心理危机干预", "自杀风险评估"}),
+        ("家校沟通", {"家校社协同", "家庭教育指导"}),
+        ("沙盘", {"个体心理咨询", "团体心理辅导", "学前儿童心理发展"}),
+    ],
+)
+def test_a_keyword_query_finds_experts_of_its_specialty_first(corpus, query, expected):
+    _, _, service = corpus
+    hits = search(service, query, page_size=5).hits
+    assert len(hits) == 5
+    held = {
+        record["id"]: set(record["specialties"])
+        for record in map(json.loads, DEMO_EXPERTS.read_text(encoding="utf-8").splitlines())
+    }
+    assert all(held[hit.id] & expected for hit in hits[:3])

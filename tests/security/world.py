@@ -20,7 +20,6 @@ from booking.time_requests import service as time_requests_service
 from booking.time_requests.models import TimeRequestCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Owner
-from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
 from marketplace.centers.models import CenterExpert
@@ -235,20 +234,17 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=staff,
     ).id
-    service = create_service(
-        session=session, data=ServiceCreate(**service_body()), actor=actor_for(staff)
-    )
+    service = create_service(session=session, data=ServiceCreate(**service_body()), user=staff)
     world.service_id = service.id
     world.application_id = create_application(
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=2, purpose=SECRETS[2]),
         district_id=owner.district_id,
-        actor=actor_for(owner),
+        user=owner,
     ).id
     world.run_id = run_batch(
         session=session,
-        actor=actor_for(staff),
-        user_id=staff.id,
+        user=staff,
         relevance_factory=fake_relevance,
         request_ids=[world.request_id],
     ).id

@@ -14,8 +14,8 @@ from sqlmodel import Session
 
 from booking.schedule.models import AvailabilityProfile
 from booking.sessions.models import Booking, BookingRating
+from marketplace.accounts.principal import system_principal
 from marketplace.audit.models import AuditEntry
-from marketplace.audit.service import Actor
 from marketplace.districts.service import find_district
 from marketplace.experts.importing import import_experts
 from marketplace.requests.models import DistrictRequest
@@ -94,7 +94,7 @@ def build_month(session: Session) -> dict[str, int]:
                 ensure_ascii=False,
             ),
         ],
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     assert not report.errors, report.errors
     session.add(AvailabilityProfile(expert_id="RS2", monthly_limit_hours=5))

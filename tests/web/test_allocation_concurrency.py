@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.models import LedgerEntry
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
-from marketplace.audit.service import Actor
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.districts.models import District
 from marketplace.services.models import ServiceCreate
@@ -42,7 +42,7 @@ def live(fresh_database_url, tmp_path):
 
 
 def setup_service(engine, settings, *, quantity: int, applications: int, each: int):
-    actor = Actor.system("test")
+    actor = system_principal("test")
     with session_scope(engine) as session:
         service = create_service(
             session=session,
@@ -54,7 +54,7 @@ def setup_service(engine, settings, *, quantity: int, applications: int, each: i
                 valid_from=today() - timedelta(days=1),
                 valid_to=today() + timedelta(days=90),
             ),
-            actor=actor,
+            user=actor,
         )
         districts = session.exec(
             select(District.id).order_by(District.id).limit(applications)
@@ -66,7 +66,7 @@ def setup_service(engine, settings, *, quantity: int, applications: int, each: i
                     service_id=service.id, quantity=Decimal(each), purpose="并发测试"
                 ),
                 district_id=d,
-                actor=actor,
+                user=actor,
             ).id
             for d in districts
         ]

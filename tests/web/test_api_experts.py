@@ -3,7 +3,7 @@ import json
 import pytest
 from sqlmodel import Session
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.experts.importing import import_experts
 from marketplace.vocabulary import Role
 from tests.conftest import TEST_PASSWORD, auth_headers, expert_record, make_user
@@ -33,7 +33,7 @@ def pool(session: Session) -> None:
     report = import_experts(
         session=session,
         lines=[json.dumps(r, ensure_ascii=False) for r in records],
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     assert report.created == 3
 
@@ -181,7 +181,7 @@ def test_experts_list_filters_on_json_lists_with_chinese_values(client, session,
     report = import_experts(
         session=session,
         lines=[json.dumps(r, ensure_ascii=False) for r in records],
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     assert report.created == 3
     headers = auth_headers(make_user(session, Role.district), settings)

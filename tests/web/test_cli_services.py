@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 from typer.testing import CliRunner
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.models import LedgerEntry
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationCreate, ServiceApplication
@@ -22,6 +23,7 @@ from web.cli import app
 
 runner = CliRunner()
 ACTOR = Actor.system("test")
+SYSTEM = system_principal("test")
 
 
 @pytest.fixture
@@ -50,17 +52,17 @@ def allocate_four_of_ten(url: str, tmp_path: Path) -> tuple[int, int]:
                     valid_from=today() - timedelta(days=30),
                     valid_to=today() + timedelta(days=5),
                 ),
-                actor=ACTOR,
+                user=SYSTEM,
             )
             district = find_district(session=session, name="西安市/碑林区").id
             application = create_application(
                 session=session,
                 data=ApplicationCreate(service_id=service.id, quantity=Decimal(4), purpose="测评"),
                 district_id=district,
-                actor=ACTOR,
+                user=SYSTEM,
             )
             approve_application(
-                session=session, application_id=application.id, quantity=Decimal(4), actor=ACTOR
+                session=session, application_id=application.id, quantity=Decimal(4), user=SYSTEM
             )
             return service.id, application.id
     finally:

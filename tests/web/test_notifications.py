@@ -9,12 +9,14 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
+from booking.jobs import ESCALATION
 from booking.notifications import service as notifications_service
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
 from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application, reject_application
@@ -29,6 +31,7 @@ from tests.conftest import auth_headers, expert_record, make_user
 from tests.matching.db_support import fake_relevance, file_request, seed_pool
 
 ACTOR = Actor.system("test")
+SYSTEM = system_principal("test")
 
 
 def inbox(session: Session, user: User) -> list[Notification]:
@@ -145,7 +148,7 @@ def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people)
         ),
     )
     notifications_service.escalate_unanswered_crisis(
-        session=session, now=now + timedelta(minutes=31)
+        session=session, user=ESCALATION, now=now + timedelta(minutes=31)
     )
     [alert] = inbox(session, people["staff"])
     assert alert.kind == "crisis_escalation" and "学生危机事件" in alert.title
@@ -176,13 +179,13 @@ def _application(session, district_id, quantity):
             valid_from=today() - timedelta(days=1),
             valid_to=today() + timedelta(days=200),
         ),
-        actor=ACTOR,
+        user=SYSTEM,
     )
     return create_application(
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=quantity, purpose="测评"),
         district_id=district_id,
-        actor=ACTOR,
+        user=SYSTEM,
     )
 
 
@@ -199,12 +202,12 @@ def test_an_application_decision_reaches_the_district(session, people, decision,
     application = _application(session, coordinator.district_id, 4)
     if decision == "reject":
         reject_application(
-            session=session, application_id=application.id, reason="预算不足", actor=ACTOR
+            session=session, application_id=application.id, reason="预算不足", user=SYSTEM
         )
     else:
         amount = Decimal(4 if decision == "full" else 2)
         approve_application(
-            session=session, application_id=application.id, quantity=amount, actor=ACTOR
+            session=session, application_id=application.id, quantity=amount, user=SYSTEM
         )
     [entry] = inbox(session, coordinator)
     assert entry.kind == kind and words in entry.title
@@ -296,7 +299,7 @@ def test_a_crisis_escalation_reaches_the_districts_city_center_and_the_province(
     baoji = _center_staff(session, Role.city_staff, "宝鸡市")
     booking = _book(session, people, kind="crisis_support")
     notifications_service.escalate_unanswered_crisis(
-        session=session, now=booking.created_at + timedelta(minutes=31)
+        session=session, user=ESCALATION, now=booking.created_at + timedelta(minutes=31)
     )
     for user in (people["staff"], xian):
         assert [n.kind for n in inbox(session, user)] == ["crisis_escalation"]
@@ -322,14 +325,13 @@ def test_a_new_application_reaches_the_staff_of_the_center_that_owns_the_service
             valid_from=today() - timedelta(days=1),
             valid_to=today() + timedelta(days=200),
         ),
-        actor=ACTOR,
         user=xian,
     )
     create_application(
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=1, purpose="热线转介"),
         district_id=coordinator.district_id,
-        actor=ACTOR,
+        user=SYSTEM,
     )
     [notice] = inbox(session, xian)
     assert notice.kind == "application_submitted" and "西安市热线" in notice.title

@@ -84,7 +84,7 @@ def run_import(settings: Settings, path: Path, *, strict: bool) -> int:
                 progress.update(task, completed=done, total=total)
 
             report = import_experts(
-                session=session, lines=lines, actor=CLI_ACTOR, strict=strict, progress=advance
+                session=session, lines=lines, user=CLI, strict=strict, progress=advance
             )
     finally:
         engine.dispose()

@@ -14,7 +14,7 @@ from marketplace.experts.service import export_records
 from marketplace.resources.antivirus import antivirus_from
 from marketplace.resources.files import store_for
 from marketplace.resources.importing import export_lines, import_resources
-from web.cli.common import CLI_ACTOR, console, fail, load_settings, run_import
+from web.cli.common import CLI, console, fail, load_settings, run_import
 
 import_app = typer.Typer(help="导入 / import records", no_args_is_help=True)
 export_app = typer.Typer(help="导出 / export records", no_args_is_help=True)
@@ -85,7 +85,7 @@ def import_resources_command(
                 session=session,
                 source=source,
                 store=store_for(settings.data_dir),
-                actor=CLI_ACTOR,
+                user=CLI,
                 antivirus=antivirus_from(settings.antivirus_command, settings.antivirus_seconds),
             )
     finally:

@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from marketplace import messages
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import expire_lapsed
-from marketplace.audit.service import Actor
 from marketplace.db import make_engine, serialized_write
 from marketplace.services.service import today
 from web.cli.common import fail, load_settings
@@ -39,7 +39,7 @@ def expire_command(
     try:
         with serialized_write(engine) as session:
             written = expire_lapsed(
-                session=session, actor=Actor.system("heart services expire"), on=as_of
+                session=session, user=system_principal("heart services expire"), on=as_of
             )
     finally:
         engine.dispose()

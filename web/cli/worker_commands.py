@@ -12,10 +12,12 @@ import threading
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
-from marketplace.db import make_engine
+from marketplace.db import make_engine, session_scope
 from marketplace.jobs.scheduler import Scheduler
-from web.cli.common import load_settings
+from marketplace.jobs.service import current_lease, recent_runs
+from web.cli.common import console, load_settings
 
 log = logging.getLogger("heart.worker")
 
@@ -47,8 +49,9 @@ def worker_command(
     scheduler = Scheduler(engine=engine, settings=settings, specs=all_jobs(lambda: search))
     try:
         if once:
-            scheduler.tick()
+            started = scheduler.tick()
             scheduler.run_until_idle(timeout=max(s.budget.total_seconds() for s in scheduler.specs))
+            _report_round(engine, scheduler, started)
             return
         stopped = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -60,3 +63,22 @@ def worker_command(
     finally:
         scheduler.stop()
         engine.dispose()
+
+
+def _report_round(engine: Engine, scheduler: Scheduler, started: list[str]) -> None:
+    """Say what one round did: each job run with its outcome, or why none ran."""
+    with session_scope(engine) as session:
+        if not scheduler.holding:
+            lease = current_lease(session=session)
+            holder = lease.holder if lease else "?"
+            console.print(
+                f"调度租约由 {holder} 持有，本轮没有运行任务（它会按时运行）"
+                " / another process holds the scheduler lease: no job ran here"
+            )
+            return
+        if not started:
+            console.print("没有到期的任务 / no job was due")
+        for name in started:
+            [run] = recent_runs(session=session, job=name, limit=1)
+            outcome = "成功 ok" if run.status == "ok" else f"失败 failed: {run.error}"
+            console.print(f"{name}: {outcome}" + (f" · {run.summary}" if run.summary else ""))

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlmodel import Session
 
-from marketplace import messages
-from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, Scope, require_district, scope_of
-from marketplace.accounts.service import actor_for
+from marketplace.accounts.permissions import Action, require_district
 from marketplace.allocation.service import (
     approve_application,
     close_application,
@@ -33,23 +29,11 @@ from marketplace.applications.service import (
     reject_application,
     withdraw_application,
 )
-from marketplace.errors import Forbidden
 from marketplace.validation import RecordId
 from web.deps import ApplicationDecider, CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api/applications", tags=["applications"])
 DECIDE = Action.application_decide
-
-
-def _own_side(session: Session, user: User, application_id: int) -> int | None:
-    """Check that `user` may act on the district's side of the application (withdraw, record
-    use, close); returns the district to pin it to for a coordinator, None for center staff."""
-    get_application(
-        session=session, application_id=application_id, user=user, action=Action.application_use
-    )
-    return (
-        user.district_id if scope_of(user, Action.application_use) is Scope.own_district else None
-    )
 
 
 @router.post(
@@ -62,11 +46,7 @@ def _own_side(session: Session, user: User, application_id: int) -> int | None:
 def create_application_route(
     data: ApplicationCreate, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
-    if scope_of(user, Action.application_file) is not Scope.own_district or not user.district_id:
-        raise Forbidden(messages.NEEDS_DISTRICT_ACCOUNT)
-    application = create_application(
-        session=session, data=data, district_id=user.district_id, actor=actor_for(user)
-    )
+    application = create_application(session=session, data=data, user=user)
     return public_view(session=session, application=application)
 
 
@@ -117,7 +97,6 @@ def approve_route(
         session=session,
         application_id=application_id,
         quantity=data.quantity if data else None,
-        actor=actor_for(user),
         user=user,
     )
     return public_view(session=session, application=application)
@@ -136,7 +115,6 @@ def reject_route(
         session=session,
         application_id=application_id,
         reason=data.reason,
-        actor=actor_for(user),
         user=user,
     )
     return public_view(session=session, application=application)
@@ -151,12 +129,7 @@ def reject_route(
 def withdraw_route(
     application_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
-    application = withdraw_application(
-        session=session,
-        application_id=application_id,
-        district_id=_own_side(session, user, application_id),
-        actor=actor_for(user),
-    )
+    application = withdraw_application(session=session, application_id=application_id, user=user)
     return public_view(session=session, application=application)
 
 
@@ -175,10 +148,9 @@ def record_usage_route(
         quantity=data.quantity,
         reference=data.reference,
         note=data.note,
-        actor=actor_for(user),
-        district_id=_own_side(session, user, application_id),
+        user=user,
     )
-    application = get_application(session=session, application_id=application_id)
+    application = get_application(session=session, application_id=application_id, user=user)
     return public_view(session=session, application=application)
 
 
@@ -198,7 +170,6 @@ def release_route(
         application_id=application_id,
         quantity=data.quantity if data else None,
         note=data.note if data else "",
-        actor=actor_for(user),
         user=user,
     )
     return public_view(session=session, application=application)
@@ -213,10 +184,5 @@ def release_route(
 def close_route(
     application_id: RecordId, session: SessionDep, user: CurrentUser
 ) -> ApplicationPublic:
-    application = close_application(
-        session=session,
-        application_id=application_id,
-        district_id=_own_side(session, user, application_id),
-        actor=actor_for(user),
-    )
+    application = close_application(session=session, application_id=application_id, user=user)
     return public_view(session=session, application=application)

@@ -6,16 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from marketplace import messages
-from marketplace.accounts.permissions import Action, Scope, covers_expert, scope_of
-from marketplace.accounts.service import actor_for
-from marketplace.errors import Forbidden
+from marketplace.accounts.permissions import Action
 from marketplace.experts.models import (
     ExpertAdminUpdate,
     ExpertCreate,
     ExpertPage,
     ExpertPublic,
-    ExpertUpdate,
 )
 from marketplace.experts.service import (
     ExpertFilters,
@@ -79,7 +75,7 @@ def read_expert(expert_id: str, session: SessionDep, user: CurrentUser) -> Exper
 
 @router.post("", response_model=ExpertPublic, status_code=201, summary="新增专家（工作人员）")
 def create_expert_route(data: ExpertCreate, session: SessionDep, user: StaffUser) -> ExpertPublic:
-    expert = create_expert(session=session, data=data, actor=actor_for(user))
+    expert = create_expert(session=session, data=data, user=user)
     return public_view(session=session, expert=expert)
 
 
@@ -93,20 +89,7 @@ def update_expert_route(
     expert_id: str, data: ExpertAdminUpdate, session: SessionDep, user: CurrentUser
 ) -> ExpertPublic:
     """Staff may change any field; an expert only the profile fields of their own record."""
-    scope = scope_of(user, Action.expert_edit)
-    if scope is Scope.all:
-        changes: ExpertUpdate = data
-    elif covers_expert(user, Action.expert_edit, expert_id=expert_id):
-        if data.status is not None or data.verified is not None:
-            raise Forbidden("专家不能修改自己的状态或认证标记")
-        changes = ExpertUpdate.model_validate(
-            data.model_dump(exclude_unset=True, exclude={"status", "verified"})
-        )
-    else:
-        raise Forbidden(messages.FORBIDDEN)
-    expert = update_expert(
-        session=session, expert_id=expert_id, data=changes, actor=actor_for(user)
-    )
+    expert = update_expert(session=session, expert_id=expert_id, data=data, user=user)
     return public_view(session=session, expert=expert)
 
 
@@ -116,7 +99,7 @@ def pause_expert(expert_id: str, session: SessionDep, user: StaffUser) -> Expert
         session=session,
         expert_id=expert_id,
         data=ExpertAdminUpdate(status=ExpertStatus.paused),
-        actor=actor_for(user),
+        user=user,
     )
     return public_view(session=session, expert=expert)
 
@@ -127,6 +110,6 @@ def activate_expert(expert_id: str, session: SessionDep, user: StaffUser) -> Exp
         session=session,
         expert_id=expert_id,
         data=ExpertAdminUpdate(status=ExpertStatus.active),
-        actor=actor_for(user),
+        user=user,
     )
     return public_view(session=session, expert=expert)

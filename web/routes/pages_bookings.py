@@ -72,24 +72,31 @@ def bookings_page(
     status: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     chosen = status if status in {s.value for s in BookingStatus} else ""
-    bookings = list_bookings(
-        session=session, user=user, status=BookingStatus(chosen) if chosen else None, limit=200
+    now = utcnow()
+    chosen_status = BookingStatus(chosen) if chosen else None
+    # What is ahead (and under way) comes first, soonest first; then what has ended, latest
+    # first: the sessions waiting for an answer are on top, and a long past never hides them.
+    coming = list_bookings(session=session, user=user, status=chosen_status, start=now, limit=200)
+    ended = list_bookings(
+        session=session, user=user, status=chosen_status, end=now, limit=100, newest_first=True
     )
-    views = [public_view(session=session, booking=b) for b in bookings]
-    ratings = ratings_by_booking(session, user, [v.id for v in views])
-    who = _who_and_why(session, bookings)
+    ahead = [public_view(session=session, booking=b) for b in coming]
+    past = [v for v in (public_view(session=session, booking=b) for b in ended) if v.end <= now]
+    ratings = ratings_by_booking(session, user, [v.id for v in ahead + past])
+    who = _who_and_why(session, coming + ended)
     return render(
         request,
         "bookings/list.html",
         {
-            "bookings": views,
+            "bookings": ahead,
+            "ended": past,
             "status": chosen,
             "statuses": [s.value for s in BookingStatus],
             "is_expert": user.role == Role.expert.value,
             "ratings": ratings,
             "who": who,
             "feedback": feedback_received(session, user),
-            "now": utcnow(),
+            "now": now,
             "nonce": secrets.token_urlsafe(12),
         },
         fragments=("results",),

@@ -18,7 +18,6 @@ from sqlmodel import Session, select
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action
-from marketplace.accounts.service import actor_for
 from marketplace.districts.models import City, Zone
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
@@ -163,7 +162,7 @@ def create_service_page(
         errors = _form_errors(exc)
         return _form_page(request, session, form=form, errors=errors, status_code=422)
     try:
-        service = create_service(session=session, data=data, actor=actor_for(user), user=user)
+        service = create_service(session=session, data=data, user=user)
     except DomainError as exc:
         return _form_page(
             request, session, form=form, errors=_domain_errors(exc), status_code=exc.status_code
@@ -233,9 +232,7 @@ def update_service_page(
             request, session, form=form, service_id=service_id, errors=errors, status_code=422
         )
     try:
-        update_service(
-            session=session, service_id=service_id, data=data, actor=actor_for(user), user=user
-        )
+        update_service(session=session, service_id=service_id, data=data, user=user)
     except DomainError as exc:
         session.expire_all()
         return _form_page(
@@ -263,7 +260,6 @@ def retire_service_page(
         session=session,
         service_id=service_id,
         data=ServiceUpdate.model_validate(changes),
-        actor=actor_for(user),
         user=user,
     )
     return redirect_with_flash(f"/services#service-{service_id}", "service_retired")
@@ -275,7 +271,7 @@ def delete_service_page(
 ) -> Response:
     """Delete a service nobody applied for; otherwise say so on its edit page."""
     try:
-        delete_service(session=session, service_id=service_id, actor=actor_for(user), user=user)
+        delete_service(session=session, service_id=service_id, user=user)
     except DomainError as exc:
         if exc.code != "has_applications":
             raise

@@ -19,10 +19,9 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach
-from marketplace.accounts.service import actor_for
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert
-from marketplace.requests.service import get_request, open_requests, public_views
+from marketplace.requests.service import load_request, open_requests, public_views
 from marketplace.validation import RecordId
 from matching.models import PairRole, PairStatus, RunAdjust, RunStatus
 from matching.review import fit_word, is_active, review_summary
@@ -96,11 +95,9 @@ def start_run(
         with session.begin_nested():
             run = run_batch(
                 session=session,
-                actor=actor_for(user),
-                user_id=user.id,
+                user=user,
                 relevance_factory=_relevance(request),
                 method=method if method in METHODS else "solver",
-                user=user,
             )
     except InvalidInput as exc:
         return _runs_page(request, session, user, error=exc.message, status_code=422)
@@ -123,7 +120,7 @@ def _run_page(
         r.id: r
         for r in public_views(
             session=session,
-            requests=[get_request(session=session, request_id=i) for i in run.request_ids],
+            requests=[load_request(session=session, request_id=i) for i in run.request_ids],
         )
     }
     expert_ids = {p.expert_id for p in run.pairs}

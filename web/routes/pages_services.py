@@ -18,7 +18,6 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, Scope, can, require
-from marketplace.accounts.service import actor_for
 from marketplace.allocation.service import approval_contexts, approve_application
 from marketplace.applications.models import ApplicationCreate, ApplicationStatus, ServiceApplication
 from marketplace.applications.service import (
@@ -228,9 +227,7 @@ def submit_application(
         errors["__all__"] = messages.FORM_HAS_ERRORS
         return _apply_form(request, session, user, service_id, form, errors, status_code=422)
     try:
-        create_application(
-            session=session, data=data, district_id=user.district_id or 0, actor=actor_for(user)
-        )
+        create_application(session=session, data=data, user=user)
     except (InvalidInput, Forbidden) as exc:
         session.rollback()
         return _apply_form(
@@ -278,7 +275,6 @@ def approve(
             session=session,
             application_id=application_id,
             quantity=amount,
-            actor=actor_for(user),
             user=user,
         )
     except (InvalidInput, Conflict) as exc:
@@ -300,7 +296,6 @@ def reject(
         session=session,
         application_id=application_id,
         reason=reason,
-        actor=actor_for(user),
         user=user,
     )
     return redirect_with_flash("/applications", "application_rejected")
@@ -308,11 +303,5 @@ def reject(
 
 @router.post("/applications/{application_id}/withdraw", summary="撤回申请")
 def withdraw(application_id: RecordId, session: SessionDep, user: DistrictPage) -> Response:
-    get_application(session=session, application_id=application_id, district_id=user.district_id)
-    withdraw_application(
-        session=session,
-        application_id=application_id,
-        district_id=user.district_id,
-        actor=actor_for(user),
-    )
+    withdraw_application(session=session, application_id=application_id, user=user)
     return redirect_with_flash("/applications", "application_withdrawn")

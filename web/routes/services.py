@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlmodel import Session
 
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, Scope, reach, require
-from marketplace.accounts.service import actor_for
+from marketplace.accounts.permissions import Action, Scope, require
 from marketplace.allocation.models import LedgerView, ProposalConfirm, ProposalPublic
 from marketplace.allocation.service import (
     confirm_fair_proposal,
@@ -24,10 +22,8 @@ from marketplace.services.service import (
     delete_service,
     get_service,
     list_services,
-    manages,
     public_view,
     public_views,
-    require_own_service,
     require_readable,
     today,
     update_service,
@@ -42,12 +38,6 @@ def _district_of(user: User) -> int | None:
     """The district a coordinator sees the catalogue for; None for center staff and observers."""
     scope = require(user, Action.service_read)
     return user.district_id if scope is Scope.own_district else None
-
-
-def _managed(session: Session, user: User, service_id: int) -> None:
-    """Forbidden unless `user` manages the service (its center is theirs, or they see all)."""
-    service = get_service(session=session, service_id=service_id)
-    require_own_service(session=session, user=user, service=service, action=Action.service_manage)
 
 
 @router.get(
@@ -80,7 +70,7 @@ def list_services_route(
 def create_service_route(
     data: ServiceCreate, session: SessionDep, user: ServiceManager
 ) -> ServicePublic:
-    service = create_service(session=session, data=data, actor=actor_for(user), user=user)
+    service = create_service(session=session, data=data, user=user)
     return public_view(session=session, service=service)
 
 
@@ -100,9 +90,7 @@ def read_service(service_id: RecordId, session: SessionDep, user: CurrentUser) -
 def update_service_route(
     service_id: RecordId, data: ServiceUpdate, session: SessionDep, user: ServiceManager
 ) -> ServicePublic:
-    service = update_service(
-        session=session, service_id=service_id, data=data, actor=actor_for(user), user=user
-    )
+    service = update_service(session=session, service_id=service_id, data=data, user=user)
     return public_view(session=session, service=service)
 
 
@@ -110,7 +98,7 @@ def update_service_route(
 def delete_service_route(
     service_id: RecordId, session: SessionDep, user: ServiceManager
 ) -> Response:
-    delete_service(session=session, service_id=service_id, actor=actor_for(user), user=user)
+    delete_service(session=session, service_id=service_id, user=user)
     return Response(status_code=204)
 
 
@@ -124,15 +112,7 @@ def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) ->
     """The ledger of the districts the reader reaches: everything for province staff; a city
     center's or observer's region (of a province-wide service too); a district's own entries.
     The pool is shown to whoever may manage the service."""
-    service = get_service(session=session, service_id=service_id)
-    require_readable(session=session, user=user, service=service)
-    districts = reach(session, user, Action.service_read)
-    return ledger_view(
-        session=session,
-        service_id=service_id,
-        districts=districts,
-        with_pool=manages(session=session, user=user, service=service),
-    )
+    return ledger_view(session=session, service_id=service_id, user=user)
 
 
 @router.get(
@@ -143,8 +123,7 @@ def read_ledger(service_id: RecordId, session: SessionDep, user: CurrentUser) ->
 def read_fair_proposal(
     service_id: RecordId, session: SessionDep, user: ServiceManager
 ) -> ProposalPublic:
-    _managed(session, user, service_id)
-    return fair_proposal(session=session, service_id=service_id)
+    return fair_proposal(session=session, service_id=service_id, user=user)
 
 
 @router.post(
@@ -155,9 +134,8 @@ def read_fair_proposal(
 def confirm_fair_proposal_route(
     service_id: RecordId, data: ProposalConfirm, session: SessionDep, user: ServiceManager
 ) -> list[ApplicationPublic]:
-    _managed(session, user, service_id)
     approved = confirm_fair_proposal(
-        session=session, service_id=service_id, fingerprint=data.fingerprint, actor=actor_for(user)
+        session=session, service_id=service_id, fingerprint=data.fingerprint, user=user
     )
     return application_views(session=session, applications=approved)
 
@@ -168,6 +146,5 @@ def confirm_fair_proposal_route(
 def expire_service_route(
     service_id: RecordId, session: SessionDep, user: ServiceManager
 ) -> ServicePublic:
-    _managed(session, user, service_id)
-    expire_service(session=session, service_id=service_id, actor=actor_for(user))
+    expire_service(session=session, service_id=service_id, user=user)
     return public_view(session=session, service=get_service(session=session, service_id=service_id))

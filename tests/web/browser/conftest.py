@@ -163,3 +163,23 @@ def nav_to(page, label: str, *, exact: bool = False) -> None:
         inner = page.locator(f'a:text-is("{label}")')  # hidden links are not in the a11y tree
         nav.locator("details.nav-group").filter(has=inner).locator("summary").click()
     link.click()
+
+
+def file_online_request(
+    page, text: str, *, hours: int, starts_in_days: int, window_days: int = 30
+) -> None:
+    """File an online supervision (督导) request through the form, as a coordinator would."""
+    from datetime import date, timedelta
+
+    from playwright.sync_api import expect
+
+    page.goto("/requests/new")
+    page.get_by_label("需求描述").fill(text)
+    page.get_by_label("服务类型").select_option(label="督导")
+    page.get_by_label("服务方式").select_option(label="线上")
+    page.get_by_label("所需小时数").fill(str(hours))
+    start = date.today() + timedelta(days=starts_in_days)
+    page.get_by_label("最早日期").fill(start.isoformat())
+    page.get_by_label("最晚日期").fill((start + timedelta(days=window_days)).isoformat())
+    page.get_by_role("button", name="提交需求").click()
+    expect(page.get_by_role("status")).to_contain_text("需求已提交")

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import PHONE, log_in, nav_to, screenshot
+from tests.web.browser.conftest import PHONE, file_online_request, log_in, nav_to, screenshot
 
 DEMO_EXPERT = ("D00001", "黎洋馥")
 
@@ -286,21 +286,11 @@ def test_an_expert_gets_a_calendar_feed_link_without_leaving_the_page(new_page):
 
 
 def test_staff_run_batch_matching_review_the_proposal_and_confirm_it(new_page):
-    from datetime import date, timedelta
 
     text = "浏览器测试：批量匹配——小学新入职心理教师需要线上督导"
     coordinator = new_page()
     log_in(coordinator, "beilin")
-    coordinator.goto("/requests/new")
-    coordinator.get_by_label("需求描述").fill(text)
-    coordinator.get_by_label("服务类型").select_option(label="督导")
-    coordinator.get_by_label("服务方式").select_option(label="线上")
-    coordinator.get_by_label("所需小时数").fill("4")
-    start = date.today() + timedelta(days=10)
-    coordinator.get_by_label("最早日期").fill(start.isoformat())
-    coordinator.get_by_label("最晚日期").fill((start + timedelta(days=30)).isoformat())
-    coordinator.get_by_role("button", name="提交需求").click()
-    expect(coordinator.get_by_role("status")).to_contain_text("需求已提交")
+    file_online_request(coordinator, text, hours=4, starts_in_days=10)
 
     staff = new_page()
     log_in(staff, "staff")

@@ -3,11 +3,9 @@ the feasible experts ranked by fit (htmx), put one in, and the summary stays exa
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import PHONE, log_in, nav_to, screenshot
+from tests.web.browser.conftest import PHONE, file_online_request, log_in, nav_to, screenshot
 
 DESKTOP = {"width": 1366, "height": 900}
 
@@ -16,16 +14,7 @@ def test_staff_replace_an_assignment_with_an_expert_found_by_name(new_page):
     text = "浏览器测试：按姓名替换——初中班主任需要线上团体辅导督导"
     coordinator = new_page()
     log_in(coordinator, "beilin")
-    coordinator.goto("/requests/new")
-    coordinator.get_by_label("需求描述").fill(text)
-    coordinator.get_by_label("服务类型").select_option(label="督导")
-    coordinator.get_by_label("服务方式").select_option(label="线上")
-    coordinator.get_by_label("所需小时数").fill("3")
-    start = date.today() + timedelta(days=12)
-    coordinator.get_by_label("最早日期").fill(start.isoformat())
-    coordinator.get_by_label("最晚日期").fill((start + timedelta(days=30)).isoformat())
-    coordinator.get_by_role("button", name="提交需求").click()
-    expect(coordinator.get_by_role("status")).to_contain_text("需求已提交")
+    file_online_request(coordinator, text, hours=3, starts_in_days=12)
 
     staff = new_page(viewport=DESKTOP)
     log_in(staff, "staff")

@@ -7,12 +7,12 @@ notification in the inbox; the session's .ics downloads and parses."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 
 import icalendar
 from playwright.sync_api import expect
 
-from tests.web.browser.conftest import PHONE, log_in, screenshot
+from tests.web.browser.conftest import PHONE, file_online_request, log_in, screenshot
 
 DESKTOP = {"width": 1366, "height": 900}
 STORY_PASSWORD = "story-expert-2026!"
@@ -49,8 +49,8 @@ def _account_for(settings, expert_id: str) -> str:
     from sqlmodel import select
 
     from marketplace.accounts.models import User, UserCreate
+    from marketplace.accounts.principal import system_principal
     from marketplace.accounts.service import create_user
-    from marketplace.audit.service import Actor
     from marketplace.db import make_engine, session_scope
     from marketplace.vocabulary import Role
 
@@ -72,7 +72,7 @@ def _account_for(settings, expert_id: str) -> str:
                     expert_id=expert_id,
                     display_name="故事专家",
                 ),
-                actor=Actor.system("browser-story"),
+                user=system_principal("browser-story"),
             )
             return username
     finally:
@@ -101,16 +101,7 @@ def test_the_whole_story_from_a_need_to_a_confirmed_session(new_page, demo_setti
 
     # 3. File a request.
     text = "故事：七年级学生考试焦虑与厌学，需要线上督导班主任四次"
-    coordinator.goto("/requests/new")
-    coordinator.get_by_label("需求描述").fill(text)
-    coordinator.get_by_label("服务类型").select_option(label="督导")
-    coordinator.get_by_label("服务方式").select_option(label="线上")
-    coordinator.get_by_label("所需小时数").fill("4")
-    start = date.today() + timedelta(days=2)
-    coordinator.get_by_label("最早日期").fill(start.isoformat())
-    coordinator.get_by_label("最晚日期").fill((start + timedelta(days=40)).isoformat())
-    coordinator.get_by_role("button", name="提交需求").click()
-    expect(coordinator.get_by_role("status")).to_contain_text("需求已提交")
+    file_online_request(coordinator, text, hours=4, starts_in_days=2, window_days=40)
     request_url = coordinator.url
     assert re.search(r"/requests/\d+$", request_url)
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from marketplace.accounts.models import User
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.experts.importing import import_experts
 from marketplace.vocabulary import Role
 from tests.conftest import TEST_PASSWORD, expert_record, make_user
@@ -48,7 +48,7 @@ def import_records(session: Session, *records: dict) -> None:
     report = import_experts(
         session=session,
         lines=[json.dumps(r, ensure_ascii=False) for r in records],
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     assert not report.errors, report.errors
 

@@ -88,3 +88,48 @@ def test_declining_needs_a_reason_and_a_coordinator_cannot_confirm(
     empty = client.post(f"/bookings/{booking.id}/decline", data={"csrf_token": token, "reason": ""})
     assert empty.status_code == 422 and "请填写原因" in empty.text
     assert _bookings(session)[0].status == "requested"
+
+
+def test_the_bookings_page_lists_what_is_ahead_first_then_what_ended_latest_first(
+    client, session, district_user, expert_user
+):
+    from datetime import timedelta
+
+    from marketplace.clock import utcnow
+
+    now = utcnow().replace(microsecond=0)
+    for title, days, status in (
+        ("很久以前的督导", -60, "completed"),
+        ("下周的督导", 7, "requested"),
+        ("上周的督导", -7, "completed"),
+        ("明天的督导", 1, "confirmed"),
+    ):
+        start = now + timedelta(days=days)
+        session.add(
+            Booking(
+                uid=f"order-{days}@test",
+                expert_id="P1",
+                district_id=district_user.district_id,
+                kind="supervision",
+                format="online",
+                title=title,
+                start_at=start,
+                end_at=start + timedelta(hours=1),
+                status=status,
+            )
+        )
+    session.flush()
+    logged_in(client, district_user)
+    page = client.get("/bookings").text
+    order = [
+        page.index(text)
+        for text in (
+            "即将进行",
+            "明天的督导",
+            "下周的督导",
+            "已结束",
+            "上周的督导",
+            "很久以前的督导",
+        )
+    ]
+    assert order == sorted(order)

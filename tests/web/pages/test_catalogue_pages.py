@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from sqlmodel import select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
-from marketplace.audit.service import Actor
 from marketplace.districts.service import find_district
 from marketplace.services.models import ProcuredService
 from marketplace.services.service import today
@@ -69,10 +69,13 @@ def test_the_quantity_cannot_drop_below_what_is_allocated(client, session, staff
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=12, purpose="督导"),
         district_id=beilin.id,
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     approve_application(
-        session=session, application_id=application.id, quantity=Decimal(12), actor=Actor("t")
+        session=session,
+        application_id=application.id,
+        quantity=Decimal(12),
+        user=system_principal("t"),
     )
     session.commit()
     page = client.get(f"/services/{service.id}/edit")

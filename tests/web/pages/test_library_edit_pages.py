@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
-from marketplace.audit.service import Actor
+from marketplace.accounts.principal import system_principal
 from marketplace.resources.models import Resource, ResourceFile
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
@@ -189,12 +189,12 @@ def test_a_scale_names_its_licensing_service_from_a_picker(
         data=ServiceCreate.model_validate(
             service_body(name="SDQ 量表授权", kind="assessment_licence", unit="人次")
         ),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     create_service(
         session=session,
         data=ServiceCreate.model_validate(service_body(name="个案督导小时包")),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     session.commit()
     logged_in(client, staff_user)
@@ -238,7 +238,7 @@ def test_a_city_centers_staff_review_their_centers_submissions_on_the_pages(
         data=UserCreate(
             username="xian-staff", password=TEST_PASSWORD, role=Role.city_staff, center="西安市"
         ),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     session.commit()
     logged_in(client, expert_user)

@@ -34,15 +34,15 @@ def _service_with_one_allocation(session):
     from datetime import timedelta
     from decimal import Decimal
 
+    from marketplace.accounts.principal import system_principal
     from marketplace.allocation.service import approve_application
     from marketplace.applications.models import ApplicationCreate
     from marketplace.applications.service import create_application
-    from marketplace.audit.service import Actor
     from marketplace.districts.service import find_district
     from marketplace.services.models import ServiceCreate
     from marketplace.services.service import create_service, today
 
-    actor = Actor.system("t")
+    actor = system_principal("t")
     service = create_service(
         session=session,
         data=ServiceCreate(
@@ -53,17 +53,17 @@ def _service_with_one_allocation(session):
             valid_from=today() - timedelta(days=1),
             valid_to=today() + timedelta(days=100),
         ),
-        actor=actor,
+        user=actor,
     )
     beilin = find_district(session=session, name="西安市/碑林区")
     application = create_application(
         session=session,
         data=ApplicationCreate(service_id=service.id, quantity=5, purpose="热线"),
         district_id=beilin.id,
-        actor=actor,
+        user=actor,
     )
     approve_application(
-        session=session, application_id=application.id, quantity=Decimal(5), actor=actor
+        session=session, application_id=application.id, quantity=Decimal(5), user=actor
     )
     session.flush()
     return service

@@ -3,8 +3,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import Session, select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.applications.models import ServiceApplication
-from marketplace.audit.service import Actor
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service, today
 from marketplace.vocabulary import Role
@@ -24,7 +24,7 @@ def service_id(session: Session) -> int:
             valid_from=today() - timedelta(days=1),
             valid_to=today() + timedelta(days=90),
         ),
-        actor=Actor.system("t"),
+        user=system_principal("t"),
     )
     session.flush()
     return service.id
