@@ -37,7 +37,7 @@ from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
 from marketplace.requests.service import follow_on_status
-from marketplace.vocabulary import ExpertStatus, Role
+from marketplace.vocabulary import ExpertStatus, Format, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
 BOOKABLE_REQUEST_STATUSES = (
@@ -585,7 +585,7 @@ def public_view(*, session: Session, booking: Booking) -> BookingPublic:
         district_id=booking.district_id,
         request_id=booking.request_id,
         kind=BookingKind(booking.kind),
-        format=booking.format,  # type: ignore[arg-type]
+        format=Format(booking.format),
         title=booking.title,
         description=booking.description,
         status=BookingStatus(booking.status),

@@ -25,6 +25,7 @@ from marketplace.districts.service import find_district
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.models import ExpertAdminUpdate, ExpertRecord, ExpertUpdate
 from marketplace.experts.service import update_expert, upsert_record
+from marketplace.reports.service import allocation_report
 from marketplace.requests.models import RequestStatus
 from marketplace.requests.service import change_status, follow_on_status
 from marketplace.services.models import ServiceCreate, ServiceUpdate
@@ -213,3 +214,15 @@ def test_only_whoever_manages_accounts_creates_or_changes_them(session):
         reset_password(session=session, user_id=coordinator.id, user=staff)
     stopped = set_active(session=session, user_id=coordinator.id, active=False, user=SYSTEM)
     assert stopped.is_active is False
+
+
+def test_the_report_is_the_readers_region_and_refused_to_a_district(session, xian_service):
+    _, application, xian, beilin = xian_service
+    approve_application(session=session, application_id=application.id, quantity=None, user=xian)
+    baoji_observer = staff_of(session, Role.observer, "宝鸡市")
+    seen = allocation_report(session=session, user=baoji_observer, include_zero=True)
+    assert application.district_id not in {row.district_id for row in seen.rows}
+    own = allocation_report(session=session, user=xian)
+    assert application.district_id in {row.district_id for row in own.rows}
+    with pytest.raises(Forbidden):
+        allocation_report(session=session, user=beilin)
