@@ -505,6 +505,14 @@ def main(argv: list[str] | None = None) -> int:
         help="need model: weight of a clause's specialty evidence (search.needs.EVIDENCE_POWER)",
     )
     ap.add_argument(
+        "--extraction",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="need extraction setting for fit_need_model (context_threshold, need_sharpness, "
+        "whole_weight, evidence_power); repeatable",
+    )
+    ap.add_argument(
         "--tuning-wraps",
         action="store_true",
         help="also a 'tuning' set: every need wrapped in the product's own training sentences "
@@ -566,6 +574,9 @@ def main(argv: list[str] | None = None) -> int:
     args._fit_options = {"extract": False} if args.no_extraction else {}
     if args.evidence_power is not None:
         args._fit_options["evidence_power"] = args.evidence_power
+    for setting in args.extraction:
+        name, value = setting.split("=")
+        args._fit_options[name] = float(value)
     if args.tuning_wraps:
         # needs wrapped by the product's own training sentences (search.needs.wrap_in_context):
         # the set constants of need extraction are chosen on, never the evaluation wraps

@@ -657,6 +657,9 @@ def fit_need_model(
     context: Sequence[str] | None = None,
     augment_copies: int = AUGMENT_COPIES,
     evidence_power: float = EVIDENCE_POWER,
+    context_threshold: float = CONTEXT_THRESHOLD,
+    need_sharpness: float = NEED_SHARPNESS,
+    whole_weight: float = WHOLE_WEIGHT,
     seed: int = 0,
 ) -> NeedModel:
     """Fit ``P(specialty | text)``.
@@ -868,6 +871,9 @@ def fit_need_model(
         intercept=intercept,
         **extraction,
         evidence_power=evidence_power,
+        context_threshold=context_threshold,
+        need_sharpness=need_sharpness,
+        whole_weight=whole_weight,
         vocabulary=labels,
         synonyms=syn,
         word_bigrams=word_bigrams,
