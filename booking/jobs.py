@@ -14,14 +14,20 @@ from booking.notifications import outbox
 from booking.notifications import service as notifications_service
 from booking.notifications.models import BookingNotification
 from marketplace import messages
+from marketplace.accounts.principal import system_principal
 from marketplace.errors import Unavailable
 from marketplace.jobs.service import JobContext, JobSpec
+
+# The scheduled escalation acts as the system principal; the audit log names it by the job.
+ESCALATION = system_principal("booking.escalation")
 
 
 def escalate_crisis(ctx: JobContext) -> str:
     """Flag crisis requests nobody accepted in time and notify staff."""
     with serialized_session(ctx.engine) as session:
-        escalated = notifications_service.escalate_unanswered_crisis(session=session, now=ctx.now)
+        escalated = notifications_service.escalate_unanswered_crisis(
+            session=session, user=ESCALATION, now=ctx.now
+        )
     return messages.JOB_SUMMARY_ESCALATION.format(count=len(escalated))
 
 

@@ -302,7 +302,13 @@ def _expand(mask: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solve_lp(cost, matrix, lower, upper, upper_bounds):  # type: ignore[no-untyped-def]
+def _solve_lp(
+    cost: np.ndarray,
+    matrix: sparse.csr_matrix,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    upper_bounds: np.ndarray,
+) -> tuple[np.ndarray | None, float | None]:
     """Solve max/min cost·x over lower ≤ matrix·x ≤ upper, 0 ≤ x ≤ upper_bounds (HiGHS)."""
     has_upper, has_lower = np.isfinite(upper), np.isfinite(lower)
     a_ub = sparse.vstack([matrix[has_upper], -matrix[has_lower]]).tocsr()

@@ -16,10 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from matching.priors import ServiceTypePrior
+
+if TYPE_CHECKING:
+    from search.encoder import Encoder
+    from search.needs import NeedModel
 
 log = logging.getLogger("heart.matching")
 
@@ -117,9 +122,9 @@ def need_model_relevance(
     *,
     vocabulary: Sequence[str],
     synonyms: Mapping[str, Sequence[str]] | None = None,
-    model=None,  # type: ignore[no-untyped-def]
+    model: NeedModel | None = None,
     extra_examples: Sequence[tuple] = (),
-    encoder=None,  # type: ignore[no-untyped-def]
+    encoder: Encoder | None = None,
 ) -> Relevance:
     """search.needs' learned text → specialty model + BM25: `model` when given (the search
     package's saved one; `encoder` is attached to it for its dense view), else one trained on
@@ -167,7 +172,7 @@ def default_relevance(
     vocabulary: Sequence[str],
     synonyms: Mapping[str, Sequence[str]] | None = None,
     extra_examples: Sequence[tuple] = (),
-    encoder=None,  # type: ignore[no-untyped-def]
+    encoder: Encoder | None = None,
 ) -> Relevance:
     """The best relevance available here (see the module docstring)."""
     try:

@@ -41,15 +41,17 @@ def _earliest(current: datetime | None, candidate: datetime | None) -> datetime 
     return candidate if current is None or candidate < current else current
 
 
-def _hours(start: datetime, end: datetime | None) -> float | None:
-    return None if end is None else max(0.0, (end - start).total_seconds() / 3600)
+def _hours(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds() / 3600)
 
 
 def _timelines(session: Session, period: Period | None) -> dict[int, _Timeline]:
     query = select(DistrictRequest)
     if period is not None:
         query = query.where(DistrictRequest.created_at < period.end_at)
-    requests = {r.id: r for r in session.exec(query).all()}
+    requests = {r.id: r for r in session.exec(query).all() if r.id is not None}
     transitions: dict[int, list[AuditEntry]] = defaultdict(list)
     for entry in session.exec(
         select(AuditEntry)
@@ -65,7 +67,7 @@ def _timelines(session: Session, period: Period | None) -> dict[int, _Timeline]:
     ).all()
     timelines: dict[int, _Timeline] = {}
     for request_id, request in requests.items():
-        steps = transitions.get(request_id, [])  # type: ignore[arg-type]
+        steps = transitions.get(request_id, [])
         first_status = (steps[0].before or {}).get("status") if steps else request.status
         line = _Timeline(district_id=request.district_id)
         if first_status != RequestStatus.draft.value:
@@ -79,7 +81,7 @@ def _timelines(session: Session, period: Period | None) -> dict[int, _Timeline]:
             elif status == RequestStatus.scheduled.value:
                 line.scheduled_at = _earliest(line.scheduled_at, step.at)
         line.withdrawn = request.status == RequestStatus.withdrawn.value
-        timelines[request_id] = line  # type: ignore[index]
+        timelines[request_id] = line
     for request_id, confirmed_at in confirmed:
         if request_id in timelines:
             line = timelines[request_id]
@@ -94,14 +96,10 @@ def _timelines(session: Session, period: Period | None) -> dict[int, _Timeline]:
 
 def _figures(lines: list[_Timeline]) -> dict[str, object]:
     to_match = [
-        h
-        for line in lines
-        if (h := _hours(line.submitted_at, line.matched_at)) is not None  # type: ignore[arg-type]
+        h for line in lines if (h := _hours(line.submitted_at, line.matched_at)) is not None
     ]
     to_schedule = [
-        h
-        for line in lines
-        if (h := _hours(line.submitted_at, line.scheduled_at)) is not None  # type: ignore[arg-type]
+        h for line in lines if (h := _hours(line.submitted_at, line.scheduled_at)) is not None
     ]
     match_median, match_p90 = median_p90(to_match)
     schedule_median, schedule_p90 = median_p90(to_schedule)

@@ -333,9 +333,10 @@ def explain(
             "city": messages.REASON_SAME_CITY,
         }.get(_place_level(need.place, expert.place))
         if label:
-            reasons.append(label)
+            # the pairing first: it is what staff set up, and short lists show two reasons
             if paired_with_zone(need, expert):
                 reasons.append(messages.REASON_ZONE_GROUP.format(zone=need.place.zone))
+            reasons.append(label)
     else:
         reasons.append(messages.REASON_ONLINE)
     reasons.append(messages.REASON_REMAINING.format(hours=_hours(expert.remaining_hours)))

@@ -22,9 +22,9 @@ from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, reach, user_center
+from marketplace.accounts.permissions import Action, reach, require, user_center
 from marketplace.accounts.service import actor_for
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import record
 from marketplace.centers.group import group_cities, zone_pairs
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex
@@ -334,6 +334,7 @@ class FileMatch:
 def match_lines(
     *,
     session: Session,
+    user: User,
     lines: Iterable[str],
     relevance_factory: RelevanceFactory,
     method: str = "solver",
@@ -342,7 +343,9 @@ def match_lines(
     """Match request lines (the exchange format) against the database's experts; stores nothing.
 
     Every line ends up in the result: bad lines and unknown districts as unassigned with reasons.
+    `user` (the CLI's system principal, or staff) must be allowed to run matching at all.
     """
+    require(user, Action.match_run)
     parsed = parse_request_lines(lines)
     regions = RegionIndex(session)
     zones: dict[tuple[str, str, str], str] = {}
@@ -427,12 +430,9 @@ def _regional_pool(pool: Pool, groups: dict[str, set[int]], city_id: int) -> tup
 
 
 def _require_reach(
-    session: Session, user: User | None, requests: Iterable[DistrictRequest]
+    session: Session, districts: frozenset[int] | None, requests: Iterable[DistrictRequest]
 ) -> None:
-    """Forbidden unless every request's district is within `user`'s reach for batch matching."""
-    if user is None:
-        return
-    districts = reach(session, user, Action.match_run)
+    """Forbidden unless every request's district is within `districts` (None: every district)."""
     if districts is not None and any(r.district_id not in districts for r in requests):
         raise Forbidden(messages.FORBIDDEN, code="outside_region")
 
@@ -440,28 +440,27 @@ def _require_reach(
 def run_batch(
     *,
     session: Session,
-    actor: Actor,
-    user_id: int | None = None,
+    user: User,
     relevance_factory: RelevanceFactory,
     request_ids: list[int] | None = None,
     method: str = "solver",
     progress: Progress | None = None,
-    user: User | None = None,
 ) -> MatchRun:
-    """Match submitted requests (all, or the ids given) and store the proposal. With `user` of a
-    city center: only their districts' requests (all of them when no ids are given), against
-    the province's experts and the city's own group, the city group first where fit is equal."""
-    districts = None if user is None else reach(session, user, Action.match_run)
+    """Match submitted requests (all within `user`'s reach, or the ids given) and store the
+    proposal, as `user` (a person, or the system principal of the CLI and demo). A city
+    center's staff match only their districts' requests, against the province's experts and
+    the city's own group, the city group first where fit is equal."""
+    districts = reach(session, user, Action.match_run)
     requests = _load_requests(session, request_ids)
     if request_ids is None and districts is not None:
         requests = [r for r in requests if r.district_id in districts]
-    _require_reach(session, user, requests)
+    _require_reach(session, districts, requests)
     if not requests:
         raise InvalidInput(messages.MATCH_EMPTY_BATCH, code="match_empty_batch")
     regions = RegionIndex(session)
     needs = [need_from_request(r, regions) for r in requests]
     pool = load_pool(session=session, month_of=min(r.window_start for r in requests))
-    center = None if user is None else user_center(session, user)
+    center = user_center(session, user)
     own_group: set[str] = set()
     if districts is not None and center is not None and center.city_id is not None:
         pool, own_group = _regional_pool(pool, group_cities(session=session), center.city_id)
@@ -483,7 +482,7 @@ def run_batch(
         request_ids=[r.id for r in requests if r.id is not None],
         summary=result.stats,
         unassigned=[{"request_id": int(u.need_id), "reason": u.reason} for u in result.unassigned],
-        created_by=user_id,
+        created_by=user.id,
     )
     session.add(run)
     session.flush()
@@ -514,7 +513,7 @@ def run_batch(
     session.flush()
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action="match.run",
         entity_type="match_run",
         entity_id=str(run.id),
@@ -549,13 +548,13 @@ def _pair_row(
     )
 
 
-def get_run(*, session: Session, run_id: int, user: User | None = None) -> MatchRun:
-    """The stored proposal, or NotFound; with `user`, Forbidden unless every request of the run
-    is within their reach (a city center sees its own districts' runs)."""
+def get_run(*, session: Session, run_id: int, user: User) -> MatchRun:
+    """The stored proposal, or NotFound; Forbidden unless every request of the run is within
+    `user`'s reach (a city center sees its own districts' runs)."""
     run = session.get(MatchRun, run_id)
     if run is None:
         raise NotFound(messages.MATCH_RUN_NOT_FOUND.format(id=run_id))
-    if user is not None and not _run_within(session, user, run):
+    if not _run_within(session, user, run):
         raise Forbidden(messages.FORBIDDEN, code="outside_region")
     return run
 
@@ -590,10 +589,10 @@ def run_view(*, session: Session, run: MatchRun) -> RunPublic:
     )
 
 
-def list_runs(*, session: Session, limit: int = 50, user: User | None = None) -> list[MatchRun]:
-    """Most recent proposals first (with `user`, those within their reach)."""
+def list_runs(*, session: Session, user: User, limit: int = 50) -> list[MatchRun]:
+    """Most recent proposals first, those within `user`'s reach."""
     runs = list(session.exec(select(MatchRun).order_by(col(MatchRun.id).desc()).limit(limit)).all())
-    return runs if user is None else [r for r in runs if _run_within(session, user, r)]
+    return [r for r in runs if _run_within(session, user, r)]
 
 
 def _active(pair: MatchPair) -> bool:
@@ -817,19 +816,19 @@ def discard_run(*, session: Session, run_id: int, user: User) -> MatchRun:
 def confirmed_pairs(
     *,
     session: Session,
+    user: User,
     request_id: int | None = None,
     expert_id: str | None = None,
     run_id: int | None = None,
-    user: User | None = None,
 ) -> list[ConfirmedPair]:
-    """Confirmed pairs (pending sessions for booking), optionally for one request/expert/run;
-    with `user`, of the districts within their reach."""
+    """Confirmed pairs (pending sessions for booking) of the districts within `user`'s reach,
+    optionally for one request/expert/run."""
     query = (
         select(MatchPair, DistrictRequest)
         .join(DistrictRequest, col(DistrictRequest.id) == MatchPair.request_id)
         .where(MatchPair.status == PairStatus.confirmed.value)
     )
-    districts = None if user is None else reach(session, user, Action.match_run)
+    districts = reach(session, user, Action.match_run)
     if districts is not None:
         query = query.where(col(DistrictRequest.district_id).in_(sorted(districts)))
     if request_id is not None:

@@ -459,12 +459,20 @@ def _dense_scores(state: _Derived, query: np.ndarray, mask: np.ndarray, size: in
     `size` and -1 (never retrieved) elsewhere when the index is large (see COARSE_MIN_DOCS)."""
     assert state.vectors is not None
     if state.coarse is None:
-        return state.vectors @ query
+        return _scan(state.vectors, query)
     basis, projected = state.coarse
-    approx = projected @ (query @ basis)
+    approx = _scan(projected, np.einsum("i,ij->j", query, basis))
     approx[~mask] = -np.inf
     shortlist = min(len(approx), max(COARSE_SHORTLIST * size, COARSE_SHORTLIST_MIN))
     best = np.argpartition(-approx, shortlist - 1)[:shortlist]
     dense = np.full(len(approx), -1.0, dtype=np.float32)
-    dense[best] = state.vectors[best] @ query
+    dense[best] = _scan(state.vectors[best], query)
     return dense
+
+
+def _scan(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """matrix @ vector on the calling thread. numpy's `@` hands a matrix-vector product to
+    OpenBLAS, whose worker threads wait for cores that a loaded machine does not give them:
+    measured at load 12 on 2 cores, 2,000 x 512 took 20 ms that way and 0.15 ms here, and
+    100k x 128 took 20 ms and 9 ms."""
+    return np.einsum("ij,j->i", matrix, vector)

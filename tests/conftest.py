@@ -17,8 +17,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from marketplace.accounts.models import User, UserCreate
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user, issue_token
-from marketplace.audit.service import Actor
 from marketplace.db import (
     defer_writes,
     make_engine,
@@ -226,7 +226,7 @@ def make_user(
             district=district,
             expert_id=expert_id,
         ),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     session.flush()
     return user

@@ -4,8 +4,10 @@ the record as form text and back; the rules stay in marketplace.experts.models."
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
+from fastapi import Form
 from sqlmodel import Session
 
 from marketplace.districts.service import list_districts
@@ -62,6 +64,51 @@ def changes_from_form(form: dict[str, Any]) -> dict[str, Any]:
         {"province": parts[0], "city": parts[1], "district": parts[2]} if len(parts) == 3 else None
     )
     return data
+
+
+# Form fields are read as plain text (no FastAPI limits) so that every problem is reported next
+# to its field by the page, instead of as a whole-page 422; submitted_form bounds them.
+FormText = Annotated[str, Form()]
+FormChoices = Annotated[list[str] | None, Form()]
+
+
+@dataclass(frozen=True)
+class PostedProfile:
+    """The profile fields both expert forms post (the pool's adds the id and the domain)."""
+
+    texts: dict[str, str]
+    formats: list[str]
+    service_types: list[str]
+    region: str
+
+
+def posted_profile(  # noqa: PLR0913 - one parameter per form field
+    name: FormText = "",
+    title: FormText = "",
+    organization: FormText = "",
+    bio: FormText = "",
+    specialties: FormText = "",
+    certifications: FormText = "",
+    languages: FormText = "",
+    years_experience: FormText = "",
+    monthly_capacity_hours: FormText = "",
+    region: FormText = "",
+    formats: FormChoices = None,
+    service_types: FormChoices = None,
+) -> PostedProfile:
+    """The posted profile form, as a dependency of the pages that save one."""
+    texts = {
+        "name": name,
+        "title": title,
+        "organization": organization,
+        "bio": bio,
+        "specialties": specialties,
+        "certifications": certifications,
+        "languages": languages,
+        "years_experience": years_experience,
+        "monthly_capacity_hours": monthly_capacity_hours,
+    }
+    return PostedProfile(texts, formats or [], service_types or [], region)
 
 
 def form_choices(session: Session) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from booking.sessions.history import audit_booking, snapshot
 from booking.sessions.models import Booking, BookingKind, BookingStatus
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.audit.service import Actor
+from marketplace.accounts.permissions import Action, require
 from marketplace.clock import DEFAULT_ZONE, in_zone, utcnow, zone_label
 from marketplace.notifications.service import recipients
 from marketplace.vocabulary import Role
@@ -125,9 +125,15 @@ def enqueue_reminders(*, session: Session, now: datetime | None = None) -> int:
 
 
 def escalate_unanswered_crisis(
-    *, session: Session, now: datetime | None = None, after_minutes: int = CRISIS_ESCALATION_MINUTES
+    *,
+    session: Session,
+    user: User,
+    now: datetime | None = None,
+    after_minutes: int = CRISIS_ESCALATION_MINUTES,
 ) -> list[Booking]:
-    """Crisis requests no expert accepted within `after_minutes` are flagged and sent to staff."""
+    """Crisis requests no expert accepted within `after_minutes` are flagged and sent to staff,
+    by `user` (the system principal of the scheduler or `heart booking tick`)."""
+    require(user, Action.booking_escalate)
     now = now or utcnow()
     overdue = session.exec(
         select(Booking).where(
@@ -137,12 +143,11 @@ def escalate_unanswered_crisis(
             Booking.created_at <= now - timedelta(minutes=after_minutes),
         )
     ).all()
-    system = Actor.system("booking.escalation")
     for booking in overdue:
         before = snapshot(booking)
         booking.escalated_at = now
         session.add(booking)
         session.flush()
-        audit_booking(session, system, "booking.escalate", booking, before | {"escalated_at": None})
+        audit_booking(session, user, "booking.escalate", booking, before | {"escalated_at": None})
         notify(session, booking, "escalation", sides=("staff",))
     return list(overdue)

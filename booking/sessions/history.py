@@ -7,7 +7,7 @@ from sqlmodel import Session
 from booking.sessions.models import Booking
 from marketplace.accounts.models import User
 from marketplace.accounts.service import actor_for
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import record
 
 
 def snapshot(booking: Booking) -> dict:
@@ -22,12 +22,12 @@ def snapshot(booking: Booking) -> dict:
 
 
 def audit_booking(
-    session: Session, user: User | Actor, action: str, booking: Booking, before: dict
+    session: Session, user: User, action: str, booking: Booking, before: dict
 ) -> None:
-    actor = user if isinstance(user, Actor) else actor_for(user)
+    """Record a session's transition as done by `user` (a person or the system principal)."""
     record(
         session=session,
-        actor=actor,
+        actor=actor_for(user),
         action=action,
         entity_type="booking",
         entity_id=str(booking.id),

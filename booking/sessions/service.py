@@ -31,13 +31,13 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, covers, reach
 from marketplace.accounts.service import actor_for
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import record
 from marketplace.clock import LOCAL_TZ, in_zone, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.requests.models import DistrictRequest, RequestStatus
 from marketplace.requests.service import follow_on_status
-from marketplace.vocabulary import ExpertStatus, Role
+from marketplace.vocabulary import ExpertStatus, Format, Role
 
 OVERLAP_CONSTRAINT = "booking_session_no_overlap"
 BOOKABLE_REQUEST_STATUSES = (
@@ -477,9 +477,7 @@ def complete_booking(
         session, booking, allowed_from=(BookingStatus.confirmed,), to=BookingStatus.completed
     )
     if booking.kind in CHARGED_KINDS:
-        booking.charged = _charge_district_package(
-            session=session, booking=booking, actor=actor_for(user)
-        )
+        booking.charged = _charge_district_package(session=session, booking=booking, user=user)
     session.flush()
     audit_booking(session, user, "booking.complete", booking, before)
     return booking
@@ -499,8 +497,9 @@ def mark_no_show(
     return booking
 
 
-def _charge_district_package(*, session: Session, booking: Booking, actor: Actor) -> bool:
-    """The single call site into procured-service allocation: charge the session's hours."""
+def _charge_district_package(*, session: Session, booking: Booking, user: User) -> bool:
+    """The single call site into procured-service allocation: charge the session's hours, as
+    `user` (who marked the session held)."""
     from marketplace.allocation.service import consume_supervision_hours  # lazy: sibling domain
 
     hours = (booking.end_at - booking.start_at).total_seconds() / 3600
@@ -509,7 +508,7 @@ def _charge_district_package(*, session: Session, booking: Booking, actor: Actor
         district_id=booking.district_id,
         hours=hours,
         reference=f"booking:{booking.id}:{booking.uid}",
-        actor=actor,
+        user=user,
     )
 
 
@@ -586,7 +585,7 @@ def public_view(*, session: Session, booking: Booking) -> BookingPublic:
         district_id=booking.district_id,
         request_id=booking.request_id,
         kind=BookingKind(booking.kind),
-        format=booking.format,  # type: ignore[arg-type]
+        format=Format(booking.format),
         title=booking.title,
         description=booking.description,
         status=BookingStatus(booking.status),

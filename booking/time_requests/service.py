@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from booking.notifications import outbox
 from booking.schedule.service import list_slots
-from booking.sessions.models import BookingCreate
+from booking.sessions.models import BookingCreate, BookingKind
 from booking.sessions.service import book_offered_time, check_request
 from booking.time_requests.models import (
     DAY_PART_HOURS,
@@ -40,7 +40,7 @@ from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
-from marketplace.vocabulary import ExpertStatus, Role
+from marketplace.vocabulary import ExpertStatus, Format, Role
 
 
 def _link(time_request: TimeRequest) -> str:
@@ -288,8 +288,8 @@ def offer_time(
             expert_id=time_request.expert_id,
             start=start,
             end=end,
-            kind=time_request.kind,  # type: ignore[arg-type]
-            format=time_request.format,  # type: ignore[arg-type]
+            kind=BookingKind(time_request.kind),
+            format=Format(time_request.format),
             title=time_request.title,
             description=time_request.note,
             request_id=time_request.request_id,
@@ -422,15 +422,15 @@ def public_views(*, session: Session, time_requests: list[TimeRequest]) -> list[
             district_id=t.district_id,
             district_name=districts.get(t.district_id, ""),
             request_id=t.request_id,
-            kind=t.kind,  # type: ignore[arg-type]
-            format=t.format,  # type: ignore[arg-type]
+            kind=BookingKind(t.kind),
+            format=Format(t.format),
             duration_minutes=t.duration_minutes,
             earliest_day=t.earliest_day,
             latest_day=t.latest_day,
-            day_part=t.day_part,  # type: ignore[arg-type]
+            day_part=DayPart(t.day_part),
             title=t.title,
             note=t.note,
-            status=t.status,  # type: ignore[arg-type]
+            status=TimeRequestStatus(t.status),
             booking_id=t.booking_id,
             decline_reason=t.decline_reason,
             answered_at=t.answered_at,

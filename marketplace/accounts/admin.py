@@ -12,8 +12,10 @@ from sqlmodel import Session, col, func, or_, select
 from marketplace import messages
 from marketplace.accounts.contact import Email, Phone, TimeZoneName
 from marketplace.accounts.models import User, UserPublic
+from marketplace.accounts.permissions import Action, require
+from marketplace.accounts.principal import actor_for
 from marketplace.accounts.service import _hasher, check_password_policy, hash_password, set_password
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import record
 from marketplace.clock import DEFAULT_ZONE
 from marketplace.db import write_later
 from marketplace.districts.models import District
@@ -106,19 +108,27 @@ def _snapshot(user: User) -> dict:
     }
 
 
-def _not_self(user: User, actor: Actor) -> None:
-    if actor.user_id is not None and actor.user_id == user.id:
+def _managed_account(session: Session, user: User, user_id: int) -> User:
+    """The account `user_id`, once the policy lets `user` manage accounts."""
+    require(user, Action.user_manage)
+    return get_user(session=session, user_id=user_id)
+
+
+def _not_self(account: User, user: User) -> None:
+    if user.id is not None and user.id == account.id:
         raise Forbidden(messages.CANNOT_CHANGE_OWN_ACCOUNT, code="own_account", field="role")
 
 
-def update_user(*, session: Session, user_id: int, data: UserUpdate, actor: Actor) -> User:
-    """Edit an account; the role's binding (district or expert) must fit the role."""
-    user = get_user(session=session, user_id=user_id)
+def update_user(*, session: Session, user_id: int, data: UserUpdate, user: User) -> User:
+    """Edit an account (whoever manages accounts); the role's binding (district or expert) must
+    fit the role."""
+    actor = actor_for(user)
+    acting, user = user, _managed_account(session, user, user_id)
     before = _snapshot(user)
     fields = data.model_dump(exclude_unset=True)
     role = data.role.value if data.role is not None else user.role
     if role != user.role:
-        _not_self(user, actor)
+        _not_self(user, acting)
     if "display_name" in fields and data.display_name:
         user.display_name = data.display_name
     if "email" in fields:
@@ -172,10 +182,12 @@ def update_user(*, session: Session, user_id: int, data: UserUpdate, actor: Acto
     return user
 
 
-def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) -> User:
-    """Deactivate (every session and token fails at once) or reactivate an account."""
-    user = get_user(session=session, user_id=user_id)
-    _not_self(user, actor)
+def set_active(*, session: Session, user_id: int, active: bool, user: User) -> User:
+    """Deactivate (every session and token fails at once) or reactivate an account (whoever
+    manages accounts, never their own)."""
+    actor = actor_for(user)
+    acting, user = user, _managed_account(session, user, user_id)
+    _not_self(user, acting)
     if user.is_active == active:
         return user
     before = _snapshot(user)
@@ -199,9 +211,10 @@ def set_active(*, session: Session, user_id: int, active: bool, actor: Actor) ->
     return user
 
 
-def force_logout(*, session: Session, user_id: int, actor: Actor) -> int:
+def force_logout(*, session: Session, user_id: int, user: User) -> int:
     """Log a user out everywhere (sessions and bearer tokens); returns sessions ended."""
-    user = get_user(session=session, user_id=user_id)
+    actor = actor_for(user)
+    user = _managed_account(session, user, user_id)
     ended = revoke_all_sessions(session=session, user=user, actor=actor, reason="force_logout")
     record(
         session=session,
@@ -224,9 +237,10 @@ def temporary_password() -> str:
             return text
 
 
-def reset_password(*, session: Session, user_id: int, actor: Actor) -> TemporaryPassword:
+def reset_password(*, session: Session, user_id: int, user: User) -> TemporaryPassword:
     """Give an account a temporary password that must be changed at the next login."""
-    user = get_user(session=session, user_id=user_id)
+    actor = actor_for(user)
+    user = _managed_account(session, user, user_id)
     password = temporary_password()
     set_password(session=session, user=user, password=password, actor=actor)
     user.must_change_password = True
@@ -262,7 +276,7 @@ def change_own_password(*, session: Session, user: User, data: PasswordChange) -
     check_password_policy(data.new_password, user_inputs=(user.username, user.display_name))
     new_hash = hash_password(data.new_password)
     user_id, read_version = user.id, user.token_version
-    actor = Actor(label=user.username, user_id=user_id)
+    actor = actor_for(user)
 
     def write(target: Session) -> None:
         row = target.get(User, user_id)

@@ -74,6 +74,7 @@ class Action(StrEnum):
     calendar_feed = "calendar.feed"  # a district's or expert's calendar subscription link
     resource_read = "resource.read"  # the published resource library
     expert_group = "expert.group"  # a city center's expert group: attach, detach, pair zones
+    booking_escalate = "booking.escalate"  # flag crisis sessions nobody answered in time (jobs)
 
 
 # A route's declaration that it needs no login at all (login, health, capability feed URLs).
@@ -100,7 +101,8 @@ _CENTERS: dict[Principal, Scope] = {ADM: ALL, PROV: ALL, CITY: REGION}
 # The system principal: importers and the CLI's expert commands (expert_manage, expert_pool),
 # service expiry and demo catalogue (service_*), the demo's applications (application_*),
 # batch matching from the CLI (request_read, match_run), demo and CLI requests (request_file),
-# the library importer (resource_*), `heart users` and demo accounts (user_manage).
+# the library importer (resource_*), `heart users` and demo accounts (user_manage), the crisis
+# escalation job and `heart booking tick` (booking_escalate).
 _SYSTEM: dict[Principal, Scope] = {SYS: ALL}
 
 POLICY: dict[Action, dict[Principal, Scope]] = {
@@ -134,6 +136,8 @@ POLICY: dict[Action, dict[Principal, Scope]] = {
     Action.ops_manage: {ADM: ALL},
     Action.account: {role: OWN for role in Role},
     Action.booking_respond: {**_CENTERS, EXP: OWN_EXPERT},
+    # Only the scheduler (and `heart booking tick`) escalates: staff are who it alerts.
+    Action.booking_escalate: {**_SYSTEM},
     Action.booking_change: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},
     Action.booking_rate: {DIST: OWN_DISTRICT},
     Action.calendar_feed: {**_CENTERS, DIST: OWN_DISTRICT, EXP: OWN_EXPERT},

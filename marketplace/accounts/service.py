@@ -14,6 +14,7 @@ from zxcvbn import zxcvbn
 
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
+from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.principal import actor_for as actor_for  # callers import it here too
 from marketplace.audit.service import Actor, record
 from marketplace.centers.service import center_named, province_center
@@ -114,8 +115,11 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
-    """Create a user; district users need a district, expert users an expert profile."""
+def create_user(*, session: Session, data: UserCreate, user: User) -> User:
+    """Create an account (whoever manages accounts: admins, `heart users`, demo seeding);
+    district users need a district, expert users an expert profile."""
+    require(user, Action.user_manage)
+    actor = actor_for(user)
     check_password_policy(data.password, user_inputs=(data.username, data.display_name))
     if session.exec(select(User).where(User.username == data.username)).first():
         raise Conflict(
@@ -138,7 +142,7 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
             )
         expert_id = get_expert(session=session, expert_id=data.expert_id).id
     center_id = _center_for(session, data)
-    user = User(
+    account = User(
         username=data.username,
         display_name=data.display_name or data.username,
         password_hash=hash_password(data.password),
@@ -150,25 +154,25 @@ def create_user(*, session: Session, data: UserCreate, actor: Actor) -> User:
         phone=data.phone,
         timezone=data.timezone,
     )
-    session.add(user)
+    session.add(account)
     session.flush()
     record(
         session=session,
         actor=actor,
         action="user.create",
         entity_type="user",
-        entity_id=str(user.id),
+        entity_id=str(account.id),
         after={
-            "username": user.username,
-            "role": user.role,
+            "username": account.username,
+            "role": account.role,
             "district_id": district_id,
             "expert_id": expert_id,
             "center_id": center_id,
-            "email": user.email,
-            "phone": user.phone,
+            "email": account.email,
+            "phone": account.phone,
         },
     )
-    return user
+    return account
 
 
 def _center_for(session: Session, data: UserCreate) -> int | None:
@@ -202,8 +206,11 @@ def _center_for(session: Session, data: UserCreate) -> int | None:
     return center.id
 
 
-def update_contact(*, session: Session, user: User, data: UserContactUpdate, actor: Actor) -> User:
-    """Set the e-mail address, phone number and/or time zone of `user` (only the fields given)."""
+def update_contact(*, session: Session, user: User, data: UserContactUpdate) -> User:
+    """Set the e-mail address, phone number and/or time zone of `user`'s own account (only the
+    fields given)."""
+    require(user, Action.account)
+    actor = actor_for(user)
     before = {"email": user.email, "phone": user.phone, "timezone": user.timezone}
     if "email" in data.model_fields_set:
         user.email = data.email

@@ -32,6 +32,7 @@ def seed_regions(*, session: Session, path: Path = DEFAULT_REGIONS_FILE) -> int:
         province = Province(name=data["province"])
         session.add(province)
         session.flush()
+    assert province.id is not None
     added = 0
     for city_data in data["cities"]:
         city = session.exec(
@@ -41,6 +42,7 @@ def seed_regions(*, session: Session, path: Path = DEFAULT_REGIONS_FILE) -> int:
             city = City(province_id=province.id, name=city_data["name"])
             session.add(city)
             session.flush()
+        assert city.id is not None
         for zone_data in city_data.get("zones", []):
             zone = session.exec(
                 select(Zone).where(Zone.city_id == city.id, Zone.name == zone_data["name"])
@@ -49,6 +51,7 @@ def seed_regions(*, session: Session, path: Path = DEFAULT_REGIONS_FILE) -> int:
                 zone = Zone(city_id=city.id, name=zone_data["name"])
                 session.add(zone)
                 session.flush()
+            assert zone.id is not None
             for district_data in zone_data["districts"]:
                 exists = session.exec(
                     select(District).where(
@@ -76,9 +79,9 @@ class RegionIndex:
     def __init__(self, session: Session) -> None:
         rows = session.exec(
             select(District, City, Province, Zone)
-            .join(City, City.id == District.city_id)
-            .join(Province, Province.id == City.province_id)
-            .outerjoin(Zone, Zone.id == District.zone_id)
+            .join(City, col(City.id) == col(District.city_id))
+            .join(Province, col(Province.id) == col(City.province_id))
+            .outerjoin(Zone, col(Zone.id) == col(District.zone_id))
         ).all()
         self._by_names: dict[tuple[str, str, str], int] = {}
         self._names: dict[int, RegionNames] = {}
@@ -108,15 +111,16 @@ def regions_by_id(*, session: Session, district_ids: set[int]) -> dict[int, Regi
     if not district_ids:
         return {}
     rows = session.exec(
-        select(District.id, Province.name, City.name, District.name, Zone.name)
+        select(District, Province.name, City.name, Zone.name)
         .join(City, col(City.id) == District.city_id)
         .join(Province, col(Province.id) == City.province_id)
         .outerjoin(Zone, col(Zone.id) == District.zone_id)
         .where(col(District.id).in_(district_ids))
     ).all()
     return {
-        district_id: RegionNames(province, city, district, zone)
-        for district_id, province, city, district, zone in rows
+        district.id: RegionNames(province, city, district.name, zone)
+        for district, province, city, zone in rows
+        if district.id is not None
     }
 
 
@@ -129,7 +133,7 @@ def find_district(*, session: Session, name: str) -> District:
         )
     query = (
         select(District, City)
-        .join(City, City.id == District.city_id)
+        .join(City, col(City.id) == col(District.city_id))
         .where(District.name == parts[-1].strip())
     )
     if len(parts) >= 2:
@@ -149,7 +153,9 @@ def find_district(*, session: Session, name: str) -> District:
 def list_districts(*, session: Session) -> list[DistrictPublic]:
     """Every district with its province, city and zone names."""
     index = RegionIndex(session)
-    districts = session.exec(select(District).order_by(District.city_id, District.id)).all()
+    districts = session.exec(
+        select(District).order_by(col(District.city_id), col(District.id))
+    ).all()
     result = []
     for d in districts:
         assert d.id is not None

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -50,6 +50,16 @@ class _InFlight:
     started: float  # time.monotonic()
     started_at: datetime
     over_budget_noted: bool = False
+    # When the body returned (time.monotonic()), set by the pool thread: a run is collected at
+    # the next round, and its duration must not include the wait for that round.
+    ended: list[float] = field(default_factory=list)
+
+
+def _timed(body: Callable[[JobContext], str], context: JobContext, ended: list[float]) -> str:
+    try:
+        return body(context)
+    finally:
+        ended.append(time.monotonic())
 
 
 class Scheduler:
@@ -142,8 +152,11 @@ class Scheduler:
             if run is None:
                 continue
             context = JobContext(engine=self.engine, settings=self.settings, now=now)
-            future = self._pool.submit(spec.run, context)
-            self._in_flight[spec.name] = _InFlight(spec, run, future, time.monotonic(), now)
+            ended: list[float] = []
+            future = self._pool.submit(_timed, spec.run, context, ended)
+            self._in_flight[spec.name] = _InFlight(
+                spec, run, future, time.monotonic(), now, ended=ended
+            )
             started.append(spec.name)
         return started
 
@@ -154,7 +167,7 @@ class Scheduler:
 
     def _collect(self) -> None:
         for name, flight in list(self._in_flight.items()):
-            elapsed = time.monotonic() - flight.started
+            elapsed = (flight.ended[0] if flight.ended else time.monotonic()) - flight.started
             if not flight.future.done():
                 if elapsed > flight.spec.budget.total_seconds() and not flight.over_budget_noted:
                     flight.over_budget_noted = True

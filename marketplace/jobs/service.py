@@ -202,7 +202,7 @@ def claim_due_run(
             if state is None:
                 return None
             if state.run_requested_at is not None:
-                run = JobRun(
+                manual = JobRun(
                     job=spec.name,
                     period_start=state.run_requested_at,
                     trigger="manual",
@@ -210,8 +210,8 @@ def claim_due_run(
                     started_at=now,
                 )
                 state.run_requested_at = None
-                _mark_started(session, state, run, now)
-                return run
+                _mark_started(session, state, manual, now)
+                return manual
             if state.next_run_at is not None and now < state.next_run_at:
                 return None
             period = spec.period_start(now)

@@ -55,20 +55,21 @@ def allocation_report(
     session: Session,
     period: Period | None = None,
     service_id: int | None = None,
-    user: User | None = None,
+    user: User,
     include_zero: bool = False,
 ) -> AllocationReport:
     """Allocated, used and per-capita figures per district and service, with equity measures
-    (`include_zero`: a row for every eligible district, also those that received nothing).
-    With `user` of a regional scope (city staff, observers): their region's districts, the
-    services they see (the province-wide ones' allocations to those districts included), and
-    every section limited to the region."""
-    regional = None if user is None else reach(session, user, Action.report_read)
+    (`include_zero`: a row for every eligible district, also those that received nothing), as
+    far as the policy lets `user` read reports: everything for scope `all`; for a regional
+    scope (city staff, observers) their region's districts, the services they see (the
+    province-wide ones' allocations to those districts included), every section limited to
+    the region."""
+    regional = reach(session, user, Action.report_read)
     query = select(ProcuredService).order_by(col(ProcuredService.id))
     if service_id is not None:
         query = query.where(ProcuredService.id == service_id)
     services = list(session.exec(query).all())
-    if user is not None and regional is not None:
+    if regional is not None:
         services = list_services(session=session, user=user)
         if service_id is not None:
             services = [s for s in services if s.id == service_id]

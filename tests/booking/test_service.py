@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
+from booking.jobs import ESCALATION
 from booking.notifications import service as notifications_service
 from booking.notifications.models import BookingNotification
 from booking.schedule import service as schedule_service
 from booking.sessions import service as sessions_service
 from booking.sessions.models import Booking, BookingCreate
-from marketplace.errors import InvalidInput
+from marketplace.audit.models import AuditEntry
+from marketplace.errors import Forbidden, InvalidInput
 from tests.booking.conftest import future_weekday, local
 
 
@@ -105,17 +107,17 @@ def test_unanswered_crisis_requests_escalate_to_staff_once(session, world):
     )
     assert (
         notifications_service.escalate_unanswered_crisis(
-            session=session, now=now + timedelta(minutes=10)
+            session=session, user=ESCALATION, now=now + timedelta(minutes=10)
         )
         == []
     )
     escalated = notifications_service.escalate_unanswered_crisis(
-        session=session, now=now + timedelta(minutes=31)
+        session=session, user=ESCALATION, now=now + timedelta(minutes=31)
     )
     assert [b.id for b in escalated] == [urgent.id]
     assert (
         notifications_service.escalate_unanswered_crisis(
-            session=session, now=now + timedelta(minutes=60)
+            session=session, user=ESCALATION, now=now + timedelta(minutes=60)
         )
         == []
     )
@@ -123,6 +125,25 @@ def test_unanswered_crisis_requests_escalate_to_staff_once(session, world):
         select(BookingNotification).where(BookingNotification.kind == "escalation")
     ).all()
     assert [m.recipient for m in mails] == ["staff@example.org"]
+    audited = session.exec(
+        select(AuditEntry.actor, AuditEntry.actor_id).where(
+            AuditEntry.action == "booking.escalate", AuditEntry.entity_id == str(urgent.id)
+        )
+    ).all()
+    assert audited == [("booking.escalation", None)]
+
+
+def test_only_the_system_principal_escalates_people_are_who_it_alerts(session, world):
+    day = future_weekday()
+    now = local(day, 9)
+    sessions_service.create_booking(
+        session=session, data=crisis(day, 9, 30), user=world.district_user, now=now
+    )
+    for person in (world.staff, world.district_user, world.expert_user):
+        with pytest.raises(Forbidden):
+            notifications_service.escalate_unanswered_crisis(
+                session=session, user=person, now=now + timedelta(minutes=31)
+            )
 
 
 def test_reminders_are_queued_once_the_day_before(session, world):
@@ -177,7 +198,7 @@ def test_completing_supervision_charges_the_districts_package(session, world, mo
 
     calls = []
 
-    def consume(*, session, district_id, hours, reference, actor):
+    def consume(*, session, district_id, hours, reference, user):
         calls.append((district_id, hours, reference))
         return True
 

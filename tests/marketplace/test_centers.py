@@ -8,8 +8,8 @@ from sqlmodel import select
 
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.permissions import POLICY, Action, Scope
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
-from marketplace.audit.service import Actor
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import center_named
 from marketplace.errors import InvalidInput
@@ -183,5 +183,5 @@ def test_city_staff_need_a_city_center(session):
         username="city-no-center", password=TEST_PASSWORD, role=Role.city_staff, center="陕西省"
     )
     with pytest.raises(InvalidInput) as refused:
-        create_user(session=session, data=data, actor=Actor.system("test"))
+        create_user(session=session, data=data, user=system_principal("test"))
     assert refused.value.field == "center"

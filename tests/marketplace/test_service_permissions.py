@@ -8,8 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from marketplace.accounts.models import User
+from marketplace.accounts.admin import reset_password, set_active
+from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.principal import system_principal
+from marketplace.accounts.service import create_user
 from marketplace.allocation.service import approve_application, expire_lapsed, record_usage
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import (
@@ -23,12 +25,13 @@ from marketplace.districts.service import find_district
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.models import ExpertAdminUpdate, ExpertRecord, ExpertUpdate
 from marketplace.experts.service import update_expert, upsert_record
+from marketplace.reports.service import allocation_report
 from marketplace.requests.models import RequestStatus
 from marketplace.requests.service import change_status, follow_on_status
 from marketplace.services.models import ServiceCreate, ServiceUpdate
 from marketplace.services.service import create_service, delete_service, today, update_service
 from marketplace.vocabulary import ExpertStatus, Role
-from tests.conftest import expert_record
+from tests.conftest import TEST_PASSWORD, expert_record
 from tests.matching.db_support import file_request
 from tests.web.allocation_support import quick_user
 
@@ -197,3 +200,29 @@ def test_a_follow_on_move_is_only_matched_or_scheduled(session):
         session=session, request_id=request.id, status=RequestStatus.matched, user=coordinator
     )
     assert moved.status == RequestStatus.matched.value
+
+
+def test_only_whoever_manages_accounts_creates_or_changes_them(session):
+    staff = quick_user(session, Role.staff)
+    coordinator = quick_user(session, Role.district, district="西安市/碑林区")
+    data = UserCreate(username="new-coordinator", password=TEST_PASSWORD, role=Role.observer)
+    with pytest.raises(Forbidden):
+        create_user(session=session, data=data, user=staff)
+    with pytest.raises(Forbidden):
+        set_active(session=session, user_id=coordinator.id, active=False, user=staff)
+    with pytest.raises(Forbidden):
+        reset_password(session=session, user_id=coordinator.id, user=staff)
+    stopped = set_active(session=session, user_id=coordinator.id, active=False, user=SYSTEM)
+    assert stopped.is_active is False
+
+
+def test_the_report_is_the_readers_region_and_refused_to_a_district(session, xian_service):
+    _, application, xian, beilin = xian_service
+    approve_application(session=session, application_id=application.id, quantity=None, user=xian)
+    baoji_observer = staff_of(session, Role.observer, "宝鸡市")
+    seen = allocation_report(session=session, user=baoji_observer, include_zero=True)
+    assert application.district_id not in {row.district_id for row in seen.rows}
+    own = allocation_report(session=session, user=xian)
+    assert application.district_id in {row.district_id for row in own.rows}
+    with pytest.raises(Forbidden):
+        allocation_report(session=session, user=beilin)

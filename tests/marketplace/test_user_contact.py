@@ -15,8 +15,8 @@ from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
 from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User, UserCreate
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
-from marketplace.audit.service import Actor
 from marketplace.db import make_engine, run_migrations
 from marketplace.vocabulary import Role
 from tests.booking.conftest import ALL_KINDS, WORKDAY, add_experts, future_weekday, local
@@ -34,7 +34,7 @@ def _create(session: Session, **fields: object) -> User:
     return create_user(
         session=session,
         data=UserCreate(username="c1", password=TEST_PASSWORD, role=Role.staff, **fields),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
 
 

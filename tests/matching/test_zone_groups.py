@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from marketplace.accounts.service import actor_for
 from marketplace.centers.group import remove_member, set_member, zone_pairs
 from marketplace.centers.models import GroupMemberSet
 from marketplace.centers.service import center_named
@@ -112,7 +111,6 @@ def test_pairing_with_another_zone_or_removing_it_gives_no_advantage(session, tw
 def _batch(session, staff, request_id):
     run = run_batch(
         session=session,
-        actor=actor_for(staff),
         user=staff,
         relevance_factory=fake_relevance,
         request_ids=[request_id],

@@ -216,3 +216,19 @@ def test_a_job_the_release_no_longer_has_is_dropped_so_it_never_looks_overdue(op
     round_(scheduler(ops_db, clock, [spec("every_minute", Calls())], "A"))
     with Session(ops_db.engine) as session:
         assert [s.name for s in session.exec(select(JobState)).all()] == ["every_minute"]
+
+
+def test_a_runs_duration_is_the_bodys_not_the_wait_for_the_next_round(ops_db, clock):
+    import time
+
+    quick = Calls()
+    s = scheduler(ops_db, clock, [spec("quick", quick)], "A")
+    s.tick()
+    time.sleep(1.0)  # the body returned long ago; the next round collects it
+    s.tick()
+    [run] = runs(ops_db)
+    assert run.status == "ok"
+    with Session(ops_db.engine) as session:
+        state = session.get(JobState, "quick")
+        assert state is not None and state.last_duration_ms is not None
+        assert state.last_duration_ms < 500, state.last_duration_ms

@@ -43,10 +43,13 @@ def test_serve_runs_every_job_by_itself_and_metrics_add_up_across_workers(served
         for _ in range(20):
             if len({p.name for p in counters.glob("counter_*.db")}) == 2:
                 break
-            list(pool.map(lambda _: httpx.get(f"{url}/api/health"), range(40)))
+            # a generous timeout: the burst queues on a loaded machine; latency is not the point
+            list(pool.map(lambda _: httpx.get(f"{url}/api/health", timeout=60), range(40)))
         assert len(list(counters.glob("counter_*.db"))) == 2
         before = health_requests(url)
-        statuses = list(pool.map(lambda _: httpx.get(f"{url}/api/health").status_code, range(30)))
+        statuses = list(
+            pool.map(lambda _: httpx.get(f"{url}/api/health", timeout=60).status_code, range(30))
+        )
     assert statuses == [200] * 30
     # A request is counted once its response went out, so the last few may land a moment later.
     deadline = time.monotonic() + 10

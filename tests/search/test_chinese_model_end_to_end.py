@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session
 
+from marketplace.accounts.principal import system_principal
 from matching.service import match_lines, relevance_factory_for
 from search.encoder import CHINESE_MODEL_INT8, effective_model
 from search.service import SearchRequest
@@ -53,7 +54,10 @@ def test_matching_reuses_the_saved_model_with_its_encoder(corpus):
     )
     with Session(engine) as session:
         outcome = match_lines(
-            session=session, lines=[line], relevance_factory=relevance_factory_for(settings)
+            session=session,
+            user=system_principal("test"),
+            lines=[line],
+            relevance_factory=relevance_factory_for(settings),
         )
     (assigned,) = outcome.result.assignments
     assert len(assigned.expert_ids) == 2

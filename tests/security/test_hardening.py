@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from marketplace.accounts.models import UserCreate
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
-from marketplace.audit.service import Actor
 from marketplace.errors import InvalidInput
 from marketplace.vocabulary import Role
 from tests.conftest import TEST_PASSWORD, TEST_SECRET, auth_headers, make_user
@@ -103,7 +103,7 @@ def test_weak_and_guessable_passwords_are_refused_with_the_reason(session, passw
         create_user(
             session=session,
             data=UserCreate(username="weakling", password=password, role=Role.staff),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
 
 
@@ -112,7 +112,7 @@ def test_long_uncommon_passwords_pass_the_policy(session, password):
     user = create_user(
         session=session,
         data=UserCreate(username="strong", password=password, role=Role.staff),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     assert user.id is not None
 

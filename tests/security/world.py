@@ -20,7 +20,6 @@ from booking.time_requests import service as time_requests_service
 from booking.time_requests.models import TimeRequestCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Owner
-from marketplace.accounts.service import actor_for
 from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
 from marketplace.centers.models import CenterExpert
@@ -245,8 +244,7 @@ def build_world(session: Session, settings: Settings) -> World:
     ).id
     world.run_id = run_batch(
         session=session,
-        actor=actor_for(staff),
-        user_id=staff.id,
+        user=staff,
         relevance_factory=fake_relevance,
         request_ids=[world.request_id],
     ).id

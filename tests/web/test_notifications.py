@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from sqlmodel import Session, select
 
+from booking.jobs import ESCALATION
 from booking.notifications import service as notifications_service
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
@@ -147,7 +148,7 @@ def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people)
         ),
     )
     notifications_service.escalate_unanswered_crisis(
-        session=session, now=now + timedelta(minutes=31)
+        session=session, user=ESCALATION, now=now + timedelta(minutes=31)
     )
     [alert] = inbox(session, people["staff"])
     assert alert.kind == "crisis_escalation" and "学生危机事件" in alert.title
@@ -298,7 +299,7 @@ def test_a_crisis_escalation_reaches_the_districts_city_center_and_the_province(
     baoji = _center_staff(session, Role.city_staff, "宝鸡市")
     booking = _book(session, people, kind="crisis_support")
     notifications_service.escalate_unanswered_crisis(
-        session=session, now=booking.created_at + timedelta(minutes=31)
+        session=session, user=ESCALATION, now=booking.created_at + timedelta(minutes=31)
     )
     for user in (people["staff"], xian):
         assert [n.kind for n in inbox(session, user)] == ["crisis_escalation"]

@@ -11,7 +11,7 @@ from booking.fetching import fetcher_for
 from booking.notifications import outbox
 from booking.notifications import service as notifications_service
 from marketplace.db import make_engine
-from web.cli.common import load_settings
+from web.cli.common import CLI, load_settings
 
 booking_app = typer.Typer(help="预约 / booking jobs", no_args_is_help=True)
 console = Console()
@@ -27,7 +27,7 @@ def tick_command() -> None:
     engine = make_engine(settings)
     try:
         with locking.serialized_session(engine) as session:
-            escalated = notifications_service.escalate_unanswered_crisis(session=session)
+            escalated = notifications_service.escalate_unanswered_crisis(session=session, user=CLI)
             reminders = notifications_service.enqueue_reminders(session=session)
         polled = busy_service.poll_busy_feeds(engine=engine, fetch=fetcher_for(settings))
         delivered = outbox.deliver_pending(engine=engine, settings=settings)

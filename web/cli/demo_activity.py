@@ -25,7 +25,7 @@ from booking.sessions.service import (
     rate_booking,
 )
 from marketplace.accounts.models import User
-from marketplace.accounts.service import actor_for
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationStatus, ServiceApplication
 from marketplace.applications.service import reject_application
@@ -209,8 +209,7 @@ def seed_demo_activity(*, session: Session, settings: Settings, demo_dir: Path) 
         )
     run = run_batch(
         session=session,
-        actor=actor_for(staff),
-        user_id=staff.id,
+        user=staff,
         relevance_factory=relevance_factory_for(settings),
         request_ids=[r.id for r in filed[:3]],
     )
@@ -270,5 +269,5 @@ def seed_demo_activity(*, session: Session, settings: Settings, demo_dir: Path) 
         now=crisis_at,
     )
     if crisis is not None and crisis.kind == "crisis_support":
-        escalate_unanswered_crisis(session=session, now=now)
+        escalate_unanswered_crisis(session=session, user=system_principal("demo"), now=now)
     return counts

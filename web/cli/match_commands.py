@@ -24,7 +24,7 @@ from matching.service import (
     run_batch,
     run_view,
 )
-from web.cli.common import CLI_ACTOR, console, fail, load_settings, progress_bar
+from web.cli.common import CLI, console, fail, load_settings, progress_bar
 
 PROGRESS_FROM = 200  # show a progress bar from this many requests on
 
@@ -93,6 +93,7 @@ def match_command(
             if lines is not None:
                 matched = match_lines(
                     session=session,
+                    user=CLI,
                     lines=lines,
                     relevance_factory=factory,
                     method=method,
@@ -128,7 +129,7 @@ def _match_database(
     """Match the submitted requests in the database and store the proposal (run id printed)."""
 
     run = run_batch(
-        session=session, actor=CLI_ACTOR, relevance_factory=factory, method=method, progress=advance
+        session=session, user=CLI, relevance_factory=factory, method=method, progress=advance
     )
     console.print(f"已保存匹配方案 / proposal stored: #{run.id}（工作人员可在 API 中调整并确认）")
     labels = {

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from marketplace.db import make_engine, session_scope
 from marketplace.experts.service import export_records
@@ -50,19 +52,12 @@ def export_experts_command(
         str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
     ] = "-",
 ) -> None:
-    settings = load_settings()
-    engine = make_engine(settings)
-    out = sys.stdout if file == "-" else open(file, "w", encoding="utf-8")  # noqa: SIM115
-    count = 0
-    try:
-        with session_scope(engine) as session:
-            for record in export_records(session=session):
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                count += 1
-    finally:
-        if out is not sys.stdout:
-            out.close()
-        engine.dispose()
+    count = _export_lines(
+        file,
+        lambda session: (
+            json.dumps(record, ensure_ascii=False) for record in export_records(session=session)
+        ),
+    )
     console.print(f"已导出 {count} 位专家 / exported {count} experts")
 
 
@@ -109,16 +104,22 @@ def export_resources_command(
         str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
     ] = "-",
 ) -> None:
+    count = _export_lines(file, lambda session: export_lines(session=session))
+    console.print(f"已导出 {count} 份资料 / exported {count} resources")
+
+
+def _export_lines(file: str, lines: Callable[[Session], Iterable[str]]) -> int:
+    """Write the lines one read session yields to FILE (- for stdout); how many were written."""
     engine = make_engine(load_settings())
     out = sys.stdout if file == "-" else open(file, "w", encoding="utf-8")  # noqa: SIM115
     count = 0
     try:
         with session_scope(engine) as session:
-            for line in export_lines(session=session):
+            for line in lines(session):
                 out.write(line + "\n")
                 count += 1
     finally:
         if out is not sys.stdout:
             out.close()
         engine.dispose()
-    console.print(f"已导出 {count} 份资料 / exported {count} resources")
+    return count

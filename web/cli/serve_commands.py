@@ -12,8 +12,8 @@ import typer
 from rich.table import Table
 
 from marketplace.accounts.models import UserCreate
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
-from marketplace.audit.service import Actor
 from marketplace.centers.group import seed_demo_groups
 from marketplace.db import make_engine, session_scope
 from marketplace.resources.demo import seed_demo_resources
@@ -134,7 +134,7 @@ def build_demo(settings: Settings) -> None:
                         center=DEMO_CENTERS.get(username),
                         display_name=name,
                     ),
-                    actor=Actor.system("demo"),
+                    user=system_principal("demo"),
                 )
             services = seed_demo_services(session=session)
             groups = seed_demo_groups(session=session)

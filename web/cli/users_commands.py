@@ -24,7 +24,7 @@ from marketplace.db import make_engine, session_scope
 from marketplace.errors import DomainError
 from marketplace.validation import describe_errors
 from marketplace.vocabulary import Role
-from web.cli.common import CLI_ACTOR, console, fail, load_settings
+from web.cli.common import CLI, console, fail, load_settings
 
 users_app = typer.Typer(help="用户 / users", no_args_is_help=True)
 
@@ -74,7 +74,7 @@ def users_create(
             phone=phone,
         )
         with session_scope(engine) as session:
-            user = create_user(session=session, data=data, actor=CLI_ACTOR)
+            user = create_user(session=session, data=data, user=CLI)
             console.print(f"已创建用户 {user.username}（{user.role}）/ user created")
     except DomainError as exc:
         raise fail(exc.message) from None
@@ -143,7 +143,7 @@ def users_list(
 def users_deactivate(username: Annotated[str, typer.Argument(help="用户名 / username")]) -> None:
     def action(session):  # type: ignore[no-untyped-def]
         user = find_user(session=session, username=username)
-        set_active(session=session, user_id=user.id or 0, active=False, actor=CLI_ACTOR)
+        set_active(session=session, user_id=user.id or 0, active=False, user=CLI)
 
     _run(action)
     console.print(f"已停用 {username}，其登录和令牌已失效 / deactivated")
@@ -153,7 +153,7 @@ def users_deactivate(username: Annotated[str, typer.Argument(help="用户名 / u
 def users_reactivate(username: Annotated[str, typer.Argument(help="用户名 / username")]) -> None:
     def action(session):  # type: ignore[no-untyped-def]
         user = find_user(session=session, username=username)
-        set_active(session=session, user_id=user.id or 0, active=True, actor=CLI_ACTOR)
+        set_active(session=session, user_id=user.id or 0, active=True, user=CLI)
 
     _run(action)
     console.print(f"已恢复启用 {username} / reactivated")
@@ -168,7 +168,7 @@ def users_reset_password(
 ) -> None:
     def action(session):  # type: ignore[no-untyped-def]
         user = find_user(session=session, username=username)
-        return reset_password(session=session, user_id=user.id or 0, actor=CLI_ACTOR)
+        return reset_password(session=session, user_id=user.id or 0, user=CLI)
 
     result = _run(action)
     console.print(f"{username} 的临时密码（下次登录须修改）/ temporary password:")
@@ -198,7 +198,7 @@ def users_set_role(
             session=session,
             user_id=user.id or 0,
             data=UserUpdate.model_validate(fields),
-            actor=CLI_ACTOR,
+            user=CLI,
         )
 
     _run(action)

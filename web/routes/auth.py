@@ -11,7 +11,6 @@ from marketplace import messages
 from marketplace.accounts.models import Token, UserContactUpdate, UserPublic
 from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import (
-    actor_for,
     authenticate,
     issue_token,
     public_user,
@@ -109,5 +108,5 @@ def read_me(user: CurrentUser, session: SessionDep) -> UserPublic:
     dependencies=[performs(Action.account)],
 )
 def update_me(data: UserContactUpdate, user: CurrentUser, session: SessionDep) -> UserPublic:
-    update_contact(session=session, user=user, data=data, actor=actor_for(user))
+    update_contact(session=session, user=user, data=data)
     return public_user(session=session, user=user)

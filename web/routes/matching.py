@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from marketplace.accounts.permissions import Action
-from marketplace.accounts.service import actor_for
 from marketplace.validation import RecordId
 from matching.models import ConfirmedPair, Recommendations, RunAdjust, RunCreate, RunPublic
 from matching.service import (
@@ -69,12 +68,10 @@ def create_run(
 ) -> RunPublic:
     run = run_batch(
         session=session,
-        actor=actor_for(user),
-        user_id=user.id,
+        user=user,
         relevance_factory=_relevance(request),
         request_ids=data.request_ids,
         method=data.method,
-        user=user,
     )
     return run_view(session=session, run=run)
 

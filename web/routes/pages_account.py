@@ -12,7 +12,7 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate
 from marketplace.accounts.permissions import Action
-from marketplace.accounts.service import actor_for, public_user, update_contact
+from marketplace.accounts.service import public_user, update_contact
 from marketplace.clock import DEFAULT_ZONE
 from web.deps import SessionDep, performs
 from web.pages import PageUser, field_errors, redirect_with_flash
@@ -62,5 +62,5 @@ def account_submit(
         errors = field_errors(exc)
         errors["__all__"] = messages.FORM_HAS_ERRORS
         return _page(request, session, user, form, errors, status_code=422)
-    update_contact(session=session, user=user, data=data, actor=actor_for(user))
+    update_contact(session=session, user=user, data=data)
     return redirect_with_flash("/account", "contact_saved")

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -51,10 +51,13 @@ from marketplace.vocabulary import Domain, ExpertStatus
 from web.audit_view import describe
 from web.deps import SessionDep
 from web.expert_form import (
+    FormText,
+    PostedProfile,
     blank_form,
     changes_from_form,
     form_choices,
     form_from_expert,
+    posted_profile,
     submitted_form,
 )
 from web.pages import field_errors, page_allows, redirect_with_flash, text_error
@@ -64,8 +67,7 @@ router = APIRouter(include_in_schema=False)
 
 PoolPage = Annotated[User, page_allows(Action.expert_manage)]
 PoolReadPage = Annotated[User, page_allows(Action.expert_pool)]
-FormText = Annotated[str, Form()]
-FormChoices = Annotated[list[str] | None, Form()]
+Posted = Annotated[PostedProfile, Depends(posted_profile)]
 _ACTIONS = ["expert.pause", "expert.activate", "expert.verify"]
 PAGE_SIZE = 25
 VERIFIED_CHOICES = [("1", "已认证"), ("0", "未认证")]
@@ -249,27 +251,16 @@ def new_expert_page(request: Request, session: SessionDep, user: PoolPage) -> Re
 
 
 @router.post("/expert-pool/new", summary="保存新专家")
-def create_expert_page(  # noqa: PLR0913 - one parameter per form field
+def create_expert_page(
     request: Request,
     session: SessionDep,
     user: PoolPage,
+    posted: Posted,
     id: FormText = "",
     domain: FormText = "",
-    name: FormText = "",
-    title: FormText = "",
-    organization: FormText = "",
-    bio: FormText = "",
-    specialties: FormText = "",
-    certifications: FormText = "",
-    languages: FormText = "",
-    years_experience: FormText = "",
-    monthly_capacity_hours: FormText = "",
-    region: FormText = "",
-    formats: FormChoices = None,
-    service_types: FormChoices = None,
 ) -> Response:
-    fields = {k: v for k, v in locals().items() if isinstance(v, str)}
-    form, data = _profile_form(fields, formats, service_types)
+    fields = {**posted.texts, "id": id, "domain": domain, "region": posted.region}
+    form, data = _profile_form(fields, posted.formats, posted.service_types)
     try:
         create = ExpertCreate.model_validate(data)
     except ValidationError as exc:
@@ -297,30 +288,19 @@ def edit_expert_page(
 
 
 @router.post("/experts/{expert_id}/edit", summary="保存专家资料")
-def save_expert_page(  # noqa: PLR0913 - one parameter per form field
+def save_expert_page(
     request: Request,
     session: SessionDep,
     user: PoolPage,
     expert_id: str,
+    posted: Posted,
     domain: FormText = "",
-    name: FormText = "",
-    title: FormText = "",
-    organization: FormText = "",
-    bio: FormText = "",
-    specialties: FormText = "",
-    certifications: FormText = "",
-    languages: FormText = "",
-    years_experience: FormText = "",
-    monthly_capacity_hours: FormText = "",
-    region: FormText = "",
-    formats: FormChoices = None,
-    service_types: FormChoices = None,
 ) -> Response:
     expert = public_view(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
-    fields = {k: v for k, v in locals().items() if isinstance(v, str) and k != "expert_id"}
-    form, data = _profile_form(fields, formats, service_types)
+    fields = {**posted.texts, "domain": domain, "region": posted.region}
+    form, data = _profile_form(fields, posted.formats, posted.service_types)
     try:
         changes = ExpertUpdate.model_validate(data)
     except ValidationError as exc:

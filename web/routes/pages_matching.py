@@ -19,7 +19,6 @@ from sqlmodel import Session
 from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, reach
-from marketplace.accounts.service import actor_for
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.experts.models import Expert
 from marketplace.requests.service import load_request, open_requests, public_views
@@ -96,11 +95,9 @@ def start_run(
         with session.begin_nested():
             run = run_batch(
                 session=session,
-                actor=actor_for(user),
-                user_id=user.id,
+                user=user,
                 relevance_factory=_relevance(request),
                 method=method if method in METHODS else "solver",
-                user=user,
             )
     except InvalidInput as exc:
         return _runs_page(request, session, user, error=exc.message, status_code=422)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
@@ -14,18 +14,18 @@ from marketplace.errors import DomainError
 from marketplace.experts.models import ExpertPublic, ExpertUpdate
 from marketplace.experts.service import get_expert, public_view, update_expert
 from web.deps import SessionDep
-from web.expert_form import changes_from_form, form_choices, form_from_expert, submitted_form
+from web.expert_form import (
+    PostedProfile,
+    changes_from_form,
+    form_choices,
+    form_from_expert,
+    posted_profile,
+    submitted_form,
+)
 from web.pages import FLASH_MESSAGES, ExpertPage, field_errors, set_flash
 from web.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
-
-# Form fields are read as plain text (no FastAPI limits) so that every problem is reported next
-# to its field by the page, instead of as a whole-page 422.
-FormText = Annotated[str, Form()]
-FormChoices = Annotated[
-    list[str] | None, Form()
-]  # anything longer is cut before validation reports it as too long
 
 
 def _page(
@@ -66,32 +66,10 @@ def profile_submit(
     request: Request,
     session: SessionDep,
     user: ExpertPage,
-    name: FormText = "",
-    title: FormText = "",
-    organization: FormText = "",
-    bio: FormText = "",
-    specialties: FormText = "",
-    certifications: FormText = "",
-    languages: FormText = "",
-    years_experience: FormText = "",
-    monthly_capacity_hours: FormText = "",
-    region: FormText = "",
-    formats: FormChoices = None,
-    service_types: FormChoices = None,
+    posted: Annotated[PostedProfile, Depends(posted_profile)],
 ) -> Response:
-    texts = {
-        "name": name,
-        "title": title,
-        "organization": organization,
-        "bio": bio,
-        "specialties": specialties,
-        "certifications": certifications,
-        "languages": languages,
-        "years_experience": years_experience,
-        "monthly_capacity_hours": monthly_capacity_hours,
-    }
-    form = submitted_form(texts, formats or [], service_types or [])
-    form["region"] = region[:300]
+    form = submitted_form(posted.texts, posted.formats, posted.service_types)
+    form["region"] = posted.region[:300]
     expert = _own_expert(session, user)
     try:
         changes = ExpertUpdate.model_validate(changes_from_form(form))

@@ -29,7 +29,7 @@ from marketplace.accounts.admin import (
 )
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.permissions import Action
-from marketplace.accounts.service import actor_for, create_user
+from marketplace.accounts.service import create_user
 from marketplace.clock import DEFAULT_ZONE
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
@@ -158,7 +158,7 @@ def create_user_page(
     except ValidationError as exc:
         return _new_form(request, session, form, form_errors(exc), status_code=422)
     try:
-        created = create_user(session=session, data=data, actor=actor_for(user))
+        created = create_user(session=session, data=data, user=user)
     except DomainError as exc:
         return _new_form(request, session, form, form_errors(exc), status_code=exc.status_code)
     if generated:
@@ -262,7 +262,7 @@ def update_user_page(
         errors = form_errors(exc)
         return _detail(request, session, account, form=form, errors=errors, status_code=422)
     try:
-        update_user(session=session, user_id=user_id, data=data, actor=actor_for(user))
+        update_user(session=session, user_id=user_id, data=data, user=user)
     except DomainError as exc:
         errors = form_errors(exc)
         return _detail(
@@ -273,19 +273,19 @@ def update_user_page(
 
 @router.post("/users/{user_id}/deactivate", summary="停用账号")
 def deactivate_page(session: SessionDep, user: AdminPage, user_id: RecordId) -> Response:
-    set_active(session=session, user_id=user_id, active=False, actor=actor_for(user))
+    set_active(session=session, user_id=user_id, active=False, user=user)
     return redirect_with_flash(f"/users/{user_id}", "account_deactivated")
 
 
 @router.post("/users/{user_id}/reactivate", summary="恢复启用账号")
 def reactivate_page(session: SessionDep, user: AdminPage, user_id: RecordId) -> Response:
-    set_active(session=session, user_id=user_id, active=True, actor=actor_for(user))
+    set_active(session=session, user_id=user_id, active=True, user=user)
     return redirect_with_flash(f"/users/{user_id}", "account_reactivated")
 
 
 @router.post("/users/{user_id}/logout", summary="强制下线")
 def force_logout_page(session: SessionDep, user: AdminPage, user_id: RecordId) -> Response:
-    force_logout(session=session, user_id=user_id, actor=actor_for(user))
+    force_logout(session=session, user_id=user_id, user=user)
     return redirect_with_flash(f"/users/{user_id}", "account_logged_out")
 
 
@@ -293,7 +293,7 @@ def force_logout_page(session: SessionDep, user: AdminPage, user_id: RecordId) -
 def reset_password_page(
     request: Request, session: SessionDep, user: AdminPage, user_id: RecordId
 ) -> Response:
-    result = reset_password(session=session, user_id=user_id, actor=actor_for(user))
+    result = reset_password(session=session, user_id=user_id, user=user)
     account = get_user(session=session, user_id=user_id)
     return _detail(request, session, account, temporary=result.temporary_password)
 

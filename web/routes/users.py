@@ -22,7 +22,7 @@ from marketplace.accounts.admin import (
 )
 from marketplace.accounts.models import Token, UserCreate, UserPublic
 from marketplace.accounts.permissions import Action
-from marketplace.accounts.service import actor_for, create_user, issue_token, public_user
+from marketplace.accounts.service import create_user, issue_token, public_user
 from marketplace.validation import RecordId
 from marketplace.vocabulary import Role
 from web.deps import (
@@ -61,7 +61,7 @@ def list_users_route(
 
 @router.post("/users", response_model=UserPublic, status_code=201, summary="创建用户（管理员）")
 def create_user_route(data: UserCreate, session: SessionDep, user: AdminUser) -> UserPublic:
-    created = create_user(session=session, data=data, actor=actor_for(user))
+    created = create_user(session=session, data=data, user=user)
     return public_user(session=session, user=created)
 
 
@@ -74,13 +74,13 @@ def read_user_route(user_id: RecordId, session: SessionDep, user: AdminUser) -> 
 def update_user_route(
     user_id: RecordId, data: UserUpdate, session: SessionDep, user: AdminUser
 ) -> UserPublic:
-    changed = update_user(session=session, user_id=user_id, data=data, actor=actor_for(user))
+    changed = update_user(session=session, user_id=user_id, data=data, user=user)
     return public_user(session=session, user=changed)
 
 
 @router.post("/users/{user_id}/deactivate", response_model=UserPublic, summary="停用用户（管理员）")
 def deactivate_user_route(user_id: RecordId, session: SessionDep, user: AdminUser) -> UserPublic:
-    changed = set_active(session=session, user_id=user_id, active=False, actor=actor_for(user))
+    changed = set_active(session=session, user_id=user_id, active=False, user=user)
     return public_user(session=session, user=changed)
 
 
@@ -88,7 +88,7 @@ def deactivate_user_route(user_id: RecordId, session: SessionDep, user: AdminUse
     "/users/{user_id}/reactivate", response_model=UserPublic, summary="恢复启用用户（管理员）"
 )
 def reactivate_user_route(user_id: RecordId, session: SessionDep, user: AdminUser) -> UserPublic:
-    changed = set_active(session=session, user_id=user_id, active=True, actor=actor_for(user))
+    changed = set_active(session=session, user_id=user_id, active=True, user=user)
     return public_user(session=session, user=changed)
 
 
@@ -100,12 +100,12 @@ def reactivate_user_route(user_id: RecordId, session: SessionDep, user: AdminUse
 def reset_password_route(
     user_id: RecordId, session: SessionDep, user: AdminUser
 ) -> TemporaryPassword:
-    return reset_password(session=session, user_id=user_id, actor=actor_for(user))
+    return reset_password(session=session, user_id=user_id, user=user)
 
 
 @router.post("/users/{user_id}/logout", summary="强制下线（管理员）：吊销登录与令牌")
 def force_logout_route(user_id: RecordId, session: SessionDep, user: AdminUser) -> dict:
-    ended = force_logout(session=session, user_id=user_id, actor=actor_for(user))
+    ended = force_logout(session=session, user_id=user_id, user=user)
     return {"user_id": user_id, "sessions_ended": ended}
 
 

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from marketplace.accounts.models import UserCreate
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
-from marketplace.audit.service import Actor
 from marketplace.db import make_engine, session_scope
 from marketplace.vocabulary import Role
 from tests.conftest import TEST_PASSWORD, make_settings
@@ -39,7 +39,7 @@ def ops_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         create_user(
             session=session,
             data=UserCreate(username="ops-admin", password=TEST_PASSWORD, role=Role.admin),
-            actor=Actor.system("test"),
+            user=system_principal("test"),
         )
     engine.dispose()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

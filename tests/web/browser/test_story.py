@@ -49,8 +49,8 @@ def _account_for(settings, expert_id: str) -> str:
     from sqlmodel import select
 
     from marketplace.accounts.models import User, UserCreate
+    from marketplace.accounts.principal import system_principal
     from marketplace.accounts.service import create_user
-    from marketplace.audit.service import Actor
     from marketplace.db import make_engine, session_scope
     from marketplace.vocabulary import Role
 
@@ -72,7 +72,7 @@ def _account_for(settings, expert_id: str) -> str:
                     expert_id=expert_id,
                     display_name="故事专家",
                 ),
-                actor=Actor.system("browser-story"),
+                user=system_principal("browser-story"),
             )
             return username
     finally:

@@ -14,9 +14,9 @@ from sqlmodel import select
 from booking.schedule.models import AvailabilityUpdate
 from booking.schedule.service import set_availability
 from marketplace.accounts.models import UserCreate
+from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
 from marketplace.audit.models import AuditEntry
-from marketplace.audit.service import Actor
 from marketplace.experts.models import Expert
 from marketplace.experts.pool import IMPORT_MAX_BYTES
 from marketplace.outbox.models import IndexOutbox
@@ -99,7 +99,7 @@ def test_city_staff_see_only_their_regions_experts_and_cannot_change_them(client
         data=UserCreate(
             username="city-bj", password=TEST_PASSWORD, role=Role.city_staff, center="宝鸡市"
         ),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     session.commit()
     logged_in(client, baoji)

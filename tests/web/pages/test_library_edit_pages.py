@@ -7,7 +7,6 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from marketplace.accounts.principal import system_principal
-from marketplace.audit.service import Actor
 from marketplace.resources.models import Resource, ResourceFile
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service
@@ -239,7 +238,7 @@ def test_a_city_centers_staff_review_their_centers_submissions_on_the_pages(
         data=UserCreate(
             username="xian-staff", password=TEST_PASSWORD, role=Role.city_staff, center="西安市"
         ),
-        actor=Actor.system("test"),
+        user=system_principal("test"),
     )
     session.commit()
     logged_in(client, expert_user)

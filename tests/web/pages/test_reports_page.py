@@ -116,3 +116,23 @@ def test_the_report_draws_a_tile_map_of_the_districts_coloured_by_allocation(
     assert len(tiles) == listed  # every district, zero included
     assert tiles.count("#ffffff") == listed - 1 and "#0f5e7a" in tiles  # Beilin is the darkest
     assert "西安市 碑林区：每千名学生" in svg
+
+
+def test_a_long_report_table_opens_under_a_summary_and_keeps_every_row(client, session, staff_user):
+    import re
+
+    from tests.marketplace.resource_support import make_expert
+
+    for n in range(25):
+        make_expert(session, f"L{n:05d}", f"长表专家{n:02d}")
+    logged_in(client, staff_user)
+    page = client.get("/reports").text
+    folded = re.search(
+        r'<details class="long-table"><summary>共 (\d+) 行，展开查看全部</summary>', page
+    )
+    assert folded and int(folded.group(1)) >= 25
+    assert "长表专家00" in page and "长表专家24" in page
+    # The printable monthly report shows every row: nothing folds there.
+    monthly = client.get("/reports/monthly")
+    assert monthly.status_code == 200 and "长表专家24" in monthly.text
+    assert "long-table" not in monthly.text

@@ -14,7 +14,6 @@ from sqlmodel import Session, select
 from booking.schedule.models import AvailabilityUpdate
 from booking.schedule.service import set_availability
 from booking.sessions.models import Booking
-from marketplace.accounts.service import actor_for
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.requests.models import DistrictRequest
 from marketplace.vocabulary import Role
@@ -59,8 +58,7 @@ def matched(session: Session, district_user, staff_user):
     )
     run = run_batch(
         session=session,
-        actor=actor_for(staff_user),
-        user_id=staff_user.id,
+        user=staff_user,
         relevance_factory=fake_relevance,
         request_ids=[request.id],
     )
