@@ -508,7 +508,7 @@ def _charge_district_package(*, session: Session, booking: Booking, user: User) 
         district_id=booking.district_id,
         hours=hours,
         reference=f"booking:{booking.id}:{booking.uid}",
-        actor=actor_for(user),
+        user=user,
     )
 
 

@@ -395,9 +395,12 @@ def expire_lapsed(*, session: Session, user: User, on: date | None = None) -> in
 
 
 def consume_supervision_hours(
-    *, session: Session, district_id: int, hours: float, reference: str, actor: Actor
+    *, session: Session, district_id: int, hours: float, reference: str, user: User
 ) -> bool:
     """Charge hours to the district's supervision-hours allocations; False (no charge) if short.
+
+    The follow-on of a session marked held (booking's complete_booking, which checked `user` on
+    the booking): `user` is who the ledger and the audit log name, not asked again here.
 
     Allocations of services that expire first are used first. A `reference` already charged is
     not charged twice (True again), so the booking engine may retry safely.
@@ -405,6 +408,7 @@ def consume_supervision_hours(
     amount = int((Decimal(str(hours)) * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if amount <= 0:
         raise InvalidInput(messages.HOURS_NOT_POSITIVE)
+    actor = actor_for(user)
     if (
         reference
         and session.exec(

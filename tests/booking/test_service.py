@@ -198,7 +198,7 @@ def test_completing_supervision_charges_the_districts_package(session, world, mo
 
     calls = []
 
-    def consume(*, session, district_id, hours, reference, actor):
+    def consume(*, session, district_id, hours, reference, user):
         calls.append((district_id, hours, reference))
         return True
 

@@ -65,7 +65,7 @@ def run(
             district_id=districts[index],
             hours=float(amount),
             reference="",
-            actor=ACTOR,
+            user=SYSTEM,
         )
         return
     if kind == "expire":

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
+from marketplace.accounts.principal import system_principal
 from marketplace.allocation.models import LedgerEntry
 from marketplace.allocation.service import consume_supervision_hours
-from marketplace.audit.service import Actor, list_entries
+from marketplace.audit.service import list_entries
 from marketplace.districts.service import find_district
 from marketplace.services.service import today
 from marketplace.vocabulary import Role
@@ -454,10 +455,10 @@ def test_completed_sessions_are_charged_to_the_districts_supervision_hours(
     client, session, actors, service
 ):
     beilin = find_district(session=session, name="西安市/碑林区")
-    actor = Actor.system("booking")
+    actor = system_principal("booking")
     assert (
         consume_supervision_hours(
-            session=session, district_id=beilin.id, hours=1, reference="s-0", actor=actor
+            session=session, district_id=beilin.id, hours=1, reference="s-0", user=actor
         )
         is False
     )
@@ -465,21 +466,21 @@ def test_completed_sessions_are_charged_to_the_districts_supervision_hours(
     approve(client, actors, application["id"], 3)
     assert (
         consume_supervision_hours(
-            session=session, district_id=beilin.id, hours=1.5, reference="s-1", actor=actor
+            session=session, district_id=beilin.id, hours=1.5, reference="s-1", user=actor
         )
         is True
     )
     # The same session reported twice is charged once.
     assert (
         consume_supervision_hours(
-            session=session, district_id=beilin.id, hours=1.5, reference="s-1", actor=actor
+            session=session, district_id=beilin.id, hours=1.5, reference="s-1", user=actor
         )
         is True
     )
     # More than the balance: nothing is charged.
     assert (
         consume_supervision_hours(
-            session=session, district_id=beilin.id, hours=2, reference="s-2", actor=actor
+            session=session, district_id=beilin.id, hours=2, reference="s-2", user=actor
         )
         is False
     )
@@ -500,7 +501,7 @@ def test_training_seats_are_not_charged_as_supervision_hours(client, session, ac
             district_id=beilin.id,
             hours=1,
             reference="s-9",
-            actor=Actor.system("b"),
+            user=system_principal("b"),
         )
         is False
     )

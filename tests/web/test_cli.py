@@ -163,3 +163,35 @@ def test_users_create_binds_city_staff_to_their_center(env):
                     "--password", password)  # fmt: skip
     assert unknown.exit_code == 1
     assert "未知资源中心" in unknown.output
+
+
+def test_cli_commands_act_as_the_system_principal_labelled_cli(env, tmp_path):
+    from sqlmodel import select
+
+    from marketplace.audit.models import AuditEntry
+    from marketplace.db import make_engine, session_scope
+    from tests.conftest import make_settings
+
+    assert heart(env, "init").exit_code == 0
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(expert_record(id="CLI1"), ensure_ascii=False), encoding="utf-8")
+    assert heart(env, "import", "experts", str(path)).exit_code == 0
+    created = heart(
+        env, "users", "create", "cli-observer", "--role", "observer", "--center", "西安市",
+        "--password", "Tq8#vLp2!xRm",
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    engine = make_engine(make_settings(tmp_path / "read", env["HEART_DATABASE_URL"]))
+    try:
+        with session_scope(engine) as session:
+            entries = session.exec(
+                select(AuditEntry).where(
+                    AuditEntry.action.in_(["expert.import.create", "user.create"])
+                )
+            ).all()
+            assert {(e.action, e.actor, e.actor_id) for e in entries} == {
+                ("expert.import.create", "cli", None),
+                ("user.create", "cli", None),
+            }
+    finally:
+        engine.dispose()

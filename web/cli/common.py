@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from marketplace.accounts.principal import actor_for, system_principal
+from marketplace.accounts.principal import system_principal
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.districts.service import seed_regions
 from marketplace.experts.importing import import_experts
@@ -22,7 +22,6 @@ console = Console(stderr=True)
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 # The CLI acts as the system principal; the audit log names it "cli".
 CLI = system_principal("cli")
-CLI_ACTOR = actor_for(CLI)
 
 
 def load_settings(**overrides: object) -> Settings:
