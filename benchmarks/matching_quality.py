@@ -313,6 +313,14 @@ def main() -> None:
         help="need model: weight of a clause's specialty evidence (search.needs.EVIDENCE_POWER)",
     )
     parser.add_argument(
+        "--extraction",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="need extraction setting for fit_need_model (context_threshold, need_sharpness, "
+        "whole_weight, evidence_power); repeatable",
+    )
+    parser.add_argument(
         "--embed-cache",
         type=Path,
         help="embedding cache file kept between runs (search.embed_cache)",
@@ -326,6 +334,9 @@ def main() -> None:
     EXTRACT[0] = not args.no_extraction
     if args.evidence_power is not None:
         FIT_OPTIONS["evidence_power"] = args.evidence_power
+    for setting in args.extraction:
+        name, value = setting.split("=")
+        FIT_OPTIONS[name] = float(value)
     print(f"need extraction: {'off' if args.no_extraction else 'on'}")
     encoder = load_encoder(args.embed_model)
     if encoder is not None:

@@ -51,6 +51,7 @@ from search.needs import (  # noqa: E402
     examples_from_experts,
     examples_from_qrels,
     fit_need_model,
+    query_specialty_labels,
     wrap_in_context,
 )
 from search.ranking import DEFAULT_WEIGHTS, FusionWeights, fuse_scores, rank, rrf  # noqa: E402
@@ -292,6 +293,10 @@ def run_pool(
                 for q, v in lex_message.items()
             }
             add("BM25 on the extracted need", regime, {q: list(lex[q]) for q in dist})
+        if name == "full" and regime.startswith("CV"):
+            args._two_needs = two_needs(
+                pool, dist, args._sources, style_of, qrels_all, spec_of_train
+            )
         add(
             "need model alone",
             regime,
@@ -313,6 +318,44 @@ def run_pool(
                 },
             )
     return rows
+
+
+def two_needs(pool, dist, sources, style_of, qrels, spec_of) -> dict:  # type: ignore[no-untyped-def]
+    """Narratives name two needs, each with its specialty (query_specialty_labels): of the
+    top 10 of the need ranking, the share holding either specialty and the share holding
+    both, against the share of the pool holding both; and how often the experts holding both
+    lead the experts holding one (mean rank of each group in the top 50)."""
+    labels = query_specialty_labels(qrels, spec_of)
+    ids = [e["id"] for e in pool]
+    specs = [set(e.get("specialties") or ()) for e in pool]
+    need_only = FusionWeights(lexical=0.0, dense=0.0)
+    either, both, pool_both, both_first, cases = [], [], [], 0, 0
+    for wid, (a, b) in ((w, src) for w, src in sources.items() if style_of.get(w) == "narrative"):
+        if wid not in dist or not labels.get(a) or not labels.get(b):
+            continue
+        sa, sb = set(labels[a]), set(labels[b])
+        if sa & sb:
+            continue
+        order = rank(ids, fuse_scores([list(x) for x in specs], dist[wid], weights=need_only))
+        held = {x: specs[ids.index(x)] for x in order[:50]}
+        top = order[:10]
+        either.append(np.mean([bool(held[x] & (sa | sb)) for x in top]))
+        both.append(np.mean([bool(held[x] & sa and held[x] & sb) for x in top]))
+        pool_both.append(np.mean([bool(s & sa and s & sb) for s in specs]))
+        ranks_both = [r for r, x in enumerate(order[:50]) if held[x] & sa and held[x] & sb]
+        ranks_one = [
+            r for r, x in enumerate(order[:50]) if bool(held[x] & sa) != bool(held[x] & sb)
+        ]
+        if ranks_both and ranks_one:
+            cases += 1
+            both_first += np.mean(ranks_both) < np.mean(ranks_one)
+    return {
+        "narratives": len(either),
+        "top10_either": round(float(np.mean(either)), 3),
+        "top10_both": round(float(np.mean(both)), 3),
+        "pool_both": round(float(np.mean(pool_both)), 3),
+        "both_lead_one": f"{both_first}/{cases}",
+    }
 
 
 def drift_table(experts, queries, qrels, vocab, analyzer, synonyms, args) -> int:  # type: ignore[no-untyped-def]
@@ -505,6 +548,14 @@ def main(argv: list[str] | None = None) -> int:
         help="need model: weight of a clause's specialty evidence (search.needs.EVIDENCE_POWER)",
     )
     ap.add_argument(
+        "--extraction",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="need extraction setting for fit_need_model (context_threshold, need_sharpness, "
+        "whole_weight, evidence_power); repeatable",
+    )
+    ap.add_argument(
         "--tuning-wraps",
         action="store_true",
         help="also a 'tuning' set: every need wrapped in the product's own training sentences "
@@ -566,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     args._fit_options = {"extract": False} if args.no_extraction else {}
     if args.evidence_power is not None:
         args._fit_options["evidence_power"] = args.evidence_power
+    for setting in args.extraction:
+        name, value = setting.split("=")
+        args._fit_options[name] = float(value)
     if args.tuning_wraps:
         # needs wrapped by the product's own training sentences (search.needs.wrap_in_context):
         # the set constants of need extraction are chosen on, never the evaluation wraps
@@ -638,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     for (pool, method, regime, style), n in args._by_style.items():
         if pool == "full" and ("fused" in method or "baseline" in method):
             print(f"#   {method:<42} {regime:<10} {style:<10} {n:.3f}")
+    if getattr(args, "_two_needs", None):
+        print(f"# two-need narratives (CV need ranking, full pool): {args._two_needs}")
     print(
         f"# need-model training: median {np.median(timings):.2f} s, max {max(timings):.2f} s "
         f"per fit ({len(timings)} fits, 1 BLAS thread)"

@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     search_fallback_embedded: bool = True
     elasticsearch_url: str = "http://127.0.0.1:9200"
     elasticsearch_index: str = "heart"
-    # Dense encoder (search/encoder.py): "auto" = the Chinese bge-small-zh-v1.5 (its int8
-    # variant, else fp32) when scripts/fetch-models installed it under models_dir, else the
+    # Dense encoder (search/encoder.py): "auto" = the Chinese bge-small-zh-v1.5 (fp32, else its
+    # int8 variant) when scripts/fetch-models installed it under models_dir, else the
     # bundled English MiniLM.
     embed_model: str = "auto"
     embed_device: str = "cpu"

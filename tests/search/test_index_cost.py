@@ -151,7 +151,7 @@ def test_index_rebuilds_when_the_setting_now_loads_another_encoder(directory):
     SearchService(settings=settings, engine=engine).rebuild()
     assert SearchService(settings=settings, engine=engine).ensure_whole()["action"] == "drain"
 
-    use("specialty-test-int8")  # e.g. `auto` now picks the int8 model
+    use("specialty-test-int8")  # e.g. the operator switches to the int8 model
     service = SearchService(settings=settings, engine=engine)
     result = service.ensure_whole()
     assert result["action"] == "reencode"

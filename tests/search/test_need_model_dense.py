@@ -105,12 +105,13 @@ def test_auto_picks_the_chinese_model_only_when_it_is_installed(tmp_path):
     assert effective_model("none", tmp_path) == "none"
 
 
-def test_auto_prefers_the_int8_chinese_model_and_fp32_stays_selectable_by_name(tmp_path):
-    _install_fake(tmp_path, CHINESE_MODEL)
+def test_auto_prefers_the_fp32_chinese_model_and_int8_stays_selectable_by_name(tmp_path):
     _install_fake(tmp_path, CHINESE_MODEL_INT8)
-    assert effective_model("auto", tmp_path) == CHINESE_MODEL_INT8
-    assert effective_model("AUTO", tmp_path) == CHINESE_MODEL_INT8
-    assert effective_model(CHINESE_MODEL, tmp_path) == CHINESE_MODEL
+    assert effective_model("auto", tmp_path) == CHINESE_MODEL_INT8  # the only one installed
+    _install_fake(tmp_path, CHINESE_MODEL)
+    assert effective_model("auto", tmp_path) == CHINESE_MODEL
+    assert effective_model("AUTO", tmp_path) == CHINESE_MODEL
+    assert effective_model(CHINESE_MODEL_INT8, tmp_path) == CHINESE_MODEL_INT8
 
 
 def test_a_named_model_that_is_not_installed_is_a_clear_error(tmp_path):
