@@ -39,6 +39,7 @@ class Panel:
     href: str | None = None
     template: str | None = None  # rendered with the loader's dict as `data`
     load: Loader | None = None  # None: not shown
+    empty: str = "暂无"  # what a list panel says when it has nothing: what to do next, if anything
 
 
 def _expert_counts(session: Session, user: User) -> dict[str, Any]:
@@ -223,6 +224,7 @@ PANELS: list[Panel] = [
         "/notifications",
         LIST,
         _unread_notifications,
+        empty="没有未读通知。",
     ),
     Panel(
         "find_experts",
@@ -241,6 +243,7 @@ PANELS: list[Panel] = [
         "/requests",
         LIST,
         _requests(None),
+        empty="还没有需求：在「需求与匹配」中用自己的话描述学校遇到的情况，即可得到专家推荐。",
     ),
     Panel(
         "my_bookings",
@@ -250,6 +253,7 @@ PANELS: list[Panel] = [
         "/bookings",
         LIST,
         _upcoming_bookings(30),
+        empty="30 天内没有预约。在专家库找到合适的专家后，可在其主页预约空闲时段。",
     ),
     Panel(
         "my_applications",
@@ -259,6 +263,7 @@ PANELS: list[Panel] = [
         "/applications",
         LIST,
         _applications(None),
+        empty="还没有服务申请。测评工具、培训名额、督导时数等可在「采购服务」中申请。",
     ),
     Panel(
         "my_profile",
@@ -277,6 +282,7 @@ PANELS: list[Panel] = [
         "/availability",
         LIST,
         _my_availability,
+        empty="还没有设置可预约时间，协调员暂时无法预约您：请添加每周可预约的时段。",
     ),
     Panel(
         "my_feedback",
@@ -286,6 +292,7 @@ PANELS: list[Panel] = [
         "/bookings#feedback-title",
         LIST,
         _my_feedback,
+        empty="还没有收到反馈。会话结束后，协调员的评价会显示在这里。",
     ),
     Panel(
         "expert_counts",
@@ -304,6 +311,7 @@ PANELS: list[Panel] = [
         "/applications?status=submitted",
         LIST,
         _applications("submitted"),
+        empty="没有待审批的申请。",
     ),
     Panel(
         "open_requests",
@@ -313,6 +321,7 @@ PANELS: list[Panel] = [
         "/requests?status=submitted",
         LIST,
         _requests("submitted"),
+        empty="没有等待匹配的需求。",
     ),
     Panel(
         "sessions_this_week",
@@ -322,6 +331,16 @@ PANELS: list[Panel] = [
         "/bookings",
         LIST,
         _upcoming_bookings(7),
+        empty="未来 7 天没有会话。",
+    ),
+    Panel(
+        "reports",
+        "统计报表",
+        Action.report_read,
+        CENTER,
+        "/reports",
+        "dashboard/_reports.html",
+        _nothing,
     ),
     Panel(
         "recent_audit",

@@ -102,10 +102,11 @@ DEMO_USERS = [
 DEMO_CENTER_USERS = [
     ("xian", Role.city_staff, None, None, "西安市资源中心 李老师"),
     ("baoji", Role.city_staff, None, None, "宝鸡市资源中心 赵老师"),
-    ("observer", Role.observer, None, None, "宝鸡市教育局 张科长"),
+    ("observer", Role.observer, None, None, "西安市教育局 张科长"),
 ]
 # The resource center each center account works for (province staff: the province's).
-DEMO_CENTERS = {"xian": "西安市", "baoji": "宝鸡市", "observer": "宝鸡市"}
+# The observer reads 西安市, where the demo activity happens, so their home shows real items.
+DEMO_CENTERS = {"xian": "西安市", "baoji": "宝鸡市", "observer": "西安市"}
 DEMO_PASSWORD = "heart-demo-2026"  # noqa: S105 - the printed demo password, demo databases only
 
 

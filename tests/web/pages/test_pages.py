@@ -181,6 +181,21 @@ def test_the_dashboard_shows_the_panels_of_the_role(client, staff_user, district
     assert "查找专家" in district and "专家库概况" not in district
 
 
+def test_empty_home_panels_say_what_to_do_next_and_center_staff_find_the_reports(
+    client, staff_user, district_user, expert_user
+):
+    logged_in(client, district_user)  # a new coordinator: nothing filed yet
+    district = client.get("/").text
+    assert "还没有需求：在「需求与匹配」中用自己的话描述学校遇到的情况" in district
+    assert "还没有服务申请" in district and ">暂无<" not in district
+    assert 'href="/reports/monthly"' not in district  # reports are the centers'
+    logged_in(client, expert_user)  # no weekly hours yet: coordinators cannot book them
+    assert "协调员暂时无法预约您" in client.get("/").text
+    logged_in(client, staff_user)
+    staff = client.get("/").text
+    assert "没有待审批的申请。" in staff and 'href="/reports/monthly"' in staff
+
+
 def test_an_expert_edits_their_profile_and_the_change_is_audited(client, session, expert_user):
     logged_in(client, expert_user)
     page = client.get("/profile")
