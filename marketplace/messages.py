@@ -463,6 +463,14 @@ MAIL_LINK_LABEL = "打开预约页面（确认、拒绝或改期）"
 JOB_OVER_BUDGET = "超出时间预算仍未完成，已记为失败（完成前不会再次启动）"
 JOB_UNKNOWN = "没有名为 {name} 的定时任务"
 JOB_RUN_REQUESTED = "已请求立即运行，调度器将在下一轮执行"
+# The audit log's names for the system principals that act without a person (accounts/principal).
+SYSTEM_ACTOR_LABELS = {
+    "booking.escalation": "系统（危机预约升级）",
+    "scheduler": "系统（定时任务）",
+    "cli": "系统（命令行）",
+    "demo": "系统（演示数据）",
+    "heart services expire": "系统（服务余量过期登记）",
+}
 JOB_LABELS = {
     "crisis_escalation": "危机预约升级（无人响应时通知工作人员）",
     "mail_delivery": "邮件发送",

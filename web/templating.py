@@ -121,6 +121,7 @@ templates.env.globals.update(
     URGENCY_LABELS=getattr(messages, "URGENCY_LABELS", {}),
     BOOKING_KIND_LABELS=messages.BOOKING_KIND_LABELS,
     BOOKING_STATUS_LABELS=messages.BOOKING_STATUS_LABELS,
+    SYSTEM_ACTOR_LABELS=messages.SYSTEM_ACTOR_LABELS,
     FORM_CHECK_MESSAGES=messages.FORM_CHECK_MESSAGES,
 )
 # Shared macros (csrf_field, form fields, pagination) as a global, so fragments see them too.

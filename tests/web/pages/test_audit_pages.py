@@ -89,3 +89,17 @@ def test_the_log_exports_the_filtered_entries_as_csv(client, session, staff_user
     assert [r[2] for r in rows[1:]] == ["修改专家资料"] and "新简介" in rows[1][7]
     logged_in(client, district_user)
     assert client.get("/audit.csv").status_code == 403
+
+
+def test_the_log_names_the_system_in_chinese_where_no_person_acted(client, session, staff_user):
+    record(
+        session=session,
+        actor=Actor("booking.escalation"),  # the escalation job's system principal
+        action="booking.escalate",
+        entity_type="booking",
+        entity_id="1",
+    )
+    session.flush()
+    logged_in(client, staff_user)
+    page = client.get("/audit").text
+    assert "系统（危机预约升级）" in page and ">booking.escalation<" not in page
