@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 import annotated_types
 from pydantic import AfterValidator, BaseModel, model_validator
@@ -149,6 +149,7 @@ LATEST_DATE = date(2100, 12, 31)
 # reorder the text shown around them ("Trojan source"): a name or title could display as
 # something other than what is stored, so they are refused as well (the hub's text is Chinese
 # and needs no explicit direction marks).
+_Day = TypeVar("_Day", bound=date)  # a date or a datetime (a date subclass), returned as given
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
 _RANGE_MESSAGE = f"日期须在 {EARLIEST_DATE.isoformat()} 至 {LATEST_DATE.isoformat()} 之间"
@@ -169,7 +170,7 @@ def control_character_reason(value: str) -> str | None:
     return None
 
 
-def check_date_in_range(value: date | datetime) -> date | datetime:
+def check_date_in_range(value: _Day) -> _Day:
     """`value` itself, or ValueError (Chinese) when it lies outside 1970–2100."""
     day = value.date() if isinstance(value, datetime) else value
     if not EARLIEST_DATE <= day <= LATEST_DATE:
@@ -266,7 +267,7 @@ class InputModel(BaseModel):
 def parse_day(text: str) -> date | None:
     """An ISO date typed into a page (YYYY-MM-DD) within 1970–2100; None otherwise."""
     try:
-        return check_date_in_range(date.fromisoformat(text.strip()))  # type: ignore[return-value]
+        return check_date_in_range(date.fromisoformat(text.strip()))
     except ValueError:
         return None
 
@@ -274,6 +275,6 @@ def parse_day(text: str) -> date | None:
 def parse_moment(text: str) -> datetime | None:
     """An ISO date-time typed into a page or link within 1970–2100; None otherwise."""
     try:
-        return check_date_in_range(datetime.fromisoformat(text.strip()))  # type: ignore[return-value]
+        return check_date_in_range(datetime.fromisoformat(text.strip()))
     except ValueError:
         return None

@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, TransportError
@@ -57,8 +57,8 @@ class IndexWriteError(Unavailable):
     """Some documents were rejected by the engine; `details` maps id → reason."""
 
 
-def _is_zero(vector: Sequence[float] | None) -> bool:
-    return vector is None or not any(vector)
+def _is_nonzero(vector: Sequence[float] | None) -> TypeGuard[Sequence[float]]:
+    return vector is not None and any(vector)
 
 
 class ElasticIndex:
@@ -193,7 +193,13 @@ class ElasticIndex:
                 index=f"{self.alias}_v*", expand_wildcards="open,closed", ignore_unavailable=True
             )
         names = [n for n in found if self._version_pattern.match(n)]
-        return sorted(names, key=lambda n: int(self._version_pattern.match(n).group(1)))  # type: ignore[union-attr]
+        return sorted(names, key=self._version_of)
+
+    def _version_of(self, name: str) -> int:
+        """The version number of one of this alias's version indices."""
+        match = self._version_pattern.match(name)
+        assert match is not None, name
+        return int(match.group(1))
 
     def current_index(self) -> str | None:
         """The index the alias points to, or None before the first write."""
@@ -266,8 +272,8 @@ class ElasticIndex:
         if field != "tokens":
             source[field] = source.pop("tokens")
         # Cosine is undefined for a zero vector and Elasticsearch rejects it: keep the doc.
-        if not _is_zero(doc.vector):
-            source["vector"] = list(doc.vector)  # type: ignore[arg-type]
+        if _is_nonzero(doc.vector):
+            source["vector"] = list(doc.vector)
         return source
 
     def _bulk(self, actions: Iterable[dict[str, Any]], *, ignore_missing: bool = False) -> int:
@@ -396,12 +402,8 @@ class ElasticIndex:
             raise
         self._ready = True
         # Older versions: the previous targets and leftovers of interrupted rebuilds.
-        newest = int(self._version_pattern.match(name).group(1))  # type: ignore[union-attr]
-        stale = set(old_targets) | {
-            n
-            for n in self.versions()
-            if int(self._version_pattern.match(n).group(1)) < newest  # type: ignore[union-attr]
-        }
+        newest = self._version_of(name)
+        stale = set(old_targets) | {n for n in self.versions() if self._version_of(n) < newest}
         with self._engine():
             for old in sorted(stale):
                 self.client.options(ignore_status=404).indices.delete(index=old)
@@ -477,10 +479,10 @@ class ElasticIndex:
                 "bool": {"should": should, "minimum_should_match": 1, "filter": filter_clauses}
             }
             searches.append(("specialty", self._search_body(query, size)))
-        if self.vector_dims and not _is_zero(vector) and size:
+        if self.vector_dims and _is_nonzero(vector) and size:
             knn = {
                 "field": "vector",
-                "query_vector": list(vector),  # type: ignore[arg-type]
+                "query_vector": list(vector),
                 "k": size,
                 "num_candidates": min(max(100, 2 * size), MAX_WINDOW),
                 "filter": filter_clauses,

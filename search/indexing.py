@@ -14,6 +14,7 @@ from marketplace.db import serialized_write
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert
 from marketplace.experts.service import public_views
+from marketplace.ids import stored_id
 from marketplace.messages import (
     RESOURCE_AUDIENCE_LABELS,
     RESOURCE_KIND_LABELS,
@@ -30,7 +31,7 @@ from search.encoder import Encoder
 BATCH = 256
 
 
-def expert_search_text(view) -> str:  # type: ignore[no-untyped-def]
+def expert_search_text(view) -> str:
     """The text an expert is found by: specialties, name, title, organisation and bio."""
     return " ".join(
         [" ".join(view.specialties), view.name, view.title, view.organization, view.bio]
@@ -117,12 +118,14 @@ def resource_documents(
             col(Resource.id).in_(int_ids), Resource.status == ResourceStatus.published.value
         )
     ).all()
-    files = files_of(session, [r.id for r in resources])  # type: ignore[misc]
+    files = files_of(session, [stored_id(r) for r in resources])
     documents = []
     for resource in resources:
         kind_label = RESOURCE_KIND_LABELS.get(resource.kind, resource.kind)
         audiences = [RESOURCE_AUDIENCE_LABELS.get(a, a) for a in resource.audiences]
-        file_text = " ".join(f.text for f in files.get(resource.id, []))[:RESOURCE_TEXT_CHARS]  # type: ignore[arg-type]
+        file_text = " ".join(f.text for f in files.get(stored_id(resource), []))[
+            :RESOURCE_TEXT_CHARS
+        ]
         text = " ".join(
             [
                 " ".join(resource.specialties),

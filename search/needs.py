@@ -660,7 +660,7 @@ def fit_need_model(
     balanced: bool = True,
     knn: bool = True,
     analyzer: ChineseAnalyzer | None = None,
-    encoder=None,  # type: ignore[no-untyped-def]  # search.encoder.Encoder: adds the dense view
+    encoder=None,  # search.encoder.Encoder: adds the dense view
     extract: bool = True,
     context: Sequence[str] | None = None,
     augment_copies: int = AUGMENT_COPIES,
@@ -937,7 +937,7 @@ def encoder_lift(
     return float(max(0.0, (right - chance) / (1.0 - chance))) if chance < 1 else 0.0
 
 
-def _training_rows(items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
+def _training_rows(items, item_labels, text_row, n_labels, balanced):
     """(text row, label, weight) arrays for a fit: each example's weight split over its labels
     and summed per (text, label); with `balanced`, every label's total weight made equal."""
     agg: dict[tuple[int, int], float] = defaultdict(float)
@@ -954,7 +954,7 @@ def _training_rows(items, item_labels, text_row, n_labels, balanced):  # type: i
     return rows, y, w
 
 
-def _fit_detector(X, y: np.ndarray) -> tuple[np.ndarray, float]:  # type: ignore[no-untyped-def]
+def _fit_detector(X, y: np.ndarray) -> tuple[np.ndarray, float]:
     """Balanced binary LR context (1) vs need (0): coefficients and intercept (log-odds)."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
@@ -965,7 +965,7 @@ def _fit_detector(X, y: np.ndarray) -> tuple[np.ndarray, float]:  # type: ignore
     return np.asarray(clf.coef_[0], dtype=np.float64), float(clf.intercept_[0])
 
 
-def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):  # type: ignore[no-untyped-def]
+def _fit_dense(vectors, items, item_labels, text_row, n_labels, balanced):
     """Balanced multinomial LR over encoder vectors: the dense view's coefficients."""
     from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
     from threadpoolctl import threadpool_limits  # noqa: PLC0415
@@ -1101,7 +1101,7 @@ def heldout_figure(
     *,
     vocabulary: Sequence[str],
     synonyms: Mapping[str, Iterable[str]] | None = None,
-    encoder=None,  # type: ignore[no-untyped-def]
+    encoder=None,
     share: float = 0.2,
     seed: int = 0,
 ) -> dict | None:

@@ -104,7 +104,7 @@ def _pseudo_queries(docs: list[SearchDocument]) -> list[tuple[str, str, set[str]
     return out
 
 
-def _ndcg_of(pool: list[Candidate], writer: str, wanted: set[str], key) -> float:  # type: ignore[no-untyped-def]
+def _ndcg_of(pool: list[Candidate], writer: str, wanted: set[str], key) -> float:
     others = [c for c in pool if c.doc.id != writer]
     grades = {c.doc.id: 2 if wanted & set(c.doc.specialties) else 0 for c in others}
     return ndcg_at_k([c.doc.id for c in sorted(others, key=key)], grades, 10)

@@ -255,7 +255,7 @@ def authenticate(*, session: Session, username: str, password: str) -> User:
     user_id = user.id
 
     def write(target: Session) -> None:
-        target.exec(update(User).where(col(User.id) == user_id).values(**values))  # type: ignore[call-overload]
+        target.exec(update(User).where(col(User.id) == user_id).values(**values))
 
     # The verification above is the slow part (Argon2): it reads only; the write follows it
     # (after the read, in the write queue, when the caller's session defers writes).

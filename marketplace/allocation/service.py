@@ -44,6 +44,7 @@ from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput
+from marketplace.ids import stored_id
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.reports.periods import term_of
@@ -75,7 +76,7 @@ def _entry(
         kind=kind.value,
         service_id=application.service_id,
         district_id=application.district_id,
-        application_id=application.id,  # type: ignore[arg-type]
+        application_id=stored_id(application),
         hundredths=amount,
         reference=reference,
         actor=actor.label,
@@ -141,7 +142,7 @@ def _approve_locked(
         )
     if service.valid_to < today():
         raise Conflict(messages.SERVICE_EXPIRED.format(valid_to=service.valid_to.isoformat()))
-    remaining = _service_totals(session, service.id).remaining(service.quantity_hundredths)  # type: ignore[arg-type]
+    remaining = _service_totals(session, stored_id(service)).remaining(service.quantity_hundredths)
     if amount > remaining:
         raise Conflict(
             messages.REMAINING_SHORT.format(
@@ -558,7 +559,7 @@ def ledger_view(*, session: Session, service_id: int, user: User, limit: int = 5
         balances=district_balances(session=session, service_id=service_id, districts=districts),
         entries=[
             LedgerEntryPublic(
-                id=e.id,  # type: ignore[arg-type]
+                id=stored_id(e),
                 at=e.at,
                 kind=LedgerKind(e.kind),
                 service_id=e.service_id,
@@ -605,7 +606,7 @@ def _proposal_inputs(session: Session, service: ProcuredService) -> ProposalInpu
         capacity=_service_totals(session, service.id).remaining(service.quantity_hundredths),
         districts=[
             fairness.DistrictInfo(
-                district_id=d.id,  # type: ignore[arg-type]
+                district_id=stored_id(d),
                 name=d.name,
                 students=d.student_count,
                 past=past.get(d.id, Totals()).committed,
@@ -613,7 +614,7 @@ def _proposal_inputs(session: Session, service: ProcuredService) -> ProposalInpu
             for d in districts
         ],
         applications=[
-            fairness.PendingApplication(a.id, a.district_id, a.quantity_hundredths)  # type: ignore[arg-type]
+            fairness.PendingApplication(stored_id(a), a.district_id, a.quantity_hundredths)
             for a in pending
         ],
     )
@@ -632,7 +633,7 @@ def fair_proposal(*, session: Session, service_id: int, user: User) -> ProposalP
         unit=inputs.service.unit,
     )
     return ProposalPublic(
-        service_id=inputs.service.id,  # type: ignore[arg-type]
+        service_id=stored_id(inputs.service),
         unit=inputs.service.unit,
         remaining_quantity=from_hundredths(proposal.capacity),
         total_requested=from_hundredths(proposal.total_requested),

@@ -20,6 +20,7 @@ from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.ids import stored_id
 from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.services.models import ProcuredService
@@ -99,7 +100,7 @@ def create_application(
     if not is_eligible(service, district):
         raise Forbidden(messages.SERVICE_NOT_ELIGIBLE)
     application = ServiceApplication(
-        service_id=service.id,  # type: ignore[arg-type]
+        service_id=stored_id(service),
         district_id=district_id,
         quantity_hundredths=to_hundredths(data.quantity),
         purpose=data.purpose,

@@ -50,7 +50,7 @@ def record(
 
 
 def _filtered(
-    query,  # type: ignore[no-untyped-def]
+    query,
     *,
     entity_type: str | None,
     entity_id: str | None,

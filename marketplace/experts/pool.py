@@ -148,8 +148,8 @@ def _record(fields: list[str | None], row: list[str]) -> dict[str, object]:
             region[name] = cell
         elif name in LIST_FIELDS:
             codes = _CHOICE_CODES.get(name, {})
-            record[name] = [codes.get(p.strip(), p.strip()) for p in _LIST_SEPARATORS.split(cell)]
-            record[name] = [v for v in record[name] if v]  # type: ignore[attr-defined]
+            values = [codes.get(p.strip(), p.strip()) for p in _LIST_SEPARATORS.split(cell)]
+            record[name] = [v for v in values if v]
         elif name in ("years_experience", "monthly_capacity_hours"):
             record[name] = int(cell) if cell.isdigit() else cell
         elif name == "domain":

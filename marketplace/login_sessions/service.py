@@ -114,9 +114,7 @@ def _set_later(session: Session, login: LoginSession, **values: datetime) -> Non
     session_id = login.id
 
     def write(target: Session) -> None:
-        target.exec(  # type: ignore[call-overload]
-            update(LoginSession).where(col(LoginSession.id) == session_id).values(**values)
-        )
+        target.exec(update(LoginSession).where(col(LoginSession.id) == session_id).values(**values))
 
     write_later(session, write)
 
@@ -153,7 +151,7 @@ def revoke_all_sessions(
     now = now or utcnow()
     user.token_version += 1
     session.add(user)
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         update(LoginSession)
         .where(col(LoginSession.user_id) == user.id, col(LoginSession.revoked_at).is_(None))
         .values(revoked_at=now)
@@ -204,7 +202,7 @@ def end_session_by_token(*, session: Session, token: str) -> None:
 def purge_sessions(*, session: Session, now: datetime | None = None) -> int:
     """Delete sessions that ended more than RETENTION ago; returns how many."""
     cutoff = (now or utcnow()) - RETENTION
-    result = session.exec(  # type: ignore[call-overload]
+    result = session.exec(
         delete(LoginSession).where(
             (col(LoginSession.expires_at) < cutoff) | (col(LoginSession.revoked_at) < cutoff)
         )

@@ -131,9 +131,7 @@ def record_failure(
     ]
 
     def write(target: Session) -> None:
-        target.exec(  # type: ignore[call-overload]
-            delete(LoginFailure).where(col(LoginFailure.failed_at) <= now - policy.window)
-        )
+        target.exec(delete(LoginFailure).where(col(LoginFailure.failed_at) <= now - policy.window))
         for scope, key in rows:
             target.add(LoginFailure(scope=scope, key=key, failed_at=now))
 
@@ -146,7 +144,7 @@ def record_success(*, session: Session, username: str, address: str) -> None:
     key = pair_key(username, address)
 
     def write(target: Session) -> None:
-        target.exec(  # type: ignore[call-overload]
+        target.exec(
             delete(LoginFailure).where(
                 col(LoginFailure.scope) == USER_AT_ADDRESS, col(LoginFailure.key) == key
             )

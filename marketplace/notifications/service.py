@@ -156,13 +156,13 @@ def mark_read(
 
 def mark_all_read(*, session: Session, user_id: int, now: datetime | None = None) -> int:
     """Mark every unread entry of the user read; returns how many changed."""
-    result = session.execute(
+    result = session.exec(  # sqlmodel types exec(UPDATE) as a CursorResult (execute: Result)
         update(Notification)
         .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
         .values(read_at=now or utcnow())
     )
     session.flush()
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def public_view(entry: Notification) -> NotificationPublic:

@@ -19,6 +19,7 @@ from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import ServiceApplication
 from marketplace.clock import utcnow
 from marketplace.districts.models import City, District
+from marketplace.ids import stored_id
 from marketplace.reports.equity import gini, lorenz_curve
 from marketplace.reports.models import AllocationReport, AllocationRow, ReportSection, ServiceEquity
 from marketplace.reports.periods import Period
@@ -84,7 +85,7 @@ def allocation_report(
     flows = ledger_totals(
         session=session,
         by="service_district",
-        service_ids=[s.id for s in services],  # type: ignore[misc]
+        service_ids=[stored_id(s) for s in services],
         since=period.start_at if period else None,
         until=period.end_at if period else None,
     )
@@ -109,11 +110,11 @@ def allocation_report(
                 continue
             rows.append(
                 AllocationRow(
-                    service_id=service.id,  # type: ignore[arg-type]
+                    service_id=stored_id(service),
                     service_name=service.name,
                     kind=service.kind,
                     unit=service.unit,
-                    district_id=district.id,  # type: ignore[arg-type]
+                    district_id=stored_id(district),
                     district_name=district.name,
                     city=city.name,
                     students=district.student_count,
@@ -129,7 +130,7 @@ def allocation_report(
         net_total = service_total.committed
         equity.append(
             ServiceEquity(
-                service_id=service.id,  # type: ignore[arg-type]
+                service_id=stored_id(service),
                 service_name=service.name,
                 unit=service.unit,
                 bought=from_hundredths(service.quantity_hundredths),

@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from marketplace.accounts.principal import system_principal
+from marketplace.ids import stored_id
 from marketplace.resources.files import DOCX, FileStore, extract_text
 from marketplace.resources.importing import import_resources
 from marketplace.resources.models import Resource, ResourceFile, ResourceKind
@@ -37,15 +38,15 @@ def seed_demo_resources(*, session: Session, source: Path, store: FileStore) -> 
     if report.errors:
         raise ValueError(f"demo library line errors: {report.errors}")
     courses = session.exec(select(Resource).where(Resource.kind == ResourceKind.course.value)).all()
-    with_files = files_of(session, [r.id for r in courses])  # type: ignore[misc]
+    with_files = files_of(session, [stored_id(r) for r in courses])
     for resource in courses:
-        if with_files.get(resource.id) or not resource.body:  # type: ignore[arg-type]
+        if with_files.get(stored_id(resource)) or not resource.body:
             continue
         data = outline_docx(resource.title, resource.body)
         extracted = extract_text(data, DOCX)
         session.add(
             ResourceFile(
-                resource_id=resource.id,  # type: ignore[arg-type]
+                resource_id=stored_id(resource),
                 sha256=store.put(data),
                 filename=f"{resource.title[:60]}.docx",
                 media_type=DOCX,

@@ -22,6 +22,7 @@ from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.errors import DomainError, Forbidden
+from marketplace.ids import stored_id
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import find_personal_data
 from marketplace.resources.antivirus import Antivirus
@@ -75,7 +76,7 @@ def _attach(  # noqa: PLR0913 - the file and the limits it is checked against
     )
     session.add(
         ResourceFile(
-            resource_id=resource.id,  # type: ignore[arg-type]
+            resource_id=stored_id(resource),
             sha256=store.put(prepared.data),
             filename=prepared.filename,
             media_type=prepared.media_type,

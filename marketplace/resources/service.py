@@ -24,6 +24,7 @@ from marketplace.db import write_later
 from marketplace.districts.models import City, District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert
+from marketplace.ids import stored_id
 from marketplace.outbox.service import enqueue
 from marketplace.privacy import Finding, find_personal_data, mask
 from marketplace.requests.models import PrivacyChoice
@@ -107,7 +108,7 @@ def open_centers(session: Session, user: User) -> frozenset[int]:
             col(ResourceCenter.city_id).is_(None), ResourceCenter.province_id == own.province_id
         )
     ).all()
-    return frozenset({own.id, *(i for i in rows if i is not None)})  # type: ignore[arg-type]
+    return frozenset({stored_id(own), *(i for i in rows if i is not None)})
 
 
 def can_see(
@@ -394,7 +395,7 @@ def attach_file(
         )
     digest = store.put(prepared.data)
     row = ResourceFile(
-        resource_id=resource.id,  # type: ignore[arg-type]
+        resource_id=stored_id(resource),
         sha256=digest,
         filename=prepared.filename,
         media_type=prepared.media_type,
@@ -458,7 +459,9 @@ def _screened_text(session: Session, resource: Resource) -> str:
 
 
 def _has_content(session: Session, resource: Resource) -> bool:
-    return bool(resource.body.strip() or resource.video_url or files_of(session, [resource.id]))  # type: ignore[list-item]
+    return bool(
+        resource.body.strip() or resource.video_url or files_of(session, [stored_id(resource)])
+    )
 
 
 def _require_status(resource: Resource, *statuses: str) -> None:
@@ -625,7 +628,7 @@ def new_version(
     for old in files_of(session, [resource.id]).get(resource.id, []):
         session.add(
             ResourceFile(
-                resource_id=draft.id,  # type: ignore[arg-type]
+                resource_id=stored_id(draft),
                 **old.model_dump(exclude={"id", "resource_id", "created_at"}),
             )
         )
@@ -667,6 +670,11 @@ class VersionEntry:
     readable: bool  # whether `user` may open this version
 
 
+def _published_at(resource: Resource) -> datetime:
+    assert resource.published_at is not None  # a published version
+    return resource.published_at
+
+
 def version_history(*, session: Session, resource_id: int, user: User) -> list[VersionEntry]:
     """The lineage's versions `user` may know of, newest first: number, date, status, who
     published it and who published the version that superseded it, and the change reason."""
@@ -678,7 +686,7 @@ def version_history(*, session: Session, resource_id: int, user: User) -> list[V
     }
     published = sorted(
         (r for r in rows if r.published_at is not None),
-        key=lambda r: r.published_at,  # type: ignore[arg-type,return-value]
+        key=_published_at,
     )
     successor = {a.id: b for a, b in zip(published, published[1:], strict=False)}
     entries = []
@@ -686,7 +694,7 @@ def version_history(*, session: Session, resource_id: int, user: User) -> list[V
         after = successor.get(r.id) if r.status == ResourceStatus.superseded.value else None
         entries.append(
             VersionEntry(
-                id=r.id,  # type: ignore[arg-type]
+                id=stored_id(r),
                 version=r.version,
                 status=r.status,
                 status_label=messages.RESOURCE_STATUS_LABELS[r.status],
@@ -786,9 +794,9 @@ def use_counts(session: Session, lineage_ids: list[int]) -> dict[int, Counter]:
 
 
 def public_views(*, session: Session, resources: list[Resource]) -> list[ResourcePublic]:
-    ids = [r.id for r in resources]
-    files = files_of(session, ids)  # type: ignore[arg-type]
-    counts = use_counts(session, [r.lineage_id or r.id for r in resources])  # type: ignore[misc]
+    ids = [stored_id(r) for r in resources]
+    files = files_of(session, ids)
+    counts = use_counts(session, [r.lineage_id or stored_id(r) for r in resources])
     views = []
     for r in resources:
         lineage = r.lineage_id or r.id
@@ -804,14 +812,14 @@ def public_views(*, session: Session, resources: list[Resource]) -> list[Resourc
                 status_label=messages.RESOURCE_STATUS_LABELS[r.status],
                 files=[
                     ResourceFilePublic(
-                        id=f.id,  # type: ignore[arg-type]
+                        id=stored_id(f),
                         filename=f.filename,
                         media_type=f.media_type,
                         size=f.size,
                         text_status=f.text_status,
                         scanned=f.text_status == "scanned",
                     )
-                    for f in files.get(r.id, [])  # type: ignore[arg-type]
+                    for f in files.get(stored_id(r), [])
                 ],
                 views=used[UseAction.view.value],
                 downloads=used[UseAction.download.value],

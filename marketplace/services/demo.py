@@ -14,6 +14,7 @@ from marketplace.applications.service import create_application
 from marketplace.centers.service import center_named
 from marketplace.districts.models import City, Zone
 from marketplace.districts.service import find_district
+from marketplace.ids import stored_id
 from marketplace.services.models import ProcuredService, ServiceCreate, ServiceKind
 from marketplace.services.service import create_service, today
 
@@ -123,7 +124,7 @@ def seed_demo_services(*, session: Session) -> int:
         if used:
             record_usage(
                 session=session,
-                application_id=application.id,  # type: ignore[arg-type]
+                application_id=stored_id(application),
                 quantity=Decimal(used),
                 reference="demo",
                 user=DEMO,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from marketplace.ids import stored_id
 from marketplace.specialties.models import Specialty
 
 DEFAULT_VOCABULARY_FILE = Path(__file__).resolve().parent.parent / "data" / "specialties.json"
@@ -34,13 +35,13 @@ def list_specialties(*, session: Session) -> list[Specialty]:
 def ensure_specialties(*, session: Session, names: list[str], domain: str) -> dict[str, int]:
     """Ids for the given names, adding unknown names to the vocabulary under `domain`."""
     found = {
-        s.name: s.id
-        for s in session.exec(select(Specialty).where(Specialty.name.in_(names))).all()  # type: ignore[attr-defined]
+        s.name: stored_id(s)
+        for s in session.exec(select(Specialty).where(col(Specialty.name).in_(names))).all()
     }
     for name in names:
         if name not in found:
             specialty = Specialty(name=name, domain=domain, synonyms=[])
             session.add(specialty)
             session.flush()
-            found[name] = specialty.id
-    return found  # type: ignore[return-value]
+            found[name] = stored_id(specialty)
+    return found
