@@ -94,3 +94,13 @@ def test_a_coordinator_opening_another_districts_request_gets_403(client, sessio
 def test_experts_cannot_open_requests(client, expert_user):
     logged_in(client, expert_user)
     assert client.get("/requests").status_code == 403
+
+
+def test_an_empty_request_list_says_what_to_do_next(client, district_user, staff_user):
+    logged_in(client, district_user)  # nothing filed yet: the way to file the first one
+    page = client.get("/requests").text
+    assert "本区县还没有提交需求" in page and 'href="/requests/new">提交第一条需求' in page
+    filtered = client.get("/requests?status=matched").text  # a filter that finds nothing
+    assert "没有“已匹配”的需求" in filtered and 'href="/requests">查看全部需求' in filtered
+    logged_in(client, staff_user)
+    assert "所辖区县还没有提交需求" in client.get("/requests").text
