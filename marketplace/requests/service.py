@@ -243,18 +243,26 @@ def change_status(
     request = get_request(
         session=session, request_id=request_id, user=user, action=Action.request_file
     )
-    current = RequestStatus(request.status)
-    if current == status:
+    if not _moves(request, status):
         return request
-    if status not in TRANSITIONS[current]:
-        raise Conflict(
-            messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
-        )
     district_allowed = {RequestStatus.submitted, RequestStatus.withdrawn, RequestStatus.draft}
     own_side = scope_of(user, Action.match_run) is None
     if own_side and status not in district_allowed:
         raise Forbidden(messages.FORBIDDEN)
     return _move(session, request, status, user)
+
+
+def _moves(request: DistrictRequest, status: RequestStatus) -> bool:
+    """Whether `status` is a move for the request (False: it is there already); Conflict when
+    its life cycle does not lead there."""
+    current = RequestStatus(request.status)
+    if current == status:
+        return False
+    if status not in TRANSITIONS[current]:
+        raise Conflict(
+            messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
+        )
+    return True
 
 
 # What other services move a request to as the outcome of their own, checked, action.
@@ -270,13 +278,8 @@ def follow_on_status(
     if status not in FOLLOW_ON:
         raise InvalidInput(messages.VALIDATION_FAILED)
     request = load_request(session=session, request_id=request_id)
-    current = RequestStatus(request.status)
-    if current == status:
+    if not _moves(request, status):
         return request
-    if status not in TRANSITIONS[current]:
-        raise Conflict(
-            messages.REQUEST_BAD_TRANSITION.format(current=current.value, target=status.value)
-        )
     return _move(session, request, status, user)
 
 
