@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, SQLModel, col, func, select
 
 from marketplace.audit.models import AuditEntry
 from marketplace.clock import utcnow
@@ -47,6 +47,32 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def save_and_record(
+    *,
+    session: Session,
+    row: SQLModel,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Write a new or changed row and append the audit entry of the change; the entry names
+    the row by its id (known once flushed) unless `entity_id` names something else."""
+    session.add(row)
+    session.flush()
+    return record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(row.id if entity_id is None else entity_id),
+        before=before,
+        after=after,
+    )
 
 
 def _filtered(
