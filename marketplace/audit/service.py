@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlmodel import Session, SQLModel, col, func, select
+from sqlmodel import Session, col, func, select
 
 from marketplace.audit.models import AuditEntry
 from marketplace.clock import utcnow
@@ -49,10 +49,16 @@ def record(
     return entry
 
 
+class Identified(Protocol):
+    """A table row: whatever has an id once flushed."""
+
+    id: Any
+
+
 def save_and_record(
     *,
     session: Session,
-    row: SQLModel,
+    row: Identified,
     actor: Actor,
     action: str,
     entity_type: str,
