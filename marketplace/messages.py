@@ -638,6 +638,8 @@ RESOURCE_UPDATED_AND_SUBMITTED = "修改已保存并重新提交审核"
 RESOURCE_UNKNOWN_SERVICE = "未知的采购服务编号：{id}"
 RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交资料"
 RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
+# A request body past the server-wide limit (web/body_limit.py), before any route reads it.
+REQUEST_BODY_TOO_LARGE = "提交的内容过大（上限 {mb} MB），请缩小文件或内容后再提交"
 RESOURCE_FILE_EMPTY = "文件为空"
 RESOURCE_FILE_EXECUTABLE = "这是一个可执行程序，不能作为资料上传"
 RESOURCE_FILE_TYPE = (
