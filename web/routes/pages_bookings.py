@@ -43,6 +43,7 @@ from web.pages import (
     redirect_with_flash,
     text_error,
 )
+from web.request_names import excerpt, posted_request_name
 from web.routes.booking_transitions import TRANSITIONS, Transition
 from web.routes.pages_sessions import feedback_received, ratings_by_booking
 from web.templating import render
@@ -158,6 +159,7 @@ def _new_form(
             "errors": errors or {},
             "kinds": kinds,
             "chosen": [_parse_time(form[k], request.state.user.timezone) for k in ("start", "end")],
+            "request_name": _filed_for(session, request.state.user, form["request_id"]),
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
         },
         status_code=status_code,
@@ -202,15 +204,20 @@ def new_booking_page(
             "request_id": str(filed.id),
             "kind": filed.service_type,
             "format": filed.format,
-            "title": _excerpt(filed.text, 60),
+            "title": excerpt(filed.text, 60),
             "description": filed.text[:4000],
         }
     return _new_form(request, session, form)
 
 
-def _excerpt(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+def _filed_for(session: Session, user: User, request_id: str) -> str:
+    """The name of the district's own request this form books for ("" when none)."""
+    return posted_request_name(
+        session=session,
+        request_id=request_id,
+        zone=user.timezone,
+        district_id=user.district_id or 0,
+    )
 
 
 @router.post("/bookings", summary="提交预约")
