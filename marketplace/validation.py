@@ -44,6 +44,7 @@ _TEMPLATES = {
     "json_invalid": "不是有效的 JSON",
     "float_parsing": "必须是数字",
     "float_type": "必须是数字",
+    "finite_number": "必须是有限的数字（不能是 NaN 或 Infinity）",
     "decimal_parsing": "必须是数字",
     "decimal_type": "必须是数字",
     "decimal_max_places": "最多 {decimal_places} 位小数",
@@ -110,6 +111,8 @@ def describe_error(error: Mapping[str, Any]) -> str:
         reason = str(context.get("error", error.get("msg", "")))
     else:
         reason = str(error.get("msg", kind))
+        if reason.isascii():  # pydantic's own English for a type not listed above
+            reason = "取值不符合要求"
     return f"字段 {location}：{reason}" if location else reason
 
 

@@ -18,6 +18,7 @@ from marketplace.resources import reports as library_reports
 from marketplace.settings import Settings
 from matching import reports as matching_reports
 from search.service import BackgroundDrainer, SearchService
+from web.body_limit import BodyLimitMiddleware
 from web.deps import refuse_control_characters
 from web.errors import install_error_handlers
 from web.jobs import all_jobs
@@ -123,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_sessions(app, settings)
+    # Outside the form-token middleware (which buffers form bodies), inside the security headers.
+    app.add_middleware(BodyLimitMiddleware)
     install_security_headers(app)
     # Outermost: the request id and timing cover every other middleware.
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)

@@ -18,6 +18,7 @@ from marketplace.clock import DEFAULT_ZONE, in_zone, utcnow
 from marketplace.experts.service import ExpertFilters, get_expert, list_experts, public_view
 from marketplace.vocabulary import ExpertStatus
 from web.audit_view import describe
+from web.request_names import excerpt
 
 Loader = Callable[[Session, User], dict[str, Any]]
 LIST = "dashboard/_list.html"
@@ -74,11 +75,6 @@ def _nothing(session: Session, user: User) -> dict[str, Any]:
 PANEL_ITEMS = 5
 
 
-def _excerpt(text: str, length: int = 30) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
 def _requests(status: str | None) -> Loader:
     def load(session: Session, user: User) -> dict[str, Any]:
         from marketplace.requests.models import RequestStatus
@@ -93,7 +89,7 @@ def _requests(status: str | None) -> Loader:
         rows = [
             (
                 # named by what the school asked for, as the request list shows it
-                _excerpt(r.text),
+                excerpt(r.text, 30),
                 f"/requests/{r.id}",
                 f"{messages.SERVICE_TYPE_LABELS.get(r.service_type, r.service_type)}"
                 f" · {r.district.district} · "

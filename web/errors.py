@@ -101,7 +101,7 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
         return HTMLResponse(f"<p>{html.escape(message)}</p>", status_code=status_code)
 
 
-def _respond(
+def respond(
     request: Request, status_code: int, body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response:
     if is_api(request):
@@ -148,7 +148,7 @@ def install_error_handlers(app: FastAPI) -> None:
             body["code"] = exc.code
         if exc.field is not None:
             body["field"] = exc.field
-        return _respond(request, exc.status_code, body, headers)
+        return respond(request, exc.status_code, body, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -157,7 +157,7 @@ def install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         detail = f"{messages.VALIDATION_FAILED}：{describe_errors(exc.errors())}"
-        return _respond(request, 422, {"detail": detail, "errors": errors})
+        return respond(request, 422, {"detail": detail, "errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -165,21 +165,32 @@ def install_error_handlers(app: FastAPI) -> None:
         message = detail or _HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
         if exc.status_code == 404 and not is_api(request):
             message = detail or messages.PAGE_NOT_FOUND
-        return _respond(request, exc.status_code, {"detail": message}, exc.headers)
+        return respond(request, exc.status_code, {"detail": message}, exc.headers)
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> Response:
         log.warning("database unavailable: %s", exc.__class__.__name__)
-        return _respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
+        return respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
+
+    # A number past the database's integer range that an input schema let through: SQLite's
+    # driver raises OverflowError, PostgreSQL numeric_value_out_of_range (SQLSTATE 22003). The
+    # schemas bound ids (RecordId); this keeps any field they miss a 422 instead of a 500.
+    @app.exception_handler(OverflowError)
+    async def _number_overflow(request: Request, exc: OverflowError) -> Response:
+        log.warning("number out of range on %s %s", request.method, request.url.path)
+        return respond(request, 422, {"detail": messages.NUMBER_OUT_OF_RANGE})
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
-            return _respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
+            return respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
+        if getattr(exc.orig, "sqlstate", None) == "22003":
+            log.warning("number out of range on %s %s", request.method, request.url.path)
+            return respond(request, 422, {"detail": messages.NUMBER_OUT_OF_RANGE})
         log.exception("database error")
-        return _respond(request, 500, {"detail": "服务器内部错误"})
+        return respond(request, 500, {"detail": "服务器内部错误"})
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return _respond(request, 500, {"detail": messages.SERVER_ERROR})
+        return respond(request, 500, {"detail": messages.SERVER_ERROR})

@@ -17,6 +17,7 @@ from jinja2_fragments.fastapi import Jinja2Blocks
 from marketplace import messages
 from marketplace.clock import DEFAULT_ZONE, in_zone, zone_label
 from web.navigation import nav_for
+from web.request_names import excerpt, request_name
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -65,6 +66,12 @@ def zone_name(context: Context, zone: str = "") -> str:
     return zone_label(zone or viewer_zone(context))
 
 
+@pass_context
+def request_title(context: Context, request: Any) -> str:
+    """A district request (the API shape) as pages name it: text, district, day filed."""
+    return request_name(request, request.district.district, viewer_zone(context))
+
+
 def zone_choices() -> list[tuple[str, str]]:
     """The zones offered first on account forms (any other IANA name is accepted too)."""
     return [(DEFAULT_ZONE, messages.ZONE_BEIJING)] + [
@@ -103,6 +110,8 @@ templates = Jinja2Blocks(directory=TEMPLATES_DIR, context_processors=[_shell_con
 templates.env.filters["local_time"] = local_time
 templates.env.globals["zone_name"] = zone_name
 templates.env.filters["label_pair"] = label_pair
+templates.env.filters["request_title"] = request_title
+templates.env.filters["excerpt"] = excerpt
 templates.env.filters["quantity"] = quantity
 templates.env.filters["minutes_pair"] = minutes_pair
 # Audit details show Chinese as Chinese, not \uXXXX escapes.

@@ -217,3 +217,34 @@ def test_the_privacy_scan_of_a_long_run_of_digits_is_linear(run):
     assert find_personal_data(run) == []
     assert time.perf_counter() - started < 1.0  # was ~10 s for 20,000 digits (quadratic)
     assert [f.text for f in find_personal_data("初二（3）班的王小明")] == ["王小明"]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e309"])
+def test_nan_and_infinity_in_json_numbers_are_422_in_chinese(client, people, number):
+    request = (
+        '{"text": "教师需要团体辅导督导", "service_type": "supervision", "format": "online",'
+        f' "hours": {number}, "window_start": "2027-03-01", "window_end": "2027-03-31"}}'
+    )
+    service = (
+        '{"name": "督导小时包", "kind": "supervision_hours", "vendor": "协会", "unit": "小时",'
+        f' "quantity": {number}, "valid_from": "2027-01-01", "valid_to": "2027-12-31"}}'
+    )
+    for path, body, who in (
+        ("/api/requests", request, "district"),
+        ("/api/services", service, "staff"),
+    ):
+        response = client.post(
+            path, content=body, headers={**people[who], "content-type": "application/json"}
+        )
+        _refused(response, "有限的数字")
+        assert "Input should" not in response.json()["detail"]
+
+
+def test_an_error_type_without_a_chinese_template_is_described_in_chinese():
+    from marketplace.validation import describe_error
+
+    error = {"loc": ("body", "x"), "type": "uuid_parsing", "msg": "Input should be a valid UUID"}
+    assert describe_error(error) == "字段 x：取值不符合要求"
+    # A message already in Chinese (our own custom errors) is kept as it is.
+    custom = {"loc": ("body", "x"), "type": "cross_field", "msg": "结束时间须晚于开始时间"}
+    assert describe_error(custom) == "字段 x：结束时间须晚于开始时间"

@@ -38,7 +38,8 @@ from matching.service import (
 )
 from web.deps import SessionDep
 from web.pages import MatchPage, form_once, login_id, redirect_with_flash
-from web.templating import is_htmx, render
+from web.request_names import request_name, request_names
+from web.templating import is_htmx, render, viewer_zone
 
 router = APIRouter(include_in_schema=False)
 
@@ -148,6 +149,7 @@ def _run_page(
             }
         )
     needs = {r: (requests[r].experts_needed if r in requests else 1) for r in run.request_ids}
+    zone = viewer_zone({"current_user": user})
     return render(
         request,
         "matching/run.html",
@@ -157,6 +159,10 @@ def _run_page(
             "fit_word": fit_word,
             "groups": groups,
             "names": names,
+            # the review's lists name requests as the cards do, not by number
+            "request_names": {
+                i: request_name(r, r.district.district, zone) for i, r in requests.items()
+            },
             "methods": METHODS,
             "editable": run.status == RunStatus.proposed,
             "error": error,
@@ -254,6 +260,9 @@ def alternates(
     context = {
         "run": run,
         "request_id": request_id,
+        "request_name": request_names(
+            session=session, request_ids=[request_id], zone=viewer_zone({"current_user": user})
+        ).get(request_id, ""),
         "expert_id": expert_id.strip(),
         "replaced": _expert_name(session, expert_id.strip()),
         "name": name.strip(),

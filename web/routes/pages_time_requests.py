@@ -39,6 +39,7 @@ from web.pages import (
     page_allows,
     redirect_with_flash,
 )
+from web.request_names import posted_request_name, request_names
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -80,6 +81,11 @@ def _list_page(
             "card_forms": card_forms or {},
             "STATUS": messages.TIME_REQUEST_STATUS_LABELS,
             "DAY_PARTS": messages.DAY_PART_LABELS,
+            "request_names": request_names(
+                session=session,
+                request_ids=[t.request_id for t in rows if t.request_id is not None],
+                zone=user.timezone,
+            ),
         },
         status_code=status_code,
     )
@@ -117,6 +123,12 @@ def _new_form(
             "kinds": kinds,
             "durations": DURATIONS,
             "day_parts": [(p.value, messages.DAY_PART_LABELS[p.value]) for p in DayPart],
+            "request_name": posted_request_name(
+                session=session,
+                request_id=form["request_id"],
+                zone=request.state.user.timezone,
+                district_id=request.state.user.district_id or 0,
+            ),
             "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
         },
         status_code=status_code,

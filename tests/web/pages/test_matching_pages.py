@@ -25,7 +25,7 @@ def _run(client) -> tuple[object, int]:
     page = client.get("/matching").text
     data = dict(form_fields(page, action="/matching/runs"))
     response = client.post("/matching/runs", data=data)
-    run_id = int(re.search(r"匹配方案 #(\d+)", response.text).group(1))
+    run_id = int(re.search(r"/matching/runs/(\d+)$", str(response.url)).group(1))
     return response, run_id
 
 
@@ -37,7 +37,9 @@ def test_staff_run_batch_matching_and_review_pairs_with_scores_and_reasons(
     assert "当前待匹配的需求：<strong>1</strong>" in page
     response, run_id = _run(client)
     assert response.status_code == 200 and "批量匹配已完成" in response.text
-    assert f"需求 #{pool.id}" in response.text
+    # the request is named by what the school asked for, its district and day, not "#12"
+    assert f'<h3 class="user-text">{pool.text[:19]}' in response.text
+    assert "需求 #" not in response.text and f">#{pool.id}<" not in response.text
     assert "匹配度" in response.text and "擅长：心理危机干预" in response.text
     listing = client.get("/matching").text
     assert f'href="/matching/runs/{run_id}"' in listing and "待审核" in listing
@@ -160,7 +162,8 @@ def test_the_summary_recomputes_after_a_removal_and_confirmation_says_what_stays
     assert _stat(removed.text, "已满足名额") == "0 / 1"
     assert _stat(removed.text, "未满足需求") == "1"
     confirmed = client.post(f"/matching/runs/{run_id}/confirm", data={"csrf_token": token})
-    assert "仍待匹配" in confirmed.text and f"#{request_id}" in confirmed.text
+    assert "仍待匹配" in confirmed.text and f"#{request_id}" not in confirmed.text
+    assert re.search(r"保持待匹配：「[^」]+」 · [^ ]+ · \d+月\d+日。", confirmed.text)
     assert "0 个专家名额已分配" in confirmed.text
     session.expire_all()
     assert session.get(DistrictRequest, pool.id).status == "submitted"

@@ -104,6 +104,9 @@ def test_the_coordinator_books_the_assigned_expert_from_the_request_page(
 
     form_page = client.get(slot_link).text
     assert f'name="request_id" value="{matched.id}"' in form_page
+    # the form names the request by its text, district and day, not by its number
+    assert f'href="/requests/{matched.id}">「七年级学生自伤' in form_page
+    assert f">#{matched.id}<" not in form_page
     assert re.search(r'<option value="supervision" selected>', form_page)
     assert re.search(r'<option value="online" selected>', form_page)
     fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', form_page))

@@ -15,6 +15,7 @@ from booking.schedule.service import set_availability
 from booking.sessions.models import Booking
 from booking.time_requests.models import TimeRequest
 from marketplace.clock import LOCAL_TZ, utcnow
+from tests.matching.db_support import file_request
 from tests.web.pages.conftest import form_token, logged_in
 
 
@@ -144,3 +145,38 @@ def test_a_decline_without_a_reason_is_refused_next_to_the_reason_field(
     )
     assert response.status_code == 303
     assert _requests(session)[0].decline_reason == "本月外出培训"
+
+
+LONG_NEED = "初三年级多名学生考前焦虑失眠，班主任希望专家到校做团体辅导并指导家长沟通"
+
+
+def test_a_time_request_for_a_request_names_it_by_its_text_not_its_number(
+    client, session, district_user, expert_user
+):
+    filed = file_request(
+        session, text=LONG_NEED, district="西安市/碑林区", service_type="supervision"
+    )
+    session.commit()
+    logged_in(client, district_user)
+    name = "「初三年级多名学生考前焦虑失眠，班主任希…」 · 碑林区 · "
+    page = client.get(f"/time-requests/new?expert_id=P1&request_id={filed.id}").text
+    assert name in page and f"#{filed.id}" not in page
+    client.post("/time-requests", data=_form(page))
+    listing = client.get("/time-requests").text
+    assert f'<a href="/requests/{filed.id}">{name}' in listing
+    assert f">#{filed.id}<" not in listing
+    logged_in(client, expert_user)  # the expert reads the name too, without the link
+    assert name in client.get("/time-requests").text
+
+
+def test_a_posted_request_of_another_district_is_not_named_on_the_form(
+    client, session, district_user, expert_user
+):
+    other = file_request(
+        session, text="雁塔区的需求文字不应出现在碑林区的表单上", district="西安市/雁塔区"
+    )
+    session.commit()
+    logged_in(client, district_user)
+    data = _form(client.get(_ask_link(client)).text) | {"request_id": str(other.id), "kind": ""}
+    html = client.post("/time-requests", data=data).text
+    assert "雁塔区的需求文字" not in html
