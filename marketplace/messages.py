@@ -105,6 +105,12 @@ POOL_IMPORT_TYPE = "只能导入 .jsonl 或 .csv 文件"
 POOL_IMPORT_NOT_TEXT = "文件不是 UTF-8 文本：请从表格软件另存为“CSV UTF-8”，或上传 JSONL"
 POOL_IMPORT_CSV_HEADER = "CSV 第一行有无法识别的列：{columns}"
 POOL_IMPORT_CSV_MISSING = "CSV 缺少必需的列：{columns}"
+POOL_IMPORT_TOO_MANY_LINES = "文件超过 {lines} 行；更大的文件请用命令 heart import experts 导入"
+POOL_IMPORT_CSV_BROKEN = (
+    "CSV 格式有误（第 {row} 行附近）：{reason}；请从表格软件重新另存为“CSV UTF-8”"
+)
+NUMBER_OUT_OF_RANGE = "数值超出允许的范围"
+JSON_NUMBER_OR_NESTING = "不是有效的 JSON：数字过长或嵌套过深"
 EXPERT_CREATED = "专家已添加：核对资质后可在此认证"
 EXPERT_SAVED = "专家资料已保存"
 EXPERT_UNCHANGED = "资料没有变化"

@@ -140,6 +140,10 @@ MESSAGE_WEIGHT = 0.0  # log-linear share of the unstripped message's own reading
 # detector trained on them strips needs' own clauses (dev, bios only: nDCG@10 0.846 -> 0.744).
 # Without this many labelled needs the model reads every text whole, as before.
 DETECTOR_MIN_NEEDS = 20
+# Whether the directory's bio sentences join the detector's need side beside the labelled
+# needs. A bio sentence says who someone is and where they work ("从事心理健康教育工作十五年"),
+# which is what a message's self-introduction says too ("负责学校心理健康教育工作已有五年").
+DETECTOR_BIOS = True
 AUGMENT_COPIES = 0  # wrapped copies of each labelled need (sharing the need's weight)
 NEED_SHARPNESS = 2.0  # a clause's weight: P(need | clause) ** NEED_SHARPNESS
 # Swept again (session 5) under 5-fold CV, benchmarks/matching_quality.py on wrapped requests
@@ -155,7 +159,8 @@ NEED_SHARPNESS = 2.0  # a clause's weight: P(need | clause) ** NEED_SHARPNESS
 # Measured off: 1.0 gave wrapped matching 64.1% grade-2 against 69.2% without, on the same wraps.
 EVIDENCE_POWER = 0.0
 WHOLE_WEIGHT = 0.3  # log-linear share of the whole text's distribution beside the clauses
-_CLAUSE_SPLIT = re.compile(r"[。；;！!？?\n\r，,～~：:]+")
+# an ASCII colon between digits is a clock time (16:18), not a clause break
+_CLAUSE_SPLIT = re.compile(r"[。；;！!？?\n\r，,～~：]+|(?<!\d):|:(?!\d)")
 MIN_CLAUSE_CHARS = 2
 
 
@@ -668,6 +673,7 @@ def fit_need_model(
     context_threshold: float = CONTEXT_THRESHOLD,
     need_sharpness: float = NEED_SHARPNESS,
     whole_weight: float = WHOLE_WEIGHT,
+    detector_bios: bool = DETECTOR_BIOS,
     seed: int = 0,
 ) -> NeedModel:
     """Fit ``P(specialty | text)``.
@@ -740,7 +746,8 @@ def fit_need_model(
         queries = [(t, labs, w) for (t, labs, w), m in zip(items, in_memory, strict=True) if not m]
         need_texts = list(
             dict.fromkeys(
-                [t for t, _, _ in items] + [c for t, _, _ in queries for c in split_clauses(t)]
+                ([t for t, _, _ in items] if detector_bios else labels + [t for t, _, _ in queries])
+                + [c for t, _, _ in queries for c in split_clauses(t)]
             )
         )
         held = set(context_texts)

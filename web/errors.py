@@ -172,10 +172,21 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
 
+    # A number past the database's integer range that an input schema let through: SQLite's
+    # driver raises OverflowError, PostgreSQL numeric_value_out_of_range (SQLSTATE 22003). The
+    # schemas bound ids (RecordId); this keeps any field they miss a 422 instead of a 500.
+    @app.exception_handler(OverflowError)
+    async def _number_overflow(request: Request, exc: OverflowError) -> Response:
+        log.warning("number out of range on %s %s", request.method, request.url.path)
+        return respond(request, 422, {"detail": messages.NUMBER_OUT_OF_RANGE})
+
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> Response:
         if exc.connection_invalidated:
             return respond(request, 503, {"detail": messages.DATABASE_UNAVAILABLE})
+        if getattr(exc.orig, "sqlstate", None) == "22003":
+            log.warning("number out of range on %s %s", request.method, request.url.path)
+            return respond(request, 422, {"detail": messages.NUMBER_OUT_OF_RANGE})
         log.exception("database error")
         return respond(request, 500, {"detail": "服务器内部错误"})
 

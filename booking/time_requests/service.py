@@ -32,7 +32,7 @@ from marketplace.accounts.permissions import (
     require_district,
 )
 from marketplace.accounts.service import actor_for
-from marketplace.audit.service import record
+from marketplace.audit.service import save_and_record
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -56,23 +56,28 @@ def _who(session: Session, time_request: TimeRequest) -> str:
 
 
 def _tell(
-    *,
     session: Session,
+    time_request: TimeRequest,
+    event: str,
+    *,
     user_ids: list[int],
     kind: NotificationKind,
-    title: str,
-    link: str,
-    dedupe_key: str,
     now: datetime,
+    **details: str,
 ) -> None:
     """The inbox entry of each user concerned and, for those with an address, an e-mail: both
-    written in the caller's transaction, with the change."""
+    written in the caller's transaction, with the change. The title is the event's message
+    (NOTIFY_TIME_REQUEST) with the request's title, who it is between, and any details."""
+    title = messages.NOTIFY_TIME_REQUEST[event].format(
+        title=time_request.title, who=_who(session, time_request), **details
+    )
+    dedupe_key = f"time_request:{event}:{time_request.id}"
     notify(
         session=session,
         user_ids=user_ids,
         kind=kind,
         title=title,
-        link=link,
+        link=_link(time_request),
         dedupe_key=dedupe_key,
         now=now,
     )
@@ -94,15 +99,16 @@ def _snapshot(time_request: TimeRequest) -> dict:
     return time_request.model_dump(mode="json")
 
 
-def _audit(
+def _save(
     session: Session, user: User, action: str, time_request: TimeRequest, before: dict | None
 ) -> None:
-    record(
+    """Write the change and its audit entry (before and after)."""
+    save_and_record(
         session=session,
+        row=time_request,
         actor=actor_for(user),
         action=action,
         entity_type="time_request",
-        entity_id=str(time_request.id),
         before=before,
         after=_snapshot(time_request),
     )
@@ -158,22 +164,16 @@ def file_time_request(
         created_at=now,
         updated_at=now,
     )
-    session.add(time_request)
-    session.flush()
-    _audit(session, user, "time_request.create", time_request, None)
+    _save(session, user, "time_request.create", time_request, None)
     _tell(
-        session=session,
+        session,
+        time_request,
+        "filed",
         user_ids=recipients(session=session, expert_id=expert.id),
         kind=NotificationKind.time_request,
-        title=messages.NOTIFY_TIME_REQUEST["filed"].format(
-            title=time_request.title,
-            who=_who(session, time_request),
-            earliest=f"{time_request.earliest_day:%m-%d}",
-            latest=f"{time_request.latest_day:%m-%d}",
-        ),
-        link=_link(time_request),
-        dedupe_key=f"time_request:filed:{time_request.id}",
         now=now,
+        earliest=f"{time_request.earliest_day:%m-%d}",
+        latest=f"{time_request.latest_day:%m-%d}",
     )
     return time_request
 
@@ -302,9 +302,7 @@ def offer_time(
     time_request.status = TimeRequestStatus.offered.value
     time_request.booking_id = booking.id
     time_request.answered_at = time_request.updated_at = now
-    session.add(time_request)
-    session.flush()
-    _audit(session, user, "time_request.offer", time_request, before)
+    _save(session, user, "time_request.offer", time_request, before)
     # The district hears of it through the session's own confirmation (inbox and mail with .ics).
     return time_request
 
@@ -324,19 +322,15 @@ def decline_time_request(
     time_request.status = TimeRequestStatus.declined.value
     time_request.decline_reason = reason
     time_request.answered_at = time_request.updated_at = now
-    session.add(time_request)
-    session.flush()
-    _audit(session, user, "time_request.decline", time_request, before)
+    _save(session, user, "time_request.decline", time_request, before)
     _tell(
-        session=session,
+        session,
+        time_request,
+        "declined",
         user_ids=recipients(session=session, district_id=time_request.district_id),
         kind=NotificationKind.time_request_answered,
-        title=messages.NOTIFY_TIME_REQUEST["declined"].format(
-            title=time_request.title, who=_who(session, time_request), reason=reason
-        ),
-        link=_link(time_request),
-        dedupe_key=f"time_request:declined:{time_request.id}",
         now=now,
+        reason=reason,
     )
     return time_request
 
@@ -357,18 +351,13 @@ def withdraw_time_request(
     before = _snapshot(time_request)
     time_request.status = TimeRequestStatus.withdrawn.value
     time_request.updated_at = now
-    session.add(time_request)
-    session.flush()
-    _audit(session, user, "time_request.withdraw", time_request, before)
+    _save(session, user, "time_request.withdraw", time_request, before)
     _tell(
-        session=session,
+        session,
+        time_request,
+        "withdrawn",
         user_ids=recipients(session=session, expert_id=time_request.expert_id),
         kind=NotificationKind.time_request_answered,
-        title=messages.NOTIFY_TIME_REQUEST["withdrawn"].format(
-            title=time_request.title, who=_who(session, time_request)
-        ),
-        link=_link(time_request),
-        dedupe_key=f"time_request:withdrawn:{time_request.id}",
         now=now,
     )
     return time_request

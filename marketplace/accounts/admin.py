@@ -15,7 +15,7 @@ from marketplace.accounts.models import User, UserPublic
 from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.principal import actor_for
 from marketplace.accounts.service import _hasher, check_password_policy, hash_password, set_password
-from marketplace.audit.service import record
+from marketplace.audit.service import record, save_and_record
 from marketplace.clock import DEFAULT_ZONE
 from marketplace.db import write_later
 from marketplace.districts.models import District
@@ -168,14 +168,12 @@ def update_user(*, session: Session, user_id: int, data: UserUpdate, user: User)
     user.role, user.district_id, user.expert_id = role, district_id, expert_id
     after = _snapshot(user)
     if after != before:
-        session.add(user)
-        session.flush()
-        record(
+        save_and_record(
             session=session,
+            row=user,
             actor=actor,
             action="user.update",
             entity_type="user",
-            entity_id=str(user.id),
             before=before,
             after=after,
         )
@@ -197,14 +195,12 @@ def set_active(*, session: Session, user_id: int, active: bool, user: User) -> U
         if active
         else revoke_all_sessions(session=session, user=user, actor=actor, reason="deactivate")
     )
-    session.add(user)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=user,
         actor=actor,
         action="user.reactivate" if active else "user.deactivate",
         entity_type="user",
-        entity_id=str(user.id),
         before=before,
         after={**_snapshot(user), "sessions_ended": ended},
     )

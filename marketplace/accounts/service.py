@@ -16,7 +16,7 @@ from marketplace import messages
 from marketplace.accounts.models import User, UserContactUpdate, UserCreate, UserPublic
 from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.principal import actor_for as actor_for  # callers import it here too
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import Actor, save_and_record
 from marketplace.centers.service import center_named, province_center
 from marketplace.clock import utcnow
 from marketplace.db import write_later
@@ -154,14 +154,12 @@ def create_user(*, session: Session, data: UserCreate, user: User) -> User:
         phone=data.phone,
         timezone=data.timezone,
     )
-    session.add(account)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=account,
         actor=actor,
         action="user.create",
         entity_type="user",
-        entity_id=str(account.id),
         after={
             "username": account.username,
             "role": account.role,
@@ -220,14 +218,12 @@ def update_contact(*, session: Session, user: User, data: UserContactUpdate) -> 
         user.timezone = data.timezone
     after = {"email": user.email, "phone": user.phone, "timezone": user.timezone}
     if after != before:
-        session.add(user)
-        session.flush()
-        record(
+        save_and_record(
             session=session,
+            row=user,
             actor=actor,
             action="user.contact",
             entity_type="user",
-            entity_id=str(user.id),
             before=before,
             after=after,
         )

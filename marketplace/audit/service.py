@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session, col, func, select
 
@@ -47,6 +47,38 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+class Identified(Protocol):
+    """A table row: whatever has an id once flushed."""
+
+    id: Any
+
+
+def save_and_record(
+    *,
+    session: Session,
+    row: Identified,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Write a new or changed row and append the audit entry of the change; the entry names
+    the row by its id (known once flushed) unless `entity_id` names something else."""
+    session.add(row)
+    session.flush()
+    return record(
+        session=session,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(row.id if entity_id is None else entity_id),
+        before=before,
+        after=after,
+    )
 
 
 def _filtered(

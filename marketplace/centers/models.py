@@ -6,7 +6,7 @@ from __future__ import annotations
 from pydantic import Field as PydanticField
 from sqlmodel import Field, SQLModel
 
-from marketplace.validation import InputModel
+from marketplace.validation import InputModel, RecordId
 
 
 class ResourceCenter(SQLModel, table=True):
@@ -56,4 +56,4 @@ class GroupMemberSet(InputModel):
     """Attach an expert to the group (or change their zones): the zones replace the old ones."""
 
     expert_id: str = PydanticField(min_length=1, max_length=64)
-    zone_ids: list[int] = PydanticField(default_factory=list, max_length=100)
+    zone_ids: list[RecordId] = PydanticField(default_factory=list, max_length=100)

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
 from marketplace.errors import DomainError
@@ -61,6 +62,9 @@ def parse_records(
             errors.append(
                 LineError(number, None, f"不是有效的 JSON：{exc.msg}（第 {exc.colno} 列）")
             )
+            continue
+        except (ValueError, RecursionError):  # a number past 4,300 digits, nesting too deep
+            errors.append(LineError(number, None, messages.JSON_NUMBER_OR_NESTING))
             continue
         if not isinstance(data, dict):
             errors.append(LineError(number, None, "每行必须是一个 JSON 对象"))

@@ -24,6 +24,9 @@ from marketplace.experts.models import ExpertPublic
 from marketplace.reports.cells import append_row, csv_text
 
 IMPORT_MAX_BYTES = 5 * 1024 * 1024  # about 3,000 experts; larger files go through `heart import`
+# Lines (CSV rows) a page upload may hold: 5 MB of one-character lines was a million rows,
+# validated one by one for 88 s in a web worker and listed back as a million errors.
+IMPORT_MAX_LINES = 10_000
 IMPORT_SUFFIXES = (".jsonl", ".json", ".csv")
 _LIST_SEPARATORS = re.compile(r"[\n\r,，、;；]+")
 
@@ -96,15 +99,32 @@ def upload_lines(data: bytes, filename: str) -> list[str]:
         raise InvalidInput(messages.POOL_IMPORT_NOT_TEXT, code="file_type", field="file") from None
     if "\x00" in text:
         raise InvalidInput(messages.POOL_IMPORT_NOT_TEXT, code="file_type", field="file")
-    if name.endswith(".csv"):
-        return csv_lines(text)
-    return text.splitlines()
+    lines = csv_lines(text) if name.endswith(".csv") else text.splitlines()
+    if len(lines) > IMPORT_MAX_LINES + 1:  # the CSV header (or a JSONL trailing line) spare
+        raise InvalidInput(
+            messages.POOL_IMPORT_TOO_MANY_LINES.format(lines=IMPORT_MAX_LINES),
+            code="file_too_large",
+            field="file",
+        )
+    return lines
 
 
 def csv_lines(text: str) -> list[str]:
     """Each CSV record as one import line (JSON), numbered as the file's rows: the header row
     becomes an empty line, which the import skips."""
-    rows = list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    rows: list[list[str]] = []
+    try:
+        for row in reader:
+            rows.append(row)
+            if len(rows) > IMPORT_MAX_LINES + 1:
+                break  # upload_lines refuses the file; no need to read the rest
+    except csv.Error as exc:  # a field past the csv module's limit, a stray quote at the end
+        raise InvalidInput(
+            messages.POOL_IMPORT_CSV_BROKEN.format(row=reader.line_num, reason=_csv_reason(exc)),
+            code="csv_format",
+            field="file",
+        ) from None
     if not rows:
         raise InvalidInput(messages.POOL_IMPORT_EMPTY, code="file_empty", field="file")
     header = [cell.strip().lstrip("'") for cell in rows[0]]
@@ -135,6 +155,13 @@ def csv_lines(text: str) -> list[str]:
     return lines
 
 
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return "某个单元格过长"
+    return "无法解析"
+
+
 def _record(fields: list[str | None], row: list[str]) -> dict[str, object]:
     record: dict[str, object] = {}
     region: dict[str, str] = {}
@@ -151,7 +178,8 @@ def _record(fields: list[str | None], row: list[str]) -> dict[str, object]:
             values = [codes.get(p.strip(), p.strip()) for p in _LIST_SEPARATORS.split(cell)]
             record[name] = [v for v in values if v]
         elif name in ("years_experience", "monthly_capacity_hours"):
-            record[name] = int(cell) if cell.isdigit() else cell
+            # isascii: "²" and "١٥" are digits to str.isdigit, and int("²") raises.
+            record[name] = int(cell) if cell.isascii() and cell.isdigit() else cell
         elif name == "domain":
             record[name] = _CHOICE_CODES["domain"].get(cell, cell)
         elif cell or name not in ("title", "bio"):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, delete, select, update
 
 from marketplace.accounts.models import User
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import Actor, record, save_and_record
 from marketplace.clock import utcnow
 from marketplace.db import write_later
 from marketplace.login_sessions.models import LoginSession
@@ -68,14 +68,13 @@ def start_session(
     actor = Actor(label=user.username, user_id=user.id)
 
     def write(target: Session) -> None:
-        target.add(login)
-        target.flush()
-        record(
+        save_and_record(
             session=target,
+            row=login,
             actor=actor,
             action="session.login",
             entity_type="user",
-            entity_id=str(login.user_id),
+            entity_id=login.user_id,
             after={"login_session": login.id, "ip": login.ip, "kind": kind},
         )
 

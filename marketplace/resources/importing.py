@@ -40,7 +40,7 @@ from marketplace.resources.service import (
     finding_kinds,
     prepare_file,
 )
-from marketplace.validation import describe_error
+from marketplace.validation import RecordId, describe_error
 
 EXPORT_FIELDS = tuple(f for f in ResourceCreate.model_fields if f != "privacy")
 
@@ -49,7 +49,7 @@ class ImportLine(ResourceCreate):
     publish: bool = False
     files: list[str] = pydantic.Field(default_factory=list, max_length=10)
     # Lines exported before access followed the publishing center named a city: its center.
-    region_city_id: int | None = None
+    region_city_id: RecordId | None = None
 
 
 @dataclass
@@ -125,6 +125,8 @@ def import_line(
         line = ImportLine.model_validate(json.loads(raw))
     except json.JSONDecodeError as exc:
         raise DomainError(f"不是有效的 JSON（第 {exc.colno} 列）") from None
+    except (ValueError, RecursionError):  # a number past 4,300 digits, nesting too deep
+        raise DomainError(messages.JSON_NUMBER_OR_NESTING) from None
     except pydantic.ValidationError as exc:
         raise DomainError(_validation_message(exc)) from None
     existing = session.exec(

@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.requests.models import PrivacyChoice
-from marketplace.validation import InputModel
+from marketplace.validation import InputModel, RecordId
 
 
 class ResourceKind(StrEnum):
@@ -157,7 +157,7 @@ class ResourceCreate(_Fields):
     licence: str = pydantic.Field(default="", max_length=200)
     access: Access = Access.all
     # The publishing center (default: the submitter's own, else the province's).
-    center_id: int | None = None
+    center_id: RecordId | None = None
     video_url: str = pydantic.Field(default="", max_length=500)
     scale_abbreviation: str = pydantic.Field(default="", max_length=32)
     scale_items: int | None = pydantic.Field(default=None, ge=1, le=2000)
@@ -165,7 +165,7 @@ class ResourceCreate(_Fields):
     scale_minutes: int | None = pydantic.Field(default=None, ge=1, le=600)
     scale_norm_source: str = pydantic.Field(default="", max_length=300)
     scale_scoring_notes: str = pydantic.Field(default="", max_length=4000)
-    licensed_by_service_id: int | None = None
+    licensed_by_service_id: RecordId | None = None
     privacy: PrivacyChoice | None = None
 
     @model_validator(mode="after")
@@ -184,7 +184,7 @@ class ResourceUpdate(_Fields):
     author_names: list[str] | None = pydantic.Field(default=None, max_length=10)
     licence: str | None = pydantic.Field(default=None, max_length=200)
     access: Access | None = None
-    center_id: int | None = None
+    center_id: RecordId | None = None
     video_url: str | None = pydantic.Field(default=None, max_length=500)
     scale_abbreviation: str | None = pydantic.Field(default=None, max_length=32)
     scale_items: int | None = pydantic.Field(default=None, ge=1, le=2000)
@@ -192,7 +192,7 @@ class ResourceUpdate(_Fields):
     scale_minutes: int | None = pydantic.Field(default=None, ge=1, le=600)
     scale_norm_source: str | None = pydantic.Field(default=None, max_length=300)
     scale_scoring_notes: str | None = pydantic.Field(default=None, max_length=4000)
-    licensed_by_service_id: int | None = None
+    licensed_by_service_id: RecordId | None = None
     change_reason: str | None = pydantic.Field(default=None, max_length=1000)
     privacy: PrivacyChoice | None = None
 

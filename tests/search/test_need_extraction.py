@@ -169,3 +169,52 @@ def test_context_sentences_and_clauses():
         "想请专家指导",
         "谢谢",
     ]
+
+
+def _evaluation_clauses() -> set[str]:
+    """Every clause of the evaluation generator's own sentences (benchmarks/wrapped_needs.py)."""
+    import benchmarks.wrapped_needs as generator  # noqa: PLC0415
+
+    out: set[str] = set()
+    for name, value in vars(generator).items():
+        if name.startswith("_") and isinstance(value, list):
+            for item in value:
+                for text in item if isinstance(item, tuple) else (item,):
+                    if isinstance(text, str):
+                        out.update(split_clauses(text))
+    return out
+
+
+def test_the_product_never_trains_on_the_evaluation_generators_sentences():
+    # the wrapped figures are honest only while the evaluation wraps stay unseen: the training
+    # context may share nothing with them beyond these stock formulas of any Chinese message
+    stock = {"您好", "谢谢", "非常感谢", "期待您的回复", "此致敬礼"}
+    training = {c for s in context_sentences() for c in (s, *split_clauses(s))}
+    evaluation = _evaluation_clauses()
+    assert len(evaluation) > 100
+    assert training & evaluation <= stock
+
+
+def test_a_clock_time_is_not_cut_into_clauses():
+    assert split_clauses("下午4:05 王老师：孩子这周没来上学\n[语音]") == [
+        "下午4:05 王老师",
+        "孩子这周没来上学",
+        "[语音]",
+    ]
+    assert split_clauses("原话如下:孩子不肯上学") == ["原话如下", "孩子不肯上学"]
+
+
+def test_a_formal_letter_is_read_for_its_need(dev_models):
+    # a 公函 written for this test (neither the training context nor the evaluation wraps):
+    # title, addressee, the school in figures, arrangements and a formal close around the need
+    _, models, _, _, _ = dev_models
+    model = models["product"]
+    need = "初三有个女生在作业本上写了告别的话，最近总说活着没意思"
+    letter = (
+        "关于请求派专家来校指导的函。县学生心理健康指导中心：我校地处山区，是一所乡镇寄宿制"
+        f"初中，现有在校生九百余人。{need}。拟请专家于下周来校，所需经费由学校承担。"
+        "专此函达，敬请支持。"
+    )
+    kept = model.need_text(letter)
+    assert "告别的话" in kept and "活着没意思" in kept
+    assert "在校生" not in kept and "地处山区" not in kept and "函达" not in kept

@@ -3,6 +3,7 @@ busy calendars of experts, and iCalendar downloads and subscription feeds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Annotated
 
@@ -52,6 +53,7 @@ from web.deps import (
     write_now,
 )
 from web.feed_fetcher import feed_fetcher
+from web.routes.booking_transitions import TRANSITIONS, Transition
 
 router = APIRouter(tags=["booking"])
 ICS_TYPE = "text/calendar; charset=utf-8"
@@ -188,47 +190,6 @@ def read_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -
 
 
 @router.post(
-    "/api/bookings/{booking_id}/confirm",
-    response_model=BookingPublic,
-    summary="专家确认",
-    dependencies=[performs(Action.booking_respond)],
-)
-def confirm_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = sessions_service.confirm_booking(session=session, booking_id=booking_id, user=user)
-    return sessions_service.public_view(session=session, booking=booking)
-
-
-@router.post(
-    "/api/bookings/{booking_id}/decline",
-    response_model=BookingPublic,
-    summary="专家拒绝（需原因）",
-    dependencies=[performs(Action.booking_respond)],
-)
-def decline_booking(
-    booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
-) -> BookingPublic:
-    booking = sessions_service.decline_booking(
-        session=session, booking_id=booking_id, reason=data.reason, user=user
-    )
-    return sessions_service.public_view(session=session, booking=booking)
-
-
-@router.post(
-    "/api/bookings/{booking_id}/cancel",
-    response_model=BookingPublic,
-    summary="取消（需原因）",
-    dependencies=[performs(Action.booking_change)],
-)
-def cancel_booking(
-    booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
-) -> BookingPublic:
-    booking = sessions_service.cancel_booking(
-        session=session, booking_id=booking_id, reason=data.reason, user=user
-    )
-    return sessions_service.public_view(session=session, booking=booking)
-
-
-@router.post(
     "/api/bookings/{booking_id}/reschedule",
     response_model=BookingPublic,
     summary="改期",
@@ -243,48 +204,40 @@ def reschedule_booking(
     return sessions_service.public_view(session=session, booking=booking)
 
 
-@router.post(
-    "/api/bookings/{booking_id}/proposal/accept",
-    response_model=BookingPublic,
-    summary="接受专家的改期提议",
-    dependencies=[performs(Action.booking_create)],
-)
-def accept_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = sessions_service.accept_proposal(session=session, booking_id=booking_id, user=user)
-    return sessions_service.public_view(session=session, booking=booking)
+def _add_transition_route(transition: Transition) -> None:
+    """POST /api/bookings/{id}/<path>: the transition, answered with the booking."""
+    apply = transition.apply
+    if transition.needs_reason:
+
+        def with_reason(
+            booking_id: RecordId, data: ReasonIn, session: SessionDep, user: CurrentUser
+        ) -> BookingPublic:
+            booking = apply(session=session, booking_id=booking_id, reason=data.reason, user=user)
+            return sessions_service.public_view(session=session, booking=booking)
+
+        endpoint: Callable[..., BookingPublic] = with_reason
+    else:
+
+        def without_reason(
+            booking_id: RecordId, session: SessionDep, user: CurrentUser
+        ) -> BookingPublic:
+            booking = apply(session=session, booking_id=booking_id, user=user)
+            return sessions_service.public_view(session=session, booking=booking)
+
+        endpoint = without_reason
+    router.add_api_route(
+        f"/api/bookings/{{booking_id}}/{transition.path}",
+        endpoint,
+        methods=["POST"],
+        response_model=BookingPublic,
+        summary=transition.api_summary,
+        dependencies=[performs(transition.action)],
+        name=transition.name,
+    )
 
 
-@router.post(
-    "/api/bookings/{booking_id}/proposal/decline",
-    response_model=BookingPublic,
-    summary="拒绝专家的改期提议（保持原时间）",
-    dependencies=[performs(Action.booking_create)],
-)
-def decline_proposal(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = sessions_service.decline_proposal(session=session, booking_id=booking_id, user=user)
-    return sessions_service.public_view(session=session, booking=booking)
-
-
-@router.post(
-    "/api/bookings/{booking_id}/complete",
-    response_model=BookingPublic,
-    summary="标记完成",
-    dependencies=[performs(Action.booking_respond)],
-)
-def complete_booking(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = sessions_service.complete_booking(session=session, booking_id=booking_id, user=user)
-    return sessions_service.public_view(session=session, booking=booking)
-
-
-@router.post(
-    "/api/bookings/{booking_id}/no-show",
-    response_model=BookingPublic,
-    summary="标记未出席",
-    dependencies=[performs(Action.booking_respond)],
-)
-def mark_no_show(booking_id: RecordId, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = sessions_service.mark_no_show(session=session, booking_id=booking_id, user=user)
-    return sessions_service.public_view(session=session, booking=booking)
+for _transition in TRANSITIONS:
+    _add_transition_route(_transition)
 
 
 @router.post(

@@ -6,6 +6,7 @@ Over booking.sessions (and booking.trainings): it checks the slot, the parties a
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -16,10 +17,7 @@ from sqlmodel import Session, col, select
 
 from booking.sessions.models import Booking, BookingCreate, BookingKind, BookingStatus
 from booking.sessions.service import (
-    cancel_booking,
-    confirm_booking,
     create_booking,
-    decline_booking,
     list_bookings,
     public_view,
 )
@@ -46,6 +44,7 @@ from web.pages import (
     text_error,
 )
 from web.request_names import excerpt, posted_request_name
+from web.routes.booking_transitions import TRANSITIONS, Transition
 from web.routes.pages_sessions import feedback_received, ratings_by_booking
 from web.templating import render
 
@@ -282,35 +281,34 @@ def submit_booking(
     return redirect_with_flash("/bookings", "booking_requested")
 
 
-@router.post(
-    "/bookings/{booking_id}/confirm",
-    summary="确认预约",
-    dependencies=[performs(Action.booking_respond)],
-)
-def confirm(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
-    confirm_booking(session=session, booking_id=booking_id, user=user)
-    return redirect_with_flash("/bookings", "booking_confirmed")
+def _add_transition_page(transition: Transition) -> None:
+    """POST /bookings/{id}/<path> from a card's button: the transition, then the list."""
+    apply = transition.apply
+    if transition.needs_reason:
+
+        def with_reason(
+            booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
+        ) -> Response:
+            apply(session=session, booking_id=booking_id, reason=_reason(reason), user=user)
+            return redirect_with_flash("/bookings", transition.flash)
+
+        endpoint: Callable[..., Response] = with_reason
+    else:
+
+        def without_reason(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
+            apply(session=session, booking_id=booking_id, user=user)
+            return redirect_with_flash("/bookings", transition.flash)
+
+        endpoint = without_reason
+    router.add_api_route(
+        f"/bookings/{{booking_id}}/{transition.path}",
+        endpoint,
+        methods=["POST"],
+        summary=transition.page_summary,
+        dependencies=[performs(transition.action)],
+        name=f"{transition.name}_page",
+    )
 
 
-@router.post(
-    "/bookings/{booking_id}/decline",
-    summary="拒绝预约",
-    dependencies=[performs(Action.booking_respond)],
-)
-def decline(
-    booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
-) -> Response:
-    decline_booking(session=session, booking_id=booking_id, reason=_reason(reason), user=user)
-    return redirect_with_flash("/bookings", "booking_declined")
-
-
-@router.post(
-    "/bookings/{booking_id}/cancel",
-    summary="取消预约",
-    dependencies=[performs(Action.booking_change)],
-)
-def cancel(
-    booking_id: RecordId, session: SessionDep, user: PageUser, reason: FormText = ""
-) -> Response:
-    cancel_booking(session=session, booking_id=booking_id, reason=_reason(reason), user=user)
-    return redirect_with_flash("/bookings", "booking_cancelled")
+for _transition in TRANSITIONS:
+    _add_transition_page(_transition)

@@ -38,7 +38,7 @@ from marketplace.resources.models import (
 from marketplace.resources.service import search_access
 from marketplace.services.models import ProcuredService, ServiceKind
 from marketplace.specialties.service import list_specialties
-from marketplace.validation import RecordId
+from marketplace.validation import MAX_RECORD_ID, RecordId
 from marketplace.vocabulary import Role
 from search.service import SearchRequest
 from web.deps import ReadSessionDep, SessionDep, SettingsDep, performs, performs_reading, write_now
@@ -338,9 +338,14 @@ async def _prepared(settings: Any, data: bytes, filename: str, limit: int) -> An
     )
 
 
+def _whole_number(text: str) -> bool:
+    """ASCII digits within a database id (str.isdigit admits "²", which int() refuses)."""
+    return text.isascii() and text.isdigit() and int(text) <= MAX_RECORD_ID
+
+
 def _number_error(form: dict[str, Any]) -> dict[str, str] | None:
     for number in NUMBER_FIELDS:
-        if form.get(number) and not str(form[number]).isdigit():
+        if form.get(number) and not _whole_number(str(form[number])):
             return {number: messages.WHOLE_NUMBER_REQUIRED}
     return None
 
@@ -498,7 +503,7 @@ async def update_resource_page(
                 session=writing, resource_id=resource_id, data=payload, user=user
             )
             for file_id in remove_files or []:
-                if file_id.isdigit():
+                if _whole_number(file_id):
                     service.remove_file(
                         session=writing, resource_id=resource_id, file_id=int(file_id), user=user
                     )

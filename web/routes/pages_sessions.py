@@ -1,6 +1,6 @@
 """Pages: what happens to a booked session afterwards: reschedule (same booking, new time),
-complete / no-show (the expert side), the district's rating and feedback, and trainings that
-districts register schools for.
+the district's rating and feedback, and trainings that districts register schools for. The
+one-click transitions (complete, no-show, a proposal's answer) are in booking_transitions.
 
 Over booking.sessions (and booking.trainings): it checks the parties, the slot and every status transition.
 """
@@ -20,12 +20,8 @@ from booking import access
 from booking.schedule.service import list_slots
 from booking.sessions.models import BookingKind, RatingCreate, Reschedule
 from booking.sessions.service import (
-    accept_proposal,
-    complete_booking,
-    decline_proposal,
     get_booking,
     list_ratings,
-    mark_no_show,
     public_view,
     rate_booking,
     reschedule_booking,
@@ -212,46 +208,6 @@ def submit_reschedule(
 
 
 # --- after the session ---------------------------------------------------------------------
-
-
-@router.post(
-    "/bookings/{booking_id}/proposal/accept",
-    summary="接受改期提议",
-    dependencies=[performs(Action.booking_create)],
-)
-def accept_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
-    accept_proposal(session=session, booking_id=booking_id, user=user)
-    return redirect_with_flash("/bookings", "booking_proposal_accepted")
-
-
-@router.post(
-    "/bookings/{booking_id}/proposal/decline",
-    summary="拒绝改期提议",
-    dependencies=[performs(Action.booking_create)],
-)
-def decline_proposal_page(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
-    decline_proposal(session=session, booking_id=booking_id, user=user)
-    return redirect_with_flash("/bookings", "booking_proposal_declined")
-
-
-@router.post(
-    "/bookings/{booking_id}/complete",
-    summary="标记为已完成",
-    dependencies=[performs(Action.booking_respond)],
-)
-def complete(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
-    complete_booking(session=session, booking_id=booking_id, user=user)
-    return redirect_with_flash("/bookings", "booking_completed")
-
-
-@router.post(
-    "/bookings/{booking_id}/no-show",
-    summary="标记为未出席",
-    dependencies=[performs(Action.booking_respond)],
-)
-def no_show(booking_id: RecordId, session: SessionDep, user: PageUser) -> Response:
-    mark_no_show(session=session, booking_id=booking_id, user=user)
-    return redirect_with_flash("/bookings", "booking_no_show")
 
 
 @router.post("/bookings/{booking_id}/rating", summary="评价")
