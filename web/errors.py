@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marketplace import messages
@@ -179,6 +180,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _number_overflow(request: Request, exc: OverflowError) -> Response:
         log.warning("number out of range on %s %s", request.method, request.url.path)
         return respond(request, 422, {"detail": messages.NUMBER_OUT_OF_RANGE})
+
+    # No pooled connection came free within the pool's timeout: busy, not broken.
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> Response:
+        log.warning("no database connection free on %s %s", request.method, request.url.path)
+        headers = {"Retry-After": "5"}
+        return respond(request, 503, {"detail": messages.SERVER_BUSY}, headers)
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> Response:
