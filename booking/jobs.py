@@ -73,34 +73,12 @@ def deliver_mail(ctx: JobContext) -> str:
 
 
 def booking_jobs() -> list[JobSpec]:
+    minute = timedelta(minutes=1)
     return [
-        JobSpec(
-            name="crisis_escalation",
-            label=messages.JOB_LABELS["crisis_escalation"],
-            interval=timedelta(minutes=1),
-            run=escalate_crisis,
-            budget=timedelta(minutes=1),
-            max_backoff=timedelta(minutes=2),
+        JobSpec.every(
+            minute, "crisis_escalation", escalate_crisis, budget=minute, max_backoff=2 * minute
         ),
-        JobSpec(
-            name="mail_delivery",
-            label=messages.JOB_LABELS["mail_delivery"],
-            interval=timedelta(minutes=1),
-            run=deliver_mail,
-            budget=timedelta(minutes=5),
-        ),
-        JobSpec(
-            name="reminders",
-            label=messages.JOB_LABELS["reminders"],
-            interval=timedelta(minutes=10),
-            run=queue_reminders,
-            budget=timedelta(minutes=2),
-        ),
-        JobSpec(
-            name="busy_feeds",
-            label=messages.JOB_LABELS["busy_feeds"],
-            interval=timedelta(minutes=15),
-            run=poll_feeds,
-            budget=timedelta(minutes=10),
-        ),
+        JobSpec.every(minute, "mail_delivery", deliver_mail, budget=5 * minute),
+        JobSpec.every(10 * minute, "reminders", queue_reminders, budget=2 * minute),
+        JobSpec.every(15 * minute, "busy_feeds", poll_feeds, budget=10 * minute),
     ]

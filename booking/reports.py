@@ -40,6 +40,35 @@ def _columns(*pairs: tuple[str, str]) -> list[ReportColumn]:
     return [ReportColumn(key=k, label=label, percent="utilisation" in k) for k, label in pairs]
 
 
+_GROUP_COLUMNS = (
+    ("experts", "专家数"),
+    ("capacity_hours", "可用小时"),
+    ("booked_hours", "已预约小时"),
+    ("completed_hours", "已完成小时"),
+    ("utilisation", "利用率"),
+)
+
+
+def _utilisation_by(
+    rows: list[UtilisationRow],
+    key: Literal["domain", "city"],
+    label: str,
+    *,
+    title: str,
+    chart: str,
+) -> ReportTable:
+    """The experts' hours summed per domain or city, with a chart of each group's utilisation."""
+    return ReportTable(
+        key=f"utilisation_by_{key}",
+        title=title,
+        columns=_columns((key, label), *_GROUP_COLUMNS),
+        rows=_group_totals(rows, key, key),
+        chart=ReportChart(
+            label_key=key, value_key="utilisation", title=chart, scale=1.0, percent=True
+        ),
+    )
+
+
 def _hours(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 3600
 
@@ -150,13 +179,6 @@ def expert_utilisation(
     capacity_total = sum(r["capacity_hours"] for r in rows)
     booked_total = sum(r["booked_hours"] for r in rows)
     completed_total = sum(r["completed_hours"] for r in rows)
-    group_columns = (
-        ("experts", "专家数"),
-        ("capacity_hours", "可用小时"),
-        ("booked_hours", "已预约小时"),
-        ("completed_hours", "已完成小时"),
-        ("utilisation", "利用率"),
-    )
     return ReportSection(
         key=UTILISATION_KEY,
         title="专家工作量与利用率",
@@ -184,32 +206,8 @@ def expert_utilisation(
             "over_capacity": "超出月容量的专家",
         },
         tables=[
-            ReportTable(
-                key="utilisation_by_domain",
-                title="按领域汇总",
-                columns=_columns(("domain", "领域"), *group_columns),
-                rows=_group_totals(rows, "domain", "domain"),
-                chart=ReportChart(
-                    label_key="domain",
-                    value_key="utilisation",
-                    title="各领域利用率",
-                    scale=1.0,
-                    percent=True,
-                ),
-            ),
-            ReportTable(
-                key="utilisation_by_city",
-                title="按城市汇总",
-                columns=_columns(("city", "市"), *group_columns),
-                rows=_group_totals(rows, "city", "city"),
-                chart=ReportChart(
-                    label_key="city",
-                    value_key="utilisation",
-                    title="各市利用率",
-                    scale=1.0,
-                    percent=True,
-                ),
-            ),
+            _utilisation_by(rows, "domain", "领域", title="按领域汇总", chart="各领域利用率"),
+            _utilisation_by(rows, "city", "市", title="按城市汇总", chart="各市利用率"),
             ReportTable(
                 key="utilisation_by_expert",
                 title="各专家明细",

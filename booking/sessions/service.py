@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from booking import access, ical
 from booking.feeds.service import booking_ics
@@ -211,6 +213,23 @@ def get_booking(*, session: Session, booking_id: int, user: User) -> Booking:
     return booking
 
 
+_Row = TypeVar("_Row")
+
+
+def _readable(
+    query: SelectOfScalar[_Row], session: Session, user: User, *, district_id: Any, expert_id: Any
+) -> SelectOfScalar[_Row]:
+    """`query` narrowed to the sessions `user` may read (the policy's `booking.read`): a
+    district its own, an expert theirs, a center its districts', province staff all. The two
+    columns name the district and the expert of each row."""
+    if user.role == Role.district:
+        return query.where(district_id == user.district_id)
+    if user.role == Role.expert:
+        return query.where(expert_id == user.expert_id)
+    districts = reach(session, user, Action.booking_read)
+    return query if districts is None else query.where(col(district_id).in_(sorted(districts)))
+
+
 def list_bookings(
     *,
     session: Session,
@@ -224,15 +243,13 @@ def list_bookings(
     """Bookings by role: a district's own, an expert's own, a city center's districts', every
     booking for province staff (see the policy's `booking.read`); soonest first, or with
     `newest_first` the latest first (so a limit keeps the recent past, not the oldest)."""
-    query = select(Booking)
-    if user.role == Role.district:
-        query = query.where(Booking.district_id == user.district_id)
-    elif user.role == Role.expert:
-        query = query.where(Booking.expert_id == user.expert_id)
-    else:
-        districts = reach(session, user, Action.booking_read)
-        if districts is not None:
-            query = query.where(col(Booking.district_id).in_(sorted(districts)))
+    query = _readable(
+        select(Booking),
+        session,
+        user,
+        district_id=col(Booking.district_id),
+        expert_id=col(Booking.expert_id),
+    )
     if status is not None:
         query = query.where(Booking.status == status.value)
     if start is not None:
@@ -525,15 +542,13 @@ def list_ratings(
     *, session: Session, user: User, booking_ids: list[int] | None = None, limit: int = 200
 ) -> list[BookingRating]:
     """Ratings by role: of an expert's sessions, of a district's own, every rating for staff."""
-    query = select(BookingRating).join(Booking, col(Booking.id) == BookingRating.booking_id)
-    if user.role == Role.district:
-        query = query.where(BookingRating.district_id == user.district_id)
-    elif user.role == Role.expert:
-        query = query.where(Booking.expert_id == user.expert_id)
-    else:
-        districts = reach(session, user, Action.booking_read)
-        if districts is not None:
-            query = query.where(col(BookingRating.district_id).in_(sorted(districts)))
+    query = _readable(
+        select(BookingRating).join(Booking, col(Booking.id) == BookingRating.booking_id),
+        session,
+        user,
+        district_id=col(BookingRating.district_id),
+        expert_id=col(Booking.expert_id),
+    )
     if booking_ids is not None:
         query = query.where(col(BookingRating.booking_id).in_(booking_ids or [0]))
     return list(session.exec(query.order_by(col(BookingRating.id).desc()).limit(limit)).all())

@@ -29,21 +29,12 @@ def purge_login_sessions(ctx: JobContext) -> str:
 
 
 def marketplace_jobs() -> list[JobSpec]:
+    day, budget = timedelta(days=1), timedelta(minutes=10)
     return [
-        JobSpec(
-            name="service_expiry",
-            label=messages.JOB_LABELS["service_expiry"],
-            interval=timedelta(days=1),
-            offset=timedelta(minutes=30),
-            run=expire_services,
-            budget=timedelta(minutes=10),
+        JobSpec.every(
+            day, "service_expiry", expire_services, offset=timedelta(minutes=30), budget=budget
         ),
-        JobSpec(
-            name="session_purge",
-            label=messages.JOB_LABELS["session_purge"],
-            interval=timedelta(days=1),
-            offset=timedelta(hours=4),
-            run=purge_login_sessions,
-            budget=timedelta(minutes=10),
+        JobSpec.every(
+            day, "session_purge", purge_login_sessions, offset=timedelta(hours=4), budget=budget
         ),
     ]

@@ -9,7 +9,7 @@ and the unique run key do the arbitration).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
@@ -17,6 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from marketplace import messages
 from marketplace.clock import LOCAL_TZ
 from marketplace.db import serialized_write
 from marketplace.jobs.models import SCHEDULER_LEASE, JobRun, JobState, SchedulerLease
@@ -52,6 +53,14 @@ class JobSpec:
     budget: timedelta = timedelta(minutes=5)  # longer than this counts as a failure
     max_backoff: timedelta = timedelta(minutes=10)
 
+    @classmethod
+    def every(
+        cls, interval: timedelta, name: str, run: JobFunction, **timing: timedelta
+    ) -> JobSpec:
+        """A job labelled on the admin page by its entry in messages.JOB_LABELS; `timing`
+        sets offset, budget or max_backoff."""
+        return cls(name=name, label=messages.JOB_LABELS[name], interval=interval, run=run, **timing)
+
     def period_start(self, now: datetime) -> datetime:
         """The start of the period `now` falls in."""
         base = EPOCH + self.offset
@@ -70,11 +79,9 @@ def with_interval(spec: JobSpec, seconds: float | None) -> JobSpec:
     """`spec` with its interval replaced (settings override; tests use seconds)."""
     if not seconds:
         return spec
-    return JobSpec(
-        name=spec.name,
-        label=spec.label,
+    return replace(
+        spec,
         interval=timedelta(seconds=seconds),
-        run=spec.run,
         offset=timedelta(0),
         budget=min(spec.budget, timedelta(seconds=max(seconds * 5, 5))),
         max_backoff=min(spec.max_backoff, timedelta(seconds=seconds)),

@@ -27,6 +27,11 @@ def register(app: typer.Typer) -> None:
     app.add_typer(export_app, name="export")
 
 
+OutputFile = Annotated[
+    str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
+]
+
+
 @import_app.command(
     "experts",
     help="从 JSONL 导入专家（按 id 幂等更新）/ import experts from JSONL (idempotent upsert by id)",
@@ -48,9 +53,7 @@ def import_experts_command(
     help="导出专家为 JSONL（与导入格式一致）/ export experts as JSONL in the import format",
 )
 def export_experts_command(
-    file: Annotated[
-        str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
-    ] = "-",
+    file: OutputFile = "-",
 ) -> None:
     count = _export_lines(
         file,
@@ -100,9 +103,7 @@ def import_resources_command(
     help="导出已发布的资料为 JSONL（与导入格式一致）/ export published resources as JSONL",
 )
 def export_resources_command(
-    file: Annotated[
-        str, typer.Argument(help="输出文件，- 表示标准输出 / output file, - for stdout")
-    ] = "-",
+    file: OutputFile = "-",
 ) -> None:
     count = _export_lines(file, lambda session: export_lines(session=session))
     console.print(f"已导出 {count} 份资料 / exported {count} resources")
