@@ -41,6 +41,7 @@ class AuditLine:
     before: dict | None
     after: dict | None
     name: str = ""  # the record's name (an expert's, a request's text), "" when it has none
+    actor_name: str = ""  # the acting account's display name, "" for the system or unknown
 
 
 def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | None:
@@ -76,11 +77,21 @@ def _record_names(
     return names
 
 
+def _display_names(session: Session, entries: list[AuditEntry]) -> dict[str, str]:
+    """Display names of the accounts that acted (the log stores their usernames)."""
+    usernames = {e.actor for e in entries if e.actor}
+    if not usernames:
+        return {}
+    found = select(User.username, User.display_name).where(col(User.username).in_(usernames))
+    return {u: d for u, d in session.exec(found) if d and d != u}
+
+
 def describe(
     entries: list[AuditEntry], viewer: User | None, *, session: Session | None = None
 ) -> list[AuditLine]:
     """The entries in words; with a session, experts and requests are named, not numbered."""
     names = _record_names(session, entries, viewer) if session is not None else {}
+    people = _display_names(session, entries) if session is not None else {}
     return [
         AuditLine(
             id=e.id or 0,
@@ -95,6 +106,7 @@ def describe(
             before=e.before,
             after=e.after,
             name=names.get((e.entity_type, e.entity_id), ""),
+            actor_name=people.get(e.actor, ""),
         )
         for e in entries
     ]
