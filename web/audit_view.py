@@ -61,8 +61,8 @@ def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | 
 def _record_names(
     session: Session, entries: list[AuditEntry], viewer: User | None
 ) -> dict[tuple[str, str], str]:
-    """Names for the records people look for by name: experts and district requests."""
-    wanted: dict[str, set[str]] = {"expert": set(), "district_request": set()}
+    """Names for the records people look for by name: experts, district requests, accounts."""
+    wanted: dict[str, set[str]] = {"expert": set(), "district_request": set(), "user": set()}
     for e in entries:
         if e.entity_type in wanted and e.entity_id:
             wanted[e.entity_type].add(e.entity_id)
@@ -70,6 +70,10 @@ def _record_names(
     if wanted["expert"]:
         found = select(Expert.id, Expert.name).where(col(Expert.id).in_(wanted["expert"]))
         names |= {("expert", i): n for i, n in session.exec(found)}
+    user_ids = [int(i) for i in wanted["user"] if i.isdigit() and len(i) < 10]
+    if user_ids:
+        accounts = select(User.id, User.display_name).where(col(User.id).in_(user_ids))
+        names |= {("user", str(i)): n for i, n in session.exec(accounts) if n}
     request_ids = [int(i) for i in wanted["district_request"] if i.isdigit() and len(i) < 10]
     zone = getattr(viewer, "timezone", "") or ""
     for i, n in request_names(session=session, request_ids=request_ids, zone=zone).items():
