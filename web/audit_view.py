@@ -41,6 +41,7 @@ class AuditLine:
     before: dict | None
     after: dict | None
     name: str = ""  # the record's name (an expert's, a request's text), "" when it has none
+    actor_name: str = ""  # the acting account's display name, "" for the system or unknown
 
 
 def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | None:
@@ -60,8 +61,8 @@ def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | 
 def _record_names(
     session: Session, entries: list[AuditEntry], viewer: User | None
 ) -> dict[tuple[str, str], str]:
-    """Names for the records people look for by name: experts and district requests."""
-    wanted: dict[str, set[str]] = {"expert": set(), "district_request": set()}
+    """Names for the records people look for by name: experts, district requests, accounts."""
+    wanted: dict[str, set[str]] = {"expert": set(), "district_request": set(), "user": set()}
     for e in entries:
         if e.entity_type in wanted and e.entity_id:
             wanted[e.entity_type].add(e.entity_id)
@@ -69,6 +70,10 @@ def _record_names(
     if wanted["expert"]:
         found = select(Expert.id, Expert.name).where(col(Expert.id).in_(wanted["expert"]))
         names |= {("expert", i): n for i, n in session.exec(found)}
+    user_ids = [int(i) for i in wanted["user"] if i.isdigit() and len(i) < 10]
+    if user_ids:
+        accounts = select(User.id, User.display_name).where(col(User.id).in_(user_ids))
+        names |= {("user", str(i)): n for i, n in session.exec(accounts) if n}
     request_ids = [int(i) for i in wanted["district_request"] if i.isdigit() and len(i) < 10]
     zone = getattr(viewer, "timezone", "") or ""
     for i, n in request_names(session=session, request_ids=request_ids, zone=zone).items():
@@ -76,11 +81,21 @@ def _record_names(
     return names
 
 
+def _display_names(session: Session, entries: list[AuditEntry]) -> dict[str, str]:
+    """Display names of the accounts that acted (the log stores their usernames)."""
+    usernames = {e.actor for e in entries if e.actor}
+    if not usernames:
+        return {}
+    found = select(User.username, User.display_name).where(col(User.username).in_(usernames))
+    return {u: d for u, d in session.exec(found) if d and d != u}
+
+
 def describe(
     entries: list[AuditEntry], viewer: User | None, *, session: Session | None = None
 ) -> list[AuditLine]:
     """The entries in words; with a session, experts and requests are named, not numbered."""
     names = _record_names(session, entries, viewer) if session is not None else {}
+    people = _display_names(session, entries) if session is not None else {}
     return [
         AuditLine(
             id=e.id or 0,
@@ -95,6 +110,7 @@ def describe(
             before=e.before,
             after=e.after,
             name=names.get((e.entity_type, e.entity_id), ""),
+            actor_name=people.get(e.actor, ""),
         )
         for e in entries
     ]

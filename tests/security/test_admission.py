@@ -87,3 +87,57 @@ def test_no_free_database_connection_is_503_busy_not_500(tmp_path):
     assert response.status_code == 503
     assert response.json() == {"detail": "服务器繁忙，请稍后重试"}
     assert response.headers["retry-after"] == "5"
+
+
+def test_a_client_trickling_its_body_waits_outside_and_holds_no_place():
+    """Driven at the ASGI interface: test clients send a body whole, a slow client does not."""
+    from web.admission import AdmissionMiddleware
+
+    async def echo(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+    gate = AdmissionMiddleware(echo, limit=1, wait_seconds=0.3)
+
+    def request(path: str) -> dict:
+        return {"type": "http", "method": "POST", "path": path, "headers": [], "query_string": b""}
+
+    async def scenario() -> tuple[list[dict], list[dict]]:
+        finish_slow_body = asyncio.Event()
+
+        async def slow_receive() -> dict:
+            if not finish_slow_body.is_set():
+                await finish_slow_body.wait()  # the client sends nothing for a while
+                return {"type": "http.request", "body": b"late", "more_body": False}
+            return {"type": "http.disconnect"}
+
+        async def quick_receive() -> dict:
+            return {"type": "http.request", "body": b"quick", "more_body": False}
+
+        slow_sent: list[dict] = []
+        quick_sent: list[dict] = []
+
+        async def collect(into: list[dict], message: dict) -> None:
+            into.append(message)
+
+        slow = asyncio.create_task(
+            gate(request("/api/slow"), slow_receive, lambda m: collect(slow_sent, m))
+        )
+        await asyncio.sleep(0.05)
+        # The slow body has not arrived: the only place is still free for this request.
+        await asyncio.wait_for(
+            gate(request("/api/quick"), quick_receive, lambda m: collect(quick_sent, m)), 1
+        )
+        finish_slow_body.set()
+        await asyncio.wait_for(slow, 1)
+        return slow_sent, quick_sent
+
+    slow_sent, quick_sent = asyncio.run(scenario())
+    assert quick_sent[0]["status"] == 200 and quick_sent[1]["body"] == b"quick"
+    assert slow_sent[0]["status"] == 200 and slow_sent[1]["body"] == b"late"

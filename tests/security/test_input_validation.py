@@ -281,3 +281,22 @@ def test_a_refused_query_on_a_page_keeps_the_navigation_and_logs_no_trace(
     finally:
         engine.dispose()
     assert "error page failed" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"timezone": "Mars/Olympus"}, ("不是有效的时区名称", "Asia/Shanghai")),
+        ({"timezone": "../../etc/passwd"}, ("不是有效的时区名称",)),
+        ({"slot_step_minutes": 0}, ("15、30、60",)),
+    ],
+)
+def test_an_unknown_time_zone_or_step_in_availability_is_422_in_chinese(
+    client, people, change, words
+):
+    response = client.put(
+        "/api/experts/HV1/availability", json={**WORKDAY, **change}, headers=people["expert"]
+    )
+    _refused(response, *words)
+    detail = response.json()["detail"]
+    assert "unknown time zone" not in detail and " or " not in detail

@@ -122,8 +122,10 @@ def test_the_log_names_the_system_in_chinese_where_no_person_acted(client, sessi
 
 def test_the_log_names_experts_and_requests_instead_of_their_ids(client, session, staff_user):
     import_records(session, expert_record(id="E9", name="陈默", specialties=["心理危机干预"]))
+    staff_user.display_name = "资源中心 王老师"
     filed = file_request(session, text="初二学生网络成瘾，希望专家到校指导班主任与家长")
-    for entity_type, entity_id in (("expert", "E9"), ("district_request", str(filed.id))):
+    named = (("expert", "E9"), ("district_request", str(filed.id)), ("user", str(staff_user.id)))
+    for entity_type, entity_id in named:
         record(
             session=session,
             actor=Actor("staff-1"),
@@ -135,6 +137,9 @@ def test_the_log_names_experts_and_requests_instead_of_their_ids(client, session
     logged_in(client, staff_user)
     page = client.get("/audit").text
     assert '<a href="/experts/E9">专家 <span class="user-text">陈默</span></a>' in page
+    # the acting account by its display name, its username beside it
+    assert "资源中心 王老师（staff-1）" in page
+    assert '账号 <span class="user-text">资源中心 王老师</span>' in page
     assert re.search(
         rf'<a href="/requests/{filed.id}">区县需求 <span class="user-text">'
         r"「初二学生网络成瘾，希望专家到校指导班主…」 · 碑林区 · \d+月\d+日</span></a>",
