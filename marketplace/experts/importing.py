@@ -99,16 +99,11 @@ def import_experts(
     user: User,
     strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    commit_every: int = 0,
 ) -> ImportReport:
     """Upsert valid lines by id (whoever may manage experts); bad lines are reported and never
     partly written.
 
-    With `strict`, nothing is written when any line is bad. With `commit_every`, the session
-    commits after that many written lines and forgets the rows it wrote: a large file (the CLI
-    on 100,000 experts) then keeps neither one huge transaction, whose pages SQLite writes to
-    its log again and again, nor every row in memory; a stopped import keeps what it wrote,
-    and importing the file again finishes it (lines are upserts by id).
+    With `strict`, nothing is written when any line is bad.
     """
     require(user, Action.expert_manage)
     good, errors = parse_records(lines, session)
@@ -131,9 +126,6 @@ def import_experts(
             lookups = make_lookups(session)
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
-        if commit_every and done % commit_every == 0:
-            session.commit()
-            session.expunge_all()
         if progress:
             progress(done, len(good))
     report.errors.sort(key=lambda e: e.line)

@@ -99,26 +99,3 @@ def test_unknown_specialties_join_the_vocabulary_under_the_experts_domain(sessio
     )
     added = {s.name: s.domain for s in list_specialties(session=session)}
     assert added["沙盘游戏治疗"] == "psychology"
-
-
-def test_a_large_import_commits_in_batches_so_a_stopped_one_keeps_its_batches_and_finishes_later(
-    session: Session,
-):
-    lines = DEMO_EXPERTS.read_text(encoding="utf-8").splitlines()
-
-    def stop_at_450(done: int, total: int) -> None:
-        if done == 450:
-            raise KeyboardInterrupt  # the operator presses Ctrl-C
-
-    try:
-        import_experts(
-            session=session, lines=lines, user=SYSTEM, commit_every=200, progress=stop_at_450
-        )
-    except KeyboardInterrupt:
-        session.rollback()
-    assert count_experts(session=session) == 400  # two committed batches, nothing half-written
-    finished = import_experts(session=session, lines=lines, user=SYSTEM, commit_every=200)
-    assert (finished.created, finished.unchanged, finished.errors) == (200, 400, [])
-    assert count_experts(session=session) == 600
-    exported = [json.dumps(r, ensure_ascii=False) for r in export_records(session=session)]
-    assert exported == lines

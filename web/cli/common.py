@@ -22,8 +22,6 @@ console = Console(stderr=True)
 DEMO_DIR = Path(__file__).resolve().parent.parent.parent / "demo"
 # The CLI acts as the system principal; the audit log names it "cli".
 CLI = system_principal("cli")
-# `heart import experts` commits every this many lines (see import_experts).
-IMPORT_COMMIT_EVERY = 1000
 
 
 def load_settings(**overrides: object) -> Settings:
@@ -85,12 +83,7 @@ def run_import(settings: Settings, path: Path, *, strict: bool) -> int:
                 progress.update(task, completed=done, total=total)
 
             report = import_experts(
-                session=session,
-                lines=lines,
-                user=CLI,
-                strict=strict,
-                progress=advance,
-                commit_every=IMPORT_COMMIT_EVERY,
+                session=session, lines=lines, user=CLI, strict=strict, progress=advance
             )
     finally:
         engine.dispose()
