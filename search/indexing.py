@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import update
@@ -208,13 +209,26 @@ def iter_all_documents(
         ids = all_record_ids(session)
     total = sum(len(v) for v in ids.values())
 
+    chunks = [
+        (kind, kind_ids[start : start + BATCH])
+        for kind, kind_ids in ids.items()
+        for start in range(0, len(kind_ids), BATCH)
+    ]
+
+    def build(kind: str, chunk: list[str]) -> list[SearchDocument]:
+        with Session(engine) as session:
+            return DOCUMENT_BUILDERS[kind](session, chunk, analyzer)
+
     def produce() -> Iterator[SearchDocument]:
-        for kind, kind_ids in ids.items():
-            for start in range(0, len(kind_ids), BATCH):
-                with Session(engine) as session:
-                    batch = DOCUMENT_BUILDERS[kind](
-                        session, kind_ids[start : start + BATCH], analyzer
-                    )
+        # The next batch is read and tokenised (one core, holding the GIL) while this one is
+        # encoded (the encoder's threads release it) and written: a full build keeps both
+        # cores busy instead of taking turns.
+        with ThreadPoolExecutor(1, thread_name_prefix="heart-index-docs") as pool:
+            ahead = pool.submit(build, *chunks[0]) if chunks else None
+            for k in range(len(chunks)):
+                assert ahead is not None
+                batch = ahead.result()
+                ahead = pool.submit(build, *chunks[k + 1]) if k + 1 < len(chunks) else None
                 yield from with_vectors(batch, encoder)
 
     return total, produce()
