@@ -318,7 +318,7 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="need extraction setting for fit_need_model (context_threshold, need_sharpness, "
-        "whole_weight, evidence_power); repeatable",
+        "whole_weight, evidence_power, detector_bios); repeatable",
     )
     parser.add_argument(
         "--embed-cache",

@@ -553,13 +553,20 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME=VALUE",
         help="need extraction setting for fit_need_model (context_threshold, need_sharpness, "
-        "whole_weight, evidence_power); repeatable",
+        "whole_weight, evidence_power, detector_bios); repeatable",
     )
     ap.add_argument(
         "--tuning-wraps",
         action="store_true",
         help="also a 'tuning' set: every need wrapped in the product's own training sentences "
         "(what need extraction's constants are chosen on)",
+    )
+    ap.add_argument(
+        "--tuning-heldout",
+        action="store_true",
+        help="with --tuning-wraps: the need models learn context from a seeded half of the "
+        "training sentences and the tuning wraps use the other half, so the tuning set's "
+        "context is unseen as the evaluation wraps' is (the product trains on all of them)",
     )
     ap.add_argument(
         "--lexical-message",
@@ -625,6 +632,10 @@ def main(argv: list[str] | None = None) -> int:
         # the set constants of need extraction are chosen on, never the evaluation wraps
         rng = np.random.default_rng(args.seed)
         sentences = context_sentences()
+        if args.tuning_heldout:
+            order = rng.permutation(len(sentences))
+            args._fit_options["context"] = [sentences[i] for i in order[::2]]
+            sentences = [sentences[i] for i in order[1::2]]
         for q, text in queries.items():
             wid = f"{q}~tuning"
             wrapped[wid] = wrap_in_context(text, sentences, rng)

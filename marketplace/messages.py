@@ -74,6 +74,8 @@ PHONE_INVALID = "电话号码格式不正确，例如 13800000000 或 029-123456
 CONTACT_SAVED = "联系方式已保存"
 VALIDATION_FAILED = "提交的数据不符合要求"
 DATABASE_UNAVAILABLE = "数据库暂时不可用，请稍后重试"
+# More requests at once than the server takes (web/admission.py) or no database connection free.
+SERVER_BUSY = "服务器繁忙，请稍后重试"
 
 # --- accounts console (marketplace/accounts/admin.py, web/routes/users.py, pages_users.py) ---
 USER_NOT_FOUND = "用户不存在：{id}"
@@ -431,6 +433,7 @@ MAIL_BODY = (
 ZONE_BEIJING = "北京时间"
 ZONE_OTHER = "{zone} 时间"
 ZONE_NAMED = "{city}时间 / {zone}"
+ZONE_CITY_ONLY = "{city}时间"
 # Chinese names of the zones people here are most likely to live or work in; others are named by
 # their IANA name alone.
 ZONE_CITY_NAMES = {

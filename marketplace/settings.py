@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated
     # addresses or CIDRs, e.g. "10.0.0.5,172.16.0.0/12"); empty: none, the peer is the client.
     trusted_proxies: str = ""
+    # Requests one process works on at once (web/admission.py); more wait, holding no worker
+    # thread and no database connection, up to request_queue_seconds, then get 503. Below
+    # anyio's 40 worker threads and the connection pool, so /api/health always finds both.
+    max_concurrent_requests: int = Field(default=24, ge=1, le=1000)
+    request_queue_seconds: float = Field(default=10.0, gt=0, le=300)
 
     # Operations (marketplace/jobs, web/observability.py): the in-process scheduler runs the
     # periodic jobs in whichever process holds the lease; a holder that stops renewing loses it

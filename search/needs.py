@@ -113,8 +113,8 @@ def split_sentences(text: str | None) -> list[str]:
 # Coordinators write messages, not bare needs: a greeting, who they are, the school, logistics
 # and thanks around the need. With labelled needs to learn from, the model also fits a binary
 # need/context detector (TF-IDF and, with an encoder, its vectors): context = the generic
-# message sentences of search/data/context_sentences.txt and their clauses, need = every
-# labelled text and the labelled needs' clauses. A message is split into clauses; clauses with
+# message sentences of search/data/context_sentences.txt and their clauses, need = the
+# specialty names, the labelled needs and their clauses (DETECTOR_BIOS). A message is split into clauses; clauses with
 # P(context) > CONTEXT_THRESHOLD are stripped, the rest is read as one text and clause by
 # clause (NeedModel.predict_proba). Measured (benchmarks/search_quality.py --synonyms, bge,
 # 5-fold CV over the dev needs, need model alone; wrapped = the evaluation generator
@@ -123,6 +123,9 @@ def split_sentences(text: str | None) -> list[str]:
 #   context as a 29th class of the multinomial + clause mixture: bare 0.852, wrapped 0.768
 #   binary detector (this):   bare 0.859, wrapped 0.819 (letter 0.65, chat 0.88, narrative 0.93)
 #   + 2 wrapped copies of each labelled need (augmentation): +0.001 wrapped -> AUGMENT_COPIES 0
+# Session 6 (fused need+BM25): training context in the formal-letter and group-chat-forward
+# registers (bare 0.859 -> 0.856, wrapped 0.818 -> 0.826, letter 0.646 -> 0.669, forward
+# 0.732 -> 0.744), then no bio sentences on the detector's need side (DETECTOR_BIOS).
 # CONTEXT_THRESHOLD, WHOLE_WEIGHT and NEED_SHARPNESS were chosen on needs wrapped by the
 # TRAINING sentences (wrap_in_context), not by the evaluation generator: threshold 0.5/0.6/0.7/
 # 0.8 trades bare 0.842/0.850/0.858/0.861 against wrapped 0.859/0.866/0.863/0.851 there.
@@ -140,10 +143,16 @@ MESSAGE_WEIGHT = 0.0  # log-linear share of the unstripped message's own reading
 # detector trained on them strips needs' own clauses (dev, bios only: nDCG@10 0.846 -> 0.744).
 # Without this many labelled needs the model reads every text whole, as before.
 DETECTOR_MIN_NEEDS = 20
-# Whether the directory's bio sentences join the detector's need side beside the labelled
-# needs. A bio sentence says who someone is and where they work ("从事心理健康教育工作十五年"),
-# which is what a message's self-introduction says too ("负责学校心理健康教育工作已有五年").
-DETECTOR_BIOS = True
+# Whether the directory's bio sentences join the detector's need side (beside the specialty
+# names and the labelled needs). A bio sentence says who someone is, where they work and what
+# they hold ("从事心理健康教育工作十五年"), which is what a message's self-introduction and school
+# profile say too ("负责学校心理健康教育工作已有五年"): with bios on the need side the detector
+# keeps such clauses as need. Measured (session 6, bge, 5-fold CV, fused need+BM25 nDCG@10;
+# `--tuning-heldout`: the models learn context from half the training sentences and the tuning
+# wraps use the other, unseen half): bios on -> off: tuning 0.826 -> 0.828, bare 0.863 -> 0.863
+# (chosen on these); evaluation wraps 0.822 -> 0.837, forward 0.730 -> 0.723; matching on
+# wrapped requests (benchmarks/matching_quality.py) 1.538 / 70.2% -> 1.605 / 73.4% grade 2.
+DETECTOR_BIOS = False
 AUGMENT_COPIES = 0  # wrapped copies of each labelled need (sharing the need's weight)
 NEED_SHARPNESS = 2.0  # a clause's weight: P(need | clause) ** NEED_SHARPNESS
 # Swept again (session 5) under 5-fold CV, benchmarks/matching_quality.py on wrapped requests

@@ -161,8 +161,8 @@ class SearchService:
         self._need_model: NeedModel | None = None
         self._need_model_mtime: float | None = None
         self._encoder: Encoder | None = None
-        self._encoder_loaded = False
-        self._encoder_meta: tuple[float, int | None] | None = None
+        self._encoder_for: tuple[str | None] | None = None  # the index model it was loaded for
+        self._encoder_meta: tuple[float, int | None, str | None] | None = None
         self._embedding_cache: EmbeddingCache | None = None
         # Told each search's duration in seconds (the web app feeds its latency histogram).
         self.on_search: Callable[[float], None] | None = None
@@ -176,18 +176,22 @@ class SearchService:
     def model_dir(self) -> Path:
         return self.settings.search_dir / "models"
 
-    def _vector_dims(self) -> int | None:
-        """Dimensions of the live index's vectors (None: no vectors), re-read only when the
-        rebuild that wrote encoder.json (maybe in another process) changed it."""
+    def _index_meta(self) -> tuple[int | None, str | None]:
+        """(dimensions of the live index's vectors or None, the encoder the last build used or
+        None), re-read only when the rebuild that wrote encoder.json (maybe in another
+        process) changed it."""
         meta = self.model_dir / "encoder.json"
         try:
             mtime = meta.stat().st_mtime
         except FileNotFoundError:
-            return None
+            return None, None
         if self._encoder_meta is None or self._encoder_meta[0] != mtime:
-            dims = json.loads(meta.read_text(encoding="utf-8")).get("dims")
-            self._encoder_meta = (mtime, dims)
-        return self._encoder_meta[1]
+            written = json.loads(meta.read_text(encoding="utf-8"))
+            self._encoder_meta = (mtime, written.get("dims"), written.get("model"))
+        return self._encoder_meta[1], self._encoder_meta[2]
+
+    def _vector_dims(self) -> int | None:
+        return self._index_meta()[0]
 
     def _vocabulary(self) -> tuple[list[str], dict[str, list[str]]]:
         with Session(self.engine) as session:
@@ -228,17 +232,36 @@ class SearchService:
 
     @property
     def encoder(self) -> Encoder | None:
-        """The dense encoder, loaded on first use (None when switched off)."""
-        if not self._encoder_loaded:
+        """The dense encoder queries and drains use (None when switched off): the model the
+        setting names, or for `auto` the one this data dir's last build used (loaded on first
+        use, and again when a build in any process changed it)."""
+        built_with = (self._index_meta()[1],)
+        if self._encoder_for != built_with:
             with self._lock:
-                if not self._encoder_loaded:
-                    self._encoder = load_encoder(
-                        self.settings.embed_model,
-                        self.settings.embed_device,
-                        self.settings.models_dir,
-                    )
-                    self._encoder_loaded = True
+                if self._encoder_for != built_with:
+                    self._encoder = self._load_encoder(current=built_with[0])
+                    self._encoder_for = built_with
         return self._encoder
+
+    def _load_encoder(
+        self, *, experts: int | None = None, current: str | None = None
+    ) -> Encoder | None:
+        return load_encoder(
+            self.settings.embed_model,
+            self.settings.embed_device,
+            self.settings.models_dir,
+            experts=experts,
+            current=current,
+        )
+
+    def _build_encoder(self) -> Encoder | None:
+        """The encoder a full build uses: for `auto`, the model the directory's size calls for
+        (search.encoder.effective_model), which may differ from the one the index has now."""
+        return self._load_encoder(experts=self._expert_count(), current=self._index_meta()[1])
+
+    def _expert_count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.exec(select(func.count()).select_from(Expert)).one())
 
     def _backends(self) -> list[SearchBackend]:
         return [b for b in (self.backend, self.fallback) if b is not None]
@@ -253,17 +276,22 @@ class SearchService:
                     self._embedding_cache = EmbeddingCache(self.settings.search_dir / EMBED_CACHE)
         return self._embedding_cache
 
-    def cached_encoder(self) -> CachedEncoder | None:
-        """The encoder behind the embedding cache (None when switched off)."""
-        return CachedEncoder(self.encoder, self.embedding_cache) if self.encoder else None
+    def cached_encoder(self, encoder: Encoder | None = None) -> CachedEncoder | None:
+        """`encoder` (default: the one queries use) behind the embedding cache (None when
+        switched off)."""
+        encoder = encoder or self.encoder
+        return CachedEncoder(encoder, self.embedding_cache) if encoder else None
 
     def _records(self) -> list[dict]:
         with Session(self.engine) as session:
             return list(export_records(session=session))
 
-    def train_need_model(self, records: list[dict] | None = None) -> NeedModel | None:
+    def train_need_model(
+        self, records: list[dict] | None = None, *, encoder: Encoder | None = None
+    ) -> NeedModel | None:
         """Learn text → specialty from the directory itself (bios and titles ↔ specialty tags),
-        recording its version, training size, held-out figure and the directory it read."""
+        recording its version, training size, held-out figure and the directory it read
+        (`encoder`: the build's, default the one queries use)."""
         names, synonyms = self._vocabulary()
         records = self._records() if records is None else records
         examples = examples_from_experts(records, vocabulary=names, synonyms=synonyms)
@@ -274,7 +302,8 @@ class SearchService:
             path.unlink(missing_ok=True)
             (self.model_dir / MODEL_RECORD).unlink(missing_ok=True)
             return None
-        encoder = self.cached_encoder()
+        dense = encoder or self.encoder
+        encoder = self.cached_encoder(dense)
         figure = heldout_figure(
             examples, extra, vocabulary=names, synonyms=synonyms, encoder=encoder
         )
@@ -289,7 +318,7 @@ class SearchService:
             heldout=figure,
         )
         if encoder is not None:
-            model.attach_encoder(self.encoder)
+            model.attach_encoder(dense)
         model.save(path)
         record = {
             **{
@@ -358,7 +387,8 @@ class SearchService:
 
     def _stale_encoder(self) -> str | None:
         """`old -> new` when the need model or the index vectors were made by another encoder
-        than the setting now loads (e.g. the setting moved to the int8 model), else None."""
+        than a build would use now (the setting moved to the int8 model, or under `auto` the
+        directory grew past AUTO_INT8_FROM), else None."""
         record = self.model_record() or {}
         try:
             meta = json.loads((self.model_dir / "encoder.json").read_text(encoding="utf-8"))
@@ -367,7 +397,8 @@ class SearchService:
         used = {record.get("encoder"), meta.get("model") if meta.get("dims") else None} - {None}
         if not used:
             return None
-        current = self.encoder.name if self.encoder is not None else None
+        build = self._build_encoder()
+        current = build.name if build is not None else None
         stale = sorted(str(u) for u in used if u != current)
         return f"{', '.join(stale)} -> {current}" if stale else None
 
@@ -420,26 +451,31 @@ class SearchService:
         started_after = last_outbox_id(self.engine)
         # The rebuild asks the embedding cache for every text the directory has now: what it
         # does not ask for (edited or removed profiles, another encoder's vectors) is dropped.
-        sweeping = self.encoder is not None
-        if sweeping:
+        builder = self._build_encoder()
+        if builder is not None:
             self.embedding_cache.begin_sweep()
         try:
-            result = self._rebuild(started_after, progress)
+            result = self._rebuild(started_after, progress, builder)
         except BaseException:
-            if sweeping:
+            if builder is not None:
                 self.embedding_cache.end_sweep("", prune=False)
             raise
-        if sweeping and self.encoder is not None:
-            pruned = self.embedding_cache.end_sweep(self.encoder.name)
+        if builder is not None:
+            pruned = self.embedding_cache.end_sweep(builder.name)
             log.info("embedding cache: %d vectors of texts no longer indexed dropped", pruned)
         return result
 
-    def _rebuild(self, started_after: int, progress: Callable[[int, int], None] | None) -> dict:
-        self.train_need_model()
+    def _rebuild(
+        self,
+        started_after: int,
+        progress: Callable[[int, int], None] | None,
+        builder: Encoder | None,
+    ) -> dict:
+        self.train_need_model(encoder=builder)
         # One rebuild meets each document's text up to three times (calibration sample, then
         # once per backend), and most texts were encoded by the rebuild before: the embedding
         # cache answers them, the memo spares the cache lookups within this rebuild.
-        cached = self.cached_encoder()
+        cached = self.cached_encoder(builder)
         encoder = MemoEncoder(cached) if cached is not None else None
         sample: list = []
         if encoder is not None:
@@ -457,7 +493,7 @@ class SearchService:
         dims = encoder.dims if encoder else None
         (self.model_dir / "encoder.json").write_text(
             json.dumps(
-                {"model": encoder.name if encoder else self.settings.embed_model, "dims": dims}
+                {"model": builder.name if builder else self.settings.embed_model, "dims": dims}
             ),
             encoding="utf-8",
         )

@@ -18,6 +18,7 @@ from marketplace.resources import reports as library_reports
 from marketplace.settings import Settings
 from matching import reports as matching_reports
 from search.service import BackgroundDrainer, SearchService
+from web.admission import AdmissionMiddleware
 from web.body_limit import BodyLimitMiddleware
 from web.deps import refuse_control_characters
 from web.errors import install_error_handlers
@@ -127,6 +128,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outside the form-token middleware (which buffers form bodies), inside the security headers.
     app.add_middleware(BodyLimitMiddleware)
     install_security_headers(app)
+    # Inside the request log (a 503 for a busy server is logged and counted like any answer).
+    app.add_middleware(
+        AdmissionMiddleware,
+        limit=settings.max_concurrent_requests,
+        wait_seconds=settings.request_queue_seconds,
+    )
     # Outermost: the request id and timing cover every other middleware.
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
     if settings.trusted_proxies.strip():

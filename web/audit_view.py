@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel import Session, col, select
+
 from marketplace.accounts.models import User
 from marketplace.audit.labels import action_label, entity_label
 from marketplace.audit.models import AuditEntry
+from marketplace.experts.models import Expert
 from marketplace.vocabulary import Role
+from web.request_names import request_names
 
 # Where each record type is shown; None when it has no page of its own.
 _RECORD_PAGES = {
@@ -36,6 +40,8 @@ class AuditLine:
     link: str | None
     before: dict | None
     after: dict | None
+    name: str = ""  # the record's name (an expert's, a request's text), "" when it has none
+    actor_name: str = ""  # the acting account's display name, "" for the system or unknown
 
 
 def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | None:
@@ -52,7 +58,44 @@ def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | 
     return template.format(id=entity_id)
 
 
-def describe(entries: list[AuditEntry], viewer: User | None) -> list[AuditLine]:
+def _record_names(
+    session: Session, entries: list[AuditEntry], viewer: User | None
+) -> dict[tuple[str, str], str]:
+    """Names for the records people look for by name: experts, district requests, accounts."""
+    wanted: dict[str, set[str]] = {"expert": set(), "district_request": set(), "user": set()}
+    for e in entries:
+        if e.entity_type in wanted and e.entity_id:
+            wanted[e.entity_type].add(e.entity_id)
+    names: dict[tuple[str, str], str] = {}
+    if wanted["expert"]:
+        found = select(Expert.id, Expert.name).where(col(Expert.id).in_(wanted["expert"]))
+        names |= {("expert", i): n for i, n in session.exec(found)}
+    user_ids = [int(i) for i in wanted["user"] if i.isdigit() and len(i) < 10]
+    if user_ids:
+        accounts = select(User.id, User.display_name).where(col(User.id).in_(user_ids))
+        names |= {("user", str(i)): n for i, n in session.exec(accounts) if n}
+    request_ids = [int(i) for i in wanted["district_request"] if i.isdigit() and len(i) < 10]
+    zone = getattr(viewer, "timezone", "") or ""
+    for i, n in request_names(session=session, request_ids=request_ids, zone=zone).items():
+        names[("district_request", str(i))] = n
+    return names
+
+
+def _display_names(session: Session, entries: list[AuditEntry]) -> dict[str, str]:
+    """Display names of the accounts that acted (the log stores their usernames)."""
+    usernames = {e.actor for e in entries if e.actor}
+    if not usernames:
+        return {}
+    found = select(User.username, User.display_name).where(col(User.username).in_(usernames))
+    return {u: d for u, d in session.exec(found) if d and d != u}
+
+
+def describe(
+    entries: list[AuditEntry], viewer: User | None, *, session: Session | None = None
+) -> list[AuditLine]:
+    """The entries in words; with a session, experts and requests are named, not numbered."""
+    names = _record_names(session, entries, viewer) if session is not None else {}
+    people = _display_names(session, entries) if session is not None else {}
     return [
         AuditLine(
             id=e.id or 0,
@@ -66,6 +109,8 @@ def describe(entries: list[AuditEntry], viewer: User | None) -> list[AuditLine]:
             link=record_link(e.entity_type, e.entity_id, viewer),
             before=e.before,
             after=e.after,
+            name=names.get((e.entity_type, e.entity_id), ""),
+            actor_name=people.get(e.actor, ""),
         )
         for e in entries
     ]

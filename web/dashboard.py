@@ -54,7 +54,7 @@ def _expert_counts(session: Session, user: User) -> dict[str, Any]:
 
 def _recent_audit(session: Session, user: User) -> dict[str, Any]:
     entries, _ = list_entries(session=session, page_size=6)
-    return {"entries": describe(entries, user)}
+    return {"entries": describe(entries, user, session=session)}
 
 
 def _my_profile(session: Session, user: User) -> dict[str, Any]:

@@ -16,7 +16,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from marketplace import messages
@@ -39,6 +42,7 @@ _ERROR_TITLES = {
     403: "无法访问",
     404: "页面不存在",
     409: "操作冲突",
+    413: "提交的内容过大",
     422: "提交的内容有误",
     429: "请求过于频繁",
     503: "服务暂时不可用",
@@ -75,6 +79,7 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
     """A friendly error page (for htmx requests just its message, shown in #flash)."""
     from web.templating import is_htmx, render  # imported late: templates need the app built
 
+    _reload_viewer(request)
     htmx = is_htmx(request)
     context: dict[str, Any] = {
         "status_code": status_code,
@@ -99,6 +104,27 @@ def error_page(request: Request, status_code: int, message: str) -> Response:
         return render(request, "error.html", context, status_code=status_code)
     except Exception:  # the error page itself failed: say so plainly, still without a trace
         return HTMLResponse(f"<p>{html.escape(message)}</p>", status_code=status_code)
+
+
+def _reload_viewer(request: Request) -> None:
+    """The user and login session of the request, fresh: a failed request's session was rolled
+    back and closed before its error page renders, leaving them expired and detached, and the
+    page's navigation (which asks the policy about the user) could not read them."""
+    for name in ("user", "login_session"):
+        row = getattr(request.state, name, None)
+        if row is None:
+            continue
+        state = inspect(row)
+        if not (state.detached and state.expired) or state.identity is None:
+            continue
+        try:
+            with Session(request.app.state.engine, expire_on_commit=False) as session:
+                fresh = session.get(type(row), state.identity[0])
+                if fresh is not None:
+                    session.expunge(fresh)
+        except Exception:  # the database itself is the error: render without them
+            fresh = None
+        setattr(request.state, name, fresh)
 
 
 def respond(
@@ -179,6 +205,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _number_overflow(request: Request, exc: OverflowError) -> Response:
         log.warning("number out of range on %s %s", request.method, request.url.path)
         return respond(request, 422, {"detail": messages.NUMBER_OUT_OF_RANGE})
+
+    # No pooled connection came free within the pool's timeout: busy, not broken.
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(request: Request, exc: PoolTimeout) -> Response:
+        log.warning("no database connection free on %s %s", request.method, request.url.path)
+        headers = {"Retry-After": "5"}
+        return respond(request, 503, {"detail": messages.SERVER_BUSY}, headers)
 
     @app.exception_handler(DBAPIError)
     async def _database_error(request: Request, exc: DBAPIError) -> Response:

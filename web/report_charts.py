@@ -102,11 +102,17 @@ ZERO_TILE = "#ffffff"
 
 
 def tile_map(
-    tiles: Sequence[tuple[str, str, float]], *, title: str, unit: str, columns: int = 14
+    tiles: Sequence[tuple[str, str, float]],
+    *,
+    title: str,
+    unit: str,
+    columns: int = 14,
+    variant: str = "",
 ) -> Markup:
     """A tile map of the province: one square per district, a row band per city, coloured by
     the value per 1,000 students (`tiles`: city, district, value), in five equal-count classes;
-    districts with nothing are white. Drawn as SVG on the server."""
+    districts with nothing are white. Drawn as SVG on the server; `variant` names the layout
+    (a CSS class tile-map-<variant>), e.g. a narrow one whose tiles stay legible on a phone."""
     if not tiles:
         return Markup("")
     positive = sorted(v for _, _, v in tiles if v > 0)
@@ -124,9 +130,18 @@ def tile_map(
     tile, gap, label_width = 46, 4, 64
     rows = sum(-(-len(ds) // columns) for ds in cities.values())
     width = label_width + columns * (tile + gap)
-    height = rows * (tile + gap) + len(cities) * 6 + 40
+    # One legend entry per class that holds a district, from its smallest value (with few
+    # districts served, equal-count classes would otherwise repeat the same threshold); the
+    # entries wrap onto more lines on a narrow map.
+    lows: dict[str, float] = {}
+    for value in positive:
+        lows.setdefault(colour(value)[0], value)
+    per_row = max(1, (width - label_width - 50) // 60)
+    legend_rows = max(1, -(-len(lows) // per_row))
+    height = rows * (tile + gap) + len(cities) * 6 + 40 + (legend_rows - 1) * 24
     parts = [
-        f'<svg class="report-chart tile-map" xmlns="http://www.w3.org/2000/svg"'
+        f'<svg class="report-chart tile-map{f" tile-map-{variant}" if variant else ""}"'
+        ' xmlns="http://www.w3.org/2000/svg"'
         f' viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img"'
         f' aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
@@ -158,16 +173,12 @@ def tile_map(
         f' stroke="{LINE}"/><text x="{label_width + 22}" y="{legend_y + 13}" font-size="11"'
         f' fill="{MUTED}">0</text>'
     )
-    # One legend entry per class that holds a district, from its smallest value (with few
-    # districts served, equal-count classes would otherwise repeat the same threshold).
-    lows: dict[str, float] = {}
-    for value in positive:
-        lows.setdefault(colour(value)[0], value)
     for index, (fill, low) in enumerate(lows.items()):
-        x = label_width + 50 + index * 60
+        x = label_width + 50 + (index % per_row) * 60
+        top = legend_y + (index // per_row) * 24
         parts.append(
-            f'<rect x="{x}" y="{legend_y}" width="18" height="18" fill="{fill}" stroke="{LINE}"/>'
-            f'<text x="{x + 22}" y="{legend_y + 13}" font-size="11" fill="{MUTED}">'
+            f'<rect x="{x}" y="{top}" width="18" height="18" fill="{fill}" stroke="{LINE}"/>'
+            f'<text x="{x + 22}" y="{top + 13}" font-size="11" fill="{MUTED}">'
             f"≥{_number(round(low, 2), False)}</text>"
         )
     parts.append("</svg>")

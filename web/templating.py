@@ -73,10 +73,17 @@ def request_title(context: Context, request: Any) -> str:
 
 
 def zone_choices() -> list[tuple[str, str]]:
-    """The zones offered first on account forms (any other IANA name is accepted too)."""
+    """The zones account forms offer by their Chinese names (北京时间, 伦敦时间; the stored value
+    stays the IANA name, and any other IANA name can be typed under 其他时区)."""
     return [(DEFAULT_ZONE, messages.ZONE_BEIJING)] + [
-        (name, zone_label(name)) for name in messages.ZONE_CITY_NAMES
+        (name, messages.ZONE_CITY_ONLY.format(city=city))
+        for name, city in messages.ZONE_CITY_NAMES.items()
     ]
+
+
+def posted_zone(timezone: str, timezone_other: str) -> str:
+    """The zone an account form chose: the one typed under 其他时区, else the list's."""
+    return (timezone_other.strip() or timezone.strip())[:64]
 
 
 def query_with(params: Mapping[str, Any], **changes: Any) -> str:

@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 
 from booking.availability import parse_clock, parse_timezone
 from booking.fields import AwareDatetime, Clock
+from marketplace import messages
 from marketplace.clock import utcnow
 from marketplace.validation import InputModel
 
@@ -129,7 +130,10 @@ class AvailabilityUpdate(InputModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        parse_timezone(value)
+        try:
+            parse_timezone(value)
+        except ValueError:
+            raise ValueError(messages.TIMEZONE_INVALID) from None
         return value
 
 

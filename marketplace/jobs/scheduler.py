@@ -153,10 +153,11 @@ class Scheduler:
                 continue
             context = JobContext(engine=self.engine, settings=self.settings, now=now)
             ended: list[float] = []
+            # The start is read before the body can run: a body that ends before submit()
+            # returns would otherwise be timed from after its end (a negative duration).
+            begun = time.monotonic()
             future = self._pool.submit(_timed, spec.run, context, ended)
-            self._in_flight[spec.name] = _InFlight(
-                spec, run, future, time.monotonic(), now, ended=ended
-            )
+            self._in_flight[spec.name] = _InFlight(spec, run, future, begun, now, ended=ended)
             started.append(spec.name)
         return started
 

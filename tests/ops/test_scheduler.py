@@ -232,3 +232,37 @@ def test_a_runs_duration_is_the_bodys_not_the_wait_for_the_next_round(ops_db, cl
         state = session.get(JobState, "quick")
         assert state is not None and state.last_duration_ms is not None
         assert state.last_duration_ms < 500, state.last_duration_ms
+
+
+def test_a_body_that_ends_before_submit_returns_is_never_timed_negative(ops_db, clock, monkeypatch):
+    import itertools
+    import time
+    import types
+    from concurrent.futures import Future
+
+    from marketplace.jobs import scheduler as module
+
+    ticks = itertools.count()  # each reading of the clock is one second after the last
+    monkeypatch.setattr(
+        module, "time", types.SimpleNamespace(monotonic=lambda: float(next(ticks)), time=time.time)
+    )
+
+    class AtOnce:
+        """An executor that runs the body inside submit(), the race a busy machine makes."""
+
+        def submit(self, fn, *args):
+            future: Future = Future()
+            future.set_result(fn(*args))
+            return future
+
+        def shutdown(self, **_):
+            pass
+
+    s = scheduler(ops_db, clock, [spec("instant", Calls())], "A")
+    s._pool = AtOnce()
+    s.tick()
+    s.tick()
+    with Session(ops_db.engine) as session:
+        state = session.get(JobState, "instant")
+        assert state is not None and state.last_duration_ms is not None
+        assert state.last_duration_ms >= 0, state.last_duration_ms

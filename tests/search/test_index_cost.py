@@ -17,7 +17,8 @@ from marketplace.experts.importing import import_experts
 from marketplace.experts.models import ExpertUpdate
 from marketplace.experts.service import update_expert
 from search.embed_cache import EmbeddingCache, text_hash
-from search.service import EMBED_CACHE, SearchService
+from search.encoder import CHINESE_MODEL, CHINESE_MODEL_INT8
+from search.service import EMBED_CACHE, SearchRequest, SearchService
 from tests.conftest import (
     BACKENDS,
     DEMO_EXPERTS,
@@ -81,7 +82,7 @@ def directory(request, tmp_path, monkeypatch):
 
     def use(name: str) -> SpecialtyEncoder:
         encoders[name] = SpecialtyEncoder(name)
-        monkeypatch.setattr("search.service.load_encoder", lambda *_: encoders[name])
+        monkeypatch.setattr("search.service.load_encoder", lambda *_, **__: encoders[name])
         return encoders[name]
 
     yield settings, engine, use
@@ -158,3 +159,49 @@ def test_index_rebuilds_when_the_setting_now_loads_another_encoder(directory):
     assert result["reason"] == "specialty-test -> specialty-test-int8"
     assert service.status()["encoder"]["index_vectors"] == "specialty-test-int8"
     assert service.ensure_whole()["action"] == "drain"
+
+
+def test_auto_moves_a_directory_past_the_size_line_to_int8_and_running_services_follow(
+    directory, monkeypatch
+):
+    settings, engine, _ = directory
+    models = settings.data_dir.parent / "models"
+    for name in (CHINESE_MODEL, CHINESE_MODEL_INT8):  # both installed, as fetch-models does
+        (models / name).mkdir(parents=True)
+        (models / name / "model.onnx").write_bytes(b"")
+        (models / name / "tokenizer.json").write_text("{}")
+    settings = settings.model_copy(update={"embed_model": "auto", "models_dir": models})
+    made: dict[str, SpecialtyEncoder] = {}
+    monkeypatch.setattr(
+        "search.encoder._cached", lambda name, *_: made.setdefault(name, SpecialtyEncoder(name))
+    )
+
+    def line(int8_from: int, fp32_below: int) -> None:
+        monkeypatch.setattr("search.encoder.AUTO_INT8_FROM", int8_from)
+        monkeypatch.setattr("search.encoder.AUTO_FP32_BELOW", fp32_below)
+
+    def index_model() -> str:
+        return SearchService(settings=settings, engine=engine).status()["encoder"]["index_vectors"]
+
+    line(1000, 500)  # 150 experts: a small directory
+    running = SearchService(settings=settings, engine=engine)  # e.g. the web server's
+    assert running.ensure_whole()["action"] == "rebuild"
+    assert index_model() == CHINESE_MODEL and running.encoder.name == CHINESE_MODEL
+
+    line(100, 50)  # the directory has grown past the line: the nightly check re-encodes
+    result = SearchService(settings=settings, engine=engine).ensure_whole()
+    assert result["action"] == "reencode"
+    assert result["reason"] == f"{CHINESE_MODEL} -> {CHINESE_MODEL_INT8}"
+    assert index_model() == CHINESE_MODEL_INT8
+    # the running service encodes queries with the model that encoded the index
+    made[CHINESE_MODEL_INT8].calls.clear()
+    hits = running.search(SearchRequest(q="学生厌学，不愿意上学", page_size=5)).hits
+    assert hits and made[CHINESE_MODEL_INT8].calls
+    assert running.encoder.name == CHINESE_MODEL_INT8
+
+    line(200, 120)  # a little under the line again: no re-encoding back and forth
+    assert SearchService(settings=settings, engine=engine).ensure_whole()["action"] == "drain"
+    line(400, 200)  # far under it: back to the fp32 model
+    result = SearchService(settings=settings, engine=engine).ensure_whole()
+    assert result["reason"] == f"{CHINESE_MODEL_INT8} -> {CHINESE_MODEL}"
+    assert index_model() == CHINESE_MODEL

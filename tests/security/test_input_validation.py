@@ -248,3 +248,55 @@ def test_an_error_type_without_a_chinese_template_is_described_in_chinese():
     # A message already in Chinese (our own custom errors) is kept as it is.
     custom = {"loc": ("body", "x"), "type": "cross_field", "msg": "结束时间须晚于开始时间"}
     assert describe_error(custom) == "字段 x：结束时间须晚于开始时间"
+
+
+def test_a_refused_query_on_a_page_keeps_the_navigation_and_logs_no_trace(
+    fresh_database_url, tmp_path, caplog
+):
+    """With the app's own sessions (closed and rolled back before the error page renders),
+    the page's user used to be detached: the navigation failed ("error page failed" and a
+    traceback in the log for every such request) and the page lost it."""
+    from fastapi.testclient import TestClient
+
+    from marketplace.db import make_engine, run_migrations, session_scope
+    from tests.conftest import make_settings, seed_reference
+    from tests.web.pages.conftest import login
+    from web.app import create_app
+
+    settings = make_settings(tmp_path, fresh_database_url)
+    engine = make_engine(settings)
+    run_migrations(engine)
+    seed_reference(engine)
+    with session_scope(engine) as setup:
+        make_user(setup, Role.staff, username="hv-nav-staff")
+    app = create_app(settings)
+    app.state.engine = engine
+    try:
+        with TestClient(app) as client:
+            assert login(client, "hv-nav-staff").status_code == 303
+            for path in ("/audit?page=1000000000", "/expert-pool?page=-5", "/experts?page=0"):
+                response = client.get(path)
+                assert response.status_code == 422, path
+                assert 'class="main-nav"' in response.text, path  # it still knows its user
+    finally:
+        engine.dispose()
+    assert "error page failed" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"timezone": "Mars/Olympus"}, ("不是有效的时区名称", "Asia/Shanghai")),
+        ({"timezone": "../../etc/passwd"}, ("不是有效的时区名称",)),
+        ({"slot_step_minutes": 0}, ("15、30、60",)),
+    ],
+)
+def test_an_unknown_time_zone_or_step_in_availability_is_422_in_chinese(
+    client, people, change, words
+):
+    response = client.put(
+        "/api/experts/HV1/availability", json={**WORKDAY, **change}, headers=people["expert"]
+    )
+    _refused(response, *words)
+    detail = response.json()["detail"]
+    assert "unknown time zone" not in detail and " or " not in detail

@@ -16,7 +16,7 @@ from marketplace.accounts.service import public_user, update_contact
 from marketplace.clock import DEFAULT_ZONE
 from web.deps import SessionDep, performs
 from web.pages import PageUser, field_errors, redirect_with_flash
-from web.templating import render, zone_choices
+from web.templating import posted_zone, render, zone_choices
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,8 +54,13 @@ def account_submit(
     email: FormText = "",
     phone: FormText = "",
     timezone: FormText = DEFAULT_ZONE,
+    timezone_other: FormText = "",
 ) -> Response:
-    form = {"email": email[:300], "phone": phone[:64], "timezone": timezone.strip()[:64]}
+    form = {
+        "email": email[:300],
+        "phone": phone[:64],
+        "timezone": posted_zone(timezone, timezone_other),
+    }
     try:
         data = UserContactUpdate.model_validate(form)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from marketplace import messages
-from marketplace.audit.labels import actions_matching, entity_label
+from marketplace.audit.labels import action_label, actions_matching, entity_label
 from marketplace.audit.service import known_actions, known_entity_types, list_entries
 from marketplace.clock import LOCAL_TZ
 from marketplace.reports.cells import csv_text
@@ -87,7 +87,9 @@ def audit_page(
     entries, total = list_entries(session=session, **args, page=page, page_size=PAGE_SIZE)
     types = known_entity_types(session=session)
     context = {
-        "entries": describe(entries, user),
+        "entries": describe(entries, user, session=session),
+        # the labels the action filter offers, one per action written so far
+        "action_labels": sorted({action_label(a) for a in known_actions(session=session)}),
         "total": total,
         "params": params,
         "errors": errors,

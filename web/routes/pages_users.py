@@ -38,7 +38,7 @@ from marketplace.vocabulary import Role
 from web.deps import ReadSessionDep, SessionDep, performs, performs_reading
 from web.pages import AdminPage, PageUser, ReadingPageUser, form_errors, redirect_with_flash
 from web.sessions import log_in
-from web.templating import render, zone_choices
+from web.templating import posted_zone, render, zone_choices
 
 router = APIRouter(include_in_schema=False)
 
@@ -235,6 +235,7 @@ def update_user_page(
     email: FormText = "",
     phone: FormText = "",
     timezone: FormText = DEFAULT_ZONE,
+    timezone_other: FormText = "",
 ) -> Response:
     account = get_user(session=session, user_id=user_id)
     form = {
@@ -244,7 +245,7 @@ def update_user_page(
         "expert_id": expert_id.strip()[:32],
         "email": email.strip()[:300],
         "phone": phone.strip()[:64],
-        "timezone": timezone.strip()[:64],
+        "timezone": posted_zone(timezone, timezone_other),
     }
     try:
         data = UserUpdate.model_validate(

@@ -307,3 +307,43 @@ def test_staff_run_batch_matching_review_the_proposal_and_confirm_it(new_page):
     expect(staff.get_by_role("status")).to_contain_text("方案已确认")
     staff.get_by_role("link", name="← 返回批量匹配").click()
     expect(staff.locator("table tbody tr").first).to_contain_text("已确认")
+
+
+def test_on_a_phone_the_facets_fold_and_services_and_materials_show_their_first_two(new_page):
+    query = "/experts?q=初三学生考试焦虑，需要到校辅导"
+    laptop = new_page()
+    log_in(laptop, "beilin")
+    laptop.goto(query)
+    expect(laptop.locator("details.facets")).to_have_attribute("open", "")
+    expect(laptop.locator("#found-resources .kind-cards > li").nth(2)).to_be_visible()
+    phone = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(phone, "beilin")
+    phone.goto(query)
+    facets = phone.locator("details.facets")
+    expect(facets).not_to_have_attribute("open", "")
+    facets.locator("summary").click()  # one tap opens them
+    expect(facets.locator(".tag-link").first).to_be_visible()
+    facets.locator("summary").click()
+    resources = phone.locator("#found-resources .kind-cards > li")
+    assert resources.count() > 2
+    expect(resources.nth(1)).to_be_visible()
+    expect(resources.nth(2)).to_be_hidden()
+    expect(phone.get_by_role("link", name=re.compile("在资料库中查看全部"))).to_be_visible()
+    # 20 cards, facets open and every service and material made this page 6,048 px tall
+    height = phone.evaluate("document.documentElement.scrollHeight")
+    assert height < 5600, f"the directory is {height} px tall on a phone"
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(phone, "phone-experts-folded")
+
+
+def test_on_a_phone_the_district_map_keeps_its_tiles_legible(new_page):
+    phone = new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    log_in(phone, "staff")
+    phone.goto("/reports")
+    expect(phone.locator("svg.tile-map-wide")).to_be_hidden()
+    narrow = phone.locator("svg.tile-map-phone")
+    expect(narrow).to_be_visible()
+    tile = narrow.locator("rect[width='46']").first
+    assert tile.bounding_box()["width"] >= 36  # the 14-a-row map drew them 20 px wide
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    screenshot(phone, "phone-report-map")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 from marketplace.audit.labels import action_label, actions_matching
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.messages import AUDIT_ACTION_LABELS
-from tests.web.pages.conftest import logged_in
+from tests.conftest import expert_record
+from tests.matching.db_support import file_request
+from tests.web.pages.conftest import import_records, logged_in
 
 
 def _entries(session):
@@ -56,22 +59,34 @@ def test_staff_read_the_log_in_words_with_links(client, session, staff_user):
     page = client.get("/audit").text
     assert "确认预约" in page and "登录" in page
     assert '<a href="/bookings#booking-41">预约 41</a>' in page
-    assert '<a href="/experts/E7">专家 E7</a>' in page
+    assert '<a href="/experts/E7">专家 E7</a>' in page  # no such expert: its id
+    # the label alone; the code is at most a tooltip, never text on the page
+    assert '<div title="booking.confirm">确认预约</div>' in page
+    assert ">booking.confirm<" not in page and "<code>" not in page
+    assert '<datalist id="action-labels">' in page and '<option value="确认预约">' in page
     home = client.get("/").text.split('id="panel-recent_audit"')[1].split("</section>")[0]
     assert "确认预约" in home and "<code>" not in home
+
+
+def _results(page: str) -> str:
+    """The entries section (the filter form offers every action's label)."""
+    return page.split('id="results"')[1]
 
 
 def test_the_log_filters_by_chinese_action_actor_record_and_dates(client, session, staff_user):
     _entries(session)
     logged_in(client, staff_user)
-    by_action = client.get("/audit", params={"action": "预约"}).text
+    by_action = _results(client.get("/audit", params={"action": "预约"}).text)
     assert "确认预约" in by_action and "修改专家资料" not in by_action
-    by_actor = client.get("/audit", params={"actor": "zha"}).text
+    by_label = _results(client.get("/audit", params={"action": "修改专家资料"}).text)
+    assert "修改专家资料" in by_label and "确认预约" not in by_label  # a label the list offers
+    by_actor = _results(client.get("/audit", params={"actor": "zha"}).text)
     assert "修改专家资料" in by_actor and "确认预约" not in by_actor
     by_record = client.get("/audit", params={"entity_type": "expert", "entity_id": "E7"}).text
+    by_record = _results(by_record)
     assert "修改专家资料" in by_record and "确认预约" not in by_record
     recent = (utcnow() - timedelta(days=7)).date().isoformat()
-    by_date = client.get("/audit", params={"date_from": recent}).text
+    by_date = _results(client.get("/audit", params={"date_from": recent}).text)
     assert "确认预约" in by_date and "修改专家资料" not in by_date
     bad = client.get("/audit", params={"date_from": "2026-13-01"})
     assert bad.status_code == 422 and 'id="err-date_from"' in bad.text
@@ -103,3 +118,32 @@ def test_the_log_names_the_system_in_chinese_where_no_person_acted(client, sessi
     logged_in(client, staff_user)
     page = client.get("/audit").text
     assert "系统（危机预约升级）" in page and ">booking.escalation<" not in page
+
+
+def test_the_log_names_experts_and_requests_instead_of_their_ids(client, session, staff_user):
+    import_records(session, expert_record(id="E9", name="陈默", specialties=["心理危机干预"]))
+    staff_user.display_name = "资源中心 王老师"
+    filed = file_request(session, text="初二学生网络成瘾，希望专家到校指导班主任与家长")
+    named = (("expert", "E9"), ("district_request", str(filed.id)), ("user", str(staff_user.id)))
+    for entity_type, entity_id in named:
+        record(
+            session=session,
+            actor=Actor("staff-1"),
+            action=f"{entity_type}.update",
+            entity_type=entity_type,
+            entity_id=entity_id,
+        )
+    session.commit()
+    logged_in(client, staff_user)
+    page = client.get("/audit").text
+    assert '<a href="/experts/E9">专家 <span class="user-text">陈默</span></a>' in page
+    # the acting account by its display name, its username beside it
+    assert "资源中心 王老师（staff-1）" in page
+    assert '账号 <span class="user-text">资源中心 王老师</span>' in page
+    assert re.search(
+        rf'<a href="/requests/{filed.id}">区县需求 <span class="user-text">'
+        r"「初二学生网络成瘾，希望专家到校指导班主…」 · 碑林区 · \d+月\d+日</span></a>",
+        page,
+    )
+    home = client.get("/").text.split('id="panel-recent_audit"')[1].split("</section>")[0]
+    assert "专家 陈默" in home

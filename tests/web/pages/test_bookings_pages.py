@@ -41,12 +41,15 @@ def test_a_coordinator_books_a_free_slot_from_the_profile_and_the_expert_confirm
     assert "可预约时间" in client.get("/experts/P1").text
     response, _ = _book(client)
     assert response.status_code == 303
-    assert "等待专家确认" in client.get("/bookings").text
+    own = client.get("/bookings").text
+    assert "等待专家确认" in own
+    assert "<dt>区县</dt>" not in own  # the coordinator's own district goes without saying
     [booking] = _bookings(session)
     assert booking.status == "requested"
     logged_in(client, open_expert)
     page = client.get("/bookings").text
     assert "七年级班主任个案督导" in page
+    assert "<dt>区县</dt><dd>碑林区</dd>" in page  # the expert is told who asks
     confirmed = client.post(
         f"/bookings/{booking.id}/confirm", data={"csrf_token": form_token(page)}
     )

@@ -97,14 +97,25 @@ def test_the_report_draws_a_tile_map_of_the_districts_coloured_by_allocation(
     service = _service_with_one_allocation(session)
     logged_in(client, staff_user)
     page = client.get("/reports", params={"service_id": service.id}).text
-    svg = re.search(r'<svg class="report-chart tile-map".*?</svg>', page, re.S).group(0)
-    tiles = re.findall(
-        r'<rect x="[0-9.]+" y="[0-9.]+" width="46" height="46" rx="4" fill="(#[0-9a-f]+)"', svg
-    )
     listed = int(re.search(r"可申请该服务的 (\d+) 个区县", page).group(1))
-    assert len(tiles) == listed  # every district, zero included
-    assert tiles.count("#ffffff") == listed - 1 and "#0f5e7a" in tiles  # Beilin is the darkest
-    assert "西安市 碑林区：每千名学生" in svg
+    # the laptop layout (14 tiles a row) and the phone one (6 a row, tiles as large)
+    for variant, columns in (("wide", 14), ("phone", 6)):
+        svg = re.search(
+            rf'<svg class="report-chart tile-map tile-map-{variant}".*?</svg>', page, re.S
+        ).group(0)
+        tiles = re.findall(
+            r'<rect x="[0-9.]+" y="[0-9.]+" width="46" height="46" rx="4" fill="(#[0-9a-f]+)"',
+            svg,
+        )
+        assert len(tiles) == listed  # every district, zero included
+        assert tiles.count("#ffffff") == listed - 1 and "#0f5e7a" in tiles  # Beilin darkest
+        assert "西安市 碑林区：每千名学生" in svg
+        width = int(re.search(r'viewBox="0 0 (\d+) ', svg).group(1))
+        assert width == 64 + columns * 50
+        legend = [
+            float(x) for x in re.findall(r'<text x="([0-9.]+)" y="[0-9.]+" font-size="11"', svg)
+        ]
+        assert max(legend) < width  # the legend wraps inside a narrow map
 
 
 def test_a_long_report_table_opens_under_a_summary_and_keeps_every_row(client, session, staff_user):

@@ -104,3 +104,17 @@ def test_an_empty_request_list_says_what_to_do_next(client, district_user, staff
     assert "没有“已匹配”的需求" in filtered and 'href="/requests">查看全部需求' in filtered
     logged_in(client, staff_user)
     assert "所辖区县还没有提交需求" in client.get("/requests").text
+
+
+def test_the_request_list_names_each_request_by_its_text_with_type_district_and_day(
+    client, session, district_user
+):
+    from tests.matching.db_support import file_request
+
+    text = "七年级两个班级连续出现学生冲突，班主任希望专家到校做班级心理辅导，并给家长提供沟通建议"
+    filed = file_request(session, text=text, district="西安市/碑林区")
+    session.commit()
+    logged_in(client, district_user)
+    page = client.get("/requests").text
+    assert f'<a href="/requests/{filed.id}">{text[:39]}…</a></h3>' in page
+    assert "危机支持 · 碑林区 · 提交于 " in page and f"#{filed.id}" not in page
