@@ -208,11 +208,27 @@ def _sane_datetime(value: datetime) -> datetime:
     return value
 
 
+# Invisible characters (zero-width space and joiners, direction marks, word joiner, BOM, soft
+# hyphen) in a name: "黎洋馥" and "黎\u200b洋馥" are two experts to the database and one to the
+# eye, so an impostor could sit beside the real one in a list or a booking.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+_INVISIBLE_MESSAGE = "含有看不见的字符（如零宽空格），会与其他名称混淆，请删除后再提交"
+
+
+def check_name(value: str) -> str:
+    """`value` itself, or ValueError (Chinese) when it holds an invisible character."""
+    if _INVISIBLE.search(value):
+        raise ValueError(_INVISIBLE_MESSAGE)
+    return value
+
+
 # For query parameters and fields whose later validators do date arithmetic (the model-wide
 # check of InputModel runs after those).
 SaneDate = Annotated[date, AfterValidator(_sane_date)]
 SaneDatetime = Annotated[datetime, AfterValidator(_sane_datetime)]
 CleanText = Annotated[str, AfterValidator(check_text)]
+# A name people tell records apart by (an expert, an account, a service, a resource title).
+NameText = Annotated[str, AfterValidator(check_name)]
 
 
 def _walk(value: Any, path: str) -> Any:

@@ -7,6 +7,8 @@ import os
 import uuid
 import warnings
 from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,8 @@ from marketplace.db import (
     take_deferred_writes,
 )
 from marketplace.districts.service import seed_regions
+from marketplace.services.models import ProcuredService, ServiceCreate
+from marketplace.services.service import create_service, today
 from marketplace.settings import Settings
 from marketplace.specialties.service import seed_specialties
 from marketplace.vocabulary import Role
@@ -230,6 +234,33 @@ def make_user(
     )
     session.flush()
     return user
+
+
+def make_service(
+    session: Session,
+    *,
+    name: str = "督导小时包",
+    kind: str = "supervision_hours",
+    unit: str = "小时",
+    quantity: int | Decimal = 10,
+    days: int = 90,
+    user: User | None = None,
+) -> ProcuredService:
+    """A procured service valid from yesterday for `days` days, entered by the system (or `user`)."""
+    service = create_service(
+        session=session,
+        data=ServiceCreate(
+            name=name,
+            kind=kind,
+            unit=unit,
+            quantity=quantity,
+            valid_from=today() - timedelta(days=1),
+            valid_to=today() + timedelta(days=days),
+        ),
+        user=user or system_principal("test"),
+    )
+    session.flush()
+    return service
 
 
 def auth_headers(user: User, settings: Settings, session: Session | None = None) -> dict[str, str]:

@@ -195,6 +195,16 @@ def login_id(request: Request) -> int:
     return login.id if login is not None else 0
 
 
+def sent_before(request: Request, nonce: str) -> bool:
+    """This login already sent the form with this one-time id (a double click, a re-sent page)."""
+    return form_once(request).seen(login_id(request), nonce)
+
+
+def mark_sent(request: Request, nonce: str) -> None:
+    """Remember the form's one-time id, once what it asked for is done."""
+    form_once(request).remember(login_id(request), nonce)
+
+
 def text_error(value: str) -> str | None:
     """The one check of form text a page stores as typed (outside an input schema): the
     Chinese reason it is refused (control, C1 or text-direction characters), or None.

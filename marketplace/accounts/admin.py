@@ -23,7 +23,7 @@ from marketplace.districts.service import find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.service import get_expert
 from marketplace.login_sessions.service import revoke_all_sessions
-from marketplace.validation import InputModel
+from marketplace.validation import InputModel, NameText
 from marketplace.vocabulary import Role
 
 TEMPORARY_PASSWORD_LENGTH = 14
@@ -33,7 +33,7 @@ class UserUpdate(InputModel):
     """An admin's edit of an account; fields left out stay as they are."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    display_name: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    display_name: NameText | None = pydantic.Field(default=None, min_length=1, max_length=64)
     role: Role | None = None
     district: str | None = pydantic.Field(default=None, max_length=128)
     expert_id: str | None = pydantic.Field(default=None, max_length=32)

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.accounts.contact import Email, Phone, TimeZoneName
 from marketplace.clock import DEFAULT_ZONE, utcnow
-from marketplace.validation import InputModel
+from marketplace.validation import InputModel, NameText
 from marketplace.vocabulary import Role
 
 
@@ -43,7 +43,7 @@ class UserCreate(InputModel):
     username: str = pydantic.Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = pydantic.Field(min_length=1, max_length=256)
     role: Role
-    display_name: str = pydantic.Field(default="", max_length=64)
+    display_name: NameText = pydantic.Field(default="", max_length=64)
     district: str | None = pydantic.Field(default=None, max_length=128)
     expert_id: str | None = pydantic.Field(default=None, max_length=32)
     center: str | None = pydantic.Field(default=None, max_length=64)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from marketplace import messages
@@ -40,7 +41,7 @@ from marketplace.applications.service import (
     snapshot,
     status_label,
 )
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import Actor, save_and_record
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput
@@ -97,6 +98,17 @@ def _application_totals(session: Session, application_id: int) -> Totals:
     return totals.get(application_id, Totals())
 
 
+def _charged(session: Session, reference: str, owner: ColumnElement[bool]) -> bool:
+    """A consumption with this `reference` is on the ledger already (of the application or
+    district `owner` names): recording usage twice charges once."""
+    query = select(LedgerEntry.id).where(
+        owner,
+        LedgerEntry.kind == LedgerKind.consumption.value,
+        LedgerEntry.reference == reference,
+    )
+    return session.exec(query).first() is not None
+
+
 def _change_status(
     session: Session,
     application: ServiceApplication,
@@ -106,14 +118,12 @@ def _change_status(
     **extra: object,
 ) -> None:
     application.updated_at = utcnow()
-    session.add(application)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=application,
         actor=actor,
         action=action,
         entity_type="application",
-        entity_id=str(application.id),
         before=before,
         after={**snapshot(application), **extra},
     )
@@ -248,15 +258,8 @@ def record_usage(
                 unit=service.unit,
             )
         )
-    if (
-        reference
-        and session.exec(
-            select(LedgerEntry.id).where(
-                LedgerEntry.application_id == application_id,
-                LedgerEntry.kind == LedgerKind.consumption.value,
-                LedgerEntry.reference == reference,
-            )
-        ).first()
+    if reference and _charged(
+        session, reference, col(LedgerEntry.application_id) == application_id
     ):
         raise Conflict(messages.USAGE_ALREADY_RECORDED.format(reference=reference))
     before = snapshot(application)
@@ -410,16 +413,7 @@ def consume_supervision_hours(
     if amount <= 0:
         raise InvalidInput(messages.HOURS_NOT_POSITIVE)
     actor = actor_for(user)
-    if (
-        reference
-        and session.exec(
-            select(LedgerEntry.id).where(
-                LedgerEntry.district_id == district_id,
-                LedgerEntry.kind == LedgerKind.consumption.value,
-                LedgerEntry.reference == reference,
-            )
-        ).first()
-    ):
+    if reference and _charged(session, reference, col(LedgerEntry.district_id) == district_id):
         return True
     day = today()
     candidates = session.exec(

@@ -15,7 +15,7 @@ from marketplace.applications.models import (
     ApplicationStatus,
     ServiceApplication,
 )
-from marketplace.audit.service import Actor, record
+from marketplace.audit.service import Actor, save_and_record
 from marketplace.centers.service import province_center
 from marketplace.clock import utcnow
 from marketplace.districts.models import District
@@ -109,14 +109,12 @@ def create_application(
         target_schools=data.target_schools,
         submitted_by=actor.label,
     )
-    session.add(application)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=application,
         actor=actor,
         action="application.create",
         entity_type="application",
-        entity_id=str(application.id),
         after=snapshot(application),
     )
     # The staff of the center that owns the service decide it (a city center's own staff).
@@ -207,14 +205,12 @@ def _set_status(
     if status in (ApplicationStatus.rejected, ApplicationStatus.approved):
         application.decided_at = now
         application.decided_by = actor.label
-    session.add(application)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=application,
         actor=actor,
         action=action,
         entity_type="application",
-        entity_id=str(application.id),
         before=before,
         after=snapshot(application),
     )

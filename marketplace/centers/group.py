@@ -6,6 +6,8 @@ requests from the zones they are paired with (`zone_pairs`)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlmodel import Session, col, delete, select
 
 from marketplace import messages
@@ -127,11 +129,7 @@ def set_member(
     )
     if existing is None:
         session.add(CenterExpert(center_id=center.id or 0, expert_id=expert.id))
-    session.exec(
-        delete(ZoneExpert).where(
-            col(ZoneExpert.expert_id) == expert.id, col(ZoneExpert.zone_id).in_(city_zones or {0})
-        )
-    )
+    _drop_city_pairs(session, expert.id, city_zones)
     for zone_id in sorted(wanted):
         session.add(ZoneExpert(zone_id=zone_id, expert_id=expert.id))
     session.flush()
@@ -147,6 +145,16 @@ def set_member(
     return _member_view(session, center.id or 0, expert.id, user)
 
 
+def _drop_city_pairs(session: Session, expert_id: str, city_zones: Collection[int | None]) -> None:
+    """Delete the expert's pairs with the city's zones (its pairs elsewhere stay)."""
+    session.exec(
+        delete(ZoneExpert).where(
+            col(ZoneExpert.expert_id) == expert_id,
+            col(ZoneExpert.zone_id).in_(list(city_zones) or [0]),
+        )
+    )
+
+
 def remove_member(*, session: Session, center_id: int, expert_id: str, user: User) -> None:
     """Detach an expert from the city's group, with their pairs to the city's zones."""
     center = group_center(session=session, center_id=center_id, user=user)
@@ -154,11 +162,7 @@ def remove_member(*, session: Session, center_id: int, expert_id: str, user: Use
     if member is None:
         raise NotFound(messages.GROUP_NOT_MEMBER, code="not_member", field="expert_id")
     city_zones = [z.id for z in _city_zones(session, center)]
-    session.exec(
-        delete(ZoneExpert).where(
-            col(ZoneExpert.expert_id) == expert_id, col(ZoneExpert.zone_id).in_(city_zones or [0])
-        )
-    )
+    _drop_city_pairs(session, expert_id, city_zones)
     session.delete(member)
     session.flush()
     record(

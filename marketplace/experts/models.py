@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
-from marketplace.validation import InputModel
+from marketplace.validation import InputModel, NameText
 from marketplace.vocabulary import Domain, ExpertStatus, Format, ServiceType
 
 EXPERT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
@@ -68,7 +68,7 @@ class ExpertFields(InputModel):
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    name: str = pydantic.Field(min_length=1, max_length=64)
+    name: NameText = pydantic.Field(min_length=1, max_length=64)
     domain: Domain
     title: str = pydantic.Field(default="", max_length=64)
     organization: str = pydantic.Field(min_length=1, max_length=128)
@@ -119,7 +119,7 @@ class ExpertCreate(ExpertFields):
 class ExpertUpdate(InputModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str | None = pydantic.Field(default=None, min_length=1, max_length=64)
+    name: NameText | None = pydantic.Field(default=None, min_length=1, max_length=64)
     domain: Domain | None = None
     title: str | None = pydantic.Field(default=None, max_length=64)
     organization: str | None = pydantic.Field(default=None, min_length=1, max_length=128)

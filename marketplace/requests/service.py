@@ -16,7 +16,7 @@ from marketplace.accounts.permissions import (
     scope_of,
 )
 from marketplace.accounts.principal import actor_for
-from marketplace.audit.service import record, record_read
+from marketplace.audit.service import record_read, save_and_record
 from marketplace.clock import utcnow
 from marketplace.districts.service import RegionIndex, find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -173,14 +173,12 @@ def create_request(*, session: Session, data: DistrictRequestCreate, user: User)
         status=(RequestStatus.submitted if data.submit else RequestStatus.draft).value,
         created_by=user.id,
     )
-    session.add(request)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=request,
         actor=actor_for(user),
         action="request.create",
         entity_type="district_request",
-        entity_id=str(request.id),
         after=snapshot(request),
     )
     return request
@@ -217,14 +215,12 @@ def update_request(
     if after == before:
         return request
     request.updated_at = utcnow()
-    session.add(request)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=request,
         actor=actor_for(user),
         action="request.update",
         entity_type="district_request",
-        entity_id=str(request.id),
         before=before,
         after=after,
     )
@@ -289,14 +285,12 @@ def _move(
     before = {"status": request.status}
     request.status = status.value
     request.updated_at = utcnow()
-    session.add(request)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=request,
         actor=actor_for(user),
         action="request.status",
         entity_type="district_request",
-        entity_id=str(request.id),
         before=before,
         after={"status": request.status},
     )

@@ -18,7 +18,7 @@ from sqlmodel import Field, SQLModel
 
 from marketplace.clock import utcnow
 from marketplace.requests.models import PrivacyChoice
-from marketplace.validation import InputModel, RecordId
+from marketplace.validation import InputModel, NameText, RecordId
 
 
 class ResourceKind(StrEnum):
@@ -146,7 +146,7 @@ class _Fields(InputModel):
 
 class ResourceCreate(_Fields):
     kind: ResourceKind
-    title: str = pydantic.Field(min_length=2, max_length=200)
+    title: NameText = pydantic.Field(min_length=2, max_length=200)
     summary: str = pydantic.Field(default="", max_length=4000)
     body: str = pydantic.Field(default="", max_length=20000)
     audiences: list[Audience] = pydantic.Field(default_factory=list, max_length=6)
@@ -176,7 +176,7 @@ class ResourceCreate(_Fields):
 
 
 class ResourceUpdate(_Fields):
-    title: str | None = pydantic.Field(default=None, min_length=2, max_length=200)
+    title: NameText | None = pydantic.Field(default=None, min_length=2, max_length=200)
     summary: str | None = pydantic.Field(default=None, max_length=4000)
     body: str | None = pydantic.Field(default=None, max_length=20000)
     audiences: list[Audience] | None = pydantic.Field(default=None, max_length=6)

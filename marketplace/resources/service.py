@@ -15,7 +15,7 @@ from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, can, covers_center, sees_everything
 from marketplace.accounts.principal import actor_for
-from marketplace.audit.service import record
+from marketplace.audit.service import record, save_and_record
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import label as center_label
 from marketplace.centers.service import province_center
@@ -405,14 +405,12 @@ def attach_file(
     )
     session.add(row)
     resource.updated_at = utcnow()
-    session.add(resource)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=resource,
         actor=actor_for(user),
         action="resource.file_add",
         entity_type="resource",
-        entity_id=str(resource.id),
         after={"file": row.filename, "sha256": digest, "text_status": row.text_status},
     )
     return row

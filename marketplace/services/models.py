@@ -13,7 +13,7 @@ from sqlmodel import Field, SQLModel
 from marketplace import messages
 from marketplace.clock import utcnow
 from marketplace.services.quantity import PositiveQuantity
-from marketplace.validation import InputModel, RecordId, cross_field_error
+from marketplace.validation import InputModel, NameText, RecordId, cross_field_error
 
 
 class ServiceKind(StrEnum):
@@ -58,7 +58,7 @@ class _ServiceFields(InputModel):
 
 
 class ServiceCreate(_ServiceFields):
-    name: str = pydantic.Field(min_length=1, max_length=128)
+    name: NameText = pydantic.Field(min_length=1, max_length=128)
     kind: ServiceKind
     vendor: str = pydantic.Field(default="", max_length=128)
     unit: str = pydantic.Field(min_length=1, max_length=16)
@@ -77,7 +77,7 @@ class ServiceCreate(_ServiceFields):
 
 
 class ServiceUpdate(_ServiceFields):
-    name: str | None = pydantic.Field(default=None, min_length=1, max_length=128)
+    name: NameText | None = pydantic.Field(default=None, min_length=1, max_length=128)
     kind: ServiceKind | None = None
     vendor: str | None = pydantic.Field(default=None, max_length=128)
     unit: str | None = pydantic.Field(default=None, min_length=1, max_length=16)

@@ -12,7 +12,7 @@ from marketplace.accounts.permissions import Action, Scope, covers_center, requi
 from marketplace.accounts.principal import actor_for
 from marketplace.allocation.balances import Totals, ledger_totals
 from marketplace.applications.models import ServiceApplication
-from marketplace.audit.service import record
+from marketplace.audit.service import record, save_and_record
 from marketplace.centers.models import ResourceCenter
 from marketplace.centers.service import center_district_ids, province_center
 from marketplace.centers.service import label as center_label
@@ -145,14 +145,12 @@ def create_service(*, session: Session, data: ServiceCreate, user: User) -> Proc
         eligible_zone_ids=zone_ids,
         description=data.description,
     )
-    session.add(service)
-    session.flush()
-    record(
+    save_and_record(
         session=session,
+        row=service,
         actor=actor_for(user),
         action="service.create",
         entity_type="service",
-        entity_id=str(service.id),
         after=_snapshot(service),
     )
     enqueue(session=session, entity_type="service", entity_id=str(service.id))
@@ -263,14 +261,12 @@ def update_service(
     after = _snapshot(service)
     if after != before:
         service.updated_at = utcnow()
-        session.add(service)
-        session.flush()
-        record(
+        save_and_record(
             session=session,
+            row=service,
             actor=actor_for(user),
             action="service.update",
             entity_type="service",
-            entity_id=str(service.id),
             before=before,
             after=after,
         )

@@ -12,6 +12,8 @@ from sqlmodel import Session
 
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
+from booking.sessions import service as sessions_service
+from booking.sessions.models import Booking, BookingCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import hash_password
@@ -34,6 +36,37 @@ def future_weekday(days_ahead: int = 7) -> date:
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TZ)
+
+
+def book(
+    session: Session,
+    user: User,
+    expert_id: str,
+    start: datetime,
+    *,
+    title: str,
+    kind: str = "supervision",
+    hours: float = 1,
+    now: datetime | None = None,
+    **fields: object,
+) -> Booking:
+    """A session booked online through the service: `hours` long from `start`."""
+    return sessions_service.create_booking(
+        session=session,
+        data=BookingCreate.model_validate(
+            {
+                "expert_id": expert_id,
+                "start": start,
+                "end": start + timedelta(hours=hours),
+                "kind": kind,
+                "format": "online",
+                "title": title,
+                **fields,
+            }
+        ),
+        user=user,
+        now=now,
+    )
 
 
 def add_experts(session: Session, *records: dict) -> None:

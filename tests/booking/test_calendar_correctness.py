@@ -18,13 +18,12 @@ from booking.notifications.models import BookingNotification
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
-from booking.sessions.models import BookingCreate
 from booking.trainings import service as trainings_service
 from booking.trainings.models import RegistrationCreate
 from marketplace import messages
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import InvalidInput
-from tests.booking.conftest import WORKDAY, future_weekday, local
+from tests.booking.conftest import WORKDAY, book, future_weekday, local
 from tests.booking.test_api import body, slot_starts
 from tests.web.pages.conftest import form_token, login
 
@@ -38,20 +37,8 @@ def set_policy(session, world, **changes) -> None:
     )
 
 
-def book(session, world, start, *, now, hours=1):
-    return sessions_service.create_booking(
-        session=session,
-        data=BookingCreate(
-            expert_id="BK1",
-            start=start,
-            end=start + timedelta(hours=hours),
-            kind="supervision",
-            format="online",
-            title="个案督导",
-        ),
-        user=world.district_user,
-        now=now,
-    )
+def district_books(session, world, start, *, now, hours=1):
+    return book(session, world.district_user, "BK1", start, title="个案督导", now=now, hours=hours)
 
 
 def weekdays_of_a_month_ahead() -> list[date]:
@@ -70,7 +57,7 @@ def test_held_sessions_keep_counting_toward_the_monthly_limit(session, world, ou
     set_policy(session, world, monthly_limit_hours=3)
     days = weekdays_of_a_month_ahead()
     now = local(days[0] - timedelta(days=5), 8)
-    booked = [book(session, world, local(day, 10), now=now) for day in days[:3]]
+    booked = [district_books(session, world, local(day, 10), now=now) for day in days[:3]]
     for one in booked:
         sessions_service.confirm_booking(session=session, booking_id=one.id, user=world.expert_user)
     for one in booked[:2]:
@@ -94,7 +81,7 @@ def test_held_sessions_keep_counting_toward_the_monthly_limit(session, world, ou
     )
     assert slots == []
     with pytest.raises(InvalidInput) as refused:
-        book(session, world, local(days[5], 10), now=later)
+        district_books(session, world, local(days[5], 10), now=later)
     assert refused.value.message == messages.SLOT_REJECTED["monthly_limit"]
 
 
@@ -247,7 +234,9 @@ def off_grid(day: date, hour: int, minute: int) -> dict:
 
 def confirmed_session(session, world, *, hour=10):
     day = future_weekday()
-    booking = book(session, world, local(day, hour), now=local(day, hour) - timedelta(days=3))
+    booking = district_books(
+        session, world, local(day, hour), now=local(day, hour) - timedelta(days=3)
+    )
     sessions_service.confirm_booking(session=session, booking_id=booking.id, user=world.expert_user)
     return booking
 
@@ -349,7 +338,7 @@ def test_feeds_carry_honest_statuses_an_organizer_and_drop_old_cancellations(ses
     held = confirmed_session(session, world, hour=9)
     missed = confirmed_session(session, world, hour=11)
     cancelled = confirmed_session(session, world, hour=13)
-    pending = book(
+    pending = district_books(
         session, world, local(future_weekday(), 15), now=held.start_at - timedelta(days=3)
     )
     after = missed.end_at + timedelta(minutes=5)
@@ -381,18 +370,15 @@ def test_registered_districts_get_training_changes_and_cancellations_and_see_the
     session, world
 ):
     day = future_weekday(10)
-    training = sessions_service.create_booking(
-        session=session,
-        data=BookingCreate(
-            expert_id="BK1",
-            start=local(day, 14),
-            end=local(day, 16),
-            kind="training",
-            format="online",
-            title="危机干预培训",
-            capacity=50,
-        ),
-        user=world.district_user,
+    training = book(
+        session,
+        world.district_user,
+        "BK1",
+        local(day, 14),
+        title="危机干预培训",
+        kind="training",
+        hours=2,
+        capacity=50,
     )
     sessions_service.confirm_booking(
         session=session, booking_id=training.id, user=world.expert_user

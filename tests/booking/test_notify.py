@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import threading
-from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import Message
 
@@ -19,7 +18,6 @@ from booking.notifications.models import BookingNotification
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
-from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.vocabulary import Role
@@ -27,6 +25,7 @@ from tests.booking.conftest import (
     ALL_KINDS,
     WORKDAY,
     add_experts,
+    book,
     future_weekday,
     local,
     quick_user,
@@ -82,18 +81,7 @@ def test_a_confirmed_booking_mails_both_sides_once_with_the_invitation(engine, s
         )
     start = local(future_weekday(), 10)
     with locking.serialized_session(engine) as session:
-        booking = sessions_service.create_booking(
-            session=session,
-            user=session.get(User, coordinator.id),
-            data=BookingCreate(
-                expert_id="BK1",
-                start=start,
-                end=start + timedelta(hours=1),
-                kind="supervision",
-                format="online",
-                title="个案督导",
-            ),
-        )
+        booking = book(session, session.get(User, coordinator.id), "BK1", start, title="个案督导")
         sessions_service.confirm_booking(
             session=session, booking_id=booking.id, user=session.get(User, staff.id)
         )

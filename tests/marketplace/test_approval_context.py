@@ -12,28 +12,23 @@ from marketplace.applications.service import create_application
 from marketplace.audit.service import Actor
 from marketplace.districts.service import find_district
 from marketplace.reports.periods import term_of
-from marketplace.services.models import ServiceCreate
-from marketplace.services.service import create_service, today
+from marketplace.services.service import today
+from tests.conftest import make_service
 
 ACTOR = Actor.system("test")
 SYSTEM = system_principal("test")
 
 
 def _service(session, quantity=10):
-    service = create_service(
-        session=session,
-        data=ServiceCreate(
-            name="量表授权",
-            kind="assessment_licence",
-            unit="份",
-            quantity=quantity,
-            valid_from=today() - timedelta(days=1),
-            valid_to=today() + timedelta(days=200),
-        ),
+    return make_service(
+        session,
+        name="量表授权",
+        kind="assessment_licence",
+        unit="份",
+        quantity=quantity,
+        days=200,
         user=SYSTEM,
     )
-    session.flush()
-    return service
 
 
 def _apply(session, service, district, quantity):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -12,14 +10,12 @@ from typer.testing import CliRunner
 from booking.notifications.models import BookingNotification
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
-from booking.sessions import service as sessions_service
-from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.principal import system_principal
 from marketplace.accounts.service import create_user
 from marketplace.db import make_engine, run_migrations
 from marketplace.vocabulary import Role
-from tests.booking.conftest import ALL_KINDS, WORKDAY, add_experts, future_weekday, local
+from tests.booking.conftest import ALL_KINDS, WORKDAY, add_experts, book, future_weekday, local
 from tests.conftest import (
     TEST_PASSWORD,
     TEST_SECRET,
@@ -87,19 +83,7 @@ def test_mail_goes_to_the_email_field_not_to_an_address_like_username(session):
     coordinator = make_user(session, Role.district, username="beilin-coord")
     coordinator.email = "coord@beilin.edu.cn"
     session.add(coordinator)
-    start = local(future_weekday(), 10)
-    sessions_service.create_booking(
-        session=session,
-        user=coordinator,
-        data=BookingCreate(
-            expert_id="MX1",
-            start=start,
-            end=start + timedelta(hours=1),
-            kind="supervision",
-            format="online",
-            title="个案督导",
-        ),
-    )
+    book(session, coordinator, "MX1", local(future_weekday(), 10), title="个案督导")
     recipients = session.exec(select(BookingNotification.recipient)).all()
     assert recipients == ["coord@beilin.edu.cn"]
     assert expert.email is None  # an address-like username alone receives nothing

@@ -8,7 +8,7 @@ import logging
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,13 +17,12 @@ from sqlmodel import Session, col, select
 from booking.notifications.models import BookingNotification
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
-from booking.sessions import service as sessions_service
-from booking.sessions.models import Booking, BookingCreate
+from booking.sessions.models import Booking
 from marketplace.accounts.models import User
 from marketplace.jobs.models import JobState
 from marketplace.notifications.models import Notification
 from marketplace.vocabulary import Role
-from tests.booking.conftest import WORKDAY, add_experts, future_weekday, local, quick_user
+from tests.booking.conftest import WORKDAY, add_experts, book, future_weekday, local, quick_user
 from tests.conftest import TEST_PASSWORD, expert_record
 from tests.ops.conftest import FakeClock, OpsDb
 from tests.web.pages.conftest import form_token, login
@@ -61,18 +60,13 @@ def crisis(ops_db: OpsDb, clock: FakeClock) -> Booking:
         schedule_service.set_availability(
             session=session, expert_id="OP1", data=AvailabilityUpdate(**WORKDAY), user=staff
         )
-        start = local(day, 9, 30)
-        booking = sessions_service.create_booking(
-            session=session,
-            data=BookingCreate(
-                expert_id="OP1",
-                start=start,
-                end=start + timedelta(hours=1),
-                kind="crisis_support",
-                format="online",
-                title="学生危机事件",
-            ),
-            user=district,
+        booking = book(
+            session,
+            district,
+            "OP1",
+            local(day, 9, 30),
+            title="学生危机事件",
+            kind="crisis_support",
             now=clock.now,
         )
         session.commit()

@@ -75,6 +75,7 @@ def test_a_page_form_past_the_ceiling_gets_the_error_page_in_chinese(client, ses
     assert "text/html" in response.headers["content-type"]
     assert "提交的内容过大（上限 1 MB）" in response.text
     assert 'href="/">返回首页' in response.text  # a way on, not a dead end
+    assert "<h1>提交的内容过大</h1>" in response.text
 
 
 def test_an_upload_past_the_largest_accepted_file_is_413_even_through_the_form_token_reader(

@@ -300,3 +300,33 @@ def test_an_unknown_time_zone_or_step_in_availability_is_422_in_chinese(
     _refused(response, *words)
     detail = response.json()["detail"]
     assert "unknown time zone" not in detail and " or " not in detail
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200f"])
+def test_invisible_characters_in_a_name_are_refused_so_no_lookalike_is_stored(
+    client, session, people, invisible
+):
+    lookalike = client.post(
+        "/api/experts",
+        json=expert_record(id="HV8", name=f"韩{invisible}老师"),
+        headers=people["staff"],
+    )
+    _refused(lookalike, "看不见的字符")
+    assert session.exec(select(Expert).where(Expert.id == "HV8")).first() is None
+    renamed = client.patch(
+        "/api/experts/HV1", json={"name": f"韩老{invisible}师"}, headers=people["expert"]
+    )
+    _refused(renamed, "看不见的字符")
+    service = {
+        "name": f"督导{invisible}小时包",
+        "kind": "supervision_hours",
+        "vendor": "协会",
+        "unit": "小时",
+        "quantity": 10,
+        "valid_from": "2027-01-01",
+        "valid_to": "2027-12-31",
+    }
+    _refused(client.post("/api/services", json=service, headers=people["staff"]), "看不见的字符")
+    # Free text keeps them (an emoji sequence joins with U+200D).
+    bio = client.patch("/api/experts/HV1", json={"bio": "简介👩\u200d🏫"}, headers=people["expert"])
+    assert bio.status_code == 200, bio.text

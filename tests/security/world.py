@@ -43,6 +43,7 @@ from tests.booking.conftest import (
     ALL_KINDS,
     WORKDAY,
     add_experts,
+    book,
     future_weekday,
     local,
     quick_user,  # make_user without a fresh Argon2 hash per user (TEST_PASSWORD still logs in)
@@ -220,19 +221,16 @@ def build_world(session: Session, settings: Settings) -> World:
         ),
         user=owner,
     ).id
-    world.training_id = sessions_service.create_booking(
-        session=session,
-        data=BookingCreate(
-            expert_id="SX1",
-            start=local(day, 14),
-            end=local(day, 16),
-            kind="training",
-            format="online",
-            title="公开培训",
-            capacity=40,
-            district_id=owner.district_id,
-        ),
-        user=staff,
+    world.training_id = book(
+        session,
+        staff,
+        "SX1",
+        local(day, 14),
+        title="公开培训",
+        kind="training",
+        hours=2,
+        capacity=40,
+        district_id=owner.district_id,
     ).id
     service = create_service(session=session, data=ServiceCreate(**service_body()), user=staff)
     world.service_id = service.id

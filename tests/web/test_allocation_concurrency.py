@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,10 +16,8 @@ from marketplace.applications.models import ApplicationCreate
 from marketplace.applications.service import create_application
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.districts.models import District
-from marketplace.services.models import ServiceCreate
-from marketplace.services.service import create_service, today
 from marketplace.vocabulary import Role
-from tests.conftest import auth_headers, make_settings, seed_reference
+from tests.conftest import auth_headers, make_service, make_settings, seed_reference
 from tests.web.allocation_support import quick_user
 from web.app import create_app
 
@@ -44,17 +41,8 @@ def live(fresh_database_url, tmp_path):
 def setup_service(engine, settings, *, quantity: int, applications: int, each: int):
     actor = system_principal("test")
     with session_scope(engine) as session:
-        service = create_service(
-            session=session,
-            data=ServiceCreate(
-                name="专家督导小时包",
-                kind="supervision_hours",
-                unit="小时",
-                quantity=Decimal(quantity),
-                valid_from=today() - timedelta(days=1),
-                valid_to=today() + timedelta(days=90),
-            ),
-            user=actor,
+        service = make_service(
+            session, name="专家督导小时包", quantity=Decimal(quantity), user=actor
         )
         districts = session.exec(
             select(District.id).order_by(District.id).limit(applications)

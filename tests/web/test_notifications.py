@@ -14,7 +14,6 @@ from booking.notifications import service as notifications_service
 from booking.schedule import service as schedule_service
 from booking.schedule.models import AvailabilityUpdate
 from booking.sessions import service as sessions_service
-from booking.sessions.models import BookingCreate
 from marketplace.accounts.models import User
 from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approve_application
@@ -26,8 +25,8 @@ from marketplace.notifications.service import notify
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service, today
 from marketplace.vocabulary import Role
-from tests.booking.conftest import ALL_KINDS, WORKDAY, add_experts, future_weekday, local
-from tests.conftest import auth_headers, expert_record, make_user
+from tests.booking.conftest import ALL_KINDS, WORKDAY, add_experts, book, future_weekday, local
+from tests.conftest import auth_headers, expert_record, make_service, make_user
 from tests.matching.db_support import fake_relevance, file_request, seed_pool
 
 ACTOR = Actor.system("test")
@@ -59,18 +58,7 @@ def people(session: Session):
 
 def _book(session, people, hour=10, kind="supervision"):
     start = local(future_weekday(), hour)
-    return sessions_service.create_booking(
-        session=session,
-        user=people["coordinator"],
-        data=BookingCreate(
-            expert_id="NX1",
-            start=start,
-            end=start + timedelta(hours=1),
-            kind=kind,
-            format="online",
-            title="个案督导",
-        ),
-    )
+    return book(session, people["coordinator"], "NX1", start, title="个案督导", kind=kind)
 
 
 def test_a_booking_request_reaches_the_expert_and_its_confirmation_the_coordinator(session, people):
@@ -134,18 +122,14 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
 def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people):
     now = local(future_weekday(), 9)
     start = now + timedelta(minutes=30)
-    sessions_service.create_booking(
-        session=session,
-        user=people["coordinator"],
+    book(
+        session,
+        people["coordinator"],
+        "NX1",
+        start,
+        title="学生危机事件",
+        kind="crisis_support",
         now=now,
-        data=BookingCreate(
-            expert_id="NX1",
-            start=start,
-            end=start + timedelta(hours=1),
-            kind="crisis_support",
-            format="online",
-            title="学生危机事件",
-        ),
     )
     notifications_service.escalate_unanswered_crisis(
         session=session, user=ESCALATION, now=now + timedelta(minutes=31)
@@ -169,17 +153,8 @@ def test_a_confirmed_match_tells_the_district_which_experts_it_got(client, app, 
 
 
 def _application(session, district_id, quantity):
-    service = create_service(
-        session=session,
-        data=ServiceCreate(
-            name="量表授权",
-            kind="assessment_licence",
-            unit="份",
-            quantity=10,
-            valid_from=today() - timedelta(days=1),
-            valid_to=today() + timedelta(days=200),
-        ),
-        user=SYSTEM,
+    service = make_service(
+        session, name="量表授权", kind="assessment_licence", unit="份", days=200, user=SYSTEM
     )
     return create_application(
         session=session,

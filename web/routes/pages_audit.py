@@ -7,9 +7,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from sqlmodel import Session
 
 from marketplace import messages
 from marketplace.audit.labels import action_label, actions_matching, entity_label
@@ -34,16 +33,16 @@ def _day(text: str) -> date | None:
 
 
 def _filters(
-    session: Session,
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: str,
-    date_from: str,
-    date_to: str,
+    session: SessionDep,
+    entity_type: Annotated[str, Query(max_length=32)] = "",
+    entity_id: Text = "",
+    actor: Text = "",
+    action: Text = "",
+    date_from: Annotated[str, Query(max_length=10)] = "",
+    date_to: Annotated[str, Query(max_length=10)] = "",
 ) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
-    """The echoed form, the list_entries arguments and per-field errors."""
+    """The filter query of the page and its CSV: the echoed form, the list_entries arguments
+    and per-field errors."""
     params = {
         "actor": actor.strip(),
         "action": action.strip(),
@@ -73,28 +72,18 @@ def _filters(
     return params, args, errors
 
 
+Filters = Annotated[tuple[dict[str, str], dict[str, Any], dict[str, str]], Depends(_filters)]
+
+
 @router.get("/audit", summary="审计日志")
 def audit_page(
     request: Request,
     session: SessionDep,
     user: AuditPage,
-    entity_type: Annotated[str, Query(max_length=32)] = "",
-    entity_id: Text = "",
-    actor: Text = "",
-    action: Text = "",
-    date_from: Annotated[str, Query(max_length=10)] = "",
-    date_to: Annotated[str, Query(max_length=10)] = "",
+    filters: Filters,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    params, args, errors = _filters(
-        session,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        date_from=date_from,
-        date_to=date_to,
-    )
+    params, args, errors = filters
     entries, total = list_entries(session=session, **args, page=page, page_size=PAGE_SIZE)
     types = known_entity_types(session=session)
     context = {
@@ -118,22 +107,9 @@ def audit_page(
 def audit_csv(
     session: SessionDep,
     user: AuditPage,
-    entity_type: Annotated[str, Query(max_length=32)] = "",
-    entity_id: Text = "",
-    actor: Text = "",
-    action: Text = "",
-    date_from: Annotated[str, Query(max_length=10)] = "",
-    date_to: Annotated[str, Query(max_length=10)] = "",
+    filters: Filters,
 ) -> Response:
-    _, args, _ = _filters(
-        session,
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=entity_id,
-        date_from=date_from,
-        date_to=date_to,
-    )
+    _, args, _ = filters
     entries, _ = list_entries(session=session, **args, page=1, page_size=CSV_LIMIT)
     rows: list[list[object]] = [list(messages.AUDIT_CSV_HEADER)]
     for line in describe(entries, user):

@@ -40,11 +40,11 @@ from web.pages import (
     PageUser,
     ReadingPageUser,
     field_errors,
-    form_once,
     is_staff,
-    login_id,
+    mark_sent,
     page_allows,
     redirect_with_flash,
+    sent_before,
     text_error,
 )
 from web.templating import render
@@ -145,8 +145,7 @@ def save_availability(
     monthly_limit_hours: FormText = "",
 ) -> Response:
     target = _expert_for(user, expert_id)
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash(_back(user, target), "duplicate_submission")
     fields = {
         "timezone": [timezone],
@@ -176,7 +175,7 @@ def save_availability(
     except InvalidInput as exc:
         form.errors["__all__"] = exc.message
         return _page(request, session, user, target, form, status_code=422)
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash(_back(user, target), "availability_saved")
 
 

@@ -38,9 +38,9 @@ from web.pages import (
     DistrictPage,
     PageUser,
     field_errors,
-    form_once,
-    login_id,
+    mark_sent,
     redirect_with_flash,
+    sent_before,
     text_error,
 )
 from web.request_names import excerpt, posted_request_name
@@ -236,8 +236,7 @@ def submit_booking(
     request_id: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/bookings", "duplicate_submission")
     form = {
         "expert_id": expert_id[:32],
@@ -275,7 +274,7 @@ def submit_booking(
     except (Conflict, InvalidInput, Forbidden) as exc:
         session.rollback()
         return _new_form(request, session, form, {"__all__": exc.message}, exc.status_code)
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     if data.request_id is not None:
         return redirect_with_flash(f"/requests/{data.request_id}", "booking_requested")
     return redirect_with_flash("/bookings", "booking_requested")

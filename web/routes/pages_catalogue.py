@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlmodel import Session, select
@@ -83,17 +83,19 @@ def _form_page(
 
 
 def _typed(
-    name: str,
-    kind: str,
-    vendor: str,
-    unit: str,
-    quantity: str,
-    valid_from: str,
-    valid_to: str,
-    description: str,
-    districts: list[int],
-    zones: list[int],
+    name: FormText = "",
+    kind: FormText = "",
+    vendor: FormText = "",
+    unit: FormText = "",
+    quantity: FormText = "",
+    valid_from: FormText = "",
+    valid_to: FormText = "",
+    description: FormText = "",
+    eligible_district_ids: FormIds = [],  # noqa: B006 - FastAPI copies form defaults
+    eligible_zone_ids: FormIds = [],  # noqa: B006
 ) -> dict[str, Any]:
+    """The service form as posted (create and edit), trimmed to the fields' limits."""
+    districts, zones = eligible_district_ids, eligible_zone_ids
     return {
         "name": name.strip()[:128],
         "kind": kind[:32],
@@ -106,6 +108,9 @@ def _typed(
         "eligible_district_ids": sorted(set(districts))[:500],
         "eligible_zone_ids": sorted(set(zones))[:200],
     }
+
+
+ServiceForm = Annotated[dict[str, Any], Depends(_typed)]
 
 
 def _form_errors(exc: ValidationError) -> dict[str, str]:
@@ -141,21 +146,8 @@ def create_service_page(
     request: Request,
     session: SessionDep,
     user: CataloguePage,
-    name: FormText = "",
-    kind: FormText = "",
-    vendor: FormText = "",
-    unit: FormText = "",
-    quantity: FormText = "",
-    valid_from: FormText = "",
-    valid_to: FormText = "",
-    description: FormText = "",
-    eligible_district_ids: FormIds = [],  # noqa: B006 - FastAPI copies form defaults
-    eligible_zone_ids: FormIds = [],  # noqa: B006
+    form: ServiceForm,
 ) -> Response:
-    form = _typed(
-        name, kind, vendor, unit, quantity, valid_from, valid_to, description,
-        eligible_district_ids, eligible_zone_ids,
-    )  # fmt: skip
     try:
         data = ServiceCreate.model_validate(form)
     except ValidationError as exc:
@@ -208,22 +200,9 @@ def update_service_page(
     session: SessionDep,
     user: CataloguePage,
     service_id: RecordId,
-    name: FormText = "",
-    kind: FormText = "",
-    vendor: FormText = "",
-    unit: FormText = "",
-    quantity: FormText = "",
-    valid_from: FormText = "",
-    valid_to: FormText = "",
-    description: FormText = "",
-    eligible_district_ids: FormIds = [],  # noqa: B006
-    eligible_zone_ids: FormIds = [],  # noqa: B006
+    form: ServiceForm,
 ) -> Response:
     _managed(session, user, service_id)
-    form = _typed(
-        name, kind, vendor, unit, quantity, valid_from, valid_to, description,
-        eligible_district_ids, eligible_zone_ids,
-    )  # fmt: skip
     try:
         data = ServiceUpdate.model_validate(form)
     except ValidationError as exc:

@@ -46,9 +46,9 @@ from web.pages import (
     PageUser,
     ReadingPageUser,
     field_errors,
-    form_once,
-    login_id,
+    mark_sent,
     redirect_with_flash,
+    sent_before,
     text_error,
 )
 from web.templating import render
@@ -381,8 +381,7 @@ async def create_resource_page(
             partial(_form_page, request, session, user, form, errors, privacy_found, 422)
         )
 
-    once = form_once(request)
-    if once.seen(login_id(request), form["form_nonce"]):
+    if sent_before(request, form["form_nonce"]):
         return redirect_with_flash("/library", "duplicate_submission")
     bad_number = _number_error(form)
     if bad_number:
@@ -422,7 +421,7 @@ async def create_resource_page(
         new_id = await write_now(session, write)
     except InvalidInput as exc:
         return await again(*_domain_error(exc))
-    once.remember(login_id(request), form["form_nonce"])
+    mark_sent(request, form["form_nonce"])
     return redirect_with_flash(f"/library/{new_id}", "resource_submitted")
 
 

@@ -37,7 +37,7 @@ from matching.service import (
     run_view,
 )
 from web.deps import SessionDep
-from web.pages import MatchPage, form_once, login_id, redirect_with_flash
+from web.pages import MatchPage, mark_sent, redirect_with_flash, sent_before
 from web.request_names import request_name, request_names
 from web.templating import is_htmx, render, viewer_zone
 
@@ -89,8 +89,7 @@ def start_run(
     method: FormText = "solver",
     form_nonce: FormText = "",
 ) -> Response:
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/matching", "duplicate_submission")
     try:
         with session.begin_nested():
@@ -102,7 +101,7 @@ def start_run(
             )
     except InvalidInput as exc:
         return _runs_page(request, session, user, error=exc.message, status_code=422)
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash(f"/matching/runs/{run.id}", "match_run_created")
 
 

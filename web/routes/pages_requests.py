@@ -33,9 +33,9 @@ from web.pages import (
     DistrictPage,
     PageUser,
     form_errors,
-    form_once,
-    login_id,
+    mark_sent,
     redirect_with_flash,
+    sent_before,
 )
 from web.templating import render
 
@@ -138,8 +138,7 @@ def submit_request(
     min_years_experience: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/requests", "duplicate_submission")
     raw = {
         "text": text,
@@ -165,7 +164,7 @@ def submit_request(
     except (InvalidInput, Forbidden) as exc:
         session.rollback()
         return _form_page(request, form, form_errors(exc), status_code=exc.status_code)
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash(f"/requests/{filed.id}", "request_filed")
 
 

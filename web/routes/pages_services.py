@@ -41,9 +41,9 @@ from web.pages import (
     PageUser,
     StaffPage,
     field_errors,
-    form_once,
-    login_id,
+    mark_sent,
     redirect_with_flash,
+    sent_before,
     text_error,
 )
 from web.templating import render
@@ -199,8 +199,7 @@ def submit_application(
     period_end: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/applications", "duplicate_submission")
     form = {
         "quantity": quantity[:32],
@@ -233,7 +232,7 @@ def submit_application(
         return _apply_form(
             request, session, user, service_id, form, {"__all__": exc.message}, exc.status_code
         )
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash("/applications", "application_submitted")
 
 

@@ -41,9 +41,9 @@ from web.pages import (
     DistrictPage,
     PageUser,
     field_errors,
-    form_once,
-    login_id,
+    mark_sent,
     redirect_with_flash,
+    sent_before,
 )
 from web.templating import render
 
@@ -160,8 +160,7 @@ def submit_reschedule(
     form_nonce: FormText = "",
 ) -> Response:
     get_booking(session=session, booking_id=booking_id, user=user)  # who may, before anything
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/bookings", "duplicate_submission")
     form = {
         "day": day[:10],
@@ -198,7 +197,7 @@ def submit_reschedule(
         return _reschedule_page(
             request, session, user, booking_id, form, {"__all__": exc.message}, exc.status_code
         )
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     if user.role == Role.expert.value:
         return redirect_with_flash("/bookings", "booking_proposal_sent")
     pending = booking.status == "requested" and user.role == Role.district.value
@@ -223,8 +222,7 @@ def rate(
     booking = get_booking(session=session, booking_id=booking_id, user=user)
     if booking.district_id != user.district_id:  # a training's guest district rates nothing
         raise Forbidden(messages.FORBIDDEN)
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/bookings", "duplicate_submission")
     try:
         data = RatingCreate.model_validate(
@@ -236,7 +234,7 @@ def rate(
             "；".join(f"{'评分' if k == 'score' else '反馈'}：{v}" for k, v in problems.items())
         ) from None
     rate_booking(session=session, booking_id=booking_id, data=data, user=user)
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash("/bookings", "booking_rated")
 
 
@@ -297,8 +295,7 @@ def register(
     participants: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/trainings", "duplicate_submission")
     form = {
         "school": school.strip()[:100],
@@ -328,7 +325,7 @@ def register(
             errors=errors,
             status_code=422,
         )
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash("/trainings", "training_registered")
 
 

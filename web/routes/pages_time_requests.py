@@ -34,10 +34,10 @@ from web.deps import SessionDep
 from web.pages import (
     DistrictPage,
     form_errors,
-    form_once,
-    login_id,
+    mark_sent,
     page_allows,
     redirect_with_flash,
+    sent_before,
 )
 from web.request_names import posted_request_name, request_names
 from web.templating import render
@@ -187,8 +187,7 @@ def submit_time_request(
     request_id: FormText = "",
     form_nonce: FormText = "",
 ) -> Response:
-    once = form_once(request)
-    if once.seen(login_id(request), form_nonce):
+    if sent_before(request, form_nonce):
         return redirect_with_flash("/time-requests", "duplicate_submission")
     form = {
         "expert_id": expert_id[:32],
@@ -213,7 +212,7 @@ def submit_time_request(
         session.rollback()
         status = 422 if isinstance(exc, ValidationError) else exc.status_code
         return _new_form(request, session, form, form_errors(exc), status_code=status)
-    once.remember(login_id(request), form_nonce)
+    mark_sent(request, form_nonce)
     return redirect_with_flash("/time-requests", "time_request_filed")
 
 

@@ -31,7 +31,6 @@ def test_coordinators_cannot_open_reports(client, district_user):
 
 
 def _service_with_one_allocation(session):
-    from datetime import timedelta
     from decimal import Decimal
 
     from marketplace.accounts.principal import system_principal
@@ -39,21 +38,11 @@ def _service_with_one_allocation(session):
     from marketplace.applications.models import ApplicationCreate
     from marketplace.applications.service import create_application
     from marketplace.districts.service import find_district
-    from marketplace.services.models import ServiceCreate
-    from marketplace.services.service import create_service, today
+    from tests.conftest import make_service
 
     actor = system_principal("t")
-    service = create_service(
-        session=session,
-        data=ServiceCreate(
-            name="全省热线服务",
-            kind="hotline",
-            unit="次",
-            quantity=100,
-            valid_from=today() - timedelta(days=1),
-            valid_to=today() + timedelta(days=100),
-        ),
-        user=actor,
+    service = make_service(
+        session, name="全省热线服务", kind="hotline", unit="次", quantity=100, days=100, user=actor
     )
     beilin = find_district(session=session, name="西安市/碑林区")
     application = create_application(

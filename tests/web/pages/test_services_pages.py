@@ -1,33 +1,16 @@
-from datetime import timedelta
-
 import pytest
 from sqlmodel import Session, select
 
 from marketplace.accounts.principal import system_principal
 from marketplace.applications.models import ServiceApplication
-from marketplace.services.models import ServiceCreate
-from marketplace.services.service import create_service, today
 from marketplace.vocabulary import Role
-from tests.conftest import make_user
+from tests.conftest import make_service, make_user
 from tests.web.pages.conftest import form_token, logged_in
 
 
 @pytest.fixture
 def service_id(session: Session) -> int:
-    service = create_service(
-        session=session,
-        data=ServiceCreate(
-            name="测试督导小时包",
-            kind="supervision_hours",
-            unit="小时",
-            quantity=40,
-            valid_from=today() - timedelta(days=1),
-            valid_to=today() + timedelta(days=90),
-        ),
-        user=system_principal("t"),
-    )
-    session.flush()
-    return service.id
+    return make_service(session, name="测试督导小时包", quantity=40, user=system_principal("t")).id
 
 
 def _applications(session: Session, service_id: int) -> list[ServiceApplication]:

@@ -10,11 +10,10 @@ from sqlmodel import Session, select
 
 from booking.schedule.models import AvailabilityUpdate
 from booking.schedule.service import set_availability
-from booking.sessions.models import Booking, BookingCreate, BookingRating
-from booking.sessions.service import create_booking
+from booking.sessions.models import Booking, BookingRating
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.vocabulary import Role
-from tests.booking.conftest import ALL_KINDS, future_weekday, local
+from tests.booking.conftest import ALL_KINDS, book, future_weekday, local
 from tests.conftest import expert_record, make_user
 from tests.web.pages.conftest import form_token, import_records, logged_in
 from tests.web.pages.forms import form_fields
@@ -39,18 +38,13 @@ def open_expert(session: Session, expert_user, staff_user):
 
 @pytest.fixture
 def booked(session: Session, open_expert, district_user) -> Booking:
-    day = future_weekday(10)
-    return create_booking(
-        session=session,
-        data=BookingCreate(
-            expert_id="P1",
-            start=local(day, 10),
-            end=local(day, 11),
-            kind="consultation",
-            format="online",
-            title="个案咨询甲",
-        ),
-        user=district_user,
+    return book(
+        session,
+        district_user,
+        "P1",
+        local(future_weekday(10), 10),
+        title="个案咨询甲",
+        kind="consultation",
     )
 
 
@@ -216,20 +210,16 @@ def test_a_session_not_yet_held_cannot_be_completed(client, session, open_expert
 
 @pytest.fixture
 def training(session: Session, open_expert, staff_user, district_user) -> Booking:
-    day = future_weekday(12)
-    return create_booking(
-        session=session,
-        data=BookingCreate(
-            expert_id="P1",
-            start=local(day, 9),
-            end=local(day, 11),
-            kind="training",
-            format="online",
-            title="班主任心理危机识别培训",
-            capacity=5,
-            district_id=district_user.district_id,
-        ),
-        user=staff_user,
+    return book(
+        session,
+        staff_user,
+        "P1",
+        local(future_weekday(12), 9),
+        title="班主任心理危机识别培训",
+        kind="training",
+        hours=2,
+        capacity=5,
+        district_id=district_user.district_id,
     )
 
 

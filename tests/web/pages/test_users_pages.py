@@ -160,45 +160,18 @@ def test_everyone_changes_their_own_password_with_errors_in_place(client, sessio
     assert 'href="/account/password"' in client.get("/account").text
     form = client.get("/account/password")
     token = form_token(form.text)
-    wrong = client.post(
-        "/account/password",
-        data={
-            "csrf_token": token,
-            "old_password": "not-mine-1",
-            "new_password": "Maple-Lantern-5521",
-            "new_password_again": "Maple-Lantern-5521",
-        },
-    )
+
+    def change(old: str, new: str, again: str):  # the password form, as the user submits it
+        data = {"old_password": old, "new_password": new, "new_password_again": again}
+        return client.post("/account/password", data={"csrf_token": token, **data})
+
+    wrong = change("not-mine-1", "Maple-Lantern-5521", "Maple-Lantern-5521")
     assert wrong.status_code == 422 and 'id="err-old_password"' in wrong.text
-    mismatch = client.post(
-        "/account/password",
-        data={
-            "csrf_token": token,
-            "old_password": TEST_PASSWORD,
-            "new_password": "Maple-Lantern-5521",
-            "new_password_again": "Maple-Lantern-5522",
-        },
-    )
+    mismatch = change(TEST_PASSWORD, "Maple-Lantern-5521", "Maple-Lantern-5522")
     assert mismatch.status_code == 422 and 'id="err-new_password_again"' in mismatch.text
-    weak = client.post(
-        "/account/password",
-        data={
-            "csrf_token": token,
-            "old_password": TEST_PASSWORD,
-            "new_password": "password1",
-            "new_password_again": "password1",
-        },
-    )
+    weak = change(TEST_PASSWORD, "password1", "password1")
     assert weak.status_code == 422 and 'id="err-new_password"' in weak.text
-    done = client.post(
-        "/account/password",
-        data={
-            "csrf_token": token,
-            "old_password": TEST_PASSWORD,
-            "new_password": "Maple-Lantern-5521",
-            "new_password_again": "Maple-Lantern-5521",
-        },
-    )
+    done = change(TEST_PASSWORD, "Maple-Lantern-5521", "Maple-Lantern-5521")
     assert done.status_code == 200 and "密码已修改" in done.text
     client.cookies.clear()
     assert login(client, expert_user.username, "Maple-Lantern-5521").status_code == 303
