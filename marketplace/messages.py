@@ -434,6 +434,7 @@ ZONE_BEIJING = "北京时间"
 ZONE_OTHER = "{zone} 时间"
 ZONE_NAMED = "{city}时间 / {zone}"
 ZONE_CITY_ONLY = "{city}时间"
+MATCH_RUN_NAME = "{at} 的方案"
 # Chinese names of the zones people here are most likely to live or work in; others are named by
 # their IANA name alone.
 ZONE_CITY_NAMES = {

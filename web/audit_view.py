@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlmodel import Session, col, select
 
+from marketplace import messages
 from marketplace.accounts.models import User
 from marketplace.audit.labels import action_label, entity_label
 from marketplace.audit.models import AuditEntry
+from marketplace.clock import in_zone
 from marketplace.experts.models import Expert
 from marketplace.vocabulary import Role
+from matching.models import MatchRun
 from web.request_names import request_names
 
 # Where each record type is shown; None when it has no page of its own.
@@ -61,8 +64,14 @@ def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | 
 def _record_names(
     session: Session, entries: list[AuditEntry], viewer: User | None
 ) -> dict[tuple[str, str], str]:
-    """Names for the records people look for by name: experts, district requests, accounts."""
-    wanted: dict[str, set[str]] = {"expert": set(), "district_request": set(), "user": set()}
+    """Names for the records people look for by name: experts, district requests, accounts and
+    batch runs (by when they ran, as the matching page names them)."""
+    wanted: dict[str, set[str]] = {
+        "expert": set(),
+        "district_request": set(),
+        "user": set(),
+        "match_run": set(),
+    }
     for e in entries:
         if e.entity_type in wanted and e.entity_id:
             wanted[e.entity_type].add(e.entity_id)
@@ -74,8 +83,16 @@ def _record_names(
     if user_ids:
         accounts = select(User.id, User.display_name).where(col(User.id).in_(user_ids))
         names |= {("user", str(i)): n for i, n in session.exec(accounts) if n}
-    request_ids = [int(i) for i in wanted["district_request"] if i.isdigit() and len(i) < 10]
     zone = getattr(viewer, "timezone", "") or ""
+    run_ids = [int(i) for i in wanted["match_run"] if i.isdigit() and len(i) < 10]
+    if run_ids:
+        runs = select(MatchRun.id, MatchRun.created_at).where(col(MatchRun.id).in_(run_ids))
+        for i, at in session.exec(runs):
+            ran = at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+            names[("match_run", str(i))] = messages.MATCH_RUN_NAME.format(
+                at=in_zone(ran, zone, "%Y-%m-%d %H:%M")
+            )
+    request_ids = [int(i) for i in wanted["district_request"] if i.isdigit() and len(i) < 10]
     for i, n in request_names(session=session, request_ids=request_ids, zone=zone).items():
         names[("district_request", str(i))] = n
     return names

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from marketplace.audit.labels import action_label, actions_matching
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.messages import AUDIT_ACTION_LABELS
+from matching.models import MatchRun
 from tests.conftest import expert_record
 from tests.matching.db_support import file_request
 from tests.web.pages.conftest import import_records, logged_in
@@ -124,7 +125,15 @@ def test_the_log_names_experts_and_requests_instead_of_their_ids(client, session
     import_records(session, expert_record(id="E9", name="陈默", specialties=["心理危机干预"]))
     staff_user.display_name = "资源中心 王老师"
     filed = file_request(session, text="初二学生网络成瘾，希望专家到校指导班主任与家长")
-    named = (("expert", "E9"), ("district_request", str(filed.id)), ("user", str(staff_user.id)))
+    run = MatchRun(created_at=datetime(2026, 12, 1, 2, 30, tzinfo=UTC))
+    session.add(run)
+    session.flush()
+    named = (
+        ("expert", "E9"),
+        ("district_request", str(filed.id)),
+        ("user", str(staff_user.id)),
+        ("match_run", str(run.id)),
+    )
     for entity_type, entity_id in named:
         record(
             session=session,
