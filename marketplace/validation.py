@@ -99,6 +99,10 @@ def describe_error(error: Mapping[str, Any]) -> str:
     context = error.get("ctx") or {}
     if kind in ("enum", "literal_error") and "expected" in context:
         context = {**context, "expected": choices_in_chinese(str(context["expected"]))}
+    if kind in ("too_long", "too_short") and isinstance(error.get("input"), str):
+        # A length limit on a text with a validator of its own (NameText) comes back as the
+        # generic length error: it counts characters, not items.
+        kind = f"string_{kind}"
     template = _TEMPLATES.get(kind)
     typed = str(error.get("input") or "").strip()
     if kind == "string_too_short" and int(context.get("min_length", 1)) > 1 and typed:
