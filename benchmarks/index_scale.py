@@ -150,6 +150,21 @@ def _time_searches(env: dict[str, str], queries: list[str], warmup: int) -> dict
         engine.dispose()
 
 
+def search_rows(env: dict[str, str], queries: dict, warmup: int, *, prefix: str) -> dict:
+    """`time_searches` of each kind of query, printed, as `{prefix}query_{kind}` entries."""
+    rows = {}
+    for kind, texts in queries.items():
+        timed = rows[f"{prefix}query_{kind}"] = time_searches(env, texts, warmup)
+        label = f"{'ES ' if prefix else ''}search {kind}"
+        print(
+            f"  {label:<34} p50 {timed['p50_ms']:6.1f} ms  p95 {timed['p95_ms']:6.1f} ms  "
+            f"(lexical stage alone p50 {timed['lexical_p50_ms']:5.1f} ms; searching process "
+            f"peak RSS {timed['peak_rss_mb']:.0f} MB)",
+            flush=True,
+        )
+    return rows
+
+
 def baseline_encoding(records: list[dict], model: str, n: int) -> float:
     """Docs per second of the issue's starting point: the fp32 Chinese model on one ONNX
     thread, no cache, file order."""
@@ -205,15 +220,7 @@ def bench_size(size: int, args: argparse.Namespace, maker: CorpusMaker, queries:
         steps["index"] = run_step("heart index (fresh import)", ["index"], env)
         status = run_step("heart index --status", ["index", "--status", "--json"], env)
         result["status"] = json.loads(status["output"][0]) if status["output"] else {}
-        for kind, texts in queries.items():
-            timed = time_searches(env, texts, args.warmup)
-            result[f"query_{kind}"] = timed
-            print(
-                f"  search {kind:<27} p50 {timed['p50_ms']:6.1f} ms  p95 {timed['p95_ms']:6.1f}"
-                f" ms  (lexical stage alone p50 {timed['lexical_p50_ms']:5.1f} ms; searching "
-                f"process peak RSS {timed['peak_rss_mb']:.0f} MB)",
-                flush=True,
-            )
+        result.update(search_rows(env, queries, args.warmup, prefix=""))
         steps["import_change"] = run_step(
             f"heart import ({len(changed)} edited)",
             ["import", "experts", str(scratch / "changed.jsonl")],
@@ -233,15 +240,7 @@ def bench_size(size: int, args: argparse.Namespace, maker: CorpusMaker, queries:
             steps["es_rebuild"] = run_step(
                 "heart index --rebuild (ES)", ["index", "--rebuild"], es_env
             )
-            for kind, texts in queries.items():
-                timed = time_searches(es_env, texts, args.warmup)
-                result[f"es_query_{kind}"] = timed
-                print(
-                    f"  ES search {kind:<24} p50 {timed['p50_ms']:6.1f} ms  p95 "
-                    f"{timed['p95_ms']:6.1f} ms  (lexical stage alone p50 "
-                    f"{timed['lexical_p50_ms']:5.1f} ms)",
-                    flush=True,
-                )
+            result.update(search_rows(es_env, queries, args.warmup, prefix="es_"))
             drop_es(args.es_url, f"heart_scale_{size}")
         if args.baseline_docs:
             from search.encoder import CHINESE_MODEL  # noqa: PLC0415
