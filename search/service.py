@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
@@ -31,7 +32,7 @@ from marketplace.specialties.models import Specialty
 from search import floor, lookup, ranking, tuning
 from search.analysis import ChineseAnalyzer
 from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
-from search.embed_cache import CachedEncoder, EmbeddingCache
+from search.embed_cache import CachedEncoder, EmbeddingCache, TokenCache
 from search.encoder import Encoder, MemoEncoder, load_encoder
 from search.factory import make_backend, make_fallback
 from search.indexing import (
@@ -52,6 +53,7 @@ from search.needs import (
 )
 
 log = logging.getLogger("heart.search")
+_Cache = TypeVar("_Cache", EmbeddingCache, TokenCache)
 
 MAX_RESULTS = (
     200  # a text query ranks at most this many documents (pagination and facets over them)
@@ -160,7 +162,7 @@ class SearchService:
         self._encoder: Encoder | None = None
         self._encoder_for: tuple[str | None] | None = None  # the index model it was loaded for
         self._encoder_meta: tuple[float, int | None, str | None] | None = None
-        self._embedding_cache: EmbeddingCache | None = None
+        self._caches: dict[type, EmbeddingCache | TokenCache] = {}
         # Told each search's duration in seconds (the web app feeds its latency histogram).
         self.on_search: Callable[[float], None] | None = None
         self.weights = tuning.load_weights(self.model_dir / "weights.json")
@@ -199,7 +201,7 @@ class SearchService:
     def analyzer(self) -> ChineseAnalyzer:
         if self._analyzer is None:
             names, synonyms = self._vocabulary()
-            self._analyzer = ChineseAnalyzer(names, synonyms=synonyms)
+            self._analyzer = ChineseAnalyzer(names, synonyms=synonyms, memory=self.token_cache)
         return self._analyzer
 
     @property
@@ -261,11 +263,21 @@ class SearchService:
     @property
     def embedding_cache(self) -> EmbeddingCache:
         """Vectors by (model, text hash), shared by rebuilds and drains of this data dir."""
-        if self._embedding_cache is None:
+        return self._cache(EmbeddingCache)
+
+    @property
+    def token_cache(self) -> TokenCache:
+        """Tokens by (analyzer fingerprint, text hash), shared likewise."""
+        return self._cache(TokenCache)
+
+    def _cache(self, kind: type[_Cache]) -> _Cache:
+        cache = self._caches.get(kind)
+        if cache is None:
             with self._lock:
-                if self._embedding_cache is None:
-                    self._embedding_cache = EmbeddingCache(self.settings.search_dir / EMBED_CACHE)
-        return self._embedding_cache
+                cache = self._caches.get(kind) or kind(self.settings.search_dir / EMBED_CACHE)
+                self._caches[kind] = cache
+        assert isinstance(cache, kind)
+        return cache
 
     def cached_encoder(self, encoder: Encoder | None = None) -> CachedEncoder | None:
         """`encoder` (default: the one queries use) behind the embedding cache (None when
@@ -478,18 +490,24 @@ class SearchService:
         started_after = last_outbox_id(self.engine)
         # The rebuild asks the embedding cache for every text the directory has now: what it
         # does not ask for (edited or removed profiles, another encoder's vectors) is dropped.
+        # The same holds for the token cache and the analyzer's fingerprint.
         builder = self._build_encoder()
+        sweeps: list[tuple[EmbeddingCache | TokenCache, str]] = [
+            (self.token_cache, self.analyzer.fingerprint)
+        ]
         if builder is not None:
-            self.embedding_cache.begin_sweep()
+            sweeps.append((self.embedding_cache, builder.name))
+        for cache, _ in sweeps:
+            cache.begin_sweep()
         try:
             result = self._rebuild(started_after, progress, builder)
         except BaseException:
-            if builder is not None:
-                self.embedding_cache.end_sweep("", prune=False)
+            for cache, _ in sweeps:
+                cache.end_sweep("", prune=False)
             raise
-        if builder is not None:
-            pruned = self.embedding_cache.end_sweep(builder.name)
-            log.info("embedding cache: %d vectors of texts no longer indexed dropped", pruned)
+        for cache, space in sweeps:
+            pruned = cache.end_sweep(space)
+            log.info("%s cache: %d entries of texts no longer indexed dropped", cache.TABLE, pruned)
         return result
 
     def _rebuild(
