@@ -57,10 +57,16 @@ def serve(
 
     from web.app import create_app
     from web.observability import logging_config
+    from web.server_protocol import HeartH11Protocol
 
     settings = load_settings()  # checked here, so a bad configuration fails before forking
-    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
-    logs = {"log_config": logging_config(settings.log_format), "access_log": False}
+    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text); the
+    # connection handler answers what uvicorn refuses itself in Chinese, with time limits.
+    logs = {
+        "log_config": logging_config(settings.log_format),
+        "access_log": False,
+        "http": HeartH11Protocol,
+    }
     if workers == 1:
         uvicorn.run(
             create_app(settings),
@@ -187,6 +193,14 @@ def demo(
     import uvicorn
 
     from web.app import create_app
+    from web.server_protocol import HeartH11Protocol
 
     console.print(f"打开 / open: http://{host}:{port}/  （API 文档 /docs）")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        http=HeartH11Protocol,
+    )
