@@ -47,12 +47,12 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=messages.REQUEST_BODY_TOO_LARGE.format(mb=mb))
 
 
-# A request's URL (path and query) and its headers. uvicorn's h11 refuses a head past 16 KB
-# only while it arrives in pieces (a 60 KB URL sent at once was served); these limits hold
-# however it arrives. 8 KB is nginx's default for a request line; the app's own URLs and a
-# 1,000-character search stay far below it.
-URL_MAX_BYTES = 8 * 1024
-HEADERS_MAX_BYTES = 16 * 1024
+# A request's URL (path and query) and its headers. uvicorn's h11 measures a head only while
+# it arrives in pieces (a 60 KB URL sent at once was served); these limits hold however it
+# arrives, below the connection handler's buffer (web/server_protocol.py, HEAD_BUFFER_BYTES).
+# A 1,000-character Chinese search is 9 KB percent-encoded; 16 KB leaves room for its filters.
+URL_MAX_BYTES = 16 * 1024
+HEADERS_MAX_BYTES = 32 * 1024
 HEADERS_MAX_COUNT = 100
 
 

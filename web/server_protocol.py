@@ -2,8 +2,9 @@
 Chinese for what it refuses itself and a deadline for a request's line and headers.
 
 uvicorn answers a request it cannot parse before the app sees it: a URL or header block past
-h11's 16 KB buffer, or a malformed request, got `400 Invalid HTTP request received.` in
-English. Here such a request gets 414 (the request line alone passed the limit), 431 (the
+h11's buffer (16 KB by default; `heart serve` sets HEAD_BUFFER_BYTES, above the app's own
+limits, so that those answer whenever they can), or a malformed request, got `400 Invalid HTTP
+request received.` in English. Here such a request gets 414 (the request line alone passed the limit), 431 (the
 headers did) or 400, each with a short Chinese page and the connection closed. (A head that
 arrives whole is not measured by h11 at all; the app's own limits refuse it, web/body_limit.py.) uvicorn also
 put no time limit on a request's head: a client sending a header byte every few seconds kept
@@ -28,6 +29,8 @@ from web.body_limit import HEADERS_MAX_COUNT
 from web.security_headers import HEADERS
 
 DEFAULT_HEAD_SECONDS = 10.0
+# h11's buffer for an incomplete request head (uvicorn's h11_max_incomplete_event_size).
+HEAD_BUFFER_BYTES = 64 * 1024
 
 
 def _settings_of(app: Any) -> Settings | None:

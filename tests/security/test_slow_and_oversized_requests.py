@@ -64,16 +64,17 @@ def still_serving(served: Served) -> None:
     assert httpx.get(f"{served.url}/login", timeout=5).status_code == 200
 
 
-HUGE_URL = b"GET /experts?q=" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
-HEADER_FLOOD = (
-    b"GET / HTTP/1.1\r\nHost: x\r\n"
-    + b"".join(b"X-Flood-%d: %s\r\n" % (i, b"v" * 80) for i in range(300))
-    + b"\r\n"
-)
+def _url_request(query_bytes: int) -> bytes:
+    return b"GET /experts?q=" + b"a" * query_bytes + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def _cookie_request(cookie_bytes: int) -> bytes:
+    return b"GET / HTTP/1.1\r\nHost: x\r\nCookie: s=" + b"c" * cookie_bytes + b"\r\n\r\n"
+
+
 MANY_SMALL_HEADERS = (
     b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: v\r\n" % i for i in range(500)) + b"\r\n"
 )
-HUGE_COOKIE = b"GET / HTTP/1.1\r\nHost: x\r\nCookie: s=" + b"c" * 20_000 + b"\r\n\r\n"
 
 
 def _send(sock: socket.socket, data: bytes, pieces: int) -> None:
@@ -84,20 +85,30 @@ def _send(sock: socket.socket, data: bytes, pieces: int) -> None:
             time.sleep(0.1)  # each piece reaches the server on its own
 
 
-# Sent at once, the head reaches the app whole (its limits answer, with its error page); sent
-# in pieces, h11's 16 KB buffer overflows first (the connection handler answers).
-@pytest.mark.parametrize("pieces", [1, 4], ids=["at-once", "in-pieces"])
+# Past the app's limits (URL 16 KB, headers 32 KB) the app answers, with its error page, however
+# the head arrives; past the connection handler's 64 KB buffer, arriving in pieces, h11 gives
+# up first and the handler answers.
 @pytest.mark.parametrize(
-    ("request_bytes", "status", "words"),
+    ("request_bytes", "pieces", "status", "words"),
     [
-        (HUGE_URL, 414, "网址过长"),
-        (HEADER_FLOOD, 431, "请求头过大"),
-        (HUGE_COOKIE, 431, "Cookie"),
+        (_url_request(20_000), 1, 414, "网址过长（上限 16 KB）"),
+        (_url_request(20_000), 4, 414, "网址过长（上限 16 KB）"),
+        (_cookie_request(40_000), 1, 431, "Cookie"),
+        (_cookie_request(40_000), 4, 431, "Cookie"),
+        (_url_request(80_000), 8, 414, "网址过长（上限 64 KB）"),
+        (_cookie_request(80_000), 8, 431, "请求头过大（上限 64 KB"),
     ],
-    ids=["url-20kb", "300-headers", "cookie-20kb"],
+    ids=[
+        "url-20kb-app",
+        "url-20kb-app-in-pieces",
+        "cookie-40kb-app",
+        "cookie-40kb-app-in-pieces",
+        "url-80kb-server",
+        "cookie-80kb-server",
+    ],
 )
 def test_an_oversized_head_is_answered_in_chinese_and_closed(
-    served, request_bytes, status, words, pieces
+    served, request_bytes, pieces, status, words
 ):
     with connect(served) as sock:
         _send(sock, request_bytes, pieces)
@@ -106,6 +117,12 @@ def test_an_oversized_head_is_answered_in_chinese_and_closed(
     assert words in text and "返回首页" in text
     assert "Invalid" not in text
     still_serving(served)
+
+
+def test_a_1000_character_chinese_search_is_not_too_long(served):
+    # 9 KB percent-encoded: the search's own limit (1,000 characters) decides, not the URL's.
+    answer = httpx.get(f"{served.url}/api/search", params={"q": "焦虑" * 500}, timeout=10)
+    assert answer.status_code == 401  # it reached the app's authentication
 
 
 def test_many_small_headers_are_431_and_garbage_is_400_in_chinese(served):

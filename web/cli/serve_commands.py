@@ -57,7 +57,7 @@ def serve(
 
     from web.app import create_app
     from web.observability import logging_config
-    from web.server_protocol import HeartH11Protocol
+    from web.server_protocol import HEAD_BUFFER_BYTES, HeartH11Protocol
 
     settings = load_settings()  # checked here, so a bad configuration fails before forking
     # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text); the
@@ -66,6 +66,7 @@ def serve(
         "log_config": logging_config(settings.log_format),
         "access_log": False,
         "http": HeartH11Protocol,
+        "h11_max_incomplete_event_size": HEAD_BUFFER_BYTES,
     }
     if workers == 1:
         uvicorn.run(
@@ -193,7 +194,7 @@ def demo(
     import uvicorn
 
     from web.app import create_app
-    from web.server_protocol import HeartH11Protocol
+    from web.server_protocol import HEAD_BUFFER_BYTES, HeartH11Protocol
 
     console.print(f"打开 / open: http://{host}:{port}/  （API 文档 /docs）")
     uvicorn.run(
@@ -203,4 +204,5 @@ def demo(
         log_level="info",
         proxy_headers=False,
         http=HeartH11Protocol,
+        h11_max_incomplete_event_size=HEAD_BUFFER_BYTES,
     )
