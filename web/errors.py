@@ -192,6 +192,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) and not exc.detail.isascii() else None
         message = detail or _HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+            # FastAPI's body parsing gave up: JSON nested past Python's recursion limit, or an
+            # integer past 4,300 digits.
+            message = messages.JSON_NUMBER_OR_NESTING
         if exc.status_code == 404 and not is_api(request):
             message = detail or messages.PAGE_NOT_FOUND
         return respond(request, exc.status_code, {"detail": message}, exc.headers)

@@ -120,3 +120,20 @@ def test_a_password_change_with_an_unknown_field_is_422(client, people):
         headers=people["expert"],
     )
     _refused_naming(response, "confirm")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 5_000 + "1" + "}" * 5_000,
+        '{"phone": ' + "9" * 5_000 + "}",
+    ],
+    ids=["array-100k-deep", "object-5k-deep", "5000-digit-number"],
+)
+def test_json_nested_too_deep_or_with_a_huge_number_is_400_saying_so(client, people, body):
+    response = client.patch(
+        "/api/me", content=body, headers={**people["expert"], "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "不是有效的 JSON：数字过长或嵌套过深"
