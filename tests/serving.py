@@ -75,7 +75,7 @@ def heart_serve(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # workers start slowly on a loaded 2-core machine
         while time.monotonic() < deadline:
             try:
                 # One worker is the server process itself; more are its children.

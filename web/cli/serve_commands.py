@@ -32,6 +32,13 @@ from web.cli.common import (
 )
 from web.cli.demo_activity import seed_demo_activity
 
+# uvicorn's supervisor pings each worker and kills one that does not answer within this many
+# seconds (default 5). Under saturation on two cores a busy worker's answering thread waited
+# longer than 5 s for the interpreter: the supervisor killed healthy workers mid-request (every
+# request in flight failed) and each restart loaded the search models again, so the load grew.
+# A hung worker is still replaced, after a minute.
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve", help="启动网页与 API 服务 / serve the web app and API")(serve)
@@ -90,6 +97,7 @@ def serve(
         "web.app:create_app",
         factory=True,
         workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         host=host,
         port=port,
         log_level="info",
