@@ -18,13 +18,22 @@ tokens for BM25 and for the learned need model (:mod:`search.needs`).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import re
+import sys
 import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
+from typing import Protocol
 
-__all__ = ["ChineseAnalyzer", "DEFAULT_STOP_WORDS", "MAX_CHARS"]
+__all__ = ["ChineseAnalyzer", "DEFAULT_STOP_WORDS", "MAX_CHARS", "TokenMemory"]
+
+# Bump when a change to this module changes the tokens of some text: cached tokens of the
+# previous rules are then never read (search.embed_cache.TokenCache keys by the fingerprint).
+RULES_VERSION = 1
 
 MAX_CHARS = 4000
 SHORT_WORD_CHARS = 3  # a query of at most this many characters, split into single ones, stays whole
@@ -45,6 +54,15 @@ DEFAULT_STOP_WORDS: frozenset[str] = frozenset(
 # punctuation, emoji, whitespace and query-syntax characters in one pass.
 _KEEP = re.compile(r"[^\W_]+", re.UNICODE)
 _ASCII_WORD = re.compile(r"^[0-9a-z]+$")
+
+
+class TokenMemory(Protocol):
+    """Where :meth:`ChineseAnalyzer.tokens_many` keeps tokens it computed (a rebuild meets
+    the same profiles again): `space` is the analyzer's fingerprint."""
+
+    def recall(self, space: str, texts: Sequence[str]) -> list[list[str] | None]: ...
+
+    def remember(self, space: str, pairs: Sequence[tuple[str, list[str]]]) -> None: ...
 
 
 _BASE_LOCK = threading.Lock()
@@ -95,6 +113,8 @@ class ChineseAnalyzer:
     keep_single_chars:
         keep one-character CJK tokens (default True; they carry meaning in Chinese:
         "药", "睡", "哭").
+    memory:
+        optional :class:`TokenMemory` that :meth:`tokens_many` reads and fills.
     """
 
     def __init__(
@@ -106,6 +126,7 @@ class ChineseAnalyzer:
         stop_words: Iterable[str] | None = None,
         subwords: bool = True,
         keep_single_chars: bool = True,
+        memory: TokenMemory | None = None,
     ) -> None:
         words: list[str] = []
         for term in vocabulary:
@@ -120,6 +141,7 @@ class ChineseAnalyzer:
         self.stop_words = frozenset(DEFAULT_STOP_WORDS if stop_words is None else stop_words)
         self.subwords = subwords
         self.keep_single_chars = keep_single_chars
+        self.memory = memory
         self._tokenizer = None
         self._lock = threading.Lock()
 
@@ -160,6 +182,37 @@ class ChineseAnalyzer:
                     out.append(w)
         return out
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Names everything the tokens of a text depend on: these rules, jieba's version and
+        dictionary, Unicode's tables, the user and stop words, the options."""
+        import jieba  # noqa: PLC0415  (lazy, as in _new_jieba_tokenizer)
+
+        parts = [
+            RULES_VERSION,
+            jieba.__version__,
+            unicodedata.unidata_version,
+            sys.version_info[:2],
+            MAX_CHARS,
+            self.user_words,
+            sorted(self.stop_words),
+            self.subwords,
+            self.keep_single_chars,
+        ]
+        blob = json.dumps(parts, ensure_ascii=False).encode("utf-8")
+        return hashlib.sha256(blob).hexdigest()[:24]
+
+    def tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """:meth:`tokens` of each text, answered from :attr:`memory` where it has them."""
+        if self.memory is None:
+            return [self.tokens(t) for t in texts]
+        known = self.memory.recall(self.fingerprint, texts)
+        fresh = [(t, self.tokens(t)) for t, k in zip(texts, known, strict=True) if k is None]
+        if fresh:
+            self.memory.remember(self.fingerprint, fresh)
+        made = iter(tokens for _, tokens in fresh)
+        return [k if k is not None else next(made) for k in known]
+
     def query_tokens(self, text: str | None) -> list[str]:
         """:meth:`tokens` of a search query. A query of a few characters that jieba does not
         know ("自伤") splits into single characters, while inside a bio's longer run its HMM keeps
@@ -183,6 +236,7 @@ class ChineseAnalyzer:
         state = self.__dict__.copy()
         state["_tokenizer"] = None
         state["_lock"] = None
+        state["memory"] = None  # a database handle stays in its process
         return state
 
     def __setstate__(self, state):

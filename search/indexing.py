@@ -44,8 +44,10 @@ def expert_documents(
 ) -> list[SearchDocument]:
     """Search documents for the experts with these ids (missing ids are skipped)."""
     experts = session.exec(select(Expert).where(col(Expert.id).in_(list(ids)))).all()
+    views = public_views(session=session, experts=list(experts))
+    tokens = analyzer.tokens_many([expert_search_text(view) for view in views])
     documents = []
-    for view in public_views(session=session, experts=list(experts)):
+    for view, view_tokens in zip(views, tokens, strict=True):
         documents.append(
             SearchDocument(
                 id=f"expert:{view.id}",
@@ -53,7 +55,7 @@ def expert_documents(
                 record_id=view.id,
                 title=f"{view.name} · {view.title} · {view.organization}",
                 text=view.bio,
-                tokens=analyzer.tokens(expert_search_text(view)),
+                tokens=view_tokens,
                 specialties=list(view.specialties),
                 filters={
                     "kind": ["expert"],

@@ -13,17 +13,18 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
 from marketplace.clock import utcnow
 from marketplace.errors import Unavailable
-from marketplace.experts.models import Expert
+from marketplace.experts.models import Expert, ExpertSpecialty
 from marketplace.experts.service import export_records
 from marketplace.outbox.models import IndexOutbox
 from marketplace.settings import Settings
@@ -31,7 +32,7 @@ from marketplace.specialties.models import Specialty
 from search import floor, lookup, ranking, tuning
 from search.analysis import ChineseAnalyzer
 from search.base import FACET_FIELDS, Candidate, Filters, SearchBackend
-from search.embed_cache import CachedEncoder, EmbeddingCache
+from search.embed_cache import CachedEncoder, EmbeddingCache, TokenCache
 from search.encoder import Encoder, MemoEncoder, load_encoder
 from search.factory import make_backend, make_fallback
 from search.indexing import (
@@ -48,10 +49,12 @@ from search.needs import (
     examples_from_experts,
     fit_need_model,
     heldout_figure,
+    normalise_message,
     split_sentences,
 )
 
 log = logging.getLogger("heart.search")
+_Cache = TypeVar("_Cache", EmbeddingCache, TokenCache)
 
 MAX_RESULTS = (
     200  # a text query ranks at most this many documents (pagination and facets over them)
@@ -160,7 +163,7 @@ class SearchService:
         self._encoder: Encoder | None = None
         self._encoder_for: tuple[str | None] | None = None  # the index model it was loaded for
         self._encoder_meta: tuple[float, int | None, str | None] | None = None
-        self._embedding_cache: EmbeddingCache | None = None
+        self._caches: dict[type, EmbeddingCache | TokenCache] = {}
         # Told each search's duration in seconds (the web app feeds its latency histogram).
         self.on_search: Callable[[float], None] | None = None
         self.weights = tuning.load_weights(self.model_dir / "weights.json")
@@ -199,7 +202,7 @@ class SearchService:
     def analyzer(self) -> ChineseAnalyzer:
         if self._analyzer is None:
             names, synonyms = self._vocabulary()
-            self._analyzer = ChineseAnalyzer(names, synonyms=synonyms)
+            self._analyzer = ChineseAnalyzer(names, synonyms=synonyms, memory=self.token_cache)
         return self._analyzer
 
     @property
@@ -261,11 +264,21 @@ class SearchService:
     @property
     def embedding_cache(self) -> EmbeddingCache:
         """Vectors by (model, text hash), shared by rebuilds and drains of this data dir."""
-        if self._embedding_cache is None:
+        return self._cache(EmbeddingCache)
+
+    @property
+    def token_cache(self) -> TokenCache:
+        """Tokens by (analyzer fingerprint, text hash), shared likewise."""
+        return self._cache(TokenCache)
+
+    def _cache(self, kind: type[_Cache]) -> _Cache:
+        cache = self._caches.get(kind)
+        if cache is None:
             with self._lock:
-                if self._embedding_cache is None:
-                    self._embedding_cache = EmbeddingCache(self.settings.search_dir / EMBED_CACHE)
-        return self._embedding_cache
+                cache = self._caches.get(kind) or kind(self.settings.search_dir / EMBED_CACHE)
+                self._caches[kind] = cache
+        assert isinstance(cache, kind)
+        return cache
 
     def cached_encoder(self, encoder: Encoder | None = None) -> CachedEncoder | None:
         """`encoder` (default: the one queries use) behind the embedding cache (None when
@@ -284,6 +297,9 @@ class SearchService:
         recording its version, training size, held-out figure and the directory it read
         (`encoder`: the build's, default the one queries use)."""
         names, synonyms = self._vocabulary()
+        # Changes after this outbox event are the ones the model has not read (see drift);
+        # records read by the caller came at an unknown point, so drift then reads it all.
+        outbox_after = last_outbox_id(self.engine) if records is None else None
         records = self._records() if records is None else records
         examples = examples_from_experts(records, vocabulary=names, synonyms=synonyms)
         extra = tuning.labelled_examples(self.settings)
@@ -319,6 +335,7 @@ class SearchService:
             "heldout": figure,
             "encoder": model.dense_model if model.dense_coef is not None else None,
             "directory": directory_fingerprint(records),
+            "outbox_after": outbox_after,
         }
         (self.model_dir / MODEL_RECORD).write_text(
             json.dumps(record, ensure_ascii=False), encoding="utf-8"
@@ -337,16 +354,49 @@ class SearchService:
     def drift(self, records: list[dict] | None = None) -> float | None:
         """Share of the directory the need model has not read: experts added, removed or whose
         specialties, title or bio changed since it was trained (None: no model)."""
-        record = self.model_record()
+        return self._drift(self.model_record(), records)
+
+    def _drift(self, record: dict | None, records: list[dict] | None = None) -> float | None:
         if record is None:
             return None
         trained = record.get("directory")
         if not trained:
             return 1.0
-        now = directory_fingerprint(self._records() if records is None else records)
+        if records is None:
+            changed = self._changed_since(record.get("outbox_after"), trained)
+            if changed is not None:
+                return changed / max(len(trained), 1)
+            records = self._records()
+        now = directory_fingerprint(records)
         changed = sum(1 for k, v in now.items() if trained.get(k) != v)
         removed = sum(1 for k in trained if k not in now)
         return (changed + removed) / max(len(trained), 1)
+
+    def _changed_since(self, outbox_after: int | None, trained: dict[str, str]) -> int | None:
+        """Experts added, removed or changed in what the need model reads, found among those
+        the outbox recorded a write of since the model read the directory: the cost follows
+        the change, not the directory (reading 100k experts took 21 s). None when the outbox
+        cannot tell: a model recorded without its outbox position, a database restored to an
+        older outbox, or experts written without an outbox event (the count disagrees)."""
+        if outbox_after is None:
+            return None
+        with Session(self.engine) as session:
+            newest = session.exec(select(func.max(IndexOutbox.id))).one() or 0
+            if newest < outbox_after:
+                return None
+            written = session.exec(
+                select(IndexOutbox.entity_id)
+                .where(col(IndexOutbox.id) > outbox_after, IndexOutbox.entity_type == "expert")
+                .distinct()
+            ).all()
+            now = _need_fingerprints(session, list(written))
+            experts = int(session.exec(select(func.count()).select_from(Expert)).one())
+        added = sum(1 for k in now if k not in trained)
+        removed = sum(1 for k in written if k in trained and k not in now)
+        if experts != len(trained) + added - removed:
+            log.warning("experts were written without an outbox event: drift reads the directory")
+            return None
+        return sum(1 for k, v in now.items() if trained.get(k) != v) + removed
 
     def ensure_whole(
         self, *, progress: Callable[[int, int], None] | None = None, threshold: float | None = None
@@ -367,11 +417,10 @@ class SearchService:
             if len(names) >= 2 and has_experts:
                 result = self.rebuild(progress)
                 return {"action": "rebuild", "reason": "no need model", **result}
-        records = self._records()
-        drift = self.drift(records)
+        drift = self.drift()
         action = "drain"
         if drift is not None and drift >= limit:
-            self.train_need_model(records)
+            self.train_need_model()
             action = "retrain"
         report = self.drain()
         return {"action": action, "drift": drift, "drained": report.events}
@@ -410,12 +459,12 @@ class SearchService:
         record = self.model_record()
         model: dict | None = None
         if record is not None:
-            model = {k: v for k, v in record.items() if k != "directory"}
+            model = {k: v for k, v in record.items() if k not in ("directory", "outbox_after")}
             trained_at = record.get("trained_at")
             if trained_at:
                 age = utcnow() - datetime.fromisoformat(trained_at)
                 model["age_hours"] = round(age.total_seconds() / 3600, 2)
-            model["drift"] = self.drift()
+            model["drift"] = self._drift(record)
             model["drift_threshold"] = DRIFT_THRESHOLD
         encoder_meta = {}
         try:
@@ -442,18 +491,24 @@ class SearchService:
         started_after = last_outbox_id(self.engine)
         # The rebuild asks the embedding cache for every text the directory has now: what it
         # does not ask for (edited or removed profiles, another encoder's vectors) is dropped.
+        # The same holds for the token cache and the analyzer's fingerprint.
         builder = self._build_encoder()
+        sweeps: list[tuple[EmbeddingCache | TokenCache, str]] = [
+            (self.token_cache, self.analyzer.fingerprint)
+        ]
         if builder is not None:
-            self.embedding_cache.begin_sweep()
+            sweeps.append((self.embedding_cache, builder.name))
+        for cache, _ in sweeps:
+            cache.begin_sweep()
         try:
             result = self._rebuild(started_after, progress, builder)
         except BaseException:
-            if builder is not None:
-                self.embedding_cache.end_sweep("", prune=False)
+            for cache, _ in sweeps:
+                cache.end_sweep("", prune=False)
             raise
-        if builder is not None:
-            pruned = self.embedding_cache.end_sweep(builder.name)
-            log.info("embedding cache: %d vectors of texts no longer indexed dropped", pruned)
+        for cache, space in sweeps:
+            pruned = cache.end_sweep(space)
+            log.info("%s cache: %d entries of texts no longer indexed dropped", cache.TABLE, pruned)
         return result
 
     def _rebuild(
@@ -542,7 +597,9 @@ class SearchService:
     def _search(
         self, request: SearchRequest, backend: SearchBackend, *, degraded: bool
     ) -> SearchResponse:
-        q = _clean_query(request.q)
+        # traditional characters, full-width letters and English abbreviations read as the
+        # directory writes them (search.needs.normalise_message), by every stage alike
+        q = normalise_message(_clean_query(request.q))
         filters = request.filters()
         page_size = max(1, min(request.page_size, MAX_RESULTS))
         offset = (max(1, request.page) - 1) * page_size
@@ -697,13 +754,35 @@ def _vocabulary_of(model: object) -> list[str]:
 
 def directory_fingerprint(records: list[dict]) -> dict[str, str]:
     """Expert id -> a short hash of what the need model reads of it (specialties, title, bio)."""
+    return {
+        str(r["id"]): _need_fingerprint(r.get("specialties") or (), r.get("title"), r.get("bio"))
+        for r in records
+    }
+
+
+def _need_fingerprint(specialties: Iterable[str], title: str | None, bio: str | None) -> str:
+    key = json.dumps([sorted(specialties), title or "", bio or ""], ensure_ascii=False)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def _need_fingerprints(session: Session, ids: list[str]) -> dict[str, str]:
+    """directory_fingerprint of these experts (those that exist), read from their rows: the
+    same three fields export_records writes, without building whole records."""
     out = {}
-    for r in records:
-        key = json.dumps(
-            [sorted(r.get("specialties") or ()), r.get("title") or "", r.get("bio") or ""],
-            ensure_ascii=False,
-        )
-        out[str(r["id"])] = hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        specialties: dict[str, list[str]] = {}
+        for expert_id, name in session.exec(
+            select(ExpertSpecialty.expert_id, Specialty.name)
+            .join(Specialty, col(Specialty.id) == col(ExpertSpecialty.specialty_id))
+            .where(col(ExpertSpecialty.expert_id).in_(chunk))
+        ).all():
+            specialties.setdefault(expert_id, []).append(name)
+        rows = session.exec(
+            select(Expert.id, Expert.title, Expert.bio).where(col(Expert.id).in_(chunk))
+        ).all()
+        for expert_id, title, bio in rows:
+            out[expert_id] = _need_fingerprint(specialties.get(expert_id, []), title, bio)
     return out
 
 

@@ -9,15 +9,17 @@ import json
 
 import numpy as np
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from marketplace.accounts.principal import system_principal
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
 from marketplace.experts.models import ExpertUpdate
-from marketplace.experts.service import update_expert
-from search.embed_cache import EmbeddingCache, text_hash
+from marketplace.experts.service import public_views, update_expert
+from search.analysis import ChineseAnalyzer
+from search.embed_cache import EmbeddingCache, TokenCache, text_hash
 from search.encoder import CHINESE_MODEL, CHINESE_MODEL_INT8
+from search.indexing import expert_search_text
 from search.service import EMBED_CACHE, SearchRequest, SearchService
 from tests.conftest import (
     BACKENDS,
@@ -205,3 +207,79 @@ def test_auto_moves_a_directory_past_the_size_line_to_int8_and_running_services_
     result = SearchService(settings=settings, engine=engine).ensure_whole()
     assert result["reason"] == f"{CHINESE_MODEL_INT8} -> {CHINESE_MODEL}"
     assert index_model() == CHINESE_MODEL
+
+
+def _profile_texts(engine) -> set[str]:
+    """The text each expert is found by (what a build tokenises per profile)."""
+    from marketplace.experts.models import Expert  # noqa: PLC0415
+
+    with Session(engine) as session:
+        experts = list(session.exec(select(Expert)).all())
+        return {expert_search_text(v) for v in public_views(session=session, experts=experts)}
+
+
+def test_a_rebuild_tokenises_no_profile_it_met_before_and_the_token_cache_keeps_only_this_analyzer(
+    directory, monkeypatch
+):
+    settings, engine, use = directory
+    use("specialty-test")
+    service = SearchService(settings=settings, engine=engine)
+    service.rebuild()
+    tokens = TokenCache(settings.search_dir / EMBED_CACHE)
+    # tokens of an analyzer with other user words, left from before a vocabulary change
+    tokens.remember("an-older-analyzer", [("厌学", ["厌", "学"])])
+
+    tokenised: list[str] = []
+    real_tokens = ChineseAnalyzer.tokens
+
+    def counting(self, text):
+        tokenised.append(text or "")
+        return real_tokens(self, text)
+
+    monkeypatch.setattr(ChineseAnalyzer, "tokens", counting)
+    _edit_bio(engine, "D00007", f"多年从事{NEW_MARK}与家校沟通培训，服务中小学教师。")
+    assert service.ensure_whole()["action"] == "drain"  # what `heart index` does after an edit
+    assert any(NEW_MARK in t for t in tokenised), "the drain tokenised the edited profile"
+    tokenised.clear()
+    service.rebuild()
+
+    profiles = _profile_texts(engine)
+    assert not profiles & set(tokenised), "the cache answered every profile"
+    fingerprint = service.analyzer.fingerprint
+    assert tokens.count(fingerprint) == len(profiles)  # the old text of D00007 is gone
+    assert tokens.count("an-older-analyzer") == 0
+    # and it reads exactly as an index built where no cache had anything
+    use("specialty-test")
+    elsewhere = settings.model_copy(update={"data_dir": settings.data_dir.parent / "fresh"})
+    fresh = SearchService(settings=elsewhere, engine=engine)
+    fresh.rebuild()
+    for q in ["学生厌学，不愿意上学", "沙盘", "危机干预", NEW_MARK]:
+        request = SearchRequest(q=q, page_size=10)
+        assert [h.id for h in service.search(request).hits] == [
+            h.id for h in fresh.search(request).hits
+        ]
+
+
+def test_the_analyzer_fingerprint_names_what_its_tokens_depend_on_and_memory_changes_nothing():
+    first = ChineseAnalyzer(["厌学", "沙盘游戏"])
+    assert first.fingerprint == ChineseAnalyzer(["厌学", "沙盘游戏"]).fingerprint
+    assert first.fingerprint != ChineseAnalyzer(["厌学", "沙盘游戏", "自伤"]).fingerprint
+    assert first.fingerprint != ChineseAnalyzer(["厌学", "沙盘游戏"], subwords=False).fingerprint
+
+    class Memory:
+        def __init__(self) -> None:
+            self.kept: dict[tuple[str, str], list[str]] = {}
+
+        def recall(self, space, texts):
+            return [self.kept.get((space, t)) for t in texts]
+
+        def remember(self, space, pairs):
+            self.kept.update(((space, t), tokens) for t, tokens in pairs)
+
+    memory = Memory()
+    remembering = ChineseAnalyzer(["厌学", "沙盘游戏"], memory=memory)
+    texts = ["孩子厌学，用沙盘游戏辅导", "", "SCL-90 测评", "！？", "孩子厌学，用沙盘游戏辅导"]
+    expected = [first.tokens(t) for t in texts]
+    assert remembering.tokens_many(texts) == expected
+    assert len(memory.kept) == 4  # each distinct text once, an empty token list included
+    assert remembering.tokens_many(list(reversed(texts))) == list(reversed(expected))

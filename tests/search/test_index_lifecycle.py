@@ -4,18 +4,26 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from marketplace.accounts.principal import system_principal
 from marketplace.clock import utcnow
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
-from marketplace.experts.models import ExpertUpdate
+from marketplace.experts.models import Expert, ExpertSpecialty, ExpertUpdate
 from marketplace.experts.service import update_expert
 from marketplace.jobs.service import JobContext
 from search.jobs import index_drift_job
-from search.service import DRIFT_THRESHOLD, NEED_MODEL_VERSION, SearchRequest, SearchService
+from search.service import (
+    DRIFT_THRESHOLD,
+    MODEL_RECORD,
+    NEED_MODEL_VERSION,
+    SearchRequest,
+    SearchService,
+)
 from tests.conftest import (
     BACKENDS,
     DEMO_EXPERTS,
@@ -121,3 +129,77 @@ def test_the_nightly_check_builds_a_missing_need_model(imported):
     assert service.model_record()["version"] == NEED_MODEL_VERSION
     again = job(JobContext(engine=engine, settings=settings, now=utcnow()))
     assert "需求模型：无需重新训练" in again
+
+
+def _edit(engine, expert_id: str, **fields) -> None:
+    with Session(engine) as session:
+        update_expert(
+            session=session,
+            expert_id=expert_id,
+            data=ExpertUpdate(**fields),
+            user=system_principal("test"),
+        )
+        session.commit()
+
+
+def _import_copy(engine, new_id: str) -> None:
+    """A new expert (a demo expert's profile under another id), imported as an operator does."""
+    line = json.loads(DEMO_EXPERTS.read_text(encoding="utf-8").splitlines()[0])
+    line.update(id=new_id, name="新来的专家")
+    with session_scope(engine) as session:
+        import_experts(session=session, lines=[json.dumps(line)], user=system_principal("test"))
+
+
+def test_drift_counts_what_the_need_model_reads_without_reading_the_directory(
+    imported, monkeypatch
+):
+    settings, engine = imported
+    service = SearchService(settings=settings, engine=engine)
+    service.train_need_model()
+    experts = service.model_record()["experts"]
+
+    def whole_directory_read(**_):
+        raise AssertionError("the whole directory was read to tell drift")
+
+    monkeypatch.setattr("search.service.export_records", whole_directory_read)
+    assert service.drift() == 0.0
+    _edit(engine, "D00011", languages=["普通话", "英语"], monthly_capacity_hours=3)
+    _edit(engine, "D00012", title="副主任医师（返聘）")
+    _import_copy(engine, "N00001")
+    # the need model reads specialties, title and bio: a capacity or language edit is no drift
+    assert service.drift() == pytest.approx(2 / experts)
+    assert service.status()["need_model"]["drift"] == pytest.approx(2 / experts)
+    assert service.ensure_whole()["action"] == "drain"
+
+    monkeypatch.undo()  # retraining reads the directory
+    assert service.ensure_whole(threshold=2 / experts)["action"] == "retrain"
+    assert service.model_record()["experts"] == experts + 1
+    assert service.drift() == 0.0
+
+
+def test_drift_reads_the_directory_when_the_outbox_cannot_tell(imported):
+    settings, engine = imported
+    service = SearchService(settings=settings, engine=engine)
+    service.train_need_model()
+    experts = service.model_record()["experts"]
+
+    # an expert written straight into the table, with no outbox event, is still counted
+    with Session(engine) as session:
+        model = session.get(Expert, "D00020")
+        fields = model.model_dump(exclude={"id", "name", "created_at", "updated_at"})
+        session.add(Expert(id="N00002", name="直接写入", **fields))
+        session.flush()
+        for row in session.exec(
+            select(ExpertSpecialty).where(ExpertSpecialty.expert_id == "D00020")
+        ):
+            session.add(ExpertSpecialty(**{**row.model_dump(), "expert_id": "N00002"}))
+        session.commit()
+    assert service.drift() == pytest.approx(1 / experts)
+
+    # a model saved before its outbox position was recorded
+    path = service.model_dir / MODEL_RECORD
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record.pop("outbox_after")
+    path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    _edit(engine, "D00021", bio="专注青少年网络成瘾与亲子冲突的家庭治疗。")
+    assert service.drift() == pytest.approx(2 / experts)
