@@ -19,6 +19,7 @@ import base64
 import fcntl
 import json
 import os
+import re
 import shutil
 import sys
 import threading
@@ -46,6 +47,11 @@ COARSE_DIMS = 128
 COARSE_SHORTLIST = 10
 COARSE_SHORTLIST_MIN = 2_000
 COARSE_SAMPLE = 8_192  # vectors the principal directions are learned from
+# A version's document ids, one JSON string a line, beside docs.jsonl: counted without loading.
+IDS_FILE = "ids.jsonl"
+# The op and document id at the head of a log line (see _encode_doc), read without parsing the
+# document and its vector; a line of another shape is parsed whole.
+_LOG_HEAD = re.compile(r'\{"op": "(upsert|delete)", (?:"doc": \{)?"id": ("(?:[^"\\]|\\.)*")')
 BM25_K1 = 1.2
 BM25_B = 0.75
 
@@ -186,9 +192,13 @@ class EmbeddedIndex:
         staging = self.path / f".{name}"
         staging.mkdir()
         count = 0
-        with open(staging / "docs.jsonl", "w", encoding="utf-8") as out:
+        with (
+            open(staging / "docs.jsonl", "w", encoding="utf-8") as out,
+            open(staging / IDS_FILE, "w", encoding="utf-8") as ids,
+        ):
             for doc in docs:
                 out.write(self._encode_doc(doc) + "\n")
+                ids.write(json.dumps(doc.id) + "\n")
                 count += 1
                 if progress:
                     progress(count)
@@ -435,12 +445,48 @@ class EmbeddedIndex:
             return {i: self._docs[i] for i in doc_ids if i in self._docs}
 
     def count(self) -> int:
+        """Documents in the index. A process that has not loaded the index (`heart index
+        --status`) counts them from the version's id list and its log instead: loading 100k
+        documents to count them took 8 s."""
         with self._lock:
+            if self._version is None or self._version != self._current_version():
+                stored = self._stored_count()
+                if stored is not None:
+                    return stored
             self._refresh()
             return len(self._docs)
 
+    def _stored_count(self) -> int | None:
+        """The live version's documents: its id list, then its log's upserts and deletes (None
+        for a version written before id lists were, or one swapped out while being read)."""
+        version = self._current_version()
+        if version is None:
+            return 0
+        try:
+            with open(self.path / version / IDS_FILE, encoding="utf-8") as ids:
+                held = {json.loads(line) for line in ids if line.strip()}
+            with open(self.path / version / "log.jsonl", encoding="utf-8") as log:
+                lines = log.read()
+        except FileNotFoundError:
+            return None
+        for line in lines[: lines.rfind("\n") + 1].splitlines():
+            if not line.strip():
+                continue
+            head = _LOG_HEAD.match(line)
+            op, doc_id = (head[1], json.loads(head[2])) if head else _op_and_id(line)
+            if op == "delete":
+                held.discard(doc_id)
+            else:
+                held.add(doc_id)
+        return len(held)
+
     def ping(self) -> bool:
         return True
+
+
+def _op_and_id(line: str) -> tuple[str, str]:
+    entry = json.loads(line)
+    return entry["op"], entry["id"] if entry["op"] == "delete" else entry["doc"]["id"]
 
 
 def _coarse(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

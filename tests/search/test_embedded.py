@@ -118,3 +118,33 @@ def test_an_index_written_with_vectors_as_json_lists_still_answers(tmp_path):
     )
     assert found.candidates[0].doc.id == docs[7].id
     assert found.candidates[0].dense == pytest.approx(1.0, abs=1e-5)
+
+
+def test_a_process_that_never_loaded_the_index_counts_its_documents_without_loading_them(
+    tmp_path, monkeypatch
+):
+    EmbeddedIndex(tmp_path).rebuild([doc(n, ["词"]) for n in range(5)])
+    writer = EmbeddedIndex(tmp_path)
+    writer.upsert([doc(1, ["危机"]), doc(7, ["焦虑"]), doc(8, ['带"引号'])])  # one edit, two new
+    writer.delete(["expert:2", "expert:9"])  # one held, one never indexed
+    with (
+        (tmp_path / "CURRENT").open() as pointer,
+        (tmp_path / pointer.read() / "log.jsonl").open("a") as log,
+    ):
+        log.write('{"op": "upsert", "doc": {"id": "expert:')  # a line still being written
+    loaded = EmbeddedIndex(tmp_path)
+    assert ids(loaded, "词") == {"0", "3", "4"}
+    expected = loaded.count()
+    assert expected == 6
+
+    def no_loading(self, line):
+        raise AssertionError("the documents were loaded to count them")
+
+    monkeypatch.setattr(EmbeddedIndex, "_apply_line", no_loading)
+    assert EmbeddedIndex(tmp_path).count() == expected
+    assert loaded.count() == expected  # a process holding the index counts what it holds
+    monkeypatch.undo()
+
+    # a version written before id lists were kept is loaded and counted
+    (tmp_path / (tmp_path / "CURRENT").read_text() / embedded.IDS_FILE).unlink()
+    assert EmbeddedIndex(tmp_path).count() == expected
