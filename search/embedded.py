@@ -47,8 +47,8 @@ COARSE_DIMS = 128
 COARSE_SHORTLIST = 10
 COARSE_SHORTLIST_MIN = 2_000
 COARSE_SAMPLE = 8_192  # vectors the principal directions are learned from
-# A version's document ids, one JSON string a line, beside docs.jsonl: counted without loading.
-IDS_FILE = "ids.jsonl"
+# A version's document ids (a JSON list) beside docs.jsonl: counted without loading.
+IDS_FILE = "ids.json"
 # The op and document id at the head of a log line (see _encode_doc), read without parsing the
 # document and its vector; a line of another shape is parsed whole.
 _LOG_HEAD = re.compile(r'\{"op": "(upsert|delete)", (?:"doc": \{)?"id": ("(?:[^"\\]|\\.)*")')
@@ -192,18 +192,17 @@ class EmbeddedIndex:
         staging = self.path / f".{name}"
         staging.mkdir()
         count = 0
-        with (
-            open(staging / "docs.jsonl", "w", encoding="utf-8") as out,
-            open(staging / IDS_FILE, "w", encoding="utf-8") as ids,
-        ):
+        ids = []
+        with open(staging / "docs.jsonl", "w", encoding="utf-8") as out:
             for doc in docs:
                 out.write(self._encode_doc(doc) + "\n")
-                ids.write(json.dumps(doc.id) + "\n")
+                ids.append(doc.id)
                 count += 1
                 if progress:
                     progress(count)
             out.flush()
             os.fsync(out.fileno())
+        (staging / IDS_FILE).write_text(json.dumps(ids, ensure_ascii=False), encoding="utf-8")
         (staging / "log.jsonl").touch()
         os.replace(staging, self.path / name)
         pointer = self.path / "CURRENT.tmp"
@@ -463,8 +462,7 @@ class EmbeddedIndex:
         if version is None:
             return 0
         try:
-            with open(self.path / version / IDS_FILE, encoding="utf-8") as ids:
-                held = {json.loads(line) for line in ids if line.strip()}
+            held = set(json.loads((self.path / version / IDS_FILE).read_text(encoding="utf-8")))
             with open(self.path / version / "log.jsonl", encoding="utf-8") as log:
                 lines = log.read()
         except FileNotFoundError:
