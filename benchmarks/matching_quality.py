@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.wrapped_needs import HARD_STYLES, wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import HARD_STYLES, ROUGH_STYLES, wrap_queries  # noqa: E402
 from matching.batch import BatchResult, plan_batch  # noqa: E402
 from matching.priors import ServiceTypePrior  # noqa: E402
 from matching.records import (  # noqa: E402
@@ -301,11 +301,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--needs",
-        choices=("bare", "wrapped", "both", "forward", "all"),
+        choices=("bare", "wrapped", "both", "forward", "rough", "all"),
         default="both",
         help="request texts as in the dev set, wrapped in message context (letter, chat, "
         "narrative), both, the harder forwarded WeChat message (benchmarks/wrapped_needs.py "
-        "HARD_STYLES), or all three sets",
+        "HARD_STYLES), the ways people type (ROUGH_STYLES: phone, voice, typos, questions, "
+        "buried, lists, shorthand, traditional characters), or all four sets",
     )
     parser.add_argument(
         "--evidence-power",
@@ -367,6 +368,8 @@ def main() -> None:
         wrappings.append(("wrapped", None))
     if args.needs in ("forward", "all"):
         wrappings.append(("forwarded", HARD_STYLES))
+    if args.needs in ("rough", "all"):
+        wrappings.append(("rough", ROUGH_STYLES))
     for label, styles in wrappings:
         # every request's text wrapped by the evaluation generator (benchmarks/wrapped_needs.py);
         # a narrative's second need comes from the same CV fold, so no model saw either need

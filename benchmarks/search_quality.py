@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.wrapped_needs import HARD_STYLES, STYLES, wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import HARD_STYLES, ROUGH_STYLES, STYLES, wrap_queries  # noqa: E402
 from search.analysis import ChineseAnalyzer  # noqa: E402
 from search.embed_cache import CachedEncoder, EmbeddingCache  # noqa: E402
 from search.encoder import MemoEncoder, load_encoder  # noqa: E402
@@ -239,6 +239,7 @@ def run_pool(
             style: [q for q in wrapped if style_of[q] == style]
             for style in (*HARD_STYLES, "tuning")
         },
+        "rough": [q for q in wrapped if style_of[q] in ROUGH_STYLES],
     }
 
     def add(method: str, regime: str, scores: dict[str, list[float]] | dict[str, list[str]]):
@@ -249,7 +250,7 @@ def run_pool(
             part = {q: rankings[q] for q in members if q in rankings}
             if part:
                 rows.append((name, method, regime, label, *evaluate(part, qrels)))
-        for style in STYLES + HARD_STYLES:
+        for style in STYLES + HARD_STYLES + ROUGH_STYLES:
             part = {q: r for q, r in rankings.items() if style_of.get(q) == style}
             if part:
                 args._by_style[(name, method, regime, style)] = evaluate(part, qrels)[0]
@@ -616,8 +617,20 @@ def main(argv: list[str] | None = None) -> int:
     hard = wrap_queries(
         queries, qrels, seed=args.seed, groups=[set(f) for f in folds], styles=HARD_STYLES
     )
-    for mine, theirs in zip((wrapped, wrapped_qrels, style_of, sources), hard, strict=True):
+    # the ways people type (session 7), apart too: every need in two of them
+    rough = wrap_queries(
+        queries,
+        qrels,
+        seed=args.seed,
+        groups=[set(f) for f in folds],
+        styles=ROUGH_STYLES,
+        rounds=2,
+    )
+    for mine, theirs, rougher in zip(
+        (wrapped, wrapped_qrels, style_of, sources), hard, rough, strict=True
+    ):
         mine.update(theirs)
+        mine.update(rougher)
     args._wrapped, args._wrapped_qrels = wrapped, wrapped_qrels
     args._style_of, args._sources = style_of, sources
     args._by_style = {}
@@ -643,7 +656,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"# wrapped needs: {len(wrapped)} (benchmarks/wrapped_needs.py, seed {args.seed}: "
         + ", ".join(
-            f"{st} {sum(v == st for v in style_of.values())}" for st in STYLES + HARD_STYLES
+            f"{st} {sum(v == st for v in style_of.values())}"
+            for st in STYLES + HARD_STYLES + ROUGH_STYLES
         )
         + "); their context sentences are the evaluation generator's own, written apart from "
         "the product's training context (search/data/context_sentences.txt)"

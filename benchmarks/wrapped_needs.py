@@ -34,6 +34,19 @@ from collections.abc import Mapping
 
 STYLES = ("letter", "chat", "narrative")
 HARD_STYLES = ("forward",)
+# Session 7: the ways people actually type, each its own style, reported apart from the styles
+# above (so their figures stay comparable) and written after every sentence the product trains
+# on. ``list`` carries two needs (graded as a narrative is).
+ROUGH_STYLES = (
+    "phone",  # phone typing: no punctuation, spaces or nothing between clauses, emoji, full width
+    "voice",  # voice-to-text run-on: 嗯 那个 就是, one long unpunctuated stream
+    "typo",  # homophone slips of a pinyin keyboard (焦绿 for 焦虑)
+    "question",  # the need asked as a question (有没有懂……的老师)
+    "buried",  # a long school background, the need mid-paragraph, more background after
+    "list",  # two needs numbered 1. 2.
+    "abbrev",  # shorthand: pinyin initials (bzr, jz) and English abbreviations (ADHD, NSSI)
+    "traditional",  # the whole message in traditional characters
+)
 
 _CITIES = [
     ("西安市", "雁塔区"),
@@ -145,6 +158,173 @@ _FORWARD_ASK = [
 ]
 
 
+_PHONE_HELLO = [
+    "老师在不在",
+    "hello老师",
+    "请问是资源中心吗",
+    "{surname}老师你好呀",
+    "中心的老师晚上好",
+]
+_PHONE_WHO = [
+    "我{district}这边的",
+    "我是{school}带班的",
+    "我们是{city}一个乡下学校",
+    "",
+]
+_PHONE_TAIL = [
+    "能帮忙找个人不",
+    "急急急",
+    "看到回下我",
+    "多谢多谢",
+    "麻烦了哈",
+]
+_EMOJI = ["😭", "🙏", "😓", "🥺", "💦", "🤦", "👍"]
+_VOICE_FILLERS = ["嗯", "那个", "就是", "然后", "就是说", "对", "呃", "反正"]
+_VOICE_OPEN = [
+    "喂喂 嗯 老师你好 那个我是{district}{school}的",
+    "呃 我语音转文字的哈 可能有错别字 那个我是{role}",
+    "嗯 是这样的 我们{school}这边呢",
+    "那个 老师我就直接说了哈",
+]
+_VOICE_CLOSE = [
+    "嗯 大概就这么个情况 你看看怎么弄",
+    "就这样 老师你有空回我一下 好吧",
+    "嗯 对 就这些 谢了啊",
+]
+# a pinyin keyboard's homophone slips, character for character (same syllable, other tone
+# sometimes): what a hurried phone user sends without reading it back
+_HOMOPHONES = {
+    "虑": "绿",
+    "郁": "玉",
+    "焦": "蕉",
+    "症": "正",
+    "辅": "付",
+    "导": "倒",
+    "绪": "续",
+    "惧": "据",
+    "厌": "艳",
+    "沟": "勾",
+    "伤": "商",
+    "残": "惨",
+    "危": "为",
+    "机": "基",
+    "校": "效",
+    "课": "客",
+    "测": "册",
+    "评": "平",
+    "庭": "停",
+    "育": "玉",
+    "理": "里",
+    "咨": "资",
+    "询": "寻",
+    "援": "元",
+    "霸": "坝",
+    "凌": "陵",
+    "欺": "期",
+    "眠": "棉",
+    "瘾": "隐",
+    "戏": "系",
+    "留": "流",
+    "守": "手",
+    "孤": "姑",
+    "独": "读",
+    "殊": "书",
+    "规": "归",
+    "涯": "崖",
+    "研": "言",
+    "题": "提",
+    "情": "晴",
+    "感": "敢",
+    "际": "记",
+    "往": "网",
+    "注": "住",
+    "意": "义",
+    "缺": "却",
+    "陷": "线",
+    "抑": "亿",
+    "压": "鸭",
+    "躁": "燥",
+    "怕": "帕",
+    "哭": "窟",
+    "睡": "税",
+    "梦": "孟",
+    "慌": "荒",
+    "划": "话",
+    "割": "哥",
+    "刀": "到",
+    "害": "还",
+    "死": "四",
+    "架": "价",
+    "闹": "脑",
+    "逃": "桃",
+    "网": "往",
+    "游": "由",
+    "班": "般",
+    "任": "认",
+}
+_TYPO_OPEN = ["老师好,", "您好!打扰下,", "hi老师,", "在吗,"]
+_TYPO_CLOSE = ["谢谢!!", "劳烦您嘞", "盼着回音~", "感谢感谢"]
+_QUESTION_FORMS = [
+    ("请问有没有懂这方面的老师？", "，这种情况该找谁"),
+    ("想问下咱们平台上有没有专门做这块的专家？", "，能推荐一位吗"),
+    ("有没有老师能指点一下：", "，我们该怎么办？"),
+    ("", "，请问哪位老师擅长处理这种情况？"),
+]
+_BURIED_BEFORE = [
+    "我们学校建于上世纪六十年代，前身是一所公社中学，二〇一五年迁入新校区。",
+    "全校现有二十四个教学班，学生一千一百多人，其中住校生占一半以上。",
+    "近几年学校先后被评为市级平安校园和县级德育示范校，家长满意度一直不错。",
+    "学校配有一间心理辅导室和一间沙盘室，但专职心理老师去年调走了，现在由德育处兼管。",
+    "这学期开始实行课后延时服务，老师们每天要到晚上六点多才下班，工作量比较大。",
+    "{district}今年推进集团化办学，我校和另外两所小学结成了教育集团。",
+]
+_BURIED_AFTER = [
+    "学校领导对这件事比较重视，专门开了两次会研究。",
+    "我们也查了一些资料，但感觉不够专业，心里没底。",
+    "目前学校正在准备迎接督导检查，各项工作都比较紧。",
+    "班主任们反映这类情况近两年明显多了起来。",
+]
+_BURIED_LOGISTICS = [
+    "希望能在本月内安排一次，线上线下都可以。",
+    "具体时间可以商量，我们尽量配合专家的安排。",
+]
+_LIST_HEAD = [
+    "老师好呀，我们学校近期有以下需求：",
+    "{school}心理工作需求（{month}月）：",
+    "整理了一下我们这边想请专家帮忙的事：",
+]
+_LIST_TAIL = [
+    "以上两项，哪项能先安排都行。",
+    "麻烦您看看能否对接，谢谢。",
+    "如需补充材料请告诉我。",
+]
+# shorthand: pinyin initials for the words everyone types most, and English abbreviations
+# where the need names such a condition
+_SHORTHAND = [
+    ("注意力不集中", "ADHD"),
+    ("多动", "ADHD"),
+    ("创伤后", "PTSD"),
+    ("自伤", "NSSI"),
+    ("自残", "NSSI"),
+    ("划伤", "NSSI"),
+    ("孤独症", "ASD"),
+    ("自闭症", "ASD"),
+    ("强迫", "OCD"),
+    ("情绪低落", "emo"),
+    ("心情不好", "emo"),
+    ("班主任", "bzr"),
+    ("家长", "jz"),
+    ("心理老师", "xl老师"),
+    ("学生", "xs"),
+    ("孩子", "娃"),
+    ("学校", "xx"),
+]
+_ABBREV_OPEN = ["xl中心的老师好", "hello 我xx的", "ls好 打扰"]
+_ABBREV_CLOSE = ["thx", "3q老师", "拜托拜托"]
+_TRAD_OPEN = ["老師您好，", "您好，我們是{district}的學校，", "打擾了，"]
+_TRAD_CLOSE = ["謝謝您！", "麻煩了，等您回覆。", "感恩！"]
+
+
 def _fill(template: str, rng: random.Random, **extra: object) -> str:
     city, district = rng.choice(_CITIES)
     return template.format(
@@ -229,6 +409,112 @@ def forward(need: str, rng: random.Random) -> str:
     )
 
 
+def _strip_punct(text: str) -> str:
+    return "".join(" " if ch in '，,。；;：:、！!？?“”"（）()' else ch for ch in text)
+
+
+def _full_width(text: str) -> str:
+    # ASCII letters and digits as a phone's full-width keyboard types them
+    return "".join(chr(ord(ch) + 0xFEE0) if ch.isascii() and ch.isalnum() else ch for ch in text)
+
+
+def phone(need: str, rng: random.Random) -> str:
+    """Phone typing: no punctuation, a space or nothing between clauses, emoji, full width."""
+    body = _strip_punct(_trim(need))
+    if rng.random() < 0.5:
+        body = body.replace(" ", "")
+    parts = [
+        _fill(rng.choice(_PHONE_HELLO), rng),
+        _fill(rng.choice(_PHONE_WHO), rng),
+        body + rng.choice(_EMOJI),
+        rng.choice(_PHONE_TAIL) + rng.choice(_EMOJI),
+    ]
+    text = rng.choice((" ", "")).join(p for p in parts if p)
+    return _full_width(text) if rng.random() < 0.5 else text
+
+
+def voice(need: str, rng: random.Random) -> str:
+    """Voice-to-text: fillers between the pieces of the need, no punctuation at all."""
+    pieces = [p for p in _strip_punct(_trim(need)).split(" ") if p]
+    said: list[str] = [_fill(rng.choice(_VOICE_OPEN), rng)]
+    for p in pieces:
+        said.append(" ".join(rng.sample(_VOICE_FILLERS, rng.choice((1, 2)))))
+        said.append(p)
+    said.append(rng.choice(_VOICE_CLOSE))
+    return " ".join(said)
+
+
+def typo(need: str, rng: random.Random) -> str:
+    """Homophone slips of a pinyin keyboard (up to three) in a short half-width chat."""
+    chars = list(_trim(need))
+    spots = [i for i, ch in enumerate(chars) if ch in _HOMOPHONES]
+    for i in rng.sample(spots, min(3, len(spots))):
+        chars[i] = _HOMOPHONES[chars[i]]
+    body = "".join(chars).replace("，", ",")
+    return rng.choice(_TYPO_OPEN) + body + "," + rng.choice(_TYPO_CLOSE)
+
+
+def question(need: str, rng: random.Random) -> str:
+    """The need asked as a question."""
+    before, after = rng.choice(_QUESTION_FORMS)
+    return before + _trim(need) + after
+
+
+def buried(need: str, rng: random.Random) -> str:
+    """A long school background, the need mid-paragraph, more background and logistics."""
+    before = [_fill(x, rng) for x in rng.sample(_BURIED_BEFORE, 3)]
+    after = rng.sample(_BURIED_AFTER, 2)
+    return "".join([*before, "最近" + _trim(need) + "。", *after, rng.choice(_BURIED_LOGISTICS)])
+
+
+def numbered(need: str, second: str, rng: random.Random) -> str:
+    """Two needs in a numbered list."""
+    marks = rng.choice((("1.", "2."), ("1、", "2、"), ("①", "②"), ("一、", "二、")))
+    return "\n".join(
+        [
+            _forward_fill(rng.choice(_LIST_HEAD), rng),
+            marks[0] + _trim(need) + "；",
+            marks[1] + _trim(second) + "。",
+            rng.choice(_LIST_TAIL),
+        ]
+    )
+
+
+def abbrev(need: str, rng: random.Random) -> str:
+    """Shorthand: pinyin initials and English abbreviations for the words they replace."""
+    body = _trim(need)
+    for word, short in _SHORTHAND:
+        body = body.replace(word, short)
+    return rng.choice(_ABBREV_OPEN) + " " + body + " " + rng.choice(_ABBREV_CLOSE)
+
+
+def traditional(need: str, rng: random.Random) -> str:
+    """A short message in traditional characters (OpenCC's s2t, Taiwan phrasing)."""
+    from opencc import OpenCC  # noqa: PLC0415  (benchmarks only)
+
+    return (
+        _fill(rng.choice(_TRAD_OPEN), rng)
+        + OpenCC("s2twp").convert(_trim(need))
+        + "，"
+        + rng.choice(_TRAD_CLOSE)
+    )
+
+
+_ONE_NEED = {
+    "letter": letter,
+    "chat": chat,
+    "forward": forward,
+    "phone": phone,
+    "voice": voice,
+    "typo": typo,
+    "question": question,
+    "buried": buried,
+    "abbrev": abbrev,
+    "traditional": traditional,
+}
+_TWO_NEEDS = {"narrative": narrative, "list": numbered}
+
+
 def wrap_queries(
     queries: Mapping[str, str],
     qrels: Mapping[str, Mapping[str, int]],
@@ -236,6 +522,7 @@ def wrap_queries(
     seed: int = 0,
     groups: list[set[str]] | None = None,
     styles: tuple[str, ...] = STYLES,
+    rounds: int = 1,
 ) -> tuple[dict[str, str], dict[str, dict[str, int]], dict[str, str], dict[str, list[str]]]:
     """(wrapped texts, their qrels, style of each, source query ids of each) for every query.
 
@@ -243,7 +530,9 @@ def wrap_queries(
     HARD_STYLES every query is wrapped in its one style); a narrative pairs its
     query with another query that shares none of its grade-2 experts, drawn at random from the
     same group of `groups` (cross-validation folds: both needs of a narrative are then held
-    out together). Wrapped ids are ``<query id>~<style>``.
+    out together). With `rounds` > 1 every query is wrapped that many times, in styles spread
+    evenly over `styles` (ROUGH_STYLES: two rounds give each style a quarter of the queries).
+    Wrapped ids are ``<query id>~<style>``.
     """
     rng = random.Random(seed)
     qids = list(queries)
@@ -254,15 +543,19 @@ def wrap_queries(
     judged: dict[str, dict[str, int]] = {}
     style_of: dict[str, str] = {}
     sources: dict[str, list[str]] = {}
-    for n, q in enumerate(order):
-        style = styles[n % len(styles)]
+    assignments = [
+        (q, styles[(n + r * len(styles) // rounds) % len(styles)])
+        for r in range(rounds)
+        for n, q in enumerate(order)
+    ]
+    for q, style in assignments:
         wid = f"{q}~{style}"
-        if style == "narrative":
+        if style in _TWO_NEEDS:
             top = {x for x, g in qrels.get(q, {}).items() if g >= 2}
             mates = sorted(o for o in group_of.get(q, qids) if o != q and o in queries)
             others = [o for o in mates if not top & {x for x, g in qrels.get(o, {}).items() if g}]
             other = rng.choice(others or mates)
-            texts[wid] = narrative(queries[q], queries[other], rng)
+            texts[wid] = _TWO_NEEDS[style](queries[q], queries[other], rng)
             a, b = qrels.get(q, {}), qrels.get(other, {})
             merged = {}
             for x in set(a) | set(b):
@@ -273,8 +566,7 @@ def wrap_queries(
             judged[wid] = merged
             sources[wid] = [q, other]
         else:
-            wrap = {"letter": letter, "chat": chat, "forward": forward}[style]
-            texts[wid] = wrap(queries[q], rng)
+            texts[wid] = _ONE_NEED[style](queries[q], rng)
             judged[wid] = dict(qrels.get(q, {}))
             sources[wid] = [q]
         style_of[wid] = style
@@ -282,13 +574,11 @@ def wrap_queries(
 
 
 def wrap_one(text: str, *, style: str, seed: int = 0, second: str | None = None) -> str:
-    """One need wrapped in one style (narrative needs `second`)."""
+    """One need wrapped in one style (narrative and list need `second`)."""
     rng = random.Random(seed)
-    if style == "letter":
-        return letter(text, rng)
-    if style == "chat":
-        return chat(text, rng)
-    return narrative(text, second or text, rng)
+    if style in _TWO_NEEDS:
+        return _TWO_NEEDS[style](text, second or text, rng)
+    return _ONE_NEED[style](text, rng)
 
 
 if __name__ == "__main__":

@@ -431,12 +431,11 @@ MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
 )
 ZONE_BEIJING = "北京时间"
-ZONE_OTHER = "{zone} 时间"
-ZONE_NAMED = "{city}时间 / {zone}"
+ZONE_OFFSET = "UTC{offset} 时间"
 ZONE_CITY_ONLY = "{city}时间"
 MATCH_RUN_NAME = "{at} 的方案"
-# Chinese names of the zones people here are most likely to live or work in; others are named by
-# their IANA name alone.
+# The zones account forms list by name, those people here are most likely to live or work in; any
+# other is typed (by its city's Chinese name or IANA name) and named from the CLDR (clock.zone_label).
 ZONE_CITY_NAMES = {
     "Asia/Hong_Kong": "香港",
     "Asia/Taipei": "台北",
@@ -460,7 +459,9 @@ ZONE_CITY_NAMES = {
     "Australia/Melbourne": "墨尔本",
     "Pacific/Auckland": "奥克兰",
 }
-TIMEZONE_INVALID = "不是有效的时区名称，请填写 IANA 时区，例如 Asia/Shanghai 或 Europe/London"
+TIMEZONE_INVALID = (
+    "找不到这个时区，请填写所在城市的中文名（例如 罗马）或 IANA 时区名（例如 Europe/Rome）"
+)
 MAIL_LINK = "查看、确认、拒绝或改期：{url}"
 PROPOSAL_MAIL = "专家提议把会话改到：{when}。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
 # The summary of the calendar event a proposal puts in the district's calendar until answered.
@@ -650,6 +651,14 @@ RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交�
 RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
 # A request body past the server-wide limit (web/body_limit.py), before any route reads it.
 REQUEST_BODY_TOO_LARGE = "提交的内容过大（上限 {mb} MB），请缩小文件或内容后再提交"
+REQUEST_BODY_TOO_SLOW = "提交的内容传输太慢，已超时，请检查网络后重新提交"
+# The request's line and headers (web/body_limit.py; web/server_protocol.py when they do not
+# even reach the app).
+REQUEST_URL_TOO_LONG = "网址过长（上限 {kb} KB），请缩短网址或搜索内容后重试"
+REQUEST_HEADERS_TOO_LARGE = "请求头过大（上限 {kb} KB、{count} 项），请清除本站 Cookie 后重试"
+REQUEST_HEAD_TOO_SLOW = "请求传输太慢，已超时，请检查网络后重试"
+REQUEST_MALFORMED = "无法识别的请求，请检查网址后重试"
+BACK_TO_HOME = "返回首页"
 RESOURCE_FILE_EMPTY = "文件为空"
 RESOURCE_FILE_EXECUTABLE = "这是一个可执行程序，不能作为资料上传"
 RESOURCE_FILE_TYPE = (

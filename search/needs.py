@@ -54,6 +54,7 @@ __all__ = [
     "query_specialty_labels",
     "split_sentences",
     "split_clauses",
+    "normalise_message",
     "heldout_figure",
     "context_sentences",
     "QUERY_SOURCE",
@@ -168,9 +169,66 @@ NEED_SHARPNESS = 2.0  # a clause's weight: P(need | clause) ** NEED_SHARPNESS
 # Measured off: 1.0 gave wrapped matching 64.1% grade-2 against 69.2% without, on the same wraps.
 EVIDENCE_POWER = 0.0
 WHOLE_WEIGHT = 0.3  # log-linear share of the whole text's distribution beside the clauses
-# an ASCII colon between digits is a clock time (16:18), not a clause break
-_CLAUSE_SPLIT = re.compile(r"[。；;！!？?\n\r，,～~：]+|(?<!\d):|:(?!\d)")
+# an ASCII colon between digits is a clock time (16:18), not a clause break; a space between
+# two Chinese characters is where a phone typist or voice-to-text ends a clause ("孩子不上学 家长
+# 也管不住"), as is an emoji or a pictograph
+_CLAUSE_SPLIT = re.compile(
+    r"[。；;！!？?\n\r，,～~：\U0001F000-\U0001FAFF\u2600-\u27BF]+|(?<!\d):|:(?!\d)"
+    r"|(?<=[\u3400-\u9fff])[ \t\u3000]+(?=[\u3400-\u9fff])"
+)
 MIN_CLAUSE_CHARS = 2
+# A clause longer than any need clause or context sentence we have seen (dev needs' clauses:
+# median 12 characters, at most 36; context clauses at most 19) is a message typed without
+# breaks: it is read in overlapping windows of WINDOW_CHARS, WINDOW_STRIDE apart, each kept or
+# stripped on its own, and the kept windows are joined back where they overlap.
+LONG_CLAUSE_CHARS = 40
+WINDOW_CHARS = 16
+WINDOW_STRIDE = 8
+# Spoken fillers: a clause of nothing else says nothing (voice-to-text: "嗯 那个 就是 …").
+FILLERS = frozenset(
+    "嗯 嗯嗯 呃 额 啊 哦 噢 唉 哎 诶 那个 这个 就是 就是说 然后 然后呢 反正 对 对对 对吧 是吧 吧 嘛 呢 哈 哈哈 "
+    "怎么说呢 其实 的话 这样 那样 好吧 好的 ok".split()
+)
+# English and clinical abbreviations a message may use for what the vocabulary says in Chinese:
+# read as their Chinese terms (the abbreviation is kept beside them for look-ups).
+ABBREVIATIONS = {
+    "adhd": "注意缺陷多动障碍",
+    "ptsd": "创伤后应激障碍",
+    "nssi": "非自杀性自伤",
+    "asd": "孤独症谱系障碍",
+    "ocd": "强迫症",
+    "mdd": "抑郁症",
+    "gad": "焦虑障碍",
+    "sel": "社会情感学习",
+    "cbt": "认知行为疗法",
+    "iep": "个别化教育计划",
+    "emo": "情绪低落",
+}
+_ABBREVIATION = re.compile(
+    r"(?<![A-Za-z])(" + "|".join(sorted(ABBREVIATIONS, key=len, reverse=True)) + r")(?![A-Za-z])",
+    re.IGNORECASE,
+)
+# fold full-width letters, digits and the ideographic space to ASCII (a phone keyboard's
+# full-width mode); the Chinese punctuation the clause split reads stays as it is
+_FULL_WIDTH = {
+    cp: cp - 0xFEE0
+    for r in ((0xFF10, 0xFF1A), (0xFF21, 0xFF3B), (0xFF41, 0xFF5B))
+    for cp in range(*r)
+} | {0x3000: 0x20}
+
+
+def normalise_message(text: str) -> str:
+    """A message as the need model reads it: traditional characters as simplified (zhconv),
+    full-width letters and digits as ASCII, and English abbreviations followed by their Chinese
+    terms ("NSSI" -> "NSSI非自杀性自伤"). Cheap (~0.2 ms for a message) and idempotent."""
+    if not text:
+        return text or ""
+    out = text.translate(_FULL_WIDTH)
+    if not out.isascii():
+        import zhconv  # noqa: PLC0415  (its table loads in ~20 ms, on the first message)
+
+        out = zhconv.convert(out, "zh-hans")
+    return _ABBREVIATION.sub(lambda m: m.group(1) + ABBREVIATIONS[m.group(1).lower()], out)
 
 
 def context_sentences(path: Path = CONTEXT_FILE) -> list[str]:
@@ -191,10 +249,44 @@ def wrap_in_context(text: str, sentences: Sequence[str], rng: np.random.Generato
     return out
 
 
+def _pieces(clauses: list[str]) -> list[tuple[int, int, str]]:
+    """(clause number, start, text) of what is read on its own: every clause, a long one as its
+    overlapping windows (LONG_CLAUSE_CHARS)."""
+    out = []
+    for n, c in enumerate(clauses):
+        if len(c) <= LONG_CLAUSE_CHARS:
+            out.append((n, 0, c))
+            continue
+        starts = list(range(0, len(c) - WINDOW_CHARS, WINDOW_STRIDE)) + [len(c) - WINDOW_CHARS]
+        out.extend((n, i, c[i : i + WINDOW_CHARS]) for i in dict.fromkeys(starts))
+    return out
+
+
+def _clause_texts(text: str) -> list[str]:
+    """What a message is read as, piece by piece (the texts of _pieces)."""
+    return [c for _, _, c in _pieces(split_clauses(text))]
+
+
+def _join_pieces(pieces: list[tuple[int, int, str]]) -> str:
+    """The text of kept pieces in message order, overlapping windows of a clause merged."""
+    parts: list[str] = []
+    last: tuple[int, int] | None = None  # (clause number, end) of the text in parts[-1]
+    for n, start, text in pieces:
+        end = start + len(text)
+        if last is not None and last[0] == n and start <= last[1]:
+            parts[-1] += text[last[1] - start :]
+            last = (n, max(end, last[1]))
+        else:
+            parts.append(text)
+            last = (n, end)
+    return "，".join(parts)
+
+
 def split_clauses(text: str) -> list[str]:
-    """The clauses of a message: split on sentence punctuation and commas."""
+    """The clauses of a message: split on sentence punctuation, commas, emoji and the spaces
+    a phone typist puts between clauses; clauses of spoken fillers alone are left out."""
     clauses = (c.strip(" 、") for c in _CLAUSE_SPLIT.split(text or ""))
-    return [c for c in clauses if len(c) >= MIN_CLAUSE_CHARS]
+    return [c for c in clauses if len(c) >= MIN_CLAUSE_CHARS and c.lower() not in FILLERS]
 
 
 # ----------------------------------------------------------------------------------------
@@ -409,6 +501,9 @@ class NeedModel:
         need_vector: np.ndarray | None = None,
     ) -> tuple[np.ndarray, str]:
         """(predict_proba's vector, what lexical search should read: see `need_text`)."""
+        read_as = normalise_message(text)
+        if read_as != text:  # the caller's vectors are of the text before normalising
+            text, vector, clause_vectors, need_vector = read_as, None, None, None
         terms = self._term_reading(text)
         if terms is not None:
             return terms, text
@@ -456,7 +551,8 @@ class NeedModel:
         """(need text, specialty distributions and weights of its clauses, True when no clause
         read as need and the likeliest one stands in), or None when the text is read whole (no
         detector, one clause, or nothing reads as context)."""
-        clauses = split_clauses(text) if self.extracts else []
+        pieces = _pieces(split_clauses(text)) if self.extracts else []
+        clauses = [c for _, _, c in pieces]  # as _clause_texts(text)
         if len(clauses) < 2:
             return None
         if self.uses_dense and clause_vectors is None:
@@ -479,7 +575,7 @@ class NeedModel:
                 w * max(_evidence(d), 1e-3) ** self.evidence_power
                 for w, d in zip(weights, dists, strict=True)
             ]
-        return "，".join(clauses[k] for k in keep), dists, weights, nothing_kept
+        return _join_pieces([pieces[k] for k in keep]), dists, weights, nothing_kept
 
     def predict(
         self,
@@ -508,6 +604,7 @@ class NeedModel:
         """What lexical search should read of `text`: the clauses read as need, without the
         greeting, school facts, logistics and thanks around them; the whole text when nothing
         is stripped (a short query, a bare need, a single clause) or no clause reads as need."""
+        text = normalise_message(text)
         plan = self._plan(text)
         return text if plan is None or plan[3] else plan[0]
 
@@ -516,10 +613,10 @@ class NeedModel:
     ) -> list[dict[str, float]]:
         """:meth:`predict` for a batch (the encoder, if any, encodes the texts and their
         clauses in one call, and the stripped need texts in a second)."""
-        texts = list(texts)
+        texts = [normalise_message(t) for t in texts]
         if not (self.uses_dense and texts):
             return [self.predict(t, top, min_prob) for t in texts]
-        clauses = [split_clauses(t) if self.extracts else [] for t in texts]
+        clauses = [_clause_texts(t) if self.extracts else [] for t in texts]
         flat = texts + [c for cs in clauses for c in cs if len(cs) >= 2]
         vectors = self._encode(flat)
         mine: list[np.ndarray | None] = []

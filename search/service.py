@@ -49,6 +49,7 @@ from search.needs import (
     examples_from_experts,
     fit_need_model,
     heldout_figure,
+    normalise_message,
     split_sentences,
 )
 
@@ -612,7 +613,9 @@ class SearchService:
     def _search(
         self, request: SearchRequest, backend: SearchBackend, *, degraded: bool
     ) -> SearchResponse:
-        q = _clean_query(request.q)
+        # traditional characters, full-width letters and English abbreviations read as the
+        # directory writes them (search.needs.normalise_message), by every stage alike
+        q = normalise_message(_clean_query(request.q))
         filters = request.filters()
         page_size = max(1, min(request.page_size, MAX_RESULTS))
         offset = (max(1, request.page) - 1) * page_size

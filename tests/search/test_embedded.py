@@ -42,6 +42,34 @@ def test_writes_persist_across_processes_and_a_rebuild_replaces_everything(tmp_p
     assert ids(reader, "危机") == {"3"} and reader.count() == 1
 
 
+def test_a_process_that_only_counts_reads_ids_not_documents_and_counts_every_change(
+    tmp_path, monkeypatch
+):
+    EmbeddedIndex(tmp_path).rebuild([doc(n, ["危机"]) for n in range(5)])
+    writer = EmbeddedIndex(tmp_path)
+    writer.upsert([doc(1, ["焦虑"]), doc(7, ["焦虑"])])  # one replaced, one new
+    writer.delete(["expert:2", "expert:99"])  # one there, one never was
+    loads: list[str] = []
+    monkeypatch.setattr(EmbeddedIndex, "_apply_line", lambda self, line: loads.append(line))
+    assert EmbeddedIndex(tmp_path).count() == 5  # 0 1 3 4 7
+    assert loads == [], "counting loaded documents"
+    monkeypatch.undo()
+    assert writer.count() == 5 and ids(EmbeddedIndex(tmp_path), "焦虑") == {"1", "7"}
+    # a version written before ids were kept is counted by loading it
+    version = (tmp_path / "CURRENT").read_text(encoding="utf-8").strip()
+    (tmp_path / version / "ids.txt").unlink()
+    assert EmbeddedIndex(tmp_path).count() == 5
+    # a log line being written is counted once it is whole
+    EmbeddedIndex(tmp_path).rebuild([doc(n, ["危机"]) for n in range(3)])
+    version = (tmp_path / "CURRENT").read_text(encoding="utf-8").strip()
+    with open(tmp_path / version / "log.jsonl", "a", encoding="utf-8") as log:
+        log.write('{"op": "delete", "id": "expert:0"')
+        log.flush()
+        assert EmbeddedIndex(tmp_path).count() == 3
+        log.write("}\n")
+    assert EmbeddedIndex(tmp_path).count() == 2
+
+
 def test_a_large_index_answers_from_the_previous_state_while_a_change_is_folded_in(
     tmp_path, monkeypatch
 ):
@@ -118,33 +146,3 @@ def test_an_index_written_with_vectors_as_json_lists_still_answers(tmp_path):
     )
     assert found.candidates[0].doc.id == docs[7].id
     assert found.candidates[0].dense == pytest.approx(1.0, abs=1e-5)
-
-
-def test_a_process_that_never_loaded_the_index_counts_its_documents_without_loading_them(
-    tmp_path, monkeypatch
-):
-    EmbeddedIndex(tmp_path).rebuild([doc(n, ["词"]) for n in range(5)])
-    writer = EmbeddedIndex(tmp_path)
-    writer.upsert([doc(1, ["危机"]), doc(7, ["焦虑"]), doc(8, ['带"引号'])])  # one edit, two new
-    writer.delete(["expert:2", "expert:9"])  # one held, one never indexed
-    with (
-        (tmp_path / "CURRENT").open() as pointer,
-        (tmp_path / pointer.read() / "log.jsonl").open("a") as log,
-    ):
-        log.write('{"op": "upsert", "doc": {"id": "expert:')  # a line still being written
-    loaded = EmbeddedIndex(tmp_path)
-    assert ids(loaded, "词") == {"0", "3", "4"}
-    expected = loaded.count()
-    assert expected == 6
-
-    def no_loading(self, line):
-        raise AssertionError("the documents were loaded to count them")
-
-    monkeypatch.setattr(EmbeddedIndex, "_apply_line", no_loading)
-    assert EmbeddedIndex(tmp_path).count() == expected
-    assert loaded.count() == expected  # a process holding the index counts what it holds
-    monkeypatch.undo()
-
-    # a version written before id lists were kept is loaded and counted
-    (tmp_path / (tmp_path / "CURRENT").read_text() / embedded.IDS_FILE).unlink()
-    assert EmbeddedIndex(tmp_path).count() == expected

@@ -24,6 +24,7 @@ from search.needs import (
     examples_from_experts,
     examples_from_qrels,
     fit_need_model,
+    normalise_message,
     split_clauses,
 )
 from search.ranking import FusionWeights, expected_gain, fuse_scores, rank
@@ -234,3 +235,48 @@ def test_a_self_introduction_in_a_bios_words_is_not_read_as_need(dev_models):
     kept = models["product"].need_text(message)
     assert "逃课去网吧" in kept and "家长也管不住" in kept
     assert "实验中学" not in kept and "工作八年" not in kept
+
+
+def test_spaces_emoji_and_spoken_fillers_break_clauses_like_punctuation():
+    # phone typing and voice-to-text: a space between Chinese characters or an emoji ends a
+    # clause, a clause of fillers alone says nothing; a space after a clock time does not cut
+    assert split_clauses("嗯 那个 就是 孩子最近不肯上学 然后 家长也管不住😭谢谢") == [
+        "孩子最近不肯上学",
+        "家长也管不住",
+        "谢谢",
+    ]
+    assert split_clauses("下午4:05 王老师") == ["下午4:05 王老师"]
+
+
+def test_traditional_full_width_and_abbreviations_are_read_as_the_directory_writes():
+    assert normalise_message("學生焦慮，想請專家輔導") == "学生焦虑，想请专家辅导"
+    assert normalise_message("孩子ＡＤＨＤ　怎么办") == "孩子ADHD注意缺陷多动障碍 怎么办"
+    assert normalise_message("初二女生有nssi行为") == "初二女生有nssi非自杀性自伤行为"
+    assert normalise_message("a sad story") == "a sad story"  # words are not abbreviations
+    message = "老師您好，班上有個孩子上課坐不住，注意力很難集中"
+    assert normalise_message(normalise_message(message)) == normalise_message(message)
+
+
+def test_a_message_typed_without_any_break_is_read_in_windows(dev_models):
+    # no punctuation and no spaces: the need is found inside the run-on text, the greeting is
+    # left out of what BM25 reads, and the need's specialty stays among the first two
+    model = dev_models[1]["product"]
+    need = "有个女生用小刀划伤手臂好几次了问她就说没事"
+    typed = "老师在吗我是县二中的班主任平时也兼着学校的团委工作" + need + "能不能找个专家看看谢谢"
+    kept = model.need_text(typed)
+    assert need in kept and "老师在吗" not in kept
+    assert next(iter(model.predict(need))) in list(model.predict(typed, top=2))
+
+
+def test_a_traditional_or_abbreviated_need_reads_as_its_simplified_chinese_form(dev_models):
+    model = dev_models[1]["product"]
+    simplified = "初一男生上课总是坐不住，注意力集中不了几分钟，作业拖拉，家长问要不要去医院"
+    traditional = "初一男生上課總是坐不住，注意力集中不了幾分鐘，作業拖拉，家長問要不要去醫院"
+    np.testing.assert_allclose(model.predict_proba(traditional), model.predict_proba(simplified))
+    assert model.need_text(traditional) == model.need_text(simplified)
+    abbreviated = "班上有个孩子确诊了ADHD，老师不知道课堂上怎么帮他"
+    assert next(iter(model.predict(abbreviated))) == "注意缺陷多动障碍"
+    assert next(iter(model.predict("有个学生反复NSSI，想请专家评估风险"))) in {
+        "自杀风险评估",
+        "心理危机干预",
+    }

@@ -209,3 +209,28 @@ def test_a_keyword_query_finds_experts_of_its_specialty_first(corpus, query, exp
         for record in map(json.loads, DEMO_EXPERTS.read_text(encoding="utf-8").splitlines())
     }
     assert all(held[hit.id] & expected for hit in hits[:3])
+
+
+def test_a_need_in_traditional_characters_finds_the_experts_its_simplified_form_finds(corpus):
+    _, _, service = corpus
+    simplified = "班里一个女生最近多次说不想活了，手腕上有划痕，班主任想请专家马上来学校评估风险"
+    traditional = "班裡一個女生最近多次說不想活了，手腕上有劃痕，班主任想請專家馬上來學校評估風險"
+    wanted = search(service, simplified, page_size=10)
+    found = search(service, traditional, page_size=10)
+    assert [hit.id for hit in found.hits] == [hit.id for hit in wanted.hits]
+    assert found.needs == wanted.needs
+
+
+def test_a_phone_message_without_punctuation_finds_what_its_punctuated_form_finds(corpus):
+    # typed on a phone: spaces between clauses, no punctuation, an emoji at the end
+    _, _, service = corpus
+    punctuated = (
+        "老师您好，我们是县二中的。班上有个女生用小刀划伤手臂好几次了，问她就说没事，"
+        "能不能找个专家看看？谢谢"
+    )
+    typed = "老师在吗 我们是县二中的 班上有个女生用小刀划伤手臂好几次了 问她就说没事 能不能找个专家看看😭"
+    wanted = search(service, punctuated, page_size=10)
+    found = search(service, typed, page_size=10)
+    assert "县二中" not in service.need_model.need_text(typed)
+    assert found.needs[0][0] == wanted.needs[0][0] == "心理危机干预"
+    assert len({hit.id for hit in wanted.hits} & {hit.id for hit in found.hits}) >= 8
