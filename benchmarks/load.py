@@ -83,11 +83,11 @@ def heart(env: dict[str, str], *args: str, **kwargs) -> subprocess.CompletedProc
     )
 
 
-def fresh_pg_database(admin_url: str) -> tuple[str, callable]:  # type: ignore[valid-type]
+def fresh_pg_database(admin_url: str, prefix: str) -> tuple[str, callable]:  # type: ignore[valid-type]
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    name = f"heart_load_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(
         admin_url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
     )
@@ -112,6 +112,7 @@ class Server:
         pg_admin: str | None,
         rebuild_index: bool = False,
         workers: int = 1,
+        pg_prefix: str = "heart_load",
     ) -> None:
         self.backend = backend
         self.rebuild_index = rebuild_index
@@ -129,7 +130,7 @@ class Server:
         }
         if backend == "postgresql":
             assert pg_admin, "PostgreSQL needs HEART_TEST_PG_URL"
-            self.env["HEART_DATABASE_URL"], self.drop = fresh_pg_database(pg_admin)
+            self.env["HEART_DATABASE_URL"], self.drop = fresh_pg_database(pg_admin, pg_prefix)
         self.process: subprocess.Popen | None = None
 
     def build(self) -> None:
@@ -315,6 +316,88 @@ def user_loop(
                 time.sleep(min(rng.uniform(*think), max(0.0, deadline - time.monotonic())))
 
 
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1])
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, StopIteration):
+            continue
+        todo += [int(c) for c in children]
+    return total / 1024
+
+
+class Sampler(threading.Thread):
+    """Every 0.5 s during a run: the server's memory, its PostgreSQL connections, and a health
+    probe of its own (5 s timeout), so that "health keeps answering" is measured apart from the
+    mix."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__(daemon=True)
+        self.server = server
+        self.stop_event = threading.Event()
+        self.rss: list[float] = []
+        self.connections: list[int] = []
+        self.health: list[float] = []
+        self.health_failures = 0
+
+    def run(self) -> None:
+        engine = None
+        if self.server.backend == "postgresql":
+            from sqlalchemy import create_engine
+
+            url = self.server.env["HEART_DATABASE_URL"]
+            engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+        try:
+            while not self.stop_event.wait(0.5):
+                assert self.server.process is not None
+                self.rss.append(tree_rss_mb(self.server.process.pid))
+                if engine is not None:
+                    self.connections.append(self._connections(engine))
+                started = time.perf_counter()
+                try:
+                    ok = httpx.get(f"{self.server.url}/api/health", timeout=5).status_code < 500
+                except httpx.HTTPError:
+                    ok = False
+                self.health.append(time.perf_counter() - started)
+                self.health_failures += not ok
+        finally:
+            if engine is not None:
+                engine.dispose()
+
+    def _connections(self, engine) -> int:  # type: ignore[no-untyped-def]
+        from sqlalchemy import text
+
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ).scalar_one()
+            )
+
+    def report(self) -> None:
+        if not self.rss:
+            return
+        line = (
+            f"  server memory (all processes) {self.rss[0]:.0f} MB at start, "
+            f"max {max(self.rss):.0f} MB, {self.rss[-1]:.0f} MB at end"
+        )
+        if self.connections:
+            line += f"; PostgreSQL connections max {max(self.connections)}"
+        print(line)
+        print(
+            f"  health probe every 0.5 s: {len(self.health)} probes, "
+            f"{self.health_failures} failed or 5xx, max {max(self.health) * 1000:.0f} ms"
+        )
+
+
 def percentile(values: list[float], q: float) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -333,12 +416,13 @@ def run(
     models: list[str],
     think: tuple[float, float],
     workers: int,
+    pg_prefix: str = "heart_load",
 ) -> None:
     print(
         f"\n== {backend}: `heart serve --workers {workers}`, {users} users x {seconds:.0f} s per model"
     )
     with tempfile.TemporaryDirectory(prefix=f"heart-load-{backend}-") as workdir:
-        server = Server(backend, Path(workdir), pg_admin, rebuild_index, workers)
+        server = Server(backend, Path(workdir), pg_admin, rebuild_index, workers, pg_prefix)
         errors = 0
         try:
             server.build()
@@ -383,12 +467,16 @@ def run(
                     for n in range(users)
                 ]
                 load_before = os.getloadavg()[0]
+                sampler = Sampler(server)
+                sampler.start()
                 started = time.monotonic()
                 for thread in threads:
                     thread.start()
                 for thread in threads:
                     thread.join()
                 elapsed = time.monotonic() - started
+                sampler.stop_event.set()
+                sampler.join()
                 if model == "users":
                     title = f"users: {users} users, think time {think[0]:g}-{think[1]:g} s uniform"
                 else:
@@ -398,6 +486,7 @@ def run(
                     f"{os.getloadavg()[0]:.2f} after; {os.cpu_count()} cores)"
                 )
                 errors += report(recorder, elapsed)
+                sampler.report()
         finally:
             server.stop()
             log = Path(server.env["HEART_DATA_DIR"]) / "serve.log"
@@ -464,6 +553,11 @@ def main() -> None:
         help="think time of the users model: MIN,MAX seconds, uniform (default 1,3)",
     )
     parser.add_argument("--workers", type=int, default=1, help="`heart serve --workers`")
+    parser.add_argument(
+        "--pg-prefix",
+        default="heart_load",
+        help="name prefix of the PostgreSQL database created (and dropped) for the run",
+    )
     args = parser.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     if unknown := set(models) - set(MODELS):
@@ -483,6 +577,7 @@ def main() -> None:
             models,
             (low, high),
             args.workers,
+            args.pg_prefix,
         )
 
 

@@ -650,6 +650,14 @@ RESOURCE_SUBMITTER_ROLE = "只有专家和资源中心工作人员可以提交�
 RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
 # A request body past the server-wide limit (web/body_limit.py), before any route reads it.
 REQUEST_BODY_TOO_LARGE = "提交的内容过大（上限 {mb} MB），请缩小文件或内容后再提交"
+REQUEST_BODY_TOO_SLOW = "提交的内容传输太慢，已超时，请检查网络后重新提交"
+# The request's line and headers (web/body_limit.py; web/server_protocol.py when they do not
+# even reach the app).
+REQUEST_URL_TOO_LONG = "网址过长（上限 {kb} KB），请缩短网址或搜索内容后重试"
+REQUEST_HEADERS_TOO_LARGE = "请求头过大（上限 {kb} KB、{count} 项），请清除本站 Cookie 后重试"
+REQUEST_HEAD_TOO_SLOW = "请求传输太慢，已超时，请检查网络后重试"
+REQUEST_MALFORMED = "无法识别的请求，请检查网址后重试"
+BACK_TO_HOME = "返回首页"
 RESOURCE_FILE_EMPTY = "文件为空"
 RESOURCE_FILE_EXECUTABLE = "这是一个可执行程序，不能作为资料上传"
 RESOURCE_FILE_TYPE = (

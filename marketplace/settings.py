@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     # anyio's 40 worker threads and the connection pool, so /api/health always finds both.
     max_concurrent_requests: int = Field(default=24, ge=1, le=1000)
     request_queue_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Slow clients (web/server_protocol.py, web/body_limit.py): a request's line and headers
+    # must arrive within request_head_seconds (else 408 and the connection is closed); its body
+    # may pause at most request_body_seconds between bytes and must arrive within that plus
+    # its size at request_body_min_kbps (KB/s), else 408: a client trickling a body holds
+    # neither an admission place nor a worker for longer than that.
+    request_head_seconds: float = Field(default=10.0, gt=0, le=300)
+    request_body_seconds: float = Field(default=15.0, gt=0, le=300)
+    request_body_min_kbps: float = Field(default=16.0, gt=0, le=100_000)
 
     # Operations (marketplace/jobs, web/observability.py): the in-process scheduler runs the
     # periodic jobs in whichever process holds the lease; a holder that stops renewing loses it

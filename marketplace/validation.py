@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Annotated, Any, Self, TypeVar
 
 import annotated_types
-from pydantic import AfterValidator, BaseModel, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 _TEMPLATES = {
@@ -36,7 +36,7 @@ _TEMPLATES = {
     "enum": "请选择其中之一：{expected}",
     "literal_error": "请选择其中之一：{expected}",
     "string_pattern_mismatch": "格式不正确",
-    "extra_forbidden": "不允许的字段",
+    "extra_forbidden": "没有这个字段，请检查拼写（可用的字段见 API 文档 /docs）",
     "date_from_datetime_parsing": "日期格式应为 YYYY-MM-DD",
     "date_parsing": "日期格式应为 YYYY-MM-DD",
     "datetime_parsing": "时间格式应为 ISO 8601（例如 2027-03-01T09:00:00+08:00）",
@@ -274,7 +274,11 @@ class InputModel(BaseModel):
 
     After the fields are parsed: text with control characters is refused, dates outside
     1970–2100 are refused (422 with a Chinese message), and a choice listed twice counts once.
+    A field the schema does not have is refused too (422 naming it): a misspelt field in a
+    PATCH would otherwise be dropped silently and the request reported as a success.
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="after")
     def _refuse_hostile_input(self) -> Self:

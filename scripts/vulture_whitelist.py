@@ -9,7 +9,7 @@ from marketplace.experts import service as experts
 from marketplace.resources.files import FileStore
 from matching import assign, priors, records
 from search import elastic, embed_cache, needs
-from web import availability_form, observability
+from web import availability_form, observability, server_protocol
 
 ical.busy_intervals  # tests/booking/test_ical.py, benchmarks/booking.py
 busy.upload_busy_calendar  # one-step read+store: tests/security/world.py, tests/booking
@@ -30,3 +30,4 @@ observability.TextFormatter  # named in the logging configuration (the default)
 observability._DatabaseCollector.describe  # prometheus_client's collector protocol
 observability._DatabaseCollector.collect  # prometheus_client's collector protocol
 FileStore.has  # tests/web/test_api_resources.py
+server_protocol.HeartH11Protocol.send_400_response  # uvicorn's H11Protocol calls it on a request it cannot parse

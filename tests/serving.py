@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +41,15 @@ class Served:
 
 @contextmanager
 def heart_serve(
-    tmp_path: Path, *, setup: Sequence[Sequence[str]] = (), workers: int = 2
+    tmp_path: Path,
+    *,
+    setup: Sequence[Sequence[str]] = (),
+    workers: int = 2,
+    environment: Mapping[str, str] | None = None,
 ) -> Iterator[Served]:
     """`heart init` and the `setup` commands, then `heart serve --workers N` until every worker
-    runs and /api/health answers; stopped on exit (its log is the failure message)."""
+    runs and /api/health answers; stopped on exit (its log is the failure message).
+    `environment` adds HEART_* settings to the defaults below."""
     data = tmp_path / "data"
     env = {
         **os.environ,
@@ -54,6 +59,7 @@ def heart_serve(
         "HEART_DATABASE_URL": f"sqlite:///{tmp_path / 'heart.db'}",
         "HEART_DATA_DIR": str(data),
         "HEART_EMBED_MODEL": "none",
+        **(environment or {}),
     }
     heart = [sys.executable, "-m", "web.cli"]
     for args in (["init"], *setup):
@@ -69,13 +75,13 @@ def heart_serve(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180  # workers start slowly on a loaded 2-core machine
         while time.monotonic() < deadline:
             try:
-                if (
-                    len(children(process.pid)) >= workers
-                    and httpx.get(f"{url}/api/health").is_success
-                ):
+                # One worker is the server process itself; more are its children.
+                if (workers == 1 or len(children(process.pid)) >= workers) and httpx.get(
+                    f"{url}/api/health"
+                ).is_success:
                     break
             except httpx.HTTPError:
                 pass

@@ -125,15 +125,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_sessions(app, settings)
-    # Outside the form-token middleware (which buffers form bodies), inside the security headers.
-    app.add_middleware(BodyLimitMiddleware)
-    install_security_headers(app)
     # Inside the request log (a 503 for a busy server is logged and counted like any answer).
     app.add_middleware(
         AdmissionMiddleware,
         limit=settings.max_concurrent_requests,
         wait_seconds=settings.request_queue_seconds,
     )
+    # Outside the form-token middleware (which buffers form bodies) and admission control
+    # (which reads a body ahead), inside the security headers (its 413 and 408 carry them).
+    app.add_middleware(
+        BodyLimitMiddleware,
+        pause_seconds=settings.request_body_seconds,
+        min_bytes_per_second=settings.request_body_min_kbps * 1024,
+    )
+    install_security_headers(app)
     # Outermost: the request id and timing cover every other middleware.
     app.add_middleware(RequestLogMiddleware, metrics=app.state.metrics)
     if settings.trusted_proxies.strip():

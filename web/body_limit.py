@@ -1,4 +1,5 @@
-"""A ceiling on every request body, enforced while it streams in, before anything buffers it.
+"""A ceiling on every request body, and a deadline for it, enforced while it streams in, before
+anything buffers it.
 
 Routes check their own limits (a library file, an expert import, a calendar), but only after
 Starlette has read the whole body: FastAPI buffers a JSON body in memory and a form in memory
@@ -7,11 +8,19 @@ or on disk, for anonymous requests too, before authentication runs. Without a ce
 soon as its declared length, or the bytes received so far, pass the ceiling: file uploads
 (multipart) may carry the largest file any route accepts plus room for the other fields;
 everything else (JSON, url-encoded forms) at most BODY_MAX_BYTES.
+
+A client trickling its body (a byte every few seconds) held a connection, and once admitted an
+admission place and a worker thread, for as long as it liked. Here the body may pause at most
+`request_body_seconds` between two parts and must arrive within that plus its size at
+`request_body_min_kbps`, else 408 (Chinese) and the connection is closed. This middleware sits
+outside admission control, so a body read before admission has the same deadline.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+import time
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -38,6 +47,43 @@ class BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail=messages.REQUEST_BODY_TOO_LARGE.format(mb=mb))
 
 
+# A request's URL (path and query) and its headers. uvicorn's h11 measures a head only while
+# it arrives in pieces (a 60 KB URL sent at once was served); these limits hold however it
+# arrives, below the connection handler's buffer (web/server_protocol.py, HEAD_BUFFER_BYTES).
+# A 1,000-character Chinese search is 9 KB percent-encoded; 16 KB leaves room for its filters.
+URL_MAX_BYTES = 16 * 1024
+HEADERS_MAX_BYTES = 32 * 1024
+HEADERS_MAX_COUNT = 100
+
+
+def head_refusal(scope: Scope) -> HTTPException | None:
+    """414 for a URL past URL_MAX_BYTES, 431 for headers past their size or count; else None."""
+    url = len(scope.get("raw_path") or scope.get("path", "").encode()) + len(
+        scope.get("query_string", b"")
+    )
+    if url > URL_MAX_BYTES:
+        return HTTPException(414, messages.REQUEST_URL_TOO_LONG.format(kb=URL_MAX_BYTES // 1024))
+    headers = scope.get("headers", [])
+    size = sum(len(name) + len(value) + 4 for name, value in headers)
+    if size > HEADERS_MAX_BYTES or len(headers) > HEADERS_MAX_COUNT:
+        detail = messages.REQUEST_HEADERS_TOO_LARGE.format(
+            kb=HEADERS_MAX_BYTES // 1024, count=HEADERS_MAX_COUNT
+        )
+        return HTTPException(431, detail)
+    return None
+
+
+class BodyTooSlow(HTTPException):
+    """408: the body did not arrive in time; the connection is closed after the answer."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            status_code=408,
+            detail=messages.REQUEST_BODY_TOO_SLOW,
+            headers={"Connection": "close"},
+        )
+
+
 def body_limit(scope: Scope) -> int:
     """The ceiling for this request's body: uploads the largest accepted file plus framing."""
     headers = dict(scope.get("headers", []))
@@ -60,27 +106,48 @@ def _declared_length(scope: Scope) -> int | None:
 
 
 class BodyLimitMiddleware:
-    """Counts body bytes as they arrive and refuses the request past `body_limit`."""
+    """Counts body bytes as they arrive; refuses the request past `body_limit` or too slow."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, pause_seconds: float, min_bytes_per_second: float) -> None:
         self.app = app
+        self.pause_seconds = pause_seconds
+        self.min_rate = min_bytes_per_second
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        refusal = head_refusal(scope)
+        if refusal is not None:
+            response = respond(Request(scope), refusal.status_code, {"detail": refusal.detail})
+            await response(scope, receive, send)
+            return
         limit = body_limit(scope)
         declared = _declared_length(scope)
         received = 0
+        complete = False
+        began: float | None = None
         started = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, complete, began
             if declared is not None and declared > limit:
                 raise BodyTooLarge(limit)  # refused before a byte of it is read
-            message = await receive()
+            if complete:
+                return await receive()  # after the body only a disconnect comes: no deadline
+            now = time.monotonic()
+            began = now if began is None else began
+            expected = max(declared or 0, received)
+            deadline = began + self.pause_seconds + expected / self.min_rate
+            try:
+                message = await asyncio.wait_for(
+                    receive(), timeout=max(0.0, min(self.pause_seconds, deadline - now))
+                )
+            except TimeoutError:
+                raise BodyTooSlow() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
+                complete = not message.get("more_body", False)
                 if received > limit:
                     raise BodyTooLarge(limit)
             return message
@@ -93,10 +160,10 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counted, watched)
-        except BodyTooLarge as exc:
-            # Raised outside a route (a middleware buffering the body): answer here, as the app
-            # would, unless a response has already begun.
+        except (BodyTooLarge, BodyTooSlow) as exc:
+            # Raised outside a route (a middleware buffering the body, or admission control
+            # reading it ahead): answer here, as the app would, unless a response has begun.
             if started:
                 raise
-            response = respond(Request(scope), exc.status_code, {"detail": exc.detail})
+            response = respond(Request(scope), exc.status_code, {"detail": exc.detail}, exc.headers)
             await response(scope, receive, send)

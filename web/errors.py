@@ -41,10 +41,13 @@ _ERROR_TITLES = {
     401: "需要登录",
     403: "无法访问",
     404: "页面不存在",
+    408: "请求超时",
     409: "操作冲突",
     413: "提交的内容过大",
+    414: "网址过长",
     422: "提交的内容有误",
     429: "请求过于频繁",
+    431: "请求头过大",
     503: "服务暂时不可用",
 }
 
@@ -189,6 +192,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) and not exc.detail.isascii() else None
         message = detail or _HTTP_MESSAGES.get(exc.status_code, "请求无法处理")
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError | ValueError):
+            # FastAPI's body parsing gave up: JSON nested past Python's recursion limit, or an
+            # integer past 4,300 digits.
+            message = messages.JSON_NUMBER_OR_NESTING
         if exc.status_code == 404 and not is_api(request):
             message = detail or messages.PAGE_NOT_FOUND
         return respond(request, exc.status_code, {"detail": message}, exc.headers)

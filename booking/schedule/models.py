@@ -138,6 +138,8 @@ class AvailabilityUpdate(InputModel):
 
 
 class AvailabilityPublic(AvailabilityUpdate):
+    model_config = ConfigDict(extra="ignore")  # an answer, not input
+
     expert_id: str
     updated_at: datetime | None = None
 

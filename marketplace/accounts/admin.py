@@ -42,7 +42,7 @@ class UserUpdate(InputModel):
     timezone: TimeZoneName = DEFAULT_ZONE
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(InputModel):
     old_password: str = pydantic.Field(min_length=1, max_length=256)
     new_password: str = pydantic.Field(min_length=1, max_length=256)
 

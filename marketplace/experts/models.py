@@ -152,6 +152,8 @@ class ExpertAdminUpdate(ExpertUpdate):
 
 
 class ExpertPublic(ExpertRecord):
+    model_config = ConfigDict(extra="ignore")  # an answer, not input
+
     status: ExpertStatus
     verified: bool
     updated_at: datetime

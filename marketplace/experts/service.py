@@ -384,7 +384,10 @@ def upsert_record(
         )
         enqueue(session=session, entity_type="expert", entity_id=rec.id)
         return "created"
-    before = ExpertRecord.model_validate(_snapshot(session, expert)).to_json_dict()
+    snapshot = _snapshot(session, expert)  # the record's fields and status, verified
+    before = ExpertRecord.model_validate(
+        {name: snapshot[name] for name in ExpertRecord.model_fields}
+    ).to_json_dict()
     after = rec.to_json_dict()
     if before == after:
         return "unchanged"

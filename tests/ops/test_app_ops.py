@@ -73,7 +73,13 @@ def crisis(ops_db: OpsDb, clock: FakeClock) -> Booking:
     return booking
 
 
-def served(ops_db: OpsDb, clock: FakeClock, **overrides: object) -> TestClient:
+def served(
+    ops_db: OpsDb,
+    clock: FakeClock,
+    *,
+    address: tuple[str, int] = ("127.0.0.1", 50000),
+    **overrides: object,
+) -> TestClient:
     options: dict[str, object] = {
         "scheduler_enabled": True,
         "scheduler_poll_seconds": 0.05,
@@ -82,7 +88,8 @@ def served(ops_db: OpsDb, clock: FakeClock, **overrides: object) -> TestClient:
     settings = ops_db.settings_with(**(options | overrides))
     app = create_app(settings)
     app.state.clock = clock
-    return TestClient(app)
+    # By default from loopback, as a monitoring probe on the host (/api/health reports details).
+    return TestClient(app, client=address)
 
 
 def job_state(ops_db: OpsDb, name: str) -> JobState | None:
@@ -178,10 +185,36 @@ def test_health_reports_database_search_and_outbox_depths(ops_db, clock, crisis)
     assert body["jobs"] == [] and body["scheduler"]["enabled_here"] is False
 
 
+def test_health_tells_anyone_else_the_verdict_but_no_job_errors_hosts_or_queues(
+    ops_db, clock, crisis
+):
+    settings = ops_db.settings_with(
+        scheduler_enabled=True,
+        scheduler_poll_seconds=0.05,
+        smtp_host="127.0.0.1",
+        smtp_port=closed_port(),
+        metrics_token="monitoring-token-for-the-test",
+    )
+    app = create_app(settings)
+    app.state.clock = clock
+    with TestClient(app, client=("203.0.113.9", 40000)) as outsider:  # not a metrics network
+        wait_for(lambda: (s := job_state(ops_db, "mail_delivery")) and s.last_error)
+        body = outsider.get("/api/health").json()
+        assert body == {"status": "degraded", "database": "ok"}
+        assert "ConnectionRefused" not in outsider.get("/api/health").text
+        monitored = outsider.get(
+            "/api/health", headers={"Authorization": "Bearer monitoring-token-for-the-test"}
+        ).json()
+        assert monitored["scheduler"]["holder"] and monitored["jobs"]
+
+
 def test_metrics_are_open_to_allowed_networks_or_the_token_only(ops_db, clock, crisis):
-    with served(ops_db, clock, scheduler_enabled=False) as client:
-        assert client.get("/metrics").status_code == 403  # "testclient" is no allowed address
-    with served(ops_db, clock, scheduler_enabled=False, metrics_token="m" * 32) as client:
+    outside = ("203.0.113.9", 40000)
+    with served(ops_db, clock, address=outside, scheduler_enabled=False) as client:
+        assert client.get("/metrics").status_code == 403  # not an allowed address
+    with served(
+        ops_db, clock, address=outside, scheduler_enabled=False, metrics_token="m" * 32
+    ) as client:
         assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 403
         token = client.post(
             "/api/auth/token", data={"username": "staff@example.org", "password": TEST_PASSWORD}

@@ -32,6 +32,13 @@ from web.cli.common import (
 )
 from web.cli.demo_activity import seed_demo_activity
 
+# uvicorn's supervisor pings each worker and kills one that does not answer within this many
+# seconds (default 5). Under saturation on two cores a busy worker's answering thread waited
+# longer than 5 s for the interpreter: the supervisor killed healthy workers mid-request (every
+# request in flight failed) and each restart loaded the search models again, so the load grew.
+# A hung worker is still replaced, after a minute.
+WORKER_HEALTHCHECK_SECONDS = 60
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve", help="启动网页与 API 服务 / serve the web app and API")(serve)
@@ -57,10 +64,17 @@ def serve(
 
     from web.app import create_app
     from web.observability import logging_config
+    from web.server_protocol import HEAD_BUFFER_BYTES, HeartH11Protocol
 
     settings = load_settings()  # checked here, so a bad configuration fails before forking
-    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text).
-    logs = {"log_config": logging_config(settings.log_format), "access_log": False}
+    # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text); the
+    # connection handler answers what uvicorn refuses itself in Chinese, with time limits.
+    logs = {
+        "log_config": logging_config(settings.log_format),
+        "access_log": False,
+        "http": HeartH11Protocol,
+        "h11_max_incomplete_event_size": HEAD_BUFFER_BYTES,
+    }
     if workers == 1:
         uvicorn.run(
             create_app(settings),
@@ -83,6 +97,7 @@ def serve(
         "web.app:create_app",
         factory=True,
         workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         host=host,
         port=port,
         log_level="info",
@@ -187,6 +202,15 @@ def demo(
     import uvicorn
 
     from web.app import create_app
+    from web.server_protocol import HEAD_BUFFER_BYTES, HeartH11Protocol
 
     console.print(f"打开 / open: http://{host}:{port}/  （API 文档 /docs）")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        http=HeartH11Protocol,
+        h11_max_incomplete_event_size=HEAD_BUFFER_BYTES,
+    )

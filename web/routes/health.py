@@ -29,8 +29,10 @@ def _iso(moment: datetime | None) -> str | None:
 @router.get("/api/health", summary="健康检查 / health", dependencies=[PUBLIC_ROUTE])
 def health(request: Request) -> JSONResponse:
     """200 when the database is reachable and migrated and no scheduled job is overdue; 503
-    otherwise. Reports the search backend, each job's last success, last error and lag, the
-    outbox depths and which process holds the scheduler lease."""
+    otherwise. To monitoring (the clients /metrics admits) it also reports the search backend,
+    each job's last success, last error and lag, the outbox depths and which process holds the
+    scheduler lease; anyone else gets the verdict alone (job errors carry exception text, the
+    lease holder names the host and process)."""
     engine = request.app.state.engine
     settings = request.app.state.settings
     try:
@@ -93,7 +95,19 @@ def health(request: Request) -> JSONResponse:
         ],
         "overdue_jobs": overdue,
     }
+    if not _monitoring(request):
+        body = {"status": status, "database": "ok"}
     return JSONResponse(body, status_code=503 if overdue else 200)
+
+
+def _monitoring(request: Request) -> bool:
+    settings = request.app.state.settings
+    return metrics_allowed(
+        request.client.host if request.client else None,
+        request.headers.get("authorization", ""),
+        networks=settings.metrics_networks,
+        token=settings.metrics_token,
+    )
 
 
 @router.get(
@@ -104,12 +118,6 @@ def health(request: Request) -> JSONResponse:
 )
 def metrics(request: Request) -> Response:
     """Prometheus text format; open to HEART_METRICS_NETWORKS or a HEART_METRICS_TOKEN bearer."""
-    settings = request.app.state.settings
-    if not metrics_allowed(
-        request.client.host if request.client else None,
-        request.headers.get("authorization", ""),
-        networks=settings.metrics_networks,
-        token=settings.metrics_token,
-    ):
+    if not _monitoring(request):
         raise Forbidden(messages.METRICS_FORBIDDEN)
     return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
