@@ -32,7 +32,6 @@ import io
 import json
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -293,36 +292,15 @@ def split_clauses(text: str) -> list[str]:
 # ----------------------------------------------------------------------------------------
 # features
 # ----------------------------------------------------------------------------------------
-PINYIN_FEATURES = True  # new models add toneless pinyin bigrams (featurize)
-_PINYIN: dict[str, str] = {}
-
-
-def _pinyin(ch: str) -> str:
-    """The toneless pinyin of a character's first reading ("" when it has none)."""
-    sound = _PINYIN.get(ch)
-    if sound is None:
-        from pypinyin.pinyin_dict import pinyin_dict  # noqa: PLC0415  (a table, ~0.2 s once)
-
-        first = (pinyin_dict.get(ord(ch)) or "").split(",")[0]
-        sound = "".join(
-            c for c in unicodedata.normalize("NFD", first) if not unicodedata.combining(c)
-        )
-        _PINYIN[ch] = sound
-    return sound
-
-
 def featurize(
     text: str,
     analyzer: ChineseAnalyzer,
     *,
     word_bigrams: bool = True,
     char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS,
-    pinyin: bool = False,
 ) -> list[str]:
-    """Feature strings of a text: ``w:`` jieba tokens, ``b:`` adjacent-token bigrams,
-    ``c:`` CJK character n-grams (within runs of CJK characters, so punctuation breaks them)
-    and, with `pinyin`, ``y:`` toneless pinyin bigrams of adjacent characters (PINYIN_FEATURES:
-    a pinyin keyboard's homophone slip, 焦绿 for 焦虑, keeps the features of what was meant)."""
+    """Feature strings of a text: ``w:`` jieba tokens, ``b:`` adjacent-token bigrams and
+    ``c:`` CJK character n-grams (within runs of CJK characters, so punctuation breaks them)."""
     toks = analyzer.tokens(text)
     feats = ["w:" + t for t in toks]
     if word_bigrams:
@@ -332,12 +310,6 @@ def featurize(
         for run in _CJK_RUN.findall(text or ""):
             for n in range(lo, hi + 1):
                 feats.extend("c:" + run[i : i + n] for i in range(len(run) - n + 1))
-    if pinyin:
-        for run in _CJK_RUN.findall(text or ""):
-            sounds = [_pinyin(ch) for ch in run]
-            feats.extend(
-                "y:" + a + "_" + b for a, b in zip(sounds, sounds[1:], strict=False) if a and b
-            )
     return feats
 
 
@@ -370,7 +342,6 @@ class NeedModel:
     synonyms: dict[str, list[str]] = field(default_factory=dict)
     word_bigrams: bool = True
     char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS
-    pinyin: bool = False
     meta: dict = field(default_factory=dict)
     # kNN memory: TF-IDF rows of the training texts (CSR parts) and their label distributions
     mem_indptr: np.ndarray | None = None
@@ -409,11 +380,7 @@ class NeedModel:
         counts = Counter(
             self.features[f]
             for f in featurize(
-                text,
-                self.analyzer,
-                word_bigrams=self.word_bigrams,
-                char_ngrams=self.char_ngrams,
-                pinyin=self.pinyin,
+                text, self.analyzer, word_bigrams=self.word_bigrams, char_ngrams=self.char_ngrams
             )
             if f in self.features
         )
@@ -679,7 +646,6 @@ class NeedModel:
             "synonyms": self.synonyms,
             "word_bigrams": self.word_bigrams,
             "char_ngrams": list(self.char_ngrams) if self.char_ngrams else None,
-            "pinyin": self.pinyin,
             "meta": self.meta,
             "knn": {
                 "k": self.knn_k,
@@ -746,7 +712,6 @@ class NeedModel:
                 synonyms={k: list(v) for k, v in header["synonyms"].items()},
                 word_bigrams=bool(header["word_bigrams"]),
                 char_ngrams=tuple(header["char_ngrams"]) if header["char_ngrams"] else None,
-                pinyin=bool(header.get("pinyin", False)),
                 meta=header.get("meta", {}),
                 mem_indptr=z["mem_indptr"] if "mem_indptr" in z else None,
                 mem_indices=z["mem_indices"].astype(np.int64) if "mem_indices" in z else None,
@@ -800,7 +765,6 @@ def fit_need_model(
     C: float = DEFAULT_C,
     word_bigrams: bool = True,
     char_ngrams: tuple[int, int] | None = DEFAULT_CHAR_NGRAMS,
-    pinyin: bool = PINYIN_FEATURES,
     min_df: int = 1,
     max_iter: int = 300,
     em_iters: int = DEFAULT_EM_ITERS,
@@ -859,7 +823,7 @@ def fit_need_model(
     def feats_of(text: str) -> list[str]:
         if text not in feat_cache:
             feat_cache[text] = featurize(
-                text, an, word_bigrams=word_bigrams, char_ngrams=char_ngrams, pinyin=pinyin
+                text, an, word_bigrams=word_bigrams, char_ngrams=char_ngrams
             )
         return feat_cache[text]
 
@@ -1035,7 +999,6 @@ def fit_need_model(
         synonyms=syn,
         word_bigrams=word_bigrams,
         char_ngrams=char_ngrams,
-        pinyin=pinyin,
         meta={
             "n_examples": len(items),
             "n_texts": n_docs,
