@@ -431,12 +431,11 @@ MAIL_BODY = (
     "{kind}「{title}」\n时间：{start} — {end}（{zone}）\n形式：{format}\n状态：{status}\n{extra}"
 )
 ZONE_BEIJING = "北京时间"
-ZONE_OTHER = "{zone} 时间"
-ZONE_NAMED = "{city}时间 / {zone}"
+ZONE_OFFSET = "UTC{offset} 时间"
 ZONE_CITY_ONLY = "{city}时间"
 MATCH_RUN_NAME = "{at} 的方案"
-# Chinese names of the zones people here are most likely to live or work in; others are named by
-# their IANA name alone.
+# The zones account forms list by name, those people here are most likely to live or work in; any
+# other is typed (by its city's Chinese name or IANA name) and named from the CLDR (clock.zone_label).
 ZONE_CITY_NAMES = {
     "Asia/Hong_Kong": "香港",
     "Asia/Taipei": "台北",
@@ -460,7 +459,9 @@ ZONE_CITY_NAMES = {
     "Australia/Melbourne": "墨尔本",
     "Pacific/Auckland": "奥克兰",
 }
-TIMEZONE_INVALID = "不是有效的时区名称，请填写 IANA 时区，例如 Asia/Shanghai 或 Europe/London"
+TIMEZONE_INVALID = (
+    "找不到这个时区，请填写所在城市的中文名（例如 罗马）或 IANA 时区名（例如 Europe/Rome）"
+)
 MAIL_LINK = "查看、确认、拒绝或改期：{url}"
 PROPOSAL_MAIL = "专家提议把会话改到：{when}。原时间在您答复前保持不变，请在预约页面接受或拒绝。"
 # The summary of the calendar event a proposal puts in the district's calendar until answered.

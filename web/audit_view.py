@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
+from booking.sessions.models import Booking
 from marketplace import messages
 from marketplace.accounts.models import User
+from marketplace.applications.models import ServiceApplication
 from marketplace.audit.labels import action_label, entity_label
 from marketplace.audit.models import AuditEntry
 from marketplace.clock import in_zone
+from marketplace.districts.models import District
 from marketplace.experts.models import Expert
+from marketplace.resources.models import Resource
+from marketplace.services.models import ProcuredService
 from marketplace.vocabulary import Role
 from matching.models import MatchRun
 from web.request_names import request_names
@@ -24,10 +30,18 @@ _RECORD_PAGES = {
     "district_request": "/requests/{id}",
     "expert": "/experts/{id}",
     "match_run": "/matching/runs/{id}",
+    "resource": "/library/{id}",
     "service": "/services#service-{id}",
     "job": "/admin/jobs",
 }
 _ADMIN_ONLY = {"user": "/users/{id}", "job": "/admin/jobs"}
+# Records named by a column of their own row: (id column, name column).
+_TITLED: dict[str, tuple[Any, Any]] = {
+    "user": (User.id, User.display_name),
+    "booking": (Booking.id, Booking.title),
+    "service": (ProcuredService.id, ProcuredService.name),
+    "resource": (Resource.id, Resource.title),
+}
 
 
 @dataclass(frozen=True)
@@ -64,13 +78,15 @@ def record_link(entity_type: str, entity_id: str, viewer: User | None) -> str | 
 def _record_names(
     session: Session, entries: list[AuditEntry], viewer: User | None
 ) -> dict[tuple[str, str], str]:
-    """Names for the records people look for by name: experts, district requests, accounts and
-    batch runs (by when they ran, as the matching page names them)."""
+    """Names for the records people look for by name: experts, district requests, accounts,
+    bookings, services, applications, library resources and batch runs (by when they ran, as
+    the matching page names them)."""
     wanted: dict[str, set[str]] = {
         "expert": set(),
         "district_request": set(),
-        "user": set(),
         "match_run": set(),
+        "application": set(),
+        **{entity: set() for entity in _TITLED},
     }
     for e in entries:
         if e.entity_type in wanted and e.entity_id:
@@ -79,10 +95,13 @@ def _record_names(
     if wanted["expert"]:
         found = select(Expert.id, Expert.name).where(col(Expert.id).in_(wanted["expert"]))
         names |= {("expert", i): n for i, n in session.exec(found)}
-    user_ids = [int(i) for i in wanted["user"] if i.isdigit() and len(i) < 10]
-    if user_ids:
-        accounts = select(User.id, User.display_name).where(col(User.id).in_(user_ids))
-        names |= {("user", str(i)): n for i, n in session.exec(accounts) if n}
+    for entity, (key, title) in _TITLED.items():
+        ids = [int(i) for i in wanted[entity] if i.isdigit() and len(i) < 10]
+        if ids:
+            rows = session.exec(select(key, title).where(col(key).in_(ids)))
+            names |= {(entity, str(i)): n for i, n in rows if n}
+    if wanted["application"]:
+        names |= _application_names(session, wanted["application"])
     zone = getattr(viewer, "timezone", "") or ""
     run_ids = [int(i) for i in wanted["match_run"] if i.isdigit() and len(i) < 10]
     if run_ids:
@@ -96,6 +115,20 @@ def _record_names(
     for i, n in request_names(session=session, request_ids=request_ids, zone=zone).items():
         names[("district_request", str(i))] = n
     return names
+
+
+def _application_names(session: Session, wanted: set[str]) -> dict[tuple[str, str], str]:
+    """An application is named by the service it asks for and the district asking."""
+    ids = [int(i) for i in wanted if i.isdigit() and len(i) < 10]
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(ServiceApplication.id, ProcuredService.name, District.name)
+        .join(ProcuredService, col(ProcuredService.id) == col(ServiceApplication.service_id))
+        .join(District, col(District.id) == col(ServiceApplication.district_id))
+        .where(col(ServiceApplication.id).in_(ids))
+    )
+    return {("application", str(i)): f"{service} · {district}" for i, service, district in rows}
 
 
 def _display_names(session: Session, entries: list[AuditEntry]) -> dict[str, str]:

@@ -50,13 +50,20 @@ def answer_page(status: int, message: str) -> tuple[list[tuple[bytes, bytes]], b
     body = (
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{status} · HEART</title></head><body><p>{html.escape(message)}</p>"
-        f'<p><a href="/">{messages.BACK_TO_HOME}</a></p></body></html>'
+        f'<title>{status} · HEART</title><link rel="stylesheet" href="/static/app.css"></head>'
+        '<body><header class="site-header"><div class="container">HEART 专家资源库</div></header>'
+        '<main class="container"><section class="card narrow">'
+        f'<p class="alert" role="alert">{html.escape(message)}</p>'
+        f'<p class="muted">错误代码 {status}</p><div class="form-actions">'
+        f'<a class="btn" href="/">{messages.BACK_TO_HOME}</a></div></section></main></body></html>'
     ).encode()
     headers = [
         (b"content-type", b"text/html; charset=utf-8"),
         (b"content-length", str(len(body)).encode()),
-        (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+        (
+            b"content-security-policy",
+            b"default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+        ),
         *((name.lower().encode(), value.encode()) for name, value in HEADERS.items()),
         (b"connection", b"close"),
     ]

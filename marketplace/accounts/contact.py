@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator
 
 from marketplace import messages
-from marketplace.clock import known_zones
+from marketplace.clock import zone_named
 
 MAX_EMAIL_CHARS = 254
 # One @, a local part without spaces, a domain with at least one dot and a 2+ letter TLD.
@@ -53,13 +53,14 @@ def normalise_phone(value: Any) -> str | None:
 
 
 def normalise_timezone(value: Any) -> str:
-    """An IANA zone name this machine knows (Europe/London), exactly as the tz database spells it."""
+    """An IANA zone name this machine knows (Europe/London), exactly as the tz database spells it;
+    a city's Chinese name as pages show it (罗马, 伦敦时间) is read as its zone."""
     if not isinstance(value, str):
         raise ValueError(messages.TIMEZONE_INVALID)
-    text = value.strip()
-    if text not in known_zones():
+    key = zone_named(value)
+    if key is None:
         raise ValueError(messages.TIMEZONE_INVALID)
-    return text
+    return key
 
 
 Email = Annotated[str | None, BeforeValidator(normalise_email)]

@@ -41,6 +41,10 @@ def safe_next(target: str | None) -> str:
         return "/"
     if any(c in target for c in "\r\n\\") or target.startswith("/login"):
         return "/"
+    # Browsers drop tabs and line breaks from a URL they parse: "/\t/evil.example" would read
+    # as "//evil.example" wherever the path were put in a link or script unencoded.
+    if any(c.isspace() or not c.isprintable() for c in target):
+        return "/"
     return target
 
 

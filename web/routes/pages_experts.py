@@ -270,6 +270,8 @@ def experts_page(
         if request.headers.get("HX-Target") != "results"
         else {},
         "show_status_filter": is_staff(user, Action.expert_manage),
+        # a card's action: 预约 opens the week of free slots, as on the profile (can_book there)
+        "can_book": user.role == Role.district.value,
         "max_results": MAX_RESULTS,
         "others": _other_kinds(request, session, user, q, rkind, raudience) if q else None,
     }

@@ -58,6 +58,29 @@ def test_a_zone_outside_the_list_is_typed_and_its_error_stands_next_to_it(
     )
     session.refresh(district_user)
     assert district_user.timezone == "Europe/Rome"
+    # Saved, the typed zone is listed and chosen by its Chinese name; the text field is empty.
     shown = client.get("/account").text
-    assert re.search(r'<details class="field" open>', shown)
-    assert 'value="Europe/Rome"' in re.search(r'<input id="f-timezone_other"[^>]*>', shown).group(0)
+    assert '<option value="Europe/Rome" selected>罗马时间</option>' in shown
+    assert 'value=""' in re.search(r'<input id="f-timezone_other"[^>]*>', shown).group(0)
+    assert '<details class="field">' in shown
+    assert ">Europe/Rome<" not in shown  # only the hint's example spells an IANA name
+
+
+def test_a_zone_is_typed_by_its_citys_chinese_name(client, session: Session, district_user):
+    logged_in(client, district_user)
+    page = client.get("/account").text
+    assert (
+        _save(client, page, timezone="Asia/Shanghai", timezone_other="加德满都").status_code == 303
+    )
+    session.refresh(district_user)
+    assert district_user.timezone == "Asia/Kathmandu"
+    assert (
+        '<option value="Asia/Kathmandu" selected>加德满都时间</option>'
+        in client.get("/account").text
+    )
+    # as pages show it, with 时间, reads the same
+    assert (
+        _save(client, page, timezone="Asia/Shanghai", timezone_other="罗马时间").status_code == 303
+    )
+    session.refresh(district_user)
+    assert district_user.timezone == "Europe/Rome"

@@ -7,12 +7,15 @@ import io
 import re
 from datetime import UTC, datetime, timedelta
 
+from booking.sessions.models import Booking
+from marketplace.applications.models import ServiceApplication
 from marketplace.audit.labels import action_label, actions_matching
 from marketplace.audit.service import Actor, record
 from marketplace.clock import utcnow
 from marketplace.messages import AUDIT_ACTION_LABELS
+from marketplace.resources.models import Resource
 from matching.models import MatchRun
-from tests.conftest import expert_record
+from tests.conftest import expert_record, make_service
 from tests.matching.db_support import file_request
 from tests.web.pages.conftest import import_records, logged_in
 
@@ -156,3 +159,84 @@ def test_the_log_names_experts_and_requests_instead_of_their_ids(client, session
     )
     home = client.get("/").text.split('id="panel-recent_audit"')[1].split("</section>")[0]
     assert "专家 陈默" in home
+
+
+def test_the_log_names_bookings_services_applications_and_library_resources(
+    client, session, staff_user, district_user
+):
+    import_records(session, expert_record(id="E9", name="陈默"))
+    service = make_service(session, name="专家督导小时包")
+    booking = Booking(
+        uid="audit-name-1",
+        expert_id="E9",
+        district_id=district_user.district_id,
+        kind="supervision",
+        format="online",
+        title="初三年级考前减压讲座",
+        start_at=utcnow() + timedelta(days=3),
+        end_at=utcnow() + timedelta(days=3, hours=1),
+    )
+    application = ServiceApplication(
+        service_id=service.id,
+        district_id=district_user.district_id,
+        quantity_hundredths=400,
+        purpose="督导本区专职心理教师",
+    )
+    resource = Resource(kind="case", title="考试焦虑短程辅导案例")
+    session.add_all([booking, application, resource])
+    session.flush()
+    for entity_type, entity_id in (
+        ("booking", booking.id),
+        ("service", service.id),
+        ("application", application.id),
+        ("resource", resource.id),
+    ):
+        record(
+            session=session,
+            actor=Actor("staff-1"),
+            action=f"{entity_type}.update",
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+        )
+    session.commit()
+    logged_in(client, staff_user)
+    page = _results(client.get("/audit").text)
+    assert (
+        f'<a href="/bookings#booking-{booking.id}">预约 '
+        '<span class="user-text">初三年级考前减压讲座</span></a>'
+    ) in page
+    assert '采购服务 <span class="user-text">专家督导小时包</span>' in page
+    assert '服务申请 <span class="user-text">专家督导小时包 · 碑林区</span>' in page
+    assert (
+        f'<a href="/library/{resource.id}">资源 <span class="user-text">考试焦虑短程辅导案例</span>'
+    ) in page
+
+
+def test_the_log_lists_25_entries_a_page_in_compact_rows_and_folds_its_filters_on_a_phone(
+    client, session, staff_user
+):
+    for n in range(30):
+        record(
+            session=session,
+            actor=Actor("staff-1"),
+            action="booking.confirm",
+            entity_type="booking",
+            entity_id=str(1000 + n),
+        )
+    session.commit()
+    logged_in(client, staff_user)
+    first = client.get("/audit").text
+    rows = _results(first).split("<tbody>")[1].split("</tbody>")[0].count("<tr>")
+    assert rows == 25 and "第 1 / 2 页" in first
+    # each row's cells are named for the phone's compact layout (web/static/app.css)
+    for cell in ("audit-at", "audit-who", "audit-action", "audit-object", "audit-more"):
+        assert f'class="{cell}' in first
+    # unfiltered, the filters fold on a phone (phone.js closes data-phone-closed); a filter set
+    # keeps them open and says how many are chosen
+    assert '<details class="more-filters" open data-phone-closed>' in first
+    filtered = client.get("/audit", params={"action": "确认预约", "actor": "staff"}).text
+    assert '<details class="more-filters" open>' in filtered and "（已选 2 项）" in filtered
+    total = int(re.search(r"共 <strong>(\d+)</strong> 条记录", first).group(1))
+    assert 30 <= total <= 50  # the 30 and the logins of this test
+    second = _results(client.get("/audit", params={"page": 2}).text)
+    assert second.split("<tbody>")[1].split("</tbody>")[0].count("<tr>") == total - 25

@@ -166,6 +166,18 @@ def test_after_login_only_same_site_paths_are_followed():
         "//evil.example",
         "/\\evil.example",
         "javascript:alert(1)",
+        "/\t/evil.example",
+        "/\x0b/evil.example",
+        "/ /evil.example",
         None,
     ):
         assert safe_next(hostile) == "/"
+
+
+def test_a_next_path_with_a_tab_is_not_followed_after_login(client, staff_user):
+    # "/\t/evil.example" reads as "//evil.example" to a browser that drops the tab.
+    response = login(client, staff_user.username, next_path="/\t/evil.example")
+    assert response.status_code == 303 and response.headers["location"] == "/"
+    client.cookies.clear()
+    page = client.get("/login", params={"next": "/\t/evil.example"})
+    assert 'name="next" value="/"' in page.text
