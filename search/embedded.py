@@ -1,8 +1,9 @@
 """The embedded search index: no server, persistent under HEART_DATA_DIR/search.
 
 Storage: `CURRENT` names the live version directory; a version holds `docs.jsonl` (documents
-and vectors) written once by a rebuild, and `log.jsonl`, an append-only log of later upserts
-and deletes. A vector is written as base64 of its little-endian float32 bytes and held as a
+and vectors) written once by a rebuild, `ids.txt` (their ids, so a process that only counts
+documents, as `heart index --status` does, need not load them), and `log.jsonl`, an
+append-only log of later upserts and deletes. A vector is written as base64 of its little-endian float32 bytes and held as a
 float32 array: as a JSON list of 512 numbers it was 4x the bytes on disk, and as Python floats
 in memory ~16 KB per document (1.6 GB at 100k) and most of the load time. A rebuild writes a new version and swaps `CURRENT` atomically (os.replace), so
 readers never see a half-built index. Every process notices a new version or new log lines
@@ -185,15 +186,16 @@ class EmbeddedIndex:
         name = f"v{time.strftime('%Y%m%d%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
         staging = self.path / f".{name}"
         staging.mkdir()
-        count = 0
+        ids: list[str] = []
         with open(staging / "docs.jsonl", "w", encoding="utf-8") as out:
             for doc in docs:
                 out.write(self._encode_doc(doc) + "\n")
-                count += 1
+                ids.append(doc.id)
                 if progress:
-                    progress(count)
+                    progress(len(ids))
             out.flush()
             os.fsync(out.fileno())
+        (staging / "ids.txt").write_text("".join(f"{i}\n" for i in ids), encoding="utf-8")
         (staging / "log.jsonl").touch()
         os.replace(staging, self.path / name)
         pointer = self.path / "CURRENT.tmp"
@@ -435,9 +437,36 @@ class EmbeddedIndex:
             return {i: self._docs[i] for i in doc_ids if i in self._docs}
 
     def count(self) -> int:
+        """Documents in the index. A process that has not loaded them counts ids from the
+        version's id list and log (at 100k documents: milliseconds, not a load of ~1 GB)."""
         with self._lock:
+            if self._version is None or self._version != self._current_version():
+                counted = self._count_from_files()
+                if counted is not None:
+                    return counted
             self._refresh()
             return len(self._docs)
+
+    def _count_from_files(self) -> int | None:
+        """The count from `ids.txt` and the log's operations; None for a version written
+        before ids were kept, or one a rebuild removed while it was read."""
+        version = self._current_version()
+        if version is None:
+            return 0
+        try:
+            ids = set((self.path / version / "ids.txt").read_text(encoding="utf-8").split())
+            with open(self.path / version / "log.jsonl", encoding="utf-8") as log:
+                for line in log:
+                    if not line.endswith("\n"):
+                        break  # a line being written is counted next time, as _refresh reads
+                    entry = json.loads(line)
+                    if entry["op"] == "delete":
+                        ids.discard(entry["id"])
+                    else:
+                        ids.add(entry["doc"]["id"])
+        except FileNotFoundError:
+            return None
+        return len(ids)
 
     def ping(self) -> bool:
         return True

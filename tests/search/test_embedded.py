@@ -42,6 +42,34 @@ def test_writes_persist_across_processes_and_a_rebuild_replaces_everything(tmp_p
     assert ids(reader, "危机") == {"3"} and reader.count() == 1
 
 
+def test_a_process_that_only_counts_reads_ids_not_documents_and_counts_every_change(
+    tmp_path, monkeypatch
+):
+    EmbeddedIndex(tmp_path).rebuild([doc(n, ["危机"]) for n in range(5)])
+    writer = EmbeddedIndex(tmp_path)
+    writer.upsert([doc(1, ["焦虑"]), doc(7, ["焦虑"])])  # one replaced, one new
+    writer.delete(["expert:2", "expert:99"])  # one there, one never was
+    loads: list[str] = []
+    monkeypatch.setattr(EmbeddedIndex, "_apply_line", lambda self, line: loads.append(line))
+    assert EmbeddedIndex(tmp_path).count() == 5  # 0 1 3 4 7
+    assert loads == [], "counting loaded documents"
+    monkeypatch.undo()
+    assert writer.count() == 5 and ids(EmbeddedIndex(tmp_path), "焦虑") == {"1", "7"}
+    # a version written before ids were kept is counted by loading it
+    version = (tmp_path / "CURRENT").read_text(encoding="utf-8").strip()
+    (tmp_path / version / "ids.txt").unlink()
+    assert EmbeddedIndex(tmp_path).count() == 5
+    # a log line being written is counted once it is whole
+    EmbeddedIndex(tmp_path).rebuild([doc(n, ["危机"]) for n in range(3)])
+    version = (tmp_path / "CURRENT").read_text(encoding="utf-8").strip()
+    with open(tmp_path / version / "log.jsonl", "a", encoding="utf-8") as log:
+        log.write('{"op": "delete", "id": "expert:0"')
+        log.flush()
+        assert EmbeddedIndex(tmp_path).count() == 3
+        log.write("}\n")
+    assert EmbeddedIndex(tmp_path).count() == 2
+
+
 def test_a_large_index_answers_from_the_previous_state_while_a_change_is_folded_in(
     tmp_path, monkeypatch
 ):
