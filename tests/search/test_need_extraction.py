@@ -196,6 +196,8 @@ def test_the_product_never_trains_on_the_evaluation_generators_sentences():
     training = {c for s in context_sentences() for c in (s, *split_clauses(s))}
     evaluation = _evaluation_clauses()
     assert len(evaluation) > 100
+    # the ways people type (ROUGH_STYLES: phone, voice, lists ...) are compared too
+    assert {"老师在不在", "急急急", "以上两项", "我语音转文字的哈"} <= evaluation
     assert training & evaluation <= stock
 
 
