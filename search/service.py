@@ -25,7 +25,7 @@ from sqlmodel import Session, col, func, select
 from marketplace.clock import utcnow
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert, ExpertSpecialty
-from marketplace.experts.service import export_records
+from marketplace.experts.service import need_model_records
 from marketplace.outbox.models import IndexOutbox
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
@@ -291,7 +291,7 @@ class SearchService:
 
     def _records(self) -> list[dict]:
         with Session(self.engine) as session:
-            return list(export_records(session=session))
+            return need_model_records(session=session)
 
     def train_need_model(
         self, records: list[dict] | None = None, *, encoder: Encoder | None = None
