@@ -25,7 +25,7 @@ from sqlmodel import Session, col, func, select
 from marketplace.clock import utcnow
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert, ExpertSpecialty
-from marketplace.experts.service import export_records
+from marketplace.experts.service import need_model_records
 from marketplace.outbox.models import IndexOutbox
 from marketplace.settings import Settings
 from marketplace.specialties.models import Specialty
@@ -66,6 +66,9 @@ NEED_TOP = 8
 NAMED_CANDIDATES = 10  # lexical hits of a message's stripped words searched for a named expert
 EMBED_CACHE = "embeddings.sqlite"  # search.embed_cache, beside the index versions
 MODEL_RECORD = "need_model.json"  # what the need model read and measured when trained
+# directory_fingerprint of what it read, apart: 100k experts' hashes took a quarter second to
+# parse, and only drift needs them (and only when the outbox holds writes since)
+MODEL_DIRECTORY = "need_model_directory.json"
 NEED_MODEL_VERSION = "needs-2"  # 2: need extraction (context class, clause reading)
 # Retrain the need model when this share of the directory is new to it. Measured with
 # benchmarks/search_quality.py --drift (a model that has not read a share of the dev experts
@@ -288,7 +291,7 @@ class SearchService:
 
     def _records(self) -> list[dict]:
         with Session(self.engine) as session:
-            return list(export_records(session=session))
+            return need_model_records(session=session)
 
     def train_need_model(
         self, records: list[dict] | None = None, *, encoder: Encoder | None = None
@@ -308,6 +311,7 @@ class SearchService:
         if len(names) < 2:  # nothing to choose between: lexical search carries the ranking
             path.unlink(missing_ok=True)
             (self.model_dir / MODEL_RECORD).unlink(missing_ok=True)
+            (self.model_dir / MODEL_DIRECTORY).unlink(missing_ok=True)
             return None
         dense = encoder or self.encoder
         encoder = self.cached_encoder(dense)
@@ -334,9 +338,12 @@ class SearchService:
             "examples": model.meta.get("n_examples"),
             "heldout": figure,
             "encoder": model.dense_model if model.dense_coef is not None else None,
-            "directory": directory_fingerprint(records),
             "outbox_after": outbox_after,
         }
+        # written before the record that points past it, so a record never meets an older one
+        (self.model_dir / MODEL_DIRECTORY).write_text(
+            json.dumps(directory_fingerprint(records)), encoding="utf-8"
+        )
         (self.model_dir / MODEL_RECORD).write_text(
             json.dumps(record, ensure_ascii=False), encoding="utf-8"
         )
@@ -359,26 +366,32 @@ class SearchService:
     def _drift(self, record: dict | None, records: list[dict] | None = None) -> float | None:
         if record is None:
             return None
-        trained = record.get("directory")
+        if records is None:
+            changed = self._changed_since(record)
+            if changed is not None:
+                return changed / max(int(record.get("experts") or 0), 1)
+        trained = record.get("directory") or self._trained_directory()
         if not trained:
             return 1.0
-        if records is None:
-            changed = self._changed_since(record.get("outbox_after"), trained)
-            if changed is not None:
-                return changed / max(len(trained), 1)
-            records = self._records()
-        now = directory_fingerprint(records)
+        now = directory_fingerprint(self._records() if records is None else records)
         changed = sum(1 for k, v in now.items() if trained.get(k) != v)
         removed = sum(1 for k in trained if k not in now)
         return (changed + removed) / max(len(trained), 1)
 
-    def _changed_since(self, outbox_after: int | None, trained: dict[str, str]) -> int | None:
+    def _trained_directory(self) -> dict[str, str] | None:
+        try:
+            return json.loads((self.model_dir / MODEL_DIRECTORY).read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _changed_since(self, record: dict) -> int | None:
         """Experts added, removed or changed in what the need model reads, found among those
         the outbox recorded a write of since the model read the directory: the cost follows
         the change, not the directory (reading 100k experts took 21 s). None when the outbox
         cannot tell: a model recorded without its outbox position, a database restored to an
         older outbox, or experts written without an outbox event (the count disagrees)."""
-        if outbox_after is None:
+        outbox_after, experts_then = record.get("outbox_after"), record.get("experts")
+        if outbox_after is None or experts_then is None:
             return None
         with Session(self.engine) as session:
             newest = session.exec(select(func.max(IndexOutbox.id))).one() or 0
@@ -389,11 +402,14 @@ class SearchService:
                 .where(col(IndexOutbox.id) > outbox_after, IndexOutbox.entity_type == "expert")
                 .distinct()
             ).all()
-            now = _need_fingerprints(session, list(written))
             experts = int(session.exec(select(func.count()).select_from(Expert)).one())
+            now = _need_fingerprints(session, list(written)) if written else {}
+        trained = (record.get("directory") or self._trained_directory() or {}) if written else {}
+        if written and not trained:
+            return None
         added = sum(1 for k in now if k not in trained)
         removed = sum(1 for k in written if k in trained and k not in now)
-        if experts != len(trained) + added - removed:
+        if experts != experts_then + added - removed:
             log.warning("experts were written without an outbox event: drift reads the directory")
             return None
         return sum(1 for k, v in now.items() if trained.get(k) != v) + removed

@@ -15,7 +15,12 @@ from marketplace.accounts.principal import system_principal
 from marketplace.db import make_engine, run_migrations, session_scope
 from marketplace.experts.importing import import_experts
 from marketplace.experts.models import ExpertUpdate
-from marketplace.experts.service import public_views, update_expert
+from marketplace.experts.service import (
+    export_records,
+    need_model_records,
+    public_views,
+    update_expert,
+)
 from search.analysis import ChineseAnalyzer
 from search.embed_cache import EmbeddingCache, TokenCache, text_hash
 from search.encoder import CHINESE_MODEL, CHINESE_MODEL_INT8
@@ -283,3 +288,14 @@ def test_the_analyzer_fingerprint_names_what_its_tokens_depend_on_and_memory_cha
     assert remembering.tokens_many(texts) == expected
     assert len(memory.kept) == 4  # each distinct text once, an empty token list included
     assert remembering.tokens_many(list(reversed(texts))) == list(reversed(expected))
+
+
+def test_the_need_model_reads_the_same_values_as_the_export_in_one_light_pass(directory):
+    _, engine, _ = directory
+    _edit_bio(engine, "D00003", "")  # an empty bio reads as empty, as exported
+    with Session(engine) as session:
+        light = need_model_records(session=session)
+        exported = list(export_records(session=session))
+    fields = ("id", "name", "title", "organization", "bio", "specialties")
+    assert light == [{k: r[k] for k in fields} for r in exported]
+    assert len(light) == len(RECORDS)

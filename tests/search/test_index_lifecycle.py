@@ -161,7 +161,7 @@ def test_drift_counts_what_the_need_model_reads_without_reading_the_directory(
     def whole_directory_read(**_):
         raise AssertionError("the whole directory was read to tell drift")
 
-    monkeypatch.setattr("search.service.export_records", whole_directory_read)
+    monkeypatch.setattr("search.service.need_model_records", whole_directory_read)
     assert service.drift() == 0.0
     _edit(engine, "D00011", languages=["普通话", "英语"], monthly_capacity_hours=3)
     _edit(engine, "D00012", title="副主任医师（返聘）")
