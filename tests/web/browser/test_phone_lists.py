@@ -103,3 +103,22 @@ def test_the_audit_log_is_a_compact_row_per_entry_on_a_phone(new_page):
     assert width >= 300, f"the opened details are {width}px wide"
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the audit log scrolls sideways by {overflow}px"
+
+
+def test_the_reports_district_list_is_three_short_lines_a_district_on_a_phone(new_page):
+    page = new_page(viewport=PHONE)
+    log_in(page, "staff")
+    page.goto("/reports")
+    rows = page.locator("table.district-table tbody tr")
+    expect(rows.first).to_be_visible()
+    heights = _heights(rows)
+    assert max(heights) <= 90, heights  # a five-line labelled card was about 200 px
+    first = rows.first
+    # each figure keeps its label, written before it (a CSS ::before, not text of the cell)
+    labels = {
+        cell: first.locator(cell).evaluate("e => getComputedStyle(e, '::before').content")
+        for cell in (".dt-net", ".dt-used", ".dt-per")
+    }
+    assert labels == {".dt-net": '"净分配："', ".dt-used": '"已使用："', ".dt-per": '"每万名学生 "'}
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the report scrolls sideways by {overflow}px"
