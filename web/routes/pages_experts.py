@@ -40,7 +40,7 @@ from marketplace.resources.service import search_access
 from marketplace.specialties.service import list_specialties
 from marketplace.validation import parse_day
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
-from search.service import MAX_RESULTS, SearchRequest, SearchService
+from search.service import MAX_QUERY_CHARS, MAX_RESULTS, SearchRequest, SearchService
 from web.deps import SessionDep, performs
 from web.pages import PageUser, is_staff
 from web.templating import render
@@ -48,7 +48,9 @@ from web.templating import render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
-MAX_QUERY = 100
+# A coordinator pastes the whole message (greeting, school, need, logistics): as long as the
+# search API takes, and what the need reader reads.
+MAX_QUERY = MAX_QUERY_CHARS
 
 
 @dataclass

@@ -14,7 +14,7 @@ from marketplace.errors import NotFound, Unavailable
 from marketplace.resources.models import Audience, ResourceKind
 from marketplace.resources.service import search_access
 from marketplace.vocabulary import Domain, Format, ServiceType
-from search.service import SearchRequest, SearchService
+from search.service import MAX_QUERY_CHARS, SearchRequest, SearchService
 from web.deps import CurrentUser, SessionDep, performs
 
 router = APIRouter(prefix="/api", tags=["search"])
@@ -66,7 +66,7 @@ def search(
     request: Request,
     session: SessionDep,
     user: CurrentUser,
-    q: Annotated[str, Query(max_length=1000, description="需求描述；留空则浏览")] = "",
+    q: Annotated[str, Query(max_length=MAX_QUERY_CHARS, description="需求描述；留空则浏览")] = "",
     kind: Literal["expert", "service", "resource"] = "expert",
     domain: Domain | None = None,
     specialty: Annotated[str | None, Query(max_length=64)] = None,

@@ -115,9 +115,23 @@ def test_unknown_filter_values_are_ignored_not_errors(client, session, district_
     assert "找到 <strong>23</strong> 位" in response.text
 
 
-def test_an_overlong_query_is_a_friendly_422_page(client, district_user):
+def test_a_pasted_message_is_searched_whole_and_only_an_overlong_one_is_a_friendly_422(
+    client, session, district_user
+):
+    _directory(session)
     logged_in(client, district_user)
-    response = client.get("/experts", params={"q": "长" * 500})
+    message = (
+        "各位老师好，我是碑林区某中学的心理老师，学校有初一到初三十八个班。"
+        "最近初二有个学生连续两周不来上学，家长说孩子早上起不来、一提上学就哭，"
+        "班主任家访了两次也没有进展。想请一位有厌学和家校沟通经验的专家，"
+        "下周二或周四下午到校给班主任和家长做一次个案指导，线上也可以。谢谢！"
+    ) * 2
+    assert 100 < len(message) <= 1000
+    page = client.get("/experts", params={"q": message})
+    assert page.status_code == 200
+    assert 'maxlength="1000"' in page.text  # the box takes what a coordinator pastes
+    assert message[:40] in page.text  # kept in the box, not cut
+    response = client.get("/experts", params={"q": "长" * 1001})
     assert response.status_code == 422
     assert "提交的数据不符合要求" in response.text and "<html" in response.text
 
