@@ -236,6 +236,18 @@ def iter_all_documents(
     return total, produce()
 
 
+def settle_through(engine: Engine, event_id: int) -> None:
+    """Mark pending events up to `event_id` processed: a rebuild that started after them read
+    the database with them in it. (Drained instead, a fresh import's 100k events appended
+    every document a second time to the index the rebuild had just written.)"""
+    with serialized_write(engine) as session:
+        session.execute(
+            update(IndexOutbox)
+            .where(col(IndexOutbox.id) <= event_id, col(IndexOutbox.processed_at).is_(None))
+            .values(processed_at=utcnow())
+        )
+
+
 @dataclass
 class DrainReport:
     upserted: int = 0

@@ -42,6 +42,7 @@ from search.indexing import (
     iter_all_documents,
     last_outbox_id,
     requeue_since,
+    settle_through,
     with_vectors,
 )
 from search.needs import (
@@ -570,7 +571,9 @@ class SearchService:
                     progress(done, total)
 
             versions[backend.name] = backend.rebuild(documents, total=total, progress=report)
-        # Writes drained into the old index while the new one was loading must be applied again.
+        # Writes drained into the old index while the new one was loading must be applied again;
+        # those from before the rebuild began are in what it read.
+        settle_through(self.engine, started_after)
         requeue_since(self.engine, started_after)
         self.drain()
         return {"versions": versions, "weights": self.weights.as_dict()}
