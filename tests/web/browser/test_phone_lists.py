@@ -122,3 +122,17 @@ def test_the_reports_district_list_is_three_short_lines_a_district_on_a_phone(ne
     assert labels == {".dt-net": '"净分配："', ".dt-used": '"已使用："', ".dt-per": '"每万名学生 "'}
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the report scrolls sideways by {overflow}px"
+
+
+def test_the_expert_pool_is_a_few_lines_an_expert_on_a_phone(new_page):
+    page = new_page(viewport=PHONE)
+    log_in(page, "staff")
+    page.goto("/expert-pool")
+    rows = page.locator("table.pool-table tbody tr")
+    expect(rows.first).to_be_visible()
+    heights = _heights(rows)
+    # four lines (five when the organisation wraps); a seven-line labelled card was about 265 px
+    assert max(heights) <= 130, heights
+    expect(rows.first.get_by_role("link", name="编辑")).to_be_visible()
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the pool scrolls sideways by {overflow}px"
