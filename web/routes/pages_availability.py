@@ -141,6 +141,7 @@ def save_availability(
     buffer_after_minutes: FormText = "",
     min_notice_hours: FormText = "",
     horizon_days: FormText = "",
+    slot_step_minutes: FormText = "",
     daily_limit_hours: FormText = "",
     monthly_limit_hours: FormText = "",
 ) -> Response:
@@ -162,6 +163,7 @@ def save_availability(
         "buffer_after_minutes": [buffer_after_minutes],
         "min_notice_hours": [min_notice_hours],
         "horizon_days": [horizon_days],
+        "slot_step_minutes": [slot_step_minutes],
         "daily_limit_hours": [daily_limit_hours],
         "monthly_limit_hours": [monthly_limit_hours],
     }

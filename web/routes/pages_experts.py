@@ -51,6 +51,10 @@ PAGE_SIZE = 20
 # A coordinator pastes the whole message (greeting, school, need, logistics): as long as the
 # search API takes, and what the need reader reads.
 MAX_QUERY = MAX_QUERY_CHARS
+# The directory query a profile links back to, percent-encoded once (a pasted message of a few
+# hundred characters is several thousand): longer ones are not carried (the link goes to the
+# directory without them) so the profile link stays under the server's URL limit.
+MAX_BACK = 4000
 
 
 @dataclass
@@ -275,6 +279,7 @@ def experts_page(
         # a card's action: 预约 opens the week of free slots, as on the profile (can_book there)
         "can_book": user.role == Role.district.value,
         "max_results": MAX_RESULTS,
+        "max_back": MAX_BACK,
         "others": _other_kinds(request, session, user, q, rkind, raudience) if q else None,
     }
     return render(request, "experts/list.html", context, fragments=("results",))
@@ -371,7 +376,7 @@ def expert_profile(
     request_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     kind: Annotated[str, Query(max_length=32)] = "",
     format: Annotated[str, Query(max_length=32)] = "",
-    back: Annotated[str, Query(max_length=600)] = "",
+    back: Annotated[str, Query(max_length=MAX_BACK)] = "",
 ) -> Response:
     from booking.schedule.week import week_slots
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from marketplace import messages
 from marketplace.accounts.admin import (
@@ -30,6 +30,8 @@ from marketplace.accounts.admin import (
 from marketplace.accounts.models import User, UserCreate
 from marketplace.accounts.permissions import Action
 from marketplace.accounts.service import create_user
+from marketplace.centers.models import ResourceCenter
+from marketplace.centers.service import label as center_label
 from marketplace.clock import DEFAULT_ZONE
 from marketplace.districts.service import list_districts
 from marketplace.errors import DomainError
@@ -96,6 +98,16 @@ def users_page(
     return render(request, "users/list.html", context, fragments=("results",))
 
 
+def _center_choices(session: Session) -> list[tuple[str, str]]:
+    """The resource centers a city-staff or observer account works for (the province's first)."""
+    centers = session.exec(
+        select(ResourceCenter).order_by(
+            col(ResourceCenter.city_id).is_not(None), col(ResourceCenter.id)
+        )
+    ).all()
+    return [(c.name, center_label(c)) for c in centers]
+
+
 def _new_form(
     request: Request,
     session: Session,
@@ -108,6 +120,7 @@ def _new_form(
         "errors": errors or {},
         "role_choices": ROLE_CHOICES,
         "district_choices": _district_choices(session),
+        "center_choices": _center_choices(session),
     }
     return render(request, "users/new.html", context, status_code=status_code)
 
@@ -130,6 +143,7 @@ def create_user_page(
     display_name: FormText = "",
     role: FormText = "",
     district: FormText = "",
+    center: FormText = "",
     expert_id: FormText = "",
     email: FormText = "",
     phone: FormText = "",
@@ -140,6 +154,7 @@ def create_user_page(
         "display_name": display_name.strip()[:64],
         "role": role[:16],
         "district": district[:128],
+        "center": center.strip()[:64],
         "expert_id": expert_id.strip()[:32],
         "email": email.strip()[:300],
         "phone": phone.strip()[:64],
@@ -152,6 +167,7 @@ def create_user_page(
                 **form,
                 "password": chosen,
                 "district": form["district"] or None,
+                "center": form["center"] or None,
                 "expert_id": form["expert_id"] or None,
             }
         )

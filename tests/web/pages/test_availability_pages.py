@@ -207,3 +207,20 @@ def test_a_district_user_without_a_district_is_refused_the_feed_link(client, ses
     logged_in(client, user)
     token = form_token(client.get("/").text)
     assert client.post("/calendar-feed/rotate", data={"csrf_token": token}).status_code == 403
+
+
+def test_the_slot_step_chosen_on_the_page_is_saved_and_kept_through_an_error(
+    client, session: Session, expert_user
+):
+    logged_in(client, expert_user)
+    fields = editor(client)
+    assert ("slot_step_minutes", "30") in fields  # the select is part of the form
+    replace_field(fields, "slot_step_minutes", "60")
+    replace_field(fields, "horizon_days", "很久")
+    refused = client.post("/availability", data=as_form(fields))
+    assert refused.status_code == 422
+    assert re.search(r'<option value="60" selected>', refused.text)  # not back to 每 15 分钟
+    replace_field(fields, "horizon_days", "90")
+    saved = client.post("/availability", data=as_form(fields))
+    assert saved.status_code == 200 and "可预约时间已保存" in saved.text
+    assert get_availability(session=session, expert_id="P1").slot_step_minutes == 60

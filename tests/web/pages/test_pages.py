@@ -1,5 +1,5 @@
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -134,6 +134,29 @@ def test_a_pasted_message_is_searched_whole_and_only_an_overlong_one_is_a_friend
     response = client.get("/experts", params={"q": "长" * 1001})
     assert response.status_code == 422
     assert "提交的数据不符合要求" in response.text and "<html" in response.text
+
+
+def test_a_profile_opened_from_a_pasted_message_opens_and_leads_back_to_the_search(
+    client, session, district_user
+):
+    _directory(session)
+    logged_in(client, district_user)
+    page = client.get("/experts", params={"q": "测名001"})
+    card = re.search(r'href="(/experts/Q001\?back=[^"#]+)"', page.text).group(1)
+    assert client.get(card.replace("&amp;", "&")).status_code == 200
+    # the card carries the search as `back`: a message of a few hundred characters, pasted
+    # from WeChat, is several thousand once percent-encoded and must still open the profile
+    pasted = (
+        "各位老师好，我是碑林区某中学的心理老师。最近初二有个学生在手臂上划伤自己，"
+        "还跟同学说活着没意思，班主任和家长都很着急。想请一位做过心理危机干预的专家"
+        "下周到校给班主任和家长做一次指导，线上也可以。谢谢！"
+    ) * 3
+    back = urlencode({"q": pasted})
+    assert 600 < len(back) <= 4000
+    profile = client.get("/experts/Q001", params={"back": back})
+    assert profile.status_code == 200 and "测名001" in profile.text
+    link = re.search(r'<a href="(/experts[^"]*)">← 返回专家库', profile.text).group(1)
+    assert parse_qs(urlsplit(link.replace("&amp;", "&")).query)["q"] == [pasted]
 
 
 def test_the_profile_page_shows_the_expert_and_the_booking_slot_placeholder(

@@ -175,3 +175,27 @@ def test_everyone_changes_their_own_password_with_errors_in_place(client, sessio
     assert done.status_code == 200 and "密码已修改" in done.text
     client.cookies.clear()
     assert login(client, expert_user.username, "Maple-Lantern-5521").status_code == 303
+
+
+def test_an_admin_creates_city_staff_and_observers_for_a_center_picked_on_the_page(
+    client, session, admin
+):
+    logged_in(client, admin)
+    page = client.get("/users/new")
+    assert "西安市资源中心" in page.text and "省级资源中心" in page.text  # a center picker
+    token = form_token(page.text)
+    missing = client.post(
+        "/users", data={"csrf_token": token, "username": "hz-staff", "role": "city_staff"}
+    )
+    assert missing.status_code == 422 and 'id="err-center"' in missing.text
+    for username, role, center in (
+        ("hz-staff", "city_staff", "汉中市"),
+        ("xa-obs", "observer", "西安市"),
+    ):
+        created = client.post(
+            "/users",
+            data={"csrf_token": token, "username": username, "role": role, "center": center},
+        )
+        assert created.status_code == 200 and "账号已创建" in created.text, username
+        account = _user(session, username)
+        assert account.role == role and account.center_id is not None
