@@ -286,8 +286,9 @@ def test_a_refused_query_on_a_page_keeps_the_navigation_and_logs_no_trace(
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"timezone": "Mars/Olympus"}, ("不是有效的时区名称", "Asia/Shanghai")),
-        ({"timezone": "../../etc/passwd"}, ("不是有效的时区名称",)),
+        # the message says what to write instead: a city's Chinese name or an IANA name
+        ({"timezone": "Mars/Olympus"}, ("找不到这个时区", "中文名", "Europe/Rome")),
+        ({"timezone": "../../etc/passwd"}, ("找不到这个时区",)),
         ({"slot_step_minutes": 0}, ("15、30、60",)),
     ],
 )

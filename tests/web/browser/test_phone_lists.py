@@ -5,8 +5,10 @@ log is a compact row per entry, 25 a page, its filters folded until opened."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from tests.web.browser.conftest import LAPTOP, PHONE, log_in, screenshot
@@ -53,7 +55,13 @@ def test_a_coordinator_reads_compact_directory_cards_and_pages_with_a_thumb(new_
     following.click()
     page.wait_for_url(re.compile(r"page=2"))
     expect(pager.get_by_text("第 2 /")).to_be_visible()
-    top = page.evaluate("document.querySelector('#results').getBoundingClientRect().top")
+    # htmx scrolls once the new page has settled: wait for it (up to 5 s), then state it
+    results_top = "document.querySelector('#results').getBoundingClientRect().top"
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            f"() => {{ const t = {results_top}; return t >= -2 && t <= 60; }}", timeout=5000
+        )
+    top = page.evaluate(results_top)
     assert -2 <= top <= 60, f"the second page's results start {top}px from the top"
 
     # 预约 opens the expert's week of free slots
