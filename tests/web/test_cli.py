@@ -158,7 +158,7 @@ def test_users_create_binds_city_staff_to_their_center(env):
         env, "users", "create", "nowhere", "--role", "city_staff", "--password", password
     )
     assert unbound.exit_code == 1
-    assert "市级资源中心" in unbound.output
+    assert "市级资源中心" in unbound.output and "--center" in unbound.output  # the option to add
     unknown = heart(env, "users", "create", "far", "--role", "observer", "--center", "东京",
                     "--password", password)  # fmt: skip
     assert unknown.exit_code == 1

@@ -27,6 +27,8 @@ from marketplace.vocabulary import Role
 from web.cli.common import CLI, console, fail, load_settings
 
 users_app = typer.Typer(help="用户 / users", no_args_is_help=True)
+# The option of `users create` that sets each field an account error can concern.
+CREATE_OPTIONS = {"district": "--district", "expert_id": "--expert-id", "center": "--center"}
 
 
 def register(app: typer.Typer) -> None:
@@ -77,7 +79,9 @@ def users_create(
             user = create_user(session=session, data=data, user=CLI)
             console.print(f"已创建用户 {user.username}（{user.role}）/ user created")
     except DomainError as exc:
-        raise fail(exc.message) from None
+        # the message names the field as a form does; here the field is this command's option
+        option = CREATE_OPTIONS.get(exc.field or "")
+        raise fail(f"{exc.message}（{option}）" if option else exc.message) from None
     except ValidationError as exc:
         raise fail(describe_errors(exc.errors()), 2) from None
     except ValueError as exc:

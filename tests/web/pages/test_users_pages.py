@@ -188,6 +188,7 @@ def test_an_admin_creates_city_staff_and_observers_for_a_center_picked_on_the_pa
         "/users", data={"csrf_token": token, "username": "hz-staff", "role": "city_staff"}
     )
     assert missing.status_code == 422 and 'id="err-center"' in missing.text
+    assert "--center" not in missing.text  # a command-line option means nothing on a page
     for username, role, center in (
         ("hz-staff", "city_staff", "汉中市"),
         ("xa-obs", "observer", "西安市"),
