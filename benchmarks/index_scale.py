@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.search import DEV, CorpusMaker, load_jsonl, loadavg, vocabulary  # noqa: E402
+from benchmarks.search_quality import load_qrels  # noqa: E402
 from benchmarks.wrapped_needs import wrap_queries  # noqa: E402
 
 EDIT = "近年也承担家校沟通方面的培训，并为新入职的心理教师提供个案督导。"
@@ -330,11 +331,7 @@ def main(argv: list[str] | None = None) -> int:
 
     maker = CorpusMaker(experts, ChineseAnalyzer(names, synonyms=synonyms), domains)
     dev = {q["id"]: q["text"] for q in load_jsonl(DEV / "queries.jsonl")}
-    qrels: dict[str, dict[str, int]] = {}
-    for line in (DEV / "qrels.tsv").read_text(encoding="utf-8").splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3 and parts[2].isdigit():
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    qrels = load_qrels(DEV / "qrels.tsv")
     bare = list(dev.values())
     wrapped = list(wrap_queries(dev, qrels, seed=args.seed)[0].values())
     queries = {

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.search import DEV, load_jsonl, loadavg  # noqa: E402
+from benchmarks.search_quality import load_qrels  # noqa: E402
 from benchmarks.wrapped_needs import wrap_queries  # noqa: E402
 
 
@@ -55,11 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     encoder = load_encoder(args.model)
     assert encoder is not None
     dev = {q["id"]: q["text"] for q in load_jsonl(DEV / "queries.jsonl")}
-    qrels: dict[str, dict[str, int]] = {}
-    for line in (DEV / "qrels.tsv").read_text(encoding="utf-8").splitlines():
-        parts = line.split("\t")
-        if len(parts) == 3 and parts[2].isdigit():
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    qrels = load_qrels(DEV / "qrels.tsv")
     messages = [
         m for m in wrap_queries(dev, qrels, seed=args.seed)[0].values() if len(split_clauses(m)) > 1
     ][: args.queries]
