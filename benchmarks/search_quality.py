@@ -41,7 +41,13 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.wrapped_needs import HARD_STYLES, ROUGH_STYLES, STYLES, wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import (  # noqa: E402
+    HARD_STYLES,
+    ROUGH_STYLES,
+    STYLES,
+    keyword_queries,
+    wrap_queries,
+)
 from search.analysis import ChineseAnalyzer  # noqa: E402
 from search.embed_cache import CachedEncoder, EmbeddingCache  # noqa: E402
 from search.encoder import MemoEncoder, load_encoder  # noqa: E402
@@ -240,6 +246,7 @@ def run_pool(
             for style in (*HARD_STYLES, "tuning")
         },
         "rough": [q for q in wrapped if style_of[q] in ROUGH_STYLES],
+        "keyword": [q for q in wrapped if style_of[q] == "keyword"],
     }
 
     def add(method: str, regime: str, scores: dict[str, list[float]] | dict[str, list[str]]):
@@ -294,6 +301,8 @@ def run_pool(
                 for q, v in lex_message.items()
             }
             add("BM25 on the extracted need", regime, {q: list(lex[q]) for q in dist})
+        if name == "full":
+            args._keyword_top1[regime] = keyword_top1(dist, args._keyword_expected)
         if name == "full" and regime.startswith("CV"):
             args._two_needs = two_needs(
                 pool, dist, args._sources, style_of, qrels_all, spec_of_train
@@ -319,6 +328,20 @@ def run_pool(
                 },
             )
     return rows
+
+
+def keyword_top1(dist, expected) -> str:  # type: ignore[no-untyped-def]
+    """Of the keyword needs, the share whose likeliest specialty is the one expected first, and
+    the share whose likeliest is any of the expected ones."""
+    firsts = [next(iter(dist[q]), None) for q in expected if q in dist]
+    named = [
+        (f, expected[q]) for f, q in zip(firsts, [q for q in expected if q in dist], strict=True)
+    ]
+    if not named:
+        return "-"
+    first = np.mean([f == e[0] for f, e in named])
+    any_ = np.mean([f in e for f, e in named])
+    return f"{first:.3f} first, {any_:.3f} any of the expected ({len(named)} needs)"
 
 
 def two_needs(pool, dist, sources, style_of, qrels, spec_of) -> dict:  # type: ignore[no-untyped-def]
@@ -631,6 +654,16 @@ def main(argv: list[str] | None = None) -> int:
     ):
         mine.update(theirs)
         mine.update(rougher)
+    # short keyword needs (厌学, 初二学生厌学 ...): never trained on, so every fold model reads them
+    kw_texts, kw_qrels, args._keyword_expected = keyword_queries(spec_of)
+    for kid, text in kw_texts.items():
+        wrapped[kid], wrapped_qrels[kid], style_of[kid], sources[kid] = (
+            text,
+            kw_qrels[kid],
+            "keyword",
+            [],
+        )
+    args._keyword_top1 = {}
     args._wrapped, args._wrapped_qrels = wrapped, wrapped_qrels
     args._style_of, args._sources = style_of, sources
     args._by_style = {}
@@ -717,6 +750,8 @@ def main(argv: list[str] | None = None) -> int:
     for (pool, method, regime, style), n in args._by_style.items():
         if pool == "full" and ("fused" in method or "baseline" in method):
             print(f"#   {method:<42} {regime:<10} {style:<10} {n:.3f}")
+    for regime, figure in args._keyword_top1.items():
+        print(f"# keyword needs, likeliest specialty ({regime}): {figure}")
     if getattr(args, "_two_needs", None):
         print(f"# two-need narratives (CV need ranking, full pool): {args._two_needs}")
     print(
