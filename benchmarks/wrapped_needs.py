@@ -24,6 +24,9 @@ classroom details, "[图片]" placeholders and a request to whoever reads the gr
 sentences were written after the three styles above and after the product's training
 sentences, apart from both.
 
+Session 8 adds ``keyword_queries``: 48 short needs as typed into the search box (厌学,
+初二学生厌学, 班主任减压 …), each with the specialty expected, reported as the "keyword" set.
+
 Deterministic for a seed. Used by benchmarks/search_quality.py and matching_quality.py.
 """
 
