@@ -15,7 +15,7 @@ from booking.schedule.week import free_this_week_reason
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action
+from marketplace.accounts.permissions import Action, can
 from marketplace.clock import zone
 from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
@@ -74,6 +74,9 @@ class ExpertResults:
     facets: dict[str, list[tuple[str, str, str, int]]] = field(default_factory=dict)
     no_match: bool = False  # the query is about nothing the directory covers
     suggestions: list[str] = field(default_factory=list)  # closest specialties to try
+    # Why nothing could be found, when the reason is the index, not the need (shown instead of
+    # "no match"): SearchService.index_gap_error's message for this user.
+    index_gap: str | None = None
 
 
 FACET_TITLES = {
@@ -138,6 +141,10 @@ def _search_experts(
         )
     except Unavailable:
         return ExpertResults(hits=[], total=0)
+    if not found.total:
+        gap = search.index_gap_error(can_index=can(user, Action.expert_manage))
+        if gap is not None:
+            return ExpertResults(hits=[], total=0, index_gap=gap.message)
     experts = session.exec(
         select(Expert).where(col(Expert.id).in_([h.id for h in found.hits]))
     ).all()
