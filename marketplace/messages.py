@@ -598,6 +598,8 @@ NOTIFY_BOOKING = {
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_SUBMITTED = "{district}申请「{service}」，待审批"
+# The 待审批 notice once the application is settled (by whoever decided, or withdrawn).
+NOTIFY_APPLICATION_SETTLED = "{district}申请「{service}」：{status}，无需再审批"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
 NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
 NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"
