@@ -38,6 +38,7 @@ from marketplace.applications.models import HOLDING_STATUSES, ApplicationStatus,
 from marketplace.applications.service import (
     get_application,
     lock_application,
+    settle_submitted_notice,
     snapshot,
     status_label,
 )
@@ -176,6 +177,7 @@ def _approve_locked(
     application.decided_at = utcnow()
     application.decided_by = actor.label
     _change_status(session, application, before, actor, "application.approve", via=via)
+    settle_submitted_notice(session=session, application=application)
     partly = amount < application.quantity_hundredths
     template = (
         messages.NOTIFY_APPLICATION_PARTLY if partly else messages.NOTIFY_APPLICATION_APPROVED
