@@ -27,7 +27,6 @@ from marketplace.services.models import ProcuredService
 from marketplace.services.quantity import PER_STUDENTS, from_hundredths
 from marketplace.services.service import is_eligible, list_services
 
-
 # A section over the given districts (None: every district), for the period.
 SectionProvider = Callable[[Session, Period | None, frozenset[int] | None], ReportSection]
 
