@@ -24,6 +24,7 @@ from marketplace.applications.service import (
     withdraw_application,
 )
 from marketplace.audit.service import Actor
+from marketplace.clock import DEFAULT_ZONE, in_zone
 from marketplace.notifications.models import Notification
 from marketplace.notifications.service import notify, unread_count
 from marketplace.services.models import ServiceCreate
@@ -114,13 +115,16 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
     eve = new_start - timedelta(hours=20)
     notifications_service.enqueue_reminders(session=session, now=eve)
     notifications_service.enqueue_reminders(session=session, now=eve + timedelta(minutes=10))
-    kinds = [n.kind for n in inbox(session, people["coordinator"])]
-    assert kinds == [
+    entries = inbox(session, people["coordinator"])
+    assert [n.kind for n in entries] == [
         "booking_confirmed",
-        "booking_rescheduled",  # the proposal
+        "booking_move_proposed",  # the proposal: nothing has moved yet
         "booking_rescheduled",  # the move, once accepted
         "booking_reminder",
     ]
+    proposal = entries[1].title
+    assert proposal.startswith("专家提议改期")
+    assert f"提议改至 {in_zone(new_start, DEFAULT_ZONE, '%m-%d %H:%M')}" in proposal
 
 
 def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people):
