@@ -188,8 +188,8 @@ def center_for_role(*, session: Session, role: Role, center: str | None) -> int 
         return None
     if not center:
         if role == Role.staff:
-            center = province_center(session=session)
-            return None if center is None else center.id
+            province = province_center(session=session)
+            return None if province is None else province.id
         message = (
             messages.ROLE_NEEDS_CITY_CENTER
             if role == Role.city_staff
