@@ -182,6 +182,11 @@ class ChineseAnalyzer:
                     out.append(w)
         return out
 
+    def words(self, text: str) -> list[str]:
+        """``text`` cut into the dictionary's words (with the user words), no guessing of
+        unknown words (HMM off): what it does not know stays single characters."""
+        return list(self._jieba().cut(text, HMM=False)) if text else []
+
     @cached_property
     def fingerprint(self) -> str:
         """Names everything the tokens of a text depend on: these rules, jieba's version and

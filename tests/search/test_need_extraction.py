@@ -317,3 +317,22 @@ def test_who_and_when_words_do_not_hide_a_keyword_needs_term(dev_models):
     loaded = NeedModel.from_bytes(model.to_bytes())
     assert loaded.generic_words == model.generic_words
     assert next(iter(loaded.predict("初二学生厌学"))) == "学业压力与考试焦虑"
+
+
+def test_homophone_slips_are_read_as_the_words_they_sound_like(dev_models):
+    # a pinyin keyboard's slips (written for this test): 学效, 册平, 平估, 归范
+    _, models, _, _, _ = dev_models
+    model = models["product"]
+    typed = "学效买了一套册平系统，想请专家平估一下，给出归范做法"
+    meant = "学校买了一套测评系统，想请专家评估一下，给出规范做法"
+    assert model.read_as(typed) == meant
+    assert model.need_text(typed) == model.need_text(meant)
+    assert model.predict(typed) == model.predict(meant)
+    # a need spelt right is read as written, also where two of its words meet in a pair of
+    # characters never seen together (为|几个, 就|一片)
+    dev_needs = [json.loads(x)["text"] for x in BUILTIN_NEEDS.read_text("utf-8").splitlines() if x]
+    assert all(model.mend_homophones(text) == text for text in dev_needs)
+    assert model.mend_homophones("想为几个家庭建立档案，大脑就一片空白") == (
+        "想为几个家庭建立档案，大脑就一片空白"
+    )
+    assert NeedModel.from_bytes(model.to_bytes()).homophones == model.homophones
