@@ -610,16 +610,20 @@ class NeedModel:
                 if term and term in core:
                     hits[i] = 1.0
                     _mark(in_term, core, term)
+        if PARTIAL_TERMS:
+            self._partial_terms(core, hits, in_term)
+        if not hits.any():
+            return None
         says_nothing = np.zeros(len(core), dtype=bool)
         for token in set(self.analyzer.tokens(core)):
             if len(token) < 2:  # a character alone is part of some word, not a word of its own
                 continue
+            if token in core and in_term[core.find(token) : core.find(token) + len(token)].all():
+                continue  # a term (or part of one) counts whatever its evidence
             if token in self.generic_words or self._evidence_of(token) < WHO_EVIDENCE:
                 _mark(says_nothing, core, token)
-        if PARTIAL_TERMS:
-            self._partial_terms(core, hits, in_term)
         carrying = in_term | ~says_nothing
-        if not hits.any() or in_term.sum() < TERM_COVERAGE * carrying.sum():
+        if in_term.sum() < TERM_COVERAGE * carrying.sum():
             return None
         base = _softmax(self._read(text)[0])
         return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * hits / hits.sum()
@@ -658,19 +662,21 @@ class NeedModel:
         out = list(text)
         for run in _CJK_RUN.finditer(text):
             chars = run.group()
-            if len(chars) < 2:
-                continue
-            from pypinyin import lazy_pinyin  # noqa: PLC0415  (only for texts with Chinese)
-
-            sounds = lazy_pinyin(chars)
-            # a character inside a longer dictionary word is spelt right (为|几个, 就|一片)
-            in_word = [len(w) > 1 for w in self.analyzer.words(chars) for _ in w]
+            in_word: list[bool] | None = None  # cut into words only when a pair sounds right
             i = 0
             while i < len(chars) - 1:
                 pair = chars[i : i + 2]
                 word = None
-                if "c:" + pair not in self.features and not (in_word[i] or in_word[i + 1]):
-                    word = self.homophones.get(sounds[i] + " " + sounds[i + 1])
+                if "c:" + pair not in self.features:
+                    from pypinyin import lazy_pinyin  # noqa: PLC0415  (its tables load once)
+
+                    word = self.homophones.get(" ".join(lazy_pinyin(pair)))
+                if word:
+                    # a character inside a longer dictionary word is spelt right (为|几个, 就|一片)
+                    if in_word is None:
+                        in_word = [len(w) > 1 for w in self.analyzer.words(chars) for _ in w]
+                    if in_word[i] or in_word[i + 1]:
+                        word = None
                 if word:
                     out[run.start() + i : run.start() + i + 2] = list(word)
                     i += 2
