@@ -661,6 +661,9 @@ RESOURCE_NOT_YOUR_CENTER = "这份资料由其他资源中心发布，由该中�
 RESOURCE_FILE_INFECTED = "文件未通过病毒扫描（{name}），未保存"
 RESOURCE_SCAN_FAILED = "病毒扫描暂时无法完成，文件未保存。请稍后重试，或联系管理员"
 RESOURCE_REMOVE_FILE_UNKNOWN = "要删除的文件不属于这份资料"
+RESOURCE_REVISED = (
+    "已保存修订：这是待发布的新版本，提交时的版本保留在版本历史中。核对后可通过并发布。"
+)
 RESOURCE_CHANGE_REASON_REQUIRED = "请填写修订说明（这一版改了什么、为什么）"
 RESOURCE_UPDATED_AND_SUBMITTED = "修改已保存并重新提交审核"
 RESOURCE_UNKNOWN_SERVICE = "未知的采购服务编号：{id}"
