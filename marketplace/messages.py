@@ -780,3 +780,16 @@ FORM_CHECK_MESSAGES = {
 MIGRATION_BROKE_FOREIGN_KEYS = (
     "数据库升级未完成：升级后有记录指向不存在的数据（{rows}），已全部撤回，数据库保持原样"
 )
+# A search that found nothing because the search index is empty, not because nothing fits
+# (search.service.SearchService.index_gap): who can run `heart index` is told to; others whom
+# to ask. Never shown as "no match".
+SEARCH_INDEX_MISSING_STAFF = (
+    "搜索索引尚未建立（或为空），暂时无法按需求检索。请在服务器上运行 heart index 建立索引，"
+    "完成后即可检索"
+)
+SEARCH_INDEX_MISSING_OTHERS = "搜索索引尚未建立，暂时无法按需求检索专家，请联系资源中心"
+SEARCH_NO_EXPERTS_STAFF = (
+    "专家库还没有专家，无法检索。请先在“专家管理”页导入专家（或在服务器上运行"
+    " heart import experts），再运行 heart index"
+)
+SEARCH_NO_EXPERTS_OTHERS = "专家库还没有专家，暂时无法检索，请联系资源中心"
