@@ -48,6 +48,7 @@ from search.indexing import (
 )
 from search.needs import (
     NeedModel,
+    asks_for_visit,
     examples_from_experts,
     fit_need_model,
     heldout_figure,
@@ -105,6 +106,9 @@ class SearchRequest:
     include_inactive: bool = False
     page: int = 1
     page_size: int = 10
+    # The searching school's city: an on-site search (format "onsite", or a message asking for
+    # a visit, search.needs.asks_for_visit) prefers experts there, then in nearby cities.
+    near_city: str | None = None
 
     def filters(self) -> Filters:
         return Filters.of(
@@ -701,6 +705,9 @@ class SearchService:
             [c.dense for c in candidates] if vector is not None else None,
             weights=fusion,
         )
+        if request.near_city and (request.format == "onsite" or asks_for_visit(q)):
+            cities = [next(iter(c.doc.filters.get("city") or ()), None) for c in candidates]
+            fused = ranking.prefer_near(fused, cities, request.near_city)
         first = {c.doc.id: k for k, c in enumerate(named)}  # named experts lead, in order
         order = sorted(
             range(len(candidates)),

@@ -129,6 +129,7 @@ def _search_experts(
     experts, total = list_experts(session=session, filters=by_name, page=page, page_size=page_size)
     if not query or total or search is None:  # browsing, or (part of) a name: the database answers
         return ExpertResults(hits=[ExpertHit(expert=e) for e in experts], total=total)
+    home_city = _home_city(session, user)
     try:
         found = search.search(
             SearchRequest(
@@ -142,6 +143,7 @@ def _search_experts(
                 include_inactive=filters.status != ExpertStatus.active.value,
                 page=page,
                 page_size=page_size,
+                near_city=home_city,
             )
         )
     except Unavailable:
@@ -154,7 +156,6 @@ def _search_experts(
         select(Expert).where(col(Expert.id).in_([h.id for h in found.hits]))
     ).all()
     views = {v.id: v for v in public_views(session=session, experts=list(experts))}
-    home_city = _home_city(session, user)
     hits = [
         ExpertHit(
             expert=views[h.id],
