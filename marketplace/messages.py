@@ -672,6 +672,10 @@ RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
 # A request body past the server-wide limit (web/body_limit.py), before any route reads it.
 REQUEST_BODY_TOO_LARGE = "提交的内容过大（上限 {mb} MB），请缩小文件或内容后再提交"
 REQUEST_BODY_TOO_SLOW = "提交的内容传输太慢，已超时，请检查网络后重新提交"
+# A body (an upload) still arriving past the ceiling on any body's time, however steadily.
+REQUEST_BODY_TOO_LONG = (
+    "上传超时：用时超过{limit}上限，已中止。请在网络较好时重新上传，或压缩、拆分文件后再试"
+)
 # The request's line and headers (web/body_limit.py; web/server_protocol.py when they do not
 # even reach the app).
 REQUEST_URL_TOO_LONG = "网址过长（上限 {kb} KB），请缩短网址或搜索内容后重试"
