@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     request_head_seconds: float = Field(default=10.0, gt=0, le=300)
     request_body_seconds: float = Field(default=15.0, gt=0, le=300)
     request_body_min_kbps: float = Field(default=16.0, gt=0, le=100_000)
+    # Whatever its size and pace, a body must arrive within this many seconds (else 408): at
+    # the minimum rate alone a 21 MB upload could take 22 minutes, holding an admission place
+    # all along. 180 s lets a 20 MB file through a link of ~1 Mbit/s.
+    request_body_max_seconds: float = Field(default=180.0, gt=0, le=3600)
 
     # Operations (marketplace/jobs, web/observability.py): the in-process scheduler runs the
     # periodic jobs in whichever process holds the lease; a holder that stops renewing loses it

@@ -17,7 +17,7 @@ from booking.schedule.week import WeekSlots, free_this_week_reason, week_slots
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action
+from marketplace.accounts.permissions import Action, can
 from marketplace.clock import zone
 from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
@@ -76,6 +76,9 @@ class ExpertResults:
     facets: dict[str, list[tuple[str, str, str, int]]] = field(default_factory=dict)
     no_match: bool = False  # the query is about nothing the directory covers
     suggestions: list[str] = field(default_factory=list)  # closest specialties to try
+    # Why nothing could be found, when the reason is the index, not the need (shown instead of
+    # "no match"): SearchService.index_gap_error's message for this user.
+    index_gap: str | None = None
 
 
 FACET_TITLES = {
@@ -127,6 +130,7 @@ def _search_experts(
     experts, total = list_experts(session=session, filters=by_name, page=page, page_size=page_size)
     if not query or total or search is None:  # browsing, or (part of) a name: the database answers
         return ExpertResults(hits=[ExpertHit(expert=e) for e in experts], total=total)
+    home_city = _home_city(session, user)
     try:
         found = search.search(
             SearchRequest(
@@ -140,15 +144,19 @@ def _search_experts(
                 include_inactive=filters.status != ExpertStatus.active.value,
                 page=page,
                 page_size=page_size,
+                near_city=home_city,
             )
         )
     except Unavailable:
         return ExpertResults(hits=[], total=0)
+    if not found.total:
+        gap = search.index_gap_error(can_index=can(user, Action.expert_manage))
+        if gap is not None:
+            return ExpertResults(hits=[], total=0, index_gap=gap.message)
     experts = session.exec(
         select(Expert).where(col(Expert.id).in_([h.id for h in found.hits]))
     ).all()
     views = {v.id: v for v in public_views(session=session, experts=list(experts))}
-    home_city = _home_city(session, user)
     hits = [
         ExpertHit(
             expert=views[h.id],

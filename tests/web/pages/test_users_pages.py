@@ -200,3 +200,80 @@ def test_an_admin_creates_city_staff_and_observers_for_a_center_picked_on_the_pa
         assert created.status_code == 200 and "账号已创建" in created.text, username
         account = _user(session, username)
         assert account.role == role and account.center_id is not None
+
+
+def test_an_admin_moves_an_account_to_another_center_on_its_edit_page(client, session, admin):
+    from marketplace.accounts.models import UserCreate
+    from marketplace.accounts.principal import system_principal
+    from marketplace.accounts.service import create_user
+    from marketplace.centers.service import center_named, province_center
+
+    observer = create_user(
+        session=session,
+        data=UserCreate(
+            username="xa-reader", password=TEST_PASSWORD, role=Role.observer, center="西安市"
+        ),
+        user=system_principal("test"),
+    )
+    session.commit()
+    logged_in(client, admin)
+    page = client.get(f"/users/{observer.id}")
+    picker = page.text.split('id="f-center"')[1].split("</select>")[0]
+    assert '<option value="西安市" selected>' in picker and "宝鸡市资源中心" in picker
+    token = form_token(page.text)
+    base = {"csrf_token": token, "display_name": "西安读者", "timezone": "Asia/Shanghai"}
+    moved = client.post(
+        f"/users/{observer.id}", data={**base, "role": "observer", "center": "宝鸡市"}
+    )
+    assert moved.status_code == 200 and "账号已保存" in moved.text
+    assert _user(session, "xa-reader").center_id == center_named(session=session, name="宝鸡市").id
+    # City staff need a city center: the province's or none is refused next to the picker,
+    # and the page keeps what was picked.
+    for center in (province_center(session=session).name, ""):
+        refused = client.post(
+            f"/users/{observer.id}", data={**base, "role": "city_staff", "center": center}
+        )
+        assert refused.status_code == 422, center
+        error = re.search(r'<p class="field-error" id="err-center"[^>]*>([^<]+)</p>', refused.text)
+        assert error and "市级资源中心" in error.group(1) and "--" not in error.group(1)
+        assert 'aria-invalid="true"' in refused.text.split('id="f-center"')[1].split(">")[0]
+    assert _user(session, "xa-reader").role == "observer"
+    # A coordinator works for a district, not a center: the center goes with the old role.
+    coordinator = client.post(
+        f"/users/{observer.id}",
+        data={**base, "role": "district", "district": "西安市/碑林区", "center": ""},
+    )
+    assert coordinator.status_code == 200
+    account = _user(session, "xa-reader")
+    assert account.role == "district" and account.center_id is None
+
+
+def test_a_page_answering_a_form_post_names_the_address_it_stands_for(client, session, admin):
+    logged_in(client, admin)
+    token = form_token(client.get("/users/new").text)
+    bad = {"csrf_token": token, "username": "hz-2", "role": "city_staff"}
+
+    def page_url(response) -> str | None:  # type: ignore[no-untyped-def]
+        found = re.search(r'<meta name="page-url" content="([^"]*)">', response.text)
+        return found.group(1) if found else None
+
+    # A refused form: the page it was on (from the Referer), query kept.
+    refused = client.post(
+        "/users", data=bad, headers={"Referer": "http://testserver/users/new?from=list"}
+    )
+    assert refused.status_code == 422 and page_url(refused) == "/users/new?from=list"
+    # Another site's Referer, an htmx post (htmx keeps the page's address) and a GET name none.
+    assert (
+        page_url(client.post("/users", data=bad, headers={"Referer": "http://evil.example/x"}))
+        is None
+    )
+    assert page_url(client.post("/users", data=bad, headers={"HX-Request": "true"})) is None
+    assert page_url(client.get("/users/new")) is None
+    # A result rendered by the POST names the record's own page.
+    created = client.post(
+        "/users",
+        data={**bad, "center": "汉中市"},
+        headers={"Referer": "http://testserver/users/new"},
+    )
+    assert created.status_code == 200 and "账号已创建" in created.text
+    assert page_url(created) == f"/users/{_user(session, 'hz-2').id}"
