@@ -514,7 +514,7 @@ class NeedModel:
         read_as = normalise_message(text)
         if read_as != text:  # the caller's vectors are of the text before normalising
             text, vector, clause_vectors, need_vector = read_as, None, None, None
-        terms = self._term_reading(text)
+        terms = self._term_reading(text, vector)
         if terms is not None:
             return terms, text
         plan = self._plan(text, clause_vectors)
@@ -535,25 +535,39 @@ class NeedModel:
             )
         return _softmax(logp), text if nothing_kept else need_text
 
-    def _term_reading(self, text: str) -> np.ndarray | None:
+    def _term_reading(self, text: str, vector: np.ndarray | None = None) -> np.ndarray | None:
         """A query that is (almost) only vocabulary terms (厌学, 家校沟通, a specialty's name)
         is a look-up of those specialties: the vocabulary says what they mean, where the
         classifier only has the few examples that happen to contain such a short word."""
+        hits = self._term_hits(text)
+        if not hits:
+            return None
+        p = np.zeros(len(self.labels))
+        for i in hits:
+            p[i] = 1.0 / len(hits)
+        base = _softmax(self._read(text, vector)[0])
+        return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * p
+
+    def _term_hits(self, text: str) -> dict[int, int]:
+        """Specialty -> longest term of it in `text`, when the text is (almost) only terms."""
         core = "".join(_CJK_RUN.findall(text or "")) or (text or "").strip()
         if not core or len(core) > TERM_QUERY_MAX_CHARS:
-            return None
+            return {}
         hits: dict[int, int] = {}
         for i, name in enumerate(self.labels):
             for term in (name, *self.synonyms.get(name, ())):
                 if term and term in core:
                     hits[i] = max(hits.get(i, 0), len(term))
-        if not hits or sum(hits.values()) < TERM_COVERAGE * len(core):
-            return None
-        p = np.zeros(len(self.labels))
-        for i in hits:
-            p[i] = 1.0 / len(hits)
-        base = _softmax(self._read(text)[0])
-        return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * p
+        return hits if sum(hits.values()) >= TERM_COVERAGE * len(core) else {}
+
+    def clauses_to_encode(self, text: str) -> list[str]:
+        """The clause texts :meth:`read` of `text` (already normalised) will ask the encoder
+        for, in one call; [] when it reads the text whole. A caller that also encodes the
+        text itself can run both calls at once and pass the clauses' vectors to `read`."""
+        if not (self.uses_dense and self.extracts) or self._term_hits(text):
+            return []
+        clauses = _clause_texts(text)
+        return clauses if len(clauses) >= 2 else []
 
     def _plan(
         self, text: str, clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None
@@ -602,10 +616,16 @@ class NeedModel:
         return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
 
     def read(
-        self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None
+        self,
+        text: str,
+        top: int = 5,
+        min_prob: float = 0.0,
+        vector: np.ndarray | None = None,
+        clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None,
     ) -> Reading:
-        """:meth:`predict` and :meth:`need_text` of one text in one pass."""
-        p, need_text = self._proba(text, vector)
+        """:meth:`predict` and :meth:`need_text` of one text in one pass (`clause_vectors`: the
+        encoder's vectors of :meth:`clauses_to_encode`, when the caller already has them)."""
+        p, need_text = self._proba(text, vector, clause_vectors)
         order = np.argsort(-p)[:top]
         needs = {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
         return Reading(needs=needs, need_text=need_text)
