@@ -41,7 +41,14 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from benchmarks.wrapped_needs import HARD_STYLES, ROUGH_STYLES, STYLES, wrap_queries  # noqa: E402
+from benchmarks.wrapped_needs import (  # noqa: E402
+    HARD_STYLES,
+    ROUGH_STYLES,
+    STYLES,
+    keyword_queries,
+    wrap_queries,
+)
+from marketplace.districts.proximity import city_centres, distance_km  # noqa: E402
 from search.analysis import ChineseAnalyzer  # noqa: E402
 from search.embed_cache import CachedEncoder, EmbeddingCache  # noqa: E402
 from search.encoder import MemoEncoder, load_encoder  # noqa: E402
@@ -54,7 +61,14 @@ from search.needs import (  # noqa: E402
     query_specialty_labels,
     wrap_in_context,
 )
-from search.ranking import DEFAULT_WEIGHTS, FusionWeights, fuse_scores, rank, rrf  # noqa: E402
+from search.ranking import (  # noqa: E402
+    DEFAULT_WEIGHTS,
+    FusionWeights,
+    fuse_scores,
+    prefer_near,
+    rank,
+    rrf,
+)
 from search.tuning import DENSE_WEIGHT_MAX  # noqa: E402
 
 DEV = next(
@@ -240,6 +254,7 @@ def run_pool(
             for style in (*HARD_STYLES, "tuning")
         },
         "rough": [q for q in wrapped if style_of[q] in ROUGH_STYLES],
+        "keyword": [q for q in wrapped if style_of[q] == "keyword"],
     }
 
     def add(method: str, regime: str, scores: dict[str, list[float]] | dict[str, list[str]]):
@@ -294,6 +309,10 @@ def run_pool(
                 for q, v in lex_message.items()
             }
             add("BM25 on the extracted need", regime, {q: list(lex[q]) for q in dist})
+        if name == "full":
+            args._keyword_top1[regime] = keyword_top1(dist, args._keyword_expected, texts)
+        if name == "full" and regime.startswith("CV"):
+            args._onsite = onsite_table(pool, dist, lex, list(queries), qrels, args.seed)
         if name == "full" and regime.startswith("CV"):
             args._two_needs = two_needs(
                 pool, dist, args._sources, style_of, qrels_all, spec_of_train
@@ -319,6 +338,46 @@ def run_pool(
                 },
             )
     return rows
+
+
+def onsite_table(pool, dist, lex, qids, qrels, seed) -> list[str]:  # type: ignore[no-untyped-def]
+    """The bare needs searched on site from a school city drawn per need: nDCG@10 of the
+    fused need+BM25 ranking, the share of its top 10 in the school's city and their mean
+    distance (km), for several weights of search.ranking.prefer_near (0: no preference)."""
+    rng = np.random.default_rng(seed)
+    cities = sorted(city_centres())
+    school = {q: cities[int(rng.integers(len(cities)))] for q in qids}
+    ids = [e["id"] for e in pool]
+    specs = [e.get("specialties") or [] for e in pool]
+    where = [(e.get("region") or {}).get("city") for e in pool]
+    lines = []
+    for w in (0.0, 0.1, 0.2, 0.3, 0.5):
+        ndcg, same, km = [], [], []
+        for q in qids:
+            if q not in dist or not any(g > 0 for g in qrels.get(q, {}).values()):
+                continue
+            fused = prefer_near(fuse_scores(specs, dist[q], list(lex[q])), where, school[q], w)
+            top = rank(list(range(len(ids))), fused)[:10]
+            ndcg.append(ndcg_at_k([ids[i] for i in top], qrels[q], 10))
+            same.append(np.mean([where[i] == school[q] for i in top]))
+            km.append(np.mean([distance_km(school[q], where[i]) or 0.0 for i in top]))
+        lines.append(
+            f"w={w:<4} nDCG@10 {np.mean(ndcg):.3f}  top10 in the city {np.mean(same):.3f}  "
+            f"mean distance {np.mean(km):.0f} km"
+        )
+    return lines
+
+
+def keyword_top1(dist, expected, texts) -> str:  # type: ignore[no-untyped-def]
+    """Of the keyword needs, the share whose likeliest specialty is the one expected first, the
+    share whose likeliest is any of the expected ones, and the needs read as something else."""
+    named = [(q, next(iter(dist[q]), None)) for q in expected if q in dist]
+    if not named:
+        return "-"
+    first = np.mean([f == expected[q][0] for q, f in named])
+    any_ = np.mean([f in expected[q] for q, f in named])
+    wrong = "; ".join(f"{texts[q]} -> {f}" for q, f in named if f not in expected[q])
+    return f"{first:.3f} first, {any_:.3f} any of the expected ({len(named)} needs); other: {wrong}"
 
 
 def two_needs(pool, dist, sources, style_of, qrels, spec_of) -> dict:  # type: ignore[no-untyped-def]
@@ -631,6 +690,16 @@ def main(argv: list[str] | None = None) -> int:
     ):
         mine.update(theirs)
         mine.update(rougher)
+    # short keyword needs (厌学, 初二学生厌学 ...): never trained on, so every fold model reads them
+    kw_texts, kw_qrels, args._keyword_expected = keyword_queries(spec_of)
+    for kid, text in kw_texts.items():
+        wrapped[kid], wrapped_qrels[kid], style_of[kid], sources[kid] = (
+            text,
+            kw_qrels[kid],
+            "keyword",
+            [],
+        )
+    args._keyword_top1 = {}
     args._wrapped, args._wrapped_qrels = wrapped, wrapped_qrels
     args._style_of, args._sources = style_of, sources
     args._by_style = {}
@@ -717,6 +786,10 @@ def main(argv: list[str] | None = None) -> int:
     for (pool, method, regime, style), n in args._by_style.items():
         if pool == "full" and ("fused" in method or "baseline" in method):
             print(f"#   {method:<42} {regime:<10} {style:<10} {n:.3f}")
+    for regime, figure in args._keyword_top1.items():
+        print(f"# keyword needs, likeliest specialty ({regime}): {figure}")
+    for line in getattr(args, "_onsite", []):
+        print(f"# on-site bare needs (CV, full pool), prefer_near {line}")
     if getattr(args, "_two_needs", None):
         print(f"# two-need narratives (CV need ranking, full pool): {args._two_needs}")
     print(

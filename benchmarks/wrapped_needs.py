@@ -24,13 +24,16 @@ classroom details, "[图片]" placeholders and a request to whoever reads the gr
 sentences were written after the three styles above and after the product's training
 sentences, apart from both.
 
+Session 8 adds ``keyword_queries``: 48 short needs as typed into the search box (厌学,
+初二学生厌学, 班主任减压 …), each with the specialty expected, reported as the "keyword" set.
+
 Deterministic for a seed. Used by benchmarks/search_quality.py and matching_quality.py.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 STYLES = ("letter", "chat", "narrative")
 HARD_STYLES = ("forward",)
@@ -498,6 +501,82 @@ def traditional(need: str, rng: random.Random) -> str:
         + "，"
         + rng.choice(_TRAD_CLOSE)
     )
+
+
+# Session 8: short keyword-ish needs as coordinators type them into the search box (3-10
+# characters), each with the specialty we expect first and, after it, specialties that also
+# fit (graded 1). Written for this generator only: none is a clause of the product's training
+# needs or context (tests/search/test_need_extraction.py). Reported as their own set
+# ("keyword") by benchmarks/search_quality.py (keyword_queries below).
+_KEYWORD_NEEDS = [
+    ("厌学", ("学业压力与考试焦虑",)),
+    ("初二学生厌学", ("学业压力与考试焦虑",)),
+    ("初三孩子厌学逃课", ("学业压力与考试焦虑",)),
+    ("高三焦虑失眠", ("学业压力与考试焦虑", "睡眠与进食问题")),
+    ("考前紧张睡不着", ("学业压力与考试焦虑", "睡眠与进食问题")),
+    ("中考压力大", ("学业压力与考试焦虑",)),
+    ("沙盘", ("个体心理咨询", "团体心理辅导")),
+    ("自伤", ("自杀风险评估", "心理危机干预")),
+    ("学生割腕", ("心理危机干预", "自杀风险评估")),
+    ("初中生有轻生念头", ("自杀风险评估", "心理危机干预")),
+    ("学生跳楼后全校疏导", ("心理危机干预", "创伤与哀伤辅导")),
+    ("家校沟通", ("家校社协同", "家庭教育指导")),
+    ("班主任减压", ("教师与班主任心育培训",)),
+    ("老师职业倦怠", ("教师与班主任心育培训",)),
+    ("校园霸凌", ("校园欺凌预防与处置",)),
+    ("初一女生被孤立", ("校园欺凌预防与处置", "社会情感学习")),
+    ("手机上瘾", ("网络与手机成瘾",)),
+    ("五年级沉迷游戏", ("网络与手机成瘾",)),
+    ("留守儿童", ("留守与困境儿童关爱",)),
+    ("留守娃不爱说话", ("留守与困境儿童关爱",)),
+    ("多动坐不住", ("注意缺陷多动障碍",)),
+    ("一年级上课走神", ("注意缺陷多动障碍",)),
+    ("孤独症孩子随班就读", ("特殊教育与融合教育",)),
+    ("幼小衔接", ("学前儿童心理发展",)),
+    ("幼儿园分离焦虑", ("学前儿童心理发展",)),
+    ("高一选科迷茫", ("生涯规划指导",)),
+    ("志愿填报", ("生涯规划指导",)),
+    ("全校心理普查", ("心理测评与量表",)),
+    ("量表结果解读", ("心理测评与量表",)),
+    ("疑似抑郁", ("情绪障碍诊疗", "医教结合与转介")),
+    ("抑郁症复学", ("情绪障碍诊疗", "医教结合与转介")),
+    ("转介精神科", ("医教结合与转介", "情绪障碍诊疗")),
+    ("学生长期失眠", ("睡眠与进食问题",)),
+    ("女生节食", ("睡眠与进食问题",)),
+    ("亲子冲突", ("家庭教育指导",)),
+    ("家长课堂", ("家庭教育指导", "家校社协同")),
+    ("同学意外去世", ("创伤与哀伤辅导", "心理危机干预")),
+    ("新生适应团辅", ("团体心理辅导",)),
+    ("个案督导", ("心理咨询个案督导",)),
+    ("心理课教案", ("心理健康课程研发",)),
+    ("课题申报", ("心育科研与课题指导",)),
+    ("校长心育培训", ("管理者心育领导力",)),
+    ("学科渗透心育", ("学科融合渗透",)),
+    ("情绪管理", ("社会情感学习",)),
+    ("心理热线值班", ("心理援助热线",)),
+    ("一对一咨询", ("个体心理咨询",)),
+    ("驻校社工", ("学校社会工作个案管理",)),
+    ("困境儿童帮扶", ("留守与困境儿童关爱",)),
+]
+
+
+def keyword_queries(
+    expert_specialties: Mapping[str, Sequence[str]],
+) -> tuple[dict[str, str], dict[str, dict[str, int]], dict[str, tuple[str, ...]]]:
+    """(texts, qrels, expected specialties) of the keyword needs (ids ``KW01~keyword`` …): an
+    expert holding a need's first specialty is graded 2, one holding only a later one 1."""
+    texts: dict[str, str] = {}
+    judged: dict[str, dict[str, int]] = {}
+    expected: dict[str, tuple[str, ...]] = {}
+    for n, (text, specialties) in enumerate(_KEYWORD_NEEDS, start=1):
+        kid = f"KW{n:02d}~keyword"
+        texts[kid], expected[kid] = text, specialties
+        judged[kid] = {
+            x: 2 if specialties[0] in held else 1
+            for x, held in expert_specialties.items()
+            if set(held) & set(specialties)
+        }
+    return texts, judged, expected
 
 
 _ONE_NEED = {

@@ -18,7 +18,7 @@ import recurring_ical_events
 from booking.availability import Interval, merge
 
 PRODID = "-//HEART//heart-hub booking//ZH"
-UID_DOMAIN = "heart-hub"
+UID_DOMAIN = "localhost"  # Settings.uid_domain's default (public_url's host)
 MAX_ICS_BYTES = 2 * 1024 * 1024
 MAX_COMPONENTS = 5_000
 MAX_DEPTH = 4  # VCALENDAR > VTIMEZONE > STANDARD, VCALENDAR > VEVENT > VALARM
@@ -91,8 +91,8 @@ EVENT_STATUS = {
 ACCEPTED_STATUSES = ("confirmed", "completed", "no_show")
 
 
-def session_uid(token: str) -> str:
-    return f"{token}@{UID_DOMAIN}"
+def session_uid(token: str, domain: str = UID_DOMAIN) -> str:
+    return f"{token}@{domain}"
 
 
 def _calendar(method: str | None, name: str | None = None) -> icalendar.Calendar:

@@ -571,6 +571,8 @@ NOTIFICATION_KIND_LABELS = {
     "booking_confirmed": "预约已确认",
     "booking_declined": "预约未被接受",
     "booking_rescheduled": "预约已改期",
+    "booking_move_proposed": "专家提议改期",
+    "booking_move_declined": "改期未被接受",
     "booking_cancelled": "预约已取消",
     "booking_reminder": "明日提醒",
     "request_matched": "需求已匹配",
@@ -591,11 +593,13 @@ NOTIFY_BOOKING = {
     "declined": "预约未被接受：{title}（{who}，{start}）",
     "reminder": "明日提醒：{title}（{who}，{start}）",
     "escalation": "危机支持预约无人响应，请协调：{title}（{who}，{start}）",
-    "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}）",
+    "proposal": "专家提议改期，请答复：{title}（{who}，原定 {start}，提议改至 {proposed}）",
     "move_declined": "改期提议未被接受：{title}（{who}，仍为 {start}）",
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_SUBMITTED = "{district}申请「{service}」，待审批"
+# The 待审批 notice once the application is settled (by whoever decided, or withdrawn).
+NOTIFY_APPLICATION_SETTLED = "{district}申请「{service}」：{status}，无需再审批"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"
 NOTIFY_APPLICATION_PARTLY = "「{service}」申请部分批准：批准 {approved}（申请 {requested}）"
 NOTIFY_APPLICATION_REJECTED = "「{service}」申请被驳回：{reason}"
@@ -696,6 +700,10 @@ WEEK_FULLY_BOOKED = "本周的可预约时间已经约满，请看下一周"
 WEEK_NOT_OPEN = "该周尚未开放预约（专家最多开放未来 {days} 天）"
 WEEK_PAST = "这一周已经过去，请选择今天以后的日期"
 WEEK_EXPERT_INACTIVE = "这位专家目前暂停接受预约"
+WEEK_WINDOW_NONE = (
+    "需求的时间范围（{start} 至 {end}）内这位专家没有空闲时段：可以看其他周次，或提交预约意向"
+)
+WEEK_WINDOW_PAST = "需求的时间范围已经过去：下面是本周的可预约时间"
 WEEKDAY_NAMES = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
 REASON_FREE_THIS_WEEK = "本周有空：{count} 个时段，最早 {when}"
 RESOURCE_TEXT_PERSONAL_DATA = (
@@ -756,3 +764,16 @@ FORM_CHECK_MESSAGES = {
 MIGRATION_BROKE_FOREIGN_KEYS = (
     "数据库升级未完成：升级后有记录指向不存在的数据（{rows}），已全部撤回，数据库保持原样"
 )
+# A search that found nothing because the search index is empty, not because nothing fits
+# (search.service.SearchService.index_gap): who can run `heart index` is told to; others whom
+# to ask. Never shown as "no match".
+SEARCH_INDEX_MISSING_STAFF = (
+    "搜索索引尚未建立（或为空），暂时无法按需求检索。请在服务器上运行 heart index 建立索引，"
+    "完成后即可检索"
+)
+SEARCH_INDEX_MISSING_OTHERS = "搜索索引尚未建立，暂时无法按需求检索专家，请联系资源中心"
+SEARCH_NO_EXPERTS_STAFF = (
+    "专家库还没有专家，无法检索。请先在“专家管理”页导入专家（或在服务器上运行"
+    " heart import experts），再运行 heart index"
+)
+SEARCH_NO_EXPERTS_OTHERS = "专家库还没有专家，暂时无法检索，请联系资源中心"

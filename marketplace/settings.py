@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     smtp_sender: str = "heart-hub@localhost"
     # Where users open the hub: links in mail point here.
     public_url: str = "http://localhost:8000"
+    # The domain after "@" in the UIDs of new sessions' calendar events (RFC 5545 asks for a
+    # domain the hub controls); empty: the host of public_url.
+    calendar_uid_domain: str = Field(default="", max_length=200)
     # Comma-separated host names of internal calendar servers that busy-calendar feeds may use
     # (on-premise deployments); every other feed must resolve to public addresses only.
     calendar_allowed_hosts: str = ""
@@ -133,6 +136,13 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'heart.db').resolve()}"
+
+    @property
+    def uid_domain(self) -> str:
+        """The domain of new calendar UIDs: calendar_uid_domain, else public_url's host."""
+        from urllib.parse import urlsplit  # noqa: PLC0415
+
+        return self.calendar_uid_domain.strip() or urlsplit(self.public_url).hostname or "localhost"
 
     @property
     def is_sqlite(self) -> bool:

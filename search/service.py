@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, func, select
 
+from marketplace import messages
 from marketplace.clock import utcnow
 from marketplace.errors import Unavailable
 from marketplace.experts.models import Expert, ExpertSpecialty
@@ -50,6 +51,7 @@ from search.indexing import (
 )
 from search.needs import (
     NeedModel,
+    asks_for_visit,
     examples_from_experts,
     fit_need_model,
     heldout_figure,
@@ -107,6 +109,9 @@ class SearchRequest:
     include_inactive: bool = False
     page: int = 1
     page_size: int = 10
+    # The searching school's city: an on-site search (format "onsite", or a message asking for
+    # a visit, search.needs.asks_for_visit) prefers experts there, then in nearby cities.
+    near_city: str | None = None
 
     def filters(self) -> Filters:
         return Filters.of(
@@ -505,6 +510,26 @@ class SearchService:
             "weights": self.weights.as_dict(),
         }
 
+    def index_gap(self) -> str | None:
+        """Why a search that found nothing may say nothing about the need: "no_experts" (the
+        directory is empty), "missing" (experts, but the index was never built or is empty),
+        else None. Asked only after a search came back empty, so it costs nothing otherwise."""
+        try:
+            if self.backend.count() > 0:
+                return None
+        except Unavailable:
+            return None  # the search itself said so (or answered from the fallback)
+        return "missing" if self._expert_count() else "no_experts"
+
+    def index_gap_error(self, *, can_index: bool) -> Unavailable | None:
+        """The error that says the index (or the directory) is empty and what to do: run
+        `heart index` for those who manage the directory, ask the resource center for others;
+        None when the index holds documents."""
+        gap = self.index_gap()
+        if gap is None:
+            return None
+        return Unavailable(_INDEX_GAP_MESSAGES[gap, can_index], code=f"search_index_{gap}")
+
     def rebuild(self, progress: Callable[[int, int], None] | None = None) -> dict:
         """Retrain the need model, measure the encoder, and rebuild every backend from the database."""
         self._analyzer = None
@@ -686,6 +711,9 @@ class SearchService:
             [c.dense for c in candidates] if vector is not None else None,
             weights=fusion,
         )
+        if request.near_city and (request.format == "onsite" or asks_for_visit(q)):
+            cities = [next(iter(c.doc.filters.get("city") or ()), None) for c in candidates]
+            fused = ranking.prefer_near(fused, cities, request.near_city)
         first = {c.doc.id: k for k, c in enumerate(named)}  # named experts lead, in order
         order = sorted(
             range(len(candidates)),
@@ -787,6 +815,14 @@ def _encode_beside(
     query = query_pool().submit(encoder.encode, [q])
     clause_vectors = encoder.encode(clauses)
     return query.result()[0], clause_vectors
+
+
+_INDEX_GAP_MESSAGES = {
+    ("missing", True): messages.SEARCH_INDEX_MISSING_STAFF,
+    ("missing", False): messages.SEARCH_INDEX_MISSING_OTHERS,
+    ("no_experts", True): messages.SEARCH_NO_EXPERTS_STAFF,
+    ("no_experts", False): messages.SEARCH_NO_EXPERTS_OTHERS,
+}
 
 
 def _vocabulary_of(model: object) -> list[str]:

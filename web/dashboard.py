@@ -141,7 +141,7 @@ def _upcoming_bookings(days: int) -> Loader:
         rows = [
             (
                 b.title,
-                "/bookings",
+                f"/bookings#booking-{b.id}",
                 f"{in_zone(b.start, user.timezone, '%m-%d %H:%M', named=user.timezone != DEFAULT_ZONE)} · "
                 + messages.BOOKING_STATUS_LABELS.get(b.status, b.status),
             )

@@ -28,6 +28,13 @@ def _number(value: float, percent: bool) -> str:
     )
 
 
+def _tile_number(value: float) -> str:
+    """A tile's figure in at most five characters (a tile is 46 px wide)."""
+    if value <= 0:
+        return "0"
+    return _number(round(value, 0 if value >= 100 else 1 if value >= 10 else 2), False)
+
+
 def bar_chart(table: ReportTable, *, max_rows: int = 40) -> Markup:
     """Horizontal bars of the table's chart column; rows without a value are left out."""
     chart = table.chart
@@ -110,7 +117,7 @@ def tile_map(
     variant: str = "",
 ) -> Markup:
     """A tile map of the province: one square per district, a row band per city, coloured by
-    the value per 1,000 students (`tiles`: city, district, value), in five equal-count classes;
+    the value per 10,000 students (`tiles`: city, district, value), in five equal-count classes;
     districts with nothing are white. Drawn as SVG on the server; `variant` names the layout
     (a CSS class tile-map-<variant>), e.g. a narrow one whose tiles stay legible on a phone."""
     if not tiles:
@@ -156,19 +163,19 @@ def tile_map(
             x, top = label_width + col * (tile + gap), y + row * (tile + gap)
             fill, ink = colour(value)
             parts.append(
-                f"<g><title>{escape(city)} {escape(district)}：每千名学生 {value:.2f}{escape(unit)}"
+                f"<g><title>{escape(city)} {escape(district)}：每万名学生 {value:.2f}{escape(unit)}"
                 f"</title>"
                 f'<rect x="{x}" y="{top}" width="{tile}" height="{tile}" rx="4" fill="{fill}"'
                 f' stroke="{LINE}"/>'
                 f'<text x="{x + tile / 2}" y="{top + 20}" font-size="11" text-anchor="middle"'
                 f' fill="{ink}">{escape(district[:3])}</text>'
                 f'<text x="{x + tile / 2}" y="{top + 36}" font-size="10" text-anchor="middle"'
-                f' fill="{ink}">{_number(round(value, 2), False) if value > 0 else "0"}</text></g>'
+                f' fill="{ink}">{_tile_number(value)}</text></g>'
             )
         y += -(-len(districts) // columns) * (tile + gap) + 6
     legend_y = y + 10
     parts.append(
-        f'<text x="0" y="{legend_y + 13}" font-size="11" fill="{MUTED}">每千名学生</text>'
+        f'<text x="0" y="{legend_y + 13}" font-size="11" fill="{MUTED}">每万名学生</text>'
         f'<rect x="{label_width}" y="{legend_y}" width="18" height="18" fill="{ZERO_TILE}"'
         f' stroke="{LINE}"/><text x="{label_width + 22}" y="{legend_y + 13}" font-size="11"'
         f' fill="{MUTED}">0</text>'

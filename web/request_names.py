@@ -12,6 +12,8 @@ from sqlmodel import Session, col, select
 from marketplace.clock import in_zone
 from marketplace.requests.models import DistrictRequest
 from marketplace.requests.service import public_views
+from marketplace.requests.wording import is_pleasantry
+from search.needs import normalise_message, split_clauses
 
 NAME_LENGTH = 20
 
@@ -28,6 +30,19 @@ def excerpt(text: str, length: int = NAME_LENGTH) -> str:
     """The start of a user's text on one line, cut with … after `length` characters."""
     text = " ".join(text.split())
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+def need_summary(text: str, need_text: str | None = None, length: int = 60) -> str:
+    """What a request asks for, as a session's title: the need the need model read in the
+    message (`need_text`) or else the message, without its greetings, thanks and who writes;
+    "" when nothing else is left."""
+    for source in (need_text, text):
+        if not source:
+            continue
+        clauses = [c for c in split_clauses(normalise_message(source)) if not is_pleasantry(c)]
+        if clauses:
+            return excerpt("，".join(clauses), length)
+    return ""
 
 
 def request_name(request: _Named, district: str, zone: str) -> str:

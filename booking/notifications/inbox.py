@@ -25,8 +25,8 @@ KINDS = {
     "cancellation": NotificationKind.booking_cancelled,
     "reminder": NotificationKind.booking_reminder,
     "escalation": NotificationKind.crisis_escalation,
-    "proposal": NotificationKind.booking_rescheduled,
-    "move_declined": NotificationKind.booking_rescheduled,
+    "proposal": NotificationKind.booking_move_proposed,
+    "move_declined": NotificationKind.booking_move_declined,
 }
 
 
@@ -67,12 +67,13 @@ def notify_booking(
         by_zone[timezone].append(user_id)
     added = 0
     for timezone, user_ids in sorted(by_zone.items()):
+        named = timezone != DEFAULT_ZONE
+        proposed = booking.proposed_start_at
         title = messages.NOTIFY_BOOKING[kind].format(
             title=booking.title,
             who=who,
-            start=in_zone(
-                booking.start_at, timezone, "%m-%d %H:%M", named=timezone != DEFAULT_ZONE
-            ),
+            start=in_zone(booking.start_at, timezone, "%m-%d %H:%M", named=named),
+            proposed=in_zone(proposed, timezone, "%m-%d %H:%M", named=named) if proposed else "",
         )
         added += notify(
             session=session,

@@ -118,16 +118,29 @@ def _has_hours(schedule: av.Schedule, day: date) -> bool:
 
 
 def next_slots(
-    *, session: Session, expert_id: str, count: int = 3, now: datetime | None = None
+    *,
+    session: Session,
+    expert_id: str,
+    count: int = 3,
+    now: datetime | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
 ) -> list[tuple[datetime, datetime]]:
-    """The expert's next `count` one-hour slots that do not overlap, over two weeks."""
+    """The expert's next `count` one-hour slots that do not overlap, over two weeks from
+    today (or from `first_day`, a request's window, up to `last_day`)."""
     now = now or utcnow()
     today = now.astimezone(LOCAL_TZ).date()
+    start_day = max(first_day or today, today)
+    end_day = start_day + timedelta(days=13)
+    if last_day is not None:
+        end_day = min(end_day, last_day)
+    if end_day < start_day:
+        return []
     slots = list_slots(
         session=session,
         expert_id=expert_id,
-        start_day=today,
-        end_day=today + timedelta(days=13),
+        start_day=start_day,
+        end_day=end_day,
         duration_minutes=60,
         now=now,
     )

@@ -63,7 +63,12 @@ def _flush_guarded(session: Session, booking: Booking) -> None:
 
 
 def create_booking(
-    *, session: Session, data: BookingCreate, user: User, now: datetime | None = None
+    *,
+    session: Session,
+    data: BookingCreate,
+    user: User,
+    now: datetime | None = None,
+    uid_domain: str = ical.UID_DOMAIN,
 ) -> Booking:
     """Request a session: a district books for itself, staff for any district; 409 when taken."""
     now = now or utcnow()
@@ -77,7 +82,7 @@ def create_booking(
         raise InvalidInput(messages.BOOKING_NEEDS_DISTRICT)
     if not covers(session, user, Action.booking_create, district_id=district_id):
         raise Forbidden(messages.FORBIDDEN)
-    return _book(session, data, district_id=district_id, user=user, now=now)
+    return _book(session, data, district_id=district_id, user=user, now=now, uid_domain=uid_domain)
 
 
 def book_offered_time(
@@ -88,6 +93,7 @@ def book_offered_time(
     requested_by_user_id: int | None,
     user: User,
     now: datetime | None = None,
+    uid_domain: str = ical.UID_DOMAIN,
 ) -> Booking:
     """The expert side books a time it offered for a district's request for a time: the district
     asked for this window, so the session is confirmed at once (the district may still cancel)."""
@@ -99,6 +105,7 @@ def book_offered_time(
         now=now or utcnow(),
         created_by_user_id=requested_by_user_id,
         status=BookingStatus.confirmed,
+        uid_domain=uid_domain,
     )
 
 
@@ -111,6 +118,7 @@ def _book(
     now: datetime,
     created_by_user_id: int | None = None,
     status: BookingStatus = BookingStatus.requested,
+    uid_domain: str = ical.UID_DOMAIN,
 ) -> Booking:
     """Check the expert, the slot and the linked request, then write, audit and notify."""
     if session.get(District, district_id) is None:
@@ -130,7 +138,7 @@ def _book(
     if data.request_id is not None:
         check_request(session, data.request_id, district_id)
     booking = Booking(
-        uid=ical.session_uid(uuid.uuid4().hex),
+        uid=ical.session_uid(uuid.uuid4().hex, uid_domain),
         expert_id=expert.id,
         district_id=district_id,
         request_id=data.request_id,

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session, col, select
 
+from booking import ical
 from booking.notifications import outbox
 from booking.schedule.service import list_slots
 from booking.sessions.models import BookingCreate, BookingKind
@@ -263,6 +264,7 @@ def offer_time(
     end: datetime,
     user: User,
     now: datetime | None = None,
+    uid_domain: str = ical.UID_DOMAIN,
 ) -> TimeRequest:
     """The expert side offers a time within the request: a confirmed session for the district."""
     now = now or utcnow()
@@ -298,6 +300,7 @@ def offer_time(
         requested_by_user_id=time_request.created_by_user_id,
         user=user,
         now=now,
+        uid_domain=uid_domain,
     )
     time_request.status = TimeRequestStatus.offered.value
     time_request.booking_id = booking.id

@@ -14,8 +14,16 @@ from marketplace.accounts.contact import Email, Phone, TimeZoneName
 from marketplace.accounts.models import User, UserPublic
 from marketplace.accounts.permissions import Action, require
 from marketplace.accounts.principal import actor_for
-from marketplace.accounts.service import _hasher, check_password_policy, hash_password, set_password
+from marketplace.accounts.service import (
+    CENTER_ROLES,
+    _hasher,
+    center_for_role,
+    check_password_policy,
+    hash_password,
+    set_password,
+)
 from marketplace.audit.service import record, save_and_record
+from marketplace.centers.models import ResourceCenter
 from marketplace.clock import DEFAULT_ZONE
 from marketplace.db import write_later
 from marketplace.districts.models import District
@@ -37,6 +45,7 @@ class UserUpdate(InputModel):
     role: Role | None = None
     district: str | None = pydantic.Field(default=None, max_length=128)
     expert_id: str | None = pydantic.Field(default=None, max_length=32)
+    center: str | None = pydantic.Field(default=None, max_length=64)
     email: Email = None
     phone: Phone = None
     timezone: TimeZoneName = DEFAULT_ZONE
@@ -101,6 +110,7 @@ def _snapshot(user: User) -> dict:
         "role": user.role,
         "district_id": user.district_id,
         "expert_id": user.expert_id,
+        "center_id": user.center_id,
         "email": user.email,
         "phone": user.phone,
         "timezone": user.timezone,
@@ -165,7 +175,14 @@ def update_user(*, session: Session, user_id: int, data: UserUpdate, user: User)
         expert_id = None
     elif expert_id is None:
         raise InvalidInput(messages.ROLE_NEEDS_EXPERT, code="expert_required", field="expert_id")
+    center_id = user.center_id
+    if "center" in fields or role != user.role:
+        # A role change keeps the account's center only where the new role works for one.
+        kept = _center_name(session, user.center_id) if Role(role) in CENTER_ROLES else None
+        center = data.center if "center" in fields else kept
+        center_id = center_for_role(session=session, role=Role(role), center=center)
     user.role, user.district_id, user.expert_id = role, district_id, expert_id
+    user.center_id = center_id
     after = _snapshot(user)
     if after != before:
         save_and_record(
@@ -178,6 +195,11 @@ def update_user(*, session: Session, user_id: int, data: UserUpdate, user: User)
             after=after,
         )
     return user
+
+
+def _center_name(session: Session, center_id: int | None) -> str | None:
+    center = None if center_id is None else session.get(ResourceCenter, center_id)
+    return None if center is None else center.name
 
 
 def set_active(*, session: Session, user_id: int, active: bool, user: User) -> User:

@@ -141,7 +141,7 @@ def create_user(*, session: Session, data: UserCreate, user: User) -> User:
                 messages.ROLE_NEEDS_EXPERT, code="expert_required", field="expert_id"
             )
         expert_id = get_expert(session=session, expert_id=data.expert_id).id
-    center_id = _center_for(session, data)
+    center_id = center_for_role(session=session, role=data.role, center=data.center)
     account = User(
         username=data.username,
         display_name=data.display_name or data.username,
@@ -173,35 +173,39 @@ def create_user(*, session: Session, data: UserCreate, user: User) -> User:
     return account
 
 
-def _center_for(session: Session, data: UserCreate) -> int | None:
-    """The center a new user works for: province staff default to the province center, city
-    staff name a city center, observers name the center whose region they read."""
-    if data.role not in (Role.staff, Role.city_staff, Role.observer):
-        if data.center:
+CENTER_ROLES = (Role.staff, Role.city_staff, Role.observer)
+
+
+def center_for_role(*, session: Session, role: Role, center: str | None) -> int | None:
+    """The center an account of `role` works for (new or edited): province staff default to the
+    province center, city staff name a city center, observers name the center whose region
+    they read; other roles have none."""
+    if role not in CENTER_ROLES:
+        if center:
             raise InvalidInput(
                 messages.FORBIDDEN_CENTER_FOR_ROLE, code="center_not_allowed", field="center"
             )
         return None
-    if not data.center:
-        if data.role == Role.staff:
-            center = province_center(session=session)
-            return None if center is None else center.id
+    if not center:
+        if role == Role.staff:
+            province = province_center(session=session)
+            return None if province is None else province.id
         message = (
             messages.ROLE_NEEDS_CITY_CENTER
-            if data.role == Role.city_staff
+            if role == Role.city_staff
             else messages.ROLE_NEEDS_CENTER
         )
         raise InvalidInput(message, code="center_required", field="center")
-    center = center_named(session=session, name=data.center)
-    if (data.role == Role.city_staff) != (center.city_id is not None):
+    found = center_named(session=session, name=center)
+    if (role == Role.city_staff) != (found.city_id is not None):
         message = (
             messages.ROLE_NEEDS_CITY_CENTER
-            if data.role == Role.city_staff
+            if role == Role.city_staff
             else messages.ROLE_NEEDS_PROVINCE_CENTER
         )
-        if data.role != Role.observer:
+        if role != Role.observer:
             raise InvalidInput(message, code="center_level", field="center")
-    return center.id
+    return found.id
 
 
 def update_contact(*, session: Session, user: User, data: UserContactUpdate) -> User:

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from marketplace.services.quantity import format_quantity
+from marketplace.services.quantity import PER_STUDENTS, format_quantity
 
 RULE_TEXT = (
     "公平分配规则（按学生数加权的最大最小公平，即“注水法”）："
@@ -41,7 +41,6 @@ RULE_TEXT = (
     "④ 同一区县的多份申请按提交先后依次满足。"
     "⑤ 方案仅供参考，须工作人员确认后才生效。"
 )
-PER_STUDENTS = 10_000  # levels are shown per 10,000 students
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,6 @@ class ApprovalContext(BaseModel):
     period_label: str
     district_students: int
     district_period_total: float  # this service, approved to the district this term, net
-    district_period_per_1000: float | None  # per 1,000 students; None without a student count
+    district_period_per_10k: float | None  # per PER_STUDENTS students; None without a count
     suggested_quantity: float  # the fair-share proposal's amount for this application
     left_after_suggestion: float

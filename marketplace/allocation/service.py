@@ -38,6 +38,7 @@ from marketplace.applications.models import HOLDING_STATUSES, ApplicationStatus,
 from marketplace.applications.service import (
     get_application,
     lock_application,
+    settle_submitted_notice,
     snapshot,
     status_label,
 )
@@ -50,7 +51,12 @@ from marketplace.notifications.models import NotificationKind
 from marketplace.notifications.service import notify, recipients
 from marketplace.reports.periods import term_of
 from marketplace.services.models import ProcuredService, ServiceKind
-from marketplace.services.quantity import format_quantity, from_hundredths, to_hundredths
+from marketplace.services.quantity import (
+    PER_STUDENTS,
+    format_quantity,
+    from_hundredths,
+    to_hundredths,
+)
 from marketplace.services.service import (
     get_service,
     lock_service,
@@ -176,6 +182,7 @@ def _approve_locked(
     application.decided_at = utcnow()
     application.decided_by = actor.label
     _change_status(session, application, before, actor, "application.approve", via=via)
+    settle_submitted_notice(session=session, application=application)
     partly = amount < application.quantity_hundredths
     template = (
         messages.NOTIFY_APPLICATION_PARTLY if partly else messages.NOTIFY_APPLICATION_APPROVED
@@ -743,8 +750,8 @@ def approval_contexts(
                 period_label=term.label,
                 district_students=count,
                 district_period_total=from_hundredths(given),
-                district_period_per_1000=(
-                    round(from_hundredths(given) * 1000 / count, 2) if count else None
+                district_period_per_10k=(
+                    round(from_hundredths(given) * PER_STUDENTS / count, 2) if count else None
                 ),
                 suggested_quantity=from_hundredths(suggested),
                 left_after_suggestion=from_hundredths(inputs.capacity - suggested),

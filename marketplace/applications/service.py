@@ -22,7 +22,7 @@ from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.ids import stored_id
 from marketplace.notifications.models import NotificationKind
-from marketplace.notifications.service import notify, recipients
+from marketplace.notifications.service import notify, recipients, settle
 from marketplace.services.models import ProcuredService
 from marketplace.services.quantity import from_hundredths, to_hundredths
 from marketplace.services.service import get_service, is_eligible, require_own_service, today
@@ -131,6 +131,22 @@ def create_application(
     return application
 
 
+def settle_submitted_notice(*, session: Session, application: ServiceApplication) -> None:
+    """Once anybody decided (or the district withdrew) an application, the 待审批 notice it sent
+    to the deciding center's staff is settled for all of them, with the outcome in its title."""
+    service = session.get(ProcuredService, application.service_id)
+    district = session.get(District, application.district_id)
+    settle(
+        session=session,
+        dedupe_key=f"application:submitted:{application.id}",
+        title=messages.NOTIFY_APPLICATION_SETTLED.format(
+            district=district.name if district else "",
+            service=service.name if service else "",
+            status=status_label(application.status),
+        ),
+    )
+
+
 def _owning_center(session: Session, service: ProcuredService) -> int | None:
     if service.center_id is not None:
         return service.center_id
@@ -214,6 +230,7 @@ def _set_status(
         before=before,
         after=snapshot(application),
     )
+    settle_submitted_notice(session=session, application=application)
     return application
 
 

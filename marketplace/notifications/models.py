@@ -16,7 +16,9 @@ class NotificationKind(StrEnum):
     booking_requested = "booking_requested"
     booking_confirmed = "booking_confirmed"
     booking_declined = "booking_declined"
-    booking_rescheduled = "booking_rescheduled"
+    booking_rescheduled = "booking_rescheduled"  # the session moved (an accepted change)
+    booking_move_proposed = "booking_move_proposed"  # the expert proposes a time, not yet moved
+    booking_move_declined = "booking_move_declined"  # the proposal was not accepted
     booking_cancelled = "booking_cancelled"
     booking_reminder = "booking_reminder"
     request_matched = "request_matched"

@@ -121,6 +121,22 @@ def notify(
     return added
 
 
+def settle(*, session: Session, dedupe_key: str, title: str, now: datetime | None = None) -> int:
+    """Settle an event's entries for everyone they went to (someone dealt with it): each is
+    marked read and retitled with the outcome; returns how many entries there were."""
+    result = session.exec(  # sqlmodel types exec(UPDATE) as a CursorResult (execute: Result)
+        update(Notification)
+        .where(col(Notification.dedupe_key) == dedupe_key[:200])
+        .values(
+            read_at=func.coalesce(col(Notification.read_at), now or utcnow()),
+            title=title[:200],
+        )
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    return int(result.rowcount or 0)
+
+
 def list_notifications(
     *, session: Session, user_id: int, unread_only: bool = False, limit: int = 100
 ) -> list[Notification]:

@@ -24,10 +24,8 @@ from marketplace.reports.equity import gini, lorenz_curve
 from marketplace.reports.models import AllocationReport, AllocationRow, ReportSection, ServiceEquity
 from marketplace.reports.periods import Period
 from marketplace.services.models import ProcuredService
-from marketplace.services.quantity import from_hundredths
+from marketplace.services.quantity import PER_STUDENTS, from_hundredths
 from marketplace.services.service import is_eligible, list_services
-
-PER_STUDENTS = 10_000
 
 # A section over the given districts (None: every district), for the period.
 SectionProvider = Callable[[Session, Period | None, frozenset[int] | None], ReportSection]

@@ -34,3 +34,9 @@ def format_quantity(value: int) -> str:
     """Hundredths as people write them: 3, 12.5, 0.25."""
     whole, part = divmod(value, SCALE)
     return str(whole) if part == 0 else f"{value / SCALE:g}"
+
+
+# Amounts per students are given per this many students everywhere (reports and their exports,
+# the tile map, fair-share reasons, the approval context): per 10,000 reads as whole numbers
+# for the services' sizes, where per 1,000 gave 0.2.
+PER_STUDENTS = 10_000

@@ -58,7 +58,7 @@ def test_the_context_counts_this_terms_approvals_per_thousand_students_and_the_f
     assert set(contexts) == {again.id, newcomer.id}  # decided applications need no context
     mine, theirs = contexts[again.id], contexts[newcomer.id]
     assert mine.remaining_quantity == theirs.remaining_quantity == 6
-    assert mine.district_period_total == 4 and mine.district_period_per_1000 == 0.2
+    assert mine.district_period_total == 4 and mine.district_period_per_10k == 2.0
     assert theirs.district_period_total == 0
     # water-filling: the newcomer is topped up to Beilin's level (4) first, then 1 each
     assert (theirs.suggested_quantity, mine.suggested_quantity) == (5, 1)

@@ -221,7 +221,9 @@ def test_metrics_are_open_to_allowed_networks_or_the_token_only(ops_db, clock, c
         ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
         assert client.get("/api/experts", headers=auth).status_code == 200
-        assert client.get("/api/search", params={"q": "焦虑"}, headers=auth).status_code == 200
+        # this hub never built its search index: the search runs (and is timed), then says so
+        searched = client.get("/api/search", params={"q": "焦虑"}, headers=auth)
+        assert searched.json()["code"] in ("search_index_missing", "search_index_no_experts")
         response = client.get("/metrics", headers={"Authorization": "Bearer " + "m" * 32})
     assert response.status_code == 200
     text = response.text

@@ -20,6 +20,7 @@ from benchmarks.wrapped_needs import wrap_one, wrap_queries
 from search.metrics import mean, ndcg_at_k
 from search.needs import (
     NeedModel,
+    asks_for_visit,
     context_sentences,
     examples_from_experts,
     examples_from_qrels,
@@ -28,6 +29,7 @@ from search.needs import (
     split_clauses,
 )
 from search.ranking import FusionWeights, expected_gain, fuse_scores, rank
+from search.tuning import BUILTIN_NEEDS
 from tests.search.test_ranking_quality import DEV, REPO
 
 SPECIALTIES = REPO / "marketplace" / "data" / "specialties.json"
@@ -194,10 +196,14 @@ def test_the_product_never_trains_on_the_evaluation_generators_sentences():
     # context may share nothing with them beyond these stock formulas of any Chinese message
     stock = {"您好", "谢谢", "非常感谢", "期待您的回复", "此致敬礼"}
     training = {c for s in context_sentences() for c in (s, *split_clauses(s))}
+    needs = [json.loads(x)["text"] for x in BUILTIN_NEEDS.read_text("utf-8").splitlines() if x]
+    training |= {c for s in needs for c in (s, *split_clauses(s))}
     evaluation = _evaluation_clauses()
     assert len(evaluation) > 100
-    # the ways people type (ROUGH_STYLES: phone, voice, lists ...) are compared too
+    # the ways people type (ROUGH_STYLES: phone, voice, lists ...) are compared too, and the
+    # keyword needs (session 8), which the product's labelled needs must not contain either
     assert {"老师在不在", "急急急", "以上两项", "我语音转文字的哈"} <= evaluation
+    assert {"初二学生厌学", "班主任减压", "沙盘"} <= evaluation
     assert training & evaluation <= stock
 
 
@@ -282,3 +288,32 @@ def test_a_traditional_or_abbreviated_need_reads_as_its_simplified_chinese_form(
         "自杀风险评估",
         "心理危机干预",
     }
+
+
+@pytest.mark.parametrize(
+    ("message", "visit"),
+    [
+        ("初二女生失眠、说活着没意思，想请危机干预专家下周到校指导", True),
+        ("能否请专家上门给家长做个讲座", True),
+        ("希望专家來校看看", True),  # traditional characters read as simplified
+        ("想请专家线上指导一下班主任", False),
+        ("线上或到校均可", False),  # either way: no preference for nearby experts
+        ("学生厌学", False),
+    ],
+)
+def test_a_message_asks_for_a_visit_when_it_names_one_and_no_remote_way(message, visit):
+    assert asks_for_visit(message) is visit
+
+
+def test_who_and_when_words_do_not_hide_a_keyword_needs_term(dev_models):
+    # 「初二学生厌学」 is a look-up of 厌学 as 「厌学」 is; 学生 is used under most specialties
+    # by the labelled needs, 初二 says next to nothing on its own (search.needs.GENERIC_SPREAD,
+    # WHO_EVIDENCE). The generic words travel with the saved model.
+    _, models, _, _, _ = dev_models
+    model = models["product"]
+    assert "学生" in model.generic_words and "厌学" not in model.generic_words
+    for query in ("厌学", "初二学生厌学", "高一学生厌学"):
+        assert next(iter(model.predict(query))) == "学业压力与考试焦虑"
+    loaded = NeedModel.from_bytes(model.to_bytes())
+    assert loaded.generic_words == model.generic_words
+    assert next(iter(loaded.predict("初二学生厌学"))) == "学业压力与考试焦虑"

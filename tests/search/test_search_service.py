@@ -195,6 +195,9 @@ def test_a_writer_introducing_themself_by_an_experts_name_is_not_a_look_up(corpu
     ("query", "expected"),
     [
         ("厌学", {"学业压力与考试焦虑"}),
+        # who and when (初二, 学生) say nothing of what: the directory's bios use 学生 most
+        # under career guidance, which alone made this a 生涯规划指导 query (walkthrough, s7)
+        ("初二学生厌学", {"学业压力与考试焦虑"}),
         ("自伤", {"心理危机干预", "自杀风险评估"}),
         ("家校沟通", {"家校社协同", "家庭教育指导"}),
         ("沙盘", {"个体心理咨询", "团体心理辅导", "学前儿童心理发展"}),
@@ -234,3 +237,37 @@ def test_a_phone_message_without_punctuation_finds_what_its_punctuated_form_find
     assert "县二中" not in service.need_model.need_text(typed)
     assert found.needs[0][0] == wanted.needs[0][0] == "心理危机干预"
     assert len({hit.id for hit in wanted.hits} & {hit.id for hit in found.hits}) >= 8
+
+
+def test_an_on_site_search_prefers_experts_in_the_schools_city_then_nearby_ones(corpus):
+    # the walkthrough's message (session 7): a visit next week, from a school in 咸阳
+    _, _, service = corpus
+    message = "初二女生失眠、说活着没意思，想请危机干预专家下周到校指导"
+    anywhere = search(service, message, page_size=10)
+    near = search(service, message, page_size=10, near_city="咸阳市")
+    city_of = {
+        record["id"]: record["region"]["city"]
+        for record in map(json.loads, DEMO_EXPERTS.read_text(encoding="utf-8").splitlines())
+    }
+    in_xianyang = sum(city_of[h.id] == "咸阳市" for h in near.hits)
+    assert in_xianyang >= 5
+    assert in_xianyang > sum(city_of[h.id] == "咸阳市" for h in anywhere.hits)
+    # after the city, its neighbour 西安 (~20 km) before 榆林 (~440 km) or 汉中 (~230 km)
+    others = [city_of[h.id] for h in near.hits if city_of[h.id] != "咸阳市"]
+    assert not {"榆林市", "汉中市", "安康市"} & set(others)
+    # still the need first: crisis experts lead wherever they work
+    crisis = {"心理危机干预", "自杀风险评估"}
+    assert all(crisis & set(h.matched_specialties) for h in near.hits[:5])
+
+    # the format filter asks for on site as well; a message asking for help online does not
+    def in_city(result):
+        return sum(city_of[h.id] == "咸阳市" for h in result.hits)
+
+    plain = search(service, "学生自伤", format="onsite", page_size=10)
+    assert in_city(
+        search(service, "学生自伤", format="onsite", page_size=10, near_city="咸阳市")
+    ) > (in_city(plain))
+    online = "初二女生失眠、说活着没意思，想请危机干预专家线上指导"
+    assert [h.id for h in search(service, online, near_city="咸阳市").hits] == [
+        h.id for h in search(service, online).hits
+    ]

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from marketplace.experts.models import Expert
+from search.indexing import expert_documents
+from search.service import SearchService
 from tests.conftest import make_settings
 from tests.matching.db_support import fake_relevance
 from tests.security.world import World, build_world
@@ -44,6 +47,13 @@ def matrix(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         world = build_world(session, settings)
         app = create_app(settings)
         app.state.engine = engine
+        # The world's experts are in the search index, as in a hub that ran `heart index` (an
+        # empty index answers every search with 503 "index missing", not with the route).
+        search = SearchService(settings=settings, engine=engine)
+        search.backend.upsert(
+            expert_documents(session, session.exec(select(Expert.id)).all(), search.analyzer)
+        )
+        app.state.search = search
         app.state.match_relevance = fake_relevance
 
         def request_session() -> Iterator[Session]:

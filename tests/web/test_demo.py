@@ -94,3 +94,41 @@ def test_every_roles_home_page_shows_real_items(demo):
             home = client.get("/").text
             assert "条未读" in home, username
             assert "暂无" not in home, username
+
+
+def test_serve_demo_serves_the_demo_data_again_and_plain_serve_points_to_it(demo, monkeypatch):
+    """One layout: `heart demo` builds HEART_DATA_DIR/demo, `heart serve --demo` serves that
+    same directory again without rebuilding, and a plain `heart serve` on the parent says so."""
+    import uvicorn
+
+    settings, _ = demo
+    served: list = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: served.append(app))
+    for name in ("HEART_ENVIRONMENT", "HEART_DATA_DIR", "HEART_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)  # `serve --demo` sets them for its workers
+    env = {"HEART_DATA_DIR": str(settings.data_dir.parent), "HEART_EMBED_MODEL": "none"}
+    runner = CliRunner()
+
+    again = runner.invoke(cli, ["serve", "--demo"], env=env)
+    assert again.exit_code == 0, again.output
+    app = served.pop()
+    assert app.state.settings.data_dir == settings.data_dir
+    with TestClient(app) as client:
+        assert login(client, "beilin", DEMO_PASSWORD).status_code == 303
+        page = client.get("/experts", params={"q": "学生厌学，不愿上学"})
+        assert "相关程度排序" in page.text and "暂时无法按需求检索" not in page.text
+
+    plain = runner.invoke(
+        cli,
+        ["serve"],
+        env={**env, "HEART_ENVIRONMENT": "production", "HEART_SECRET_KEY": "p" * 40},
+    )
+    assert plain.exit_code == 0, plain.output
+    assert served.pop().state.settings.data_dir == settings.data_dir.parent
+    assert "heart serve --demo" in " ".join(plain.output.split())
+
+
+def test_serve_demo_refuses_before_a_demo_was_built(tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "--demo"], env={"HEART_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "先运行heartdemo" in "".join(result.output.split())

@@ -18,10 +18,15 @@ from marketplace.accounts.models import User
 from marketplace.accounts.principal import system_principal
 from marketplace.allocation.service import approve_application
 from marketplace.applications.models import ApplicationCreate
-from marketplace.applications.service import create_application, reject_application
+from marketplace.applications.service import (
+    create_application,
+    reject_application,
+    withdraw_application,
+)
 from marketplace.audit.service import Actor
+from marketplace.clock import DEFAULT_ZONE, in_zone
 from marketplace.notifications.models import Notification
-from marketplace.notifications.service import notify
+from marketplace.notifications.service import notify, unread_count
 from marketplace.services.models import ServiceCreate
 from marketplace.services.service import create_service, today
 from marketplace.vocabulary import Role
@@ -110,13 +115,16 @@ def test_a_rescheduled_session_and_its_reminder_are_each_one_entry(session, peop
     eve = new_start - timedelta(hours=20)
     notifications_service.enqueue_reminders(session=session, now=eve)
     notifications_service.enqueue_reminders(session=session, now=eve + timedelta(minutes=10))
-    kinds = [n.kind for n in inbox(session, people["coordinator"])]
-    assert kinds == [
+    entries = inbox(session, people["coordinator"])
+    assert [n.kind for n in entries] == [
         "booking_confirmed",
-        "booking_rescheduled",  # the proposal
+        "booking_move_proposed",  # the proposal: nothing has moved yet
         "booking_rescheduled",  # the move, once accepted
         "booking_reminder",
     ]
+    proposal = entries[1].title
+    assert proposal.startswith("专家提议改期")
+    assert f"提议改至 {in_zone(new_start, DEFAULT_ZONE, '%m-%d %H:%M')}" in proposal
 
 
 def test_an_unanswered_crisis_request_alerts_every_staff_member(session, people):
@@ -258,11 +266,11 @@ def test_the_badge_counts_unread_and_the_inbox_opens_an_entry_at_its_record(
     assert "条未读" not in client.get("/", headers=headers).text
 
 
-def _center_staff(session, role: Role, center: str) -> User:
+def _center_staff(session, role: Role, center: str, name: str = "") -> User:
     from marketplace.centers.service import center_named
     from tests.booking.conftest import quick_user
 
-    user = quick_user(session, role, f"notice-{center}")
+    user = quick_user(session, role, f"notice-{center}{name}")
     user.center_id = center_named(session=session, name=center).id
     session.add(user)
     session.flush()
@@ -312,3 +320,52 @@ def test_a_new_application_reaches_the_staff_of_the_center_that_owns_the_service
     assert notice.kind == "application_submitted" and "西安市热线" in notice.title
     assert notice.link.startswith("/applications#application-")
     assert len(inbox(session, people["staff"])) == 1 and inbox(session, baoji) == []
+
+
+@pytest.mark.parametrize(
+    ("decision", "outcome"),
+    [("approve", "已批准"), ("reject", "未批准"), ("withdraw", "已撤回")],
+)
+def test_a_pending_approval_notice_is_settled_for_every_recipient_once_anybody_decides(
+    session, people, decision, outcome
+):
+    xian = _center_staff(session, Role.city_staff, "西安市")
+    colleague = _center_staff(session, Role.city_staff, "西安市", "-2")
+    coordinator = people["coordinator"]
+    service = create_service(
+        session=session,
+        data=ServiceCreate(
+            name="西安市热线",
+            kind="hotline",
+            unit="次",
+            quantity=10,
+            valid_from=today() - timedelta(days=1),
+            valid_to=today() + timedelta(days=200),
+        ),
+        user=xian,
+    )
+    application = create_application(
+        session=session,
+        data=ApplicationCreate(service_id=service.id, quantity=1, purpose="热线转介"),
+        district_id=coordinator.district_id,
+        user=SYSTEM,
+    )
+    assert [n.read_at for n in inbox(session, xian) + inbox(session, colleague)] == [None, None]
+    # The province (or a colleague, or the district itself) settles it; the city staff who
+    # were told are no longer asked to decide.
+    if decision == "approve":
+        approve_application(
+            session=session, application_id=application.id, quantity=None, user=people["staff"]
+        )
+    elif decision == "reject":
+        reject_application(
+            session=session, application_id=application.id, reason="已有热线", user=colleague
+        )
+    else:
+        withdraw_application(session=session, application_id=application.id, user=coordinator)
+    for user in (xian, colleague):
+        [notice] = inbox(session, user)
+        assert notice.read_at is not None
+        assert outcome in notice.title and "待审批" not in notice.title
+        assert notice.kind == "application_submitted"
+    assert unread_count(session=session, user_id=xian.id) == 0

@@ -193,6 +193,10 @@ def search_command(
                 )
             return
         response = service.search(SearchRequest(q=text or "", page_size=limit, **filters))
+        if not response.total:  # an empty index is said so, never passed off as "no match"
+            gap = service.index_gap_error(can_index=True)
+            if gap is not None:
+                raise gap
         if as_json:
             sys.stdout.write(
                 json.dumps(

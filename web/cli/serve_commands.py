@@ -59,6 +59,14 @@ def serve(
             "login throttling is shared through the database",
         ),
     ] = 1,
+    demo_data: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="再次启动 heart demo 建好的演示数据（HEART_DATA_DIR/demo，不重建）/ serve the "
+            "demo's data again (HEART_DATA_DIR/demo, not rebuilt)",
+        ),
+    ] = False,
 ) -> None:
     import uvicorn
 
@@ -66,7 +74,16 @@ def serve(
     from web.observability import logging_config
     from web.server_protocol import HEAD_BUFFER_BYTES, HeartH11Protocol
 
-    settings = load_settings()  # checked here, so a bad configuration fails before forking
+    # checked here, so a bad configuration fails before forking
+    settings = existing_demo(load_settings(environment="demo")) if demo_data else load_settings()
+    if demo_data:  # worker processes read their settings from the environment
+        os.environ.update(
+            HEART_ENVIRONMENT="demo",
+            HEART_DATA_DIR=str(settings.data_dir),
+            HEART_SECRET_KEY=str(settings.secret_key),
+        )
+    else:
+        _point_to_the_demo(settings)
     # Our request log line replaces uvicorn's access log (HEART_LOG_FORMAT=json or text); the
     # connection handler answers what uvicorn refuses itself in Chinese, with time limits.
     logs = {
@@ -104,6 +121,48 @@ def serve(
         proxy_headers=False,
         **logs,
     )
+
+
+DEMO_SUBDIR = "demo"
+
+
+def demo_settings(base: Settings) -> Settings:
+    """THE demo layout: `heart demo` builds, and `heart serve --demo` serves, a data dir of its
+    own, `HEART_DATA_DIR/demo`, so the demo never touches the real data beside it (a demo
+    build deletes its SQLite file). Without HEART_SECRET_KEY it signs with a random key
+    (logins then last one run)."""
+    return base.model_copy(
+        update={
+            "data_dir": base.data_dir / DEMO_SUBDIR,
+            "secret_key": base.secret_key or secrets.token_urlsafe(48),
+        }
+    )
+
+
+def existing_demo(base: Settings) -> Settings:
+    """The demo's settings, refusing when `heart demo` has not built its data yet."""
+    settings = demo_settings(base)
+    if settings.database_url is None and not (settings.data_dir / "heart.db").exists():
+        raise fail(
+            f"{settings.data_dir} 下还没有演示数据：先运行 heart demo / no demo data yet, run "
+            "heart demo first",
+            2,
+        )
+    return settings
+
+
+def _point_to_the_demo(settings: Settings) -> None:
+    """Say where the demo's data is when the data dir has none of its own but a demo beside it
+    (`heart serve` after `heart demo` would otherwise start an empty hub)."""
+    if settings.database_url is not None or (settings.data_dir / "heart.db").exists():
+        return
+    if (settings.data_dir / DEMO_SUBDIR / "heart.db").exists():
+        console.print(
+            f"[yellow]{settings.data_dir} 下还没有数据库，将新建一个空的；heart demo 的演示数据在 "
+            f"{settings.data_dir / DEMO_SUBDIR}，再次启动它请运行 heart serve --demo[/yellow] / "
+            "this data dir has no database yet (a new, empty one is made); to serve the demo's "
+            "data again run heart serve --demo"
+        )
 
 
 DEMO_USERS = [
@@ -189,14 +248,12 @@ def demo(
     port: Annotated[int, typer.Option(help="端口 / port")] = 8000,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="只建库不启动 / build only")] = False,
 ) -> None:
-    base = load_settings(environment="demo")
-    settings = base.model_copy(
-        update={
-            "data_dir": base.data_dir / "demo",
-            "secret_key": base.secret_key or secrets.token_urlsafe(48),
-        }
-    )
+    settings = demo_settings(load_settings(environment="demo"))
     build_demo(settings)
+    console.print(
+        f"演示数据在 / demo data in {settings.data_dir}；以后再次启动（不重建）/ serve it again "
+        "later without rebuilding: heart serve --demo"
+    )
     if no_serve:
         return
     import uvicorn

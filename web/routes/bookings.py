@@ -133,8 +133,12 @@ def list_slots(
     summary="预约 / book a session",
     dependencies=[performs(Action.booking_create)],
 )
-def create_booking(data: BookingCreate, session: SessionDep, user: CurrentUser) -> BookingPublic:
-    booking = sessions_service.create_booking(session=session, data=data, user=user)
+def create_booking(
+    data: BookingCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> BookingPublic:
+    booking = sessions_service.create_booking(
+        session=session, data=data, user=user, uid_domain=settings.uid_domain
+    )
     return sessions_service.public_view(session=session, booking=booking)
 
 
@@ -167,9 +171,9 @@ def booking_ics(
 ) -> Response:
     booking = sessions_service.get_booking(session=session, booking_id=booking_id, user=user)
     return _ics(
-        feeds_service.booking_ics(
-            session=session, booking=booking, organizer_fallback=settings.smtp_sender
-        ),
+        # A file a user downloads goes into their own calendar: a PUBLISH copy that invites
+        # no one (a REQUEST would ask the importer to answer as an attendee).
+        feeds_service.booking_ics(session=session, booking=booking, publish=True),
         f"heart-booking-{booking_id}.ics",
     )
 

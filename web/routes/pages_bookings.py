@@ -43,7 +43,7 @@ from web.pages import (
     sent_before,
     text_error,
 )
-from web.request_names import excerpt, posted_request_name
+from web.request_names import need_summary, posted_request_name
 from web.routes.booking_transitions import TRANSITIONS, Transition
 from web.routes.pages_sessions import feedback_received, ratings_by_booking
 from web.templating import render
@@ -204,10 +204,18 @@ def new_booking_page(
             "request_id": str(filed.id),
             "kind": filed.service_type,
             "format": filed.format,
-            "title": excerpt(filed.text, 60),
+            "title": need_summary(filed.text, _need_text(request, filed.text))
+            or messages.SERVICE_TYPE_LABELS.get(filed.service_type, ""),
             "description": filed.text[:4000],
         }
     return _new_form(request, session, form)
+
+
+def _need_text(request: Request, text: str) -> str | None:
+    """The need the search service's need model reads in a message (None without a model)."""
+    search = getattr(request.app.state, "search", None)
+    model = search.need_model if search is not None else None
+    return model.need_text(text) if model is not None else None
 
 
 def _filed_for(session: Session, user: User, request_id: str) -> str:
@@ -270,7 +278,12 @@ def submit_booking(
         errors["__all__"] = errors.get("__all__") or messages.FORM_HAS_ERRORS
         return _new_form(request, session, form, errors, status_code=422)
     try:
-        create_booking(session=session, data=data, user=user)
+        create_booking(
+            session=session,
+            data=data,
+            user=user,
+            uid_domain=request.app.state.settings.uid_domain,
+        )
     except (Conflict, InvalidInput, Forbidden) as exc:
         session.rollback()
         return _new_form(request, session, form, {"__all__": exc.message}, exc.status_code)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -11,11 +12,11 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from booking.schedule.service import expert_zone
-from booking.schedule.week import free_this_week_reason
+from booking.schedule.week import WeekSlots, free_this_week_reason, week_slots
 from booking.sessions.models import BookingKind
 from marketplace import messages
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action
+from marketplace.accounts.permissions import Action, can
 from marketplace.clock import zone
 from marketplace.districts.service import RegionIndex, list_districts
 from marketplace.errors import Unavailable
@@ -74,6 +75,9 @@ class ExpertResults:
     facets: dict[str, list[tuple[str, str, str, int]]] = field(default_factory=dict)
     no_match: bool = False  # the query is about nothing the directory covers
     suggestions: list[str] = field(default_factory=list)  # closest specialties to try
+    # Why nothing could be found, when the reason is the index, not the need (shown instead of
+    # "no match"): SearchService.index_gap_error's message for this user.
+    index_gap: str | None = None
 
 
 FACET_TITLES = {
@@ -99,6 +103,10 @@ FACET_PARAMS = {
 }
 _KINDS = {k.value for k in BookingKind}
 _REST_OF_WEEK_EMPTY = (messages.WEEK_FULLY_BOOKED, messages.WEEK_NO_HOURS_THIS_WEEK)
+# Weeks of a request's window looked through for a free slot (past the expert's horizon the
+# weeks are not open, which stops the walk earlier).
+MAX_WINDOW_WEEKS = 26
+_WINDOW_SKIPPABLE = (*_REST_OF_WEEK_EMPTY, None)
 
 
 def _search_experts(
@@ -121,6 +129,7 @@ def _search_experts(
     experts, total = list_experts(session=session, filters=by_name, page=page, page_size=page_size)
     if not query or total or search is None:  # browsing, or (part of) a name: the database answers
         return ExpertResults(hits=[ExpertHit(expert=e) for e in experts], total=total)
+    home_city = _home_city(session, user)
     try:
         found = search.search(
             SearchRequest(
@@ -134,15 +143,19 @@ def _search_experts(
                 include_inactive=filters.status != ExpertStatus.active.value,
                 page=page,
                 page_size=page_size,
+                near_city=home_city,
             )
         )
     except Unavailable:
         return ExpertResults(hits=[], total=0)
+    if not found.total:
+        gap = search.index_gap_error(can_index=can(user, Action.expert_manage))
+        if gap is not None:
+            return ExpertResults(hits=[], total=0, index_gap=gap.message)
     experts = session.exec(
         select(Expert).where(col(Expert.id).in_([h.id for h in found.hits]))
     ).all()
     views = {v.id: v for v in public_views(session=session, experts=list(experts))}
-    home_city = _home_city(session, user)
     hits = [
         ExpertHit(
             expert=views[h.id],
@@ -338,25 +351,49 @@ def _resource_facet(counts: dict[str, int] | None, labels: dict[str, str]) -> li
     return [(value, label, counts[value]) for value, label in labels.items() if counts.get(value)]
 
 
-def _booking_context(
-    session: Session, user: User, request_id: int | None, kind: str, format: str
-) -> dict[str, str]:
+def _filed_request(session: Session, user: User, request_id: int | None) -> DistrictRequest | None:
+    """The coordinator's own request a 预约 link is for (None for anyone else's, or none)."""
+    if request_id is None or user.role != Role.district.value:
+        return None
+    filed = session.get(DistrictRequest, request_id)
+    return filed if filed is not None and filed.district_id == user.district_id else None
+
+
+def _booking_context(filed: DistrictRequest | None, kind: str, format: str) -> dict[str, str]:
     """What a 预约 link carries to the booking form: the request it is for, its kind and format."""
-    context: dict[str, str] = {}
-    if request_id is not None and user.role == Role.district.value:
-        filed = session.get(DistrictRequest, request_id)
-        if filed is not None and filed.district_id == user.district_id:
-            context = {
-                "request_id": str(filed.id),
-                "kind": filed.service_type,
-                "format": filed.format,
-            }
-    if not context:
+    if filed is not None:
+        context = {
+            "request_id": str(filed.id),
+            "kind": filed.service_type,
+            "format": filed.format,
+        }
+    else:
         context = {
             "kind": _choice(kind, BookingKind) or "",
             "format": _choice(format, Format) or "",
         }
     return {k: v for k, v in context.items() if v}
+
+
+def _first_week_in_window(
+    week_at: Callable[[date], WeekSlots], filed: DistrictRequest, today: date
+) -> tuple[WeekSlots, str]:
+    """The first week of the request's window (from today on) with a free slot, or else its
+    first week and a note that the window has none."""
+    first = max(filed.window_start, today)
+    last = filed.window_end
+    if last < first:
+        return week_at(today), messages.WEEK_WINDOW_PAST
+    opening = week_at(first)
+    view = opening
+    for _ in range(MAX_WINDOW_WEEKS):
+        if view.count or view.start > last or view.empty_reason not in _WINDOW_SKIPPABLE:
+            break
+        view = week_at(view.next)
+    if view.count and view.start <= last:
+        return view, ""
+    note = messages.WEEK_WINDOW_NONE.format(start=filed.window_start, end=filed.window_end)
+    return opening, note
 
 
 def _safe_back(back: str) -> str:
@@ -378,35 +415,35 @@ def expert_profile(
     format: Annotated[str, Query(max_length=32)] = "",
     back: Annotated[str, Query(max_length=MAX_BACK)] = "",
 ) -> Response:
-    from booking.schedule.week import week_slots
-
     expert = public_view(
         session=session, expert=get_expert(session=session, expert_id=expert_id[:32])
     )
     today = datetime.now(zone(user.timezone)).date()
-    week_of = (parse_day(week) if week else None) or today
-    booking = _booking_context(session, user, request_id, kind, format)
-    week_view = week_slots(
-        session=session,
-        expert_id=expert.id,
-        week_of=week_of,
-        duration_minutes=duration,
-        kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
-        timezone=user.timezone,
-    )
-    if not week and week_view.count == 0 and week_view.empty_reason in _REST_OF_WEEK_EMPTY:
-        # Late in the week the rest of it may be gone or without hours (a Saturday for an
-        # expert who works weekdays): open on the next week with free time.
-        following = week_slots(
+    filed = _filed_request(session, user, request_id)
+    booking = _booking_context(filed, kind, format)
+
+    def week_at(day: date) -> WeekSlots:
+        return week_slots(
             session=session,
             expert_id=expert.id,
-            week_of=week_view.next,
+            week_of=day,
             duration_minutes=duration,
             kind=BookingKind(booking["kind"]) if booking.get("kind") in _KINDS else None,
             timezone=user.timezone,
         )
-        if following.count:
-            week_view = following
+
+    window_note = ""
+    if not week and filed is not None:
+        # Booking for a request: open the first week of its window with a free slot.
+        week_view, window_note = _first_week_in_window(week_at, filed, today)
+    else:
+        week_view = week_at((parse_day(week) if week else None) or today)
+        if not week and week_view.count == 0 and week_view.empty_reason in _REST_OF_WEEK_EMPTY:
+            # Late in the week the rest of it may be gone or without hours (a Saturday for an
+            # expert who works weekdays): open on the next week with free time.
+            following = week_at(week_view.next)
+            if following.count:
+                week_view = following
     own = user.role == Role.expert.value and user.expert_id == expert.id
     return render(
         request,
@@ -414,6 +451,7 @@ def expert_profile(
         {
             "expert": expert,
             "week": week_view,
+            "window_note": window_note,
             "today": today,
             "duration": duration,
             "booking": booking,

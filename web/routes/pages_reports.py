@@ -65,10 +65,10 @@ def reports_page(
     unit = next((r.unit for r in rows), "")
     name = dict(services).get(shown, "") if shown else ""
     values = sorted(
-        ((r.city, r.district_name, r.net_allocated_per_10k / 10) for r in rows),
+        ((r.city, r.district_name, r.net_allocated_per_10k) for r in rows),
         key=lambda t: (t[0], t[1]),
     )
-    title = f"{name}：各区县每千名学生净分配（{unit}）"
+    title = f"{name}：各区县每万名学生净分配（{unit}）"
     # Two layouts of one map: 14 tiles a row on a laptop, 6 on a phone, where the wide one
     # would shrink its tiles and names to a few pixels (CSS shows the one that fits).
     tiles = tile_map(values, title=title, unit=unit, variant="wide") + tile_map(

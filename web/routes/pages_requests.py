@@ -179,7 +179,16 @@ def request_detail(
 
     filed = read_request(session=session, request_id=request_id, user=_coordinator_or_staff(user))
     assigned = assigned_experts(session=session, request_id=filed.id or 0)
-    slots = {a.expert_id: next_slots(session=session, expert_id=a.expert_id) for a in assigned}
+    # the slots on offer are those of the request's window, not merely the next ones
+    slots = {
+        a.expert_id: next_slots(
+            session=session,
+            expert_id=a.expert_id,
+            first_day=filed.window_start,
+            last_day=filed.window_end,
+        )
+        for a in assigned
+    }
     bookings = bookings_for_request(session=session, request_id=filed.id or 0)
     names = {
         e.id: e.name

@@ -126,6 +126,10 @@ def _applications(
     deciding = can(user, Action.application_decide)
     # The decision forms show only on cards this user may decide (their own center's services).
     decidable = {a.id for a in applications if deciding and decides(session, user, a)}
+    # Filing, and withdrawing what one filed, is the district's side only (observers and
+    # centers' staff are offered neither).
+    filing = can(user, Action.application_file)
+    withdrawable = {a.id for a in applications if filing and a.district_id == user.district_id}
     views = application_views(session=session, applications=list(reversed(applications)))
     contexts = approval_contexts(session=session, applications=applications) if deciding else {}
     return render(
@@ -138,6 +142,8 @@ def _applications(
             "statuses": [s.value for s in ApplicationStatus],
             "staff": deciding,
             "decidable": decidable,
+            "filing": filing,
+            "withdrawable": withdrawable,
             "errors": errors or {},
             "values": values or {},
         },

@@ -247,7 +247,12 @@ def offer(
         )
         start, end = _offered_time(day, start_time, time_request.duration_minutes, user.timezone)
         service.offer_time(
-            session=session, time_request_id=time_request_id, start=start, end=end, user=user
+            session=session,
+            time_request_id=time_request_id,
+            start=start,
+            end=end,
+            user=user,
+            uid_domain=request.app.state.settings.uid_domain,
         )
     except (InvalidInput, Conflict) as exc:
         session.rollback()

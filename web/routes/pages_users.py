@@ -108,6 +108,11 @@ def _center_choices(session: Session) -> list[tuple[str, str]]:
     return [(c.name, center_label(c)) for c in centers]
 
 
+def _center_value(session: Session, center_id: int | None) -> str:
+    center = None if center_id is None else session.get(ResourceCenter, center_id)
+    return "" if center is None else center.name
+
+
 def _new_form(
     request: Request,
     session: Session,
@@ -211,6 +216,7 @@ def _detail(
         "role": view.role.value,
         "district": district,
         "expert_id": view.expert_id or "",
+        "center": _center_value(session, account.center_id),
         "email": view.email or "",
         "phone": view.phone or "",
         "timezone": view.timezone,
@@ -226,6 +232,7 @@ def _detail(
         "notice": notice,
         "role_choices": ROLE_CHOICES,
         "district_choices": _district_choices(session),
+        "center_choices": _center_choices(session),
         "is_self": account.id == getattr(request.state.user, "id", None),
     }
     return render(request, "users/detail.html", context, status_code=status_code)
@@ -247,6 +254,7 @@ def update_user_page(
     display_name: FormText = "",
     role: FormText = "",
     district: FormText = "",
+    center: FormText = "",
     expert_id: FormText = "",
     email: FormText = "",
     phone: FormText = "",
@@ -258,6 +266,7 @@ def update_user_page(
         "display_name": display_name.strip()[:64],
         "role": role[:16],
         "district": district[:128],
+        "center": center.strip()[:64],
         "expert_id": expert_id.strip()[:32],
         "email": email.strip()[:300],
         "phone": phone.strip()[:64],
@@ -269,6 +278,7 @@ def update_user_page(
                 "display_name": form["display_name"] or None,
                 "role": form["role"] or None,
                 "district": form["district"] or None,
+                "center": form["center"] or None,
                 "expert_id": form["expert_id"] or None,
                 "email": form["email"],
                 "phone": form["phone"],

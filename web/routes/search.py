@@ -101,6 +101,10 @@ def search(
             page_size=page_size,
         )
     )
+    if not result.total:  # nothing found: an empty index must not pass for "nothing fits"
+        gap = get_search(request).index_gap_error(can_index=can(user, Action.expert_manage))
+        if gap is not None:
+            raise gap
     hits = [
         SearchHitPublic(**{k: getattr(h, k) for k in SearchHitPublic.model_fields})
         for h in result.hits

@@ -14,7 +14,7 @@ from booking.time_requests.models import (
 )
 from marketplace.accounts.permissions import Action
 from marketplace.validation import RecordId
-from web.deps import CurrentUser, SessionDep, performs
+from web.deps import CurrentUser, SessionDep, SettingsDep, performs
 
 router = APIRouter(prefix="/api/time-requests", tags=["booking"])
 
@@ -71,10 +71,19 @@ def read_time_request(
     dependencies=[performs(Action.time_request_answer)],
 )
 def offer_time(
-    time_request_id: RecordId, data: TimeOffer, session: SessionDep, user: CurrentUser
+    time_request_id: RecordId,
+    data: TimeOffer,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
 ) -> TimeRequestPublic:
     time_request = service.offer_time(
-        session=session, time_request_id=time_request_id, start=data.start, end=data.end, user=user
+        session=session,
+        time_request_id=time_request_id,
+        start=data.start,
+        end=data.end,
+        user=user,
+        uid_domain=settings.uid_domain,
     )
     return _one(session, time_request)
 

@@ -150,7 +150,7 @@ def test_staff_approve_the_suggested_amount_beside_its_context(new_page):
     staff.get_by_role("button", name="生成报表").click()
     staff.wait_for_load_state("networkidle")  # the report replaces the page's first map
     tile = staff.locator(".tile-map-wide g").filter(has_text="碑林")  # the laptop layout
-    expect(tile.locator("title")).to_contain_text("每千名学生")
+    expect(tile.locator("title")).to_contain_text("每万名学生")
     assert tile.locator("rect").get_attribute("fill") != "#ffffff"
     staff.locator(".tile-map-wide").scroll_into_view_if_needed()
     screenshot(staff, "report-tile-map", full_page=False)

@@ -136,3 +136,47 @@ def test_the_bookings_page_lists_what_is_ahead_first_then_what_ended_latest_firs
         )
     ]
     assert order == sorted(order)
+
+
+@pytest.fixture
+def hub_site(app):
+    """The hub published at https://heart.example.edu.cn (its UIDs use that host)."""
+    app.state.settings = app.state.settings.model_copy(
+        update={"public_url": "https://heart.example.edu.cn"}
+    )
+    return app
+
+
+def test_a_downloaded_ics_is_a_publish_copy_with_uids_at_the_sites_domain(
+    hub_site, client, session, district_user, open_expert
+):
+    import icalendar
+
+    logged_in(client, district_user)
+    response, _ = _book(client)
+    assert response.status_code == 303
+    [booking] = _bookings(session)
+    assert booking.uid.endswith("@heart.example.edu.cn")
+    page = client.get("/bookings").text
+    assert f'href="/api/bookings/{booking.id}.ics"' in page
+    download = client.get(f"/api/bookings/{booking.id}.ics")
+    assert download.status_code == 200
+    calendar = icalendar.Calendar.from_ical(download.content)
+    assert calendar["METHOD"] == "PUBLISH"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == booking.uid
+    assert "heart-hub@localhost" not in download.text
+    assert "RSVP" not in download.text
+
+
+def test_the_home_pages_upcoming_bookings_link_to_each_booking(
+    client, session, district_user, open_expert
+):
+    logged_in(client, district_user)
+    response, _ = _book(client)
+    assert response.status_code == 303
+    [booking] = _bookings(session)
+    home = client.get("/").text
+    assert f'href="/bookings#booking-{booking.id}">七年级班主任个案督导</a>' in home
+    logged_in(client, open_expert)
+    assert f'href="/bookings#booking-{booking.id}"' in client.get("/").text

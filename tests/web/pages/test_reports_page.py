@@ -109,7 +109,7 @@ def test_the_report_draws_a_tile_map_of_the_districts_coloured_by_allocation(
         )
         assert len(tiles) == listed  # every district, zero included
         assert tiles.count("#ffffff") == listed - 1 and "#0f5e7a" in tiles  # Beilin darkest
-        assert "西安市 碑林区：每千名学生" in svg
+        assert "西安市 碑林区：每万名学生" in svg
         width = int(re.search(r'viewBox="0 0 (\d+) ', svg).group(1))
         assert width == 64 + columns * 50
         legend = [
@@ -136,3 +136,35 @@ def test_a_long_report_table_opens_under_a_summary_and_keeps_every_row(client, s
     monthly = client.get("/reports/monthly")
     assert monthly.status_code == 200 and "长表专家24" in monthly.text
     assert "long-table" not in monthly.text
+
+
+def test_every_report_surface_counts_per_ten_thousand_students(client, session, staff_user):
+    """One unit on the page's table and tile map, the monthly report, the exports and the
+    approval context beside a pending application: 每万名学生 (碑林区: 5 次 for 118,600)."""
+    from marketplace.accounts.principal import system_principal
+    from marketplace.applications.models import ApplicationCreate
+    from marketplace.applications.service import create_application
+    from marketplace.districts.service import find_district
+
+    service = _service_with_one_allocation(session)
+    beilin = find_district(session=session, name="西安市/碑林区")
+    create_application(
+        session=session,
+        data=ApplicationCreate(service_id=service.id, quantity=5, purpose="第二次"),
+        district_id=beilin.id,
+        user=system_principal("t"),
+    )
+    session.flush()
+    logged_in(client, staff_user)
+    per_10k = f"{5 * 10_000 / 118_600:.2f}"  # 0.42
+    surfaces = {
+        "report": client.get("/reports", params={"service_id": service.id}).text,
+        "monthly": client.get("/reports/monthly").text,
+        "csv": client.get("/api/reports/allocation.csv").content.decode("utf-8-sig"),
+        "applications": client.get("/applications").text,
+    }
+    for name, text in surfaces.items():
+        assert "每万名学生" in text, name
+        assert "每千名学生" not in text, name
+    assert f"西安市 碑林区：每万名学生 {per_10k}次" in surfaces["report"]
+    assert f"（每万名学生 {per_10k}）" in surfaces["applications"]

@@ -251,3 +251,138 @@ def test_a_week_without_hours_left_opens_on_the_next_week_with_free_time(
     # Asked for this week explicitly, the reason is given, with the request for a time.
     this_week = client.get(f"/experts/P4?week={today.isoformat()}").text
     assert "本周没有安排可预约时间" in this_week and "提交预约意向" in this_week
+
+
+def _expert_for_requests(session: Session, staff_user, expert_id: str = "P5", **schedule) -> None:
+    import_records(
+        session,
+        expert_record(
+            id=expert_id,
+            name="窗口专家",
+            service_types=["supervision"],
+            formats=["online"],
+        ),
+    )
+    set_availability(
+        session=session,
+        expert_id=expert_id,
+        data=AvailabilityUpdate(weekly=EVERY_DAY, horizon_days=120, **schedule),
+        user=staff_user,
+    )
+
+
+def test_booking_from_a_request_opens_the_first_week_of_its_window_with_free_slots(
+    client, session, district_user, staff_user
+):
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    window_start = today + timedelta(days=35)
+    # The window's first week is closed (a holiday): the profile opens the week after it.
+    first_monday = window_start - timedelta(days=window_start.weekday())
+    closed = [
+        {"kind": "override", "date": (first_monday + timedelta(days=n)).isoformat(), "ranges": []}
+        for n in range(7)
+    ]
+    _expert_for_requests(session, staff_user, exceptions=closed)
+    filed = file_request(
+        session,
+        user=district_user,
+        district=None,
+        service_type="supervision",
+        format="online",
+        window_start=window_start,
+        window_end=window_start + timedelta(days=30),
+    )
+    session.commit()
+    logged_in(client, district_user)
+    page = client.get(f"/experts/P5?request_id={filed.id}").text
+    second_monday = first_monday + timedelta(days=7)
+    assert f"可预约时间 · {second_monday:%m-%d}" in page
+    days = {
+        re.search(r"start=(\d{4}-\d\d-\d\d)", link).group(1)
+        for link in _links(page, "/bookings/new?")
+    }
+    assert days and min(days) >= max(window_start, second_monday).isoformat()
+    assert all(f"request_id={filed.id}" in link for link in _links(page, "/bookings/new?"))
+    # Without a request the profile opens on the weeks ahead, not on the window.
+    plain = client.get("/experts/P5").text
+    assert f"可预约时间 · {second_monday:%m-%d}" not in plain
+
+
+def test_a_request_window_without_free_slots_says_so_on_the_profile(
+    client, session, district_user, staff_user
+):
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    window_start = today + timedelta(days=21)
+    window_end = window_start + timedelta(days=3)
+    closed = [
+        {"kind": "override", "date": (window_start + timedelta(days=n)).isoformat(), "ranges": []}
+        for n in range(-7, 14)
+    ]
+    _expert_for_requests(session, staff_user, exceptions=closed)
+    filed = file_request(
+        session,
+        user=district_user,
+        district=None,
+        service_type="supervision",
+        format="online",
+        window_start=window_start,
+        window_end=window_end,
+    )
+    session.commit()
+    logged_in(client, district_user)
+    page = client.get(f"/experts/P5?request_id={filed.id}").text
+    assert f"需求的时间范围（{window_start} 至 {window_end}）内这位专家没有空闲时段" in page
+    assert f"可预约时间 · {window_start - timedelta(days=window_start.weekday()):%m-%d}" in page
+
+
+def test_the_assigned_experts_slots_on_the_request_page_lie_in_its_window(
+    client, session, matched, district_user
+):
+    later = utcnow().astimezone(LOCAL_TZ).date() + timedelta(days=20)
+    filed = session.get(DistrictRequest, matched.id)
+    filed.window_start = later
+    session.add(filed)
+    session.commit()
+    logged_in(client, district_user)
+    page = client.get(f"/requests/{matched.id}").text
+    days = {
+        re.search(r"start=(\d{4}-\d\d-\d\d)", link).group(1)
+        for link in _links(page, "/bookings/new?")
+    }
+    assert days and min(days) >= later.isoformat()
+
+
+def test_a_booking_for_a_request_is_titled_by_its_need_not_its_greeting(
+    client, session, district_user, staff_user
+):
+    _expert_for_requests(session, staff_user)
+    today = utcnow().astimezone(LOCAL_TZ).date()
+    filed = file_request(
+        session,
+        user=district_user,
+        district=None,
+        text="王老师您好！我是碑林区一所初中的心理老师。初二学生厌学情绪严重，需要个案督导。非常感谢！",
+        service_type="supervision",
+        format="online",
+        window_start=today + timedelta(days=7),
+        window_end=today + timedelta(days=40),
+    )
+    session.commit()
+    logged_in(client, district_user)
+    profile = client.get(f"/experts/P5?request_id={filed.id}").text
+    form_page = client.get(_links(profile, "/bookings/new?")[0]).text
+    title = unescape(re.search(r'name="title" type="text" value="([^"]*)"', form_page).group(1))
+    assert title == "初二学生厌学情绪严重，需要个案督导"
+    fields = dict(re.findall(r'<input type="hidden" name="([a-z_]+)" value="([^"]*)"', form_page))
+    sent = client.post(
+        "/bookings",
+        data={**fields, "kind": "supervision", "format": "online", "title": title},
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text
+    session.expire_all()
+    [booking] = session.exec(select(Booking).where(Booking.request_id == filed.id)).all()
+    ics = client.get(f"/api/bookings/{booking.id}.ics").text.replace("\r\n ", "")
+    summary = next(line for line in ics.splitlines() if line.startswith("SUMMARY"))
+    assert "初二学生厌学" in summary
+    assert "您好" not in summary and "感谢" not in summary

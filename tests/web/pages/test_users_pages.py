@@ -200,3 +200,49 @@ def test_an_admin_creates_city_staff_and_observers_for_a_center_picked_on_the_pa
         assert created.status_code == 200 and "账号已创建" in created.text, username
         account = _user(session, username)
         assert account.role == role and account.center_id is not None
+
+
+def test_an_admin_moves_an_account_to_another_center_on_its_edit_page(client, session, admin):
+    from marketplace.accounts.models import UserCreate
+    from marketplace.accounts.principal import system_principal
+    from marketplace.accounts.service import create_user
+    from marketplace.centers.service import center_named, province_center
+
+    observer = create_user(
+        session=session,
+        data=UserCreate(
+            username="xa-reader", password=TEST_PASSWORD, role=Role.observer, center="西安市"
+        ),
+        user=system_principal("test"),
+    )
+    session.commit()
+    logged_in(client, admin)
+    page = client.get(f"/users/{observer.id}")
+    picker = page.text.split('id="f-center"')[1].split("</select>")[0]
+    assert '<option value="西安市" selected>' in picker and "宝鸡市资源中心" in picker
+    token = form_token(page.text)
+    base = {"csrf_token": token, "display_name": "西安读者", "timezone": "Asia/Shanghai"}
+    moved = client.post(
+        f"/users/{observer.id}", data={**base, "role": "observer", "center": "宝鸡市"}
+    )
+    assert moved.status_code == 200 and "账号已保存" in moved.text
+    assert _user(session, "xa-reader").center_id == center_named(session=session, name="宝鸡市").id
+    # City staff need a city center: the province's or none is refused next to the picker,
+    # and the page keeps what was picked.
+    for center in (province_center(session=session).name, ""):
+        refused = client.post(
+            f"/users/{observer.id}", data={**base, "role": "city_staff", "center": center}
+        )
+        assert refused.status_code == 422, center
+        error = re.search(r'<p class="field-error" id="err-center"[^>]*>([^<]+)</p>', refused.text)
+        assert error and "市级资源中心" in error.group(1) and "--" not in error.group(1)
+        assert 'aria-invalid="true"' in refused.text.split('id="f-center"')[1].split(">")[0]
+    assert _user(session, "xa-reader").role == "observer"
+    # A coordinator works for a district, not a center: the center goes with the old role.
+    coordinator = client.post(
+        f"/users/{observer.id}",
+        data={**base, "role": "district", "district": "西安市/碑林区", "center": ""},
+    )
+    assert coordinator.status_code == 200
+    account = _user(session, "xa-reader")
+    assert account.role == "district" and account.center_id is None
