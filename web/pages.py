@@ -87,6 +87,7 @@ FLASH_MESSAGES = {
     "time_request_withdrawn": messages.TIME_REQUEST_WITHDRAWN,
     "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
     "resource_saved": messages.RESOURCE_SAVED,
+    "resource_revised": messages.RESOURCE_REVISED,
 }
 
 
