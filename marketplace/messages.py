@@ -802,3 +802,16 @@ SEARCH_NO_EXPERTS_STAFF = (
     " heart import experts），再运行 heart index"
 )
 SEARCH_NO_EXPERTS_OTHERS = "专家库还没有专家，暂时无法检索，请联系资源中心"
+# `heart serve --workers N` on PostgreSQL (marketplace/db.py process_connections).
+DB_BUDGET_TOO_SMALL = (
+    "数据库连接预算不足：HEART_DB_MAX_CONNECTIONS={budget} 分给 {processes} 个工作进程，每个只有"
+    " {share} 个连接（至少 {floor} 个）。请把 HEART_DB_MAX_CONNECTIONS 调到至少 {needed}"
+    "（不超过 PostgreSQL 的 max_connections 减去保留连接和其他客户端），或减少 --workers"
+    " / connection budget too small: {share} per worker, at least {floor} needed"
+)
+DB_BUDGET_OVER_SERVER = (
+    "数据库连接预算超过了 PostgreSQL 允许的连接数：HEART_DB_MAX_CONNECTIONS={budget}，而服务器"
+    " max_connections={server}（其中 {reserved} 个留给超级用户）。请把 HEART_DB_MAX_CONNECTIONS"
+    " 调到 {fits} 以下，或调大服务器的 max_connections / budget exceeds the server's"
+    " max_connections"
+)
