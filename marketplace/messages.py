@@ -309,6 +309,11 @@ REQUEST_NEEDS_DISTRICT = "请填写申请所属区县（district），如 西安
 REQUEST_UNKNOWN_EXCLUDED = "回避名单中有不存在的专家编号：{ids}"
 REQUEST_NOT_EDITABLE = "申请当前状态为 {status}，不能再修改"
 REQUEST_WINDOW_ORDER = "时间窗口的结束日期不能早于开始日期"
+REQUEST_WINDOW_PAST = "时间范围已经过去：最晚日期不能早于今天（{today}）"
+REQUEST_CRISIS_HINT = (
+    "需求描述提到「{words}」：已建议选「危机」，资源中心会优先安排；如不是危机可以改回"
+)
+REQUEST_CRISIS_ASK = "需求描述提到「{words}」：如学生有生命危险，请选「危机」"
 REQUEST_BAD_TRANSITION = "申请状态不能从 {current} 变为 {target}"
 
 MATCH_RUN_NOT_FOUND = "匹配方案不存在：{id}"
