@@ -309,6 +309,11 @@ REQUEST_NEEDS_DISTRICT = "请填写申请所属区县（district），如 西安
 REQUEST_UNKNOWN_EXCLUDED = "回避名单中有不存在的专家编号：{ids}"
 REQUEST_NOT_EDITABLE = "申请当前状态为 {status}，不能再修改"
 REQUEST_WINDOW_ORDER = "时间窗口的结束日期不能早于开始日期"
+REQUEST_WINDOW_PAST = "时间范围已经过去：最晚日期不能早于今天（{today}）"
+REQUEST_CRISIS_HINT = (
+    "需求描述提到「{words}」：已建议选「危机」，资源中心会优先安排；如不是危机可以改回"
+)
+REQUEST_CRISIS_ASK = "需求描述提到「{words}」：如学生有生命危险，请选「危机」"
 REQUEST_BAD_TRANSITION = "申请状态不能从 {current} 变为 {target}"
 
 MATCH_RUN_NOT_FOUND = "匹配方案不存在：{id}"
@@ -797,3 +802,16 @@ SEARCH_NO_EXPERTS_STAFF = (
     " heart import experts），再运行 heart index"
 )
 SEARCH_NO_EXPERTS_OTHERS = "专家库还没有专家，暂时无法检索，请联系资源中心"
+# `heart serve --workers N` on PostgreSQL (marketplace/db.py process_connections).
+DB_BUDGET_TOO_SMALL = (
+    "数据库连接预算不足：HEART_DB_MAX_CONNECTIONS={budget} 分给 {processes} 个工作进程，每个只有"
+    " {share} 个连接（至少 {floor} 个）。请把 HEART_DB_MAX_CONNECTIONS 调到至少 {needed}"
+    "（不超过 PostgreSQL 的 max_connections 减去保留连接和其他客户端），或减少 --workers"
+    " / connection budget too small: {share} per worker, at least {floor} needed"
+)
+DB_BUDGET_OVER_SERVER = (
+    "数据库连接预算超过了 PostgreSQL 允许的连接数：HEART_DB_MAX_CONNECTIONS={budget}，而服务器"
+    " max_connections={server}（其中 {reserved} 个留给超级用户）。请把 HEART_DB_MAX_CONNECTIONS"
+    " 调到 {fits} 以下，或调大服务器的 max_connections / budget exceeds the server's"
+    " max_connections"
+)

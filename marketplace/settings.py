@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     # anyio's 40 worker threads and the connection pool, so /api/health always finds both.
     max_concurrent_requests: int = Field(default=24, ge=1, le=1000)
     request_queue_seconds: float = Field(default=10.0, gt=0, le=300)
+    # PostgreSQL connections (marketplace/db.py): every process of this hub that serves
+    # requests (`heart serve --workers N`) shares db_max_connections; each gets an equal share,
+    # at most DB_PROCESS_CONNECTIONS (50). Keep it below the server's max_connections minus its
+    # reserved ones, `heart worker` and CLI commands (a few each) and psql. db_pool_connections
+    # is one process's share; `heart serve` sets it for its workers (HEART_DB_POOL_CONNECTIONS).
+    db_max_connections: int = Field(default=80, ge=1, le=10_000)
+    db_pool_connections: int | None = Field(default=None, ge=1, le=10_000)
+    # How long a request waits for a free connection of its process's share before 503 busy.
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Slow clients (web/server_protocol.py, web/body_limit.py): a request's line and headers
     # must arrive within request_head_seconds (else 408 and the connection is closed); its body
     # may pause at most request_body_seconds between bytes and must arrive within that plus

@@ -142,6 +142,11 @@ def is_staff(user: User, action: Action = Action.application_read) -> bool:
     return scope_of(user, action) in CENTER_SCOPES
 
 
+def files_own_requests(user: User) -> bool:
+    """Whether `user` files their own district's requests on the 提交需求 form (DistrictPage)."""
+    return scope_of(user, Action.request_file) is Scope.own_district
+
+
 def set_flash(response: Response, key: str) -> None:
     """Show FLASH_MESSAGES[key] on the next page this browser renders."""
     response.set_cookie(FLASH_COOKIE, key, max_age=60, path="/", httponly=True, samesite="lax")
