@@ -184,7 +184,14 @@ def _extract_in_child(data: bytes, media_type: str, seconds: float) -> Extracted
         handle.flush()
         try:
             done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
-                [sys.executable, "-m", "marketplace.resources.extract", media_type, handle.name],
+                [
+                    sys.executable,
+                    "-m",
+                    "marketplace.resources.extract",
+                    media_type,
+                    handle.name,
+                    str(MAX_TEXT_CHARS),
+                ],
                 capture_output=True,
                 timeout=seconds,
                 preexec_fn=_limit_memory,  # noqa: PLW1509 - only setrlimit, before exec

@@ -1,11 +1,14 @@
 """Text extraction runs in at most EXTRACT_CONCURRENT child processes per server process (each
 may grow to 1 GB before its limit stops it); an upload that finds every slot busy for three
-times the extraction budget is answered 503 "try again", with nothing stored."""
+times the extraction budget is answered 503 "try again", with nothing stored; and however much
+text a small file inflates to, the server process reads only the characters it keeps."""
 
 from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -14,7 +17,14 @@ from pathlib import Path
 import pytest
 
 from marketplace.errors import Unavailable
-from marketplace.resources.files import DOCX, EXTRACT_CONCURRENT, Extracted, extract_text
+from marketplace.resources.files import (
+    DOCX,
+    EXTRACT_CONCURRENT,
+    MAX_TEXT_CHARS,
+    Extracted,
+    extract_text,
+)
+from tests.marketplace.resource_support import make_docx
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +106,47 @@ def test_an_upload_that_finds_every_slot_busy_too_long_gets_503():
     finally:
         for thread in holders:
             thread.join()
+
+
+def text_bomb_docx(paragraphs: int = 40_000) -> bytes:
+    """A valid Word file of ~240 KB whose text inflates to 40 million characters."""
+    source = zipfile.ZipFile(io.BytesIO(make_docx("x")))
+    document = source.read("word/document.xml")
+    body = document.index(b"<w:body>") + len(b"<w:body>")
+    paragraph = b"<w:p><w:r><w:t>" + "学".encode() * 1000 + b"</w:t></w:r></w:p>"
+    inflated = document[:body] + paragraph * paragraphs + document[body:]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            name = info.filename
+            archive.writestr(name, inflated if name == "word/document.xml" else source.read(name))
+    return buffer.getvalue()
+
+
+def test_a_small_file_that_inflates_to_millions_of_characters_costs_the_server_nothing(tmp_path):
+    # Measured in a fresh interpreter: its peak memory before and after the extraction (the
+    # server process read 120 MB of JSON from this 240 KB file before the child cut its text).
+    upload = tmp_path / "bomb.docx"
+    upload.write_bytes(text_bomb_docx())
+    probe = (
+        "import resource, sys\n"
+        "from marketplace.resources.files import DOCX, extract_text\n"
+        "data = open(sys.argv[1], 'rb').read()\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "found = extract_text(data, DOCX, seconds=60)\n"
+        "grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before\n"
+        "print(found.status, len(found.text), grown // 1024)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(upload)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        check=True,
+    )
+    status, characters, grown_mb = done.stdout.split()
+    assert status == "ok" and int(characters) == MAX_TEXT_CHARS
+    assert int(grown_mb) < 20, f"the server process grew by {grown_mb} MB"
