@@ -295,7 +295,12 @@ def experts_page(
         "file_request": _file_request_link(user, q, filters.service_type, filters.format),
         "max_results": MAX_RESULTS,
         "max_back": MAX_BACK,
-        "others": _other_kinds(request, session, user, q, rkind, raudience) if q else None,
+        # with an empty index, services and library would say "nothing related" too: not shown
+        "others": (
+            _other_kinds(request, session, user, q, rkind, raudience)
+            if q and not results.index_gap
+            else None
+        ),
     }
     return render(request, "experts/list.html", context, fragments=("results",))
 
