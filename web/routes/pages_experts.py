@@ -475,9 +475,15 @@ def expert_profile(
             "duration": duration,
             "booking": booking,
             "back": _safe_back(back),
-            "file_request": _file_request_link(
+            # booking for a request already filed: no second request offered
+            "file_request": ""
+            if filed is not None
+            else _file_request_link(
                 user, searched.get("q", ""), searched.get("service_type"), searched.get("format")
             ),
+            "request_window": (filed.window_start, filed.window_end)
+            if filed and not week
+            else None,
             "is_own_profile": own,
             "expert_zone": expert_zone(session=session, expert_id=expert.id),
             "can_book": user.role == Role.district.value and expert.status == "active",
