@@ -694,6 +694,7 @@ RESOURCE_FILE_TYPE = (
     "只接受 PDF、Word（.docx）、PowerPoint（.pptx）、PNG 和 JPEG 文件（按文件内容判断）"
 )
 RESOURCE_FILE_TOO_MANY = "每份资料最多 {count} 个文件"
+RESOURCE_EXTRACT_BUSY = "服务器正在处理其他上传的文件，这个文件未保存，请稍后重新上传"
 RESOURCE_FILE_TOO_MANY_PARTS = (
     "文件内部结构异常（超过 {count} 个组成部分），不像正常的 Word 或 PowerPoint 文件，未保存"
 )
