@@ -594,6 +594,7 @@ NOTIFICATION_KIND_LABELS = {
     "booking_cancelled": "预约已取消",
     "booking_reminder": "明日提醒",
     "request_matched": "需求已匹配",
+    "application_submitted": "服务申请审批",
     "application_approved": "申请已批准",
     "application_partly_approved": "申请部分批准",
     "application_rejected": "申请被驳回",
