@@ -11,6 +11,8 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 from marketplace import messages
@@ -18,6 +20,66 @@ from marketplace.errors import Unavailable
 from marketplace.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+# One serving process needs a connection per request it works on at once (24 by default) plus
+# its background work; 50 covers anyio's 40 worker threads and more. Fewer than 8 and requests
+# would mostly wait for a connection: `heart serve` refuses a budget that leaves a worker less.
+DB_PROCESS_CONNECTIONS = 50
+DB_PROCESS_CONNECTIONS_FLOOR = 8
+DB_POOL_SIZE = 10  # kept open; the rest of a process's share is opened on demand
+
+
+def process_connections(settings: Settings, processes: int = 1) -> int:
+    """PostgreSQL connections one of `processes` serving processes may hold: its share of
+    db_max_connections (or the share `heart serve` gave it), at most DB_PROCESS_CONNECTIONS.
+    Raises ValueError (in Chinese and English) when a share is below the floor."""
+    share = settings.db_pool_connections or settings.db_max_connections // processes
+    if share < DB_PROCESS_CONNECTIONS_FLOOR:
+        raise ValueError(
+            messages.DB_BUDGET_TOO_SMALL.format(
+                budget=settings.db_max_connections,
+                processes=processes,
+                share=share,
+                floor=DB_PROCESS_CONNECTIONS_FLOOR,
+                needed=DB_PROCESS_CONNECTIONS_FLOOR * processes,
+            )
+        )
+    return min(share, DB_PROCESS_CONNECTIONS)
+
+
+def check_connection_budget(settings: Settings, processes: int) -> int:
+    """Each of `processes` serving processes' connection share, refusing (ValueError, Chinese
+    first) a budget that leaves a process less than the floor or that the PostgreSQL server
+    itself would not admit (its max_connections less the superuser reserve). A server that
+    cannot be reached is not checked here (the app then reports the database down)."""
+    share = process_connections(
+        settings.model_copy(update={"db_pool_connections": None}), processes
+    )
+    engine = create_engine(
+        settings.resolved_database_url.replace("postgresql://", "postgresql+psycopg://", 1),
+        poolclass=NullPool,
+    )
+    try:
+        with engine.connect() as connection:
+            server = int(connection.exec_driver_sql("SHOW max_connections").scalar_one())
+            reserved = int(
+                connection.exec_driver_sql("SHOW superuser_reserved_connections").scalar_one()
+            )
+    except OperationalError:
+        return share
+    finally:
+        engine.dispose()
+    if settings.db_max_connections > server - reserved:
+        raise ValueError(
+            messages.DB_BUDGET_OVER_SERVER.format(
+                budget=settings.db_max_connections,
+                server=server,
+                reserved=reserved,
+                fits=server - reserved,
+            )
+        )
+    return share
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -40,8 +102,17 @@ def make_engine(settings: Settings) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    # As for SQLite: room for every worker thread (anyio's 40) plus background work.
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+    # As for SQLite, room for every worker thread, but within this process's share of the
+    # connection budget, so N workers never open more than db_max_connections together.
+    connections = process_connections(settings)
+    pool_size = min(DB_POOL_SIZE, connections)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool_size,
+        max_overflow=connections - pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
 
 
 def _configure_sqlite(engine: Engine) -> None:

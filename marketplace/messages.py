@@ -309,6 +309,11 @@ REQUEST_NEEDS_DISTRICT = "请填写申请所属区县（district），如 西安
 REQUEST_UNKNOWN_EXCLUDED = "回避名单中有不存在的专家编号：{ids}"
 REQUEST_NOT_EDITABLE = "申请当前状态为 {status}，不能再修改"
 REQUEST_WINDOW_ORDER = "时间窗口的结束日期不能早于开始日期"
+REQUEST_WINDOW_PAST = "时间范围已经过去：最晚日期不能早于今天（{today}）"
+REQUEST_CRISIS_HINT = (
+    "需求描述提到「{words}」：已建议选「危机」，资源中心会优先安排；如不是危机可以改回"
+)
+REQUEST_CRISIS_ASK = "需求描述提到「{words}」：如学生有生命危险，请选「危机」"
 REQUEST_BAD_TRANSITION = "申请状态不能从 {current} 变为 {target}"
 
 MATCH_RUN_NOT_FOUND = "匹配方案不存在：{id}"
@@ -483,7 +488,7 @@ SYSTEM_ACTOR_LABELS = {
     "heart services expire": "系统（服务余量过期登记）",
 }
 JOB_LABELS = {
-    "crisis_escalation": "危机预约升级（无人响应时通知工作人员）",
+    "crisis_escalation": "危机预约升级",
     "mail_delivery": "邮件发送",
     "search_outbox": "搜索索引同步",
     "busy_feeds": "忙碌日历订阅刷新",
@@ -491,6 +496,19 @@ JOB_LABELS = {
     "service_expiry": "服务余量过期登记",
     "session_purge": "清理过期登录会话",
     "index_drift": "搜索索引与需求模型核对",
+}
+# A job this version no longer runs (a row left by an older one).
+JOB_UNNAMED = "已停用的任务"
+# What each job does, in a sentence an administrator can act on (the jobs page).
+JOB_DESCRIPTIONS = {
+    "crisis_escalation": "危机支持预约在规定时间内无人响应时，通知所在市和省级资源中心的工作人员。",
+    "mail_delivery": "把待发的通知邮件发出去；发送失败的稍后重试。",
+    "search_outbox": "把专家资料的新增和修改写入搜索索引，专家库搜索随之更新。",
+    "busy_feeds": "读取专家订阅的外部日历，把其中的忙碌时间从可预约时间中去掉。",
+    "reminders": "给第二天有预约的专家和区县协调员发送提醒。",
+    "service_expiry": "采购服务到期后，把未使用的余量登记为过期。",
+    "session_purge": "删除已过期的登录会话记录。",
+    "index_drift": "核对搜索索引与专家库是否一致，补入缺少的专家；专家库变化较大时重新训练需求模型。",
 }
 JOB_SUMMARY_ESCALATION = "升级 {count} 个危机预约"
 JOB_SUMMARY_MAIL = "发送 {sent}，失败 {failed}，待发 {pending}"
@@ -576,6 +594,7 @@ NOTIFICATION_KIND_LABELS = {
     "booking_cancelled": "预约已取消",
     "booking_reminder": "明日提醒",
     "request_matched": "需求已匹配",
+    "application_submitted": "服务申请审批",
     "application_approved": "申请已批准",
     "application_partly_approved": "申请部分批准",
     "application_rejected": "申请被驳回",
@@ -648,6 +667,9 @@ RESOURCE_NOT_YOUR_CENTER = "这份资料由其他资源中心发布，由该中�
 RESOURCE_FILE_INFECTED = "文件未通过病毒扫描（{name}），未保存"
 RESOURCE_SCAN_FAILED = "病毒扫描暂时无法完成，文件未保存。请稍后重试，或联系管理员"
 RESOURCE_REMOVE_FILE_UNKNOWN = "要删除的文件不属于这份资料"
+RESOURCE_REVISED = (
+    "已保存修订：这是待发布的新版本，提交时的版本保留在版本历史中。核对后可通过并发布。"
+)
 RESOURCE_CHANGE_REASON_REQUIRED = "请填写修订说明（这一版改了什么、为什么）"
 RESOURCE_UPDATED_AND_SUBMITTED = "修改已保存并重新提交审核"
 RESOURCE_UNKNOWN_SERVICE = "未知的采购服务编号：{id}"
@@ -656,6 +678,10 @@ RESOURCE_FILE_TOO_LARGE = "文件过大（上限 {mb} MB）"
 # A request body past the server-wide limit (web/body_limit.py), before any route reads it.
 REQUEST_BODY_TOO_LARGE = "提交的内容过大（上限 {mb} MB），请缩小文件或内容后再提交"
 REQUEST_BODY_TOO_SLOW = "提交的内容传输太慢，已超时，请检查网络后重新提交"
+# A body (an upload) still arriving past the ceiling on any body's time, however steadily.
+REQUEST_BODY_TOO_LONG = (
+    "上传超时：用时超过{limit}上限，已中止。请在网络较好时重新上传，或压缩、拆分文件后再试"
+)
 # The request's line and headers (web/body_limit.py; web/server_protocol.py when they do not
 # even reach the app).
 REQUEST_URL_TOO_LONG = "网址过长（上限 {kb} KB），请缩短网址或搜索内容后重试"
@@ -669,6 +695,10 @@ RESOURCE_FILE_TYPE = (
     "只接受 PDF、Word（.docx）、PowerPoint（.pptx）、PNG 和 JPEG 文件（按文件内容判断）"
 )
 RESOURCE_FILE_TOO_MANY = "每份资料最多 {count} 个文件"
+RESOURCE_EXTRACT_BUSY = "服务器正在处理其他上传的文件，这个文件未保存，请稍后重新上传"
+RESOURCE_FILE_TOO_MANY_PARTS = (
+    "文件内部结构异常（超过 {count} 个组成部分），不像正常的 Word 或 PowerPoint 文件，未保存"
+)
 RESOURCE_FILE_PERSONAL_DATA = (
     "文件中似乎含有学生个人信息（{kinds}），未保存。请删除或打码后重新上传"
 )
@@ -777,3 +807,16 @@ SEARCH_NO_EXPERTS_STAFF = (
     " heart import experts），再运行 heart index"
 )
 SEARCH_NO_EXPERTS_OTHERS = "专家库还没有专家，暂时无法检索，请联系资源中心"
+# `heart serve --workers N` on PostgreSQL (marketplace/db.py process_connections).
+DB_BUDGET_TOO_SMALL = (
+    "数据库连接预算不足：HEART_DB_MAX_CONNECTIONS={budget} 分给 {processes} 个工作进程，每个只有"
+    " {share} 个连接（至少 {floor} 个）。请把 HEART_DB_MAX_CONNECTIONS 调到至少 {needed}"
+    "（不超过 PostgreSQL 的 max_connections 减去保留连接和其他客户端），或减少 --workers"
+    " / connection budget too small: {share} per worker, at least {floor} needed"
+)
+DB_BUDGET_OVER_SERVER = (
+    "数据库连接预算超过了 PostgreSQL 允许的连接数：HEART_DB_MAX_CONNECTIONS={budget}，而服务器"
+    " max_connections={server}（其中 {reserved} 个留给超级用户）。请把 HEART_DB_MAX_CONNECTIONS"
+    " 调到 {fits} 以下，或调大服务器的 max_connections / budget exceeds the server's"
+    " max_connections"
+)

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
     # anyio's 40 worker threads and the connection pool, so /api/health always finds both.
     max_concurrent_requests: int = Field(default=24, ge=1, le=1000)
     request_queue_seconds: float = Field(default=10.0, gt=0, le=300)
+    # PostgreSQL connections (marketplace/db.py): every process of this hub that serves
+    # requests (`heart serve --workers N`) shares db_max_connections; each gets an equal share,
+    # at most DB_PROCESS_CONNECTIONS (50). Keep it below the server's max_connections minus its
+    # reserved ones, `heart worker` and CLI commands (a few each) and psql. db_pool_connections
+    # is one process's share; `heart serve` sets it for its workers (HEART_DB_POOL_CONNECTIONS).
+    db_max_connections: int = Field(default=80, ge=1, le=10_000)
+    db_pool_connections: int | None = Field(default=None, ge=1, le=10_000)
+    # How long a request waits for a free connection of its process's share before 503 busy.
+    db_pool_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     # Slow clients (web/server_protocol.py, web/body_limit.py): a request's line and headers
     # must arrive within request_head_seconds (else 408 and the connection is closed); its body
     # may pause at most request_body_seconds between bytes and must arrive within that plus
@@ -93,6 +102,10 @@ class Settings(BaseSettings):
     request_head_seconds: float = Field(default=10.0, gt=0, le=300)
     request_body_seconds: float = Field(default=15.0, gt=0, le=300)
     request_body_min_kbps: float = Field(default=16.0, gt=0, le=100_000)
+    # Whatever its size and pace, a body must arrive within this many seconds (else 408): at
+    # the minimum rate alone a 21 MB upload could take 22 minutes, holding an admission place
+    # all along. 180 s lets a 20 MB file through a link of ~1 Mbit/s.
+    request_body_max_seconds: float = Field(default=180.0, gt=0, le=3600)
 
     # Operations (marketplace/jobs, web/observability.py): the in-process scheduler runs the
     # periodic jobs in whichever process holds the lease; a holder that stops renewing loses it

@@ -9,6 +9,7 @@ from marketplace.experts import service as experts
 from marketplace.resources.files import FileStore
 from matching import assign, priors, records
 from search import elastic, embed_cache, needs
+import web.cli
 from web import availability_form, observability, server_protocol
 
 ical.busy_intervals  # tests/booking/test_ical.py, benchmarks/booking.py
@@ -31,3 +32,6 @@ observability._DatabaseCollector.describe  # prometheus_client's collector proto
 observability._DatabaseCollector.collect  # prometheus_client's collector protocol
 FileStore.has  # tests/web/test_api_resources.py
 server_protocol.HeartH11Protocol.send_400_response  # uvicorn's H11Protocol calls it on a request it cannot parse
+web.cli.LazyCommands.list_commands  # click's Group protocol (help, completion)
+web.cli.LazyCommands.get_command  # click's Group protocol (resolving a command to run)
+web.cli.__getattr__  # module attribute protocol: `from web.cli import build_demo` (tests, benchmarks)

@@ -57,7 +57,8 @@ def is_no_match(
     if lookup > 0:
         return False
     top = max(needs.values(), default=0.0)
-    return coverage(tokens, candidates) < MIN_COVERAGE and top < NEED_CONFIDENCE
+    # the confident reading first: coverage reads every candidate's tokens (~1 ms at 100k)
+    return top < NEED_CONFIDENCE and coverage(tokens, candidates) < MIN_COVERAGE
 
 
 def suggestions(needs: dict[str, float], vocabulary: Sequence[str]) -> list[str]:

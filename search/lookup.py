@@ -28,7 +28,7 @@ def expert_name(candidate: Candidate) -> str | None:
     """The expert's name (the first part of an expert document's title), else None."""
     if candidate.doc.kind != "expert":
         return None
-    name = candidate.doc.title.split(" · ")[0].strip()
+    name = candidate.doc.title.partition(" · ")[0].strip()
     return name if len(name) >= MIN_NAME_CHARS else None
 
 
@@ -51,7 +51,9 @@ def asked_for(message: str, name: str) -> bool:
 def named_experts(message: str, candidates: Sequence[Candidate]) -> list[Candidate]:
     """The candidates whose expert the message asks for by name, in the order named."""
     found = []
-    for candidate in candidates:
+    for candidate in candidates:  # ~600 at 100k experts: the cheap test first
+        if candidate.doc.kind != "expert" or candidate.doc.title.lstrip()[:1] not in message:
+            continue
         name = expert_name(candidate)
         if name and name in message and asked_for(message, name):
             found.append((message.find(name), candidate.doc.sort_key, candidate))

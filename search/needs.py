@@ -570,7 +570,7 @@ class NeedModel:
         read_as = self.read_as(text)
         if read_as != text:  # the caller's vectors are of the text before normalising
             text, vector, clause_vectors, need_vector = read_as, None, None, None
-        terms = self._term_reading(text)
+        terms = self._term_reading(text, vector)
         if terms is not None:
             return terms, text
         plan = self._plan(text, clause_vectors)
@@ -591,8 +591,17 @@ class NeedModel:
             )
         return _softmax(logp), text if nothing_kept else need_text
 
-    def _term_reading(self, text: str) -> np.ndarray | None:
-        """A short query read as a look-up (None: read it as any text).
+    def _term_reading(self, text: str, vector: np.ndarray | None = None) -> np.ndarray | None:
+        """A short query read as a look-up (None: read it as any text; `vector`: the text's
+        encoder vector, when the caller has it): see `_term_hits`."""
+        hits = self._term_hits(text)
+        if hits is None:
+            return None
+        base = _softmax(self._read(text, vector)[0])
+        return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * hits / hits.sum()
+
+    def _term_hits(self, text: str) -> np.ndarray | None:
+        """The specialties a short query looks up, as weights (None: not a look-up).
 
         A query that is (almost) only vocabulary terms (厌学, 家校沟通, a specialty's name) is a
         look-up of those specialties: the vocabulary says what they mean, where the classifier
@@ -625,8 +634,7 @@ class NeedModel:
         carrying = in_term | ~says_nothing
         if in_term.sum() < TERM_COVERAGE * carrying.sum():
             return None
-        base = _softmax(self._read(text)[0])
-        return (1.0 - TERM_WEIGHT) * base + TERM_WEIGHT * hits / hits.sum()
+        return hits
 
     def _partial_terms(self, core: str, hits: np.ndarray, in_term: np.ndarray) -> None:
         """Add to `hits` the specialties whose terms contain a piece of `core` (two characters or
@@ -695,6 +703,15 @@ class NeedModel:
             z = (1.0 - self.knn_weight) * z + self.knn_weight * np.log(knn)
         return _evidence(_softmax(z))
 
+    def clauses_to_encode(self, text: str) -> list[str]:
+        """The clause texts :meth:`read` of `text` (already normalised) will ask the encoder
+        for, in one call; [] when it reads the text whole. A caller that also encodes the
+        text itself can run both calls at once and pass the clauses' vectors to `read`."""
+        if not (self.uses_dense and self.extracts) or self._term_hits(text) is not None:
+            return []
+        clauses = _clause_texts(text)
+        return clauses if len(clauses) >= 2 else []
+
     def _plan(
         self, text: str, clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None
     ) -> tuple[str, list[np.ndarray], list[float], bool] | None:
@@ -742,10 +759,16 @@ class NeedModel:
         return {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
 
     def read(
-        self, text: str, top: int = 5, min_prob: float = 0.0, vector: np.ndarray | None = None
+        self,
+        text: str,
+        top: int = 5,
+        min_prob: float = 0.0,
+        vector: np.ndarray | None = None,
+        clause_vectors: Sequence[np.ndarray] | np.ndarray | None = None,
     ) -> Reading:
-        """:meth:`predict` and :meth:`need_text` of one text in one pass."""
-        p, need_text = self._proba(text, vector)
+        """:meth:`predict` and :meth:`need_text` of one text in one pass (`clause_vectors`: the
+        encoder's vectors of :meth:`clauses_to_encode`, when the caller already has them)."""
+        p, need_text = self._proba(text, vector, clause_vectors)
         order = np.argsort(-p)[:top]
         needs = {self.labels[i]: float(p[i]) for i in order if p[i] >= min_prob}
         return Reading(needs=needs, need_text=need_text)

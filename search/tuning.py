@@ -163,6 +163,13 @@ def save_weights(weights: Weights, path: Path) -> None:
     path.write_text(json.dumps(weights.as_dict()), encoding="utf-8")
 
 
+def whole_terms(terms: list[str]) -> list[str]:
+    """The terms that are whole words of the text they were found in, in order: the analyzer
+    also searches a word's pieces (班主任 → 班主, 主任, 班主任), and a piece found inside a longer
+    term found with it is that term's fragment, not a keyword of its own."""
+    return [t for t in terms if not any(t != other and t in other for other in terms)]
+
+
 def reasons(
     matched: list[tuple[str, float]], highlights: list[str], candidate: Candidate
 ) -> list[str]:
@@ -170,8 +177,9 @@ def reasons(
     out = []
     if matched:
         out.append("擅长：" + "、".join(f"{name}（{p:.0%}）" for name, p in matched))
-    if highlights:
-        out.append("关键词：" + "、".join(highlights[:4]))
+    words = whole_terms(highlights)
+    if words:
+        out.append("关键词：" + "、".join(words[:4]))
     if candidate.dense > 0 and not out:
         out.append("语义相近")
     return out

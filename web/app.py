@@ -137,6 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         pause_seconds=settings.request_body_seconds,
         min_bytes_per_second=settings.request_body_min_kbps * 1024,
+        max_seconds=settings.request_body_max_seconds,
     )
     install_security_headers(app)
     # Outermost: the request id and timing cover every other middleware.

@@ -12,8 +12,11 @@ everything else (JSON, url-encoded forms) at most BODY_MAX_BYTES.
 A client trickling its body (a byte every few seconds) held a connection, and once admitted an
 admission place and a worker thread, for as long as it liked. Here the body may pause at most
 `request_body_seconds` between two parts and must arrive within that plus its size at
-`request_body_min_kbps`, else 408 (Chinese) and the connection is closed. This middleware sits
-outside admission control, so a body read before admission has the same deadline.
+`request_body_min_kbps`, else 408 (Chinese) and the connection is closed. That deadline grows
+with the size (a 21 MB upload at 16 KB/s: 22 minutes, all of it holding an admission place), so
+it is capped at `request_body_max_seconds` (3 minutes) for any body, with its own 408 that says
+the limit. This middleware sits outside admission control, so a body read before admission has
+the same deadline.
 """
 
 from __future__ import annotations
@@ -76,12 +79,15 @@ def head_refusal(scope: Scope) -> HTTPException | None:
 class BodyTooSlow(HTTPException):
     """408: the body did not arrive in time; the connection is closed after the answer."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            status_code=408,
-            detail=messages.REQUEST_BODY_TOO_SLOW,
-            headers={"Connection": "close"},
-        )
+    def __init__(self, detail: str = messages.REQUEST_BODY_TOO_SLOW) -> None:
+        super().__init__(status_code=408, detail=detail, headers={"Connection": "close"})
+
+
+def _duration(seconds: float) -> str:
+    """ "3 分钟", "90 秒": how a time limit reads in a message."""
+    if seconds >= 60 and seconds % 60 == 0:
+        return f" {seconds / 60:g} 分钟"
+    return f" {seconds:g} 秒"
 
 
 def body_limit(scope: Scope) -> int:
@@ -108,10 +114,18 @@ def _declared_length(scope: Scope) -> int | None:
 class BodyLimitMiddleware:
     """Counts body bytes as they arrive; refuses the request past `body_limit` or too slow."""
 
-    def __init__(self, app: ASGIApp, *, pause_seconds: float, min_bytes_per_second: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        pause_seconds: float,
+        min_bytes_per_second: float,
+        max_seconds: float,
+    ) -> None:
         self.app = app
         self.pause_seconds = pause_seconds
         self.min_rate = min_bytes_per_second
+        self.max_seconds = max_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,12 +152,18 @@ class BodyLimitMiddleware:
             now = time.monotonic()
             began = now if began is None else began
             expected = max(declared or 0, received)
-            deadline = began + self.pause_seconds + expected / self.min_rate
+            by_size = self.pause_seconds + expected / self.min_rate
+            deadline = began + min(by_size, self.max_seconds)
+            timeout = max(0.0, min(self.pause_seconds, deadline - now))
             try:
-                message = await asyncio.wait_for(
-                    receive(), timeout=max(0.0, min(self.pause_seconds, deadline - now))
-                )
+                message = await asyncio.wait_for(receive(), timeout=timeout)
             except TimeoutError:
+                if by_size > self.max_seconds and timeout < self.pause_seconds:
+                    # still arriving, but past the ceiling on any body's time
+                    ceiling = _duration(self.max_seconds)
+                    raise BodyTooSlow(
+                        messages.REQUEST_BODY_TOO_LONG.format(limit=ceiling)
+                    ) from None
                 raise BodyTooSlow() from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

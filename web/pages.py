@@ -87,6 +87,7 @@ FLASH_MESSAGES = {
     "time_request_withdrawn": messages.TIME_REQUEST_WITHDRAWN,
     "resource_resubmitted": messages.RESOURCE_UPDATED_AND_SUBMITTED,
     "resource_saved": messages.RESOURCE_SAVED,
+    "resource_revised": messages.RESOURCE_REVISED,
 }
 
 
@@ -139,6 +140,11 @@ def is_staff(user: User, action: Action = Action.application_read) -> bool:
     """Whether `user` works for a center (or is an admin) as far as `action` goes: their scope is
     every district or their center's region, not one district or one profile."""
     return scope_of(user, action) in CENTER_SCOPES
+
+
+def files_own_requests(user: User) -> bool:
+    """Whether `user` files their own district's requests on the 提交需求 form (DistrictPage)."""
+    return scope_of(user, Action.request_file) is Scope.own_district
 
 
 def set_flash(response: Response, key: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import Response
@@ -24,6 +24,21 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def page_url_after_post(request: Request) -> str | None:
+    """The address a page rendered in answer to a plain form's POST stands for: the page the form
+    was on (the same-origin Referer), so that the address bar shows it and a refresh reloads it
+    instead of posting again (or answering 405). None for htmx requests, which keep the page's
+    address themselves, and for anything but a POST."""
+    if request.method != "POST" or is_htmx(request):
+        return None
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+        return None
+    if referer.path.startswith("//") or any(c in referer.path for c in "\\\r\n\t"):
+        return None
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def _shell_context(request: Request) -> dict[str, Any]:
@@ -153,9 +168,12 @@ def render(
     fragments: Iterable[str] = (),
     block: str | None = None,
     headers: Mapping[str, str] | None = None,
+    page_url: str | None = None,
 ) -> Response:
     """The whole page, or for an htmx request aimed at one of `fragments` (an element id) just that
-    block of the same template: the block is named like the element it fills. `block` forces one."""
+    block of the same template: the block is named like the element it fills. `block` forces one.
+    After a plain form's POST the page names the address it stands for (`page_url`, default: the
+    page the form was on), which the browser shows instead of the POST's."""
     target = request.headers.get("HX-Target")
     if (
         block is None
@@ -164,8 +182,10 @@ def render(
         and target in set(fragments)
     ):
         block = target
+    context = dict(context or {})
+    context["page_url"] = page_url or page_url_after_post(request)
     response = templates.TemplateResponse(
-        request, name, context or {}, status_code=status_code, headers=headers, block_name=block
+        request, name, context, status_code=status_code, headers=headers, block_name=block
     )
     if block is None and request.cookies.get("heart_flash"):
         response.delete_cookie("heart_flash", path="/")

@@ -11,7 +11,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from marketplace import messages
-from marketplace.clock import utcnow
+from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.experts.models import EXPERT_ID_PATTERN, MAX_MONTHLY_HOURS, RegionRef
 from marketplace.validation import InputModel, cross_field_error
 from marketplace.vocabulary import Format, ServiceType
@@ -119,6 +119,17 @@ class _RequestFields(InputModel):
         return self
 
 
+def window_problems(start: date | None, end: date | None, today: date) -> dict[str, str]:
+    """What is wrong with a new request's window, by field: its end before its start, or the
+    whole window in the past (a form reports these beside its other errors, in one round)."""
+    problems: dict[str, str] = {}
+    if start is not None and end is not None and end < start:
+        problems["window_start"] = problems["window_end"] = messages.REQUEST_WINDOW_ORDER
+    elif end is not None and end < today:
+        problems["window_end"] = messages.REQUEST_WINDOW_PAST.format(today=today.isoformat())
+    return problems
+
+
 class DistrictRequestCreate(_RequestFields):
     """A new request; staff name the district, a district user files for their own."""
 
@@ -127,6 +138,13 @@ class DistrictRequestCreate(_RequestFields):
     submit: bool = False
     # Student personal data in `text` is refused unless the writer masks or confirms it.
     privacy: PrivacyChoice | None = None
+
+    @model_validator(mode="after")
+    def _window_ahead(self) -> DistrictRequestCreate:
+        past = window_problems(None, self.window_end, utcnow().astimezone(LOCAL_TZ).date())
+        if past:
+            raise cross_field_error(past["window_end"], "window_end")
+        return self
 
 
 class DistrictRequestUpdate(InputModel):

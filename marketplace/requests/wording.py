@@ -1,9 +1,45 @@
-"""What a request's wording says beyond its need: the pleasantries around a need (greetings,
-thanks, who writes), which never name a session."""
+"""What a request's wording says beyond its need: words of a crisis (which suggest 危机 as its
+urgency) and the pleasantries around a need (greetings, thanks, who writes), which never name
+a session.
+
+CRISIS_WORDS is the one list of crisis words: the request form reads it for its suggestion
+and its hint."""
 
 from __future__ import annotations
 
 import re
+
+# Words a coordinator quotes when a student's life may be at risk (suicidal talk, self-harm,
+# a plan or an attempt). Plain substrings of normalised Simplified Chinese.
+CRISIS_WORDS = (
+    "活着没意思",
+    "活着没有意思",
+    "不想活",
+    "不如死了",
+    "想死",
+    "寻死",
+    "轻生",
+    "自杀",
+    "自尽",
+    "割腕",
+    "跳楼",
+    "跳河",
+    "上吊",
+    "服药过量",
+    "吞药",
+    "遗书",
+)
+# A 非自杀性自伤 (NSSI) names self-harm *without* suicidal intent: not a crisis word by itself.
+_NOT_CRISIS = ("非自杀性", "非自杀")
+
+
+def crisis_words(text: str) -> list[str]:
+    """The crisis words in `text`, in the order of CRISIS_WORDS (none for an empty text)."""
+    cleaned = text or ""
+    for phrase in _NOT_CRISIS:
+        cleaned = cleaned.replace(phrase, "")
+    return [word for word in CRISIS_WORDS if word in cleaned]
+
 
 # A clause that is only a greeting, a thank-you, a sign-off or an apology for writing.
 _ADDRESSEE = r"(?:[\w·]{0,4}(?:老师|专家|领导|主任|同志|群友|同事)们?|大家|各位[\w·]{0,4}|中心)"

@@ -12,12 +12,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from marketplace import messages
-from marketplace.errors import InvalidInput
+from marketplace.errors import InvalidInput, Unavailable
 
 PDF, DOCX, PPTX, PNG, JPEG = (
     "application/pdf",
@@ -30,7 +31,20 @@ EXTENSIONS = {PDF: ".pdf", DOCX: ".docx", PPTX: ".pptx", PNG: ".png", JPEG: ".jp
 TYPE_LABELS = {PDF: "PDF", DOCX: "Word", PPTX: "PowerPoint", PNG: "PNG 图片", JPEG: "JPEG 图片"}
 EXTRACT_SECONDS = 10.0
 EXTRACT_MEMORY_BYTES = 1024 * 1024 * 1024
+# Extraction children one process runs at once. Each may grow to EXTRACT_MEMORY_BYTES (a
+# Word file whose 1 MB body inflates to 1 GB does, until its limit kills it): unbounded, 24
+# admitted uploads of such files asked for 24 GB at once. An upload that finds both busy for
+# EXTRACT_WAIT_FACTOR times the extraction budget gets 503 (nothing stored, try again).
+EXTRACT_CONCURRENT = 2
+EXTRACT_WAIT_FACTOR = 3
+_extract_slots = threading.BoundedSemaphore(EXTRACT_CONCURRENT)
 MAX_TEXT_CHARS = 200_000
+# A Word or PowerPoint file is a zip of at most a few thousand parts (a 200-slide deck with
+# media: ~2,000). Reading the directory of a 20 MB zip of 200,000 empty entries took the web
+# process 4.5 s of interpreter time (every other request waited): the count is read from the
+# zip's end record first, and a file with more entries is refused unread.
+MAX_ZIP_ENTRIES = 10_000
+_END_OF_DIRECTORY = b"PK\x05\x06"
 # Executables and scripts, refused by name of what they are (Windows PE, ELF, Mach-O, scripts).
 _EXECUTABLE_MAGIC = (
     b"MZ",
@@ -55,6 +69,11 @@ def detect_type(data: bytes) -> str:
     if data.startswith(b"\xff\xd8\xff"):
         return JPEG
     if data.startswith(b"PK\x03\x04"):
+        if _zip_entries(data) > MAX_ZIP_ENTRIES:
+            raise InvalidInput(
+                messages.RESOURCE_FILE_TOO_MANY_PARTS.format(count=MAX_ZIP_ENTRIES),
+                details={"field": "file"},
+            )
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 names = set(archive.namelist())
@@ -65,6 +84,17 @@ def detect_type(data: bytes) -> str:
         if "[Content_Types].xml" in names and "ppt/presentation.xml" in names:
             return PPTX
     raise InvalidInput(messages.RESOURCE_FILE_TYPE, details={"field": "file"})
+
+
+def _zip_entries(data: bytes) -> int:
+    """The entry count a zip's end-of-directory record declares (0 when it has none, which
+    zipfile then refuses); ZIP64 archives, which no office file under our size limit needs,
+    count as too many."""
+    end = data.rfind(_END_OF_DIRECTORY, max(0, len(data) - 65_557))
+    if end < 0 or len(data) < end + 12:
+        return 0
+    total = int.from_bytes(data[end + 10 : end + 12], "little")
+    return MAX_ZIP_ENTRIES + 1 if total == 0xFFFF else total
 
 
 def safe_filename(name: str, media_type: str) -> str:
@@ -140,12 +170,28 @@ def extract_text(data: bytes, media_type: str, *, seconds: float = EXTRACT_SECON
     """Text of a PDF, DOCX or PPTX, extracted in a child process killed after `seconds`."""
     if media_type in (PNG, JPEG):
         return Extracted("", "image")
+    if not _extract_slots.acquire(timeout=seconds * EXTRACT_WAIT_FACTOR):
+        raise Unavailable(messages.RESOURCE_EXTRACT_BUSY, code="extract_busy")
+    try:
+        return _extract_in_child(data, media_type, seconds)
+    finally:
+        _extract_slots.release()
+
+
+def _extract_in_child(data: bytes, media_type: str, seconds: float) -> Extracted:
     with tempfile.NamedTemporaryFile(suffix=EXTENSIONS[media_type]) as handle:
         handle.write(data)
         handle.flush()
         try:
             done = subprocess.run(  # noqa: S603 - our own interpreter and module, no shell
-                [sys.executable, "-m", "marketplace.resources.extract", media_type, handle.name],
+                [
+                    sys.executable,
+                    "-m",
+                    "marketplace.resources.extract",
+                    media_type,
+                    handle.name,
+                    str(MAX_TEXT_CHARS),
+                ],
                 capture_output=True,
                 timeout=seconds,
                 preexec_fn=_limit_memory,  # noqa: PLW1509 - only setrlimit, before exec

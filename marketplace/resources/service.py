@@ -160,7 +160,11 @@ def _editable_by(session: Session, user: User, resource_id: int) -> Resource:
 
 
 def editable_resource(*, session: Session, resource_id: int, user: User) -> Resource:
-    """A draft (or one returned for changes) that `user` may edit: its author or reviewer."""
+    """A draft (or one returned for changes) that `user` may edit: its author or reviewer; or a
+    version waiting for review, which its reviewers may revise (`revise_submitted`)."""
+    resource = get_resource(session=session, resource_id=resource_id, user=user)
+    if resource.status == ResourceStatus.submitted.value and reviews(session, user, resource):
+        return resource
     return _editable_by(session, user, resource_id)
 
 
@@ -307,7 +311,12 @@ def update_resource(
     *, session: Session, resource_id: int, data: ResourceUpdate, user: User
 ) -> Resource:
     """Edit a draft (or one returned for changes)."""
-    resource = _editable_by(session, user, resource_id)
+    return _apply_changes(session, user, _editable_by(session, user, resource_id), data)
+
+
+def _apply_changes(
+    session: Session, user: User, resource: Resource, data: ResourceUpdate
+) -> Resource:
     changes = data.model_dump(exclude_unset=True, exclude={"privacy"}, mode="json")
     check_references(session, changes)
     if changes.get("center_id") not in (None, resource.center_id):
@@ -578,6 +587,22 @@ def decide_resource(
     return resource
 
 
+# What a new version does not inherit from the one it copies.
+_NOT_COPIED = {
+    "id",
+    "version",
+    "status",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "published_at",
+    "decision_reason",
+    "submitted_by",
+    "published_by",
+    "change_reason",
+}
+
+
 def new_version(
     *, session: Session, resource_id: int, user: User, change_reason: str = ""
 ) -> Resource:
@@ -596,24 +621,23 @@ def new_version(
     ).first()
     if pending is not None:
         return pending
+    draft = _copy(session, resource, user, change_reason)
+    _audit(session, user, draft, "resource.new_version", source=resource.id)
+    return draft
+
+
+def _copy(
+    session: Session,
+    resource: Resource,
+    user: User,
+    change_reason: str,
+    left_out: frozenset[int] = frozenset(),
+) -> Resource:
+    """The lineage's next version: a draft copy of `resource` with its files (but `left_out`)."""
     newest = session.exec(
         select(func.max(Resource.version)).where(Resource.lineage_id == resource.lineage_id)
     ).one()
-    fields = resource.model_dump(
-        exclude={
-            "id",
-            "version",
-            "status",
-            "created_at",
-            "updated_at",
-            "submitted_at",
-            "published_at",
-            "decision_reason",
-            "submitted_by",
-            "published_by",
-            "change_reason",
-        }
-    )
+    fields = resource.model_dump(exclude=_NOT_COPIED)
     draft = Resource(
         **fields,
         version=(newest or 1) + 1,
@@ -624,14 +648,44 @@ def new_version(
     session.flush()
     assert resource.id is not None  # a stored resource
     for old in files_of(session, [resource.id]).get(resource.id, []):
+        if old.id in left_out:
+            continue
         session.add(
             ResourceFile(
                 resource_id=stored_id(draft),
                 **old.model_dump(exclude={"id", "resource_id", "created_at"}),
             )
         )
-    _audit(session, user, draft, "resource.new_version", source=resource.id)
     return draft
+
+
+def revise_submitted(
+    *,
+    session: Session,
+    resource_id: int,
+    user: User,
+    data: ResourceUpdate,
+    left_out_files: frozenset[int] = frozenset(),
+) -> Resource:
+    """A reviewer's revision of a version waiting for review, before publishing it: the lineage's
+    next version with the changes, as a draft for its files, to be submitted (`submit_resource`)
+    and published; the version as submitted stays in the history (已被新版本取代), with every
+    file, while the revision leaves out `left_out_files` (ids of the submitted version's)."""
+    resource = _reviewed_by(session, user, resource_id)
+    _require_status(resource, ResourceStatus.submitted.value)
+    if not (data.change_reason or "").strip():
+        raise InvalidInput(
+            messages.RESOURCE_CHANGE_REASON_REQUIRED,
+            details={"code": "change_reason_required", "field": "change_reason"},
+        )
+    copy = _copy(session, resource, user, data.change_reason or "", left_out_files)
+    revision = _apply_changes(session, user, copy, data)
+    resource.status = ResourceStatus.superseded.value
+    resource.updated_at = utcnow()
+    session.add_all([revision, resource])
+    session.flush()
+    _audit(session, user, revision, "resource.revise", source=resource.id)
+    return revision
 
 
 def versions_of(*, session: Session, resource_id: int, user: User) -> list[Resource]:

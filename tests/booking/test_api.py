@@ -334,7 +334,8 @@ def test_reschedule_keeps_identity_bumps_sequence_and_the_ics_follows(client, h)
     ics = client.get(f"/api/bookings/{booking['id']}.ics", headers=h["district_user"])
     assert ics.headers["content-type"].startswith("text/calendar")
     event = vobject.readOne(ics.text)
-    assert event.method.value == "REQUEST"
+    # a downloaded file is a copy for the user's own calendar, not an invitation to answer
+    assert event.method.value == "PUBLISH"
     assert event.vevent.uid.value == booking["uid"]
     assert event.vevent.sequence.value == str(moved["sequence"])
     assert event.vevent.dtstart.value == local(day, 14)
@@ -354,7 +355,7 @@ def test_rescheduling_onto_a_taken_slot_is_409_and_keeps_the_old_time(client, h)
     assert again["start"] == first["start"] and again["sequence"] == first["sequence"]
 
 
-def test_a_cancelled_sessions_ics_is_a_cancel_with_the_same_uid(client, h):
+def test_a_cancelled_sessions_downloaded_ics_is_cancelled_with_the_same_uid(client, h):
     booking = book(client, h, future_weekday()).json()
     client.post(
         f"/api/bookings/{booking['id']}/cancel", json={"reason": "改期"}, headers=h["expert_user"]
@@ -362,7 +363,8 @@ def test_a_cancelled_sessions_ics_is_a_cancel_with_the_same_uid(client, h):
     event = vobject.readOne(
         client.get(f"/api/bookings/{booking['id']}.ics", headers=h["staff"]).text
     )
-    assert event.method.value == "CANCEL"
+    # the downloaded copy of a cancelled session: the same event, published as cancelled
+    assert event.method.value == "PUBLISH"
     assert event.vevent.uid.value == booking["uid"]
     assert event.vevent.status.value == "CANCELLED"
 

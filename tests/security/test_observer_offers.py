@@ -61,7 +61,9 @@ def _shape(url: str) -> str:
     return parts.path + ("?" + "&".join(keys) if keys else "")
 
 
-def _walk(matrix: Matrix, actor: str, limit: int = 200) -> dict[tuple[str, str], tuple[str, int]]:
+def _walk(
+    matrix: Matrix, actor: str, limit: int = 200, *, post: bool = True
+) -> dict[tuple[str, str], tuple[str, int]]:
     """Every link and form reachable from the home page as `actor`: (method, url shape) →
     (the page offering it, the status it answered)."""
     headers = matrix.world.headers[actor]
@@ -91,6 +93,8 @@ def _walk(matrix: Matrix, actor: str, limit: int = 200) -> dict[tuple[str, str],
                     queued.add(_shape(url))
                     queue.append(url)
                 continue
+            if not post:
+                continue
             with rolled_back(matrix):
                 posted = matrix.client.post(
                     url, data=fields, headers=headers, follow_redirects=False
@@ -118,3 +122,12 @@ def test_only_a_district_is_offered_to_apply_for_or_withdraw_a_service(matrix):
         assert "申请新的服务" not in pages[actor], actor
         assert "撤回申请" not in pages[actor], actor
     assert "（只读）" in pages["observer_own"]
+
+
+@pytest.mark.parametrize("actor", ["city_own", "city_other"])
+def test_a_city_centers_staff_are_offered_no_link_that_refuses_them(matrix, actor):
+    # e.g. 修改 on the province's services, which only the province's staff may change
+    seen = _walk(matrix, actor, post=False)
+    assert len(seen) > 10, seen
+    refused = {key: where for key, where in seen.items() if where[1] in (401, 403)}
+    assert not refused, refused

@@ -29,6 +29,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "HEART_REQUEST_HEAD_SECONDS": "1",
         "HEART_REQUEST_BODY_SECONDS": "1",
         "HEART_REQUEST_BODY_MIN_KBPS": "1",
+        "HEART_REQUEST_BODY_MAX_SECONDS": "3",
         "HEART_MAX_CONCURRENT_REQUESTS": "1",
         "HEART_SCHEDULER_ENABLED": "false",
     }
@@ -228,4 +229,35 @@ def test_a_stalled_upload_past_the_read_ahead_frees_the_only_admission_place(ser
         status, body, _ = _answer_json(read_all(sock))
     assert status == 408 and "超时" in body["detail"]
     assert time.monotonic() - started < 4
+    still_serving(served)
+
+
+def test_an_upload_arriving_steadily_past_the_ceiling_on_body_time_gets_408(served):
+    # 3 MB at the 1 KB/s minimum would be due in 51 minutes; sent at ~256 KB/s (never pausing,
+    # always above the minimum) it would take 12 s: the 3 s ceiling on any body cuts it off,
+    # with a 408 that says the limit, and frees the server's only admission place.
+    boundary = "heart-boundary"
+    length = 3 * 1024 * 1024
+    with connect(served) as sock:
+        sock.sendall(_post_head(length, f"multipart/form-data; boundary={boundary}"))
+        sock.sendall(f"--{boundary}\r\n".encode())
+        started = time.monotonic()
+        sock.settimeout(0.25)
+        got = b""
+        for _ in range(60):
+            try:
+                sock.sendall(b"x" * 64 * 1024)
+                got = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if got:
+                break
+        got += read_all(sock)
+        elapsed = time.monotonic() - started
+    status, body, head = _answer_json(got)
+    assert status == 408 and "用时超过 3 秒上限" in body["detail"]
+    assert b"connection: close" in head
+    assert 2.5 < elapsed < 6
     still_serving(served)

@@ -3,6 +3,9 @@ versions, retirement, files (types from content, limits, student data) and use c
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 from sqlmodel import func, select
 
@@ -20,6 +23,18 @@ from tests.marketplace.resource_support import (
 
 # A valid resident ID number (checksum) and a mobile number, written into hostile uploads.
 STUDENT_ID = "11010519491231002X"
+
+
+def _many_parts_docx() -> bytes:
+    """A Word file's two required parts and 10,001 empty ones: its directory alone (at 200,000
+    entries) kept the web process busy for seconds before it is refused unread."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("word/document.xml", b"<w:document/>")
+        for number in range(10_001):
+            archive.writestr(f"x/{number}", b"")
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -302,6 +317,7 @@ def test_a_case_with_student_data_is_refused_then_masked_or_confirmed(client, ac
         ("notes.pdf", b"just some text pretending to be a pdf", "只接受"),
         ("学生名单.pdf", make_pdf(f"student id {STUDENT_ID}"), "学生个人信息"),
         ("联系表.docx", make_docx("三年级二班李明同学", "家长手机 13812345678"), "学生个人信息"),
+        ("讲义.docx", _many_parts_docx(), "超过 10000 个组成部分"),
     ],
 )
 def test_refused_uploads_store_nothing(client, actors, session, settings, name, data, message):

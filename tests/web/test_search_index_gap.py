@@ -88,6 +88,8 @@ def test_the_directory_page_says_the_index_is_missing_instead_of_no_match(hub):
     assert page.status_code == 200
     assert messages.SEARCH_INDEX_MISSING_OTHERS in page.text
     assert "没有找到合适的专家" not in page.text and "没有找到符合条件" not in page.text
+    assert "没有与这个需求相关的采购服务" not in page.text  # nor for services or the library
+    assert "暂无与这个需求相关的资料" not in page.text
 
     assert runner.invoke(cli, ["index"], env=env).exit_code == 0
     page = client.get("/experts", params={"q": NEED})

@@ -76,6 +76,8 @@ def serve(
 
     # checked here, so a bad configuration fails before forking
     settings = existing_demo(load_settings(environment="demo")) if demo_data else load_settings()
+    if not settings.is_sqlite:
+        settings = _share_connections(settings, workers)
     if demo_data:  # worker processes read their settings from the environment
         os.environ.update(
             HEART_ENVIRONMENT="demo",
@@ -121,6 +123,24 @@ def serve(
         proxy_headers=False,
         **logs,
     )
+
+
+def _share_connections(settings: Settings, workers: int) -> Settings:
+    """Each worker's share of HEART_DB_MAX_CONNECTIONS (PostgreSQL), given to the workers
+    through the environment; a budget that cannot fit ends the command before it forks."""
+    from marketplace.db import check_connection_budget
+
+    try:
+        share = check_connection_budget(settings, workers)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from None
+    os.environ["HEART_DB_POOL_CONNECTIONS"] = str(share)
+    console.print(
+        f"数据库连接：{workers} 个工作进程，每个至多 {share} 个"
+        f"（预算 HEART_DB_MAX_CONNECTIONS={settings.db_max_connections}）/ database connections"
+        " per worker"
+    )
+    return settings.model_copy(update={"db_pool_connections": share})
 
 
 DEMO_SUBDIR = "demo"

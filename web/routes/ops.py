@@ -39,7 +39,8 @@ def jobs_page(request: Request, session: SessionDep, user: OpsPage) -> Response:
     jobs = [
         {
             "state": state,
-            "label": messages.JOB_LABELS.get(state.name, state.name),
+            "label": messages.JOB_LABELS.get(state.name, messages.JOB_UNNAMED),
+            "description": messages.JOB_DESCRIPTIONS.get(state.name, ""),
             "health": health.get(state.name),
         }
         for state in list_states(session=session)
@@ -51,6 +52,7 @@ def jobs_page(request: Request, session: SessionDep, user: OpsPage) -> Response:
             "jobs": jobs,
             "runs": recent_runs(session=session, limit=30),
             "labels": messages.JOB_LABELS,
+            "unnamed": messages.JOB_UNNAMED,
             "lease": current_lease(session=session),
             "now": now,
             "scheduler_here": request.app.state.scheduler is not None,

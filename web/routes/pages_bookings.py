@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -31,8 +31,9 @@ from marketplace.experts.models import Expert
 from marketplace.experts.service import get_expert
 from marketplace.experts.service import public_view as expert_view
 from marketplace.requests.models import DistrictRequest
-from marketplace.validation import RecordId, parse_moment
+from marketplace.validation import RecordId, parse_day, parse_moment
 from marketplace.vocabulary import Role
+from web.booking_calendar import CalendarRange, calendar_range, place
 from web.deps import SessionDep, performs
 from web.pages import (
     DistrictPage,
@@ -52,6 +53,7 @@ router = APIRouter(include_in_schema=False)
 
 FormText = Annotated[str, Form()]
 MAX_REASON = 500
+MAX_CALENDAR_SESSIONS = 1000  # a month of a province's sessions
 
 
 def _reason(text: str) -> str:
@@ -70,10 +72,14 @@ def bookings_page(
     session: SessionDep,
     user: PageUser,
     status: Annotated[str, Query(max_length=16)] = "",
+    view: Annotated[str, Query(max_length=8)] = "",
+    day: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     chosen = status if status in {s.value for s in BookingStatus} else ""
     now = utcnow()
     chosen_status = BookingStatus(chosen) if chosen else None
+    if view in ("week", "month"):
+        return _calendar_page(request, session, user, view, day, chosen)
     # What is ahead (and under way) comes first, soonest first; then what has ended, latest
     # first: the sessions waiting for an answer are on top, and a long past never hides them.
     coming = list_bookings(session=session, user=user, status=chosen_status, start=now, limit=200)
@@ -103,7 +109,55 @@ def bookings_page(
     )
 
 
-def _who_and_why(session: Session, bookings: list[Booking]) -> dict[int, dict[str, str]]:
+def _calendar_page(  # noqa: PLR0913 - the page's query, as the list's
+    request: Request, session: Session, user: User, view: str, day: str, status: str
+) -> Response:
+    """/bookings as a week (or month) of sessions day by day; the list is a tab away."""
+    today = datetime.now(zone(user.timezone)).date()
+
+    def load(around: date) -> tuple[CalendarRange, list[Booking]]:
+        calendar = calendar_range(view, around)
+        start, end = calendar.bounds(user.timezone)
+        found = list_bookings(
+            session=session,
+            user=user,
+            status=BookingStatus(status) if status else None,
+            start=start,
+            end=end,
+            limit=MAX_CALENDAR_SESSIONS,
+        )
+        views = [public_view(session=session, booking=b) for b in found]
+        return place(calendar, views, user.timezone), found
+
+    calendar, found = load(parse_day(day) or today)
+    now = utcnow()
+    if not day and view == "week" and not any(_ends_after(b, now) for b in found):
+        # Late in the week nothing may be left of it (a Saturday): open on the next week.
+        following = load(calendar.next)
+        if following[0].count:
+            calendar, found = following
+    return render(
+        request,
+        "bookings/calendar.html",
+        {
+            "calendar": calendar,
+            "today": today,
+            "view": view,
+            "status": status,
+            "statuses": [s.value for s in BookingStatus],
+            "who": _who_and_why(session, found),
+            "is_expert": user.role == Role.expert.value,
+        },
+        fragments=("results",),
+    )
+
+
+def _ends_after(booking: Booking, now: datetime) -> bool:
+    end = booking.end_at
+    return (end if end.tzinfo is not None else end.replace(tzinfo=UTC)) > now
+
+
+def _who_and_why(session: Session, bookings: list[Booking]) -> dict[int, dict[str, Any]]:
     """Per booking: the expert's and the district's names, who asked, and the request's text."""
     expert_ids = {b.expert_id for b in bookings}
     district_ids = {b.district_id for b in bookings}
@@ -132,6 +186,7 @@ def _who_and_why(session: Session, bookings: list[Booking]) -> dict[int, dict[st
             "expert": experts.get(b.expert_id, b.expert_id),
             "district": districts.get(b.district_id, ""),
             "coordinator": users.get(b.created_by_user_id or 0, ""),
+            "coordinator_id": b.created_by_user_id,
             "request_text": requests.get(b.request_id or 0, ""),
         }
         for b in bookings

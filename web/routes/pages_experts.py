@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Annotated, Any
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -43,7 +44,7 @@ from marketplace.validation import parse_day
 from marketplace.vocabulary import Domain, ExpertStatus, Format, Role, ServiceType
 from search.service import MAX_QUERY_CHARS, MAX_RESULTS, SearchRequest, SearchService
 from web.deps import SessionDep, performs
-from web.pages import PageUser, is_staff
+from web.pages import PageUser, files_own_requests, is_staff
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -291,9 +292,15 @@ def experts_page(
         "show_status_filter": is_staff(user, Action.expert_manage),
         # a card's action: 预约 opens the week of free slots, as on the profile (can_book there)
         "can_book": user.role == Role.district.value,
+        "file_request": _file_request_link(user, q, filters.service_type, filters.format),
         "max_results": MAX_RESULTS,
         "max_back": MAX_BACK,
-        "others": _other_kinds(request, session, user, q, rkind, raudience) if q else None,
+        # with an empty index, services and library would say "nothing related" too: not shown
+        "others": (
+            _other_kinds(request, session, user, q, rkind, raudience)
+            if q and not results.index_gap
+            else None
+        ),
     }
     return render(request, "experts/list.html", context, fragments=("results",))
 
@@ -396,6 +403,16 @@ def _first_week_in_window(
     return opening, note
 
 
+def _file_request_link(user: User, text: str, service_type: str | None, format: str | None) -> str:
+    """The 提交需求 form's address carrying the searched message and its service type and
+    format, for a coordinator (the policy's own-district filer); "" for anyone else."""
+    if not files_own_requests(user):
+        return ""
+    carried = {"text": text, "service_type": service_type or "", "format": format or ""}
+    query = urlencode({k: v for k, v in carried.items() if v})
+    return f"/requests/new?{query}" if query else "/requests/new"
+
+
 def _safe_back(back: str) -> str:
     """The directory query to return to (a query string only: it never changes the path)."""
     text = back.strip().lstrip("?")
@@ -444,6 +461,8 @@ def expert_profile(
             following = week_at(week_view.next)
             if following.count:
                 week_view = following
+    # the directory search the profile was opened from: its message is what a request is about
+    searched = {k: v[-1] for k, v in parse_qs(_safe_back(back)).items() if v}
     own = user.role == Role.expert.value and user.expert_id == expert.id
     return render(
         request,
@@ -456,6 +475,15 @@ def expert_profile(
             "duration": duration,
             "booking": booking,
             "back": _safe_back(back),
+            # booking for a request already filed: no second request offered
+            "file_request": ""
+            if filed is not None
+            else _file_request_link(
+                user, searched.get("q", ""), searched.get("service_type"), searched.get("format")
+            ),
+            "request_window": (filed.window_start, filed.window_end)
+            if filed and not week
+            else None,
             "is_own_profile": own,
             "expert_zone": expert_zone(session=session, expert_id=expert.id),
             "can_book": user.role == Role.district.value and expert.status == "active",

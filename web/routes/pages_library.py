@@ -22,6 +22,7 @@ from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, can
 from marketplace.centers.service import label as center_label
 from marketplace.errors import Forbidden, InvalidInput, Unavailable
+from marketplace.ids import stored_id
 from marketplace.requests.models import PrivacyChoice
 from marketplace.resources import service
 from marketplace.resources.antivirus import antivirus_from
@@ -491,32 +492,46 @@ async def update_resource_page(
         payload = ResourceUpdate.model_validate(changes)
     except ValidationError as exc:
         return await again(field_errors(exc))
-    submit = intent != "save"
-    if submit and resource.version > 1 and not payload.change_reason:
+    # A version waiting for review is revised by its reviewer: a new version, ready to publish.
+    revising = resource.status == ResourceStatus.submitted.value
+    submit = intent != "save" and not revising
+    if (submit and resource.version > 1 or revising) and not payload.change_reason:
         return await again({"change_reason": messages.RESOURCE_CHANGE_REASON_REQUIRED})
     data, filename, limit = await _upload(settings, file)
+    saved = [resource_id]
+    removed = [i for i in remove_files or [] if _whole_number(i)]
 
     def write(writing: Session) -> None:
         with writing.begin_nested():
-            service.update_resource(
-                session=writing, resource_id=resource_id, data=payload, user=user
-            )
-            for file_id in remove_files or []:
+            if revising:
+                revision = service.revise_submitted(
+                    session=writing,
+                    resource_id=resource_id,
+                    data=payload,
+                    user=user,
+                    left_out_files=frozenset(int(i) for i in removed),
+                )
+                saved[0] = stored_id(revision)
+            else:
+                service.update_resource(
+                    session=writing, resource_id=resource_id, data=payload, user=user
+                )
+            for file_id in [] if revising else removed:
                 if _whole_number(file_id):
                     service.remove_file(
-                        session=writing, resource_id=resource_id, file_id=int(file_id), user=user
+                        session=writing, resource_id=saved[0], file_id=int(file_id), user=user
                     )
             if prepared is not None:
                 service.attach_file(
                     session=writing,
-                    resource_id=resource_id,
+                    resource_id=saved[0],
                     user=user,
                     prepared=prepared,
                     store=store_for(settings.data_dir),
                 )
-            if submit:
+            if submit or revising:
                 service.submit_resource(
-                    session=writing, resource_id=resource_id, user=user, privacy=payload.privacy
+                    session=writing, resource_id=saved[0], user=user, privacy=payload.privacy
                 )
 
     try:
@@ -524,9 +539,10 @@ async def update_resource_page(
         await write_now(session, write)
     except InvalidInput as exc:
         return await again(*_domain_error(exc))
-    return redirect_with_flash(
-        f"/library/{resource_id}", "resource_resubmitted" if submit else "resource_saved"
+    flash = (
+        "resource_revised" if revising else "resource_resubmitted" if submit else "resource_saved"
     )
+    return redirect_with_flash(f"/library/{saved[0]}", flash)
 
 
 def _related(request: Request, session: Session, user: User, resource) -> dict[str, list]:  # type: ignore[no-untyped-def]

@@ -15,9 +15,16 @@ from sqlmodel import col, select
 
 from marketplace.accounts.models import User
 from marketplace.accounts.permissions import Action, require
+from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.models import Expert
-from marketplace.requests.models import DistrictRequestCreate, RequestStatus, Urgency
+from marketplace.messages import REQUEST_CRISIS_ASK, REQUEST_CRISIS_HINT
+from marketplace.requests.models import (
+    DistrictRequestCreate,
+    RequestStatus,
+    Urgency,
+    window_problems,
+)
 from marketplace.requests.service import (
     create_request,
     get_request,
@@ -25,9 +32,11 @@ from marketplace.requests.service import (
     public_view,
     read_request,
 )
-from marketplace.validation import RecordId
+from marketplace.requests.wording import crisis_words
+from marketplace.validation import RecordId, parse_day
 from marketplace.vocabulary import Format, Role, ServiceType
 from matching.service import assigned_experts, recommend, relevance_factory_for
+from search.service import MAX_QUERY_CHARS
 from web.deps import SessionDep, performs
 from web.pages import (
     DistrictPage,
@@ -42,6 +51,7 @@ from web.templating import render
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 20
+MAX_TEXT = 2000  # DistrictRequestCreate.text's limit
 FormText = Annotated[str, Form()]
 FIELDS = (
     "text",
@@ -107,9 +117,16 @@ def _form_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
+    words = "」「".join(crisis_words(form.get("text", ""))[:3])
+    hint = (
+        (REQUEST_CRISIS_HINT if form.get("urgency") == Urgency.crisis.value else REQUEST_CRISIS_ASK)
+        if words
+        else None
+    )
     context = {
         "form": form,
         "errors": errors or {},
+        "urgency_hint": hint.format(words=words) if hint else None,
         "nonce": form.get("form_nonce") or secrets.token_urlsafe(16),
         **_choices(),
     }
@@ -117,9 +134,24 @@ def _form_page(
 
 
 @router.get("/requests/new", summary="提交需求")
-def new_request_page(request: Request, user: DistrictPage) -> Response:
-    empty = dict.fromkeys(FIELDS, "") | {"experts_needed": "1", "urgency": "normal"}
-    return _form_page(request, empty)
+def new_request_page(
+    request: Request,
+    user: DistrictPage,
+    text: Annotated[str, Query(max_length=MAX_QUERY_CHARS)] = "",
+    service_type: Annotated[str, Query(max_length=32)] = "",
+    format: Annotated[str, Query(max_length=32)] = "",
+) -> Response:
+    """The form, prefilled with what the coordinator searched the directory for (the message,
+    its service type and format); crisis words in the message suggest 危机."""
+    text = text.strip()[:MAX_TEXT]
+    form = dict.fromkeys(FIELDS, "") | {
+        "text": text,
+        "service_type": service_type if service_type in {s.value for s in ServiceType} else "",
+        "format": format if format in {f.value for f in Format} else "",
+        "experts_needed": "1",
+        "urgency": Urgency.crisis.value if crisis_words(text) else Urgency.normal.value,
+    }
+    return _form_page(request, form)
 
 
 @router.post("/requests", summary="提交需求")
@@ -158,7 +190,13 @@ def submit_request(
     try:
         data = DistrictRequestCreate.model_validate({**data_in, "submit": True})
     except ValidationError as exc:
-        return _form_page(request, form, form_errors(exc), status_code=422)
+        # The window's own checks run after every field is valid: report them in this round.
+        window = window_problems(
+            parse_day(data_in["window_start"]),
+            parse_day(data_in["window_end"]),
+            utcnow().astimezone(LOCAL_TZ).date(),
+        )
+        return _form_page(request, form, window | form_errors(exc), status_code=422)
     try:
         filed = create_request(session=session, data=data, user=user)
     except (InvalidInput, Forbidden) as exc:

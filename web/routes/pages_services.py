@@ -32,7 +32,13 @@ from marketplace.applications.service import (
 )
 from marketplace.districts.models import District
 from marketplace.errors import Conflict, Forbidden, InvalidInput
-from marketplace.services.service import get_service, is_eligible, list_services, public_view
+from marketplace.services.service import (
+    get_service,
+    is_eligible,
+    list_services,
+    manages,
+    public_view,
+)
 from marketplace.services.service import public_views as service_views
 from marketplace.validation import RecordId
 from web.deps import SessionDep, performs
@@ -87,6 +93,8 @@ def services_page(request: Request, session: SessionDep, user: PageUser) -> Resp
             "services": service_views(session=session, services=services),
             "can_apply": district is not None,
             "can_manage": can(user, Action.service_manage),
+            # A city center's staff change their own center's services only.
+            "managed": {s.id for s in services if manages(session=session, user=user, service=s)},
         },
     )
 

@@ -235,7 +235,13 @@ def _detail(
         "center_choices": _center_choices(session),
         "is_self": account.id == getattr(request.state.user, "id", None),
     }
-    return render(request, "users/detail.html", context, status_code=status_code)
+    return render(
+        request,
+        "users/detail.html",
+        context,
+        status_code=status_code,
+        page_url=f"/users/{account.id}",
+    )
 
 
 @router.get("/users/{user_id}", summary="账号详情")

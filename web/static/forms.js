@@ -62,4 +62,14 @@
   }
   document.addEventListener("input", clear, true);
   document.addEventListener("change", clear, true);
+
+  // A page rendered in answer to a form's POST (an error to fix, a result) names the page it
+  // stands for: the address bar shows that one, so a refresh reloads the page instead of posting
+  // the form again (or answering 405 for an address that only takes POST).
+  var pageUrl = document.querySelector('meta[name="page-url"]');
+  if (pageUrl && window.history && window.history.replaceState) {
+    try {
+      window.history.replaceState(window.history.state, "", pageUrl.getAttribute("content"));
+    } catch (ignored) { /* another origin: the server never names one */ }
+  }
 })();

@@ -147,3 +147,23 @@ def test_an_empty_service_application_marks_required_fields_and_says_what_is_mis
     screenshot(page, "forms-empty-application-1366")
     page.set_viewport_size(PHONE)
     screenshot(page, "forms-empty-application-390", full_page=False)
+
+
+def test_after_a_refused_form_the_address_bar_shows_the_form_page_and_a_refresh_reloads_it(
+    new_page,
+):
+    page = new_page(viewport=DESKTOP)
+    log_in(page, "admin")
+    page.goto("/users/new")
+    page.get_by_label("用户名").fill("walk-city")
+    page.locator("#f-role").select_option("city_staff")
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.get_by_role("button", name=re.compile("创建")).click()
+    expect(page.locator("#err-center")).to_be_visible()  # refused by the server, in place
+    assert len(posts) == 1 and posts[0].endswith("/users")
+    expect(page).to_have_url(re.compile(r"/users/new$"))  # not the POST's /users (the list)
+    page.reload()
+    expect(page.locator("#err-center")).to_have_count(0)  # the form again, nothing re-posted
+    assert len(posts) == 1
+    expect(page).to_have_url(re.compile(r"/users/new$"))

@@ -144,3 +144,24 @@ def test_the_expert_pool_is_a_few_lines_an_expert_on_a_phone(new_page):
     expect(rows.first.get_by_role("link", name="编辑")).to_be_visible()
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the pool scrolls sideways by {overflow}px"
+
+
+def test_the_library_is_short_cards_with_its_filters_folded_on_a_phone(new_page):
+    page = new_page(viewport=PHONE)
+    log_in(page, "staff")
+    page.goto("/library")
+    cards = page.locator("#results li.resource-card")
+    expect(cards.first).to_be_visible()
+    # title, tags, two lines of summary, one of specialties, the counts: ~190 px (was ~300)
+    heights = _heights(cards)
+    assert max(heights) <= 230, heights
+    filters = page.locator("form.library-filters details.more-filters")
+    expect(filters).not_to_have_attribute("open", "")
+    expect(page.get_by_label("类型", exact=True)).to_be_hidden()
+    expect(page.get_by_label("按需求搜索")).to_be_visible()  # the search box stays out
+    expect(page.locator(".resource-facets")).to_be_hidden()  # the counts repeat the filters
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the library scrolls sideways by {overflow}px"
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height <= 3_400, height  # twelve demo resources; ~4,400 px before
+    screenshot(page, "phone-library-390")

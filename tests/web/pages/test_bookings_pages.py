@@ -180,3 +180,33 @@ def test_the_home_pages_upcoming_bookings_link_to_each_booking(
     assert f'href="/bookings#booking-{booking.id}">七年级班主任个案督导</a>' in home
     logged_in(client, open_expert)
     assert f'href="/bookings#booking-{booking.id}"' in client.get("/").text
+
+
+@pytest.mark.parametrize("view", ["week", "month"])
+def test_the_bookings_calendar_shows_each_session_on_its_day_and_links_to_it(
+    client, session, district_user, open_expert, view
+):
+    from datetime import timedelta
+
+    from marketplace.clock import LOCAL_TZ
+
+    logged_in(client, district_user)
+    response, data = _book(client)
+    assert response.status_code == 303
+    [booking] = _bookings(session)
+    day = booking.start_at.astimezone(LOCAL_TZ).date()
+    page = client.get("/bookings", params={"view": view, "day": day.isoformat()}).text
+    assert 'aria-current="page">{}</a>'.format("周视图" if view == "week" else "月视图") in page
+    entry = re.search(
+        rf'<li class="cal-day[^"]*">\s*<h3><span>周.</span> {day:%m-%d}.*?</li>\s*</ul>', page, re.S
+    )
+    assert entry, "the session's day is not in the calendar"
+    assert f"#booking-{booking.id}" in entry.group(0) and "七年级班主任个案督导" in entry.group(0)
+    assert f"{booking.start_at.astimezone(LOCAL_TZ):%H:%M}–" in entry.group(0)
+    # The next week (month) does not have it, and says what to do.
+    later = day + timedelta(days=7 if view == "week" else 32)
+    empty = client.get("/bookings", params={"view": view, "day": later.isoformat()}).text
+    assert f"#booking-{booking.id}" not in empty and "没有预约" in empty
+    # The list is the other view, a tab away, with the card the entry points at.
+    listed = client.get("/bookings").text
+    assert f'id="booking-{booking.id}"' in listed and 'href="/bookings?view=week' in listed

@@ -261,3 +261,49 @@ def test_a_city_centers_staff_review_their_centers_submissions_on_the_pages(
     assert _review(client, for_xian.id, "publish").status_code == 303
     session.expire_all()
     assert session.get(Resource, for_xian.id).published_by == city_staff.id  # type: ignore[union-attr]
+
+
+def test_staff_revise_a_submission_waiting_for_review_and_then_publish_it(
+    client, session, expert_user, staff_user
+):
+    logged_in(client, expert_user)
+    assert _submit(client).status_code == 303
+    submitted = _newest(session)
+    [old_file] = session.exec(
+        select(ResourceFile).where(ResourceFile.resource_id == submitted.id)
+    ).all()
+    logged_in(client, staff_user)
+    detail = client.get(f"/library/{submitted.id}").text
+    assert f'href="/library/{submitted.id}/edit"' in detail and "修改后再发布" in detail
+    # A revision says what changed, next to the field.
+    refused = _edit(client, submitted.id, title="情绪调节四课时课纲（审核修订）")
+    assert refused.status_code == 422 and 'id="err-change_reason"' in refused.text
+    revised = _edit(
+        client,
+        submitted.id,
+        upload=("第四课时.docx", make_docx("第四课时：情绪日记"), "application/octet-stream"),
+        title="情绪调节四课时课纲（审核修订）",
+        change_reason="统一课时标题",
+        remove_files=[str(old_file.id)],
+    )
+    assert revised.status_code == 303
+    session.expire_all()
+    revision = _newest(session)
+    assert revised.headers["location"] == f"/library/{revision.id}" != f"/library/{submitted.id}"
+    assert (revision.status, revision.version, revision.change_reason) == (
+        "submitted",
+        2,
+        "统一课时标题",
+    )
+    assert revision.title == "情绪调节四课时课纲（审核修订）"
+    assert _files(session, revision.id) == ["第四课时.docx"]
+    # The history keeps the version as submitted, unchanged, with its file.
+    kept = session.get(Resource, submitted.id)
+    assert kept.status == "superseded" and kept.title == "情绪调节四课时课纲"  # type: ignore[union-attr]
+    assert _files(session, submitted.id) == ["课纲.pdf"]
+    page = client.get(revised.headers["location"]).text
+    history = page.split('id="history-title"')[1]
+    assert "第 1 版" in history and "第 2 版" in history and "统一课时标题" in history
+    assert _review(client, revision.id, "publish").status_code == 303
+    session.expire_all()
+    assert session.get(Resource, revision.id).status == "published"  # type: ignore[union-attr]

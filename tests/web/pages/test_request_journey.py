@@ -303,6 +303,8 @@ def test_booking_from_a_request_opens_the_first_week_of_its_window_with_free_slo
     }
     assert days and min(days) >= max(window_start, second_monday).isoformat()
     assert all(f"request_id={filed.id}" in link for link in _links(page, "/bookings/new?"))
+    assert f"需求时间范围（{filed.window_start} 至 {filed.window_end}）" in page
+    assert 'href="/requests/new' not in page  # booking for a request: no second request offered
     # Without a request the profile opens on the weeks ahead, not on the window.
     plain = client.get("/experts/P5").text
     assert f"可预约时间 · {second_monday:%m-%d}" not in plain

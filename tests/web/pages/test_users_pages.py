@@ -246,3 +246,34 @@ def test_an_admin_moves_an_account_to_another_center_on_its_edit_page(client, se
     assert coordinator.status_code == 200
     account = _user(session, "xa-reader")
     assert account.role == "district" and account.center_id is None
+
+
+def test_a_page_answering_a_form_post_names_the_address_it_stands_for(client, session, admin):
+    logged_in(client, admin)
+    token = form_token(client.get("/users/new").text)
+    bad = {"csrf_token": token, "username": "hz-2", "role": "city_staff"}
+
+    def page_url(response) -> str | None:  # type: ignore[no-untyped-def]
+        found = re.search(r'<meta name="page-url" content="([^"]*)">', response.text)
+        return found.group(1) if found else None
+
+    # A refused form: the page it was on (from the Referer), query kept.
+    refused = client.post(
+        "/users", data=bad, headers={"Referer": "http://testserver/users/new?from=list"}
+    )
+    assert refused.status_code == 422 and page_url(refused) == "/users/new?from=list"
+    # Another site's Referer, an htmx post (htmx keeps the page's address) and a GET name none.
+    assert (
+        page_url(client.post("/users", data=bad, headers={"Referer": "http://evil.example/x"}))
+        is None
+    )
+    assert page_url(client.post("/users", data=bad, headers={"HX-Request": "true"})) is None
+    assert page_url(client.get("/users/new")) is None
+    # A result rendered by the POST names the record's own page.
+    created = client.post(
+        "/users",
+        data={**bad, "center": "汉中市"},
+        headers={"Referer": "http://testserver/users/new"},
+    )
+    assert created.status_code == 200 and "账号已创建" in created.text
+    assert page_url(created) == f"/users/{_user(session, 'hz-2').id}"
