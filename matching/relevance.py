@@ -78,12 +78,19 @@ def _tokenizer(vocabulary: Sequence[str], synonyms: Mapping[str, Sequence[str]] 
 
 
 class BM25Scores:
-    """BM25 over expert texts; per text, scores are divided by the best one (→ [0, 1])."""
+    """BM25 over expert texts; per text, scores are divided by the best one (→ [0, 1]).
+    `tokenize` reads the experts' texts, and the asking texts unless `tokenize_query` is given
+    (a request is read as the need in it; a profile is read whole, as the search index does)."""
 
-    def __init__(self, experts: Sequence[ExpertText], tokenize: Callable[[str], list[str]]) -> None:
+    def __init__(
+        self,
+        experts: Sequence[ExpertText],
+        tokenize: Callable[[str], list[str]],
+        tokenize_query: Callable[[str], list[str]] | None = None,
+    ) -> None:
         import bm25s  # noqa: PLC0415
 
-        self.tokenize = tokenize
+        self.tokenize = tokenize_query or tokenize
         self.index = {e.id: i for i, e in enumerate(experts)}
         corpus = [tokenize(" ".join([*e.specialties, e.title, e.bio])) or ["_"] for e in experts]
         self.model = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
@@ -155,7 +162,7 @@ def need_model_relevance(
             need_texts[text] = model.need_text(text)
         return model.analyzer.tokens(need_texts[text])
 
-    bm25 = BM25Scores(experts, need_tokens)
+    bm25 = BM25Scores(experts, model.analyzer.tokens, need_tokens)
 
     def needs(texts: Sequence[str]) -> list[dict[str, float]]:
         # The classifier's own top-5 probabilities: blending in pseudo-relevance feedback from

@@ -1,6 +1,7 @@
-"""A search encodes a message and the clauses its need model reads at once, on two threads,
-and reads them exactly as one call after the other would; a short term query is encoded once
-(SQLite and PostgreSQL: the directory fixture of test_index_cost)."""
+"""What the query paths ask the encoder for: a search encodes a message and the clauses its
+need model reads at once, on two threads, and reads them exactly as one call after the other
+would; a short term query is encoded once; matching reads profiles whole, encoding none of
+them (SQLite and PostgreSQL: the directory fixture of test_index_cost)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ import threading
 
 import numpy as np
 
+from matching.relevance import ExpertText, need_model_relevance
 from search.service import NEED_TOP, SearchRequest, SearchService
 from tests.search.test_index_cost import directory  # noqa: F401 - fixture
-from tests.search.test_need_model_dense import KeywordEncoder
+from tests.search.test_need_model_dense import RECORDS, KeywordEncoder
 
 MESSAGE = "各位老师好，我是碑林区一所初中的心理老师。班里有学生最近总是失眠，上课注意力很差。谢谢！"
 
@@ -78,3 +80,26 @@ def test_a_term_query_or_a_single_clause_is_encoded_once(directory, monkeypatch)
         assert model.clauses_to_encode(query) == []
         service.search(SearchRequest(q=query))
         assert [texts for _, texts in encoder.batches] == [[query]]
+
+
+def test_matching_reads_profiles_whole_and_only_requests_as_needs(directory, monkeypatch):  # noqa: F811
+    """BM25 over the experts reads their whole profiles, as the search index does; a request
+    is read as the need in it. Reading every profile as a message cost a server's first
+    recommendations page 30 s with the Chinese encoder (each bio's clauses were encoded)."""
+    service, encoder = _service(directory, monkeypatch)
+    model = service.need_model
+    assert model is not None
+    experts = [
+        ExpertText(str(r["id"]), tuple(r["specialties"]), r["title"], r["bio"])
+        for r in RECORDS[:60]
+    ]
+    encoder.batches.clear()
+    relevance = need_model_relevance(experts, vocabulary=model.labels, model=model, encoder=encoder)
+    assert encoder.batches == []  # no profile went through need extraction
+    need = "学生考试前焦虑失眠"
+    wrapped = f"各位老师好，我是碑林区一所中学的心理老师。{need}。麻烦各位了，谢谢！"
+    ids = [e.id for e in experts]
+    assert relevance.scores([need], ids).max() > 0
+    relevance.scores([wrapped], ids)
+    # the request, not a profile, is read clause by clause
+    assert [texts for _, texts in encoder.batches] == [model.clauses_to_encode(wrapped)]
