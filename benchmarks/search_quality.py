@@ -350,13 +350,18 @@ def onsite_table(pool, dist, lex, qids, qrels, seed) -> list[str]:  # type: igno
     ids = [e["id"] for e in pool]
     specs = [e.get("specialties") or [] for e in pool]
     where = [(e.get("region") or {}).get("city") for e in pool]
+    # as search.service does: an online-only expert is no nearer for a visit
+    near = [
+        c if "onsite" in (e.get("formats") or ()) else None
+        for c, e in zip(where, pool, strict=True)
+    ]
     lines = []
     for w in (0.0, 0.1, 0.2, 0.3, 0.5):
         ndcg, same, km = [], [], []
         for q in qids:
             if q not in dist or not any(g > 0 for g in qrels.get(q, {}).values()):
                 continue
-            fused = prefer_near(fuse_scores(specs, dist[q], list(lex[q])), where, school[q], w)
+            fused = prefer_near(fuse_scores(specs, dist[q], list(lex[q])), near, school[q], w)
             top = rank(list(range(len(ids))), fused)[:10]
             ndcg.append(ndcg_at_k([ids[i] for i in top], qrels[q], 10))
             same.append(np.mean([where[i] == school[q] for i in top]))

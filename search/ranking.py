@@ -82,14 +82,14 @@ GAIN_HOLDS = 3.0  # 2**2 - 1: gain of a grade-2 expert (holds the specialty)
 GAIN_RELATED = 0.0  # 2**1 - 1 would be 1.0; measured harmful with the current model (above)
 NEED_POWER = 1.5  # p ** 1.5, renormalised: the LR posteriors are under-confident
 # An on-site search (a visit to the school) adds this times the expert's nearness to the
-# school's city (marketplace.districts.proximity: own city 1.0, others ≤ 0.5 by distance) to
-# the fused score, whose need part is 1.0 for the best fit: a fitting expert in the city comes
-# before an equally fitting one elsewhere, not before a clearly better fit. Measured with
-# benchmarks/search_quality.py (on-site table: 5-fold CV need+BM25 over the 224 bare dev needs,
-# a school city drawn per need), weight: nDCG@10 / share of the top 10 in the school's city /
-# their mean distance: 0: 0.863 / 11% / 182 km, 0.1: 0.862 / 28% / 140 km, 0.2: 0.859 / 35% /
-# 123 km, 0.3: 0.850 / 39% / 112 km, 0.5: 0.831 / 46% / 93 km (the dev qrels know nothing of
-# place, so nDCG counts only what the preference costs in fit).
+# school's city (marketplace.districts.proximity: own city 1.0, others ≤ 0.5 by distance; 0 for
+# an expert who works online only) to the fused score, whose need part is 1.0 for the best fit:
+# a fitting expert in the city comes before an equally fitting one elsewhere, not before a
+# clearly better fit. Measured with benchmarks/search_quality.py (on-site table: 5-fold CV
+# need+BM25 over the 224 bare dev needs, a school city drawn per need), weight: nDCG@10 / share
+# of the top 10 in the school's city / their mean distance: 0: 0.864 / 11% / 182 km, 0.1: 0.863
+# / 26% / 146 km, 0.2: 0.857 / 31% / 131 km, 0.3: 0.849 / 35% / 122 km, 0.5: 0.830 / 40% /
+# 105 km (the dev qrels know nothing of place, so nDCG counts only what the preference costs).
 ONSITE_NEAR_WEIGHT = 0.2
 
 

@@ -712,7 +712,13 @@ class SearchService:
             weights=fusion,
         )
         if request.near_city and (request.format == "onsite" or asks_for_visit(q)):
-            cities = [next(iter(c.doc.filters.get("city") or ()), None) for c in candidates]
+            # an expert who works online only is no nearer for a visit than one far away
+            cities = [
+                next(iter(c.doc.filters.get("city") or ()), None)
+                if "onsite" in (c.doc.filters.get("formats") or ())
+                else None
+                for c in candidates
+            ]
             fused = ranking.prefer_near(fused, cities, request.near_city)
         first = {c.doc.id: k for k, c in enumerate(named)}  # named experts lead, in order
         order = sorted(

@@ -245,16 +245,17 @@ def test_an_on_site_search_prefers_experts_in_the_schools_city_then_nearby_ones(
     message = "初二女生失眠、说活着没意思，想请危机干预专家下周到校指导"
     anywhere = search(service, message, page_size=10)
     near = search(service, message, page_size=10, near_city="咸阳市")
-    city_of = {
-        record["id"]: record["region"]["city"]
-        for record in map(json.loads, DEMO_EXPERTS.read_text(encoding="utf-8").splitlines())
-    }
+    records = [json.loads(x) for x in DEMO_EXPERTS.read_text(encoding="utf-8").splitlines()]
+    city_of = {record["id"]: record["region"]["city"] for record in records}
+    visits = {record["id"] for record in records if "onsite" in record["formats"]}
     in_xianyang = sum(city_of[h.id] == "咸阳市" for h in near.hits)
     assert in_xianyang >= 5
     assert in_xianyang > sum(city_of[h.id] == "咸阳市" for h in anywhere.hits)
     # after the city, its neighbour 西安 (~20 km) before 榆林 (~440 km) or 汉中 (~230 km)
     others = [city_of[h.id] for h in near.hits if city_of[h.id] != "咸阳市"]
     assert not {"榆林市", "汉中市", "安康市"} & set(others)
+    # those who come to schools: an online-only expert is no nearer for a visit
+    assert sum(h.id in visits for h in near.hits) > sum(h.id in visits for h in anywhere.hits)
     # still the need first: crisis experts lead wherever they work
     crisis = {"心理危机干预", "自杀风险评估"}
     assert all(crisis & set(h.matched_specialties) for h in near.hits[:5])
