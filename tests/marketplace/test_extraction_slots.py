@@ -87,25 +87,39 @@ def test_no_more_than_the_slots_extract_at_once_and_every_upload_is_answered():
     assert all(isinstance(r, Extracted) for r in results), results
 
 
-def test_an_upload_that_finds_every_slot_busy_too_long_gets_503():
-    data = slow_docx()
+def test_an_upload_that_finds_every_slot_busy_too_long_gets_503(monkeypatch):
+    # the slots are held by extractions that end when the test says so (a real child's run
+    # time depends on the machine: on a loaded CI runner they could end before the third
+    # upload had waited its 0.9 s)
+    release = threading.Event()
+    running = threading.Semaphore(0)
+
+    def held(data: bytes, media_type: str, seconds: float) -> Extracted:
+        running.release()
+        release.wait(30)
+        return Extracted("", "ok")
+
+    monkeypatch.setattr("marketplace.resources.files._extract_in_child", held)
     holders = [
-        threading.Thread(target=extract_text, args=(data, DOCX), kwargs={"seconds": 6})
+        threading.Thread(target=extract_text, args=(b"x", DOCX), kwargs={"seconds": 6})
         for _ in range(EXTRACT_CONCURRENT)
     ]
     for thread in holders:
         thread.start()
-    deadline = time.monotonic() + 10
-    while extraction_children() < EXTRACT_CONCURRENT and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for _ in holders:
+        assert running.acquire(timeout=10)  # every slot is taken
     try:
+        started = time.monotonic()
         with pytest.raises(Unavailable) as refused:
-            extract_text(data, DOCX, seconds=0.3)  # waits at most 0.9 s for a slot
+            extract_text(b"x", DOCX, seconds=0.3)  # waits at most 0.9 s for a slot
         assert refused.value.code == "extract_busy"
         assert "请稍后重新上传" in refused.value.message
+        assert time.monotonic() - started < 5
     finally:
+        release.set()
         for thread in holders:
             thread.join()
+    assert extract_text(b"x", DOCX, seconds=0.3).status == "ok"  # the slots came back
 
 
 def text_bomb_docx(paragraphs: int = 40_000) -> bytes:

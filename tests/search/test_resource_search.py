@@ -186,7 +186,7 @@ def test_a_resource_page_shows_related_experts_and_services(library):
 
 def _facet_links(html: str) -> list[tuple[str, int]]:
     """(href, count) of each facet link of the page's resource facets."""
-    block = html.split('class="facets resource-facets"')[1].split("</div>")[0]
+    block = re.split(r'class="facets resource-facets[^"]*"', html)[1].split("</div>")[0]
     return [
         (unescape(href), int(count))
         for href, count in re.findall(r'href="([^"]+)">[^<]*? (\d+)</a>', block)

@@ -163,5 +163,7 @@ def test_the_library_is_short_cards_with_its_filters_folded_on_a_phone(new_page)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the library scrolls sideways by {overflow}px"
     height = page.evaluate("document.documentElement.scrollHeight")
-    assert height <= 3_400, height  # twelve demo resources; ~4,400 px before
+    # ~1,000 px of page around ~200 px a card (the twelve demo resources: 3,212 px, ~4,400
+    # before); other journeys of the run may have published more
+    assert height <= 1_000 + 200 * cards.count(), (height, cards.count())
     screenshot(page, "phone-library-390")
