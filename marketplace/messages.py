@@ -599,6 +599,7 @@ NOTIFICATION_KIND_LABELS = {
     "application_partly_approved": "申请部分批准",
     "application_rejected": "申请被驳回",
     "crisis_escalation": "危机支持待协调",
+    "crisis_request": "危机需求待安排",
     "training_update": "培训通知",
     "system": "系统通知",
     "time_request": "预约意向",
@@ -617,6 +618,7 @@ NOTIFY_BOOKING = {
 }
 NOTIFY_REQUEST_MATCHED = "需求「{title}」已匹配专家：{experts}"
 NOTIFY_APPLICATION_SUBMITTED = "{district}申请「{service}」，待审批"
+NOTIFY_CRISIS_REQUEST = "{district}提交了危机需求：{text}（请尽快安排专家）"
 # The 待审批 notice once the application is settled (by whoever decided, or withdrawn).
 NOTIFY_APPLICATION_SETTLED = "{district}申请「{service}」：{status}，无需再审批"
 NOTIFY_APPLICATION_APPROVED = "「{service}」申请已批准：{approved}"

@@ -27,6 +27,7 @@ class NotificationKind(StrEnum):
     application_partly_approved = "application_partly_approved"
     application_rejected = "application_rejected"
     crisis_escalation = "crisis_escalation"
+    crisis_request = "crisis_request"  # a district filed a request marked 危机: staff at once
     training_update = "training_update"
     system = "system"
     time_request = "time_request"  # a district asks an expert for a time

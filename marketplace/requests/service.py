@@ -18,9 +18,12 @@ from marketplace.accounts.permissions import (
 from marketplace.accounts.principal import actor_for
 from marketplace.audit.service import record_read, save_and_record
 from marketplace.clock import utcnow
+from marketplace.districts.models import District
 from marketplace.districts.service import RegionIndex, find_district
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.experts.models import Expert, RegionRef
+from marketplace.notifications.models import NotificationKind
+from marketplace.notifications.service import notify, recipients
 from marketplace.privacy import find_personal_data, mask
 from marketplace.requests.models import (
     TRANSITIONS,
@@ -30,6 +33,7 @@ from marketplace.requests.models import (
     DistrictRequestUpdate,
     PrivacyChoice,
     RequestStatus,
+    Urgency,
 )
 
 MAX_PAGE_SIZE = 100
@@ -181,6 +185,7 @@ def create_request(*, session: Session, data: DistrictRequestCreate, user: User)
         entity_type="district_request",
         after=snapshot(request),
     )
+    _alert_staff_if_crisis(session, request)
     return request
 
 
@@ -224,6 +229,7 @@ def update_request(
         before=before,
         after=after,
     )
+    _alert_staff_if_crisis(session, request)
     return request
 
 
@@ -294,7 +300,33 @@ def _move(
         before=before,
         after={"status": request.status},
     )
+    _alert_staff_if_crisis(session, request)
     return request
+
+
+CRISIS_NOTICE_CHARS = 40  # of the request's text in the staff's notice
+
+
+def _alert_staff_if_crisis(session: Session, request: DistrictRequest) -> None:
+    """A submitted request marked 危机 reaches its city center's and the province's staff as
+    soon as it is filed (or submitted, or marked 危机), in the same transaction: not after a
+    scheduled job's next run. Once per request (the notice's dedupe key)."""
+    if request.status != RequestStatus.submitted.value or request.urgency != Urgency.crisis.value:
+        return
+    district = session.get(District, request.district_id)
+    text = " ".join(request.text.split())
+    if len(text) > CRISIS_NOTICE_CHARS:
+        text = text[:CRISIS_NOTICE_CHARS] + "…"
+    notify(
+        session=session,
+        user_ids=recipients(session=session, staff_of_district=request.district_id),
+        kind=NotificationKind.crisis_request,
+        title=messages.NOTIFY_CRISIS_REQUEST.format(
+            district=district.name if district else "", text=text
+        ),
+        link=f"/requests/{request.id}",
+        dedupe_key=f"request:crisis:{request.id}",
+    )
 
 
 def list_requests(

@@ -369,3 +369,56 @@ def test_a_pending_approval_notice_is_settled_for_every_recipient_once_anybody_d
         assert outcome in notice.title and "待审批" not in notice.title
         assert notice.kind == "application_submitted"
     assert unread_count(session=session, user_id=xian.id) == 0
+
+
+def test_a_crisis_request_reaches_the_city_center_and_the_province_as_it_is_filed(
+    client, session, settings, people
+):
+    """Not after the escalation job's next run: the notice is written with the request."""
+    xian = _center_staff(session, Role.city_staff, "西安市")
+    baoji = _center_staff(session, Role.city_staff, "宝鸡市")
+    owner = auth_headers(people["coordinator"], settings)
+    session.commit()
+    body = {
+        "text": "初二有个学生这两天总说活着没意思，班主任很担心，想请专家尽快来学校看看",
+        "service_type": "crisis_support",
+        "format": "onsite",
+        "hours": 2,
+        "window_start": str(today()),
+        "window_end": str(today() + timedelta(days=7)),
+    }
+
+    def crisis_notices(user: User) -> list[Notification]:
+        session.expire_all()
+        return [n for n in inbox(session, user) if n.kind == "crisis_request"]
+
+    normal = client.post("/api/requests", json={**body, "submit": True}, headers=owner)
+    assert normal.status_code == 201, normal.json()
+    assert crisis_notices(people["staff"]) == []  # an ordinary request is no alarm
+
+    filed = client.post(
+        "/api/requests", json={**body, "urgency": "crisis", "submit": True}, headers=owner
+    )
+    assert filed.status_code == 201, filed.json()
+    request_id = filed.json()["id"]
+    for user in (people["staff"], xian):
+        (notice,) = crisis_notices(user)
+        assert notice.link == f"/requests/{request_id}"
+        assert notice.title.startswith("碑林区提交了危机需求：初二有个学生")
+        assert "请尽快安排专家" in notice.title
+    assert crisis_notices(baoji) == []
+    edited = client.patch(f"/api/requests/{request_id}", json={"hours": 3}, headers=owner)
+    assert edited.status_code == 200
+    assert len(crisis_notices(people["staff"])) == 1  # one notice a request
+
+    # a draft alarms nobody until it is submitted; an ordinary request marked 危机 later does
+    draft = client.post("/api/requests", json={**body, "urgency": "crisis"}, headers=owner)
+    draft_id = draft.json()["id"]
+    assert len(crisis_notices(people["staff"])) == 1
+    client.post(f"/api/requests/{draft_id}/status", json={"status": "submitted"}, headers=owner)
+    marked = client.patch(
+        f"/api/requests/{normal.json()['id']}", json={"urgency": "crisis"}, headers=owner
+    )
+    assert marked.status_code == 200
+    links = {n.link for n in crisis_notices(xian)}
+    assert links == {f"/requests/{i}" for i in (request_id, draft_id, normal.json()["id"])}
