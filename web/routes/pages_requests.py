@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 
 from marketplace.accounts.models import User
-from marketplace.accounts.permissions import Action, require
+from marketplace.accounts.permissions import Action, can, require
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.errors import Forbidden, InvalidInput
 from marketplace.experts.models import Expert
@@ -245,6 +245,8 @@ def request_detail(
             "expert_names": names,
             "can_book": user.role == Role.district.value
             and filed.status in ("submitted", "matched", "scheduled"),
+            # a booking line leads to the bookings page only for those who may open it
+            "can_open_bookings": can(user, Action.booking_read),
         },
     )
 

@@ -14,11 +14,14 @@ from sqlmodel import Session, select
 from booking.schedule.models import AvailabilityUpdate
 from booking.schedule.service import set_availability
 from booking.sessions.models import Booking
+from marketplace.accounts.models import UserCreate
+from marketplace.accounts.principal import system_principal
+from marketplace.accounts.service import create_user
 from marketplace.clock import LOCAL_TZ, utcnow
 from marketplace.requests.models import DistrictRequest
 from marketplace.vocabulary import Role
 from matching.service import confirm_run, run_batch
-from tests.conftest import auth_headers, expert_record, make_user
+from tests.conftest import TEST_PASSWORD, auth_headers, expert_record, make_user
 from tests.matching.db_support import fake_relevance, file_request
 from tests.web.pages.conftest import import_records, logged_in
 
@@ -129,6 +132,23 @@ def test_the_coordinator_books_the_assigned_expert_from_the_request_page(
     bookings_page = client.get("/bookings").text
     assert f'id="booking-{booking.id}"' in bookings_page
     assert f'href="/requests/{matched.id}"' in bookings_page
+
+    # an observer of the city reads the request and its sessions, with no link to a page
+    # (/bookings) that would refuse them
+    observer = create_user(
+        session=session,
+        data=UserCreate(
+            username="xa-observer", password=TEST_PASSWORD, role=Role.observer, center="西安市"
+        ),
+        user=system_principal("test"),
+    )
+    session.commit()
+    client.cookies.clear()
+    logged_in(client, observer)
+    read = client.get(f"/requests/{matched.id}")
+    assert read.status_code == 200 and "已预约的会谈" in read.text
+    assert "/bookings" not in read.text
+    assert client.get("/bookings").status_code == 403
 
 
 def test_the_expert_sees_who_asked_and_why_before_confirming(
