@@ -188,7 +188,8 @@ def slow_query(session: SessionDep) -> dict:
 
 
 def terminate_backends(url: str) -> int:
-    """Kill every connection to the app's database from an admin connection."""
+    """Kill every client connection to the app's database from an admin connection (not the
+    server's own workers on it, such as autovacuum: only a superuser may stop those)."""
     database = make_url(url).database
     admin = create_engine(
         url.replace("postgresql://", "postgresql+psycopg://", 1), isolation_level="AUTOCOMMIT"
@@ -199,7 +200,8 @@ def terminate_backends(url: str) -> int:
                 connection.execute(
                     text(
                         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :db AND pid <> pg_backend_pid()"
+                        "WHERE datname = :db AND pid <> pg_backend_pid() "
+                        "AND backend_type = 'client backend'"
                     ),
                     {"db": database},
                 ).all()
