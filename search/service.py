@@ -13,7 +13,6 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -887,23 +886,15 @@ def lookup_strength(tokens: list[str], candidates: list[Candidate]) -> float:
 
 
 def _count_facets(filters_list: list[dict[str, list[str]]]) -> dict[str, dict[str, int]]:
-    """Documents per value of each facet field, most first (up to MAX_RESULTS documents a query:
-    single values, most of them, are counted in one C-level pass per field)."""
-    out = {}
-    for field_name in FACET_FIELDS:
-        counter: Counter[str] = Counter()
-        single = []
-        for doc_filters in filters_list:
-            values = doc_filters.get(field_name)
-            if not values:
+    counts: dict[str, dict[str, int]] = {f: {} for f in FACET_FIELDS}
+    for doc_filters in filters_list:  # up to MAX_RESULTS documents per query: keep it lean
+        for field_name, values in doc_filters.items():
+            counter = counts.get(field_name)
+            if counter is None or not values:
                 continue
-            if len(values) == 1:
-                single.append(values[0])
-            else:
-                counter.update(set(values))
-        counter.update(single)
-        out[field_name] = dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0])))
-    return out
+            for value in values if len(values) == 1 else set(values):
+                counter[value] = counter.get(value, 0) + 1
+    return {f: dict(sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) for f, c in counts.items()}
 
 
 def _snippet(text: str, terms: set[str], width: int = 120) -> tuple[str, list[str]]:
